@@ -1,0 +1,53 @@
+"""The one settings object. The only module that reads the environment."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+DEFAULT_DIRECTORY_FILE = PACKAGE_DIR / "data" / "directory" / "zhuhai.yaml"
+REFERENCE_PLAN_NAME = "zhuhai-2014-social-construction.txt"
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "duban"
+
+
+class Settings(BaseSettings):
+    """duban's settings, read from ``DUBAN_*`` environment variables.
+
+    ``database_url`` defaults to a SQLite file inside ``data_dir``; the data
+    directory is created on first use, never at import time.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="DUBAN_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: str = ""
+    directory_file: Path = DEFAULT_DIRECTORY_FILE
+    timezone: str = "Asia/Shanghai"
+    # A measure with no dated target is due at the plan's horizon; when the plan
+    # names no horizon this fallback (the 13th five-year plan's end) is used.
+    default_horizon: date = date(2020, 12, 31)
+    sql_echo: bool = False
+
+    @model_validator(mode="after")
+    def _fill_database_url(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'duban.db'}"
+        return self
+
+    def ensure_data_dir(self) -> Path:
+        """Create the data directory if needed and return it."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir
+
+
+def get_settings() -> Settings:
+    """Fresh settings from the current environment (never cached at import)."""
+    return Settings()
