@@ -1,0 +1,32 @@
+"""The ``duban`` console script: thin commands over duban.services."""
+
+from __future__ import annotations
+
+import sys
+
+from duban.cli.app import app
+from duban.domain.errors import DubanError
+
+# Importing the command modules registers their commands on ``app``.
+from duban.cli import plan as _plan  # noqa: E402,F401  isort: skip
+
+
+def main() -> None:
+    """Entry point: run the CLI; a DubanError becomes a Chinese message and exit 1."""
+    try:
+        app(standalone_mode=False)
+    except DubanError as err:
+        print(f"错误:{err}", file=sys.stderr)
+        sys.exit(1)
+    except SystemExit:
+        raise
+    except Exception as err:  # click's own usage errors
+        import click
+
+        if isinstance(err, click.exceptions.Abort):
+            print("已取消", file=sys.stderr)
+            sys.exit(1)
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        raise
