@@ -1,0 +1,37 @@
+"""duban's ORM models (SQLAlchemy 2). Tables only: no use-case logic here.
+
+Import every model from here (``from models import Plan``) so that
+``Base.metadata`` always holds the full schema.
+"""
+
+from __future__ import annotations
+
+from models.base import NAMING_CONVENTION, Base, UTCDateTime
+from models.department import DEPARTMENT_KINDS, Department, DepartmentAlias
+from models.plan import (
+    COMPARATORS,
+    PLAN_STATUSES,
+    ROLES,
+    Measure,
+    Plan,
+    Responsibility,
+    Section,
+    Target,
+)
+
+__all__ = [
+    "COMPARATORS",
+    "DEPARTMENT_KINDS",
+    "NAMING_CONVENTION",
+    "PLAN_STATUSES",
+    "ROLES",
+    "Base",
+    "Department",
+    "DepartmentAlias",
+    "Measure",
+    "Plan",
+    "Responsibility",
+    "Section",
+    "Target",
+    "UTCDateTime",
+]
