@@ -1,0 +1,138 @@
+"""Engines, the session factory and schema migrations.
+
+This is the one place that builds engines and session factories; migrations
+run from ``migrations/`` (a plain Alembic environment next to the package).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+import duban
+from duban.config import Settings
+from duban.domain.errors import DubanError
+
+MIGRATIONS_DIR = Path(duban.__file__).resolve().parent.parent / "migrations"
+
+
+class SchemaNotReadyError(DubanError):
+    """The database has no schema, or an older one than this code needs."""
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ``***``, for printing."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def ensure_sqlite_dir(url: str) -> None:
+    """Create the parent directory of a SQLite database file if it is missing."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return
+    database = parsed.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def engine_for_url(url: str, *, echo: bool = False) -> Engine:
+    """An engine for ``url``; on SQLite, foreign keys are enforced on every connection."""
+    engine = create_engine(url, echo=echo)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+    return engine
+
+
+def make_engine(settings: Settings) -> Engine:
+    """The engine for ``settings.database_url`` (no I/O until first use)."""
+    return engine_for_url(settings.database_url, echo=settings.sql_echo)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """The session factory services receive. Objects stay usable after commit."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def alembic_config(*, url: str | None = None, connection: Connection | None = None) -> Config:
+    """An Alembic config for ``migrations/``.
+
+    ``migrations/env.py`` uses ``connection`` if given, else ``url``, else the
+    URL from the current settings.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    if url is not None:
+        config.attributes["url"] = url
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration revision this code ships."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:  # pragma: no cover - the repository always ships migrations
+        raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}")
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None when it has no schema yet."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(settings: Settings, revision: str = "head") -> str | None:
+    """Migrate the settings' database to ``revision``; return the revision reached.
+
+    Creates the directory of a SQLite database file when needed. Running it on
+    an up-to-date database changes nothing.
+    """
+    ensure_sqlite_dir(settings.database_url)
+    engine = make_engine(settings)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection=connection), revision)
+        return current_revision(engine)
+    finally:
+        engine.dispose()
+
+
+def require_schema(engine: Engine) -> None:
+    """Raise SchemaNotReadyError unless the database is at the head revision."""
+    current = current_revision(engine)
+    if current is None:
+        raise SchemaNotReadyError("数据库尚未初始化,请先运行 duban db upgrade")
+    if current != head_revision():
+        raise SchemaNotReadyError(
+            f"数据库结构版本为 {current},程序需要 {head_revision()},请先运行 duban db upgrade"
+        )
+
+
+def open_session_factory(settings: Settings) -> sessionmaker[Session]:
+    """A session factory on the settings' database, after checking its schema.
+
+    Raises SchemaNotReadyError (with the command to run) when the schema is
+    missing or old; a SQLite file is not created by this check.
+    """
+    parsed = make_url(settings.database_url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if not Path(parsed.database).expanduser().exists():
+            raise SchemaNotReadyError("数据库尚未初始化,请先运行 duban db upgrade")
+    engine = make_engine(settings)
+    require_schema(engine)
+    return make_session_factory(engine)
