@@ -1,0 +1,463 @@
+"""Read a Chinese work plan (工作方案) into a :class:`PlanDraft`.
+
+The parser is pure: text in, draft out (stdlib only). It
+
+1. normalises each line (NFKC: full-width punctuation becomes half-width),
+2. finds the title and document number and skips the web-page chrome around
+   the plan (breadcrumbs before the title, footers after the last measure),
+3. classifies headings by level (一、 / (一) / 1.) and decides which level
+   carries the measures,
+4. cuts the body into sections and measure blocks (a measure runs to the next
+   heading; later paragraphs continue it only if they read as prose),
+5. parses each measure's responsibility clause and targets.
+
+Errors (no measure found, a measure number repeated, a clause with no lead)
+raise :class:`PlanParseError` with the 1-based line; doubtful spots become
+:class:`ParseWarning` entries for the coordinator's review.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from duban.domain.cn_numbers import parse_cn_int
+from duban.domain.errors import PlanParseError
+from duban.domain.parser_config import ParserConfig
+from duban.domain.plan_draft import (
+    Measure,
+    ParseWarning,
+    PlanDraft,
+    Responsibility,
+    Role,
+    Section,
+    WarningKind,
+)
+from duban.domain.responsibility import ClauseParser, ClauseResult
+from duban.domain.targets import TargetFinder
+
+KnownName = Callable[[str], bool]
+
+_SECTION, _SUBSECTION, _ITEM = "section", "subsection", "item"
+_CJK_RE = re.compile(r"[\u4e00-\u9fff]")
+_PROSE_END = ("。", ";", "!", "?", ":", "…", "”", ")")
+_TITLE_MAX = 40
+
+
+def normalize_line(line: str) -> str:
+    """NFKC (full-width → half-width, ideographic space → space), trimmed."""
+    return unicodedata.normalize("NFKC", line).strip()
+
+
+@dataclass
+class _Heading:
+    level: str
+    label: str
+    title: str
+
+
+@dataclass
+class _Block:
+    heading: _Heading
+    line: int
+    lines: list[tuple[int, str]] = field(default_factory=list)  # (line no, normalised text)
+    section: Section | None = None
+    subsection: str | None = None
+
+    @property
+    def end_line(self) -> int:
+        return self.lines[-1][0] if self.lines else self.line
+
+
+class PlanParser:
+    """Parses plan text with the patterns of a :class:`ParserConfig`.
+
+    ``known`` tells whether a department name is in the directory; it keeps
+    names with 和 whole (市海洋农业和水务局) and marks unknown names.
+    """
+
+    def __init__(self, config: ParserConfig | None = None, *, known: KnownName | None = None):
+        self.config = config or ParserConfig()
+        self.known = known
+        self.clauses = ClauseParser(self.config, known)
+        self.targets = TargetFinder(self.config)
+        self._section_res = self.config.compiled("section_patterns")
+        self._subsection_res = self.config.compiled("subsection_patterns")
+        self._item_res = self.config.compiled("item_patterns")
+        self._title_res = self.config.compiled("title_patterns")
+        self._doc_res = self.config.compiled("doc_number_patterns")
+        self._chrome_res = self.config.compiled("chrome_patterns")
+
+    # ------------------------------------------------------------------ API --
+    def parse(self, text: str, *, source_name: str | None = None) -> PlanDraft:
+        """Return the draft of ``text``; raises PlanParseError (see module doc)."""
+        lines = [normalize_line(raw) for raw in text.splitlines()]
+        if not any(lines):
+            raise PlanParseError("文件为空,没有可解析的内容", source=source_name)
+        headings = {i: h for i, line in enumerate(lines) if (h := self._heading(line))}
+        title_index, title = self._find_title(lines, headings)
+        doc_number = self._find_doc_number(lines, title_index, headings)
+        measure_level = self._measure_level(lines, headings, start=title_index + 1)
+        warnings: list[ParseWarning] = []
+        sections, blocks = self._blocks(lines, headings, title_index + 1, measure_level)
+        if not blocks:
+            raise PlanParseError(
+                "未找到编号的措施条目(如以“1.”或“(一)”开头的段落),这可能不是一份工作方案",
+                source=source_name,
+            )
+        measures = self._number_measures(blocks, measure_level, warnings)
+        for measure, block in zip(measures, blocks, strict=True):
+            self._fill_measure(measure, block, warnings)
+        if title is None:
+            title = source_name or "未命名方案"
+            warnings.insert(
+                0, ParseWarning(WarningKind.AMBIGUOUS_CLAUSE, 1, "未找到方案标题,已用文件名代替")
+            )
+        dues = [t.due for m in measures for t in m.targets if t.due]
+        draft = PlanDraft(
+            title=title,
+            doc_number=doc_number,
+            measures=measures,
+            sections=sections,
+            plan_year=self._plan_year(doc_number, lines, title_index),
+            horizon=max(dues) if dues else None,
+            source_name=source_name,
+            source_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            warnings=warnings,
+        )
+        return draft
+
+    # ------------------------------------------------------------ structure --
+    def _heading(self, line: str) -> _Heading | None:
+        for level, patterns in (
+            (_SECTION, self._section_res),
+            (_SUBSECTION, self._subsection_res),
+            (_ITEM, self._item_res),
+        ):
+            for pattern in patterns:
+                match = pattern.match(line)
+                if match and _CJK_RE.search(match.group("title")):
+                    return _Heading(level, match.group("label"), match.group("title").strip())
+        return None
+
+    def _is_chrome(self, line: str) -> bool:
+        return any(p.search(line) for p in self._chrome_res)
+
+    def _find_title(self, lines: list[str], headings: dict[int, _Heading]) -> tuple[int, str | None]:
+        """Index and text of the title line: the last title-like line before the
+        first heading that is followed by measures (-1 and None if none)."""
+        first = min(headings) if headings else len(lines)
+        best: tuple[int, str | None] = (-1, None)
+        for index in range(first):
+            line = lines[index]
+            if self._is_chrome(line):
+                continue
+            for pattern in self._title_res:
+                match = pattern.match(line)
+                if match:
+                    best = (index, match.group("title"))
+        return best
+
+    def _find_doc_number(
+        self, lines: list[str], title_index: int, headings: dict[int, _Heading]
+    ) -> str | None:
+        first = min(headings) if headings else len(lines)
+        for index in range(max(0, title_index - 3), first):
+            compact = lines[index].replace(" ", "")
+            for pattern in self._doc_res:
+                match = pattern.match(compact)
+                if match:
+                    return match.group("doc")
+        return None
+
+    @staticmethod
+    def _plan_year(doc_number: str | None, lines: list[str], title_index: int) -> int | None:
+        if doc_number and (match := re.search(r"(?:19|20)\d{2}", doc_number)):
+            return int(match.group(0))
+        for line in lines[max(0, title_index) : title_index + 4]:
+            if match := re.match(r"^((?:19|20)\d{2})[-年./]", line):
+                return int(match.group(1))
+        return None
+
+    def _measure_level(self, lines: list[str], headings: dict[int, _Heading], start: int) -> str:
+        if self.config.measure_level != "auto":
+            return self.config.measure_level
+        levels = {h.level for i, h in headings.items() if i >= start}
+        if _ITEM not in levels:
+            return _SUBSECTION
+        if _SUBSECTION not in levels:
+            return _ITEM
+        # Both present: the level whose blocks carry responsibility clauses.
+        scores = {_ITEM: 0, _SUBSECTION: 0}
+        current: str | None = None
+        for index in range(start, len(lines)):
+            heading = headings.get(index)
+            if heading and heading.level in scores:
+                current = heading.level
+            if current and self._has_clause(lines[index]):
+                scores[current] += 1
+        return _SUBSECTION if scores[_SUBSECTION] > scores[_ITEM] else _ITEM
+
+    def _has_clause(self, line: str) -> bool:
+        if self.clauses.label_start(line):
+            return True
+        return any(self.clauses.is_clause(inner) for inner, _s, _e in _paren_groups(line))
+
+    def _is_continuation(self, line: str) -> bool:
+        if self._is_chrome(line):
+            return False
+        if self._has_clause(line):
+            return True
+        cjk = len(_CJK_RE.findall(line))
+        return cjk >= 8 and (line.endswith(_PROSE_END) or "。" in line)
+
+    def _blocks(
+        self, lines: list[str], headings: dict[int, _Heading], start: int, measure_level: str
+    ) -> tuple[list[Section], list[_Block]]:
+        sections: list[Section] = []
+        blocks: list[_Block] = []
+        section: Section | None = None
+        subsection: str | None = None
+        current: _Block | None = None
+        for index in range(max(start, 0), len(lines)):
+            line = lines[index]
+            if not line:
+                continue
+            heading = headings.get(index)
+            if heading and heading.level == _SECTION and measure_level != _SECTION:
+                current = None
+                section = Section(
+                    number=_cn_or_int(heading.label, index),
+                    label=heading.label,
+                    title=heading.title,
+                    line=index + 1,
+                )
+                sections.append(section)
+                subsection = None
+                continue
+            if heading and heading.level == measure_level:
+                current = _Block(heading, index + 1, [], section, subsection)
+                current.lines.append((index + 1, heading.title))
+                blocks.append(current)
+                continue
+            if heading and heading.level == _SUBSECTION and measure_level == _ITEM:
+                current = None
+                subsection = heading.title
+                continue
+            if current is not None and self._is_continuation(line):
+                current.lines.append((index + 1, line))
+            else:
+                current = None
+        return sections, blocks
+
+    def _number_measures(
+        self, blocks: list[_Block], level: str, warnings: list[ParseWarning]
+    ) -> list[Measure]:
+        """Measures numbered as printed; numbering that restarts in each section
+        becomes a running number with the printed one kept as the label."""
+        printed = [_cn_or_int(b.heading.label, b.line - 1) for b in blocks]
+        per_section = False
+        for i in range(1, len(blocks)):
+            if printed[i] <= printed[i - 1]:
+                restarted = printed[i] == 1 and blocks[i].section is not blocks[i - 1].section
+                if not restarted:
+                    first = next(
+                        blocks[j].line for j in range(i) if printed[j] == printed[i]
+                    ) if printed[i] in printed[:i] else blocks[i - 1].line
+                    raise PlanParseError(
+                        f"措施编号{blocks[i].heading.label}重复或倒序(前见第{first}行)",
+                        line=blocks[i].line,
+                    )
+                per_section = True
+        measures: list[Measure] = []
+        for ordinal, (block, number) in enumerate(zip(blocks, printed, strict=True), start=1):
+            label = block.heading.label if level == _ITEM else f"({block.heading.label})"
+            if per_section and block.section is not None:
+                label = f"{block.section.label}.{label}"
+            measures.append(
+                Measure(
+                    number=ordinal if per_section else number,
+                    title="",
+                    text="",
+                    line=block.line,
+                    end_line=block.end_line,
+                    section=block.section.number if block.section else None,
+                    label=label,
+                )
+            )
+        if per_section:
+            warnings.append(
+                ParseWarning(
+                    WarningKind.AMBIGUOUS_CLAUSE,
+                    blocks[0].line,
+                    "措施按章节分别编号,已改为全文连续编号(原编号见 label)",
+                )
+            )
+        return measures
+
+    # ------------------------------------------------------------- measures --
+    def _fill_measure(self, measure: Measure, block: _Block, warnings: list[ParseWarning]) -> None:
+        clause_result = ClauseResult()
+        clause_texts: list[tuple[int, str]] = []
+        body_lines: list[tuple[int, str]] = []
+        for line_no, text in block.lines:
+            label = self.clauses.label_start(text)
+            if label is not None and label.start() == 0:
+                clause_texts.append((line_no, text))
+                continue
+            if label is not None and not _inside_parens(text, label.start()):
+                # "……。牵头单位:X;配合单位:Y" at the end of a paragraph.
+                clause_texts.append((line_no, text[label.start() :]))
+                text = text[: label.start()].rstrip()
+            kept, found = self._take_paren_clauses(text, line_no, measure, warnings)
+            clause_texts.extend(found)
+            body_lines.append((line_no, kept))
+        for line_no, clause in clause_texts:
+            clause_result.extend(self.clauses.parse(clause, line=line_no))
+        clause_result.resolve_responsible()
+        measure.text = "\n".join(t for _n, t in block.lines)
+        measure.title = _title_of(body_lines[0][1] if body_lines else block.heading.title)
+        if clause_texts:
+            measure.clause = ";".join(c.strip() for _n, c in clause_texts)
+            measure.clause_line = clause_texts[0][0]
+        self._add_responsibilities(measure, clause_result, clause_texts, warnings)
+        for line_no, text in body_lines:
+            dated, undated = self.targets.find(text, line=line_no)
+            measure.targets.extend(dated)
+            for target in undated:
+                measure.targets.append(target)
+                warnings.append(
+                    ParseWarning(
+                        WarningKind.TARGET_WITHOUT_DATE,
+                        line_no,
+                        f"措施{measure.label}的目标“{target.text}”没有时限,导入后按方案期限处理",
+                        measure.number,
+                    )
+                )
+        measure.targets.sort(key=lambda t: (t.line, t.due is None))
+
+    def _take_paren_clauses(
+        self, text: str, line_no: int, measure: Measure, warnings: list[ParseWarning]
+    ) -> tuple[str, list[tuple[int, str]]]:
+        """Remove responsibility clauses in parentheses from a paragraph."""
+        found: list[tuple[int, str]] = []
+        kept = text
+        for inner, start, end in reversed(_paren_groups(text)):
+            if not self.clauses.is_clause(inner):
+                continue
+            trailing = text[end:].strip(" 。;.")
+            if trailing:
+                warnings.append(
+                    ParseWarning(
+                        WarningKind.AMBIGUOUS_CLAUSE,
+                        line_no,
+                        f"措施{measure.label}的分工表述“({inner})”不在段末,请核对",
+                        measure.number,
+                    )
+                )
+            found.insert(0, (line_no, inner))
+            kept = kept[:start] + kept[end:]
+        return kept.rstrip(), found
+
+    def _add_responsibilities(
+        self,
+        measure: Measure,
+        result: ClauseResult,
+        clause_texts: list[tuple[int, str]],
+        warnings: list[ParseWarning],
+    ) -> None:
+        line = measure.clause_line or measure.line
+        if not clause_texts:
+            warnings.append(
+                ParseWarning(
+                    WarningKind.NO_RESPONSIBILITY,
+                    measure.line,
+                    f"措施{measure.label}“{measure.title}”没有责任分工",
+                    measure.number,
+                )
+            )
+            return
+        if not result.lead:
+            raise PlanParseError(
+                f"措施{measure.label}的责任分工“{measure.clause}”未指明牵头单位", line=line
+            )
+        for name in result.lead:
+            measure.responsibilities.append(Responsibility(name, Role.LEAD, line))
+        for name in result.supporting:
+            measure.responsibilities.append(Responsibility(name, Role.SUPPORTING, line))
+        for name in result.vague:
+            warnings.append(
+                ParseWarning(
+                    WarningKind.VAGUE_DEPARTMENT,
+                    line,
+                    f"措施{measure.label}的“{name}”未指明具体单位,请在草稿中补充",
+                    measure.number,
+                )
+            )
+        for note in result.notes:
+            warnings.append(
+                ParseWarning(WarningKind.AMBIGUOUS_CLAUSE, line, f"措施{measure.label}:{note}",
+                             measure.number)
+            )
+        if self.known is not None:
+            for resp in measure.responsibilities:
+                if not self.known(resp.name):
+                    warnings.append(
+                        ParseWarning(
+                            WarningKind.UNKNOWN_DEPARTMENT,
+                            line,
+                            f"措施{measure.label}的“{resp.name}”不在机构目录中",
+                            measure.number,
+                        )
+                    )
+
+
+def _cn_or_int(label: str, index: int) -> int:
+    try:
+        return parse_cn_int(label)
+    except ValueError:
+        raise PlanParseError(f"无法识别编号“{label}”", line=index + 1) from None
+
+
+def _paren_groups(text: str) -> list[tuple[str, int, int]]:
+    """Top-level ``(...)`` groups as (content, start, end-exclusive)."""
+    groups: list[tuple[str, int, int]] = []
+    depth, start = 0, -1
+    for index, char in enumerate(text):
+        if char == "(":
+            if depth == 0:
+                start = index
+            depth += 1
+        elif char == ")" and depth:
+            depth -= 1
+            if depth == 0:
+                groups.append((text[start + 1 : index], start, index + 1))
+    return groups
+
+
+def _inside_parens(text: str, position: int) -> bool:
+    return any(start < position < end for _inner, start, end in _paren_groups(text))
+
+
+def _title_of(first_line: str) -> str:
+    """A measure's short title: its first sentence when short, else its first clause."""
+    for stop in ("。", ":", ";"):
+        head = first_line.split(stop, 1)[0].strip()
+        if head != first_line.strip() and len(head) <= _TITLE_MAX:
+            return head
+    head = re.split(r"[,。;:]", first_line, maxsplit=1)[0].strip()
+    return head if len(head) <= _TITLE_MAX else head[:_TITLE_MAX] + "…"
+
+
+def parse_plan(
+    text: str,
+    *,
+    config: ParserConfig | None = None,
+    known: KnownName | None = None,
+    source_name: str | None = None,
+) -> PlanDraft:
+    """Convenience wrapper: ``PlanParser(config, known=known).parse(text)``."""
+    return PlanParser(config, known=known).parse(text, source_name=source_name)

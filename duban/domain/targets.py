@@ -1,0 +1,275 @@
+"""Dated and quantified targets in a measure's text.
+
+A sentence (split at 。;!?) is cut at each date expression (到2015年,
+"十二五"期末, 2016年底前 …): the date governs the clauses after it up to
+the next date or the sentence end. In each governed stretch every quantity
+(75%以上, 不少于30张, 超过90%, 20%左右) is one target; a stretch with no
+quantity is one dated target. Quantities before any date are targets without
+a date, which the parser reports for review.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from duban.domain.cn_numbers import parse_cn_int
+from duban.domain.parser_config import ParserConfig
+from duban.domain.plan_draft import Target
+
+_QUOTE = "\"'“”‘’「」"
+
+_DATE_RE = re.compile(
+    r"(?P<prefix>力争到|力争在|力争于|争取到|争取在|到|至|在|于)?"
+    r"(?:"
+    rf"(?P<fyp>[{_QUOTE}]?十(?P<fypn>[一二三四五六七八九]?)五[{_QUOTE}]?)"
+    r"(?:规划)?(?P<fyps>期末|末期|末|期间|时期)"
+    r"|(?P<year>(?:19|20)\d{2})年(?!度)"
+    r"(?:(?P<month>\d{1,2})月(?:(?P<day>\d{1,2})日)?)?"
+    r"(?P<suffix>上半年|下半年|年底|年末|底前|底|末|以前|之前|前)?"
+    r")"
+)
+
+_COMPARATOR_PRE = {
+    "不少于": ">=", "不低于": ">=", "至少": ">=", "达到": ">=", "达": ">=",
+    "提高到": ">=", "提高至": ">=", "提升到": ">=", "提升至": ">=", "增加到": ">=",
+    "增加至": ">=", "增长到": ">=", "增至": ">=", "拥有": ">=", "有": ">=",
+    "超过": ">", "高于": ">", "多于": ">",
+    "不超过": "<=", "不高于": "<=", "不多于": "<=", "控制在": "<=", "降低到": "<=",
+    "降低至": "<=", "下降到": "<=", "下降至": "<=", "降到": "<=", "降至": "<=",
+    "低于": "<", "少于": "<",
+    "约": "=", "为": "=",
+}
+_COMPARATOR_POST = {"以上": ">=", "以下": "<=", "以内": "<=", "之内": "<=", "左右": "=", "上下": "="}
+_POSSESSIVE_VERBS = ("拥有", "有")
+_NON_TARGET_UNITS = ("年", "月", "日", "号", "届", "期", "周", "季度")
+_TRIGGERED_SUFFIXES = {"上半年", "下半年", "年底", "年末", "底前", "底", "末", "以前", "之前", "前"}
+_SENTENCE_RE = re.compile(r"[^。;!?]+[。;!?]?")
+_CLAUSE_SPLIT_RE = re.compile(r"[,:]")
+_PAREN_RE = re.compile(r"\([^()]*\)")
+
+
+@dataclass(frozen=True)
+class DateMatch:
+    start: int
+    end: int
+    due: date
+    text: str
+
+
+def five_year_plan_end(n: int) -> int:
+    """Last year of the n-th five-year plan (from the 3rd on: 1966-1970 …)."""
+    return 1970 + 5 * (n - 3)
+
+
+def find_dates(sentence: str) -> list[DateMatch]:
+    """Date expressions that set a deadline (not every year the text mentions).
+
+    A bare year counts when it has a prefix (到/在/力争到 …), a deadline suffix
+    (年底/前 …) or opens a clause (2020年,基本实现 …).
+    """
+    found: list[DateMatch] = []
+    for match in _DATE_RE.finditer(sentence):
+        if match.group("fyp"):
+            n = 10 + (parse_cn_int(match.group("fypn")) if match.group("fypn") else 0)
+            due = date(five_year_plan_end(n), 12, 31)
+        else:
+            year = int(match.group("year"))
+            suffix = match.group("suffix") or ""
+            opens_clause = match.start() == 0 or sentence[match.start() - 1] in ",:;。"
+            followed_by_break = sentence[match.end() : match.end() + 1] in (",", "")
+            if not (
+                match.group("prefix")
+                or suffix in _TRIGGERED_SUFFIXES
+                or (opens_clause and followed_by_break)
+            ):
+                continue
+            due = _due_of(year, match.group("month"), match.group("day"), suffix)
+            if due is None:
+                continue
+        found.append(DateMatch(match.start(), match.end(), due, match.group(0)))
+    return found
+
+
+def _due_of(year: int, month: str | None, day: str | None, suffix: str) -> date | None:
+    try:
+        if month and day:
+            return date(year, int(month), int(day))
+        if month:
+            m = int(month)
+            return date(year, m, calendar.monthrange(year, m)[1])
+    except ValueError:
+        return None
+    if suffix == "上半年":
+        return date(year, 6, 30)
+    return date(year, 12, 31)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    start: int
+    end: int
+    value: float
+    unit: str | None
+    comparator: str
+    pre: str
+    post: str
+
+
+class TargetFinder:
+    """Finds targets with the unit list and fillers of a :class:`ParserConfig`."""
+
+    def __init__(self, config: ParserConfig) -> None:
+        self.config = config
+        units = sorted(config.units, key=len, reverse=True)
+        pre = sorted(_COMPARATOR_PRE, key=len, reverse=True)
+        self._qty_re = re.compile(
+            r"(?P<pre>" + "|".join(map(re.escape, pre)) + r")?\s*"
+            r"(?<![\d.A-Za-z])(?P<num>\d+(?:\.\d+)?)(?![\d.])\s*"
+            r"(?P<unit>" + "|".join(map(re.escape, units)) + r")?"
+            r"(?P<post>" + "|".join(_COMPARATOR_POST) + r")?"
+        )
+
+    # -- quantities ----------------------------------------------------------
+    def quantities(self, clause: str) -> list[Quantity]:
+        """Target quantities in a clause; rates' denominators (每10万人), dates,
+        ordinals and attributes (300平方米以上的站) are left out."""
+        found: list[Quantity] = []
+        masked = _PAREN_RE.sub(lambda m: " " * len(m.group(0)), clause)
+        for match in self._qty_re.finditer(masked):
+            num_start = match.start("num")
+            before = masked[:num_start].rstrip()
+            unit = match.group("unit")
+            pre = match.group("pre") or ""
+            post = match.group("post") or ""
+            after = masked[match.end() :]
+            if before.endswith(("每", "第")) or after.startswith(_NON_TARGET_UNITS):
+                continue
+            if unit is None and not (pre or post):
+                continue
+            if after.startswith("的") and unit not in ("%", "‰") and match.start() > 0:
+                continue  # an attribute: 建有300平方米以上的公共服务站
+            comparator = _COMPARATOR_POST.get(post) or _COMPARATOR_PRE.get(pre) or ">="
+            found.append(
+                Quantity(match.start(), match.end(), float(match.group("num")), unit,
+                         comparator, pre, post)
+            )
+        return found
+
+    def indicator(self, clause: str, quantity: Quantity) -> str | None:
+        """What is measured, in the plan's words (subject of the clause)."""
+        text = _PAREN_RE.sub("", clause)
+        masked = _PAREN_RE.sub(lambda m: "\0" * len(m.group(0)), clause)
+        # Positions in `clause` -> positions in `text` (parentheses removed).
+        start = len(masked[: quantity.start].replace("\0", ""))
+        end = len(masked[: quantity.end].replace("\0", ""))
+        before = text[:start].strip()
+        after = text[end:].strip()
+        if quantity.pre:
+            before = before.removesuffix(quantity.pre).strip()
+        if quantity.unit in ("%", "‰") and after.startswith("的"):
+            noun = after[1:].strip()  # 20%的行政村实现…… : the share of the noun
+            indicator = f"{before}{noun}的比例"
+        elif quantity.unit in ("%", "‰") and re.search(r"占.+的$", before):
+            indicator = f"{before}比例"  # 注册志愿者占常住人口的10%
+        else:
+            noun = re.sub(r"的?(目标|水平)$", "", after).strip()
+            verb = quantity.pre if quantity.pre in _POSSESSIVE_VERBS else ""
+            indicator = f"{before}{verb}{noun}"
+        indicator = self._strip_fillers(indicator).strip(" ,的")
+        return indicator or None
+
+    def _strip_fillers(self, text: str) -> str:
+        scope = re.match(r"^(全市|我市|全省|各区)", text)
+        prefix = scope.group(1) if scope else ""
+        text = text[len(prefix) :]
+        changed = True
+        while changed:
+            changed = False
+            for filler in sorted(self.config.indicator_fillers, key=len, reverse=True):
+                if text.startswith(filler) and len(text) > len(filler):
+                    text = text[len(filler) :]
+                    changed = True
+        return prefix + text
+
+    # -- sentences -----------------------------------------------------------
+    def find(self, paragraph: str, *, line: int) -> tuple[list[Target], list[Target]]:
+        """Return ``(targets, undated)`` found in one paragraph (one source line)."""
+        targets: list[Target] = []
+        undated: list[Target] = []
+        for sentence_match in _SENTENCE_RE.finditer(paragraph):
+            sentence = sentence_match.group(0).strip()
+            if not sentence:
+                continue
+            body = sentence.rstrip("。;!?")
+            dates = find_dates(body)
+            if not dates:
+                undated.extend(self._quantified(body, None, None, line, sentence))
+                continue
+            first_stop = dates[1].start if len(dates) > 1 else len(body)
+            closes_before = _too_short(body[dates[0].end : first_stop].strip(" ,:"))
+            if not closes_before:
+                undated.extend(
+                    self._quantified(body[: dates[0].start], None, None, line, sentence)
+                )
+            for index, dm in enumerate(dates):
+                stop = dates[index + 1].start if index + 1 < len(dates) else len(body)
+                governed = body[dm.end : stop].strip(" ,:")
+                if index == 0 and closes_before:
+                    # "……,2016年底前完成": the date closes the clause before it.
+                    governed = (body[: dm.start].strip(" ,:") + governed).strip()
+                stretch_text = f"{dm.text},{governed}" if governed else dm.text
+                quantified = self._quantified(governed, dm, stretch_text, line, sentence)
+                if quantified:
+                    targets.extend(quantified)
+                elif governed:
+                    targets.append(
+                        Target(text=stretch_text.rstrip(","), line=line, due=dm.due,
+                               due_text=dm.text, source_text=sentence)
+                    )
+        return targets, undated
+
+    def _quantified(
+        self, text: str, dm: DateMatch | None, _stretch: str | None, line: int, sentence: str
+    ) -> list[Target]:
+        found: list[Target] = []
+        for clause in _split_clauses(text):
+            for quantity in self.quantities(clause):
+                statement = f"{dm.text},{clause}" if dm else clause
+                found.append(
+                    Target(
+                        text=statement,
+                        line=line,
+                        due=dm.due if dm else None,
+                        due_text=dm.text if dm else None,
+                        indicator=self.indicator(clause, quantity),
+                        comparator=quantity.comparator,
+                        value=quantity.value,
+                        unit=quantity.unit,
+                        source_text=sentence,
+                    )
+                )
+        return found
+
+
+def _split_clauses(text: str) -> list[str]:
+    """Split at commas and colons outside parentheses."""
+    clauses: list[str] = []
+    depth, start = 0, 0
+    for index, char in enumerate(text):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth = max(0, depth - 1)
+        elif depth == 0 and _CLAUSE_SPLIT_RE.match(char):
+            clauses.append(text[start:index].strip())
+            start = index + 1
+    clauses.append(text[start:].strip())
+    return [c for c in clauses if c]
+
+
+def _too_short(governed: str) -> bool:
+    core = re.sub(r"(前|以前|之前)?(全面|基本)?(完成|实现|建成|到位|落实)$", "", governed)
+    return sum(1 for c in core if "\u4e00" <= c <= "\u9fff") < 4
