@@ -1,0 +1,331 @@
+"""Working days in mainland China: statutory holidays and 调休 make-up working days.
+
+A date is a working day when it is listed as a make-up working day (调休上班), or
+when it is Monday to Friday and not listed as a holiday. The lists come from the
+State Council's yearly notice (国务院办公厅关于某年部分节假日安排的通知), one
+:class:`HolidayNotice` per year; this module holds no data of its own and imports
+nothing outside the standard library and :mod:`duban.domain`.
+
+A year is *covered* when its notice was given. Asking about a date in a year that
+is not covered raises :class:`CalendarError` naming the year, unless the calendar
+was built with ``weekend_fallback=True``, in which case such a year counts
+Monday to Friday as working days (plus any days a neighbouring notice names).
+
+Known limit: a notice for year Y may place the New Year (元旦) holiday and its
+make-up day in the last days of December of year Y-1 (the 2019 notice made
+2018-12-29 a working Saturday and 2018-12-30/31 holidays). Until year Y+1's
+notice is given, the last days of December of a covered year Y are answered
+from year Y's notice alone.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from types import MappingProxyType
+
+from duban.domain.errors import DubanError
+
+# A holiday that needs more days than this is a typing slip in a data file
+# (the longest so far: Spring Festival 2020, extended to 10 days).
+MAX_HOLIDAY_DAYS = 15
+
+WEEKDAY_NAMES = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
+
+DEFAULT_MISSING_YEAR_HINT = "日历数据目录"
+
+# bisect_left or bisect_right: how a date ranks among a year's working days.
+_Rank = Callable[[Sequence[int], int], int]
+
+
+class CalendarError(DubanError):
+    """The calendar cannot answer, or its data is invalid.
+
+    ``year`` is set when the cause is a year the calendar does not cover.
+    """
+
+    def __init__(self, message: str, *, where: str | None = None, year: int | None = None):
+        self.year = year
+        super().__init__(message, where=where)
+
+
+@dataclass(frozen=True, eq=False)
+class HolidayNotice:
+    """One year's official holiday arrangement.
+
+    ``holidays`` maps each day off to its holiday's name (a holiday may include
+    weekend days); ``workdays`` maps each weekend day that is a working day
+    (调休上班) to the holiday it makes up for ("" when not known). ``source``
+    names where the data came from and is used in error messages.
+
+    Dates must lie in ``year`` or in December of ``year - 1`` (the New Year
+    holiday and its make-up day can fall there). Construction raises
+    :class:`CalendarError` naming ``source`` and the entry when a date lies
+    elsewhere, a make-up working day is not a Saturday or Sunday, a day is both a
+    holiday and a working day, or a holiday has more than
+    :data:`MAX_HOLIDAY_DAYS` days.
+    """
+
+    year: int
+    holidays: Mapping[date, str]
+    workdays: Mapping[date, str] = field(default_factory=dict)
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        # Freeze copies so a caller's later edits cannot change a built calendar.
+        object.__setattr__(self, "holidays", MappingProxyType(dict(self.holidays)))
+        object.__setattr__(self, "workdays", MappingProxyType(dict(self.workdays)))
+        self._validate()
+
+    def _error(self, message: str) -> CalendarError:
+        return CalendarError(message, where=self.source or f"{self.year}年节假日安排")
+
+    def _check_in_year(self, day: date, entry: str) -> None:
+        if day.year == self.year or (day.year == self.year - 1 and day.month == 12):
+            return
+        raise self._error(
+            f"{entry}的日期 {day.isoformat()} 不属于{self.year}年"
+            f"(只允许{self.year}年内的日期,或元旦假期所跨的{self.year - 1}年12月)"
+        )
+
+    def _validate(self) -> None:
+        if not 1 < self.year <= 9999:
+            raise self._error(f"年份 {self.year} 无效")
+        per_holiday: dict[str, int] = {}
+        for day, name in sorted(self.holidays.items()):
+            if isinstance(day, datetime) or not isinstance(day, date):
+                raise self._error(f"节假日“{name}”的日期 {day!r} 不是日期")
+            self._check_in_year(day, f"节假日“{name}”")
+            if day in self.workdays:
+                raise self._error(f"{day.isoformat()} 既列为节假日“{name}”又列为调休上班日")
+            per_holiday[name] = per_holiday.get(name, 0) + 1
+        for name, count in per_holiday.items():
+            if count > MAX_HOLIDAY_DAYS:
+                raise self._error(
+                    f"节假日“{name}”共{count}天,超过{MAX_HOLIDAY_DAYS}天,请核对日期范围"
+                )
+        for day, name in sorted(self.workdays.items()):
+            entry = f"调休上班日({name})" if name else "调休上班日"
+            if isinstance(day, datetime) or not isinstance(day, date):
+                raise self._error(f"{entry}的日期 {day!r} 不是日期")
+            self._check_in_year(day, entry)
+            if day.weekday() < 5:
+                raise self._error(
+                    f"{entry} {day.isoformat()} 是{WEEKDAY_NAMES[day.weekday()]},"
+                    "本来就是工作日;调休上班日应为星期六或星期日,请核对"
+                )
+
+
+class WorkCalendar:
+    """Answers working-day questions from a set of yearly notices.
+
+    All methods take and return :class:`datetime.date` (a ``datetime`` raises
+    TypeError: convert to the Asia/Shanghai calendar day first). Every date a
+    method must look at has to lie in a covered year, else :class:`CalendarError`
+    names the first such year; with ``weekend_fallback=True`` uncovered years
+    count Monday to Friday as working days instead.
+
+    Per calendar year the sorted ordinals of its working days are precomputed
+    (lazily for fallback years), so each operation costs a bisection per
+    calendar year it spans.
+    """
+
+    def __init__(
+        self,
+        notices: Iterable[HolidayNotice],
+        *,
+        weekend_fallback: bool = False,
+        missing_year_hint: str = DEFAULT_MISSING_YEAR_HINT,
+    ) -> None:
+        """Merge ``notices`` into one calendar.
+
+        Raises CalendarError when two notices are for the same year, or when two
+        notices classify the same date differently (naming both sources).
+        ``missing_year_hint`` says where to add a missing year's data; it is
+        quoted in the error for an uncovered year.
+        """
+        self.weekend_fallback = weekend_fallback
+        self.missing_year_hint = missing_year_hint
+        self._notices: dict[int, HolidayNotice] = {}
+        self._holidays: dict[date, str] = {}
+        self._workdays: dict[date, str] = {}
+        origin: dict[date, HolidayNotice] = {}
+        for notice in notices:
+            other = self._notices.get(notice.year)
+            if other is not None:
+                raise CalendarError(
+                    f"{notice.year}年的节假日安排重复:{other.source} 与 {notice.source}"
+                )
+            self._notices[notice.year] = notice
+            for kinds, mine, theirs in (
+                ((notice.holidays, self._holidays, self._workdays)),
+                ((notice.workdays, self._workdays, self._holidays)),
+            ):
+                for day, name in kinds.items():
+                    if day in theirs:
+                        raise CalendarError(
+                            f"{day.isoformat()} 在 {origin[day].source} 与 {notice.source} "
+                            "中的安排相互矛盾(一处放假,一处上班)"
+                        )
+                    mine[day] = name
+                    origin.setdefault(day, notice)
+        self._years: dict[int, tuple[int, ...]] = {
+            year: self._working_ordinals(year) for year in self._notices
+        }
+
+    @property
+    def years(self) -> tuple[int, ...]:
+        """The covered years, ascending."""
+        return tuple(sorted(self._notices))
+
+    def covers(self, year: int) -> bool:
+        """Whether ``year``'s official notice is known (fallback not considered)."""
+        return year in self._notices
+
+    def notice(self, year: int) -> HolidayNotice | None:
+        """The notice ``year`` was built from, or None."""
+        return self._notices.get(year)
+
+    def is_workday(self, day: date) -> bool:
+        """Whether ``day`` is a working day. Raises CalendarError for an uncovered year."""
+        _check_date(day)
+        self._year_days(day.year)
+        return self._rule(day)
+
+    def holiday_name(self, day: date) -> str | None:
+        """The name of the statutory holiday ``day`` belongs to, else None.
+
+        Ordinary weekends give None. Raises CalendarError for an uncovered year.
+        """
+        _check_date(day)
+        self._year_days(day.year)
+        return self._holidays.get(day)
+
+    def workday_on_or_after(self, day: date) -> date:
+        """``day`` if it is a working day, else the first working day after it."""
+        _check_date(day)
+        days = self._year_days(day.year)
+        index = bisect_left(days, day.toordinal())
+        year = day.year
+        while index >= len(days):
+            year += 1
+            days, index = self._year_days(year), 0
+        return date.fromordinal(days[index])
+
+    def workday_on_or_before(self, day: date) -> date:
+        """``day`` if it is a working day, else the last working day before it.
+
+        This is where a due date that falls on a non-working day moves to.
+        """
+        _check_date(day)
+        days = self._year_days(day.year)
+        index = bisect_right(days, day.toordinal()) - 1
+        year = day.year
+        while index < 0:
+            year -= 1
+            days = self._year_days(year)
+            index = len(days) - 1
+        return date.fromordinal(days[index])
+
+    def add_workdays(self, day: date, n: int) -> date:
+        """The ``n``-th working day after ``day`` (before it when ``n`` < 0).
+
+        ``day`` itself is never counted: ``add_workdays(d, 1)`` is the first
+        working day strictly after ``d`` and ``add_workdays(d, -1)`` the last
+        one strictly before ``d``, whether or not ``d`` is a working day. For
+        ``n`` != 0 the result is always a working day. ``add_workdays(d, 0)``
+        returns ``d`` unchanged even when ``d`` is not a working day (after
+        checking its year is covered); roll it with :meth:`workday_on_or_after`
+        or :meth:`workday_on_or_before` when a working day is needed.
+
+        Guarantee: ``count_workdays(d, add_workdays(d, n)) == n`` for every
+        ``d`` and ``n``.
+        """
+        _check_date(day)
+        days = self._year_days(day.year)
+        if n == 0:
+            return day
+        year = day.year
+        if n > 0:
+            index = bisect_right(days, day.toordinal())  # first working day after day
+            while index + n > len(days):
+                n -= len(days) - index
+                year += 1
+                days, index = self._year_days(year), 0
+            return date.fromordinal(days[index + n - 1])
+        back = -n
+        index = bisect_left(days, day.toordinal())  # working days before day, this year
+        while back > index:
+            back -= index
+            year -= 1
+            days = self._year_days(year)
+            index = len(days)
+        return date.fromordinal(days[index - back])
+
+    def count_workdays(self, start: date, end: date) -> int:
+        """Signed number of working days passed going from ``start`` to ``end``.
+
+        ``start`` is excluded and ``end`` included, in either direction:
+        for ``start <= end`` it is the number of working days ``d`` with
+        ``start < d <= end``; for ``end < start`` it is minus the number with
+        ``end <= d < start``. So it is the inverse of :meth:`add_workdays`
+        (``count_workdays(d, add_workdays(d, n)) == n``), and
+        ``count_workdays(due, today)`` is how many working days a task is
+        overdue (0 on the due date itself). Every year from the earlier to the
+        later date must be covered.
+        """
+        _check_date(start)
+        _check_date(end)
+        if start == end:
+            self._year_days(start.year)
+            return 0
+        if start < end:
+            return self._span(start, end, bisect_right)
+        return -self._span(end, start, bisect_left)
+
+    def _span(self, low: date, high: date, rank: _Rank) -> int:
+        """Working days between ``low`` < ``high``, each end ranked by ``rank``."""
+        low_days = self._year_days(low.year)
+        total = -rank(low_days, low.toordinal())
+        for year in range(low.year, high.year):
+            total += len(self._year_days(year))
+        total += rank(self._year_days(high.year), high.toordinal())
+        return total
+
+    def _rule(self, day: date) -> bool:
+        if day in self._workdays:
+            return True
+        return day.weekday() < 5 and day not in self._holidays
+
+    def _working_ordinals(self, year: int) -> tuple[int, ...]:
+        first = date(year, 1, 1).toordinal()
+        last = date(year, 12, 31).toordinal()
+        return tuple(
+            ordinal for ordinal in range(first, last + 1) if self._rule(date.fromordinal(ordinal))
+        )
+
+    def _year_days(self, year: int) -> tuple[int, ...]:
+        """Sorted working-day ordinals of ``year``; raises for an uncovered year."""
+        days = self._years.get(year)
+        if days is not None:
+            return days
+        if not self.weekend_fallback:
+            raise CalendarError(
+                f"日历不含{year}年的节假日安排,无法计算工作日。请在 {self.missing_year_hint} "
+                f"添加该年的国务院办公厅节假日安排通知数据文件({year}.yaml)",
+                year=year,
+            )
+        if not 1 <= year <= 9999:
+            raise CalendarError(f"日期超出可计算范围(第{year}年)", year=year)
+        days = self._working_ordinals(year)
+        self._years[year] = days
+        return days
+
+
+def _check_date(day: object) -> None:
+    # A datetime is a date subclass; its day depends on the time zone, so make
+    # the caller choose the Asia/Shanghai day explicitly.
+    if isinstance(day, datetime) or not isinstance(day, date):
+        raise TypeError(f"expected a datetime.date, got {type(day).__name__}")
