@@ -100,9 +100,10 @@ class PlanParser:
         headings = {i: h for i, line in enumerate(lines) if (h := self._heading(line))}
         title_index, title = self._find_title(lines, headings)
         doc_number = self._find_doc_number(lines, title_index, headings)
-        measure_level = self._measure_level(lines, headings, start=title_index + 1)
+        start = title_index + 1 if title is not None else self._first_structural(lines, headings)
+        measure_level = self._measure_level(lines, headings, start=start)
         warnings: list[ParseWarning] = []
-        sections, blocks = self._blocks(lines, headings, title_index + 1, measure_level)
+        sections, blocks = self._blocks(lines, headings, start, measure_level)
         if not blocks:
             raise PlanParseError(
                 "未找到编号的措施条目(如以“1.”或“(一)”开头的段落),这可能不是一份工作方案",
@@ -146,10 +147,19 @@ class PlanParser:
     def _is_chrome(self, line: str) -> bool:
         return any(p.search(line) for p in self._chrome_res)
 
+    @staticmethod
+    def _first_structural(lines: list[str], headings: dict[int, _Heading]) -> int:
+        """Index of the first section heading (or first heading if the plan has
+        no sections): numbered links in page chrome above it are ignored."""
+        sections = [i for i, h in headings.items() if h.level == _SECTION]
+        if sections:
+            return min(sections)
+        return min(headings) if headings else len(lines)
+
     def _find_title(self, lines: list[str], headings: dict[int, _Heading]) -> tuple[int, str | None]:
         """Index and text of the title line: the last title-like line before the
-        first heading that is followed by measures (-1 and None if none)."""
-        first = min(headings) if headings else len(lines)
+        first section heading (-1 and None if none)."""
+        first = self._first_structural(lines, headings)
         best: tuple[int, str | None] = (-1, None)
         for index in range(first):
             line = lines[index]
@@ -164,7 +174,7 @@ class PlanParser:
     def _find_doc_number(
         self, lines: list[str], title_index: int, headings: dict[int, _Heading]
     ) -> str | None:
-        first = min(headings) if headings else len(lines)
+        first = self._first_structural(lines, headings)
         for index in range(max(0, title_index - 3), first):
             compact = lines[index].replace(" ", "")
             for pattern in self._doc_res:

@@ -38,7 +38,10 @@ _HEADER = """\
 
 
 class _Dumper(yaml.SafeDumper):
-    """Block style; multi-line text as literal blocks."""
+    """Block style; multi-line text as literal blocks; no anchors/aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:

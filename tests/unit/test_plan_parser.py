@@ -1,0 +1,242 @@
+"""Table-driven parser tests: (plan text, expected structure) and (text, expected error)."""
+
+from __future__ import annotations
+
+from datetime import date
+from textwrap import dedent
+
+import pytest
+
+from duban.domain.errors import PlanParseError
+from duban.domain.parser_config import ParserConfig
+from duban.domain.plan_draft import PlanDraft
+from duban.domain.plan_parser import parse_plan
+
+HEAD = "关于推进某项工作的实施方案\n某府办〔2016〕8号\n"
+
+
+def parse(body: str, **kwargs: object) -> PlanDraft:
+    return parse_plan(HEAD + dedent(body).strip("\n"), **kwargs)  # type: ignore[arg-type]
+
+
+def roles(draft: PlanDraft) -> dict[int, tuple[list[str], list[str]]]:
+    return {m.number: (m.lead, m.supporting) for m in draft.measures}
+
+
+RESPONSIBILITY_CASES = [
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。(市发改局牵头,市财政局、市教育局等单位和各区配合)",
+        {1: (["市发改局"], ["市财政局", "市教育局", "各区"])},
+        id="verb-form-half-width",
+    ),
+    pytest.param(
+        "一、总体\n１．甲工作。推进甲。\uff08市发改局牵头\uff0c市财政局、市教育局等单位和各区配合\uff09",
+        {1: (["市发改局"], ["市财政局", "市教育局", "各区"])},
+        id="verb-form-full-width",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。(市财政局牵头市发改局、市民政局等单位配合)",
+        {1: (["市财政局"], ["市发改局", "市民政局"])},
+        id="no-comma-between-lead-and-supporting",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。(市委社管部牵头,市总工会、团市委、市妇联参与)",
+        {1: (["市委社管部"], ["市总工会", "团市委", "市妇联"])},
+        id="participate",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。(市委社管部、市民政局牵头,各区配合)",
+        {1: (["市委社管部", "市民政局"], ["各区"])},
+        id="several-leads",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。\uff08牵头单位\uff1a市发改局\uff1b配合单位\uff1a市财政局、市统计局\uff09",
+        {1: (["市发改局"], ["市财政局", "市统计局"])},
+        id="labelled-in-parentheses",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。\n牵头单位:市发改局\n责任单位:市财政局、市统计局",
+        {1: (["市发改局"], ["市财政局", "市统计局"])},
+        id="separate-label-lines",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。\n责任单位:市发改局、市财政局、各区",
+        {1: (["市发改局"], ["市财政局", "各区"])},
+        id="responsible-first-listed-leads",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。牵头单位:市发改局;配合单位:市财政局",
+        {1: (["市发改局"], ["市财政局"])},
+        id="inline-labels-at-paragraph-end",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。(市海洋农业和水务局牵头,市住房和城乡建设局配合)",
+        {1: (["市海洋农业和水务局"], ["市住房和城乡建设局"])},
+        id="names-with-he-stay-whole",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。(市委社管部牵头,市人大常委会办公室、市政协办和党联办参与)",
+        {1: (["市委社管部"], ["市人大常委会办公室", "市政协办", "党联办"])},
+        id="he-between-two-names-splits",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。完善村(居)服务,各区(功能区)可调整。(市民政局牵头,各区配合)",
+        {1: (["市民政局"], ["各区"])},
+        id="body-parentheses-are-not-clauses",
+    ),
+    pytest.param(
+        "一、总体\n(一)甲工作。推进甲。(市发改局牵头,市财政局配合)\n"
+        "(二)乙工作。推进乙。(市财政局牵头)",
+        {1: (["市发改局"], ["市财政局"]), 2: (["市财政局"], [])},
+        id="measures-numbered-with-parenthesised-numerals",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲,到2015年达到80%。\n"
+        "进一步推进甲的后续工作,形成长效机制。(市发改局牵头,市财政局配合)",
+        {1: (["市发改局"], ["市财政局"])},
+        id="clause-on-a-continuation-paragraph",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "expected"), RESPONSIBILITY_CASES)
+def test_responsibility_variants(body: str, expected: dict[int, object]) -> None:
+    assert roles(parse(body)) == expected
+
+
+def test_full_width_case_really_is_full_width() -> None:
+    full = RESPONSIBILITY_CASES[1].values[0]
+    assert "\uff08" in full and "\uff0c" in full and "１．" in full  # type: ignore[operator]
+
+
+TARGET_CASES = [
+    pytest.param("到2015年,住院报销比例提高到75%以上", [(date(2015, 12, 31), ">=", 75, "%")],
+                 id="by-year-at-least"),
+    pytest.param("“十二五”期末,直选比例达到40%", [(date(2015, 12, 31), ">=", 40, "%")],
+                 id="twelfth-five-year-plan"),
+    pytest.param("“十三五”期末,覆盖率达到95%", [(date(2020, 12, 31), ">=", 95, "%")],
+                 id="thirteenth-five-year-plan"),
+    pytest.param("到2015年,每千名老人拥有养老床位不少于30张",
+                 [(date(2015, 12, 31), ">=", 30, "张")], id="no-less-than-per-thousand"),
+    pytest.param("到2016年,办理率超过90%", [(date(2016, 12, 31), ">", 90, "%")], id="over"),
+    pytest.param("到2015年,覆盖率达到20%左右", [(date(2015, 12, 31), "=", 20, "%")], id="about"),
+    pytest.param("2017年6月底前,投诉率控制在5%以内", [(date(2017, 6, 30), "<=", 5, "%")],
+                 id="month-end-at-most"),
+    pytest.param("到2018年,发生率低于3‰", [(date(2018, 12, 31), "<", 3, "‰")], id="below"),
+    pytest.param("到2015年,20%的行政村实现社区化,30%的行政村建有300平方米以上的服务站",
+                 [(date(2015, 12, 31), ">=", 20, "%"), (date(2015, 12, 31), ">=", 30, "%")],
+                 id="two-shares-attribute-ignored"),
+    pytest.param("到2017年建成制度,到2020年大体相当",
+                 [(date(2017, 12, 31), None, None, None), (date(2020, 12, 31), None, None, None)],
+                 id="two-dated-goals"),
+    pytest.param("力争2019年上半年,新建公园10个", [(date(2019, 6, 30), ">=", 10, "个")],
+                 id="first-half-year"),
+    pytest.param("全面完成示范点建设工作,2016年底前完成",
+                 [(date(2016, 12, 31), None, None, None)], id="date-closing-the-clause"),
+    pytest.param("每个社区配备1名以上专业社工", [(None, ">=", 1, "名")], id="undated-quantity"),
+    pytest.param("2014年出台的办法继续实施,完善相关制度", [], id="past-year-is-not-a-deadline"),
+    pytest.param("推进300平方米以上的站点建设", [], id="number-with-attribute-only"),
+]
+
+
+@pytest.mark.parametrize(("sentence", "expected"), TARGET_CASES)
+def test_target_variants(sentence: str, expected: list[tuple[object, ...]]) -> None:
+    draft = parse(f"一、总体\n1.甲工作。{sentence}。(市发改局牵头)")
+    found = [(t.due, t.comparator, t.value, t.unit) for t in draft.measures[0].targets]
+    assert found == expected
+
+
+def test_undated_target_gives_a_warning_with_its_line() -> None:
+    draft = parse("一、总体\n1.甲工作。每个社区配备1名以上社工。(市发改局牵头)")
+    [warning] = [w for w in draft.warnings if w.kind == "target_without_date"]
+    assert warning.line == 4 and warning.measure == 1
+
+
+def test_chrome_around_the_plan_is_skipped() -> None:
+    text = dedent(
+        """\
+        首页 信息公开
+        当前位置:
+        1.网站首页导航
+        关于推进某项工作的实施方案
+        2016-05-01
+        一、总体要求
+        1.甲工作。推进甲。(市发改局牵头)
+        2.乙工作。推进乙。(市财政局牵头)
+
+        版权所有 某市人民政府
+        技术支持:某公司
+        备案序号:粤ICP备12046471
+        """
+    )
+    draft = parse_plan(text)
+    assert draft.title == "关于推进某项工作的实施方案"
+    assert [m.title for m in draft.measures] == ["甲工作", "乙工作"]
+    assert draft.measures[-1].end_line == 8
+    assert draft.plan_year == 2016
+
+
+def test_per_section_numbering_becomes_running_numbers() -> None:
+    draft = parse(
+        "一、甲\n1.甲一。做甲。(市发改局牵头)\n2.甲二。做甲。(市发改局牵头)\n"
+        "二、乙\n1.乙一。做乙。(市财政局牵头)"
+    )
+    assert [(m.number, m.label) for m in draft.measures] == [(1, "一.1"), (2, "一.2"), (3, "二.1")]
+
+
+def test_unknown_department_is_warned_with_line() -> None:
+    draft = parse("一、总体\n1.甲工作。推进甲。(市发改局牵头,市外星办配合)",
+                  known=lambda name: name in {"市发改局"})
+    [warning] = [w for w in draft.warnings if w.kind == "unknown_department"]
+    assert "市外星办" in warning.message and warning.line == 4
+
+
+def test_known_names_keep_he_whole_even_between_suffixes() -> None:
+    body = "一、总体\n1.甲工作。推进甲。(市发改局牵头,市人大办和市政协办配合)"
+    assert parse(body).measures[0].supporting == ["市人大办", "市政协办"]
+    kept = parse(body, known=lambda name: name == "市人大办和市政协办")
+    assert kept.measures[0].supporting == ["市人大办和市政协办"]
+
+
+def test_configurable_patterns_read_a_different_house_style() -> None:
+    body = "第一部分 总体\n第1条 甲工作。推进甲。【主责:市发改局】"
+    config = ParserConfig.from_mapping(
+        {
+            "section_patterns": [r"^第(?P<label>[一二三四五六七八九十]+)部分\s*(?P<title>.+)$"],
+            "item_patterns": [r"^第(?P<label>\d+)条\s*(?P<title>.+)$"],
+            "lead_labels": ["主责"],
+        }
+    )
+    text = HEAD + body.replace("【", "(").replace("】", ")")
+    draft = parse_plan(text, config=config)
+    assert draft.sections[0].title == "总体"
+    assert roles(draft) == {1: (["市发改局"], [])}
+
+
+ERROR_CASES = [
+    pytest.param("", "文件为空", None, id="empty"),
+    pytest.param("这是一段普通的文字。\n没有任何编号。", "未找到编号的措施", None, id="not-a-plan"),
+    pytest.param(HEAD + "一、总体\n1.甲。做甲。(市发改局牵头)\n1.乙。做乙。(市财政局牵头)",
+                 "措施编号1重复", 5, id="repeated-number"),
+    pytest.param(HEAD + "一、总体\n1.甲。做甲。(市发改局牵头)\n2.乙。做乙。(市财政局配合)",
+                 "未指明牵头单位", 5, id="clause-without-lead"),
+    pytest.param(HEAD + "一、总体\n1.甲。做甲。\n配合单位:市财政局", "未指明牵头单位", 5,
+                 id="labels-without-lead"),
+    pytest.param(HEAD + "一、总体\n1.甲。做甲。(牵头单位:;配合单位:)", "未列出任何单位", 4,
+                 id="labels-naming-nobody"),
+]
+
+
+@pytest.mark.parametrize(("text", "message", "line"), ERROR_CASES)
+def test_bad_plans_raise_with_line(text: str, message: str, line: int | None) -> None:
+    with pytest.raises(PlanParseError) as caught:
+        parse_plan(text)
+    assert message in caught.value.message
+    assert caught.value.line == line
+
+
+def test_bad_config_is_rejected() -> None:
+    with pytest.raises(Exception, match="正则表达式无效"):
+        ParserConfig.from_mapping({"item_patterns": ["(unclosed"]})
+    with pytest.raises(Exception, match="未知的解析配置项"):
+        ParserConfig.from_mapping({"no_such_key": []})
