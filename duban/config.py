@@ -12,6 +12,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
 DEFAULT_DIRECTORY_FILE = PACKAGE_DIR / "data" / "directory" / "zhuhai.yaml"
 REFERENCE_PLAN_NAME = "zhuhai-2014-social-construction.txt"
+REFERENCE_PLAN_FILE = PACKAGE_DIR / "data" / "plans" / REFERENCE_PLAN_NAME
 
 
 def _default_data_dir() -> Path:
@@ -30,6 +31,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir)
     database_url: str = ""
     directory_file: Path = DEFAULT_DIRECTORY_FILE
+    # Operator holiday-notice files (<year>.yaml); None means data_dir/"calendar"
+    # when that directory exists. See duban/services/calendar_data.py.
+    calendar_dir: Path | None = None
     timezone: str = "Asia/Shanghai"
     # A measure with no dated target is due at the plan's horizon; when the plan
     # names no horizon this fallback (the 13th five-year plan's end) is used.
