@@ -1,0 +1,231 @@
+"""A task's status and traffic light as of a moment: derived, never stored.
+
+Status: not yet due, due soon, overdue, submitted (awaiting review), done on
+time, done late, done after extension. Light: red when overdue; yellow when due
+within ``due_soon_workdays`` working days, a required progress report is
+missing, or a numeric indicator is behind the straight line from baseline to
+target; green otherwise. A measure's light is its worst task's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from duban.domain.lifecycle import TaskState
+from duban.domain.workdays import WorkCalendar
+
+
+class TaskStatus(StrEnum):
+    NOT_YET_DUE = "not_yet_due"
+    DUE_SOON = "due_soon"
+    OVERDUE = "overdue"
+    SUBMITTED = "submitted"
+    DONE_ON_TIME = "done_on_time"
+    DONE_LATE = "done_late"
+    DONE_AFTER_EXTENSION = "done_after_extension"
+
+
+STATUS_LABELS = {
+    TaskStatus.NOT_YET_DUE: "未到期",
+    TaskStatus.DUE_SOON: "即将到期",
+    TaskStatus.OVERDUE: "已逾期",
+    TaskStatus.SUBMITTED: "已报结待审核",
+    TaskStatus.DONE_ON_TIME: "按期办结",
+    TaskStatus.DONE_LATE: "逾期办结",
+    TaskStatus.DONE_AFTER_EXTENSION: "延期后办结",
+}
+
+
+class Light(StrEnum):
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+
+
+LIGHT_LABELS = {Light.GREEN: "绿灯", Light.YELLOW: "黄灯", Light.RED: "红灯"}
+_LIGHT_RANK = {Light.GREEN: 0, Light.YELLOW: 1, Light.RED: 2}
+
+
+class Cadence(StrEnum):
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class StatusPolicy:
+    due_soon_workdays: int = 10
+    report_cadence: Cadence = Cadence.QUARTERLY
+    # A period's report is due by this working day after the period ends.
+    report_workdays_after_period: int = 5
+
+
+@dataclass(frozen=True)
+class Indicator:
+    comparator: str  # >=, >, <=, <, =
+    target: float
+    baseline: float | None = None  # None: the first reported value is the baseline
+
+
+@dataclass(frozen=True)
+class Reading:
+    on: date
+    value: float
+
+
+@dataclass(frozen=True)
+class TaskFacts:
+    """What status derivation needs to know of a task (all dates Asia/Shanghai)."""
+
+    state: TaskState
+    due: date
+    original_due: date
+    assigned_on: date
+    submitted_on: date | None = None  # the latest 报结 (None if never, or returned since)
+    extended: bool = False  # an approved extension moved the due date
+    report_dates: tuple[date, ...] = ()
+    indicator: Indicator | None = None
+    readings: tuple[Reading, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReportPeriod:
+    period_end: date
+    deadline: date
+
+
+@dataclass(frozen=True)
+class Assessment:
+    status: TaskStatus
+    light: Light
+    reasons: tuple[str, ...] = field(default_factory=tuple)
+    missing_reports: tuple[ReportPeriod, ...] = ()
+
+
+def _period_ends(start: date, end: date, cadence: Cadence) -> list[date]:
+    """Ends of the months/quarters that end in (start, end]."""
+    if cadence is Cadence.NONE:
+        return []
+    step = 3 if cadence is Cadence.QUARTERLY else 1
+    ends: list[date] = []
+    year, month = start.year, start.month
+    while True:
+        # the period containing (year, month) ends at the last month of its block
+        last_month = ((month - 1) // step + 1) * step
+        next_first = date(year + (last_month // 12), last_month % 12 + 1, 1)
+        period_end = date.fromordinal(next_first.toordinal() - 1)
+        if period_end > end:
+            return ends
+        if period_end > start:
+            ends.append(period_end)
+        year, month = next_first.year, next_first.month
+
+
+def report_periods(
+    assigned_on: date, until: date, calendar: WorkCalendar, policy: StatusPolicy
+) -> list[ReportPeriod]:
+    """The periodic progress reports a task owes: periods ending after assignment
+    and up to ``until``, each with its deadline (N working days after its end)."""
+    return [
+        ReportPeriod(end, calendar.add_workdays(end, policy.report_workdays_after_period))
+        for end in _period_ends(assigned_on, until, policy.report_cadence)
+    ]
+
+
+def missing_reports(
+    facts: TaskFacts, as_of: date, calendar: WorkCalendar, policy: StatusPolicy
+) -> list[ReportPeriod]:
+    """Periods whose deadline has passed by ``as_of`` with no report made in the
+    window (previous period end, deadline]. Only open tasks owe reports."""
+    if facts.state not in _OPEN_OR_RETURNED:
+        return []
+    missing: list[ReportPeriod] = []
+    previous_end = facts.assigned_on
+    for period in report_periods(facts.assigned_on, min(as_of, facts.due), calendar, policy):
+        if period.deadline < as_of and not any(
+            previous_end < d <= period.deadline for d in facts.report_dates
+        ):
+            missing.append(period)
+        previous_end = period.period_end
+    return missing
+
+
+_OPEN_OR_RETURNED = frozenset(
+    {TaskState.ASSIGNED, TaskState.ACKNOWLEDGED, TaskState.IN_PROGRESS, TaskState.RETURNED}
+)
+
+
+def expected_value(indicator: Indicator, baseline: Reading, due: date, on: date) -> float:
+    """The straight-line value at ``on`` from ``baseline`` to the target at ``due``."""
+    total = (due - baseline.on).days
+    if total <= 0:
+        return indicator.target
+    elapsed = min(max((on - baseline.on).days, 0), total)
+    return baseline.value + (indicator.target - baseline.value) * elapsed / total
+
+
+def behind_trajectory(facts: TaskFacts, as_of: date) -> bool:
+    """True when the latest reading (up to ``as_of``) is short of the straight line."""
+    indicator = facts.indicator
+    readings = sorted((r for r in facts.readings if r.on <= as_of), key=lambda r: r.on)
+    if indicator is None or not readings:
+        return False
+    if indicator.baseline is not None:
+        baseline = Reading(facts.assigned_on, indicator.baseline)
+    elif len(readings) >= 2:
+        baseline = readings[0]
+    else:
+        return False
+    latest = readings[-1]
+    expected = expected_value(indicator, baseline, facts.due, latest.on)
+    if indicator.comparator in (">=", ">"):
+        return latest.value < expected
+    if indicator.comparator in ("<=", "<"):
+        return latest.value > expected
+    return False
+
+
+def assess(
+    facts: TaskFacts, as_of: date, calendar: WorkCalendar, policy: StatusPolicy | None = None
+) -> Assessment:
+    """Status and light of a task as of a day (the day's end counts as on time)."""
+    policy = policy or StatusPolicy()
+    if facts.state is TaskState.APPROVED:
+        done_on = facts.submitted_on or facts.due
+        if done_on > facts.due:
+            status = TaskStatus.DONE_LATE
+        elif facts.extended:
+            status = TaskStatus.DONE_AFTER_EXTENSION
+        else:
+            status = TaskStatus.DONE_ON_TIME
+        return Assessment(status, Light.GREEN)
+    if facts.state is TaskState.SUBMITTED:
+        return Assessment(TaskStatus.SUBMITTED, Light.GREEN)
+    if as_of > facts.due:
+        days = calendar.count_workdays(facts.due, as_of)
+        return Assessment(TaskStatus.OVERDUE, Light.RED, (f"已逾期{days}个工作日",))
+    reasons: list[str] = []
+    left = calendar.count_workdays(as_of, facts.due)
+    soon = left <= policy.due_soon_workdays
+    status = TaskStatus.DUE_SOON if soon else TaskStatus.NOT_YET_DUE
+    if soon:
+        reasons.append(f"距期限{left}个工作日")
+    missing = missing_reports(facts, as_of, calendar, policy)
+    if missing:
+        reasons.append(f"缺报进度{len(missing)}次")
+    if behind_trajectory(facts, as_of):
+        reasons.append("指标进度落后")
+    light = Light.YELLOW if reasons else Light.GREEN
+    return Assessment(status, light, tuple(reasons), tuple(missing))
+
+
+def worst_light(lights: Iterable[Light]) -> Light:
+    """A measure's light: its worst task's (green when it has none)."""
+    return max(lights, key=_LIGHT_RANK.__getitem__, default=Light.GREEN)
+
+
+def light_counts(lights: Sequence[Light]) -> dict[Light, int]:
+    return {light: sum(1 for x in lights if x is light) for light in Light}
