@@ -18,9 +18,22 @@ from models.plan import (
     Section,
     Target,
 )
+from models.task import (
+    EXTENSION_STATUSES,
+    NOTICE_STATUSES,
+    TASK_STATES,
+    ExtensionRequest,
+    IndicatorReading,
+    Notice,
+    Task,
+    TaskEvent,
+)
 
 __all__ = [
     "COMPARATORS",
+    "EXTENSION_STATUSES",
+    "NOTICE_STATUSES",
+    "TASK_STATES",
     "DEPARTMENT_KINDS",
     "NAMING_CONVENTION",
     "PLAN_STATUSES",
@@ -28,10 +41,15 @@ __all__ = [
     "Base",
     "Department",
     "DepartmentAlias",
+    "ExtensionRequest",
+    "IndicatorReading",
+    "Notice",
     "Measure",
     "Plan",
     "Responsibility",
     "Section",
     "Target",
+    "Task",
+    "TaskEvent",
     "UTCDateTime",
 ]

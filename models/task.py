@@ -1,0 +1,175 @@
+"""Tasks (one department's share of a measure for one deadline) and their history.
+
+A task's *state* is the lifecycle position (交办/签收/…); its status and light
+are derived from these rows and the calendar, never stored. ``task_events`` is
+append-only: every transition lands there with its actor. ``notices`` is the
+queue of messages due for a task (one row per task and step, unique), which
+the notification layer turns into deliveries.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base
+from models.department import Department
+from models.plan import ROLES, Measure, Target
+
+TASK_STATES = ("assigned", "acknowledged", "in_progress", "submitted", "approved", "returned")
+EXTENSION_STATUSES = ("pending", "approved", "refused")
+NOTICE_STATUSES = ("pending", "sent", "failed", "superseded")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return "{} IN ({})".format(column, ", ".join(f"'{v}'" for v in values))
+
+
+class Task(Base):
+    """One department's task for one measure and deadline.
+
+    Identity: (measure, department, role, deadline) — a rerun of assignment
+    finds the row instead of adding one. ``due`` moves with approved extensions
+    or a coordinator's change; ``original_due`` never does. ``version`` grows
+    with every change, for compare-and-set updates.
+    """
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("measure_id", "department_id", "role", "deadline"),
+        CheckConstraint(_in("role", ROLES), name="role"),
+        CheckConstraint(_in("state", TASK_STATES), name="state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    measure_id: Mapped[int] = mapped_column(
+        ForeignKey("measures.id", ondelete="RESTRICT"), index=True
+    )
+    department_id: Mapped[int] = mapped_column(
+        ForeignKey("departments.id", ondelete="RESTRICT"), index=True
+    )
+    named_as: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    deadline: Mapped[date] = mapped_column(Date)
+    due: Mapped[date] = mapped_column(Date, index=True)
+    original_due: Mapped[date] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(16), default="assigned")
+    assigned_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    submitted_at: Mapped[datetime | None]
+    approved_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+
+    measure: Mapped[Measure] = relationship()
+    department: Mapped[Department] = relationship()
+    events: Mapped[list[TaskEvent]] = relationship(
+        back_populates="task", order_by="TaskEvent.id", viewonly=True
+    )
+
+    def __repr__(self) -> str:
+        return f"Task(id={self.id!r}, measure_id={self.measure_id!r}, state={self.state!r})"
+
+
+class TaskEvent(Base):
+    """One thing that happened to a task (append-only): who, when, what, note."""
+
+    __tablename__ = "task_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    action: Mapped[str] = mapped_column(String(32))
+    actor_role: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(200))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    task: Mapped[Task] = relationship(back_populates="events")
+
+
+class ExtensionRequest(Base):
+    """A 延期申请: filed by the department, decided by a coordinator.
+
+    At most one pending request per task (a partial unique index).
+    """
+
+    __tablename__ = "extension_requests"
+    __table_args__ = (
+        CheckConstraint(_in("status", EXTENSION_STATUSES), name="status"),
+        Index(
+            "uq_extension_requests_pending",
+            "task_id",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    requested_at: Mapped[datetime]
+    requested_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    current_due: Mapped[date] = mapped_column(Date)
+    new_due: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+    task: Mapped[Task] = relationship()
+
+
+class IndicatorReading(Base):
+    """A value of a numeric target's indicator, reported with a progress report."""
+
+    __tablename__ = "indicator_readings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("task_events.id", ondelete="CASCADE"))
+    value: Mapped[float] = mapped_column(Float)
+    reported_on: Mapped[date] = mapped_column(Date)
+
+    target: Mapped[Target] = relationship()
+
+
+class Notice(Base):
+    """A message due for a task at one step of the ladder (交办通知, 签收提醒, …).
+
+    Unique per (task, step): a step happens at most once, guaranteed by the
+    database. ``due_at`` is when it should go out.
+    """
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        UniqueConstraint("task_id", "step"),
+        CheckConstraint(_in("status", NOTICE_STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    step: Mapped[str] = mapped_column(String(32))
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime]
+
+    task: Mapped[Task] = relationship()
