@@ -291,7 +291,7 @@ def _resolve_all(
     session: Session, draft: PlanDraft, directory: Directory
 ) -> dict[str, _Resolution]:
     """Normalised printed name -> resolution, for every name in the draft."""
-    ids = dict(session.execute(select(Department.name, Department.id)).tuples().all())
+    ids = {name: id_ for name, id_ in session.execute(select(Department.name, Department.id))}
     resolutions: dict[str, _Resolution] = {}
     for measure in draft.measures:
         for responsibility in measure.responsibilities:
