@@ -1,0 +1,88 @@
+"""The migrations build exactly the models' schema, both ways, on both backends."""
+
+from __future__ import annotations
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from duban.config import Settings
+from duban.db import (
+    SchemaNotReadyError,
+    alembic_config,
+    current_revision,
+    engine_for_url,
+    head_revision,
+    open_session_factory,
+    require_schema,
+    upgrade,
+)
+from models import Base
+
+pytestmark = pytest.mark.filterwarnings("error::sqlalchemy.exc.SAWarning")
+
+
+def test_upgrade_head_matches_the_models_and_downgrade_removes_everything(
+    database_url: str,
+) -> None:
+    engine = engine_for_url(database_url)
+    try:
+        assert current_revision(engine) is None
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection=connection), "head")
+        assert current_revision(engine) == head_revision()
+
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+        tables = set(inspect(engine).get_table_names())
+        assert set(Base.metadata.tables) <= tables
+
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection=connection), "base")
+        assert current_revision(engine) is None
+        assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def test_constraint_names_follow_the_convention(migrated_url: str) -> None:
+    engine = engine_for_url(migrated_url)
+    try:
+        inspector = inspect(engine)
+        uniques = {u["name"] for u in inspector.get_unique_constraints("measures")}
+        foreign = {f["name"] for f in inspector.get_foreign_keys("responsibilities")}
+    finally:
+        engine.dispose()
+    assert "uq_measures_plan_id_number" in uniques
+    assert foreign == {
+        "fk_responsibilities_measure_id_measures",
+        "fk_responsibilities_department_id_departments",
+    }
+
+
+def test_upgrade_from_settings_creates_the_data_dir_and_is_repeatable(tmp_path) -> None:
+    data_dir = tmp_path / "missing" / "data"
+    settings = Settings(data_dir=data_dir, database_url="")
+    assert upgrade(settings) == head_revision()
+    assert (data_dir / "duban.db").is_file()
+    assert upgrade(settings) == head_revision()
+    open_session_factory(settings)  # does not raise
+
+
+def test_a_database_without_schema_is_refused_in_chinese(database_url: str) -> None:
+    engine = engine_for_url(database_url)
+    try:
+        with pytest.raises(SchemaNotReadyError, match="请先运行 duban db upgrade"):
+            require_schema(engine)
+    finally:
+        engine.dispose()
+
+
+def test_a_missing_sqlite_file_is_refused_and_not_created(tmp_path) -> None:
+    settings = Settings(data_dir=tmp_path / "none", database_url="")
+    with pytest.raises(SchemaNotReadyError, match="数据库尚未初始化"):
+        open_session_factory(settings)
+    assert not (tmp_path / "none").exists()

@@ -1,0 +1,345 @@
+"""Importing drafts: create, unchanged, diff and update, dry run, unknown names."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from duban.domain.errors import DirectoryError, DraftError
+from duban.domain.plan_draft import Measure as DraftMeasure
+from duban.domain.plan_draft import PlanDraft, Target
+from duban.services.plan_import import FieldChange, ImportReport, ImportStatus, import_plan
+from models import Department, Measure, Plan, Responsibility, Section
+from models import Target as TargetRow
+from tests.conftest import WriteLog
+from tests.drafts import SAMPLE_DOC_NUMBER, SAMPLE_SOURCE, lead, sample_draft, supporting
+
+pytestmark = pytest.mark.usefixtures("synced_directory")
+
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+T1 = datetime(2026, 3, 9, 1, 0, tzinfo=UTC)
+TABLES = (Plan, Section, Measure, TargetRow, Responsibility, Department)
+
+
+def counts(session_factory: sessionmaker[Session]) -> dict[str, int]:
+    with session_factory() as session:
+        return {
+            model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
+            for model in TABLES
+        }
+
+
+def run(
+    session_factory: sessionmaker[Session],
+    draft: PlanDraft,
+    *,
+    now: datetime = T0,
+    dry_run: bool = False,
+    create_unknown: bool = False,
+    source_text: str | None = SAMPLE_SOURCE,
+) -> ImportReport:
+    return import_plan(
+        draft,
+        session_factory=session_factory,
+        source_text=source_text,
+        dry_run=dry_run,
+        create_unknown=create_unknown,
+        now=now,
+    )
+
+
+def changed_draft() -> PlanDraft:
+    """The sample with measure 2 edited, measure 3 dropped and measure 4 added."""
+    draft = sample_draft()
+    m2 = draft.measures[1]
+    m2.title = "全面推进家庭医生签约"
+    m2.responsibilities.append(supporting("市人社局", 7))
+    m2.targets[0].value = 80.0
+    m4 = DraftMeasure(
+        number=4,
+        label="4",
+        title="建设社区服务中心",
+        text="建设社区服务中心。",
+        line=10,
+        end_line=10,
+        section=2,
+        responsibilities=[lead("市民政局", 10)],
+    )
+    draft.measures = [draft.measures[0], m2, m4]
+    draft.plan_year = 2015
+    return draft
+
+
+def measure_ids(session_factory: sessionmaker[Session]) -> dict[int, int]:
+    with session_factory() as session:
+        return {number: id_ for number, id_ in session.execute(select(Measure.number, Measure.id))}
+
+
+def test_import_stores_the_plan_and_resolves_names(
+    session_factory: sessionmaker[Session],
+) -> None:
+    before = counts(session_factory)
+    report = run(session_factory, sample_draft())
+
+    assert report.status is ImportStatus.CREATED and not report.dry_run
+    assert report.key == SAMPLE_DOC_NUMBER and report.plan_id is not None
+    assert (report.measure_count, report.responsibility_count, report.target_count) == (3, 7, 2)
+    after = counts(session_factory)
+    assert after == before | {
+        "plans": 1,
+        "sections": 2,
+        "measures": 3,
+        "targets": 2,
+        "responsibilities": 7,
+    }
+
+    with session_factory() as session:
+        plan = session.scalars(select(Plan)).one()
+        assert plan.source_text == SAMPLE_SOURCE
+        assert plan.fingerprint == sample_draft().content_fingerprint()
+        assert plan.imported_at == T0 == plan.updated_at
+        assert plan.imported_at.tzinfo is not None
+        rows = {
+            r.named_as: r
+            for r in session.scalars(
+                select(Responsibility).join(Measure).where(Measure.number <= 2)
+            )
+        }
+        assert rows["市卫计局"].department is not None
+        assert rows["市卫计局"].department.name == "珠海市卫生和计划生育局"
+        assert rows["市委社管部"].department.name == "中共珠海市委社会工作部"  # type: ignore[union-attr]
+        assert rows["各区"].collective and rows["各区"].department_id is None
+        assert not rows["市卫计局"].collective
+        target = session.scalars(select(TargetRow).where(TargetRow.indicator.is_not(None))).one()
+        assert (target.comparator, target.value, target.unit) == (">=", 75.0, "%")
+        m3 = session.scalars(select(Measure).where(Measure.number == 3)).one()
+        assert m3.section is not None and m3.section.title == "改善民生"
+        assert [(r.role, r.named_as, r.position) for r in m3.responsibilities] == [
+            ("lead", "各区", 1),
+            ("lead", "市教育局", 2),
+        ]
+
+
+def test_reimporting_the_same_content_writes_nothing(
+    session_factory: sessionmaker[Session], writes: WriteLog
+) -> None:
+    first = run(session_factory, sample_draft(), now=T0)
+    before = counts(session_factory)
+    writes.clear()
+
+    again = run(session_factory, sample_draft(), now=T1)
+
+    assert again.status is ImportStatus.UNCHANGED and again.plan_id == first.plan_id
+    assert writes.statements == []
+    assert counts(session_factory) == before
+    with session_factory() as session:
+        assert session.scalars(select(Plan.updated_at)).one() == T0
+
+
+def test_a_changed_draft_is_diffed_and_applied_in_place(
+    session_factory: sessionmaker[Session],
+) -> None:
+    run(session_factory, sample_draft(), now=T0)
+    ids_before = measure_ids(session_factory)
+
+    report = run(session_factory, changed_draft(), now=T1)
+
+    assert report.status is ImportStatus.UPDATED
+    assert report.plan_changes == [FieldChange("plan_year", 2014, 2015)]
+    assert (report.measures_added, report.measures_removed) == ([4], [3])
+    assert [c.number for c in report.measures_changed] == [2]
+    changes = {c.field: c for c in report.measures_changed[0].changes}
+    assert set(changes) == {"title", "supporting", "targets"}
+    assert changes["title"].new == "全面推进家庭医生签约"
+    assert changes["supporting"] == FieldChange(
+        "supporting", ["市财政局"], ["市财政局", "市人社局"]
+    )
+    assert "75%" in changes["targets"].old[0] and "80%" in changes["targets"].new[0]
+
+    ids_after = measure_ids(session_factory)
+    assert ids_after[1] == ids_before[1] and ids_after[2] == ids_before[2]
+    assert 3 not in ids_after and 4 in ids_after
+    with session_factory() as session:
+        plan = session.scalars(select(Plan)).one()
+        assert (plan.imported_at, plan.updated_at, plan.plan_year) == (T0, T1, 2015)
+        assert plan.fingerprint == changed_draft().content_fingerprint()
+        m2 = session.get(Measure, ids_after[2])
+        assert m2 is not None and m2.title == "全面推进家庭医生签约"
+        assert [r.named_as for r in m2.responsibilities if r.role == "supporting"] == [
+            "市财政局",
+            "市人社局",
+        ]
+        assert m2.targets[0].value == 80.0
+    assert counts(session_factory)["responsibilities"] == 7 - 2 + 1 + 1
+
+    assert run(session_factory, changed_draft(), now=T1).status is ImportStatus.UNCHANGED
+
+
+def test_moved_lines_are_applied_without_reporting_content_changes(
+    session_factory: sessionmaker[Session],
+) -> None:
+    run(session_factory, sample_draft())
+    draft = sample_draft()
+    for measure in draft.measures:
+        measure.line += 2
+        measure.end_line += 2
+        for responsibility in measure.responsibilities:
+            responsibility.line += 2
+
+    report = run(session_factory, draft, now=T1)
+
+    assert report.status is ImportStatus.UPDATED
+    assert report.measures_changed == [] and report.relocated == 3
+    with session_factory() as session:
+        lines = [tuple(row) for row in session.execute(select(Measure.number, Measure.source_line))]
+        assert sorted(lines) == [(1, 7), (2, 9), (3, 11)]
+
+
+def test_a_structured_target_change_is_reported_even_if_its_text_is_the_same(
+    session_factory: sessionmaker[Session],
+) -> None:
+    run(session_factory, sample_draft())
+    draft = sample_draft()
+    draft.measures[0].targets[0].due_text = "2015年底前"
+
+    report = run(session_factory, draft, now=T1)
+
+    [change] = report.measures_changed
+    assert [c.field for c in change.changes] == ["targets"]
+    assert change.changes[0].new[0]["due_text"] == "2015年底前"
+
+
+def test_dry_run_reports_the_same_and_writes_nothing(
+    session_factory: sessionmaker[Session], writes: WriteLog
+) -> None:
+    writes.clear()
+    trial = run(session_factory, sample_draft(), dry_run=True)
+    assert trial.status is ImportStatus.CREATED and trial.dry_run and trial.plan_id is None
+    assert writes.statements == [] and counts(session_factory)["plans"] == 0
+
+    run(session_factory, sample_draft())
+    before = counts(session_factory)
+    writes.clear()
+    trial = run(session_factory, changed_draft(), now=T1, dry_run=True)
+    assert writes.statements == [] and counts(session_factory) == before
+
+    real = run(session_factory, changed_draft(), now=T1)
+    assert replace(trial, dry_run=False) == real
+
+
+def test_unknown_names_are_all_listed_and_nothing_is_written(
+    session_factory: sessionmaker[Session], writes: WriteLog
+) -> None:
+    draft = sample_draft()
+    draft.measures[0].responsibilities.append(supporting("市不存在局", 6))
+    draft.measures[2].responsibilities.append(supporting("市不存在局", 9))
+    draft.measures[1].responsibilities.append(supporting("某某办", 7))
+    before = counts(session_factory)
+    writes.clear()
+
+    with pytest.raises(DirectoryError) as info:
+        run(session_factory, draft)
+
+    message = str(info.value)
+    assert "以下 2 个单位不在机构目录中" in message
+    assert "市不存在局(第1项措施第6行、第3项措施第9行)" in message
+    assert "某某办(第2项措施第7行)" in message
+    assert writes.statements == [] and counts(session_factory) == before
+
+
+def test_create_unknown_creates_departments_and_resolves_to_them(
+    session_factory: sessionmaker[Session],
+) -> None:
+    draft = sample_draft()
+    draft.measures[1].responsibilities.append(supporting("市不存在局", 7))
+
+    trial = run(session_factory, draft, create_unknown=True, dry_run=True)
+    assert trial.created_departments == ["市不存在局"]
+    assert counts(session_factory)["departments"] == 40
+
+    report = run(session_factory, draft, create_unknown=True)
+
+    assert report.created_departments == ["市不存在局"]
+    with session_factory() as session:
+        department = session.scalars(
+            select(Department).where(Department.name == "市不存在局")
+        ).one()
+        assert department.kind == "department"
+        row = session.scalars(
+            select(Responsibility).where(Responsibility.named_as == "市不存在局")
+        ).one()
+        assert row.department_id == department.id and row.role == "supporting"
+    assert run(session_factory, draft).status is ImportStatus.UNCHANGED
+
+
+def test_the_title_is_the_key_when_there_is_no_document_number(
+    session_factory: sessionmaker[Session],
+) -> None:
+    draft = replace(sample_draft(), doc_number=None)
+    report = run(session_factory, draft)
+    assert report.key == "关于加强社会建设的工作方案(测试)"
+    other = run(session_factory, sample_draft())
+    assert other.status is ImportStatus.CREATED and other.plan_id != report.plan_id
+
+
+def test_source_text_is_kept_for_a_draft_of_the_same_source(
+    session_factory: sessionmaker[Session],
+) -> None:
+    run(session_factory, sample_draft())
+    draft = sample_draft()
+    draft.measures[0].title = "推进网格化服务管理"
+    run(session_factory, draft, source_text=None, now=T1)
+    with session_factory() as session:
+        assert session.scalars(select(Plan.source_text)).one() == SAMPLE_SOURCE
+
+    draft.source_sha256 = "0" * 64
+    draft.measures[0].title = "推进网格化管理服务"
+    run(session_factory, draft, source_text=None, now=T1)
+    with session_factory() as session:
+        assert session.scalars(select(Plan.source_text)).one() is None
+
+
+def _duplicate_measure(draft: PlanDraft) -> None:
+    draft.measures.append(replace(draft.measures[1], line=12, end_line=12))
+
+
+def _duplicate_responsibility(draft: PlanDraft) -> None:
+    draft.measures[1].responsibilities.append(lead("市卫计局", 7))
+
+
+def _missing_section(draft: PlanDraft) -> None:
+    draft.measures[2].section = 9
+
+
+def _bad_comparator(draft: PlanDraft) -> None:
+    draft.measures[1].targets.append(Target(text="x", line=7, comparator="≈", value=1.0))
+
+
+def _empty_name(draft: PlanDraft) -> None:
+    draft.measures[0].responsibilities.append(supporting(" ", 6))
+
+
+@pytest.mark.parametrize(
+    ("spoil", "expected"),
+    [
+        (_duplicate_measure, r"第2项措施重复\(第7行和第12行\)"),
+        (_duplicate_responsibility, r"第2项措施\(第7行\):重复列出牵头单位“市卫计局”"),
+        (_missing_section, r"第3项措施\(第9行\):所属的第9部分不存在"),
+        (_bad_comparator, "第7行的目标比较符“≈”无效"),
+        (_empty_name, r"第1项措施\(第5行\):第6行有空的配合单位名称"),
+    ],
+)
+def test_inconsistent_drafts_are_refused_before_anything_is_written(
+    session_factory: sessionmaker[Session], writes: WriteLog, spoil, expected: str
+) -> None:
+    draft = sample_draft()
+    spoil(draft)
+    writes.clear()
+    with pytest.raises(DraftError, match=expected):
+        run(session_factory, draft)
+    assert writes.statements == []
+    assert counts(session_factory)["plans"] == 0
