@@ -2,7 +2,8 @@
 
 Database fixtures are parametrised over two backends. ``sqlite`` uses a file
 in the test's tmp_path. ``postgresql`` uses the server on 127.0.0.1:5432
-(user postgres, trust auth): each test session creates its own databases,
+(user postgres, trust auth; DUBAN_TEST_POSTGRES_URL, without a database
+name, points elsewhere): each test session creates its own databases,
 named ``duban_test_<random>...``, and drops them at the end. When the server
 is unreachable those tests are skipped, unless DUBAN_TEST_REQUIRE_POSTGRES=1,
 which makes them fail instead (CI sets it).
@@ -32,8 +33,11 @@ from duban.config import DEFAULT_DIRECTORY_FILE
 from duban.db import alembic_config, engine_for_url, make_session_factory
 from models import Base
 
-PG_HOST_URL = "postgresql+psycopg://postgres@127.0.0.1:5432"
+# Tests read the environment directly: these are not duban settings.
 REQUIRE_POSTGRES_ENV = "DUBAN_TEST_REQUIRE_POSTGRES"
+PG_HOST_URL = os.environ.get(
+    "DUBAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432"
+).rstrip("/")
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
@@ -73,8 +77,7 @@ def postgres_server() -> Iterator[PostgresServer]:
             connection.execute(text("SELECT 1"))
     except OperationalError as err:
         admin.dispose()
-        reason = f"PostgreSQL on 127.0.0.1:5432 unreachable: {err.orig}"
-        # Tests read the environment directly: this is not a duban setting.
+        reason = f"PostgreSQL at {PG_HOST_URL} unreachable: {err.orig}"
         if os.environ.get(REQUIRE_POSTGRES_ENV) == "1":
             pytest.fail(f"{reason} ({REQUIRE_POSTGRES_ENV}=1 requires it)", pytrace=False)
         pytest.skip(reason)

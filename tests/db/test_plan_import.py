@@ -343,3 +343,30 @@ def test_inconsistent_drafts_are_refused_before_anything_is_written(
         run(session_factory, draft)
     assert writes.statements == []
     assert counts(session_factory)["plans"] == 0
+
+
+def test_removing_a_section_moves_its_measures_and_swapping_roles_works(
+    session_factory: sessionmaker[Session],
+) -> None:
+    run(session_factory, sample_draft())
+    draft = sample_draft()
+    draft.sections = draft.sections[:1]
+    draft.measures[2].section = 1
+    m1 = draft.measures[0]
+    m1.responsibilities = [lead("市民政局", 6), supporting("市委社管部", 6), supporting("各区", 6)]
+
+    report = run(session_factory, draft, now=T1)
+
+    assert report.sections_removed == [2]
+    changes = {c.number: {f.field for f in c.changes} for c in report.measures_changed}
+    assert changes == {1: {"lead", "supporting"}, 3: {"section"}}
+    with session_factory() as session:
+        assert session.scalars(select(Section.number)).all() == [1]
+        m3 = session.scalars(select(Measure).where(Measure.number == 3)).one()
+        assert m3.section is not None and m3.section.number == 1
+        m1_row = session.scalars(select(Measure).where(Measure.number == 1)).one()
+        assert sorted((r.role, r.named_as) for r in m1_row.responsibilities) == [
+            ("lead", "市民政局"),
+            ("supporting", "各区"),
+            ("supporting", "市委社管部"),
+        ]
