@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -38,7 +39,12 @@ class Settings(BaseSettings):
     # A measure with no dated target is due at the plan's horizon; when the plan
     # names no horizon this fallback (the 13th five-year plan's end) is used.
     default_horizon: date = date(2020, 12, 31)
+    # A supporting department's task is due this many working days before the lead's.
+    support_lead_workdays: int = 10
     sql_echo: bool = False
+    # Test-only fault injection: the measure flow's process dies (os._exit) right
+    # after creating this many new tasks, as a crash would. Never set in production.
+    fault_crash_after_tasks: int | None = None
 
     @model_validator(mode="after")
     def _fill_database_url(self) -> Settings:
@@ -50,6 +56,22 @@ class Settings(BaseSettings):
         """Create the data directory if needed and return it."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return self.data_dir
+
+
+PREFECT_DEFAULTS = {
+    # The local ephemeral API takes 12-15 s to start on 2 cores; Prefect's 20 s
+    # default is too tight on a busy machine.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+    # Telemetry would try to reach the internet on every start.
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+}
+
+
+def apply_prefect_defaults() -> None:
+    """Set Prefect settings duban relies on, unless the operator set them."""
+    for key, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
 
 
 def get_settings() -> Settings:

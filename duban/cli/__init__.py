@@ -8,10 +8,11 @@ from duban.cli.app import app
 from duban.domain.errors import DubanError
 
 # Importing the command modules registers their commands on ``app``.
-from duban.cli import plan as _plan  # noqa: E402,F401  isort: skip
+from duban.cli import plan as _plan  # noqa: F401  isort: skip
 from duban.cli import db as _db  # noqa: F401  isort: skip
 from duban.cli import org as _org  # noqa: F401  isort: skip
 from duban.cli import store as _store  # noqa: F401  isort: skip
+from duban.cli import assign as _assign  # noqa: F401  isort: skip
 
 
 def main() -> None:

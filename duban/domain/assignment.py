@@ -60,7 +60,9 @@ class TaskSpec:
         return (self.measure, self.department, self.role.value, self.deadline)
 
 
-def deadlines_of(measure: MeasureToAssign, horizon: date | None, policy: AssignmentPolicy) -> list[date]:
+def deadlines_of(
+    measure: MeasureToAssign, horizon: date | None, policy: AssignmentPolicy
+) -> list[date]:
     """The measure's milestones: distinct target dates, else the horizon."""
     dates = sorted(set(measure.target_dates))
     return dates or [horizon or policy.default_horizon]

@@ -118,7 +118,9 @@ def next_state(
         allowed = "、".join(ROLE_LABELS[r] for r in sorted(rule.roles))
         raise TransitionError(f"“{label}”只能由{allowed}办理,{ROLE_LABELS[role]}无权办理")
     if state not in rule.allowed_from:
-        raise TransitionError(f"任务当前状态为“{STATE_LABELS[state]}”,不能{label}{_hint(state, action)}")
+        raise TransitionError(
+            f"任务当前状态为“{STATE_LABELS[state]}”,不能{label}{_hint(state, action)}"
+        )
     if rule.needs_note and not (note and note.strip()):
         raise TransitionError(f"“{label}”须填写理由")
     return rule.to_state or state
@@ -137,9 +139,7 @@ def check_extension_request(*, as_of: date, due: date, new_due: date, pending: b
     if pending:
         raise TransitionError("已有待审批的延期申请,请等待督办科处理")
     if as_of > due:
-        raise TransitionError(
-            f"延期申请须在期限({due.isoformat()})前提出,现已逾期,请联系督办科"
-        )
+        raise TransitionError(f"延期申请须在期限({due.isoformat()})前提出,现已逾期,请联系督办科")
     if new_due <= due:
         raise TransitionError(
             f"申请的新期限 {new_due.isoformat()} 不晚于当前期限 {due.isoformat()}"

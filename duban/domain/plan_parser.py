@@ -156,7 +156,9 @@ class PlanParser:
             return min(sections)
         return min(headings) if headings else len(lines)
 
-    def _find_title(self, lines: list[str], headings: dict[int, _Heading]) -> tuple[int, str | None]:
+    def _find_title(
+        self, lines: list[str], headings: dict[int, _Heading]
+    ) -> tuple[int, str | None]:
         """Index and text of the title line: the last title-like line before the
         first section heading (-1 and None if none)."""
         first = self._first_structural(lines, headings)
@@ -274,9 +276,11 @@ class PlanParser:
             if printed[i] <= printed[i - 1]:
                 restarted = printed[i] == 1 and blocks[i].section is not blocks[i - 1].section
                 if not restarted:
-                    first = next(
-                        blocks[j].line for j in range(i) if printed[j] == printed[i]
-                    ) if printed[i] in printed[:i] else blocks[i - 1].line
+                    first = (
+                        next(blocks[j].line for j in range(i) if printed[j] == printed[i])
+                        if printed[i] in printed[:i]
+                        else blocks[i - 1].line
+                    )
                     raise PlanParseError(
                         f"措施编号{blocks[i].heading.label}重复或倒序(前见第{first}行)",
                         line=blocks[i].line,
@@ -409,8 +413,12 @@ class PlanParser:
             )
         for note in result.notes:
             warnings.append(
-                ParseWarning(WarningKind.AMBIGUOUS_CLAUSE, line, f"措施{measure.label}:{note}",
-                             measure.number)
+                ParseWarning(
+                    WarningKind.AMBIGUOUS_CLAUSE,
+                    line,
+                    f"措施{measure.label}:{note}",
+                    measure.number,
+                )
             )
         if self.known is not None:
             for resp in measure.responsibilities:

@@ -33,16 +33,47 @@ _DATE_RE = re.compile(
 )
 
 _COMPARATOR_PRE = {
-    "不少于": ">=", "不低于": ">=", "至少": ">=", "达到": ">=", "达": ">=",
-    "提高到": ">=", "提高至": ">=", "提升到": ">=", "提升至": ">=", "增加到": ">=",
-    "增加至": ">=", "增长到": ">=", "增至": ">=", "拥有": ">=", "有": ">=",
-    "超过": ">", "高于": ">", "多于": ">",
-    "不超过": "<=", "不高于": "<=", "不多于": "<=", "控制在": "<=", "降低到": "<=",
-    "降低至": "<=", "下降到": "<=", "下降至": "<=", "降到": "<=", "降至": "<=",
-    "低于": "<", "少于": "<",
-    "约": "=", "为": "=",
+    "不少于": ">=",
+    "不低于": ">=",
+    "至少": ">=",
+    "达到": ">=",
+    "达": ">=",
+    "提高到": ">=",
+    "提高至": ">=",
+    "提升到": ">=",
+    "提升至": ">=",
+    "增加到": ">=",
+    "增加至": ">=",
+    "增长到": ">=",
+    "增至": ">=",
+    "拥有": ">=",
+    "有": ">=",
+    "超过": ">",
+    "高于": ">",
+    "多于": ">",
+    "不超过": "<=",
+    "不高于": "<=",
+    "不多于": "<=",
+    "控制在": "<=",
+    "降低到": "<=",
+    "降低至": "<=",
+    "下降到": "<=",
+    "下降至": "<=",
+    "降到": "<=",
+    "降至": "<=",
+    "低于": "<",
+    "少于": "<",
+    "约": "=",
+    "为": "=",
 }
-_COMPARATOR_POST = {"以上": ">=", "以下": "<=", "以内": "<=", "之内": "<=", "左右": "=", "上下": "="}
+_COMPARATOR_POST = {
+    "以上": ">=",
+    "以下": "<=",
+    "以内": "<=",
+    "之内": "<=",
+    "左右": "=",
+    "上下": "=",
+}
 _POSSESSIVE_VERBS = ("拥有", "有")
 _NON_TARGET_UNITS = ("年", "月", "日", "号", "届", "期", "周", "季度")
 _TRIGGERED_SUFFIXES = {"上半年", "下半年", "年底", "年末", "底前", "底", "末", "以前", "之前", "前"}
@@ -153,8 +184,15 @@ class TargetFinder:
                 continue  # an attribute: 建有300平方米以上的公共服务站
             comparator = _COMPARATOR_POST.get(post) or _COMPARATOR_PRE.get(pre) or ">="
             found.append(
-                Quantity(match.start(), match.end(), float(match.group("num")), unit,
-                         comparator, pre, post)
+                Quantity(
+                    match.start(),
+                    match.end(),
+                    float(match.group("num")),
+                    unit,
+                    comparator,
+                    pre,
+                    post,
+                )
             )
         return found
 
@@ -211,9 +249,7 @@ class TargetFinder:
             first_stop = dates[1].start if len(dates) > 1 else len(body)
             closes_before = _too_short(body[dates[0].end : first_stop].strip(" ,:"))
             if not closes_before:
-                undated.extend(
-                    self._quantified(body[: dates[0].start], None, None, line, sentence)
-                )
+                undated.extend(self._quantified(body[: dates[0].start], None, None, line, sentence))
             for index, dm in enumerate(dates):
                 stop = dates[index + 1].start if index + 1 < len(dates) else len(body)
                 governed = body[dm.end : stop].strip(" ,:")
@@ -226,8 +262,13 @@ class TargetFinder:
                     targets.extend(quantified)
                 elif governed:
                     targets.append(
-                        Target(text=stretch_text.rstrip(","), line=line, due=dm.due,
-                               due_text=dm.text, source_text=sentence)
+                        Target(
+                            text=stretch_text.rstrip(","),
+                            line=line,
+                            due=dm.due,
+                            due_text=dm.text,
+                            source_text=sentence,
+                        )
                     )
         return targets, undated
 

@@ -12,8 +12,6 @@ from duban.services.directory import load_directory_file
 from duban.services.plan_files import parse_plan_file
 from tests.paths import REFERENCE_PLAN, default_directory_file
 
-D = "等单位和各区配合"  # noqa: F841  (reading aid only)
-
 # measure -> (lead, supporting) exactly as printed, 各区 as its own entry.
 CLAUSES: dict[int, tuple[list[str], list[str]]] = {
     4: (["市委社管部"], ["市海洋农业和水务局", "市财政局", "市教育局", "市文化体育旅游局",

@@ -33,7 +33,7 @@ def test_readable_encodings(data: bytes, encoding: str) -> None:
         pytest.param(b"  \n\n ", "文件为空", id="blank"),
         pytest.param(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "不是文本文件", id="binary"),
         pytest.param(bytes(range(0x80, 0x100)) * 4, "无法识别文件编码", id="undecodable"),
-        pytest.param("abc\x01\x02\x03def".encode(), "不是文本文件", id="control-characters"),
+        pytest.param(b"abc\x01\x02\x03def", "不是文本文件", id="control-characters"),
     ],
 )
 def test_unreadable_files_are_refused_naming_the_file(data: bytes, message: str) -> None:

@@ -1,0 +1,267 @@
+"""Turn an imported measure into department tasks (交办), idempotently.
+
+Each task is created in its own small transaction together with its 交办 event
+and its 交办通知 notice, with ``INSERT … ON CONFLICT DO NOTHING`` on the task's
+identity (measure, department, role, deadline). So a rerun — after success,
+after a crash halfway, or concurrently on another worker — finds what exists
+and adds only what is missing: never a duplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from duban.domain.assignment import (
+    AssignmentPolicy,
+    MeasureToAssign,
+    Responsible,
+    TaskSpec,
+    plan_tasks,
+)
+from duban.domain.errors import NotFoundError
+from duban.domain.lifecycle import Action, ActorRole, TaskState
+from duban.domain.plan_draft import Role
+from duban.domain.workdays import WorkCalendar
+from models import Department, Measure, Notice, Plan, Responsibility, Task, TaskEvent
+
+ASSIGN_STEP = "assigned"
+SYSTEM_ACTOR = "督办系统"
+
+
+@dataclass
+class MeasureRef:
+    """A measure to run a flow for: plan key, number and title."""
+
+    plan: str
+    number: int
+    title: str
+    assignable: bool
+
+
+@dataclass
+class AssignResult:
+    plan: str
+    measure: int
+    title: str
+    created: list[int] = field(default_factory=list)
+    existing: list[int] = field(default_factory=list)
+    obsolete: list[int] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.created) + len(self.existing)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "plan": self.plan,
+            "measure": self.measure,
+            "title": self.title,
+            "created": len(self.created),
+            "existing": len(self.existing),
+            "obsolete": len(self.obsolete),
+        }
+
+
+def resolve_plan(session: Session, plan: str | None) -> Plan:
+    """The plan named by key or id, or the only/newest plan when ``plan`` is None."""
+    if plan is not None:
+        row = session.scalar(select(Plan).where(Plan.key == plan))
+        if row is None and plan.isdigit():
+            row = session.get(Plan, int(plan))
+        if row is None:
+            raise NotFoundError(f"找不到方案“{plan}”,可用 duban plan list 查看")
+        return row
+    row = session.scalar(select(Plan).order_by(Plan.imported_at.desc(), Plan.id.desc()).limit(1))
+    if row is None:
+        raise NotFoundError("尚未导入任何方案,请先运行 duban plan import")
+    return row
+
+
+def measures_to_run(
+    session_factory: sessionmaker[Session], *, plan: str | None, measure: int | None
+) -> list[MeasureRef]:
+    """The measures ``duban assign`` runs flows for (all of a plan, or one)."""
+    with session_factory() as session:
+        plan_row = resolve_plan(session, plan)
+        query = (
+            select(Measure)
+            .where(Measure.plan_id == plan_row.id)
+            .options(selectinload(Measure.responsibilities))
+            .order_by(Measure.number)
+        )
+        if measure is not None:
+            query = query.where(Measure.number == measure)
+        rows = list(session.scalars(query))
+        if measure is not None and not rows:
+            raise NotFoundError(f"方案“{plan_row.key}”中没有第{measure}项措施")
+        return [
+            MeasureRef(
+                plan=plan_row.key,
+                number=m.number,
+                title=m.title,
+                assignable=any(r.role == Role.LEAD.value for r in m.responsibilities),
+            )
+            for m in rows
+        ]
+
+
+def _measure_input(session: Session, measure: Measure) -> MeasureToAssign:
+    districts = tuple(
+        session.scalars(
+            select(Department.name).where(Department.kind == "district").order_by(Department.id)
+        )
+    )
+    responsible: list[Responsibility] = sorted(
+        measure.responsibilities, key=lambda r: (r.role != Role.LEAD.value, r.position)
+    )
+    return MeasureToAssign(
+        number=measure.number,
+        title=measure.title,
+        responsible=tuple(
+            Responsible(
+                named_as=r.named_as,
+                role=Role(r.role),
+                departments=districts if r.collective else (r.department.name,),  # type: ignore[union-attr]
+            )
+            for r in responsible
+        ),
+        target_dates=tuple(t.due for t in measure.targets if t.due is not None),
+    )
+
+
+def _insert_ignore(session: Session, table: type[Task] | type[Notice]):  # type: ignore[no-untyped-def]
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table)
+
+
+def assign_measure(
+    session_factory: sessionmaker[Session],
+    *,
+    plan: str | None,
+    measure: int,
+    now: datetime,
+    calendar: WorkCalendar,
+    policy: AssignmentPolicy | None = None,
+    on_task_created: Callable[[int], None] | None = None,
+) -> AssignResult:
+    """Create the measure's missing tasks; return what was created and found.
+
+    ``on_task_created(n)`` is called after the n-th new task is committed (a
+    seam for progress and for fault-injection tests). Raises NotFoundError for
+    an unknown plan or measure, DubanError for a measure without a lead, and
+    CalendarError when a due date lies outside the calendar's years — before
+    anything is written.
+    """
+    with session_factory() as session:
+        plan_row = resolve_plan(session, plan)
+        measure_row = session.scalar(
+            select(Measure)
+            .where(Measure.plan_id == plan_row.id, Measure.number == measure)
+            .options(
+                selectinload(Measure.responsibilities).selectinload(Responsibility.department),
+                selectinload(Measure.targets),
+            )
+        )
+        if measure_row is None:
+            raise NotFoundError(f"方案“{plan_row.key}”中没有第{measure}项措施")
+        specs = plan_tasks(
+            _measure_input(session, measure_row),
+            calendar=calendar,
+            horizon=plan_row.horizon,
+            policy=policy,
+        )
+        department_ids = dict(
+            session.execute(
+                select(Department.name, Department.id).where(
+                    Department.name.in_({s.department for s in specs})
+                )
+            ).all()
+        )
+        measure_id, plan_key, title = measure_row.id, plan_row.key, measure_row.title
+    result = AssignResult(plan=plan_key, measure=measure, title=title)
+    for spec in specs:
+        task_id, created = _create_task(
+            session_factory, measure_id, department_ids[spec.department], spec, now
+        )
+        (result.created if created else result.existing).append(task_id)
+        if created and on_task_created is not None:
+            on_task_created(len(result.created))
+    result.obsolete = _obsolete(session_factory, measure_id, set(result.created + result.existing))
+    return result
+
+
+def _create_task(
+    session_factory: sessionmaker[Session],
+    measure_id: int,
+    department_id: int,
+    spec: TaskSpec,
+    now: datetime,
+) -> tuple[int, bool]:
+    """Insert one task with its event and notice in one transaction.
+
+    Returns ``(task id, created)``; an existing task is left untouched.
+    """
+    with session_factory.begin() as session:
+        inserted = session.execute(
+            _insert_ignore(session, Task)
+            .values(
+                measure_id=measure_id,
+                department_id=department_id,
+                named_as=spec.named_as,
+                role=spec.role.value,
+                deadline=spec.deadline,
+                due=spec.due,
+                original_due=spec.due,
+                state=TaskState.ASSIGNED.value,
+                assigned_at=now,
+                version=1,
+            )
+            .on_conflict_do_nothing(
+                index_elements=["measure_id", "department_id", "role", "deadline"]
+            )
+            .returning(Task.id)
+        ).scalar_one_or_none()
+        if inserted is None:
+            existing = session.scalar(
+                select(Task.id).where(
+                    Task.measure_id == measure_id,
+                    Task.department_id == department_id,
+                    Task.role == spec.role.value,
+                    Task.deadline == spec.deadline,
+                )
+            )
+            assert existing is not None
+            return existing, False
+        session.add(
+            TaskEvent(
+                task_id=inserted,
+                at=now,
+                action=Action.ASSIGN.value,
+                actor_role=ActorRole.SYSTEM.value,
+                actor=SYSTEM_ACTOR,
+                from_state=None,
+                to_state=TaskState.ASSIGNED.value,
+                note=None,
+                data={"due": spec.due.isoformat(), "deadline": spec.deadline.isoformat()},
+            )
+        )
+        session.add(
+            Notice(task_id=inserted, step=ASSIGN_STEP, due_at=now, status="pending", created_at=now)
+        )
+        return inserted, True
+
+
+def _obsolete(
+    session_factory: sessionmaker[Session], measure_id: int, current: set[int]
+) -> list[int]:
+    """Tasks of the measure that the current plan no longer yields (kept, reported)."""
+    with session_factory() as session:
+        ids = session.scalars(select(Task.id).where(Task.measure_id == measure_id))
+        return sorted(set(ids) - current)
