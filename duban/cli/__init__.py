@@ -12,13 +12,14 @@ from duban.cli import plan as _plan  # noqa: F401  isort: skip
 from duban.cli import db as _db  # noqa: F401  isort: skip
 from duban.cli import org as _org  # noqa: F401  isort: skip
 from duban.cli import store as _store  # noqa: F401  isort: skip
+from duban.cli import tasks as _tasks  # noqa: F401  isort: skip
 from duban.cli import assign as _assign  # noqa: F401  isort: skip
 
 
 def main() -> None:
     """Entry point: run the CLI; a DubanError becomes a Chinese message and exit 1."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except DubanError as err:
         print(f"错误:{err}", file=sys.stderr)
         sys.exit(1)
@@ -34,3 +35,6 @@ def main() -> None:
             err.show()
             sys.exit(err.exit_code)
         raise
+    # Without standalone mode click returns typer.Exit's code instead of exiting.
+    if isinstance(code, int) and code != 0:
+        sys.exit(code)

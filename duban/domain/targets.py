@@ -117,9 +117,10 @@ def find_dates(sentence: str) -> list[DateMatch]:
                 or (opens_clause and followed_by_break)
             ):
                 continue
-            due = _due_of(year, match.group("month"), match.group("day"), suffix)
-            if due is None:
+            parsed = _due_of(year, match.group("month"), match.group("day"), suffix)
+            if parsed is None:
                 continue
+            due = parsed
         found.append(DateMatch(match.start(), match.end(), due, match.group(0)))
     return found
 

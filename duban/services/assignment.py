@@ -28,7 +28,8 @@ from duban.domain.errors import NotFoundError
 from duban.domain.lifecycle import Action, ActorRole, TaskState
 from duban.domain.plan_draft import Role
 from duban.domain.workdays import WorkCalendar
-from models import Department, Measure, Notice, Plan, Responsibility, Task, TaskEvent
+from duban.services.plans import find_plan
+from models import Department, Measure, Notice, Responsibility, Task, TaskEvent
 
 ASSIGN_STEP = "assigned"
 SYSTEM_ACTOR = "督办系统"
@@ -68,27 +69,12 @@ class AssignResult:
         }
 
 
-def resolve_plan(session: Session, plan: str | None) -> Plan:
-    """The plan named by key or id, or the only/newest plan when ``plan`` is None."""
-    if plan is not None:
-        row = session.scalar(select(Plan).where(Plan.key == plan))
-        if row is None and plan.isdigit():
-            row = session.get(Plan, int(plan))
-        if row is None:
-            raise NotFoundError(f"找不到方案“{plan}”,可用 duban plan list 查看")
-        return row
-    row = session.scalar(select(Plan).order_by(Plan.imported_at.desc(), Plan.id.desc()).limit(1))
-    if row is None:
-        raise NotFoundError("尚未导入任何方案,请先运行 duban plan import")
-    return row
-
-
 def measures_to_run(
     session_factory: sessionmaker[Session], *, plan: str | None, measure: int | None
 ) -> list[MeasureRef]:
     """The measures ``duban assign`` runs flows for (all of a plan, or one)."""
     with session_factory() as session:
-        plan_row = resolve_plan(session, plan)
+        plan_row = find_plan(plan, session=session)
         query = (
             select(Measure)
             .where(Measure.plan_id == plan_row.id)
@@ -160,7 +146,7 @@ def assign_measure(
     anything is written.
     """
     with session_factory() as session:
-        plan_row = resolve_plan(session, plan)
+        plan_row = find_plan(plan, session=session)
         measure_row = session.scalar(
             select(Measure)
             .where(Measure.plan_id == plan_row.id, Measure.number == measure)
