@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # Operator holiday-notice files (<year>.yaml); None means data_dir/"calendar"
     # when that directory exists. See duban/services/calendar_data.py.
     calendar_dir: Path | None = None
+    # Opt-in: count Monday-Friday as working days in years no notice covers
+    # (otherwise such a date is an error that names the missing year).
+    calendar_weekend_fallback: bool = False
     timezone: str = "Asia/Shanghai"
     # A measure with no dated target is due at the plan's horizon; when the plan
     # names no horizon this fallback (the 13th five-year plan's end) is used.

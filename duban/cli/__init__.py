@@ -14,6 +14,7 @@ from duban.cli import org as _org  # noqa: F401  isort: skip
 from duban.cli import store as _store  # noqa: F401  isort: skip
 from duban.cli import tasks as _tasks  # noqa: F401  isort: skip
 from duban.cli import assign as _assign  # noqa: F401  isort: skip
+from duban.cli import demo as _demo  # noqa: F401  isort: skip
 
 
 def main() -> None:

@@ -26,7 +26,9 @@ class AppContext:
 
     @cached_property
     def calendar(self) -> WorkCalendar:
-        return load_work_calendar(self.settings)
+        return load_work_calendar(
+            self.settings, weekend_fallback=self.settings.calendar_weekend_fallback
+        )
 
     @cached_property
     def assignment_policy(self) -> AssignmentPolicy:
