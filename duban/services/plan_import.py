@@ -15,11 +15,11 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from duban.domain.directory import Directory, normalize_name
-from duban.domain.errors import DirectoryError, DraftError
+from duban.domain.errors import DirectoryError, DraftError, DubanError
 from duban.domain.plan_draft import (
     COMPARATORS,
     PlanDraft,
@@ -30,7 +30,16 @@ from duban.domain.plan_draft import Measure as DraftMeasure
 from duban.domain.plan_draft import Target as DraftTarget
 from duban.services.directory import directory_from_db
 from duban.services.serialize import jsonable
-from models import Department, Measure, Plan, Responsibility, Section, Target
+from models import (
+    Department,
+    IndicatorReading,
+    Measure,
+    Plan,
+    Responsibility,
+    Section,
+    Target,
+    Task,
+)
 
 # Column widths the schema enforces (PostgreSQL rejects longer strings).
 MAX_KEY = 300
@@ -168,6 +177,7 @@ def import_plan(
         report.created_departments = list(unknown)
         if plan is not None:
             _diff(plan, draft, report)
+            _guard_assigned_work(session, plan, draft)
         if dry_run:
             return report  # nothing was added to the session
 
@@ -184,6 +194,34 @@ def import_plan(
         session.flush()
         report.plan_id = plan.id
     return report
+
+
+def _guard_assigned_work(session: Session, plan: Plan, draft: PlanDraft) -> None:
+    """Refuse a re-import that would delete a measure that has tasks, or a target
+    that has indicator readings: that history must not vanish silently."""
+
+    drafted = {m.number: m for m in draft.measures}
+    problems: list[str] = []
+    for measure in plan.measures:
+        kept = drafted.get(measure.number)
+        if kept is None:
+            count = session.scalar(
+                select(func.count()).select_from(Task).where(Task.measure_id == measure.id)
+            )
+            if count:
+                problems.append(f"措施{measure.number}已交办 {count} 项任务,不能从方案中删除")
+            continue
+        dropped = [t.id for t in measure.targets[len(kept.targets) :]]
+        if dropped and session.scalar(
+            select(func.count())
+            .select_from(IndicatorReading)
+            .where(IndicatorReading.target_id.in_(dropped))
+        ):
+            problems.append(f"措施{measure.number}被删除的目标已有进度指标数据,不能删除")
+    if problems:
+        raise DubanError(
+            "未导入任何内容:" + ";".join(problems) + "。请在草稿中保留这些措施或目标后重新导入"
+        )
 
 
 # --- validation --------------------------------------------------------------

@@ -146,3 +146,23 @@ def test_policy_changes_supporting_lead_time(
         support = session.scalars(select(Task).where(Task.role == "supporting")).first()
         assert lead is not None and support is not None
         assert calendar.count_workdays(support.due, lead.due) == 5
+
+
+def test_reimport_that_drops_an_assigned_measure_is_refused(
+    session_factory: sessionmaker[Session], imported: str, calendar: WorkCalendar
+) -> None:
+    from dataclasses import replace
+
+    from duban.domain.errors import DubanError
+
+    assign_measure(session_factory, plan=imported, measure=30, now=NOW, calendar=calendar)
+    draft, text = parse_plan_file(REFERENCE_PLAN)
+    shorter = replace(draft, measures=[m for m in draft.measures if m.number != 30])
+    before = task_rows(session_factory)
+    with pytest.raises(DubanError, match="措施30已交办 11 项任务"):
+        import_plan(shorter, session_factory=session_factory, source_text=text)
+    assert task_rows(session_factory) == before
+    with session_factory() as session:
+        from models import Measure
+
+        assert session.scalar(select(func.count()).select_from(Measure)) == 30
