@@ -1,0 +1,467 @@
+"""``duban tasks``, ``duban task …`` and ``duban extension …``: see and act on tasks.
+
+Every command takes ``--as-of`` (a date, meaning 09:00 that day, or a datetime,
+read in the settings' time zone, Asia/Shanghai; default: now; see
+:func:`duban.timeutil.parse_as_of`) so a plan can be replayed day by day.
+This module reads the clock; the services below it get the moment as a
+parameter. A moment in a year the working-day calendar does not cover is
+refused (CalendarError) before anything is read or written.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+from sqlalchemy.orm import Session, sessionmaker
+
+from duban.cli.app import app
+from duban.cli.table import render_table, truncate
+from duban.domain.directory import COLLECTIVES, normalize_name
+from duban.domain.errors import DubanError
+from duban.domain.lifecycle import ACTION_LABELS, STATE_LABELS, TaskState
+from duban.domain.status import Light, StatusPolicy
+from duban.domain.workdays import WorkCalendar
+from duban.services import lifecycle
+from duban.services.context import AppContext, open_context
+from duban.services.lifecycle import ActionResult
+from duban.services.tasks import TaskDetail, TaskView, get_task, list_tasks, tasks_to_json
+from duban.timeutil import parse_as_of
+
+task_app = typer.Typer(
+    help="任务:查看详情,签收、进度反馈、报结、办结、退回、延期申请。", no_args_is_help=True
+)
+extension_app = typer.Typer(help="延期申请:同意或不同意。", no_args_is_help=True)
+app.add_typer(task_app, name="task")
+app.add_typer(extension_app, name="extension")
+
+DEFAULT_COORDINATOR = "督办科"
+LIGHT_MARKS = {Light.RED: "●红", Light.YELLOW: "●黄", Light.GREEN: "●绿"}
+COMPARATOR_SIGNS = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "=": "="}
+
+AsOf = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of", help="按此时间办理或查看(YYYY-MM-DD 或 YYYY-MM-DDTHH:MM,北京时间;默认现在)"
+    ),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="输出 JSON,供程序读取")]
+TaskId = Annotated[int, typer.Argument(help="任务编号")]
+DepartmentOpt = Annotated[str, typer.Option("--department", "-d", help="办理单位(全称或简称)")]
+ActorOpt = Annotated[str | None, typer.Option("--actor", help="经办人姓名")]
+CoordinatorOpt = Annotated[
+    str, typer.Option("--actor", help=f"经办人(默认:{DEFAULT_COORDINATOR})")
+]
+
+
+def parse_day(value: str, option: str) -> date:
+    """A YYYY-MM-DD option value; DubanError naming the option otherwise."""
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise DubanError(f"{option} 的日期“{value}”无效,应为 YYYY-MM-DD") from None
+
+
+@dataclass
+class _Env:
+    """The context of one command and its moment (aware, UTC)."""
+
+    context: AppContext
+    now: datetime
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.context.settings.timezone)
+
+    @property
+    def today(self) -> date:
+        """The day of ``now`` in the display zone: what status is computed as of."""
+        return self.now.astimezone(self.zone).date()
+
+    @property
+    def calendar(self) -> WorkCalendar:
+        return self.context.calendar
+
+    @property
+    def session_factory(self) -> sessionmaker[Session]:
+        return self.context.session_factory
+
+
+def _env(as_of: str | None) -> _Env:
+    """Parse ``--as-of`` and check the calendar covers it, before touching the
+    database; raises DubanError (CalendarError for an uncovered year)."""
+    context = open_context()
+    env = _Env(context, parse_as_of(as_of, context.settings.timezone))
+    env.calendar.is_workday(env.today)
+    return env
+
+
+# --- reading -----------------------------------------------------------------
+
+
+@app.command("tasks")
+def tasks_command(
+    plan: Annotated[str | None, typer.Option("--plan", help="方案文号、标题或编号")] = None,
+    department: Annotated[
+        str | None, typer.Option("--department", "-d", help="只看此单位(全称、简称或“各区”)")
+    ] = None,
+    measure: Annotated[int | None, typer.Option("--measure", help="只看此项措施(序号)")] = None,
+    light: Annotated[Light | None, typer.Option("--light", help="只看此灯色")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="只看已逾期的任务")] = False,
+    as_of: AsOf = None,
+    as_json: AsJson = False,
+) -> None:
+    """任务台账:每项任务的单位、期限、状态和红黄绿灯(按 --as-of 当日计算)。"""
+    env = _env(as_of)
+    views = list_tasks(
+        env.session_factory,
+        as_of=env.today,
+        calendar=env.calendar,
+        policy=StatusPolicy(),
+        department=department,
+        measure=measure,
+        plan=plan,
+        light=light,
+        overdue=overdue,
+        zone=env.zone,
+    )
+    if as_json:
+        typer.echo(json.dumps(tasks_to_json(views), ensure_ascii=False, indent=2))
+        return
+    typer.echo(render_task_list(views, env.today))
+
+
+@task_app.command("show")
+def show_command(task_id: TaskId, as_of: AsOf = None, as_json: AsJson = False) -> None:
+    """任务详情:措施内容、责任分工、期限、状态与灯色、办理记录、延期申请、指标报送。"""
+    env = _env(as_of)
+    detail = get_task(
+        env.session_factory,
+        task_id=task_id,
+        as_of=env.today,
+        calendar=env.calendar,
+        policy=StatusPolicy(),
+        zone=env.zone,
+    )
+    if as_json:
+        typer.echo(json.dumps(detail.to_dict(), ensure_ascii=False, indent=2))
+        return
+    typer.echo(render_task_detail(detail))
+
+
+# --- department actions ------------------------------------------------------------
+
+
+@task_app.command("ack")
+def ack_command(
+    task_id: TaskId, department: DepartmentOpt, actor: ActorOpt = None, as_of: AsOf = None
+) -> None:
+    """签收任务。"""
+    env = _env(as_of)
+    result = lifecycle.acknowledge(
+        task_id, department=department, actor=actor, now=env.now,
+        session_factory=env.session_factory,
+    )
+    typer.echo(render_result(result))
+
+
+@task_app.command("report")
+def report_command(
+    task_id: TaskId,
+    department: DepartmentOpt,
+    note: Annotated[str, typer.Option("--note", help="进展情况")],
+    value: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--value",
+            help="指标数值:只有一个数值指标时可只写数值,否则写“指标=数值”;可重复",
+        ),
+    ] = None,
+    actor: ActorOpt = None,
+    as_of: AsOf = None,
+) -> None:
+    """进度反馈:报送进展情况,数值指标可同时报送当前数值。"""
+    env = _env(as_of)
+    values, bare = split_values(value or [])
+    result = lifecycle.report(
+        task_id, department=department, note=note, values=values, value=bare, actor=actor,
+        now=env.now, session_factory=env.session_factory, zone=env.zone,
+    )
+    typer.echo(render_result(result))
+
+
+@task_app.command("submit")
+def submit_command(
+    task_id: TaskId,
+    department: DepartmentOpt,
+    note: Annotated[str, typer.Option("--note", help="办理情况及佐证材料")],
+    actor: ActorOpt = None,
+    as_of: AsOf = None,
+) -> None:
+    """报结:报告任务已完成,须写明办理情况及佐证材料。"""
+    env = _env(as_of)
+    result = lifecycle.submit(
+        task_id, department=department, note=note, actor=actor, now=env.now,
+        session_factory=env.session_factory,
+    )
+    typer.echo(render_result(result))
+
+
+@task_app.command("extend")
+def extend_command(
+    task_id: TaskId,
+    department: DepartmentOpt,
+    to: Annotated[str, typer.Option("--to", help="申请的新期限(YYYY-MM-DD)")],
+    reason: Annotated[str, typer.Option("--reason", help="延期理由")],
+    actor: ActorOpt = None,
+    as_of: AsOf = None,
+) -> None:
+    """延期申请:须在当前期限前提出,由督办科审批。"""
+    env = _env(as_of)
+    new_due = parse_day(to, "--to")
+    result = lifecycle.request_extension(
+        task_id, department=department, new_due=new_due, reason=reason, actor=actor,
+        now=env.now, calendar=env.calendar, session_factory=env.session_factory, zone=env.zone,
+    )
+    typer.echo(
+        f"已提交延期申请 #{result.extension_id}:任务 #{task_id} 申请期限由 "
+        f"{result.due.isoformat()} 延至 {new_due.isoformat()},待督办科审批。"
+    )
+
+
+# --- coordinator actions -----------------------------------------------------------
+
+
+@task_app.command("approve")
+def approve_command(
+    task_id: TaskId,
+    actor: CoordinatorOpt = DEFAULT_COORDINATOR,
+    note: Annotated[str | None, typer.Option("--note", help="办结意见")] = None,
+    as_of: AsOf = None,
+) -> None:
+    """办结:审核通过已报结的任务。"""
+    env = _env(as_of)
+    result = lifecycle.approve(
+        task_id, actor=actor, note=note, now=env.now, session_factory=env.session_factory
+    )
+    typer.echo(render_result(result))
+
+
+@task_app.command("return")
+def return_command(
+    task_id: TaskId,
+    reason: Annotated[str, typer.Option("--reason", help="退回理由")],
+    actor: CoordinatorOpt = DEFAULT_COORDINATOR,
+    as_of: AsOf = None,
+) -> None:
+    """退回:已报结的任务不符合要求,退回责任单位重新办理。"""
+    env = _env(as_of)
+    result = lifecycle.return_(
+        task_id, actor=actor, reason=reason, now=env.now, session_factory=env.session_factory
+    )
+    typer.echo(render_result(result))
+
+
+@extension_app.command("approve")
+def extension_approve_command(
+    extension_id: Annotated[int, typer.Argument(help="延期申请编号")],
+    actor: CoordinatorOpt = DEFAULT_COORDINATOR,
+    note: Annotated[str | None, typer.Option("--note", help="审批意见")] = None,
+    as_of: AsOf = None,
+) -> None:
+    """同意延期:任务期限改为申请的新期限(原期限保留备查)。"""
+    env = _env(as_of)
+    result = lifecycle.approve_extension(
+        extension_id, actor=actor, note=note, now=env.now, session_factory=env.session_factory
+    )
+    typer.echo(
+        f"已同意延期申请 #{extension_id}:任务 #{result.task_id} 期限改为 {result.due.isoformat()}。"
+    )
+
+
+@extension_app.command("refuse")
+def extension_refuse_command(
+    extension_id: Annotated[int, typer.Argument(help="延期申请编号")],
+    actor: CoordinatorOpt = DEFAULT_COORDINATOR,
+    note: Annotated[str | None, typer.Option("--note", help="审批意见")] = None,
+    as_of: AsOf = None,
+) -> None:
+    """不同意延期:任务期限不变。"""
+    env = _env(as_of)
+    result = lifecycle.refuse_extension(
+        extension_id, actor=actor, note=note, now=env.now, session_factory=env.session_factory
+    )
+    typer.echo(
+        f"已不同意延期申请 #{extension_id}:任务 #{result.task_id} "
+        f"期限仍为 {result.due.isoformat()}。"
+    )
+
+
+def split_values(items: list[str]) -> tuple[dict[str, str], str | None]:
+    """``--value`` items as {indicator: text} and at most one bare value.
+
+    Raises DubanError for a second bare value, an empty name or a repeated name.
+    """
+    named: dict[str, str] = {}
+    bare: str | None = None
+    for item in items:
+        separator = "=" if "=" in item else "=" if "=" in item else None
+        if separator is None:
+            if bare is not None:
+                raise DubanError("只能有一个不写指标名的 --value;多个指标请写“指标=数值”")
+            bare = item
+            continue
+        key, _, raw = item.partition(separator)
+        key = key.strip()
+        if not key:
+            raise DubanError(f"--value “{item}” 缺少指标名,应写作“指标=数值”")
+        if key in named:
+            raise DubanError(f"指标“{key}”填写了两次")
+        named[key] = raw.strip()
+    return named, bare
+
+
+# --- rendering -------------------------------------------------------------------
+
+
+def render_result(result: ActionResult) -> str:
+    """One line saying what an action did."""
+    label = ACTION_LABELS[result.action]
+    states = (
+        f"{STATE_LABELS[result.from_state]} → {STATE_LABELS[result.to_state]}"
+        if result.from_state is not result.to_state
+        else STATE_LABELS[result.to_state]
+    )
+    line = f"{label}成功:任务 #{result.task_id}({states}),办理记录 #{result.event_id}"
+    if result.values:
+        line += ";指标:" + "、".join(f"{k} {_number(v)}" for k, v in result.values.items())
+    return line + "。"
+
+
+def department_cell(view: TaskView) -> str:
+    """The department as the table shows it: the plan's name, with the district
+    for a collective (各区 → 香洲区(各区))."""
+    collectives = {normalize_name(c) for c in COLLECTIVES}
+    if normalize_name(view.named_as) in collectives:
+        return f"{view.department}({view.named_as})"
+    return view.named_as
+
+
+def _due_cell(due: date, original_due: date) -> str:
+    if due != original_due:
+        return f"{due.isoformat()}(原{original_due.isoformat()})"
+    return due.isoformat()
+
+
+def render_task_list(views: list[TaskView], as_of: date) -> str:
+    """The ledger table with a count per light."""
+    if not views:
+        return f"截至 {as_of.isoformat()},没有符合条件的任务。"
+    counts = {light: sum(1 for v in views if v.light is light) for light in Light}
+    head = (
+        f"截至 {as_of.isoformat()}:共 {len(views)} 项任务,红灯 {counts[Light.RED]}、"
+        f"黄灯 {counts[Light.YELLOW]}、绿灯 {counts[Light.GREEN]}"
+    )
+    rows = [
+        [
+            str(v.id),
+            str(v.measure),
+            truncate(department_cell(v), 24),
+            v.role_label,
+            _due_cell(v.due, v.original_due),
+            v.state_label,
+            v.status_label,
+            LIGHT_MARKS[v.light],
+            truncate(";".join(v.reasons), 30),
+        ]
+        for v in views
+    ]
+    table = render_table(
+        ["编号", "措施", "单位", "角色", "期限", "办理", "状态", "灯", "说明"], rows
+    )
+    return f"{head}\n\n{table}"
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def render_task_detail(detail: TaskDetail) -> str:
+    """Everything about one task, in Chinese."""
+    out = [
+        f"任务 #{detail.id}  第{detail.measure}项 {detail.measure_title}",
+        f"方案:《{detail.plan_title}》({detail.plan})",
+    ]
+    named = "" if detail.named_as == detail.department else f"(方案写作:{detail.named_as})"
+    out.append(f"单位:{detail.department}{named}  角色:{detail.role_label}")
+    due = f"期限:{detail.due.isoformat()}"
+    if detail.due != detail.original_due:
+        due += f"(原期限 {detail.original_due.isoformat()})"
+    if detail.deadline != detail.due:
+        due += f";方案时限 {detail.deadline.isoformat()}"
+    out.append(due)
+    status = (
+        f"状态(截至 {detail.as_of.isoformat()}):{detail.state_label} · "
+        f"{detail.status_label} · {LIGHT_MARKS[detail.light]}灯"
+    )
+    if detail.reasons:
+        status += "(" + ";".join(detail.reasons) + ")"
+    out.append(status)
+    out.append(f"措施内容:{detail.measure_text}")
+    if detail.numeric_targets:
+        out.append("数值指标:")
+        for t in detail.numeric_targets:
+            sign = COMPARATOR_SIGNS.get(t.comparator or "", t.comparator or "")
+            out.append(f"  {t.name} {sign} {_number(t.value)}{t.unit or ''}")
+    if detail.others:
+        out.append("同一措施的其他单位:")
+        for o in detail.others:
+            name = o.department if o.named_as == o.department else f"{o.department}({o.named_as})"
+            out.append(
+                f"  #{o.id} {name} {o.role_label} 期限 {o.due.isoformat()} {o.state_label}"
+            )
+    out.append("办理记录:")
+    if not detail.events:
+        out.append("  (无)")
+    for e in detail.events:
+        who = e.actor if e.actor == e.actor_role_label else f"{e.actor_role_label} {e.actor}"
+        line = f"  {e.at_local:%Y-%m-%d %H:%M} {e.action_label} {who}"
+        if e.from_state != e.to_state and e.from_state and e.to_state:
+            line += f"({_state(e.from_state)} → {_state(e.to_state)})"
+        if e.note:
+            line += f":{e.note}"
+        out.append(line)
+    if detail.extensions:
+        out.append("延期申请:")
+        for x in detail.extensions:
+            line = (
+                f"  #{x.id} 申请由 {x.current_due.isoformat()} 延至 {x.new_due.isoformat()},"
+                f"理由:{x.reason};{x.status_label}"
+            )
+            if x.decided_by:
+                line += f"({x.decided_by}"
+                line += f":{x.decision_note})" if x.decision_note else ")"
+            out.append(line)
+    if detail.readings:
+        out.append("指标报送:")
+        for r in detail.readings:
+            value = f"{_number(r.value)}{r.unit or ''}"
+            out.append(f"  {r.reported_on.isoformat()} {r.indicator} {value}")
+    if detail.missing_reports:
+        missing = "、".join(
+            f"截至{p.period_end.isoformat()}(应于{p.deadline.isoformat()}前报送)"
+            for p in detail.missing_reports
+        )
+        out.append(f"缺报进度:{missing}")
+    return "\n".join(out)
+
+
+def _state(value: str) -> str:
+    try:
+        return STATE_LABELS[TaskState(value)]
+    except ValueError:
+        return value
