@@ -1,0 +1,306 @@
+"""The escalation ladder (提醒 → 催办 → 督办) as data, and which steps are due.
+
+A policy is a list of steps, each triggered a number of working days from an
+anchor (assignment, the due date, a report deadline). For one task on one day,
+:func:`evaluate` returns the steps that are due and still meaningful, the steps
+that fell due but are no longer meaningful (superseded: no stale "3 days left"
+for a task that is already overdue), and the next day something may happen —
+which the sweep stores as the task's next action time, so its cost follows the
+work that is due, not the number of tasks.
+
+Step keys carry their anchor date (``due_reminder_3@2015-12-31``): an approved
+extension moves the due date, so every later step gets a new key and happens
+again relative to the new date, while steps already sent stay in the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from duban.domain.errors import DubanError
+from duban.domain.lifecycle import TaskState
+from duban.domain.status import Cadence, StatusPolicy, report_periods
+from duban.domain.workdays import WorkCalendar
+
+
+class Anchor(StrEnum):
+    ASSIGNED = "assigned"  # n working days after assignment (0: at once)
+    UNACKNOWLEDGED = "unacknowledged"  # n working days after assignment, if not acknowledged
+    BEFORE_DUE = "before_due"  # n working days before the due date
+    AFTER_DUE = "after_due"  # n working days after the due date (overdue ladder)
+    REPORT_DUE = "report_due"  # n working days before a periodic report deadline
+    REPORT_MISSING = "report_missing"  # n working days after a report deadline, if missing
+
+
+class Audience(StrEnum):
+    LIAISON = "liaison"  # the department's 联络员
+    HEAD = "head"  # the department's 负责人
+    COORDINATORS = "coordinators"  # 督办科
+    SUPERVISORS = "supervisors"  # 督查室
+    LEAD_DEPARTMENT = "lead_department"  # a supporting task's measure lead (its liaison)
+
+
+@dataclass(frozen=True)
+class LadderStep:
+    name: str  # stable id, also the template name unless ``template`` is set
+    anchor: Anchor
+    workdays: int
+    level: int  # 0 reminder, 1 催办, 2 督办 (yellow), 3 督办 (red, 约谈)
+    audience: tuple[Audience, ...]
+    label: str
+    template: str = ""
+
+    @property
+    def template_name(self) -> str:
+        return self.template or self.name
+
+
+@dataclass(frozen=True)
+class EscalationPolicy:
+    steps: tuple[LadderStep, ...]
+    report: StatusPolicy = field(default_factory=StatusPolicy)
+    name: str = "默认督办规则"
+
+    def to_data(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["report"]["report_cadence"] = self.report.report_cadence.value
+        return data
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], *, source: str = "督办规则") -> EscalationPolicy:
+        """Build from plain data (YAML/JSON); raises DubanError naming the step at fault."""
+        steps: list[LadderStep] = []
+        for index, raw in enumerate(data.get("steps") or [], start=1):
+            where = f"{source} 第{index}步"
+            if not isinstance(raw, Mapping):
+                raise DubanError("应为映射", where=where)
+            try:
+                audience = tuple(Audience(a) for a in raw.get("audience") or ())
+                step = LadderStep(
+                    name=str(raw["name"]),
+                    anchor=Anchor(raw["anchor"]),
+                    workdays=int(raw.get("workdays", 0)),
+                    level=int(raw.get("level", 0)),
+                    audience=audience,
+                    label=str(raw.get("label") or raw["name"]),
+                    template=str(raw.get("template") or ""),
+                )
+            except KeyError as err:
+                raise DubanError(f"缺少字段 {err.args[0]}", where=where) from None
+            except ValueError as err:
+                raise DubanError(f"取值无效:{err}", where=where) from None
+            if step.workdays < 0 or not 0 <= step.level <= 3 or not step.audience:
+                raise DubanError("workdays 不能为负,level 应为 0–3,audience 不能为空", where=where)
+            steps.append(step)
+        if not steps:
+            raise DubanError("督办规则至少要有一步", where=source)
+        names = [s.name for s in steps]
+        if len(set(names)) != len(names):
+            raise DubanError("步骤名称 name 重复", where=source)
+        report_raw = data.get("report") or {}
+        try:
+            report = StatusPolicy(
+                due_soon_workdays=int(report_raw.get("due_soon_workdays", 10)),
+                report_cadence=Cadence(report_raw.get("report_cadence", "quarterly")),
+                report_workdays_after_period=int(report_raw.get("report_workdays_after_period", 5)),
+            )
+        except ValueError as err:
+            raise DubanError(f"报送周期设置无效:{err}", where=source) from None
+        return cls(tuple(steps), report, str(data.get("name") or "督办规则"))
+
+
+L, H, C, S, LD = (
+    Audience.LIAISON,
+    Audience.HEAD,
+    Audience.COORDINATORS,
+    Audience.SUPERVISORS,
+    Audience.LEAD_DEPARTMENT,
+)
+
+DEFAULT_POLICY = EscalationPolicy(
+    steps=(
+        LadderStep("assigned", Anchor.ASSIGNED, 0, 0, (L,), "交办通知"),
+        LadderStep("ack_reminder", Anchor.UNACKNOWLEDGED, 2, 0, (L,), "签收提醒"),
+        LadderStep("due_reminder_10", Anchor.BEFORE_DUE, 10, 0, (L,), "到期提醒", "due_reminder"),
+        LadderStep("due_reminder_3", Anchor.BEFORE_DUE, 3, 0, (L,), "到期提醒", "due_reminder"),
+        LadderStep("report_due", Anchor.REPORT_DUE, 3, 0, (L,), "报送提醒", "report_reminder"),
+        LadderStep(
+            "report_missing",
+            Anchor.REPORT_MISSING,
+            1,
+            0,
+            (L,),
+            "报送提醒(逾期未报)",
+            "report_reminder",
+        ),
+        LadderStep("urge", Anchor.AFTER_DUE, 1, 1, (L, H), "催办"),
+        LadderStep("escalate_yellow", Anchor.AFTER_DUE, 5, 2, (H, C, LD), "督办(黄色督办单)"),
+        LadderStep("escalate_red", Anchor.AFTER_DUE, 10, 3, (S,), "督办(红色督办单,约谈)"),
+    )
+)
+
+_REMINDER_FAMILIES = {
+    Anchor.UNACKNOWLEDGED: "ack",
+    Anchor.BEFORE_DUE: "due",
+}
+
+
+@dataclass(frozen=True)
+class TaskTimeline:
+    """What the ladder needs to know of a task (dates in local time)."""
+
+    state: TaskState
+    assigned_on: date
+    due: date
+    acknowledged_on: date | None = None
+    report_dates: tuple[date, ...] = ()
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One step for one task, anchored: ``key`` is unique per task."""
+
+    key: str
+    step: LadderStep
+    on: date  # the working day it falls due
+    anchor_date: date
+    window_start: date | None = None  # report steps: reports after this day count
+
+
+@dataclass
+class Evaluation:
+    due: list[Occurrence] = field(default_factory=list)
+    superseded: list[tuple[Occurrence, str]] = field(default_factory=list)
+    next_on: date | None = None
+
+
+OPEN = frozenset(
+    {TaskState.ASSIGNED, TaskState.ACKNOWLEDGED, TaskState.IN_PROGRESS, TaskState.RETURNED}
+)
+
+
+def occurrences(
+    task: TaskTimeline, policy: EscalationPolicy, calendar: WorkCalendar, *, until: date
+) -> list[Occurrence]:
+    """Every step occurrence of the task's current timeline falling due by ``until``
+    (report periods are generated up to the due date), sorted by day."""
+    found: list[Occurrence] = []
+    periods = report_periods(task.assigned_on, task.due, calendar, policy.report)
+    # A period's report counts when made after the previous period's end.
+    starts = [task.assigned_on, *(p.period_end for p in periods[:-1])]
+    windows = {p.deadline: start for p, start in zip(periods, starts, strict=True)}
+    for step in policy.steps:
+        if step.anchor in (Anchor.ASSIGNED, Anchor.UNACKNOWLEDGED):
+            on = calendar.add_workdays(task.assigned_on, step.workdays)
+            anchors = [(task.assigned_on, on)]
+        elif step.anchor is Anchor.BEFORE_DUE:
+            anchors = [(task.due, calendar.add_workdays(task.due, -step.workdays))]
+        elif step.anchor is Anchor.AFTER_DUE:
+            anchors = [(task.due, calendar.add_workdays(task.due, step.workdays))]
+        elif step.anchor is Anchor.REPORT_DUE:
+            anchors = [
+                (p.deadline, calendar.add_workdays(p.deadline, -step.workdays)) for p in periods
+            ]
+        else:
+            anchors = [
+                (p.deadline, calendar.add_workdays(p.deadline, step.workdays)) for p in periods
+            ]
+        for anchor_date, on in anchors:
+            if on <= until:
+                key = f"{step.name}@{anchor_date.isoformat()}"
+                found.append(Occurrence(key, step, on, anchor_date, windows.get(anchor_date)))
+    found.sort(key=lambda o: (o.on, o.step.level, o.key))
+    return found
+
+
+def evaluate(
+    task: TaskTimeline,
+    policy: EscalationPolicy,
+    calendar: WorkCalendar,
+    *,
+    today: date,
+    done: frozenset[str] = frozenset(),
+) -> Evaluation:
+    """Steps due on ``today`` (or earlier and not yet in ``done``), split into
+    meaningful and superseded, and the next day something may fall due.
+
+    Rules: nothing once the task is submitted or approved; the acknowledgement
+    reminder only while unacknowledged and not yet overdue; due-date reminders
+    only until the due date, and of several due at once only the latest; a
+    report reminder only while that period's report is missing, the "due" one
+    superseded by the "missing" one; the overdue ladder (催办, 督办) is
+    cumulative: each level reached is sent, since each reaches other people.
+    """
+    result = Evaluation()
+    horizon = max(today, calendar.add_workdays(task.due, max_after_due(policy)))
+    pending = [o for o in occurrences(task, policy, calendar, until=horizon) if o.key not in done]
+    due_now = [o for o in pending if o.on <= today]
+    future = [o for o in pending if o.on > today]
+    if task.state not in OPEN:
+        result.superseded = [(o, "任务已报结或办结") for o in due_now]
+        return result
+    latest_in_family: dict[str, Occurrence] = {}
+    for occ in due_now:
+        reason = _not_meaningful(occ, task, today)
+        if reason:
+            result.superseded.append((occ, reason))
+            continue
+        family = _REMINDER_FAMILIES.get(occ.step.anchor)
+        if occ.step.anchor in (Anchor.REPORT_DUE, Anchor.REPORT_MISSING):
+            family = f"report@{occ.anchor_date.isoformat()}"
+        if family is None:
+            result.due.append(occ)
+            continue
+        previous = latest_in_family.get(family)
+        if previous is not None:
+            result.superseded.append((previous, f"已被“{occ.step.label}”取代"))
+        latest_in_family[family] = occ
+    result.due.extend(latest_in_family.values())
+    result.due.sort(key=lambda o: (o.on, o.step.level, o.key))
+    upcoming = [o.on for o in future if not _not_meaningful(o, task, o.on)]
+    result.next_on = min(upcoming) if upcoming else None
+    return result
+
+
+def max_after_due(policy: EscalationPolicy) -> int:
+    return max((s.workdays for s in policy.steps if s.anchor is Anchor.AFTER_DUE), default=0)
+
+
+def _not_meaningful(occ: Occurrence, task: TaskTimeline, today: date) -> str | None:
+    anchor = occ.step.anchor
+    if anchor is Anchor.UNACKNOWLEDGED:
+        if task.acknowledged_on is not None or task.state is not TaskState.ASSIGNED:
+            return "已签收"
+        if today > task.due:
+            return "任务已逾期,改为催办"
+    if anchor is Anchor.BEFORE_DUE and today > task.due:
+        return "任务已逾期,到期提醒不再发送"
+    if anchor in (Anchor.REPORT_DUE, Anchor.REPORT_MISSING):
+        window_start = occ.window_start or task.assigned_on
+        if any(window_start < d <= max(today, occ.anchor_date) for d in task.report_dates):
+            return "本期进度已报送"
+        if anchor is Anchor.REPORT_DUE and today > occ.anchor_date:
+            return "报送期限已过,改为逾期未报提醒"
+    return None
+
+
+def step_by_name(policy: EscalationPolicy, name: str) -> LadderStep:
+    for step in policy.steps:
+        if step.name == name:
+            return step
+    raise DubanError(f"督办规则“{policy.name}”中没有步骤“{name}”")
+
+
+def next_step_after(policy: EscalationPolicy, occ: Occurrence) -> LadderStep | None:
+    """The ladder's next rung after ``occ`` (for "what happens next" in messages)."""
+    ladder: Sequence[LadderStep] = sorted(
+        (s for s in policy.steps if s.anchor is Anchor.AFTER_DUE), key=lambda s: s.workdays
+    )
+    if occ.step.anchor is not Anchor.AFTER_DUE:
+        return ladder[0] if ladder else None
+    later = [s for s in ladder if s.workdays > occ.step.workdays]
+    return later[0] if later else None

@@ -1,0 +1,111 @@
+"""The escalation ladder: which steps fall due, which are superseded, what comes next."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from duban.domain.errors import DubanError
+from duban.domain.escalation import (
+    DEFAULT_POLICY,
+    EscalationPolicy,
+    TaskTimeline,
+    evaluate,
+)
+from duban.domain.lifecycle import TaskState
+from duban.domain.workdays import WorkCalendar
+from duban.services.calendar_data import build_work_calendar
+
+TASK = TaskTimeline(state=TaskState.ASSIGNED, assigned_on=date(2015, 9, 1), due=date(2015, 12, 31))
+
+
+@pytest.fixture(scope="module")
+def cal() -> WorkCalendar:
+    return build_work_calendar([])
+
+
+def keys(occs: list) -> list[str]:  # type: ignore[type-arg]
+    return [o.key for o in occs]
+
+
+def test_assignment_notice_at_once_then_ack_reminder_after_two_working_days(
+    cal: WorkCalendar,
+) -> None:
+    first = evaluate(TASK, DEFAULT_POLICY, cal, today=date(2015, 9, 1))
+    assert keys(first.due) == ["assigned@2015-09-01"]
+    # 2015-09-03/04 were holidays and Sunday 09-06 a make-up working day.
+    assert first.next_on == date(2015, 9, 6)
+    third = evaluate(TASK, DEFAULT_POLICY, cal, today=date(2015, 9, 6),
+                     done=frozenset({"assigned@2015-09-01"}))
+    assert keys(third.due) == ["ack_reminder@2015-09-01"]
+
+
+def test_acknowledging_stops_only_the_ack_reminder(cal: WorkCalendar) -> None:
+    acked = replace(TASK, state=TaskState.ACKNOWLEDGED, acknowledged_on=date(2015, 9, 2))
+    result = evaluate(acked, DEFAULT_POLICY, cal, today=date(2015, 12, 17),
+                      done=frozenset({"assigned@2015-09-01"}))
+    superseded = {o.key: why for o, why in result.superseded}
+    assert superseded["ack_reminder@2015-09-01"] == "已签收"
+    assert "due_reminder_10@2015-12-31" in keys(result.due)
+
+
+def test_overdue_ladder_dates_count_working_days(cal: WorkCalendar) -> None:
+    acked = replace(TASK, state=TaskState.IN_PROGRESS, acknowledged_on=date(2015, 9, 2),
+                    report_dates=(date(2015, 10, 9), date(2016, 1, 5)))
+    done = frozenset({"assigned@2015-09-01", "due_reminder_10@2015-12-31",
+                      "due_reminder_3@2015-12-31"})
+    urge = evaluate(acked, DEFAULT_POLICY, cal, today=date(2016, 1, 4), done=done)
+    assert keys(urge.due) == ["urge@2015-12-31"]  # 2016-01-01 was a holiday
+    assert urge.next_on == date(2016, 1, 8)
+    red = evaluate(acked, DEFAULT_POLICY, cal, today=date(2016, 1, 15),
+                   done=done | {"urge@2015-12-31", "escalate_yellow@2015-12-31"})
+    assert keys(red.due) == ["escalate_red@2015-12-31"] and red.next_on is None
+
+
+def test_after_a_week_of_outage_stale_reminders_are_superseded(cal: WorkCalendar) -> None:
+    acked = replace(TASK, state=TaskState.IN_PROGRESS, acknowledged_on=date(2015, 9, 2),
+                    report_dates=(date(2015, 10, 9), date(2015, 12, 30)))
+    result = evaluate(acked, DEFAULT_POLICY, cal, today=date(2016, 1, 11),
+                      done=frozenset({"assigned@2015-09-01"}))
+    assert keys(result.due) == ["urge@2015-12-31", "escalate_yellow@2015-12-31"]
+    stale = dict((o.key, why) for o, why in result.superseded)
+    assert "due_reminder_3@2015-12-31" in stale and "due_reminder_10@2015-12-31" in stale
+    assert "已逾期" in stale["due_reminder_3@2015-12-31"]
+
+
+def test_submitted_task_gets_nothing_more(cal: WorkCalendar) -> None:
+    submitted = replace(TASK, state=TaskState.SUBMITTED)
+    result = evaluate(submitted, DEFAULT_POLICY, cal, today=date(2016, 1, 15),
+                      done=frozenset({"assigned@2015-09-01"}))
+    assert result.due == [] and result.next_on is None
+    assert all(why == "任务已报结或办结" for _o, why in result.superseded)
+
+
+def test_extension_moves_every_later_step(cal: WorkCalendar) -> None:
+    extended = replace(TASK, state=TaskState.IN_PROGRESS, acknowledged_on=date(2015, 9, 2),
+                       due=date(2016, 3, 31),
+                       report_dates=(date(2015, 10, 9), date(2016, 1, 5)))
+    result = evaluate(extended, DEFAULT_POLICY, cal, today=date(2016, 1, 4),
+                      done=frozenset({"assigned@2015-09-01", "due_reminder_10@2015-12-31"}))
+    assert [o for o in result.due if o.step.anchor.value == "after_due"] == []
+    assert result.next_on is not None and result.next_on > date(2016, 1, 4)
+
+
+def test_missing_quarterly_report_gets_a_reminder(cal: WorkCalendar) -> None:
+    acked = replace(TASK, state=TaskState.ACKNOWLEDGED, acknowledged_on=date(2015, 9, 2))
+    result = evaluate(acked, DEFAULT_POLICY, cal, today=date(2015, 10, 14),
+                      done=frozenset({"assigned@2015-09-01"}))
+    # Q3's report was due 2015-10-13 (5th working day after the quarter).
+    assert keys(result.due) == ["report_missing@2015-10-13"]
+    superseded = {o.key: why for o, why in result.superseded}
+    assert "逾期未报" in superseded["report_due@2015-10-13"]
+
+
+def test_policy_round_trips_as_data_and_rejects_bad_steps() -> None:
+    assert EscalationPolicy.from_data(DEFAULT_POLICY.to_data()) == DEFAULT_POLICY
+    with pytest.raises(DubanError, match="第1步"):
+        EscalationPolicy.from_data({"steps": [{"name": "x", "anchor": "nowhere"}]})
+    with pytest.raises(DubanError, match="至少要有一步"):
+        EscalationPolicy.from_data({"steps": []})
