@@ -94,3 +94,55 @@ def test_crash_mid_flow_then_rerun_leaves_the_tasks_of_a_clean_run(
 
     measure_flow(measure=8, plan=imported, title="推进城乡社会保障体系建设", as_of="2014-09-01")
     assert tasks_of(session_factory) == after_crash
+
+
+def test_lifecycle_extension_and_lights_after_a_real_flow_run(
+    prefect_api: str, imported: str, session_factory: sessionmaker[Session]
+) -> None:
+    """Assign measure 10 through Prefect, then act on its tasks as departments and
+    the coordinator would, checking status and lights as the plan is replayed."""
+    from datetime import date
+
+    from duban.domain.lifecycle import TransitionError
+    from duban.domain.status import Light, TaskStatus
+    from duban.services import lifecycle
+    from duban.services.calendar_data import build_work_calendar
+    from duban.services.tasks import list_tasks
+    from duban.timeutil import parse_as_of
+    from flows.measure import measure_flow
+
+    calendar = build_work_calendar([])
+    measure_flow(measure=10, plan=imported, title="增强城乡基层群众自治活力", as_of="2014-09-01")
+
+    def views(on: str) -> dict[tuple[str, str], object]:
+        return {(v.department, v.role): v
+                for v in list_tasks(session_factory, as_of=date.fromisoformat(on),
+                                    calendar=calendar, measure=10)}
+
+    lead = views("2014-09-01")[("珠海市民政局", "lead")]
+    district = views("2014-09-01")[("香洲区", "supporting")]
+    assert lead.due == date(2015, 12, 31) and district.due == date(2015, 12, 17)
+    at = lambda day: parse_as_of(day, "Asia/Shanghai")  # noqa: E731
+    with pytest.raises(TransitionError):
+        lifecycle.approve(lead.id, actor="督办科", now=at("2014-09-02"),
+                          session_factory=session_factory)
+    lifecycle.acknowledge(lead.id, department="市民政局", now=at("2014-09-02"),
+                          session_factory=session_factory)
+    lifecycle.report(lead.id, department="市民政局", note="直选试点推进中",
+                     values={"直选比例": 25, "规范达标率": 50}, now=at("2014-10-09"),
+                     session_factory=session_factory)
+    request = lifecycle.request_extension(
+        lead.id, department="市民政局", new_due=date(2016, 3, 31), reason="换届选举顺延",
+        now=at("2015-12-01"), calendar=calendar, session_factory=session_factory)
+    lifecycle.approve_extension(request.extension_id, actor="督办科", now=at("2015-12-02"),
+                                session_factory=session_factory)
+    lifecycle.submit(lead.id, department="市民政局", note="直选比例达42%", now=at("2016-03-01"),
+                     session_factory=session_factory)
+    lifecycle.approve(lead.id, actor="督办科", now=at("2016-03-02"),
+                      session_factory=session_factory)
+
+    later = views("2016-01-04")
+    assert later[("香洲区", "supporting")].light is Light.RED  # never acted on, overdue
+    done = views("2016-03-10")[("珠海市民政局", "lead")]
+    assert done.status is TaskStatus.DONE_AFTER_EXTENSION
+    assert done.original_due == date(2015, 12, 31)
