@@ -8,6 +8,17 @@ from __future__ import annotations
 
 from models.base import NAMING_CONVENTION, Base, UTCDateTime
 from models.department import DEPARTMENT_KINDS, Department, DepartmentAlias
+from models.outbox import (
+    CONTACT_ROLES,
+    DELIVERY_STATUSES,
+    Contact,
+    ContactChannel,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryItem,
+    EscalationPolicyRow,
+    OrgSetting,
+)
 from models.plan import (
     COMPARATORS,
     PLAN_STATUSES,
@@ -31,6 +42,8 @@ from models.task import (
 
 __all__ = [
     "COMPARATORS",
+    "CONTACT_ROLES",
+    "DELIVERY_STATUSES",
     "DEPARTMENT_KINDS",
     "EXTENSION_STATUSES",
     "NAMING_CONVENTION",
@@ -39,12 +52,19 @@ __all__ = [
     "ROLES",
     "TASK_STATES",
     "Base",
+    "Contact",
+    "ContactChannel",
+    "Delivery",
+    "DeliveryAttempt",
+    "DeliveryItem",
     "Department",
     "DepartmentAlias",
+    "EscalationPolicyRow",
     "ExtensionRequest",
     "IndicatorReading",
     "Measure",
     "Notice",
+    "OrgSetting",
     "Plan",
     "Responsibility",
     "Section",

@@ -74,6 +74,13 @@ class Task(Base):
     submitted_at: Mapped[datetime | None]
     approved_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    # The escalation policy in force when the task was assigned (or re-applied).
+    policy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("escalation_policies.id", ondelete="SET NULL")
+    )
+    # When the sweep must look at this task again (NULL: nothing left to do).
+    # Indexed, so a sweep's cost follows the work that is due.
+    next_action_at: Mapped[datetime | None] = mapped_column(index=True)
 
     measure: Mapped[Measure] = relationship()
     department: Mapped[Department] = relationship()
@@ -167,9 +174,12 @@ class Notice(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
-    step: Mapped[str] = mapped_column(String(32))
+    step: Mapped[str] = mapped_column(String(64))
     due_at: Mapped[datetime] = mapped_column(index=True)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[datetime]
+    level: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # Why it was superseded or could not be delivered (shown in the log).
+    reason: Mapped[str | None] = mapped_column(Text)
 
     task: Mapped[Task] = relationship()
