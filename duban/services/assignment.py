@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -29,10 +30,24 @@ from duban.domain.lifecycle import Action, ActorRole, TaskState
 from duban.domain.plan_draft import Role
 from duban.domain.workdays import WorkCalendar
 from duban.services.plans import find_plan
-from models import Department, Measure, Notice, Responsibility, Task, TaskEvent
+from models import (
+    Department,
+    EscalationPolicyRow,
+    Measure,
+    Notice,
+    Responsibility,
+    Task,
+    TaskEvent,
+)
 
 ASSIGN_STEP = "assigned"
 SYSTEM_ACTOR = "督办系统"
+ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def assign_step_key(assigned_at: datetime) -> str:
+    """The 交办通知 notice's step key, as the escalation ladder names it."""
+    return f"{ASSIGN_STEP}@{assigned_at.astimezone(ZONE).date().isoformat()}"
 
 
 @dataclass
@@ -208,6 +223,12 @@ def _create_task(
                 state=TaskState.ASSIGNED.value,
                 assigned_at=now,
                 version=1,
+                # The policy in force now stays with the task; the sweep looks at it at once.
+                policy_id=select(EscalationPolicyRow.id)
+                .where(EscalationPolicyRow.current.is_(True))
+                .limit(1)
+                .scalar_subquery(),
+                next_action_at=now,
             )
             .on_conflict_do_nothing(
                 index_elements=["measure_id", "department_id", "role", "deadline"]

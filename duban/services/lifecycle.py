@@ -231,7 +231,7 @@ def request_extension(
         except TransitionError as err:
             raise TransitionError(err.message, where=_where(task.id)) from None
         calendar.is_workday(new_due)  # the new date must be one the calendar can count to
-        version = _compare_and_set(session, task, to, None, expected_version)
+        version = _compare_and_set(session, task, to, None, expected_version, now=now)
         extension = ExtensionRequest(
             task_id=task.id, requested_at=now, requested_by=who.name, reason=reason.strip(),
             current_due=task.due, new_due=new_due, status="pending",
@@ -441,7 +441,7 @@ def _record(
     expected_version: int | None = None,
 ) -> ActionResult:
     """Compare-and-set the task, then append the event."""
-    version = _compare_and_set(session, task, to, changes, expected_version)
+    version = _compare_and_set(session, task, to, changes, expected_version, now=now)
     event_id = _append_event(session, task, action, who, to, now=now, note=note, data=data)
     return ActionResult(
         task_id=task.id,
@@ -460,16 +460,21 @@ def _compare_and_set(
     to: TaskState,
     changes: Mapping[str, Any] | None,
     expected_version: int | None,
+    *,
+    now: datetime,
 ) -> int:
     """Set state, ``changes`` and version + 1 where the version is still the one
-    read (or ``expected_version``); returns the new version."""
+    read (or ``expected_version``); returns the new version. Every change also
+    sets ``next_action_at = now``, so the next sweep re-evaluates the ladder."""
     version = task.version if expected_version is None else expected_version
     result = cast(
         CursorResult[Any],
         session.execute(
             update(Task)
             .where(Task.id == task.id, Task.version == version)
-            .values(state=to.value, version=version + 1, **(changes or {}))
+            .values(
+                state=to.value, version=version + 1, next_action_at=now, **(changes or {})
+            )
             .execution_options(synchronize_session=False)
         ),
     )
