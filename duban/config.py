@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # A supporting department's task is due this many working days before the lead's.
     support_lead_workdays: int = 10
     sql_echo: bool = False
+    # WeCom API root for dubanwecom:// and dubanwecomapp:// contacts without ?base=;
+    # government editions (政务微信, 粤政易) serve the same API at their own address.
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"
     # Test-only fault injection: the measure flow's process dies (os._exit) right
     # after creating this many new tasks, as a crash would. Never set in production.
     fault_crash_after_tasks: int | None = None
