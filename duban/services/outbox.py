@@ -1,0 +1,525 @@
+"""The outbox: route due notices to recipients' channels, then deliver them.
+
+Routing turns each pending notice into delivery items: one per channel of each
+recipient the ladder step names (liaison, head, coordinators, supervisors, the
+measure's lead department). Items of one channel for one sending day share one
+delivery — the day's digest. A delivery is recorded before it is sent.
+
+Delivering claims a delivery with a compare-and-set on (status, attempts), so
+two dispatchers never send the same delivery; renders it (one item: the step's
+template; several: the digest); sends it; records the attempt. Transient
+failures are retried with back-off inside office hours; permanent ones (a bad
+URL, a rejected key) or too many attempts mark it dead and queue a
+``delivery_failed`` notice for the coordinators.
+
+Exactly-once limit: if the process dies after the channel accepted a message
+but before the attempt is recorded, the claim's lease expires and the delivery
+is sent again — at worst once more. Nothing is ever lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from duban.domain.escalation import (
+    Audience,
+    LadderStep,
+    Occurrence,
+    next_step_after,
+    step_by_name,
+)
+from duban.domain.workdays import WorkCalendar
+from duban.services.sweep import LEASE, SweepClock, policy_for
+from models import (
+    Contact,
+    ContactChannel,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryItem,
+    Department,
+    Measure,
+    Notice,
+    Task,
+)
+
+ROLE_LABELS = {"lead": "牵头", "supporting": "配合"}
+FAILED_STEP = "delivery_failed"
+MAX_ATTEMPTS = 6
+
+
+class Rendered(Protocol):
+    @property
+    def title(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+
+
+class Outcome(Protocol):
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def permanent(self) -> bool: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+class MessageSender(Protocol):
+    def send(self, url: str, message: Any) -> Outcome: ...
+
+
+RenderFn = Callable[[str, Mapping[str, Any]], Rendered]
+SendTimeFn = Callable[[datetime], datetime]
+
+
+@dataclass
+class RouteReport:
+    routed: int = 0
+    items: int = 0
+    deliveries: set[int] = field(default_factory=set)
+    unroutable: int = 0
+
+
+@dataclass
+class DispatchReport:
+    sent: int = 0
+    failed: int = 0
+    dead: int = 0
+    claimed_elsewhere: int = 0
+
+
+# --------------------------------------------------------------------- routing
+
+
+def _step_of(session: Session, notice: Notice, task: Task) -> LadderStep | None:
+    name = notice.step.split("@", 1)[0]
+    if name == FAILED_STEP:
+        return None
+    return step_by_name(policy_for(session, task.policy_id), name)
+
+
+def _recipients(session: Session, task: Task, audience: Sequence[str]) -> list[Contact]:
+    """Active contacts for the audience of a step, in a stable order."""
+    contacts: list[Contact] = []
+    for who in audience:
+        query = select(Contact).where(Contact.active.is_(True)).order_by(Contact.id)
+        if who == Audience.LIAISON:
+            query = query.where(
+                Contact.department_id == task.department_id, Contact.role == "liaison"
+            )
+        elif who == Audience.HEAD:
+            query = query.where(Contact.department_id == task.department_id, Contact.role == "head")
+        elif who == Audience.COORDINATORS:
+            query = query.where(Contact.role == "coordinator")
+        elif who == Audience.SUPERVISORS:
+            query = query.where(Contact.role == "supervisor")
+        elif who == Audience.LEAD_DEPARTMENT:
+            if task.role != "supporting":
+                continue
+            leads = select(Task.department_id).where(
+                Task.measure_id == task.measure_id,
+                Task.role == "lead",
+                Task.deadline == task.deadline,
+            )
+            query = query.where(Contact.department_id.in_(leads), Contact.role == "liaison")
+        for contact in session.scalars(query):
+            if contact not in contacts:
+                contacts.append(contact)
+    return contacts
+
+
+def _insert_ignore(session: Session, table: Any) -> Any:
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return module.insert(table)
+
+
+def _open_delivery(
+    session: Session, channel: ContactChannel, day: date, not_before: datetime, now: datetime
+) -> int:
+    """The id of the channel's still-unsent delivery for ``day`` (creating one)."""
+    batch = 1
+    while True:
+        session.execute(
+            _insert_ignore(session, Delivery)
+            .values(
+                channel_id=channel.id,
+                contact_id=channel.contact_id,
+                day=day,
+                batch=batch,
+                status="pending",
+                attempts=0,
+                not_before=not_before,
+                next_attempt_at=not_before,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["channel_id", "day", "batch"])
+        )
+        row = session.execute(
+            select(Delivery.id, Delivery.status, Delivery.attempts).where(
+                Delivery.channel_id == channel.id, Delivery.day == day, Delivery.batch == batch
+            )
+        ).one()
+        if row.status == "pending" and row.attempts == 0:
+            return int(row.id)
+        batch += 1  # today's digest already went out: a new one
+
+
+def route(
+    session_factory: sessionmaker[Session],
+    *,
+    now: datetime,
+    send_time: SendTimeFn,
+    clock: SweepClock | None = None,
+    limit: int | None = None,
+) -> RouteReport:
+    """Hand every pending, due, unrouted notice to deliveries (see module doc).
+
+    ``send_time(moment)`` gives the first instant inside office hours on a
+    working day at or after ``moment``. A notice nobody can receive is marked
+    failed with the reason."""
+    clock = clock or SweepClock()
+    report = RouteReport()
+    with session_factory() as session:
+        query = (
+            select(Notice.id)
+            .where(
+                Notice.status == "pending",
+                Notice.due_at <= now,
+                ~exists().where(DeliveryItem.notice_id == Notice.id),
+            )
+            .order_by(Notice.due_at, Notice.id)
+        )
+        ids = list(session.scalars(query.limit(limit) if limit else query))
+    for notice_id in ids:
+        with session_factory.begin() as session:
+            notice = session.get(Notice, notice_id)
+            if notice is None or notice.status != "pending":
+                continue
+            task = session.get(Task, notice.task_id)
+            assert task is not None
+            step = _step_of(session, notice, task)
+            audience = [str(a) for a in step.audience] if step else [Audience.COORDINATORS.value]
+            contacts = _recipients(session, task, audience)
+            channels = [c for contact in contacts for c in contact.channels if c.active]
+            if not channels:
+                notice.status = "failed"
+                department = session.get(Department, task.department_id)
+                names = "、".join(audience)
+                notice.reason = (
+                    f"无人可收:{department.name if department else ''}未配置 {names} 的联系方式"
+                )
+                report.unroutable += 1
+                continue
+            send_at = send_time(max(now, notice.due_at))
+            day = clock.today(send_at)
+            for channel in channels:
+                delivery_id = _open_delivery(session, channel, day, send_at, now)
+                inserted = session.execute(
+                    _insert_ignore(session, DeliveryItem)
+                    .values(delivery_id=delivery_id, notice_id=notice.id, channel_id=channel.id)
+                    .on_conflict_do_nothing(index_elements=["notice_id", "channel_id"])
+                    .returning(DeliveryItem.id)
+                ).scalar_one_or_none()
+                if inserted is not None:
+                    report.items += 1
+                    report.deliveries.add(delivery_id)
+            report.routed += 1
+    return report
+
+
+# ------------------------------------------------------------------- delivery
+
+
+@dataclass(frozen=True)
+class DeliveryContext:
+    base_url: str | None
+    sender_name: str
+    calendar: WorkCalendar
+    clock: SweepClock
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait before retry ``attempts`` (1-based): 1, 2, 4 … minutes, at most 2 hours."""
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 120))
+
+
+def dispatch(
+    session_factory: sessionmaker[Session],
+    *,
+    now: datetime,
+    sender: MessageSender,
+    render: RenderFn,
+    context: DeliveryContext,
+    send_time: SendTimeFn,
+    worker: str = "local",
+    max_attempts: int = MAX_ATTEMPTS,
+    limit: int | None = None,
+) -> DispatchReport:
+    """Send every delivery that is due (or whose claim lease expired)."""
+    report = DispatchReport()
+    with session_factory() as session:
+        query = (
+            select(Delivery.id, Delivery.status, Delivery.attempts)
+            .where(
+                or_(
+                    and_(
+                        Delivery.status.in_(("pending", "failed")),
+                        Delivery.next_attempt_at <= now,
+                        Delivery.not_before <= now,
+                    ),
+                    and_(Delivery.status == "sending", Delivery.claimed_at < now - LEASE),
+                )
+            )
+            .order_by(Delivery.next_attempt_at, Delivery.id)
+        )
+        candidates = session.execute(query.limit(limit) if limit else query).all()
+    for delivery_id, status, attempts in candidates:
+        if not _claim(session_factory, delivery_id, status, attempts, now, worker):
+            report.claimed_elsewhere += 1
+            continue
+        outcome_kind = _deliver(
+            session_factory,
+            delivery_id,
+            now=now,
+            sender=sender,
+            render=render,
+            context=context,
+            send_time=send_time,
+            worker=worker,
+            max_attempts=max_attempts,
+        )
+        setattr(report, outcome_kind, getattr(report, outcome_kind) + 1)
+    return report
+
+
+def _claim(
+    session_factory: sessionmaker[Session],
+    delivery_id: int,
+    status: str,
+    attempts: int,
+    now: datetime,
+    worker: str,
+) -> bool:
+    with session_factory.begin() as session:
+        result = session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id == delivery_id, Delivery.status == status, Delivery.attempts == attempts
+            )
+            .values(status="sending", claimed_at=now, claimed_by=worker, attempts=attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _deliver(
+    session_factory: sessionmaker[Session],
+    delivery_id: int,
+    *,
+    now: datetime,
+    sender: MessageSender,
+    render: RenderFn,
+    context: DeliveryContext,
+    send_time: SendTimeFn,
+    worker: str,
+    max_attempts: int,
+) -> str:
+    with session_factory() as session:
+        delivery = session.get(Delivery, delivery_id)
+        assert delivery is not None
+        template, message_context = build_message_context(session, delivery, context, now)
+        url = delivery.channel.url
+        attempts = delivery.attempts
+    message: Rendered | None
+    outcome: Outcome
+    try:
+        message = render(template, message_context)
+    except Exception as err:  # a template bug must not stop the other deliveries
+        message = None
+        outcome = _Failure(permanent=True, error=f"消息生成失败:{type(err).__name__}")
+    else:
+        outcome = sender.send(url, message)
+    with session_factory.begin() as session:
+        delivery = session.get(Delivery, delivery_id)
+        assert delivery is not None
+        if message is not None:
+            delivery.title = message.title
+            delivery.body = message.text
+        session.add(
+            DeliveryAttempt(
+                delivery_id=delivery_id,
+                at=now,
+                ok=outcome.ok,
+                permanent=outcome.permanent,
+                error=outcome.error,
+                worker=worker,
+            )
+        )
+        notice_ids = [item.notice_id for item in delivery.items]
+        if outcome.ok:
+            delivery.status, delivery.sent_at, delivery.last_error = "sent", now, None
+            session.flush()
+            _mark_notices_sent(session, notice_ids)
+            return "sent"
+        delivery.last_error = outcome.error
+        if outcome.permanent or attempts >= max_attempts:
+            delivery.status = "dead"
+            session.flush()
+            _mark_notices_failed(session, notice_ids, delivery, now)
+            return "dead"
+        delivery.status = "failed"
+        delivery.next_attempt_at = send_time(now + backoff(attempts))
+        return "failed"
+
+
+@dataclass(frozen=True)
+class _Failure:
+    permanent: bool
+    error: str | None
+    ok: bool = False
+
+
+def _mark_notices_sent(session: Session, notice_ids: list[int]) -> None:
+    """A notice is sent once every delivery carrying it is sent."""
+    for notice_id in notice_ids:
+        unsent = session.scalar(
+            select(func.count())
+            .select_from(DeliveryItem)
+            .join(Delivery, Delivery.id == DeliveryItem.delivery_id)
+            .where(DeliveryItem.notice_id == notice_id, Delivery.status != "sent")
+        )
+        if not unsent:
+            session.execute(
+                update(Notice)
+                .where(Notice.id == notice_id, Notice.status == "pending")
+                .values(status="sent")
+                .execution_options(synchronize_session=False)
+            )
+
+
+def _mark_notices_failed(
+    session: Session, notice_ids: list[int], delivery: Delivery, now: datetime
+) -> None:
+    """Record the failure on the notices and tell the coordinators (once per delivery)."""
+    privacy = delivery.channel.url_privacy
+    reason = f"发送失败:{delivery.contact.name} {privacy}:{delivery.last_error or ''}"
+    is_failure_notice = False
+    for notice_id in notice_ids:
+        notice = session.get(Notice, notice_id)
+        if notice is None:
+            continue
+        is_failure_notice = is_failure_notice or notice.step.startswith(FAILED_STEP)
+        if notice.status == "pending":
+            notice.status, notice.reason = "failed", reason
+    if is_failure_notice or not notice_ids:
+        return  # never report a failed failure report: no loops
+    first = session.get(Notice, notice_ids[0])
+    assert first is not None
+    session.execute(
+        _insert_ignore(session, Notice)
+        .values(
+            task_id=first.task_id,
+            step=f"{FAILED_STEP}@{delivery.id}",
+            status="pending",
+            level=0,
+            due_at=now,
+            created_at=now,
+            reason=reason,
+        )
+        .on_conflict_do_nothing(index_elements=["task_id", "step"])
+    )
+
+
+# ------------------------------------------------------------------ contexts
+
+
+def build_message_context(
+    session: Session, delivery: Delivery, context: DeliveryContext, now: datetime
+) -> tuple[str, dict[str, Any]]:
+    """The template name and context of a delivery (see notifications.render)."""
+    items: list[dict[str, Any]] = []
+    templates: list[str] = []
+    department_names: set[str] = set()
+    for item in delivery.items:
+        notice = session.get(Notice, item.notice_id)
+        assert notice is not None
+        task = session.get(Task, notice.task_id)
+        assert task is not None
+        entry, template = _item_context(session, notice, task, context, now)
+        items.append(entry)
+        templates.append(template)
+        department_names.add(entry["department"])
+    contact = delivery.contact
+    template = templates[0] if len(items) == 1 else "digest"
+    own = session.get(Department, contact.department_id) if contact.department_id else None
+    return template, {
+        "recipient_name": contact.name,
+        "department": own.name if own else "、".join(sorted(department_names)),
+        "items": items,
+        "sender": context.sender_name,
+        "base_url": context.base_url or "",
+    }
+
+
+def _item_context(
+    session: Session, notice: Notice, task: Task, context: DeliveryContext, now: datetime
+) -> tuple[dict[str, Any], str]:
+    measure = session.get(Measure, task.measure_id)
+    department = session.get(Department, task.department_id)
+    assert measure is not None and department is not None
+    today = context.clock.today(now)
+    name, _, anchor = notice.step.partition("@")
+    policy = policy_for(session, task.policy_id)
+    if name == FAILED_STEP:
+        step_label, template, level, next_label, next_date = "发送失败", FAILED_STEP, 0, None, None
+    else:
+        step = step_by_name(policy, name)
+        step_label, template, level = step.label, step.template_name, step.level
+        occ = Occurrence(notice.step, step, today, date.fromisoformat(anchor) if anchor else today)
+        following = next_step_after(policy, occ)
+        next_label = following.label if following else None
+        next_date = (
+            context.calendar.add_workdays(task.due, following.workdays).isoformat()
+            if following
+            else None
+        )
+    others = session.execute(
+        select(Department.name, Task.role)
+        .join(Task, Task.department_id == Department.id)
+        .where(
+            Task.measure_id == task.measure_id, Task.deadline == task.deadline, Task.id != task.id
+        )
+        .order_by(Task.role, Department.name)
+    ).all()
+    if today <= task.due:
+        days_left: int | None = context.calendar.count_workdays(today, task.due)
+        days_overdue: int | None = None
+    else:
+        days_left, days_overdue = None, context.calendar.count_workdays(task.due, today)
+    link = f"{context.base_url.rstrip('/')}/tasks/{task.id}" if context.base_url else ""
+    entry = {
+        "step": name,
+        "step_label": step_label,
+        "level": level,
+        "task_id": task.id,
+        "measure_number": measure.number,
+        "measure_title": measure.title,
+        "department": department.name,
+        "role_label": ROLE_LABELS.get(task.role, task.role),
+        "due": task.due.isoformat(),
+        "original_due": task.original_due.isoformat(),
+        "days_left": days_left,
+        "days_overdue": days_overdue,
+        "next_step_label": next_label,
+        "next_step_date": next_date,
+        "link": link,
+        "other_departments": [f"{n}({ROLE_LABELS.get(r, r)})" for n, r in others],
+        "reason": notice.reason,
+    }
+    return entry, template
