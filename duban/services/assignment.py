@@ -260,7 +260,14 @@ def _create_task(
             )
         )
         session.add(
-            Notice(task_id=inserted, step=ASSIGN_STEP, due_at=now, status="pending", created_at=now)
+            Notice(
+                task_id=inserted,
+                step=assign_step_key(now),
+                due_at=now,
+                status="pending",
+                created_at=now,
+                level=0,
+            )
         )
         return inserted, True
 
