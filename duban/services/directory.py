@@ -36,10 +36,23 @@ class SyncReport:
 
 
 def load_directory_file(path: Path) -> Directory:
-    """Read a directory YAML file.
+    """Read a directory YAML file (an organisation file reads as its directory).
 
     Raises DirectoryError naming the file (and the line for YAML syntax errors,
     the entry for bad entries) when the file is missing, unreadable or invalid.
+    """
+    data = read_directory_yaml(path)
+    records = data["departments"]
+    if not isinstance(records, list):
+        raise DirectoryError("departments 应为单位列表", where=str(path))
+    return Directory.from_records(records, source=str(path))
+
+
+def read_directory_yaml(path: Path) -> dict[str, object]:
+    """The parsed YAML mapping of a directory or organisation file.
+
+    Raises DirectoryError naming the file (and the line for YAML syntax errors)
+    when it is missing, unreadable, not YAML, or not a mapping with ``departments``.
     """
     source = str(path)
     try:
@@ -59,10 +72,7 @@ def load_directory_file(path: Path) -> Directory:
         raise DirectoryError(f"YAML 格式错误:{problem}", where=where) from None
     if not isinstance(data, dict) or "departments" not in data:
         raise DirectoryError("应为包含 departments 列表的 YAML 映射", where=source)
-    records = data["departments"]
-    if not isinstance(records, list):
-        raise DirectoryError("departments 应为单位列表", where=source)
-    return Directory.from_records(records, source=source)
+    return data
 
 
 def directory_from_db(*, session: Session) -> Directory:
@@ -98,62 +108,67 @@ def sync_directory(directory: Directory, *, session_factory: sessionmaker[Sessio
     the second time. Raises DirectoryError, writing nothing, if the result
     would give one name to two departments.
     """
-    report = SyncReport()
     with session_factory.begin() as session:
-        rows = {
-            row.name: row
-            for row in session.scalars(
-                select(DepartmentRow).options(selectinload(DepartmentRow.aliases))
-            )
-        }
-        updated: set[str] = set()
+        return sync_departments(directory, session=session)
 
-        # Drop unwanted aliases first, so an alias moving between departments
-        # never meets itself in the unique index.
-        for department in directory:
-            row = rows.get(department.name)
-            if row is None:
-                continue
-            for alias in list(row.aliases):
-                if alias.alias not in department.aliases:
-                    row.aliases.remove(alias)
-                    updated.add(department.name)
-        session.flush()
 
-        for department in directory:
-            row = rows.get(department.name)
-            if row is None:
-                row = DepartmentRow(
-                    name=department.name,
-                    kind=department.kind.value,
-                    functional_area=department.functional_area,
-                )
-                session.add(row)
-                report.added.append(department.name)
-            elif _update_fields(row, department):
+def sync_departments(directory: Directory, *, session: Session) -> SyncReport:
+    """:func:`sync_directory` inside the caller's transaction (which it does
+    not commit); on DirectoryError the caller must roll back."""
+    report = SyncReport()
+    rows = {
+        row.name: row
+        for row in session.scalars(
+            select(DepartmentRow).options(selectinload(DepartmentRow.aliases))
+        )
+    }
+    updated: set[str] = set()
+
+    # Drop unwanted aliases first, so an alias moving between departments
+    # never meets itself in the unique index.
+    for department in directory:
+        row = rows.get(department.name)
+        if row is None:
+            continue
+        for alias in list(row.aliases):
+            if alias.alias not in department.aliases:
+                row.aliases.remove(alias)
                 updated.add(department.name)
-            existing = {a.alias for a in row.aliases}
-            for name in dict.fromkeys(department.aliases):
-                if name not in existing:
-                    row.aliases.append(DepartmentAlias(alias=name))
-                    if department.name in rows:
-                        updated.add(department.name)
-        session.flush()
+    session.flush()
 
-        report.updated = [d.name for d in directory if d.name in updated]
-        report.unchanged = sum(1 for d in directory if d.name in rows and d.name not in updated)
-        report.not_in_file = sorted(set(rows) - {d.name for d in directory})
-        # The stored directory must stay unambiguous, departments created by
-        # ``plan import --create-unknown`` included; this raises (and the
-        # transaction rolls back) if it would not.
-        try:
-            directory_from_db(session=session)
-        except DirectoryError as err:
-            raise DirectoryError(
-                f"{err.message}(其中一个单位只在数据库中、不在目录文件里,"
-                "请把它写入目录文件并合并名称)",
-                where=err.where,
-            ) from None
+    for department in directory:
+        row = rows.get(department.name)
+        if row is None:
+            row = DepartmentRow(
+                name=department.name,
+                kind=department.kind.value,
+                functional_area=department.functional_area,
+            )
+            session.add(row)
+            report.added.append(department.name)
+        elif _update_fields(row, department):
+            updated.add(department.name)
+        existing = {a.alias for a in row.aliases}
+        for name in dict.fromkeys(department.aliases):
+            if name not in existing:
+                row.aliases.append(DepartmentAlias(alias=name))
+                if department.name in rows:
+                    updated.add(department.name)
+    session.flush()
+
+    report.updated = [d.name for d in directory if d.name in updated]
+    report.unchanged = sum(1 for d in directory if d.name in rows and d.name not in updated)
+    report.not_in_file = sorted(set(rows) - {d.name for d in directory})
+    # The stored directory must stay unambiguous, departments created by
+    # ``plan import --create-unknown`` included; this raises (and the
+    # transaction rolls back) if it would not.
+    try:
+        directory_from_db(session=session)
+    except DirectoryError as err:
+        raise DirectoryError(
+            f"{err.message}(其中一个单位只在数据库中、不在目录文件里,请把它写入目录文件并合并名称)",
+            where=err.where,
+        ) from None
     return report
 
 
