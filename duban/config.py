@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # A supporting department's task is due this many working days before the lead's.
     support_lead_workdays: int = 10
     sql_echo: bool = False
+    # Message templates (templates/notifications/<step>/…) and links in messages.
+    templates_dir: Path = PROJECT_DIR / "templates"
+    base_url: str | None = None  # the org file's base_url wins when set
+    sender_name: str = "督办科"
     # WeCom API root for dubanwecom:// and dubanwecomapp:// contacts without ?base=;
     # government editions (政务微信, 粤政易) serve the same API at their own address.
     wecom_api_base: str = "https://qyapi.weixin.qq.com"

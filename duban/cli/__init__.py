@@ -15,6 +15,8 @@ from duban.cli import store as _store  # noqa: F401  isort: skip
 from duban.cli import tasks as _tasks  # noqa: F401  isort: skip
 from duban.cli import assign as _assign  # noqa: F401  isort: skip
 from duban.cli import demo as _demo  # noqa: F401  isort: skip
+from duban.cli import reminders as _reminders  # noqa: F401  isort: skip
+from duban.cli import policy as _policy  # noqa: F401  isort: skip
 
 
 def main() -> None:

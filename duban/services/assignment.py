@@ -35,6 +35,7 @@ from models import (
     EscalationPolicyRow,
     Measure,
     Notice,
+    Plan,
     Responsibility,
     Task,
     TaskEvent,
@@ -110,6 +111,30 @@ def measures_to_run(
             )
             for m in rows
         ]
+
+
+def measure_id_of(session_factory: sessionmaker[Session], *, plan: str | None, measure: int) -> int:
+    """The id of measure ``measure`` of ``plan``; NotFoundError if there is none."""
+    with session_factory() as session:
+        plan_row = find_plan(plan, session=session)
+        found = session.scalar(
+            select(Measure.id).where(Measure.plan_id == plan_row.id, Measure.number == measure)
+        )
+        if found is None:
+            raise NotFoundError(f"方案“{plan_row.key}”中没有第{measure}项措施")
+        return found
+
+
+def measure_refs(session_factory: sessionmaker[Session], ids: list[int]) -> list[MeasureRef]:
+    """Plan key, number and title of the measures with these ids, by plan and number."""
+    with session_factory() as session:
+        rows = session.execute(
+            select(Plan.key, Measure.number, Measure.title)
+            .join(Plan, Plan.id == Measure.plan_id)
+            .where(Measure.id.in_(ids))
+            .order_by(Plan.key, Measure.number)
+        ).all()
+        return [MeasureRef(plan=k, number=n, title=t, assignable=True) for k, n, t in rows]
 
 
 def _measure_input(session: Session, measure: Measure) -> MeasureToAssign:

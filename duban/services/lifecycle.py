@@ -108,8 +108,14 @@ def acknowledge(
         who = _department_actor(session, task, department, actor)
         to = _next(task, Action.ACKNOWLEDGE, who)
         return _record(
-            session, task, Action.ACKNOWLEDGE, who, to, now=now,
-            changes={"acknowledged_at": now}, expected_version=expected_version,
+            session,
+            task,
+            Action.ACKNOWLEDGE,
+            who,
+            to,
+            now=now,
+            changes={"acknowledged_at": now},
+            expected_version=expected_version,
         )
 
 
@@ -149,15 +155,25 @@ def report(
         parsed = _indicator_values(task, numeric_targets(task, targets), values, value)
         data = {"values": {indicator_name(t): v for t, v in parsed}} if parsed else None
         result = _record(
-            session, task, Action.REPORT, who, to, now=now, note=note, data=data,
+            session,
+            task,
+            Action.REPORT,
+            who,
+            to,
+            now=now,
+            note=note,
+            data=data,
             expected_version=expected_version,
         )
         day = local_date(now, zone)
         for target, number in parsed:
             session.add(
                 IndicatorReading(
-                    task_id=task.id, target_id=target.id, event_id=result.event_id,
-                    value=number, reported_on=day,
+                    task_id=task.id,
+                    target_id=target.id,
+                    event_id=result.event_id,
+                    value=number,
+                    reported_on=day,
                 )
             )
         session.flush()
@@ -183,8 +199,15 @@ def submit(
         to = _next(task, Action.SUBMIT, who)
         _require_text(note, task_id, "报结须填写办理情况及佐证材料")
         return _record(
-            session, task, Action.SUBMIT, who, to, now=now, note=note,
-            changes={"submitted_at": now}, expected_version=expected_version,
+            session,
+            task,
+            Action.SUBMIT,
+            who,
+            to,
+            now=now,
+            note=note,
+            changes={"submitted_at": now},
+            expected_version=expected_version,
         )
 
 
@@ -233,8 +256,13 @@ def request_extension(
         calendar.is_workday(new_due)  # the new date must be one the calendar can count to
         version = _compare_and_set(session, task, to, None, expected_version, now=now)
         extension = ExtensionRequest(
-            task_id=task.id, requested_at=now, requested_by=who.name, reason=reason.strip(),
-            current_due=task.due, new_due=new_due, status="pending",
+            task_id=task.id,
+            requested_at=now,
+            requested_by=who.name,
+            reason=reason.strip(),
+            current_due=task.due,
+            new_due=new_due,
+            status="pending",
         )
         session.add(extension)
         session.flush()
@@ -247,8 +275,13 @@ def request_extension(
             session, task, Action.REQUEST_EXTENSION, who, to, now=now, note=reason, data=data
         )
         return ActionResult(
-            task_id=task.id, action=Action.REQUEST_EXTENSION, event_id=event_id,
-            from_state=TaskState(task.state), to_state=to, due=task.due, version=version,
+            task_id=task.id,
+            action=Action.REQUEST_EXTENSION,
+            event_id=event_id,
+            from_state=TaskState(task.state),
+            to_state=to,
+            due=task.due,
+            version=version,
             extension_id=extension.id,
         )
 
@@ -276,8 +309,15 @@ def approve(
         who = _coordinator(actor, task.id)
         to = _next(task, Action.APPROVE, who)
         return _record(
-            session, task, Action.APPROVE, who, to, now=now, note=note,
-            changes={"approved_at": now}, expected_version=expected_version,
+            session,
+            task,
+            Action.APPROVE,
+            who,
+            to,
+            now=now,
+            note=note,
+            changes={"approved_at": now},
+            expected_version=expected_version,
         )
 
 
@@ -299,7 +339,13 @@ def return_(
         who = _coordinator(actor, task.id)
         to = _next(task, Action.RETURN, who, note=reason)
         return _record(
-            session, task, Action.RETURN, who, to, now=now, note=reason,
+            session,
+            task,
+            Action.RETURN,
+            who,
+            to,
+            now=now,
+            note=reason,
             expected_version=expected_version,
         )
 
@@ -321,8 +367,13 @@ def approve_extension(
     due date now), ConcurrentChangeError.
     """
     return _decide_extension(
-        extension_id, approved=True, actor=actor, now=now, note=note,
-        session_factory=session_factory, expected_version=expected_version,
+        extension_id,
+        approved=True,
+        actor=actor,
+        now=now,
+        note=note,
+        session_factory=session_factory,
+        expected_version=expected_version,
     )
 
 
@@ -338,8 +389,13 @@ def refuse_extension(
     """不同意延期: refuse a pending extension request; the due date stays.
     Refusals as :func:`approve_extension`."""
     return _decide_extension(
-        extension_id, approved=False, actor=actor, now=now, note=note,
-        session_factory=session_factory, expected_version=expected_version,
+        extension_id,
+        approved=False,
+        actor=actor,
+        now=now,
+        note=note,
+        session_factory=session_factory,
+        expected_version=expected_version,
     )
 
 
@@ -371,9 +427,16 @@ def change_due(
             )
         calendar.is_workday(new_due)
         return _record(
-            session, task, Action.CHANGE_DUE, who, to, now=now, note=reason,
+            session,
+            task,
+            Action.CHANGE_DUE,
+            who,
+            to,
+            now=now,
+            note=reason,
             data={"from_due": task.due.isoformat(), "to_due": new_due.isoformat()},
-            changes={"due": new_due}, expected_version=expected_version,
+            changes={"due": new_due},
+            expected_version=expected_version,
         )
 
 
@@ -396,9 +459,7 @@ def _load_task(session: Session, task_id: int) -> Task:
     return task
 
 
-def _department_actor(
-    session: Session, task: Task, department: str, person: str | None
-) -> _Actor:
+def _department_actor(session: Session, task: Task, department: str, person: str | None) -> _Actor:
     """The acting department, which must be the task's."""
     acting = find_department(department, session=session)
     if acting.id != task.department_id:
@@ -472,9 +533,7 @@ def _compare_and_set(
         session.execute(
             update(Task)
             .where(Task.id == task.id, Task.version == version)
-            .values(
-                state=to.value, version=version + 1, next_action_at=now, **(changes or {})
-            )
+            .values(state=to.value, version=version + 1, next_action_at=now, **(changes or {}))
             .execution_options(synchronize_session=False)
         ),
     )
@@ -549,7 +608,15 @@ def _decide_extension(
             changes["due"] = extension.new_due
             data |= {"from_due": task.due.isoformat(), "to_due": extension.new_due.isoformat()}
         result = _record(
-            session, task, action, who, to, now=now, note=note, data=data, changes=changes,
+            session,
+            task,
+            action,
+            who,
+            to,
+            now=now,
+            note=note,
+            data=data,
+            changes=changes,
             expected_version=expected_version,
         )
         extension.status = "approved" if approved else "refused"
@@ -611,7 +678,5 @@ def _number(raw: object, target: Target, where: str) -> float:
         except ValueError:
             number = None
     if number is None or not math.isfinite(number):
-        raise TransitionError(
-            f"指标“{indicator_name(target)}”的值“{raw}”不是数字", where=where
-        )
+        raise TransitionError(f"指标“{indicator_name(target)}”的值“{raw}”不是数字", where=where)
     return number

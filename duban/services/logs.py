@@ -141,12 +141,21 @@ def escalation_log(
             got = recipients.get(notice.id, [])
             entries.append(
                 EscalationEntry(
-                    id=notice.id, task=task.id, plan=plan_row.key, measure=measure.number,
-                    measure_title=measure.title, department=dept.name, role=task.role,
-                    step=name, step_label=label, level=notice.level,
-                    at=_iso(notice.due_at, zone) or "", status=notice.status,
+                    id=notice.id,
+                    task=task.id,
+                    plan=plan_row.key,
+                    measure=measure.number,
+                    measure_title=measure.title,
+                    department=dept.name,
+                    role=task.role,
+                    step=name,
+                    step_label=label,
+                    level=notice.level,
+                    at=_iso(notice.due_at, zone) or "",
+                    status=notice.status,
                     status_label=STATUS_LABELS.get(notice.status, notice.status),
-                    reason=notice.reason, recipients=got,
+                    reason=notice.reason,
+                    recipients=got,
                     delivered=bool(got) and all(r.status == "sent" for r in got),
                 )
             )
@@ -160,8 +169,13 @@ def _recipients(
     if not notice_ids:
         return found
     rows = session.execute(
-        select(DeliveryItem.notice_id, Contact.name, ContactChannel.url_privacy,
-               Delivery.status, Delivery.sent_at)
+        select(
+            DeliveryItem.notice_id,
+            Contact.name,
+            ContactChannel.url_privacy,
+            Delivery.status,
+            Delivery.sent_at,
+        )
         .join(Delivery, Delivery.id == DeliveryItem.delivery_id)
         .join(Contact, Contact.id == Delivery.contact_id)
         .join(ContactChannel, ContactChannel.id == Delivery.channel_id)

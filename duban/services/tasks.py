@@ -274,9 +274,7 @@ def task_facts(
         for e in events
         if e.task_id == task.id and e.action == Action.REPORT.value
     )
-    extended = any(
-        x.task_id == task.id and x.status == "approved" for x in extensions
-    )
+    extended = any(x.task_id == task.id and x.status == "approved" for x in extensions)
     indicator = None
     values: tuple[Reading, ...] = ()
     numeric = numeric_targets(task, targets)
@@ -339,9 +337,7 @@ class _Related:
     """The rows status derivation needs, for a batch of tasks."""
 
     events: dict[int, list[TaskEvent]] = field(default_factory=lambda: defaultdict(list))
-    extensions: dict[int, list[ExtensionRequest]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
+    extensions: dict[int, list[ExtensionRequest]] = field(default_factory=lambda: defaultdict(list))
     readings: dict[int, list[IndicatorReading]] = field(default_factory=lambda: defaultdict(list))
     targets: dict[int, list[Target]] = field(default_factory=lambda: defaultdict(list))
 
