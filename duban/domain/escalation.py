@@ -259,6 +259,12 @@ def evaluate(
         if previous is not None:
             result.superseded.append((previous, f"已被“{occ.step.label}”取代"))
         latest_in_family[family] = occ
+    # Of several periods' report reminders due at once, only the latest period's
+    # is still worth sending; older periods are recorded as superseded.
+    report_families = sorted(f for f in latest_in_family if f.startswith("report@"))
+    for family in report_families[:-1]:
+        stale = latest_in_family.pop(family)
+        result.superseded.append((stale, "已由最近一期的报送提醒取代"))
     result.due.extend(latest_in_family.values())
     result.due.sort(key=lambda o: (o.on, o.step.level, o.key))
     upcoming = [o.on for o in future if not _not_meaningful(o, task, o.on)]

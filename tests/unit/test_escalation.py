@@ -109,3 +109,14 @@ def test_policy_round_trips_as_data_and_rejects_bad_steps() -> None:
         EscalationPolicy.from_data({"steps": [{"name": "x", "anchor": "nowhere"}]})
     with pytest.raises(DubanError, match="至少要有一步"):
         EscalationPolicy.from_data({"steps": []})
+
+
+def test_after_a_long_outage_only_the_latest_report_reminder_is_sent(cal: WorkCalendar) -> None:
+    acked = replace(TASK, state=TaskState.ACKNOWLEDGED, acknowledged_on=date(2015, 9, 2),
+                    assigned_on=date(2014, 9, 1))
+    result = evaluate(acked, DEFAULT_POLICY, cal, today=date(2015, 12, 1),
+                      done=frozenset({"assigned@2014-09-01"}))
+    reports = [o.key for o in result.due if o.step.anchor.value.startswith("report")]
+    assert reports == ["report_missing@2015-10-13"]
+    stale = [o.key for o, why in result.superseded if "最近一期" in why]
+    assert "report_missing@2014-10-13" in stale and len(stale) == 4
