@@ -44,7 +44,12 @@ from duban.domain.org import (
     url_scheme,
 )
 from duban.services.directory import SyncReport, read_directory_yaml, sync_departments
-from duban.services.policy import PolicyChange, current_policy, store_policy
+from duban.services.policy import (
+    PolicyChange,
+    current_policy,
+    stale_open_tasks,
+    store_policy,
+)
 from models import Contact, ContactChannel, OrgSetting
 from models import Department as DepartmentRow
 from notifications.send import privacy, validate_url
@@ -69,6 +74,7 @@ class OrgSyncReport:
     policy_name: str = ""
     policy_steps: int = 0
     policy_change: PolicyChange = PolicyChange.UNCHANGED
+    stale_tasks: int = 0  # open tasks on another policy version (see ``duban policy apply``)
 
     @property
     def contacts_changed(self) -> bool:
@@ -206,6 +212,7 @@ def sync_org(
         report.policy_id, report.policy_name = row.id, row.name
         report.policy_steps = len(org.policy.steps)
         report.policy_change = change
+        report.stale_tasks = stale_open_tasks(session=session)
     return report
 
 

@@ -149,6 +149,22 @@ def policy_versions(*, session: Session) -> list[PolicyVersion]:
     ]
 
 
+def stale_open_tasks(*, session: Session) -> int:
+    """Open tasks not on the current version (none stored: 0): what
+    :func:`apply_current_policy` would move."""
+    policy_id, _ = current_policy(session)
+    if policy_id is None:
+        return 0
+    return session.scalar(
+        select(func.count())
+        .select_from(Task)
+        .where(
+            Task.state.in_([s.value for s in OPEN]),
+            or_(Task.policy_id.is_(None), Task.policy_id != policy_id),
+        )
+    ) or 0
+
+
 def apply_current_policy(
     *,
     session_factory: sessionmaker[Session],
