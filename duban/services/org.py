@@ -54,8 +54,6 @@ from models import Contact, ContactChannel, OrgSetting
 from models import Department as DepartmentRow
 from notifications.send import privacy, validate_url
 
-SETTING_KEYS = ("timezone", "office_hours", "base_url")
-
 
 @dataclass
 class OrgSyncReport:

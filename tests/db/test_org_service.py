@@ -13,6 +13,7 @@ from duban.config import DEFAULT_DIRECTORY_FILE
 from duban.domain.errors import DubanError
 from duban.domain.escalation import DEFAULT_POLICY
 from duban.services.org import (
+    OrgSyncReport,
     contacts_for,
     load_org_file,
     org_overview,
@@ -82,8 +83,9 @@ def count(session_factory: sessionmaker[Session], model: type) -> int:
         return session.scalar(select(func.count()).select_from(model)) or 0
 
 
-def load(tmp_path: Path, text: str, session_factory: sessionmaker[Session],
-         now: datetime = NOW):  # type: ignore[no-untyped-def]
+def load(
+    tmp_path: Path, text: str, session_factory: sessionmaker[Session], now: datetime = NOW
+) -> OrgSyncReport:
     return sync_org(load_org_file(write(tmp_path, text)), session_factory=session_factory,
                     now=now)
 
