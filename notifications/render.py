@@ -1,0 +1,239 @@
+"""Render a notice from Jinja2 templates into title, text, HTML and WeCom markdown.
+
+The one place that turns plain data into message text. No database access: the
+caller builds the context below and gets a :class:`RenderedMessage` back.
+
+Templates
+    ``<templates_dir>/notifications/<step>/{title.txt, body.txt, body.html, body.md}``
+    where ``templates_dir`` is the project's ``templates/`` root
+    (:data:`DEFAULT_TEMPLATES_DIR`). Shared layout and partials live in
+    ``notifications/_partials/``. ``.html`` is autoescaped; ``.md`` escapes every
+    ``{{ expression }}`` with :func:`notifications.markdown.md_escape` unless a
+    filter marked it as markdown already (``href``, ``md``), so user text can never
+    open a heading, a link or a ``<font>`` tag; ``.txt`` is plain. Undefined
+    variables are errors (``jinja2.StrictUndefined``), in production as in tests.
+
+Steps (:data:`STEPS`)
+    ``assigned`` 交办通知, ``ack_reminder`` 签收提醒, ``due_reminder`` 到期提醒 (sent 10 and
+    3 working days before the due date), ``report_reminder`` 报送提醒, ``urge`` 催办
+    (level 1), ``escalate_yellow`` 黄色督办单 (level 2), ``escalate_red`` 红色督办单 / 约谈
+    (level 3), ``digest`` (several items of any steps for one recipient on one working
+    day) and ``delivery_failed`` (to coordinators).
+
+Context contract (every step)
+    ``recipient_name``  str   the person addressed (联络员 name, or the coordinator)
+    ``department``      str   official department name the notice is about
+    ``sender``          str   the office sending it, e.g. ``督办科``
+    ``base_url``        str   the system's public http(s) root, shown as the way in
+    ``items``           list  one mapping per task, at least one (may be empty only
+                              for ``delivery_failed``), each with
+
+        required: ``step`` (a step name), ``step_label`` (e.g. ``催办``),
+        ``task_id``, ``measure_number``, ``measure_title``, ``role_label``
+        (``牵头``/``配合``), ``due`` (``YYYY-MM-DD``), ``link`` (the task page, http(s))
+
+        optional (default ``None``/``[]``/``0``): ``level`` (0-3, escalation rung),
+        ``original_due`` (shown when it differs from ``due``: an approved extension),
+        ``days_left`` (working days to ``due``) or ``days_overdue`` (working days
+        past it), ``next_step_label`` + ``next_step_date`` (the next rung of the
+        ladder if nothing happens, e.g. ``催办`` on ``2015-12-31``),
+        ``other_departments`` (list of names sharing the measure)
+
+``delivery_failed`` additionally needs ``failed_step_label`` (what could not be
+delivered, e.g. ``交办通知``), ``failed_contact`` (the contact URL: the template
+only ever prints its privacy form), ``failed_error`` (``SendOutcome.error``,
+already free of secrets) and ``failed_attempts`` (int).
+
+Every message says what is due (measure, task), by whom (department, role), when
+(due date, days left/overdue), what happens next (next rung and date) and how to
+act (the task link and ``base_url``). Dates may be ``datetime.date`` or strings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from notifications.markdown import (
+    WECOM_BOT_LIMIT_BYTES,
+    MdText,
+    fit_markdown,
+    md_escape,
+    md_link,
+    safe_href,
+)
+
+__all__ = [
+    "DEFAULT_TEMPLATES_DIR",
+    "STEPS",
+    "WECOM_BOT_LIMIT_BYTES",
+    "RenderedMessage",
+    "fit_markdown",
+    "render",
+]
+
+DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+STEPS: dict[str, str] = {
+    "assigned": "交办通知",
+    "ack_reminder": "签收提醒",
+    "due_reminder": "到期提醒",
+    "report_reminder": "报送提醒",
+    "urge": "催办",
+    "escalate_yellow": "黄色督办单",
+    "escalate_red": "红色督办单",
+    "digest": "督办提醒",
+    "delivery_failed": "送达失败",
+}
+
+_REQUIRED_CONTEXT = ("recipient_name", "department", "sender", "base_url", "items")
+_REQUIRED_ITEM = (
+    "step",
+    "step_label",
+    "task_id",
+    "measure_number",
+    "measure_title",
+    "role_label",
+    "due",
+    "link",
+)
+_OPTIONAL_ITEM: dict[str, Any] = {
+    "level": 0,
+    "original_due": None,
+    "days_left": None,
+    "days_overdue": None,
+    "next_step_label": None,
+    "next_step_date": None,
+    "other_departments": (),
+}
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """One notice in every format a channel may want.
+
+    ``title`` is one line (email subject); ``text`` plain text; ``html`` a complete
+    HTML document; ``markdown`` WeCom markdown starting with a ``## heading`` line
+    (it may exceed 4096 bytes: the WeCom plugin splits it with ``fit_markdown``).
+    """
+
+    title: str
+    text: str
+    html: str
+    markdown: str
+
+
+def render(step: str, context: Mapping[str, Any], *, templates_dir: Path) -> RenderedMessage:
+    """Render ``step`` with ``context`` (see the module docstring for both).
+
+    Raises ``ValueError`` for an unknown step, a missing required context key or
+    item key, and ``jinja2.TemplateError`` (e.g. ``UndefinedError``) for a template
+    that uses something the context does not have.
+    """
+    if step not in STEPS:
+        raise ValueError(f"unknown notification step {step!r}; expected one of {sorted(STEPS)}")
+    values = _normalise(step, context)
+    envs = _environments(Path(templates_dir).resolve())
+
+    def one(name: str, kind: str) -> str:
+        return envs[kind].get_template(f"notifications/{step}/{name}").render(values)
+
+    title = " ".join(one("title.txt", "txt").split())
+    return RenderedMessage(
+        title=title,
+        text=_tidy(one("body.txt", "txt")),
+        html=one("body.html", "html").strip(),
+        markdown=_tidy(one("body.md", "md")),
+    )
+
+
+def _normalise(step: str, context: Mapping[str, Any]) -> dict[str, Any]:
+    missing = [key for key in _REQUIRED_CONTEXT if key not in context]
+    if missing:
+        raise ValueError(f"notification context for {step!r} lacks {', '.join(missing)}")
+    items = context["items"]
+    if isinstance(items, (str, bytes)) or not isinstance(items, Sequence):
+        raise ValueError("notification context 'items' must be a list of mappings")
+    if not items and step != "delivery_failed":
+        raise ValueError(f"notification context for {step!r} has no items")
+    normalised = []
+    for index, item in enumerate(items):
+        lacking = [key for key in _REQUIRED_ITEM if key not in item]
+        if lacking:
+            raise ValueError(f"items[{index}] lacks {', '.join(lacking)}")
+        full = {**_OPTIONAL_ITEM, **item}
+        full["other_departments"] = list(full["other_departments"] or ())
+        normalised.append(full)
+    return {**context, "items": normalised, "message_step": step, "step_title": STEPS[step]}
+
+
+_BLANK_RUNS = re.compile(r"\n{3,}")
+
+
+def _tidy(text: str) -> str:
+    """Strip trailing spaces, collapse blank-line runs left by template logic, no final newline.
+
+    No final newline: Apprise strips it anyway, and what we render is what is sent.
+    """
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return _BLANK_RUNS.sub("\n\n", "\n".join(lines))
+
+
+def _none_as_empty(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _md_finalize(value: Any) -> str:
+    return md_escape(value)
+
+
+def _privacy(url: Any) -> str:
+    # Imported here: rendering must not pay for importing apprise unless a
+    # template prints a contact.
+    from notifications.send import privacy
+
+    return privacy("" if url is None else str(url))
+
+
+def _names(values: Any) -> str:
+    if values is None:
+        return ""
+    if isinstance(values, str):
+        return values
+    return "、".join(str(value) for value in values)
+
+
+@lru_cache(maxsize=8)
+def _environments(root: Path) -> dict[str, jinja2.Environment]:
+    """One environment per output kind; cached per templates directory."""
+    loader = jinja2.FileSystemLoader(str(root))
+    common_filters: dict[str, Callable[..., Any]] = {"privacy": _privacy, "names": _names}
+
+    def make(kind: str, **options: Any) -> jinja2.Environment:
+        env = jinja2.Environment(
+            loader=loader,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+            **options,
+        )
+        env.filters.update(common_filters)
+        env.globals["output_kind"] = kind
+        return env
+
+    html = make("html", autoescape=True, finalize=_none_as_empty)
+    html.filters["href"] = safe_href
+    txt = make("txt", autoescape=False, finalize=_none_as_empty)
+    txt.filters["href"] = safe_href
+    md = make("md", autoescape=False, finalize=_md_finalize)
+    md.filters["md"] = md_escape
+    md.filters["href"] = lambda url: MdText(safe_href(url))
+    md.filters["mdlink"] = md_link
+    return {"html": html, "txt": txt, "md": md}

@@ -1,0 +1,172 @@
+"""Every step renders in every format; user text cannot break HTML or markdown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pytest
+
+from notifications.render import DEFAULT_TEMPLATES_DIR, STEPS, render
+from tests.notifications.conftest import sample_context, sample_item
+
+SECRET_CONTACT = "mailto://user:S3cretPassw0rd@smtp.example.gov.cn?to=a@example.gov.cn"
+
+
+def context_for(step: str) -> dict[str, Any]:
+    overdue = step in {"urge", "escalate_yellow", "escalate_red"}
+    item_step = "urge" if step in {"digest", "delivery_failed"} else step
+    item = sample_item(
+        step=item_step,
+        step_label=STEPS[item_step],
+        days_left=None if overdue else 10,
+        days_overdue=4 if overdue else None,
+        original_due="2015-11-30" if overdue else None,
+        next_step_label="黄色督办单" if overdue else "催办",
+        next_step_date="2016-01-08",
+    )
+    items = [item]
+    if step == "digest":
+        items.append(sample_item(task_id=102, step="due_reminder", step_label="到期提醒"))
+    return sample_context(
+        items=items,
+        failed_step_label="交办通知",
+        failed_contact=SECRET_CONTACT,
+        failed_error="无法连接邮件服务器（ConnectionRefusedError）",
+        failed_attempts=5,
+    )
+
+
+@pytest.mark.parametrize("step", sorted(STEPS))
+def test_every_step_renders_what_who_when_next_and_how(step: str) -> None:
+    message = render(step, context_for(step), templates_dir=DEFAULT_TEMPLATES_DIR)
+    assert message.title.startswith("【") and "\n" not in message.title
+    assert message.markdown.startswith("## ")
+    assert message.html.startswith("<!DOCTYPE html>")
+    for body in (message.text, message.html, message.markdown):
+        assert "珠海市教育局" in body  # by whom
+        assert "措施5 办好人民满意的教育" in body  # what
+        assert "2015-12-31" in body  # when
+        assert "2016-01-08" in body  # what happens next, and when
+        assert "https://duban.example.gov.cn/tasks/101" in body  # how to act
+        assert "市委社管部" in body
+
+
+@pytest.mark.parametrize(
+    ("step", "phrases"),
+    [
+        ("assigned", ["交办通知", "签收"]),
+        ("ack_reminder", ["签收提醒", "尚未签收"]),
+        ("due_reminder", ["到期提醒", "距截止还有 10 个工作日"]),
+        ("report_reminder", ["报送提醒", "进度"]),
+        ("urge", ["催办", "已逾期 4 个工作日", "原定 2015-11-30"]),
+        ("escalate_yellow", ["黄色督办单", "负责人"]),
+        ("escalate_red", ["红色督办单", "约谈"]),
+        ("digest", ["【催办】", "【到期提醒】", "2 项督办事项"]),
+        ("delivery_failed", ["未能送达", "交办通知", "5 次"]),
+    ],
+)
+def test_step_wording(step: str, phrases: list[str]) -> None:
+    message = render(step, context_for(step), templates_dir=DEFAULT_TEMPLATES_DIR)
+    for phrase in phrases:
+        assert phrase in message.text, phrase
+        assert phrase in message.html, phrase
+
+
+def test_delivery_failed_shows_only_the_privacy_form_of_the_contact() -> None:
+    message = render(
+        "delivery_failed", context_for("delivery_failed"), templates_dir=DEFAULT_TEMPLATES_DIR
+    )
+    for body in (message.title, message.text, message.html, message.markdown):
+        assert "S3cretPassw0rd" not in body
+    assert "smtp.example.gov.cn" in message.text
+
+
+def test_html_escapes_user_text() -> None:
+    item = sample_item(measure_title='<script>alert("x")</script>教育')
+    message = render(
+        "urge",
+        sample_context(items=[item], recipient_name="<b>张三</b>"),
+        templates_dir=DEFAULT_TEMPLATES_DIR,
+    )
+    assert "<script>" not in message.html and "<b>张三" not in message.html
+    assert "&lt;script&gt;" in message.html and "&lt;b&gt;张三" in message.html
+
+
+def test_markdown_escapes_user_text() -> None:
+    hostile = '**重点** [钓鱼](http://evil.example) # 标题\n> 引用 <font color="info">绿</font>'
+    item = sample_item(measure_title=hostile, other_departments=["[市财政局](http://x)"])
+    message = render(
+        "due_reminder",
+        sample_context(items=[item], recipient_name="**张三**", department="# 教育局"),
+        templates_dir=DEFAULT_TEMPLATES_DIR,
+    )
+    md = message.markdown
+    assert "**重点**" not in md and "＊＊重点＊＊" in md
+    assert "](http://evil.example)" not in md and "［钓鱼］（http://evil.example）" in md
+    assert "# 标题" not in md and "\n> 引用" not in md
+    assert '<font color="info">' not in md
+    assert "**张三**" not in md and "＃ 教育局" in md
+    assert "［市财政局］" in md
+    # The template's own markup is intact.
+    assert md.startswith("## 到期提醒\n")
+    assert "[任务 101](https://duban.example.gov.cn/tasks/101)" in md
+
+
+def test_text_keeps_user_text_as_is() -> None:
+    item = sample_item(measure_title="**重点** <b>")
+    message = render("urge", sample_context(items=[item]), templates_dir=DEFAULT_TEMPLATES_DIR)
+    assert "**重点** <b>" in message.text
+
+
+def test_unsafe_links_are_not_rendered_as_links() -> None:
+    item = sample_item(link="javascript:alert(1)")
+    message = render("urge", sample_context(items=[item]), templates_dir=DEFAULT_TEMPLATES_DIR)
+    for body in (message.text, message.html, message.markdown):
+        assert "javascript:" not in body
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"step": "no_such_step"}, ValueError),
+        ({"drop": "recipient_name"}, ValueError),
+        ({"items": []}, ValueError),
+        ({"item_drop": "link"}, ValueError),
+    ],
+)
+def test_bad_contexts_are_refused(change: dict[str, str], error: type[Exception]) -> None:
+    context = sample_context()
+    step = change.get("step", "assigned")
+    if "drop" in change:
+        del context[change["drop"]]
+    if "items" in change:
+        context["items"] = []
+    if "item_drop" in change:
+        del context["items"][0][change["item_drop"]]
+    with pytest.raises(error):
+        render(step, context, templates_dir=DEFAULT_TEMPLATES_DIR)
+
+
+def test_undefined_variables_are_errors(tmp_path: Path) -> None:
+    """StrictUndefined: a template naming a variable the context lacks fails loudly."""
+    step_dir = tmp_path / "notifications" / "urge"
+    step_dir.mkdir(parents=True)
+    for name in ("title.txt", "body.txt", "body.html", "body.md"):
+        (step_dir / name).write_text("{{ no_such_variable }}", encoding="utf-8")
+    with pytest.raises(jinja2.UndefinedError):
+        render("urge", sample_context(), templates_dir=tmp_path)
+    # ... as does the delivery_failed template when its extra fields are missing.
+    with pytest.raises(jinja2.UndefinedError):
+        render("delivery_failed", sample_context(), templates_dir=DEFAULT_TEMPLATES_DIR)
+
+
+def test_dates_may_be_date_objects() -> None:
+    from datetime import date
+
+    item = sample_item(due=date(2015, 12, 31), next_step_date=date(2016, 1, 8))
+    message = render(
+        "due_reminder", sample_context(items=[item]), templates_dir=DEFAULT_TEMPLATES_DIR
+    )
+    assert "2015-12-31" in message.markdown and "2016-01-08" in message.markdown
