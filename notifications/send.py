@@ -1,0 +1,298 @@
+"""Deliver a rendered message to one contact URL through Apprise.
+
+The one place that sends. Contacts are Apprise URLs; the ones duban is built for:
+
+* ``mailto://[user:password@]host[:port]?from=ADDR&to=ADDR[&mode=insecure|starttls|ssl]``
+  and ``mailtos://…`` (TLS) — Apprise's email syntax, sent by
+  :class:`notifications.mail.NotifyDubanEmail` (shared TLS context, kept-open
+  session); the message goes as HTML with a plain-text alternative.
+* ``dubanwecom://KEY[?base=URL]`` — WeCom group bot, markdown (``notifications.wecom``).
+* ``dubanwecomapp://CORPID:SECRET@AGENTID/USER[/USER…][?base=URL]`` — WeCom
+  application message, markdown.
+* any other Apprise URL — plain text with the title (``wecombot://`` included,
+  but it cannot detect a rejected key: prefer ``dubanwecom://``).
+
+Secrets: contact URLs hold passwords and keys. :func:`privacy` gives the form that
+may be shown or logged; :class:`ContactError` messages and ``SendOutcome.error``
+never contain a secret. Apprise's own logger is detached from the application's
+logging (:mod:`notifications.apprise_logging`): its DEBUG output prints keys and
+message bodies. We log one scrubbed line per failure under ``notifications.send``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+import apprise
+from apprise import Apprise, AppriseAsset, AppriseAttachment, NotificationManager, NotifyFormat
+from apprise.plugins.email import NotifyEmail
+
+from duban.domain.errors import DubanError
+from notifications import apprise_logging, mail, wecom
+from notifications.apprise_logging import TAP as _TAP
+from notifications.outcome import SENT, FailureReporting, SendOutcome
+from notifications.render import RenderedMessage
+
+__all__ = ["ContactError", "SendOutcome", "Sender", "privacy", "validate_url"]
+
+log = logging.getLogger(__name__)
+
+
+class ContactError(DubanError):
+    """A contact URL that cannot be used. The message names the scheme, never the secret."""
+
+
+apprise_logging.isolate()
+# Our plugins register on import; say so here, where the schemes are relied on.
+mail.register()
+wecom.register()
+
+
+# --- Contacts ---------------------------------------------------------------------------
+
+_SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]{0,31})://")
+_WECOM_WEBHOOK = re.compile(r"^https?://[^/]+/cgi-bin/webhook/send\?(?:.*&)?key=", re.I)
+_ASSET = AppriseAsset(app_id="duban", app_desc="duban", timezone="Asia/Shanghai")
+
+
+def _scheme(url: str) -> str | None:
+    match = _SCHEME.match(url)
+    return match.group(1).lower() if match else None
+
+
+def _instantiate(url: str, asset: AppriseAsset) -> apprise.NotifyBase:
+    """An Apprise plugin for ``url``, or ContactError (Chinese, secret-free)."""
+    if not isinstance(url, str) or not url.strip():
+        raise ContactError("联系方式为空")
+    if _WECOM_WEBHOOK.match(url.strip()):
+        raise ContactError("这是企业微信机器人的 webhook 地址，请改写为 dubanwecom://<key> 的形式")
+    scheme = _scheme(url)
+    if scheme is None:
+        raise ContactError(
+            "联系方式格式不正确：应为“协议://…”形式的地址（如 mailto://、dubanwecom://）"
+        )
+    if scheme not in NotificationManager().schemas():
+        raise ContactError(f"不支持的联系方式协议：{scheme}://")
+    with _TAP.capture():  # Apprise's reasons may quote the secret; drop them
+        plugin = Apprise.instantiate(url.strip(), asset=asset)
+    if plugin is None:
+        raise ContactError(f"联系方式无效：{scheme}:// 地址缺少必要部分或参数不正确")
+    return plugin
+
+
+def validate_url(url: str) -> str:
+    """Check that Apprise can use ``url``; return its privacy form (``plugin.url(privacy=True)``).
+
+    Raises :class:`ContactError` for an empty, unparseable or unsupported URL; the
+    message names at most the scheme, never the URL or its secret.
+    """
+    return str(_instantiate(url, _ASSET).url(privacy=True))
+
+
+def privacy(url: str) -> str:
+    """The form of ``url`` that is safe for logs, pages and errors. Never raises.
+
+    A usable URL gives Apprise's privacy form (passwords ``****``, keys ``a...z``);
+    an unusable one gives only ``scheme://****``.
+    """
+    try:
+        return validate_url(url)
+    except ContactError:
+        scheme = _scheme(url) if isinstance(url, str) else None
+        return f"{scheme}://****" if scheme else "****"
+
+
+def _secrets(url: str, plugin: apprise.NotifyBase) -> list[str]:
+    """Every secret ``url`` carries, longest first, for scrubbing free text."""
+    found: set[str] = {url.strip()}
+    try:
+        password = urlsplit(url.strip()).password
+    except ValueError:
+        password = None
+    if password:
+        found.add(unquote(password))
+    tokens = {**plugin.template_tokens, **plugin.template_args}
+    for name, spec in tokens.items():
+        if isinstance(spec, dict) and spec.get("private"):
+            for attr in (name, spec.get("map_to")):
+                value = getattr(plugin, attr, None) if attr else None
+                if isinstance(value, str):
+                    found.add(value)
+    found.add(str(getattr(plugin, "password", "") or ""))
+    with _TAP.capture():
+        found.add(str(plugin.url(privacy=False)))
+    found = {value for value in found if len(value) >= 3}
+    variants = found | {quote(value, safe="") for value in found}
+    return sorted(variants, key=len, reverse=True)
+
+
+def _scrub(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "****")
+    return text
+
+
+# --- Sending ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Channel:
+    plugin: apprise.NotifyBase
+    privacy: str
+    secrets: list[str]
+    lock: threading.Lock
+
+
+_HTTP_STATUS = re.compile(r"error=(\d{3})")
+_TIMEOUT = re.compile(r"timed? ?out|timeout", re.I)
+_CONNECTION = re.compile(r"connection|refused|unreachable|resolve|socket", re.I)
+
+
+def _classify(lines: Sequence[str]) -> SendOutcome:
+    """Guess permanent/transient for a stock plugin from the WARNING lines it logged."""
+    text = "\n".join(lines)
+    status = _HTTP_STATUS.search(text)
+    if status:
+        code = int(status.group(1))
+        permanent = 400 <= code < 500 and code not in {408, 425, 429}
+        return SendOutcome(ok=False, permanent=permanent, error=f"服务端返回 HTTP {code}")
+    if _TIMEOUT.search(text):
+        return SendOutcome(ok=False, permanent=False, error="连接服务端超时")
+    if _CONNECTION.search(text):
+        return SendOutcome(ok=False, permanent=False, error="无法连接服务端")
+    detail = f"：{lines[-1][:200]}" if lines else ""
+    return SendOutcome(ok=False, permanent=False, error=f"发送失败{detail}")
+
+
+class Sender:
+    """Sends :class:`RenderedMessage` objects to contact URLs.
+
+    Keeps one Apprise plugin per URL, so an email contact keeps its SMTP session
+    and a WeCom application its access token between sends; call :meth:`close`
+    (or use ``with``) when done. Thread-safe: sends to one URL are serialised,
+    sends to different URLs may run in parallel. Nothing is retried here; the
+    outcome says whether a retry may help.
+    """
+
+    def __init__(
+        self, *, wecom_api_base: str | None = None, timezone: str = "Asia/Shanghai"
+    ) -> None:
+        """``wecom_api_base`` (``Settings.wecom_api_base``) applies to WeCom contacts
+        without ``?base=``; ``timezone`` dates the email ``Date:`` header.
+
+        Raises ``ValueError`` for a ``wecom_api_base`` that is not an http(s) URL.
+        """
+        self._wecom_api_base = None
+        if wecom_api_base:
+            self._wecom_api_base = wecom.normalise_api_base(wecom_api_base)
+            if not self._wecom_api_base:
+                raise ValueError(f"invalid WeCom API base URL: {wecom_api_base!r}")
+        self._asset = AppriseAsset(app_id="duban", app_desc="duban", timezone=timezone)
+        self._channels: dict[str, _Channel] = {}
+        self._lock = threading.Lock()
+
+    def send(
+        self, url: str, message: RenderedMessage, *, attachments: Sequence[Path] = ()
+    ) -> SendOutcome:
+        """Deliver ``message`` to ``url``; never raises for delivery problems.
+
+        The format follows the channel: email gets ``title`` + ``html`` (Apprise adds
+        the text alternative), WeCom gets ``markdown`` (split at 4096/2048 bytes),
+        anything else ``title`` + ``text``. ``attachments`` go to channels that take
+        attachments (email); a missing file is a permanent failure. An unusable URL
+        is a permanent failure carrying the :class:`ContactError` message.
+        """
+        try:
+            channel = self._channel(url)
+        except ContactError as exc:
+            return SendOutcome(ok=False, permanent=True, error=str(exc))
+        for path in attachments:
+            if not Path(path).is_file():
+                return SendOutcome(ok=False, permanent=True, error=f"附件不存在：{Path(path).name}")
+        title, body, body_format = _payload(channel.plugin, message)
+        with channel.lock, _TAP.capture() as lines:
+            plugin = channel.plugin
+            if isinstance(plugin, FailureReporting):
+                plugin.last_failure = None
+            attach = (
+                AppriseAttachment([str(path) for path in attachments], asset=self._asset)
+                if attachments and plugin.attachment_support
+                else None
+            )
+            try:
+                result = plugin.notify(
+                    body=body, title=title, body_format=body_format, attach=attach
+                )
+                ok = bool(result)
+                crash = None
+            except Exception as exc:  # a plugin bug must not take the caller down
+                ok, crash = False, type(exc).__name__
+            failure = plugin.last_failure if isinstance(plugin, FailureReporting) else None
+        if ok:
+            return SENT
+        if crash is not None:
+            failure = SendOutcome(ok=False, permanent=False, error=f"发送时出错（{crash}）")
+        elif failure is None:
+            failure = _classify(lines)
+        error = _scrub(failure.error or "发送失败", channel.secrets)
+        log.warning("通知发送失败（%s）：%s", channel.privacy, error)
+        return SendOutcome(ok=False, permanent=failure.permanent, error=error)
+
+    def close(self) -> None:
+        """Close kept connections (SMTP sessions); the sender stays usable."""
+        with self._lock:
+            channels = list(self._channels.values())
+            self._channels.clear()
+        for channel in channels:
+            close = getattr(channel.plugin, "close", None)
+            if callable(close):
+                with channel.lock:
+                    close()
+
+    def __enter__(self) -> Sender:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _channel(self, url: str) -> _Channel:
+        with self._lock:
+            channel = self._channels.get(url)
+            if channel is None:
+                plugin = _instantiate(url, self._asset)
+                # Apprise waits request_rate_per_sec (5.5 s for most plugins)
+                # between two sends through one instance: hours for a reminder round.
+                plugin.request_rate_per_sec = 0
+                if isinstance(plugin, wecom.WeComPlugin) and self._wecom_api_base:
+                    plugin.use_default_base(self._wecom_api_base)
+                channel = _Channel(
+                    plugin=plugin,
+                    privacy=str(plugin.url(privacy=True)),
+                    secrets=_secrets(url, plugin),
+                    lock=threading.Lock(),
+                )
+                self._channels[url] = channel
+            return channel
+
+
+def _payload(plugin: Any, message: RenderedMessage) -> tuple[str, str, NotifyFormat]:
+    """(title, body, format) for the channel ``plugin`` speaks."""
+    if isinstance(plugin, NotifyEmail):
+        return message.title, message.html, NotifyFormat.HTML
+    if isinstance(plugin, wecom.WeComPlugin):
+        # body.md starts with the title as its heading.
+        return "", message.markdown, NotifyFormat.MARKDOWN
+    return message.title, message.text, NotifyFormat.TEXT

@@ -1,0 +1,472 @@
+"""WeCom (企业微信) Apprise plugins that send markdown and check ``errcode``.
+
+Why not the stock plugins: Apprise 2.0.1's ``wecombot://`` posts ``msgtype: text``
+only, counts its length limit in characters where WeCom counts UTF-8 bytes, has
+no way to point at another API host, and treats any HTTP 200 as delivered —
+WeCom answers a bad key with ``200 {"errcode":93000,...}``. ``wechat://`` (the
+application API) checks ``errcode`` but cannot tell a wrong secret from a busy
+server, counts characters, and has no API host override either.
+
+Schemes (registered with Apprise when this module is imported)
+
+``dubanwecom://KEY[?base=URL]``
+    Group bot webhook: ``POST {base}/cgi-bin/webhook/send?key=KEY`` with
+    ``{"msgtype":"markdown","markdown":{"content":...}}``. KEY is the ``key=`` of
+    the webhook address the group shows. Parts of at most 4096 bytes.
+
+``dubanwecomapp://CORPID:SECRET@AGENTID/TARGET[/TARGET...][?base=URL]``
+    Application message: ``GET {base}/cgi-bin/gettoken`` (token cached per
+    instance until shortly before ``expires_in``), then
+    ``POST {base}/cgi-bin/message/send?access_token=...``. TARGET is a user id
+    (``zhangsan`` or ``@zhangsan``; ``@all`` for everyone), ``%23ID`` a department,
+    ``+ID`` a tag; ``?to=a,b`` adds more. Parts of at most 2048 bytes.
+
+``base`` defaults to https://qyapi.weixin.qq.com; government editions (政务微信,
+粤政易, …) serve the same API under their own host: give it per contact with
+``?base=`` or for all contacts with ``DUBAN_WECOM_API_BASE`` (the sender applies
+it to contacts without ``?base=``).
+
+Failures are classified (``last_failure``, see :mod:`notifications.outcome`):
+``errcode`` 93000/93004/93008 (bad key, bot disabled, not in group), 40001/40013/
+40056 (bad secret, corp id, agent id), 40014 (bad token, after one refresh),
+40003/81013 (no valid recipient), 48001/48002/60020 (not allowed), 4xx and
+redirects are permanent; -1 (busy), 45009/45033 (rate limits), 42001 (token
+expired twice in a row), 5xx, 429, timeouts and refused connections are
+transient, as are codes we do not know.
+"""
+
+# Apprise plugins declare their class attributes (names, schemes, templates) by
+# overriding base attributes that Apprise types as None or (); that convention is
+# the point of a plugin, so mypy's assignment/override checks do not apply here.
+# mypy: disable-error-code="assignment, override"
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import requests
+from apprise import NotificationManager, NotifyBase, NotifyFormat, NotifyType, PrivacyMode
+from apprise.exception import AppriseImproperlyConfigured
+from apprise.utils.parse import parse_list, validate_regex
+
+from notifications import apprise_logging
+from notifications.markdown import WECOM_BOT_LIMIT_BYTES, fit_markdown
+from notifications.outcome import FailureReporting
+
+__all__ = [
+    "DEFAULT_API_BASE",
+    "NotifyDubanWeComApp",
+    "NotifyDubanWeComBot",
+    "WeComPlugin",
+    "normalise_api_base",
+]
+
+DEFAULT_API_BASE = "https://qyapi.weixin.qq.com"
+WECOM_APP_LIMIT_BYTES = 2048
+
+# errcode -> (permanent?, Chinese reason). Reference:
+# https://developer.work.weixin.qq.com/document/path/90313
+ERRCODES: dict[int, tuple[bool, str]] = {
+    -1: (False, "企业微信系统繁忙"),
+    40001: (True, "应用 Secret 无效"),
+    40003: (True, "接收人账号无效"),
+    40008: (True, "消息类型无效"),
+    40013: (True, "企业 CorpID 无效"),
+    40014: (True, "access_token 无效"),
+    40056: (True, "应用 AgentID 无效"),
+    40058: (True, "请求参数不合法"),
+    42001: (False, "access_token 已过期"),
+    44004: (True, "消息内容为空"),
+    45002: (True, "消息内容超过长度限制"),
+    45009: (False, "接口调用超过频率限制"),
+    45033: (False, "接口并发调用超过限制"),
+    48001: (True, "接口未授权"),
+    48002: (True, "接口无权限调用"),
+    60020: (True, "服务器 IP 不在企业微信可信 IP 列表中"),
+    81013: (True, "接收人全部无效或不在应用可见范围内"),
+    93000: (True, "机器人 webhook 地址无效（密钥错误或机器人已被移出群聊）"),
+    93004: (True, "机器人已被停用"),
+    93008: (True, "机器人不在该群聊中"),
+}
+_TOKEN_ERRCODES = frozenset({40014, 42001})
+_USER = re.compile(r"^@?(?P<user>[A-Za-z0-9][A-Za-z0-9_@.\-]*)$")
+_DEPARTMENT = re.compile(r"^#(?P<id>[0-9]+)$")
+_TAG = re.compile(r"^\+(?P<id>[0-9]+)$")
+
+
+def normalise_api_base(value: str | None) -> str | None:
+    """``scheme://host[:port][/path]`` without a trailing slash, or None if ``value``
+    is not an http(s) URL without credentials, query or fragment."""
+    if not value:
+        return None
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return None
+    if (
+        parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or parts.username is not None
+        or parts.query
+        or parts.fragment
+    ):
+        return None
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+class WeComPlugin(FailureReporting, NotifyBase):  # type: ignore[misc]
+    """What both WeCom plugins share: API base, markdown parts, errcode checks."""
+
+    service_url = "https://work.weixin.qq.com/"
+    notify_format = NotifyFormat.MARKDOWN
+    # No title field: Apprise folds a title into the body as a "# " heading.
+    title_maxlen = 0
+    # Apprise counts characters; we split by bytes in send() instead.
+    body_maxlen = 32768
+    # A reminder round must not be throttled; WeCom's own rate limit (45009)
+    # is reported as a transient failure and retried by the outbox.
+    request_rate_per_sec = 0
+    limit_bytes: ClassVar[int] = WECOM_BOT_LIMIT_BYTES
+    # The errcode of the last failed call, for callers that can cure it.
+    last_errcode: int | None = None
+
+    template_args = dict(  # noqa: RUF012 - Apprise's declarative convention
+        NotifyBase.template_args,
+        base={"name": "API Base URL", "type": "string"},
+    )
+
+    def __init__(self, base: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.base = normalise_api_base(base) if base else None
+        if base and not self.base:
+            msg = "An invalid WeCom API base URL was specified."
+            self.logger.warning(msg)
+            raise AppriseImproperlyConfigured(msg)
+        self.api_base = self.base or DEFAULT_API_BASE
+
+    def use_default_base(self, base: str) -> None:
+        """Use ``base`` unless the contact URL named its own ``?base=``."""
+        if not self.base:
+            normalised = normalise_api_base(base)
+            if not normalised:
+                raise ValueError("invalid WeCom API base URL")
+            self.api_base = normalised
+
+    def _base_params(self, privacy: bool, *args: Any, **kwargs: Any) -> dict[str, str]:
+        params = self.url_parameters(*args, privacy=privacy, **kwargs)
+        if self.base:
+            params["base"] = self.base
+        return params
+
+    def send(
+        self, body: str, title: str = "", notify_type: NotifyType = NotifyType.INFO, **kwargs: Any
+    ) -> bool:
+        """Post ``body`` as markdown, in as many parts as the byte limit needs.
+
+        Stops at the first part that fails (``last_failure`` says why); parts
+        already delivered are not recalled.
+        """
+        self.last_failure = None
+        for part in fit_markdown(body, self.limit_bytes):
+            if not self._send_part(part):
+                return False
+        self.logger.info("Sent %s notification.", self.service_name)
+        return True
+
+    def _send_part(self, content: str) -> bool:
+        raise NotImplementedError
+
+    def _call(
+        self, method: str, path: str, *, params: dict[str, str], payload: Any = None
+    ) -> dict[str, Any] | None:
+        """One API call; returns the JSON object when ``errcode`` is 0.
+
+        Otherwise records the classified failure and returns None; when the
+        errcode is one that a fresh access token may cure, ``last_errcode`` is set.
+        The reason never contains ``params`` (they hold the key or token).
+        """
+        self.last_errcode = None
+        self.throttle()
+        try:
+            response = requests.request(
+                method,
+                f"{self.api_base}{path}",
+                params=params,
+                data=None if payload is None else json.dumps(payload, ensure_ascii=False).encode(),
+                headers={"User-Agent": "duban", "Content-Type": "application/json; charset=utf-8"},
+                verify=self.verify_certificate,
+                timeout=self.request_timeout,
+                # A redirect would carry the key or token to another host.
+                allow_redirects=False,
+            )
+        except requests.Timeout:
+            self._fail("连接企业微信接口超时", permanent=False)
+            return None
+        except requests.RequestException as exc:
+            # str(exc) would contain the request URL, key included.
+            self._fail(f"无法连接企业微信接口（{type(exc).__name__}）", permanent=False)
+            return None
+        status = response.status_code
+        if status != 200:
+            if 300 <= status < 400:
+                reason = f"企业微信接口返回重定向 HTTP {status}，请检查 base 参数"
+                self._fail(reason, permanent=True)
+            else:
+                transient = status == 429 or status >= 500
+                self._fail(f"企业微信接口返回 HTTP {status}", permanent=not transient)
+            return None
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or "errcode" not in data:
+            self._fail("企业微信接口的响应不是预期的 JSON（请检查 base 参数）", permanent=False)
+            return None
+        errcode = data.get("errcode")
+        if errcode == 0:
+            return data
+        code = errcode if isinstance(errcode, int) else -999
+        permanent, reason = ERRCODES.get(code, (False, "企业微信返回未知错误"))
+        errmsg = self._scrub(str(data.get("errmsg", "")))[:160]
+        self.last_errcode = code
+        self._fail(f"{reason}（errcode {errcode}：{errmsg}）", permanent=permanent)
+        return None
+
+    def _scrub(self, text: str) -> str:
+        return text
+
+
+class NotifyDubanWeComBot(WeComPlugin):
+    """WeCom group bot webhook (``dubanwecom://KEY``), markdown, errcode-checked."""
+
+    service_name = "WeCom group bot (duban)"
+    secure_protocol = "dubanwecom"
+    setup_url = "https://developer.work.weixin.qq.com/document/path/91770"
+    limit_bytes = WECOM_BOT_LIMIT_BYTES
+
+    templates = ("{schema}://{key}",)
+    template_tokens = dict(  # noqa: RUF012
+        NotifyBase.template_tokens,
+        key={
+            "name": "Bot Webhook Key",
+            "type": "string",
+            "required": True,
+            "private": True,
+            "regex": (r"^[a-z0-9_-]+$", "i"),
+        },
+    )
+    template_args = dict(WeComPlugin.template_args, key={"alias_of": "key"})  # noqa: RUF012
+
+    def __init__(self, key: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.key = validate_regex(key, *self.template_tokens["key"]["regex"])
+        if not self.key:
+            # Never echo the key: it is the bot's only credential.
+            msg = "An invalid WeCom bot webhook key was specified."
+            self.logger.warning(msg)
+            raise AppriseImproperlyConfigured(msg)
+
+    @property
+    def url_identifier(self) -> tuple[str, ...]:
+        return (self.secure_protocol, self.api_base, self.key)
+
+    def url(self, privacy: bool = False, *args: Any, **kwargs: Any) -> str:
+        params = self._base_params(privacy, *args, **kwargs)
+        return "{schema}://{key}/?{params}".format(
+            schema=self.secure_protocol,
+            key=self.pprint(self.key, privacy, safe=""),
+            params=self.urlencode(params),
+        )
+
+    def _send_part(self, content: str) -> bool:
+        payload = {"msgtype": "markdown", "markdown": {"content": content}}
+        data = self._call(
+            "POST", "/cgi-bin/webhook/send", params={"key": self.key}, payload=payload
+        )
+        return data is not None
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self.key, "****")
+
+    @staticmethod
+    def parse_url(url: str) -> dict[str, Any] | None:
+        results = NotifyBase.parse_url(url, verify_host=False)
+        if not results:
+            return results
+        results["key"] = NotifyBase.unquote(results["host"])
+        if results["qsd"].get("key"):
+            results["key"] = NotifyBase.unquote(results["qsd"]["key"])
+        if results["qsd"].get("base"):
+            results["base"] = NotifyBase.unquote(results["qsd"]["base"])
+        return results
+
+
+class NotifyDubanWeComApp(WeComPlugin):
+    """WeCom application message (``dubanwecomapp://CORPID:SECRET@AGENTID/TARGETS``)."""
+
+    service_name = "WeCom application (duban)"
+    secure_protocol = "dubanwecomapp"
+    setup_url = "https://developer.work.weixin.qq.com/document/path/90236"
+    limit_bytes = WECOM_APP_LIMIT_BYTES
+    # Renew a little before WeCom's expires_in (7200 s) runs out.
+    token_margin_seconds = 300
+
+    templates = ("{schema}://{corpid}:{secret}@{agentid}/{targets}",)
+    template_tokens = dict(  # noqa: RUF012
+        NotifyBase.template_tokens,
+        corpid={"name": "Corp ID", "type": "string", "required": True, "map_to": "user"},
+        secret={
+            "name": "Application Secret",
+            "type": "string",
+            "required": True,
+            "private": True,
+            "map_to": "password",
+        },
+        agentid={
+            "name": "Agent ID",
+            "type": "string",
+            "required": True,
+            "regex": (r"^[0-9]+$", ""),
+            "map_to": "host",
+        },
+        targets={"name": "Targets", "type": "list:string", "required": True},
+    )
+    template_args = dict(WeComPlugin.template_args, to={"alias_of": "targets"})  # noqa: RUF012
+
+    def __init__(self, targets: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.corpid = validate_regex(self.user or "", r"^[A-Za-z0-9_-]+$")
+        if not self.corpid:
+            raise self._improper("An invalid WeCom corp id was specified.")
+        if not self.password:
+            raise self._improper("A WeCom application secret must be specified.")
+        self.agentid = validate_regex(str(self.host or ""), r"^[0-9]+$")
+        if not self.agentid:
+            raise self._improper("An invalid WeCom agent id was specified.")
+        self.users: list[str] = []
+        self.departments: list[str] = []
+        self.tag_ids: list[str] = []
+        for target in parse_list(targets):
+            if match := _DEPARTMENT.match(target):
+                self.departments.append(match.group("id"))
+            elif match := _TAG.match(target):
+                self.tag_ids.append(match.group("id"))
+            elif match := _USER.match(target):
+                user = match.group("user")
+                self.users.append("@all" if user == "all" else user)
+            else:
+                raise self._improper("An invalid WeCom recipient was specified.")
+        if not (self.users or self.departments or self.tag_ids):
+            raise self._improper("A WeCom application message needs at least one recipient.")
+        self._token: str | None = None
+        self._token_expires = 0.0
+
+    def _improper(self, msg: str) -> AppriseImproperlyConfigured:
+        self.logger.warning(msg)
+        return AppriseImproperlyConfigured(msg)
+
+    @property
+    def url_identifier(self) -> tuple[str, ...]:
+        return (self.secure_protocol, self.api_base, self.corpid, str(self.password), self.agentid)
+
+    def url(self, privacy: bool = False, *args: Any, **kwargs: Any) -> str:
+        params = self._base_params(privacy, *args, **kwargs)
+        targets = [
+            *(self.quote(user if user[0] == "@" else f"@{user}", safe="@") for user in self.users),
+            *(f"%23{department}" for department in self.departments),
+            *(f"+{tag}" for tag in self.tag_ids),
+        ]
+        return "{schema}://{corpid}:{secret}@{agentid}/{targets}/?{params}".format(
+            schema=self.secure_protocol,
+            corpid=self.quote(self.corpid, safe=""),
+            secret=self.pprint(self.password, privacy, mode=PrivacyMode.Secret, safe=""),
+            agentid=self.agentid,
+            targets="/".join(targets),
+            params=self.urlencode(params),
+        )
+
+    def _access_token(self) -> str | None:
+        if self._token and time.monotonic() < self._token_expires:
+            return self._token
+        self._token = None
+        data = self._call(
+            "GET",
+            "/cgi-bin/gettoken",
+            params={"corpid": self.corpid, "corpsecret": str(self.password)},
+        )
+        if data is None:
+            return None
+        token = data.get("access_token")
+        if not isinstance(token, str) or not token:
+            self._fail("企业微信未返回 access_token", permanent=False)
+            return None
+        expires_in = data.get("expires_in", 7200)
+        lifetime = expires_in if isinstance(expires_in, int) else 7200
+        self._token = token
+        self._token_expires = time.monotonic() + max(60, lifetime - self.token_margin_seconds)
+        return token
+
+    def _send_part(self, content: str) -> bool:
+        payload: dict[str, Any] = {
+            "agentid": int(self.agentid),
+            "msgtype": "markdown",
+            "markdown": {"content": content},
+        }
+        if self.users:
+            payload["touser"] = "|".join(self.users)
+        if self.departments:
+            payload["toparty"] = "|".join(self.departments)
+        if self.tag_ids:
+            payload["totag"] = "|".join(self.tag_ids)
+        for attempt in range(2):
+            token = self._access_token()
+            if token is None:
+                return False
+            data = self._call(
+                "POST", "/cgi-bin/message/send", params={"access_token": token}, payload=payload
+            )
+            if data is not None:
+                if data.get("invaliduser"):
+                    # Delivered to the others: not a failure, but worth a line.
+                    self.logger.warning("WeCom application message: some recipients are invalid.")
+                return True
+            if self.last_errcode in _TOKEN_ERRCODES and attempt == 0:
+                self._token = None  # expired or revoked: fetch a new one once
+                continue
+            return False
+        return False
+
+    def _scrub(self, text: str) -> str:
+        for secret in (self.password, self._token):
+            if secret:
+                text = text.replace(secret, "****")
+        return text
+
+    @staticmethod
+    def parse_url(url: str) -> dict[str, Any] | None:
+        results = NotifyBase.parse_url(url, verify_host=False)
+        if not results:
+            return results
+        results["targets"] = NotifyBase.split_path(results["fullpath"])
+        if results["qsd"].get("to"):
+            results["targets"] += NotifyBase.parse_list(results["qsd"]["to"])
+        if results["qsd"].get("base"):
+            results["base"] = NotifyBase.unquote(results["qsd"]["base"])
+        return results
+
+
+def register() -> None:
+    """Make Apprise resolve our schemes; idempotent."""
+    manager = NotificationManager()
+    for plugin in (NotifyDubanWeComBot, NotifyDubanWeComApp):
+        schema = plugin.secure_protocol
+        if schema not in manager.schemas() or manager[schema] is not plugin:
+            manager.add(plugin, force=True)
+
+
+apprise_logging.isolate()
+register()
