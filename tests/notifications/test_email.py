@@ -29,7 +29,7 @@ def test_email_arrives_with_subject_html_text_alternative_and_chinese(
     assert html is not None and text is not None
     html_content = html.get_content()
     text_content = text.get_content()
-    assert "<ol>" in html_content and "张三（珠海市教育局）" in html_content
+    assert "<strong>1. 措施5" in html_content and "张三（珠海市教育局）" in html_content
     for content in (html_content, text_content):
         assert "措施5 办好人民满意的教育" in content
         assert "2015-12-31" in content
