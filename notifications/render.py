@@ -78,6 +78,7 @@ __all__ = [
     "render",
 ]
 
+TITLE_MAX = 60  # characters; a subject or card title longer than this is cut
 DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 STEPS: dict[str, str] = {
@@ -145,6 +146,10 @@ def render(step: str, context: Mapping[str, Any], *, templates_dir: Path) -> Ren
         return envs[kind].get_template(f"notifications/{step}/{name}").render(values)
 
     title = " ".join(one("title.txt", "txt").split())
+    if len(title) > TITLE_MAX:
+        # Long unbroken CJK subjects are not folded by Python's compat32 email
+        # header code and SMTP servers refuse lines over 998 bytes.
+        title = title[: TITLE_MAX - 1] + "…"
     return RenderedMessage(
         title=title,
         text=_tidy(one("body.txt", "txt")),

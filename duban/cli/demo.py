@@ -1,29 +1,69 @@
 """``duban demo``: the main job on the embedded default, end to end.
 
 Database migration, the default directory, the reference plan imported,
-every measure assigned through its Prefect flow — each step idempotent, so
-running it again changes nothing and says so.
+every measure assigned through its Prefect flow, then a reminder replay
+through the real send path: every contact of the directory is routed to a
+mail sink on loopback that the demo starts, so the messages and the
+escalation log can be shown. Each step is idempotent: running the demo again
+changes nothing and says so.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
+import yaml
 
 from duban.cli.app import app
 from duban.cli.assign import assign_command
 from duban.cli.db import upgrade_command
 from duban.cli.org import load_command
 from duban.cli.store import import_command
-from duban.config import REFERENCE_PLAN_FILE, get_settings
+from duban.config import REFERENCE_PLAN_FILE, Settings, get_settings
 from duban.db import mask_url
+from duban.mail_sink import MailSink, text_of
+from duban.services.context import open_context
+from duban.services.directory import load_directory_file
+from duban.services.logs import escalation_log
+from duban.services.reminders import replay
 
 DEMO_START = "2014-09-01"
+DEMO_REPLAY_END = "2016-01-29"
 
 
 def _step(title: str) -> None:
     typer.echo(f"\n== {title} ==")
+
+
+def demo_org(settings: Settings, sink: MailSink) -> dict[str, Any]:
+    """The default directory with a liaison and a head per department, the
+    coordinators and the supervisors, every address delivering to ``sink``."""
+    directory = load_directory_file(settings.directory_file)
+    departments = []
+    for index, department in enumerate(directory, start=1):
+        short = department.aliases[0] if department.aliases else department.name
+        departments.append({
+            "name": department.name,
+            "aliases": list(department.aliases),
+            "kind": department.kind.value,
+            "functional_area": department.functional_area,
+            "liaison": [{"name": f"{short}联络员",
+                         "notify": [sink.url(f"liaison-{index}@demo.local")]}],
+            "head": [{"name": f"{short}负责人", "notify": [sink.url(f"head-{index}@demo.local")]}],
+        })
+    return {
+        "timezone": settings.timezone,
+        "office_hours": "09:00-18:00",
+        "base_url": settings.base_url or "http://127.0.0.1:8000",
+        "coordinators": [{"name": "督办科", "notify": [sink.url("coordinator@demo.local")]}],
+        "supervisors": [{"name": "督查室", "notify": [sink.url("supervisor@demo.local")]}],
+        "departments": departments,
+    }
 
 
 @app.command("demo")
@@ -31,17 +71,71 @@ def demo_command(
     as_of: Annotated[
         str, typer.Option("--as-of", help="交办时间(默认 2014-09-01,方案下发后)")
     ] = DEMO_START,
+    until: Annotated[
+        str, typer.Option("--until", help="提醒回放截止日期(默认 2016-01-29)")
+    ] = DEMO_REPLAY_END,
 ) -> None:
-    """主流程演示:建库、载入机构目录、导入参考方案、按措施运行交办流程。"""
+    """主流程演示:建库、导入参考方案、按措施交办,再回放提醒与督办并显示收到的消息。"""
     settings = get_settings()
     typer.echo(f"数据目录:{settings.data_dir}")
     typer.echo(f"数据库:{mask_url(settings.database_url)}")
-    _step("1/4 数据库")
+    _step("1/6 数据库")
     upgrade_command()
-    _step("2/4 机构目录")
-    load_command(file=None)
-    _step("3/4 导入参考方案")
+    _step("2/6 机构目录")
+    load_command(file=None, as_of=None)
+    _step("3/6 导入参考方案")
     import_command(file=REFERENCE_PLAN_FILE, dry_run=False, create_unknown=False, as_json=False)
-    _step("4/4 交办(每项措施一次 Prefect 流程)")
+    _step("4/6 交办(每项措施一次 Prefect 流程)")
     assign_command(plan=None, measure=None, as_of=as_of, as_json=False)
-    typer.echo("\n完成。查看任务:duban plan show 8;duban tasks --measure 8")
+    with MailSink() as sink:
+        _step(f"5/6 提醒与督办回放({as_of} 至 {until},发往本机邮件服务 127.0.0.1:{sink.port})")
+        org_file = settings.ensure_data_dir() / "demo-org.yaml"
+        org_file.write_text(
+            "# duban demo: every contact delivers to the demo's loopback mail sink\n"
+            + yaml.safe_dump(demo_org(settings, sink), allow_unicode=True, sort_keys=False),
+            encoding="utf-8",
+        )
+        load_command(file=org_file, as_of=as_of)
+        context = open_context(settings)
+        with context.sender() as sender:
+            tools = context.round_tools(sender=sender, worker="demo")
+            rounds = replay(context.session_factory, start=date.fromisoformat(as_of),
+                            end=date.fromisoformat(until), tools=tools)
+        _show_mail(sink, rounds_count=len(rounds))
+    _step("6/6 督办记录(最近 12 条)")
+    _show_log(context.session_factory, ZoneInfo(settings.timezone))
+    typer.echo(
+        "\n完成。再次运行会显示“无变化”且不再发送。继续查看:duban tasks --light red;"
+        "duban escalations;duban deliveries --status failed"
+    )
+
+
+def _show_mail(sink: MailSink, *, rounds_count: int) -> None:
+    messages = sink.messages
+    if not messages:
+        typer.echo("本次没有新消息(此前已发送的不会重复发送)。")
+        return
+    typer.echo(f"{rounds_count} 个工作日有事项;邮件服务共收到 {len(messages)} 封邮件。")
+    subjects = Counter(str(m["Subject"]).split(":")[0].split("]")[0] for m in messages)
+    for subject, count in subjects.most_common(8):
+        typer.echo(f"  {count:>4} 封  {subject}")
+    sample = next((m for m in messages if "督办" in str(m["Subject"])), messages[-1])
+    typer.echo(f"\n示例:收件人 {sample['To']},主题 {sample['Subject']}")
+    for line in text_of(sample).strip().splitlines()[:14]:
+        typer.echo(f"  | {line}")
+
+
+def _show_log(session_factory: Any, zone: ZoneInfo) -> None:
+    entries = escalation_log(session_factory, zone=zone)[:12]
+    if not entries:
+        typer.echo("暂无催办或督办。")
+        return
+    for e in entries:
+        delivered = "已送达" if e.delivered else e.status_label
+        typer.echo(
+            f"  {e.at[:10]} 级别{e.level} {e.step_label} 措施{e.measure} {e.department} "
+            f"→ {'、'.join(r.name for r in e.recipients) or '—'}({delivered})"
+        )
+
+
+__all__ = ["Path", "demo_command"]

@@ -458,12 +458,54 @@ def build_message_context(
     contact = delivery.contact
     template = templates[0] if len(items) == 1 else "digest"
     own = session.get(Department, contact.department_id) if contact.department_id else None
+    names = sorted(department_names)
+    about = (
+        own.name if own else (names[0] if len(names) == 1 else f"{names[0]}等{len(names)}个单位")
+    )
+    extra: dict[str, Any] = {}
+    if template == FAILED_STEP:
+        extra = _failure_context(session, delivery.items[0].notice_id)
     return template, {
+        **extra,
         "recipient_name": contact.name,
-        "department": own.name if own else "、".join(sorted(department_names)),
+        "department": about,
         "items": items,
         "sender": context.sender_name,
         "base_url": context.base_url or "",
+    }
+
+
+def _failure_context(session: Session, notice_id: int) -> dict[str, Any]:
+    """What the coordinators need to fix a failed delivery: which step, to which
+    contact (the template prints only its privacy form), the error, the tries."""
+    notice = session.get(Notice, notice_id)
+    assert notice is not None
+    failed = session.get(Delivery, int(notice.step.partition("@")[2]))
+    if failed is None:  # pragma: no cover - deliveries are never deleted
+        return {
+            "failed_step_label": "通知",
+            "failed_contact": "",
+            "failed_error": notice.reason,
+            "failed_attempts": 0,
+        }
+    labels: list[str] = []
+    for item in failed.items:
+        carried = session.get(Notice, item.notice_id)
+        task = session.get(Task, carried.task_id) if carried else None
+        if carried is None or task is None:
+            continue
+        name = carried.step.partition("@")[0]
+        label = name
+        for step in policy_for(session, task.policy_id).steps:
+            if step.name == name:
+                label = step.label
+        if label not in labels:
+            labels.append(label)
+    return {
+        "failed_step_label": "、".join(labels) or "通知",
+        "failed_contact": failed.channel.url_privacy,
+        "failed_error": failed.last_error or "",
+        "failed_attempts": failed.attempts,
     }
 
 

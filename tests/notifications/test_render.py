@@ -170,3 +170,17 @@ def test_dates_may_be_date_objects() -> None:
         "due_reminder", sample_context(items=[item]), templates_dir=DEFAULT_TEMPLATES_DIR
     )
     assert "2015-12-31" in message.markdown and "2016-01-08" in message.markdown
+
+
+def test_long_titles_are_cut_so_mail_servers_accept_them(tmp_path: object) -> None:
+    from notifications.render import DEFAULT_TEMPLATES_DIR, TITLE_MAX, render
+
+    context = {
+        "recipient_name": "督查室", "department": "珠海市" + "很长的单位名称" * 30,
+        "sender": "督办科", "base_url": "http://duban.test",
+        "items": [{"step": "urge", "step_label": "催办", "task_id": 1, "measure_number": 1,
+                   "measure_title": "措施", "role_label": "牵头", "due": "2015-12-31",
+                   "link": "http://duban.test/tasks/1"}],
+    }
+    title = render("urge", context, templates_dir=DEFAULT_TEMPLATES_DIR).title
+    assert len(title) == TITLE_MAX and title.endswith("…")
