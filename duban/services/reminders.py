@@ -85,16 +85,28 @@ def run_round(
             clock=tools.clock,
             measure_ids=measure_ids,
         )
-    report.routing = route(session_factory, now=now, send_time=tools.send_time, clock=tools.clock)
-    report.delivery = dispatch(
-        session_factory,
-        now=now,
-        sender=tools.sender,
-        render=tools.render,
-        context=tools.context,
-        send_time=tools.send_time,
-        worker=tools.worker,
-    )
+    for _pass in range(2):
+        routing = route(session_factory, now=now, send_time=tools.send_time, clock=tools.clock)
+        delivery = dispatch(
+            session_factory,
+            now=now,
+            sender=tools.sender,
+            render=tools.render,
+            context=tools.context,
+            send_time=tools.send_time,
+            worker=tools.worker,
+        )
+        report.routing.routed += routing.routed
+        report.routing.items += routing.items
+        report.routing.unroutable += routing.unroutable
+        report.delivery.sent += delivery.sent
+        report.delivery.failed += delivery.failed
+        report.delivery.dead += delivery.dead
+        report.delivery.claimed_elsewhere += delivery.claimed_elsewhere
+        if not delivery.dead:
+            break
+        # A delivery given up on queued a report to the coordinators (once per
+        # delivery): route and send it in the same round.
     return report
 
 
