@@ -317,3 +317,67 @@ def test_two_dispatchers_at_once_never_send_twice(
     delivered = sum(len(m.steps) for _u, m in sender.sent)
     assert delivered == items
     assert len({(u, m.steps) for u, m in sender.sent}) == len(sender.sent)
+
+
+class Crash(BaseException):
+    """A process dying: not an Exception, so nothing on the way catches it."""
+
+
+def test_crash_mid_sweep_is_recovered_after_the_lease_without_doubles(
+    session_factory: sessionmaker[Session], world: str, calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from duban.services import sweep as sweep_module
+    from duban.services.sweep import LEASE
+
+    real = sweep_module._advance_one
+    calls = {"n": 0}
+
+    def crashing(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise Crash  # dies holding the lease of the third task
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "_advance_one", crashing)
+    sender = RecordingSender()
+    t = tools(calendar, sender)
+    with pytest.raises(Crash):
+        run_round(session_factory, now=ASSIGNED, tools=t)
+    monkeypatch.setattr(sweep_module, "_advance_one", real)
+    run_round(session_factory, now=ASSIGNED, tools=t)  # the crashed claim is still leased
+    leased_later = ASSIGNED + LEASE + LEASE
+    run_round(session_factory, now=leased_later, tools=t)
+    with session_factory() as session:
+        steps = session.execute(select(Notice.task_id, Notice.step)).all()
+        assert len(steps) == len(set(steps))
+        assert session.scalar(
+            select(func.count()).select_from(Task).where(Task.next_action_at <= leased_later)
+        ) == 0
+    delivered = [s for _u, m in sender.sent for s in m.steps]
+    assert len(delivered) == len(set(delivered))
+
+
+def test_crash_between_send_and_record_resends_at_most_once(
+    session_factory: sessionmaker[Session], world: str, calendar: WorkCalendar
+) -> None:
+    from duban.services.sweep import LEASE
+
+    class DiesAfterSending(RecordingSender):
+        def send(self, url: str, message: Any) -> Outcome:
+            outcome = super().send(url, message)
+            if url == "mailto://mz-liaison" and len(self.to(url)) == 1:
+                raise Crash  # the channel accepted it; we die before recording
+            return outcome
+
+    sender = DiesAfterSending()
+    t = tools(calendar, sender)
+    with pytest.raises(Crash):
+        run_round(session_factory, now=ASSIGNED, tools=t)
+    run_round(session_factory, now=ASSIGNED + LEASE / 2, tools=t)  # still claimed: no resend
+    assert len(sender.to("mailto://mz-liaison")) == 1
+    run_round(session_factory, now=ASSIGNED + LEASE * 2, tools=t)  # lease expired: resent once
+    run_round(session_factory, now=ASSIGNED + LEASE * 4, tools=t)
+    assert len(sender.to("mailto://mz-liaison")) == 2
+    with session_factory() as session:
+        assert set(session.scalars(select(Delivery.status))) == {"sent"}
