@@ -52,6 +52,17 @@ class Settings(BaseSettings):
     # WeCom API root for dubanwecom:// and dubanwecomapp:// contacts without ?base=;
     # government editions (政务微信, 粤政易) serve the same API at their own address.
     wecom_api_base: str = "https://qyapi.weixin.qq.com"
+    # Web (duban serve). The key signs sessions and department links; when unset
+    # one is generated once and kept in DATA_DIR/secret_key (never committed).
+    secret_key: str | None = None
+    # A department link (in every notice) stops working this many days after
+    # the message was composed; each new notice carries a fresh one.
+    link_max_age_days: int = 120
+    # Largest attachment accepted on a department's 报结 (bytes, per file).
+    upload_max_bytes: int = 20 * 1024 * 1024
+    # Staff sessions end after this many hours; cookies need HTTPS when secure.
+    session_hours: int = 12
+    cookie_secure: bool = False
     # Test-only fault injection: the measure flow's process dies (os._exit) right
     # after creating this many new tasks, as a crash would. Never set in production.
     fault_crash_after_tasks: int | None = None

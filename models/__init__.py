@@ -39,6 +39,7 @@ from models.task import (
     Task,
     TaskEvent,
 )
+from models.web import USER_ROLES, Attachment, AuditEntry, DepartmentLinkEpoch, User
 
 __all__ = [
     "COMPARATORS",
@@ -51,6 +52,9 @@ __all__ = [
     "PLAN_STATUSES",
     "ROLES",
     "TASK_STATES",
+    "USER_ROLES",
+    "Attachment",
+    "AuditEntry",
     "Base",
     "Contact",
     "ContactChannel",
@@ -59,6 +63,7 @@ __all__ = [
     "DeliveryItem",
     "Department",
     "DepartmentAlias",
+    "DepartmentLinkEpoch",
     "EscalationPolicyRow",
     "ExtensionRequest",
     "IndicatorReading",
@@ -72,4 +77,5 @@ __all__ = [
     "Task",
     "TaskEvent",
     "UTCDateTime",
+    "User",
 ]

@@ -36,6 +36,7 @@ from duban.domain.escalation import (
     step_by_name,
 )
 from duban.domain.workdays import WorkCalendar
+from duban.services.links import task_link
 from duban.services.sweep import LEASE, SweepClock, policy_for
 from models import (
     Contact,
@@ -544,7 +545,7 @@ def _item_context(
         days_overdue: int | None = None
     else:
         days_left, days_overdue = None, context.calendar.count_workdays(task.due, today)
-    link = f"{context.base_url.rstrip('/')}/tasks/{task.id}" if context.base_url else ""
+    link = task_link(session, task, base_url=context.base_url, now=now)  # signed, per department
     entry = {
         "step": name,
         "step_label": step_label,
