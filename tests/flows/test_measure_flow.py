@@ -59,26 +59,48 @@ def test_measure_flow_assigns_once_and_is_named_after_the_measure(
 ) -> None:
     from flows.measure import measure_flow
 
-    first = measure_flow(measure=8, plan=imported, title="推进城乡社会保障体系建设",
-                         as_of="2014-09-01")
+    first = measure_flow(
+        measure=8, plan=imported, title="推进城乡社会保障体系建设", as_of="2014-09-01"
+    )
     assert first["created"] == 24 and first["existing"] == 0
-    again = measure_flow(measure=8, plan=imported, title="推进城乡社会保障体系建设",
-                         as_of="2014-09-01")
+    again = measure_flow(
+        measure=8, plan=imported, title="推进城乡社会保障体系建设", as_of="2014-09-01"
+    )
     assert again["created"] == 0 and again["existing"] == 24
     assert len(tasks_of(session_factory)) == 24
     assert "措施8 推进城乡社会保障体系建设" in asyncio.run(_flow_run_names())
 
 
 def test_crash_mid_flow_then_rerun_leaves_the_tasks_of_a_clean_run(
-    prefect_api: str, imported: str, session_factory: sessionmaker[Session], migrated_url: str,
+    prefect_api: str,
+    imported: str,
+    session_factory: sessionmaker[Session],
+    migrated_url: str,
     tmp_path: Path,
 ) -> None:
-    env = {**os.environ, "PREFECT_API_URL": prefect_api, "DUBAN_DATABASE_URL": migrated_url,
-           "DUBAN_DATA_DIR": str(tmp_path / "data")}
-    command = [sys.executable, "-c", "from duban.cli import main; main()", "assign",
-               "--measure", "8", "--as-of", "2014-09-01"]
-    crashed = subprocess.run(command, env={**env, "DUBAN_FAULT_CRASH_AFTER_TASKS": "5"},
-                             capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": prefect_api,
+        "DUBAN_DATABASE_URL": migrated_url,
+        "DUBAN_DATA_DIR": str(tmp_path / "data"),
+    }
+    command = [
+        sys.executable,
+        "-c",
+        "from duban.cli import main; main()",
+        "assign",
+        "--measure",
+        "8",
+        "--as-of",
+        "2014-09-01",
+    ]
+    crashed = subprocess.run(
+        command,
+        env={**env, "DUBAN_FAULT_CRASH_AFTER_TASKS": "5"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert crashed.returncode == 70, crashed.stderr
     assert len(tasks_of(session_factory)) == 5
     rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
@@ -115,31 +137,54 @@ def test_lifecycle_extension_and_lights_after_a_real_flow_run(
     measure_flow(measure=10, plan=imported, title="增强城乡基层群众自治活力", as_of="2014-09-01")
 
     def views(on: str) -> dict[tuple[str, str], object]:
-        return {(v.department, v.role): v
-                for v in list_tasks(session_factory, as_of=date.fromisoformat(on),
-                                    calendar=calendar, measure=10)}
+        return {
+            (v.department, v.role): v
+            for v in list_tasks(
+                session_factory, as_of=date.fromisoformat(on), calendar=calendar, measure=10
+            )
+        }
 
     lead = views("2014-09-01")[("珠海市民政局", "lead")]
     district = views("2014-09-01")[("香洲区", "supporting")]
     assert lead.due == date(2015, 12, 31) and district.due == date(2015, 12, 17)
     at = lambda day: parse_as_of(day, "Asia/Shanghai")  # noqa: E731
     with pytest.raises(TransitionError):
-        lifecycle.approve(lead.id, actor="督办科", now=at("2014-09-02"),
-                          session_factory=session_factory)
-    lifecycle.acknowledge(lead.id, department="市民政局", now=at("2014-09-02"),
-                          session_factory=session_factory)
-    lifecycle.report(lead.id, department="市民政局", note="直选试点推进中",
-                     values={"直选比例": 25, "规范达标率": 50}, now=at("2014-10-09"),
-                     session_factory=session_factory)
+        lifecycle.approve(
+            lead.id, actor="督办科", now=at("2014-09-02"), session_factory=session_factory
+        )
+    lifecycle.acknowledge(
+        lead.id, department="市民政局", now=at("2014-09-02"), session_factory=session_factory
+    )
+    lifecycle.report(
+        lead.id,
+        department="市民政局",
+        note="直选试点推进中",
+        values={"直选比例": 25, "规范达标率": 50},
+        now=at("2014-10-09"),
+        session_factory=session_factory,
+    )
     request = lifecycle.request_extension(
-        lead.id, department="市民政局", new_due=date(2016, 3, 31), reason="换届选举顺延",
-        now=at("2015-12-01"), calendar=calendar, session_factory=session_factory)
-    lifecycle.approve_extension(request.extension_id, actor="督办科", now=at("2015-12-02"),
-                                session_factory=session_factory)
-    lifecycle.submit(lead.id, department="市民政局", note="直选比例达42%", now=at("2016-03-01"),
-                     session_factory=session_factory)
-    lifecycle.approve(lead.id, actor="督办科", now=at("2016-03-02"),
-                      session_factory=session_factory)
+        lead.id,
+        department="市民政局",
+        new_due=date(2016, 3, 31),
+        reason="换届选举顺延",
+        now=at("2015-12-01"),
+        calendar=calendar,
+        session_factory=session_factory,
+    )
+    lifecycle.approve_extension(
+        request.extension_id, actor="督办科", now=at("2015-12-02"), session_factory=session_factory
+    )
+    lifecycle.submit(
+        lead.id,
+        department="市民政局",
+        note="直选比例达42%",
+        now=at("2016-03-01"),
+        session_factory=session_factory,
+    )
+    lifecycle.approve(
+        lead.id, actor="督办科", now=at("2016-03-02"), session_factory=session_factory
+    )
 
     later = views("2016-01-04")
     assert later[("香洲区", "supporting")].light is Light.RED  # never acted on, overdue
