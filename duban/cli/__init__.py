@@ -17,6 +17,8 @@ from duban.cli import assign as _assign  # noqa: F401  isort: skip
 from duban.cli import demo as _demo  # noqa: F401  isort: skip
 from duban.cli import reminders as _reminders  # noqa: F401  isort: skip
 from duban.cli import policy as _policy  # noqa: F401  isort: skip
+from duban.cli import serve as _serve  # noqa: F401  isort: skip
+from duban.cli import user as _user  # noqa: F401  isort: skip
 
 
 def main() -> None:

@@ -1,0 +1,258 @@
+"""What the supervisors' dashboard shows: every measure with its light, and the
+department scorecard (考核), both as of a day.
+
+Built on :func:`duban.services.tasks.list_tasks` (status and light derived,
+never stored) and the stored plan; results are plain dataclasses.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import date, tzinfo
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload, sessionmaker
+
+from duban.domain.lifecycle import Action, TaskState
+from duban.domain.status import (
+    LIGHT_LABELS,
+    Light,
+    StatusPolicy,
+    TaskStatus,
+    assess,
+    missing_reports,
+    worst_light,
+)
+from duban.domain.workdays import WorkCalendar
+from duban.services.plans import list_plans, show_plan
+from duban.services.tasks import LOCAL_ZONE, TaskView, list_tasks, local_date, task_facts
+from models import ExtensionRequest, Task, TaskEvent
+
+
+@dataclass
+class MeasureRow:
+    """One measure on the dashboard. ``progress`` is approved tasks / tasks."""
+
+    id: int
+    number: int
+    title: str
+    section: str | None
+    section_number: int | None
+    lead: list[str]
+    departments: list[str]
+    deadlines: list[date]
+    light: Light
+    light_label: str
+    task_count: int
+    approved: int
+    submitted: int
+    overdue: int
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def progress_percent(self) -> int:
+        return round(100 * self.approved / self.task_count) if self.task_count else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["deadlines"] = [d.isoformat() for d in self.deadlines]
+        data["light"] = self.light.value
+        return data
+
+
+@dataclass
+class Overview:
+    plan_id: int
+    plan_key: str
+    plan_title: str
+    as_of: date
+    measures: list[MeasureRow]
+    sections: list[tuple[int, str]]
+    departments: list[str]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {light.value: sum(1 for m in self.measures if m.light is light) for light in Light}
+
+
+def latest_plan_key(*, session: Session) -> str | None:
+    """The key of the most recently imported plan (None when there is none)."""
+    plans = list_plans(session=session)
+    return plans[-1].key if plans else None
+
+
+def measure_overview(
+    session_factory: sessionmaker[Session],
+    *,
+    as_of: date,
+    calendar: WorkCalendar,
+    plan: str | None = None,
+    section: int | None = None,
+    department: str | None = None,
+    light: Light | None = None,
+    zone: tzinfo = LOCAL_ZONE,
+) -> Overview:
+    """Measures of ``plan`` (default: the latest imported) as of ``as_of``.
+
+    Filters: ``section`` (its number), ``department`` (official name: measures
+    where it has a task), ``light`` (the measure's light). ``sections`` and
+    ``departments`` list every choice for the filters. Raises NotFoundError
+    when no plan exists or ``plan`` is unknown.
+    """
+    with session_factory() as session:
+        key = plan or latest_plan_key(session=session)
+        detail = show_plan(key, session=session)
+    views = list_tasks(session_factory, as_of=as_of, calendar=calendar, plan=detail.id, zone=zone)
+    by_measure: dict[int, list[TaskView]] = defaultdict(list)
+    for view in views:
+        by_measure[view.measure_id].append(view)
+    rows: list[MeasureRow] = []
+    sections: dict[int, str] = {}
+    for measure in detail.measures:
+        if measure.section_number is not None and measure.section:
+            sections[measure.section_number] = measure.section
+        tasks = by_measure.get(measure.id, [])
+        reasons = sorted({r for t in tasks if t.light is not Light.GREEN for r in t.reasons})
+        rows.append(
+            MeasureRow(
+                id=measure.id,
+                number=measure.number,
+                title=measure.title,
+                section=measure.section,
+                section_number=measure.section_number,
+                lead=[r.department or r.named_as for r in measure.lead],
+                departments=sorted({t.department for t in tasks}),
+                deadlines=sorted({t.due for t in tasks if t.role == "lead"}),
+                light=worst_light(t.light for t in tasks),
+                light_label=LIGHT_LABELS[worst_light(t.light for t in tasks)],
+                task_count=len(tasks),
+                approved=sum(1 for t in tasks if t.state is TaskState.APPROVED),
+                submitted=sum(1 for t in tasks if t.state is TaskState.SUBMITTED),
+                overdue=sum(1 for t in tasks if t.status is TaskStatus.OVERDUE),
+                reasons=reasons[:4],
+            )
+        )
+    all_departments = sorted({v.department for v in views})
+    if section is not None:
+        rows = [r for r in rows if r.section_number == section]
+    if department:
+        rows = [r for r in rows if department in r.departments]
+    if light is not None:
+        rows = [r for r in rows if r.light is light]
+    return Overview(
+        plan_id=detail.id,
+        plan_key=detail.key,
+        plan_title=detail.title,
+        as_of=as_of,
+        measures=rows,
+        sections=sorted(sections.items()),
+        departments=all_departments,
+    )
+
+
+# --- scorecard ---------------------------------------------------------------
+
+
+@dataclass
+class ScoreRow:
+    """One department's record as of a day (counts of its tasks).
+
+    ``due``: tasks whose (current) due date has come; ``on_time``,
+    ``after_extension``, ``late``: approved tasks by how they were done;
+    ``overdue``: open tasks past due; ``reports_missing``: progress-report
+    periods with no report; ``avg_days_late``: mean working days past due of
+    the late and overdue tasks (None when there are none).
+    """
+
+    department: str
+    tasks: int = 0
+    due: int = 0
+    on_time: int = 0
+    after_extension: int = 0
+    late: int = 0
+    overdue: int = 0
+    reports_missing: int = 0
+    avg_days_late: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+SCORE_COLUMNS = (
+    ("department", "单位"),
+    ("tasks", "任务数"),
+    ("due", "已到期"),
+    ("on_time", "按期办结"),
+    ("after_extension", "延期后办结"),
+    ("late", "逾期办结"),
+    ("overdue", "逾期未办结"),
+    ("reports_missing", "缺报进度"),
+    ("avg_days_late", "平均逾期(工作日)"),
+)
+
+
+def scorecard(
+    session_factory: sessionmaker[Session],
+    *,
+    as_of: date,
+    calendar: WorkCalendar,
+    policy: StatusPolicy | None = None,
+    sort: str = "overdue",
+    descending: bool = True,
+    zone: tzinfo = LOCAL_ZONE,
+) -> list[ScoreRow]:
+    """Every department with tasks, scored as of ``as_of``, sorted by ``sort``
+    (a ScoreRow field; unknown names sort by ``overdue``), ties by name."""
+    policy = policy or StatusPolicy()
+    rows: dict[str, ScoreRow] = {}
+    days_late: dict[str, list[int]] = defaultdict(list)
+    with session_factory() as session:
+        tasks = session.scalars(select(Task).options(joinedload(Task.department))).all()
+        reports: dict[int, list[TaskEvent]] = defaultdict(list)
+        for event in session.scalars(
+            select(TaskEvent).where(TaskEvent.action == Action.REPORT.value)
+        ):
+            reports[event.task_id].append(event)
+        extensions: dict[int, list[ExtensionRequest]] = defaultdict(list)
+        for extension in session.scalars(select(ExtensionRequest)):
+            extensions[extension.task_id].append(extension)
+        names = {t.id: t.department.name for t in tasks}
+        for task in tasks:
+            facts = task_facts(
+                task,
+                events=reports[task.id],
+                extensions=extensions[task.id],
+                targets=[],
+                readings=[],
+                zone=zone,
+            )
+            result = assess(facts, as_of, calendar, policy)
+            row = rows.setdefault(names[task.id], ScoreRow(names[task.id]))
+            row.tasks += 1
+            row.due += task.due <= as_of
+            row.on_time += result.status is TaskStatus.DONE_ON_TIME
+            row.after_extension += result.status is TaskStatus.DONE_AFTER_EXTENSION
+            row.late += result.status is TaskStatus.DONE_LATE
+            row.overdue += result.status is TaskStatus.OVERDUE
+            row.reports_missing += len(missing_reports(facts, as_of, calendar, policy))
+            if result.status is TaskStatus.OVERDUE:
+                days_late[row.department].append(calendar.count_workdays(task.due, as_of))
+            elif result.status is TaskStatus.DONE_LATE and task.submitted_at is not None:
+                done_on = local_date(task.submitted_at, zone)
+                days_late[row.department].append(calendar.count_workdays(task.due, done_on))
+    for name, values in days_late.items():
+        rows[name].avg_days_late = round(sum(values) / len(values), 1)
+    key = sort if sort in {c for c, _label in SCORE_COLUMNS} else "overdue"
+
+    def order(row: ScoreRow) -> tuple[Any, ...]:
+        value = getattr(row, key)
+        missing = value is None
+        return (missing, value if not missing else 0)
+
+    ordered = sorted(rows.values(), key=lambda r: r.department)
+    ordered.sort(key=order, reverse=descending)
+    if descending:  # keep rows without a value last either way
+        ordered.sort(key=lambda r: getattr(r, key) is None)
+    return ordered

@@ -1,0 +1,351 @@
+"""The coordinators' desk: what waits for them, and the fixes only they make.
+
+- :func:`review_queue`: submissions to approve or return, extension requests
+  to decide, deliveries that failed;
+- :func:`retry_delivery`: try a failed delivery once more, soon;
+- :func:`replace_channel`: give a contact a corrected address; the unsent
+  deliveries of the old address move to the new one (sent ones stay where they
+  went, for the record);
+- :func:`resend_notice`: queue the 交办通知 of a task again (with a fresh link).
+
+Each owns its transaction and writes an :class:`~models.AuditEntry` naming
+the actor. Addresses are secrets: only their privacy form leaves this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, joinedload, sessionmaker
+
+from duban.domain.errors import DubanError, NotFoundError
+from duban.domain.escalation import Anchor
+from duban.domain.org import url_scheme
+from duban.services.sweep import policy_for
+from duban.services.tasks import LOCAL_ZONE, TASK_ROLE_LABELS, local_date
+from models import (
+    AuditEntry,
+    Contact,
+    ContactChannel,
+    Delivery,
+    DeliveryItem,
+    Department,
+    ExtensionRequest,
+    Measure,
+    Notice,
+    Task,
+    TaskEvent,
+)
+from notifications.send import validate_url
+
+UNSENT = ("pending", "failed", "dead")
+
+
+@dataclass(frozen=True)
+class SubmissionItem:
+    task_id: int
+    measure: int
+    measure_title: str
+    department: str
+    role_label: str
+    due: date
+    submitted_at: datetime | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class ExtensionItem:
+    id: int
+    task_id: int
+    measure: int
+    department: str
+    current_due: date
+    new_due: date
+    reason: str
+    requested_by: str
+    requested_at: datetime
+
+
+@dataclass(frozen=True)
+class FailedDelivery:
+    id: int
+    contact_id: int
+    contact: str
+    department: str | None
+    channel_id: int
+    channel: str  # privacy form
+    status: str
+    attempts: int
+    error: str | None
+    day: date
+    tasks: list[int]
+
+
+@dataclass(frozen=True)
+class ReviewQueue:
+    submissions: list[SubmissionItem]
+    extensions: list[ExtensionItem]
+    failed: list[FailedDelivery]
+
+
+def review_queue(session_factory: sessionmaker[Session]) -> ReviewQueue:
+    """Everything waiting for a coordinator, oldest first."""
+    with session_factory() as session:
+        submitted = session.scalars(
+            select(Task)
+            .where(Task.state == "submitted")
+            .options(joinedload(Task.measure), joinedload(Task.department))
+            .order_by(Task.submitted_at, Task.id)
+        ).all()
+        notes: dict[int, str | None] = {}
+        for task_id, note in session.execute(
+            select(TaskEvent.task_id, TaskEvent.note)
+            .where(TaskEvent.action == "submit", TaskEvent.task_id.in_([t.id for t in submitted]))
+            .order_by(TaskEvent.id)
+        ):
+            notes[task_id] = note
+        submissions = [
+            SubmissionItem(
+                task_id=t.id,
+                measure=t.measure.number,
+                measure_title=t.measure.title,
+                department=t.department.name,
+                role_label=TASK_ROLE_LABELS.get(t.role, t.role),
+                due=t.due,
+                submitted_at=t.submitted_at,
+                note=notes.get(t.id),
+            )
+            for t in submitted
+        ]
+        extensions = [
+            ExtensionItem(
+                id=x.id,
+                task_id=task.id,
+                measure=measure.number,
+                department=department.name,
+                current_due=x.current_due,
+                new_due=x.new_due,
+                reason=x.reason,
+                requested_by=x.requested_by,
+                requested_at=x.requested_at,
+            )
+            for x, task, measure, department in session.execute(
+                select(ExtensionRequest, Task, Measure, Department)
+                .join(Task, Task.id == ExtensionRequest.task_id)
+                .join(Measure, Measure.id == Task.measure_id)
+                .join(Department, Department.id == Task.department_id)
+                .where(ExtensionRequest.status == "pending")
+                .order_by(ExtensionRequest.requested_at, ExtensionRequest.id)
+            )
+        ]
+        failed = failed_deliveries(session)
+    return ReviewQueue(submissions, extensions, failed)
+
+
+def failed_deliveries(session: Session) -> list[FailedDelivery]:
+    """Deliveries that failed (retrying) or were given up (dead), newest first."""
+    rows = session.execute(
+        select(Delivery, Contact, ContactChannel)
+        .join(Contact, Contact.id == Delivery.contact_id)
+        .join(ContactChannel, ContactChannel.id == Delivery.channel_id)
+        .where(Delivery.status.in_(("failed", "dead")))
+        .order_by(Delivery.id.desc())
+    )
+    departments = dict(session.execute(select(Department.id, Department.name)).all())
+    result = []
+    for delivery, contact, channel in rows:
+        tasks = sorted(
+            set(
+                session.scalars(
+                    select(Notice.task_id)
+                    .join(DeliveryItem, DeliveryItem.notice_id == Notice.id)
+                    .where(DeliveryItem.delivery_id == delivery.id)
+                )
+            )
+        )
+        result.append(
+            FailedDelivery(
+                id=delivery.id,
+                contact_id=contact.id,
+                contact=contact.name,
+                department=departments.get(contact.department_id or -1),
+                channel_id=channel.id,
+                channel=channel.url_privacy,
+                status=delivery.status,
+                attempts=delivery.attempts,
+                error=delivery.last_error,
+                day=delivery.day,
+                tasks=tasks,
+            )
+        )
+    return result
+
+
+def _audit(session: Session, *, now: datetime, actor: str, action: str, subject: str,
+           data: dict[str, object] | None = None) -> None:
+    session.add(AuditEntry(at=now, actor=actor, action=action, subject=subject, data=data))
+
+
+def retry_delivery(
+    delivery_id: int, *, actor: str, now: datetime, session_factory: sessionmaker[Session]
+) -> None:
+    """Make a failed or given-up delivery due again now: the next delivery pass
+    tries it once more (and gives up again at once if that fails). Its notices
+    count as pending again until it is sent. Raises NotFoundError, or
+    DubanError when the delivery is not a failed one."""
+    with session_factory.begin() as session:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is None:
+            raise NotFoundError(f"找不到发送记录 #{delivery_id}")
+        if delivery.status not in ("failed", "dead"):
+            raise DubanError(f"发送记录 #{delivery_id} 不是发送失败的记录,无需重试")
+        delivery.status = "failed"
+        delivery.next_attempt_at = now
+        delivery.not_before = min(delivery.not_before, now)
+        notice_ids = [item.notice_id for item in delivery.items]
+        session.execute(
+            update(Notice)
+            .where(Notice.id.in_(notice_ids), Notice.status == "failed")
+            .values(status="pending")
+            .execution_options(synchronize_session=False)
+        )
+        _audit(session, now=now, actor=actor, action="retry_delivery",
+               subject=f"发送记录 #{delivery_id}", data={"channel": delivery.channel.url_privacy})
+
+
+def replace_channel(
+    channel_id: int,
+    new_url: str,
+    *,
+    actor: str,
+    now: datetime,
+    session_factory: sessionmaker[Session],
+) -> int:
+    """Give the channel's contact ``new_url`` in place of this address.
+
+    The old channel is deactivated (its sent deliveries keep pointing to it);
+    the new one takes the next position; unsent deliveries (pending, failed,
+    dead) move to it and are due again now. Returns the new channel's id.
+    Raises ContactError (a DubanError naming only the scheme) for an address
+    Apprise cannot use, NotFoundError for an unknown channel.
+
+    The organisation file stays the truth: reloading a file that still lists
+    the old address brings it back. Correct the file as well.
+    """
+    shown = validate_url(new_url.strip())
+    with session_factory.begin() as session:
+        old = session.get(ContactChannel, channel_id)
+        if old is None:
+            raise NotFoundError(f"找不到联系方式 #{channel_id}")
+        if old.url == new_url.strip():
+            raise DubanError("新地址与原地址相同")
+        position = session.scalar(
+            select(func.max(ContactChannel.position)).where(
+                ContactChannel.contact_id == old.contact_id
+            )
+        )
+        new = ContactChannel(
+            contact_id=old.contact_id,
+            position=(position or 0) + 1,
+            url=new_url.strip(),
+            url_privacy=shown,
+            scheme=url_scheme(new_url.strip()) or "",
+            active=True,
+        )
+        session.add(new)
+        old.active = False
+        session.flush()
+        moved = list(
+            session.scalars(
+                select(Delivery.id).where(
+                    Delivery.channel_id == old.id, Delivery.status.in_(UNSENT)
+                )
+            )
+        )
+        if moved:
+            session.execute(
+                update(DeliveryItem)
+                .where(DeliveryItem.delivery_id.in_(moved))
+                .values(channel_id=new.id)
+                .execution_options(synchronize_session=False)
+            )
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(moved))
+                .values(channel_id=new.id)
+                .execution_options(synchronize_session=False)
+            )
+            session.execute(  # what had failed is due again now, on the new address
+                update(Delivery)
+                .where(Delivery.id.in_(moved), Delivery.status.in_(("failed", "dead")))
+                .values(status="failed", next_attempt_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            notice_ids = select(DeliveryItem.notice_id).where(DeliveryItem.delivery_id.in_(moved))
+            session.execute(
+                update(Notice)
+                .where(Notice.id.in_(notice_ids), Notice.status == "failed")
+                .values(status="pending")
+                .execution_options(synchronize_session=False)
+            )
+        contact = session.get(Contact, old.contact_id)
+        _audit(session, now=now, actor=actor, action="replace_channel",
+               subject=f"联系人 {contact.name if contact else old.contact_id}",
+               data={"from": old.url_privacy, "to": shown, "moved_deliveries": moved})
+        return new.id
+
+
+def resend_notice(
+    task_id: int,
+    *,
+    actor: str,
+    now: datetime,
+    session_factory: sessionmaker[Session],
+    zone: tzinfo = LOCAL_ZONE,
+) -> int:
+    """Queue the task's 交办通知 again, to go out in the next delivery pass
+    (inside office hours) with a fresh department link. At most once per task
+    and day. Returns the notice id; NotFoundError for an unknown task,
+    DubanError when it was already sent again today or the task is closed."""
+    with session_factory.begin() as session:
+        task = session.get(Task, task_id)
+        if task is None:
+            raise NotFoundError(f"找不到任务 #{task_id}")
+        if task.state == "approved":
+            raise DubanError(f"任务 #{task_id} 已办结,无需重新发送通知")
+        policy = policy_for(session, task.policy_id)
+        step = next((s for s in policy.steps if s.anchor is Anchor.ASSIGNED), policy.steps[0])
+        today = local_date(now, zone)
+        module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        notice_id = session.execute(
+            module.insert(Notice)
+            .values(
+                task_id=task_id,
+                step=f"{step.name}@{today.isoformat()}",
+                status="pending",
+                level=step.level,
+                due_at=now,
+                created_at=now,
+                reason=f"督办科重新发送({actor})",
+            )
+            .on_conflict_do_nothing(index_elements=["task_id", "step"])
+            .returning(Notice.id)
+        ).scalar_one_or_none()
+        if notice_id is None:
+            raise DubanError(f"任务 #{task_id} 今天已发送过{step.label},请明天再重新发送")
+        _audit(session, now=now, actor=actor, action="resend_notice", subject=f"任务 #{task_id}",
+               data={"notice": notice_id, "step": step.name})
+        return int(notice_id)
+
+
+def audit_entries(
+    session_factory: sessionmaker[Session], *, limit: int = 50
+) -> list[AuditEntry]:
+    """The newest audit entries (detached rows)."""
+    with session_factory() as session:
+        return list(
+            session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
+        )

@@ -1,0 +1,64 @@
+"""What happens next on the escalation ladder for one task, in words a
+department understands (shown on its task page)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from duban.domain.escalation import Anchor, occurrences
+from duban.domain.lifecycle import TaskState
+from duban.domain.workdays import WorkCalendar
+from duban.services.sweep import policy_for, timeline_of
+from models import Notice, Task
+
+LEVEL_WORDS = {0: "提醒", 1: "催办(抄送单位负责人)", 2: "黄色督办单", 3: "红色督办单,约谈"}
+
+
+@dataclass(frozen=True)
+class NextStep:
+    on: date
+    label: str
+    level: int
+    words: str
+
+
+def next_steps(
+    task_id: int,
+    *,
+    today: date,
+    calendar: WorkCalendar,
+    zone: ZoneInfo,
+    session_factory: sessionmaker[Session],
+    limit: int = 3,
+) -> list[NextStep]:
+    """The next ladder steps still to come for the task after ``today`` (at
+    most ``limit``), soonest first; empty once it is submitted or approved."""
+    with session_factory() as session:
+        task = session.get(Task, task_id)
+        if task is None or TaskState(task.state) in (TaskState.SUBMITTED, TaskState.APPROVED):
+            return []
+        policy = policy_for(session, task.policy_id)
+        timeline = timeline_of(session, task, zone)
+        done = frozenset(session.scalars(select(Notice.step).where(Notice.task_id == task_id)))
+    horizon = calendar.add_workdays(max(today, timeline.due), 15)
+    upcoming = [
+        o
+        for o in occurrences(timeline, policy, calendar, until=horizon)
+        if o.on > today and o.key not in done
+    ]
+    steps: list[NextStep] = []
+    for occ in upcoming:
+        if occ.step.anchor in (Anchor.ASSIGNED, Anchor.REPORT_MISSING):
+            continue  # done already, or only if a report is missed
+        if occ.step.anchor is Anchor.UNACKNOWLEDGED and timeline.acknowledged_on is not None:
+            continue
+        words = LEVEL_WORDS.get(occ.step.level, "")
+        steps.append(NextStep(occ.on, occ.step.label, occ.step.level, words))
+        if len(steps) >= limit:
+            break
+    return steps

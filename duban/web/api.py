@@ -1,0 +1,196 @@
+"""The JSON API: what the pages show, behind the same permissions, described
+at ``/api/openapi.json`` (browsable at ``/api/docs``).
+
+Who may call it:
+
+- a signed-in coordinator or supervisor (the session cookie), or a program
+  with a staff account (HTTP Basic): everything;
+- a department, with its link token in the ``X-Duban-Link`` header: only
+  ``/api/tasks`` and ``/api/tasks/{id}``, and only its own tasks.
+
+Read-only: actions go through the pages (with their CSRF tokens).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+
+from duban.domain.status import Light, StatusPolicy
+from duban.services import accounts
+from duban.services.accounts import UserView
+from duban.services.dashboard import measure_overview, scorecard
+from duban.services.links import LinkError, LinkHolder
+from duban.services.logs import delivery_log, escalation_log
+from duban.services.tasks import get_task, list_tasks, tasks_to_json
+from duban.web.auth import current_user
+from duban.web.state import parse_day, state_of
+
+router = APIRouter(prefix="/api", tags=["督办"])
+
+
+@dataclass(frozen=True)
+class Caller:
+    user: UserView | None = None
+    department: LinkHolder | None = None
+
+
+def caller(
+    request: Request,
+    x_duban_link: Annotated[str | None, Header(description="单位链接中的令牌")] = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Caller:
+    """Who is calling: staff (session or Basic) or a department (link token); 401 otherwise."""
+    web = state_of(request)
+    if x_duban_link:
+        with web.context.session_factory() as session:
+            try:
+                holder = web.signer.read(x_duban_link, now=web.clock.now(), session=session)
+            except LinkError as err:
+                raise HTTPException(403, str(err)) from None
+        return Caller(department=holder)
+    if authorization and authorization.lower().startswith("basic "):
+        try:
+            decoded = base64.b64decode(authorization[6:], validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise HTTPException(401, "认证信息格式错误") from None
+        name, _, password = decoded.partition(":")
+        user = accounts.authenticate(name, password, session_factory=web.context.session_factory)
+        if user is None:
+            raise HTTPException(401, "用户名或密码不正确", {"WWW-Authenticate": "Basic"})
+        return Caller(user=user)
+    user = current_user(request)
+    if user is None:
+        raise HTTPException(401, "请先登录,或提供单位链接令牌", {"WWW-Authenticate": "Basic"})
+    return Caller(user=user)
+
+
+def staff_caller(who: Annotated[Caller, Depends(caller)]) -> Caller:
+    if who.user is None:
+        raise HTTPException(403, "单位链接只能查看本单位的任务")
+    return who
+
+
+CallerDep = Annotated[Caller, Depends(caller)]
+StaffDep = Annotated[Caller, Depends(staff_caller)]
+
+
+@router.get("/tasks", summary="任务列表(状态与灯色按当日计算)")
+def tasks(
+    request: Request,
+    who: CallerDep,
+    department: str | None = None,
+    measure: int | None = None,
+    plan: str | None = None,
+    light: Light | None = None,
+    overdue: bool = False,
+) -> list[dict[str, Any]]:
+    """Each task as ``duban tasks --json`` prints it. A department sees its own only."""
+    web = state_of(request)
+    if who.department is not None:
+        department = who.department.department
+    views = list_tasks(
+        web.context.session_factory,
+        as_of=web.today(),
+        calendar=web.context.calendar,
+        department=department,
+        measure=measure,
+        plan=plan,
+        light=light,
+        overdue=overdue,
+        zone=web.zone,
+    )
+    return tasks_to_json(views)
+
+
+@router.get("/tasks/{task_id}", summary="任务详情(办理记录、延期申请、指标报送)")
+def task(request: Request, who: CallerDep, task_id: int) -> dict[str, Any]:
+    web = state_of(request)
+    detail = get_task(
+        web.context.session_factory,
+        task_id=task_id,
+        as_of=web.today(),
+        calendar=web.context.calendar,
+        policy=StatusPolicy(),
+        zone=web.zone,
+    )
+    if who.department is not None and detail.department != who.department.department:
+        raise HTTPException(403, "此令牌属于其他单位")
+    return detail.to_dict()
+
+
+@router.get("/measures", summary="措施与灯色(督查室看板)")
+def measures(
+    request: Request,
+    who: StaffDep,
+    plan: str | None = None,
+    section: int | None = None,
+    department: str | None = None,
+    light: Light | None = None,
+) -> dict[str, Any]:
+    web = state_of(request)
+    overview = measure_overview(
+        web.context.session_factory,
+        as_of=web.today(),
+        calendar=web.context.calendar,
+        plan=plan,
+        section=section,
+        department=department,
+        light=light,
+        zone=web.zone,
+    )
+    return {
+        "plan": overview.plan_key,
+        "as_of": overview.as_of.isoformat(),
+        "counts": overview.counts,
+        "measures": [m.to_dict() for m in overview.measures],
+    }
+
+
+@router.get("/escalations", summary="督办记录(新的在前)")
+def escalations(
+    request: Request,
+    who: StaffDep,
+    since: str | None = None,
+    until: str | None = None,
+    department: str | None = None,
+    level: Annotated[int | None, Query(ge=0, le=3)] = None,
+) -> list[dict[str, Any]]:
+    """Fields as ``duban escalations --json``: task, measure, department, step,
+    level, at, recipients (privacy form), delivered, …"""
+    web = state_of(request)
+    entries = escalation_log(
+        web.context.session_factory,
+        zone=web.zone,
+        since=parse_day(since),
+        until=parse_day(until),
+        department=department,
+        level=level,
+    )
+    return [e.to_dict() for e in entries]
+
+
+@router.get("/deliveries", summary="发送记录(地址仅显示隐去密钥的形式)")
+def deliveries(
+    request: Request,
+    who: StaffDep,
+    status: Annotated[str | None, Query(pattern="^(pending|sending|sent|failed)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> list[dict[str, Any]]:
+    web = state_of(request)
+    entries = delivery_log(web.context.session_factory, zone=web.zone, status=status, limit=limit)
+    return [{**e.to_dict(), "step": ",".join(e.steps)} for e in entries]
+
+
+@router.get("/scorecard", summary="单位考核")
+def score(request: Request, who: StaffDep, sort: str = "overdue") -> list[dict[str, Any]]:
+    web = state_of(request)
+    rows = scorecard(
+        web.context.session_factory, as_of=web.today(), calendar=web.context.calendar, sort=sort,
+        zone=web.zone,
+    )
+    return [r.to_dict() for r in rows]

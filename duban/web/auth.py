@@ -1,0 +1,152 @@
+"""Signing in and out, who is asking, and CSRF.
+
+Staff sign in with a username and password (Argon2 hashes, see
+:mod:`duban.services.accounts`); the session is Starlette's signed cookie
+(itsdangerous) holding the user id, a stamp of the password hash (a new
+password ends old sessions) and the CSRF token. Every POST form carries
+``csrf_token``, which must equal the session's (compared in constant time).
+
+Permissions: :func:`require_staff` (coordinator or supervisor) for reading,
+:func:`require_coordinator` for acting. A department link never creates a
+staff session, so it can never pass either.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from duban.services import accounts
+from duban.services.accounts import UserView
+from duban.web.state import flash, render, state_of
+
+router = APIRouter(include_in_schema=False)
+
+CSRF_FIELD = "csrf_token"
+
+
+class LoginRequired(Exception):
+    """Raised for a page that needs a signed-in user; becomes a redirect to /login."""
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token (created on first use)."""
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(32)
+    return str(token)
+
+
+def check_csrf(request: Request, form: FormData) -> None:
+    """Raise 403 unless the form's token matches the session's."""
+    sent = form.get(CSRF_FIELD)
+    expected = request.session.get("csrf")
+    if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
+        raise HTTPException(403, "表单已失效(缺少或不匹配的安全校验码),请刷新页面后重试")
+
+
+async def checked_form(request: Request) -> FormData:
+    """The request's form after the CSRF check (a dependency for POST routes)."""
+    form = await request.form()
+    check_csrf(request, form)
+    return form
+
+
+CheckedForm = Annotated[FormData, Depends(checked_form)]
+
+
+def current_user(request: Request) -> UserView | None:
+    """The signed-in staff member, or None (also for a stale session)."""
+    cached = getattr(request.state, "user", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    user_id, stamp = request.session.get("uid"), request.session.get("stamp")
+    if not isinstance(user_id, int) or not isinstance(stamp, str):
+        return None
+    web = state_of(request)
+    user = accounts.user_for_session(
+        user_id, stamp, session_factory=web.context.session_factory
+    )
+    if user is None:
+        request.session.pop("uid", None)
+    request.state.user = user
+    return user
+
+
+def require_staff(request: Request) -> UserView:
+    """A signed-in coordinator or supervisor; otherwise LoginRequired."""
+    user = current_user(request)
+    if user is None:
+        raise LoginRequired()
+    return user
+
+
+def require_coordinator(request: Request) -> UserView:
+    """A signed-in coordinator; 403 for a supervisor."""
+    user = require_staff(request)
+    if user.role != "coordinator":
+        raise HTTPException(403, "此操作仅限督办科,督查室账号只能查看")
+    return user
+
+
+Staff = Annotated[UserView, Depends(require_staff)]
+Coordinator = Annotated[UserView, Depends(require_coordinator)]
+
+
+def home_for(user: UserView) -> str:
+    return "/desk" if user.role == "coordinator" else "/dashboard"
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site paths: never an absolute URL or ``//host``."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return None
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    user = current_user(request)
+    return RedirectResponse(home_for(user) if user else "/login", 303)
+
+
+@router.get("/login")
+def login_page(request: Request, next: str | None = None) -> Response:
+    return render(request, "login.html", next=_safe_next(next) or "", username="")
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    form: CheckedForm,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    web = state_of(request)
+    user = accounts.authenticate(username, password, session_factory=web.context.session_factory)
+    if user is None:
+        flash(request, "用户名或密码不正确", "error")
+        return render(request, "login.html", status_code=401, next=_safe_next(next) or "",
+                      username=username)
+    request.session.clear()  # a fresh session (and CSRF token) at sign-in
+    request.session["uid"], request.session["stamp"] = user.id, user.stamp
+    request.state.user = user
+    return RedirectResponse(_safe_next(next) or home_for(user), 303)
+
+
+@router.post("/logout")
+async def logout(request: Request, form: CheckedForm) -> Response:
+    request.session.clear()
+    return RedirectResponse("/login", 303)
+
+
+def login_redirect(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", 303)

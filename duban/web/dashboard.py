@@ -1,0 +1,123 @@
+"""The supervisors' dashboard (督查室); coordinators may read it too.
+
+- ``/dashboard``: every measure with its light, lead, deadlines and progress,
+  filtered by section, department and light, with the light counts;
+- ``/dashboard/escalations``: the escalation log, newest first, filtered by
+  level, department, dates and delivered or not;
+- ``/dashboard/scorecard``: the department scorecard, sortable by any column.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from duban.domain.errors import NotFoundError
+from duban.domain.status import Light
+from duban.services.dashboard import SCORE_COLUMNS, measure_overview, scorecard
+from duban.services.logs import escalation_log
+from duban.web.auth import Staff
+from duban.web.state import parse_day, render, state_of
+
+router = APIRouter(include_in_schema=False)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+@router.get("/dashboard")
+def measures(
+    request: Request,
+    user: Staff,
+    section: str | None = None,
+    department: str | None = None,
+    light: str | None = None,
+    plan: str | None = None,
+) -> Response:
+    web = state_of(request)
+    chosen = Light(light) if light in {x.value for x in Light} else None
+    try:
+        overview = measure_overview(
+            web.context.session_factory,
+            as_of=web.today(),
+            calendar=web.context.calendar,
+            plan=plan or None,
+            section=_int(section),
+            department=department or None,
+            light=chosen,
+            zone=web.zone,
+        )
+    except NotFoundError as err:
+        return render(request, "dashboard/empty.html", message=str(err))
+    return render(
+        request,
+        "dashboard/measures.html",
+        overview=overview,
+        filters={"section": _int(section), "department": department or "", "light": light or ""},
+    )
+
+
+@router.get("/dashboard/escalations")
+def escalations(
+    request: Request,
+    user: Staff,
+    level: str | None = None,
+    department: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    delivered: str | None = None,
+) -> Response:
+    web = state_of(request)
+    chosen_level = _int(level)
+    entries = escalation_log(
+        web.context.session_factory,
+        zone=web.zone,
+        since=parse_day(since),
+        until=parse_day(until),
+        department=department or None,
+        level=chosen_level if chosen_level in (0, 1, 2, 3) else None,
+    )
+    if delivered == "yes":
+        entries = [e for e in entries if e.delivered]
+    elif delivered == "no":
+        entries = [e for e in entries if not e.delivered]
+    departments = sorted({e.department for e in entries} | ({department} if department else set()))
+    return render(
+        request,
+        "dashboard/escalations.html",
+        entries=entries[:500],
+        total=len(entries),
+        departments=departments,
+        filters={
+            "level": "" if chosen_level is None else str(chosen_level),
+            "department": department or "",
+            "since": since or "",
+            "until": until or "",
+            "delivered": delivered or "",
+        },
+    )
+
+
+@router.get("/dashboard/scorecard")
+def score(request: Request, user: Staff, sort: str = "overdue", order: str = "desc") -> Response:
+    web = state_of(request)
+    rows = scorecard(
+        web.context.session_factory,
+        as_of=web.today(),
+        calendar=web.context.calendar,
+        sort=sort,
+        descending=order != "asc",
+        zone=web.zone,
+    )
+    return render(
+        request,
+        "dashboard/scorecard.html",
+        rows=rows,
+        columns=SCORE_COLUMNS,
+        sort=sort,
+        order="asc" if order == "asc" else "desc",
+    )

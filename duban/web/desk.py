@@ -1,0 +1,291 @@
+"""The coordinators' desk (督办科): the queue, decisions on tasks, deliveries
+that failed, department links and assignment. Supervisors may open a task's
+page (read-only); every POST here needs a coordinator and the CSRF token.
+
+Actions name the coordinator in the task's event log as ``督办科(姓名)``;
+fixes outside a task's lifecycle go to the audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+from starlette.datastructures import FormData
+
+from duban.domain.errors import DubanError
+from duban.domain.lifecycle import OPEN_STATES, TaskState
+from duban.domain.status import StatusPolicy
+from duban.services import desk, lifecycle
+from duban.services.assignment import assign_measure
+from duban.services.attachments import list_attachments
+from duban.services.links import department_ids_with_tasks, department_link, revoke_links
+from duban.services.logs import delivery_log
+from duban.services.org import org_settings
+from duban.services.outlook import next_steps
+from duban.services.tasks import get_task
+from duban.web.auth import CheckedForm, Coordinator, Staff, require_staff
+from duban.web.department import send_attachment
+from duban.web.state import WebState, flash, parse_day, render, state_of
+from models import Contact, ContactChannel, Delivery
+
+router = APIRouter(include_in_schema=False)
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _do(request: Request, back: str, action: Callable[[WebState], Any], done: str) -> Response:
+    """Run a coordinator action; flash the outcome; go back to ``back``."""
+    web = state_of(request)
+    try:
+        action(web)
+    except DubanError as err:
+        flash(request, f"未能办理:{err}", "error")
+    else:
+        flash(request, done)
+    return RedirectResponse(back, 303)
+
+
+def _back(form: FormData, default: str) -> str:
+    target = _text(form, "back")
+    return target if target.startswith("/") and not target.startswith("//") else default
+
+
+@router.get("/desk")
+def desk_home(request: Request, user: Coordinator) -> Response:
+    web = state_of(request)
+    return render(request, "desk/home.html", queue=desk.review_queue(web.context.session_factory))
+
+
+@router.get("/tasks/{task_id}")
+def task_page(request: Request, task_id: int, k: str | None = None) -> Response:
+    """A notice's link (``?k=TOKEN``) goes to the department's page; without
+    it, the staff view (coordinators act here, supervisors read)."""
+    if k:
+        return RedirectResponse(f"/d/{quote(k, safe='')}/tasks/{task_id}", 303)
+    user = require_staff(request)
+    web = state_of(request)
+    detail = get_task(
+        web.context.session_factory,
+        task_id=task_id,
+        as_of=web.today(),
+        calendar=web.context.calendar,
+        policy=StatusPolicy(),
+        zone=web.zone,
+    )
+    return render(
+        request,
+        "desk/task.html",
+        user=user,
+        task=detail,
+        attachments=list_attachments(task_id, session_factory=web.context.session_factory),
+        steps=next_steps(
+            task_id,
+            today=web.today(),
+            calendar=web.context.calendar,
+            zone=web.zone,
+            session_factory=web.context.session_factory,
+        ),
+        is_open=detail.state in OPEN_STATES,
+        is_submitted=detail.state is TaskState.SUBMITTED,
+    )
+
+
+@router.get("/tasks/{task_id}/files/{attachment_id}")
+def staff_attachment(request: Request, user: Staff, task_id: int, attachment_id: int) -> Response:
+    return send_attachment(request, task_id, attachment_id)
+
+
+@router.post("/desk/tasks/{task_id}/approve")
+def approve(request: Request, user: Coordinator, task_id: int, form: CheckedForm) -> Response:
+    def run(web: WebState) -> None:
+        lifecycle.approve(task_id, actor=user.actor, note=_text(form, "note") or None,
+                          now=web.clock.now(), session_factory=web.context.session_factory)
+
+    return _do(request, _back(form, f"/tasks/{task_id}"), run, f"任务 #{task_id} 已办结。")
+
+
+@router.post("/desk/tasks/{task_id}/return")
+def return_task(request: Request, user: Coordinator, task_id: int, form: CheckedForm) -> Response:
+    def run(web: WebState) -> None:
+        lifecycle.return_(task_id, actor=user.actor, reason=_text(form, "reason"),
+                          now=web.clock.now(), session_factory=web.context.session_factory)
+
+    return _do(request, _back(form, f"/tasks/{task_id}"), run, f"任务 #{task_id} 已退回。")
+
+
+@router.post("/desk/tasks/{task_id}/due")
+def change_due(request: Request, user: Coordinator, task_id: int, form: CheckedForm) -> Response:
+    new_due = parse_day(_text(form, "new_due"))
+
+    def run(web: WebState) -> None:
+        if new_due is None:
+            raise DubanError("请填写新期限(YYYY-MM-DD)")
+        lifecycle.change_due(task_id, actor=user.actor, new_due=new_due,
+                             reason=_text(form, "reason"), now=web.clock.now(),
+                             calendar=web.context.calendar,
+                             session_factory=web.context.session_factory)
+
+    return _do(request, f"/tasks/{task_id}", run, f"任务 #{task_id} 期限已调整。")
+
+
+@router.post("/desk/tasks/{task_id}/resend")
+def resend(request: Request, user: Coordinator, task_id: int, form: CheckedForm) -> Response:
+    def run(web: WebState) -> None:
+        desk.resend_notice(task_id, actor=user.actor, now=web.clock.now(),
+                           session_factory=web.context.session_factory, zone=web.zone)
+        web.wake_delivery()
+
+    return _do(request, f"/tasks/{task_id}", run,
+               "已重新排队发送交办通知(含新链接),办公时间内发出。")
+
+
+@router.post("/desk/extensions/{extension_id}/{decision}")
+def decide_extension(
+    request: Request, user: Coordinator, extension_id: int, decision: str, form: CheckedForm
+) -> Response:
+    if decision not in ("approve", "refuse"):
+        raise HTTPException(404, "无此操作")
+    decide = lifecycle.approve_extension if decision == "approve" else lifecycle.refuse_extension
+
+    def run(web: WebState) -> None:
+        decide(extension_id, actor=user.actor, note=_text(form, "note") or None,
+               now=web.clock.now(), session_factory=web.context.session_factory)
+
+    label = "已同意延期申请" if decision == "approve" else "已不同意延期申请"
+    return _do(request, _back(form, "/desk"), run, f"{label} #{extension_id}。")
+
+
+@router.get("/desk/deliveries")
+def deliveries(request: Request, user: Coordinator, status: str | None = None) -> Response:
+    web = state_of(request)
+    chosen = status if status in ("pending", "sent", "failed", "sending") else None
+    entries = delivery_log(web.context.session_factory, zone=web.zone, status=chosen, limit=300)
+    return render(request, "desk/deliveries.html", entries=entries, status=chosen or "")
+
+
+@router.get("/desk/deliveries/{delivery_id}")
+def delivery_page(request: Request, user: Coordinator, delivery_id: int) -> Response:
+    web = state_of(request)
+    with web.context.session_factory() as session:
+        row = session.get(Delivery, delivery_id)
+        if row is None:
+            raise HTTPException(404, f"找不到发送记录 #{delivery_id}")
+        contact = session.get(Contact, row.contact_id)
+        channels = session.scalars(
+            select(ContactChannel)
+            .where(ContactChannel.contact_id == row.contact_id)
+            .order_by(ContactChannel.position)
+        ).all()
+        entry = next(
+            (e for e in delivery_log(web.context.session_factory, zone=web.zone)
+             if e.id == delivery_id),
+            None,
+        )
+        return render(
+            request,
+            "desk/delivery.html",
+            delivery=row,
+            entry=entry,
+            contact=contact,
+            channels=[(c.id, c.url_privacy, c.active, c.id == row.channel_id) for c in channels],
+        )
+
+
+@router.post("/desk/deliveries/{delivery_id}/retry")
+def retry(request: Request, user: Coordinator, delivery_id: int, form: CheckedForm) -> Response:
+    def run(web: WebState) -> None:
+        desk.retry_delivery(delivery_id, actor=user.actor, now=web.clock.now(),
+                            session_factory=web.context.session_factory)
+        web.wake_delivery()
+
+    return _do(request, _back(form, "/desk"), run,
+               f"发送记录 #{delivery_id} 将在办公时间内重新发送。")
+
+
+@router.post("/desk/channels/{channel_id}/replace")
+def replace_channel(
+    request: Request, user: Coordinator, channel_id: int, form: CheckedForm
+) -> Response:
+    def run(web: WebState) -> None:
+        desk.replace_channel(channel_id, _text(form, "url"), actor=user.actor,
+                             now=web.clock.now(), session_factory=web.context.session_factory)
+        web.wake_delivery()
+
+    return _do(request, _back(form, "/desk"), run,
+               "联系方式已更新,未发出的消息将改发新地址。请同时更新机构文件。")
+
+
+@router.get("/desk/departments")
+def departments(request: Request, user: Coordinator) -> Response:
+    web = state_of(request)
+    with web.context.session_factory() as session:
+        rows = department_ids_with_tasks(session)
+    return render(request, "desk/departments.html", departments=rows, link=None, link_for=None)
+
+
+@router.post("/desk/departments/{department_id}/link")
+def make_link(
+    request: Request, user: Coordinator, department_id: int, form: CheckedForm
+) -> Response:
+    web = state_of(request)
+    with web.context.session_factory() as session:
+        base = org_settings(session).base_url or web.context.settings.base_url
+        rows = department_ids_with_tasks(session)
+    base = base or str(request.base_url)
+    try:
+        link = department_link(department_id, base_url=base, now=web.clock.now(),
+                               session_factory=web.context.session_factory, signer=web.signer)
+    except DubanError as err:
+        raise HTTPException(404, str(err)) from None
+    name = dict(rows).get(department_id, "")
+    return render(request, "desk/departments.html", departments=rows, link=link, link_for=name)
+
+
+@router.post("/desk/departments/{department_id}/revoke")
+def revoke(request: Request, user: Coordinator, department_id: int, form: CheckedForm) -> Response:
+    def run(web: WebState) -> None:
+        revoke_links(department_id, actor=user.actor, now=web.clock.now(),
+                     session_factory=web.context.session_factory)
+
+    return _do(request, "/desk/departments", run,
+               "该单位此前发出的链接均已停用;之后的通知会带新链接。")
+
+
+@router.post("/desk/assign")
+def assign(request: Request, user: Coordinator, form: CheckedForm) -> Response:
+    """Assign one measure (the same service the measure flow runs; idempotent)."""
+    try:
+        number = int(_text(form, "measure"))
+    except ValueError:
+        flash(request, "请填写措施序号", "error")
+        return RedirectResponse("/desk/plans", 303)
+    plan = _text(form, "plan") or None
+    outcome: dict[str, Any] = {}
+
+    def run(web: WebState) -> None:
+        result = assign_measure(web.context.session_factory, plan=plan, measure=number,
+                                now=web.clock.now(), calendar=web.context.calendar,
+                                policy=web.context.assignment_policy)
+        outcome["text"] = (f"措施{number}:新交办 {len(result.created)} 项,"
+                           f"已存在 {len(result.existing)} 项。")
+        web.wake_delivery()
+
+    response = _do(request, "/desk/plans", run, "")
+    if "text" in outcome:
+        request.session["flash"][-1] = ["ok", outcome["text"]]
+    return response
+
+
+@router.get("/desk/audit")
+def audit(request: Request, user: Coordinator) -> Response:
+    web = state_of(request)
+    return render(request, "desk/audit.html",
+                  entries=desk.audit_entries(web.context.session_factory, limit=100))

@@ -1,0 +1,124 @@
+"""The daily reminder round inside ``duban serve``: one background thread.
+
+On each working day, once office hours have begun, it runs the full round
+(sweep → route → deliver, :func:`duban.services.reminders.run_round`) through
+the real sender; during office hours it also delivers whatever falls due
+later (retries, re-sent notices, fixed addresses) — when woken by the web or
+at the next retry time, and at least every ``poll`` seconds. A failed round
+is logged and tried again at the next wake; the thread never dies of it.
+
+Sweeps and deliveries are safe to run twice or beside another process (leases
+and compare-and-set claims), so a restart or a second server does no harm.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+
+from duban.services.context import AppContext
+from duban.services.org import org_settings
+from duban.services.reminders import next_delivery_time, run_round
+
+log = logging.getLogger("duban.scheduler")
+
+
+class Scheduler:
+    """Runs rounds on ``context`` with ``now()`` as the clock (see module doc)."""
+
+    def __init__(
+        self,
+        context: AppContext,
+        now: Callable[[], datetime],
+        *,
+        poll: float = 300.0,
+        worker: str = "serve",
+    ) -> None:
+        self.context = context
+        self.now = now
+        self.poll = poll
+        self.worker = worker
+        self.rounds = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._swept_on: date | None = None
+        self._woken = False
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="duban-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wake(self) -> None:
+        """Deliver soon (inside office hours): something was queued or fixed."""
+        self._woken = True
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                wait = self.step()
+            except Exception:  # a bad round must not end the scheduler
+                log.exception("督办轮次失败,稍后重试")
+                wait = self.poll
+            self._wake.wait(max(wait, 1.0))
+            self._wake.clear()
+
+    def step(self) -> float:
+        """Do what is due now; return seconds until the next look."""
+        with self.context.session_factory() as session:
+            org = org_settings(session)
+        calendar = self.context.calendar
+        now = self.now()
+        local = now.astimezone(self.context.clock().zone)
+        workday = calendar.is_workday(local.date())
+        started = local.time() >= org.office_hours.start
+        in_hours = workday and started and local.time() < org.office_hours.end
+        if workday and started and self._swept_on != local.date():
+            self._round(now, sweep=True)
+            self._swept_on = local.date()
+        elif in_hours:
+            due = next_delivery_time(self.context.session_factory)
+            if self._woken or (due is not None and due <= now):
+                self._round(now, sweep=False)
+        self._woken = False
+        return self._seconds_to_next(now, local.date(), org.office_hours.start, in_hours)
+
+    def _round(self, now: datetime, *, sweep: bool) -> None:
+        with self.context.sender() as sender:
+            tools = self.context.round_tools(sender=sender, worker=self.worker)
+            report = run_round(self.context.session_factory, now=now, tools=tools, sweep=sweep)
+        self.rounds += 1
+        log.info(
+            "督办轮次 %s:新增通知 %d,发送 %d,待重试 %d,失败 %d",
+            now.isoformat(timespec="minutes"),
+            report.sweep.notices,
+            report.delivery.sent,
+            report.delivery.failed,
+            report.delivery.dead,
+        )
+
+    def _seconds_to_next(
+        self, now: datetime, today: date, office_start: object, in_hours: bool
+    ) -> float:
+        clock = self.context.clock()
+        day = today + timedelta(days=1)
+        for _ in range(31):
+            if self.context.calendar.is_workday(day):
+                break
+            day += timedelta(days=1)
+        candidates = [(clock.morning(day) - now).total_seconds()]
+        if in_hours:
+            candidates.append(self.poll)
+            due = next_delivery_time(self.context.session_factory)
+            if due is not None and due > now:
+                candidates.append((due - now).total_seconds())
+        return max(1.0, min(candidates))

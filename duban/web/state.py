@@ -1,0 +1,129 @@
+"""What every request handler shares: the app context, the clock, the link
+signer and the templates; and the small helpers pages use (rendering, flash
+messages, dates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from starlette.templating import Jinja2Templates
+
+from duban.services.context import AppContext
+from duban.services.links import LinkSigner
+from duban.services.logs import STATUS_LABELS as DELIVERY_STATUS_LABELS
+
+LEVEL_LABELS = {0: "提醒", 1: "催办", 2: "黄色督办", 3: "红色督办"}
+
+
+@dataclass
+class Clock:
+    """The web's time: the real clock, or one started at ``--as-of`` that then
+    runs on in real time (so a replayed plan can be served as of its day)."""
+
+    start: datetime | None = None
+    real: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    _origin: datetime = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._origin = self.real()
+
+    def now(self) -> datetime:
+        if self.start is None:
+            return self.real()
+        return self.start + (self.real() - self._origin)
+
+
+@dataclass
+class WebState:
+    context: AppContext
+    clock: Clock
+    signer: LinkSigner
+    templates: Jinja2Templates
+    wake_delivery: Callable[[], None] = lambda: None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.context.settings.timezone)
+
+    def today(self) -> date:
+        return self.clock.now().astimezone(self.zone).date()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.context.settings.ensure_data_dir()
+
+
+def state_of(request: Request) -> WebState:
+    state: WebState = request.app.state.web
+    return state
+
+
+def make_templates(templates_dir: Path) -> Jinja2Templates:
+    """Jinja2 over ``templates/web`` with autoescaping on for every template."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir / "web")),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["local"] = _local
+    env.filters["day"] = lambda d: d.isoformat() if d else "—"
+    env.globals["LEVEL_LABELS"] = LEVEL_LABELS
+    env.globals["DELIVERY_STATUS_LABELS"] = DELIVERY_STATUS_LABELS
+    return Jinja2Templates(env=env)
+
+
+def _local(moment: datetime | None, zone: str = "Asia/Shanghai") -> str:
+    if moment is None:
+        return "—"
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def flash(request: Request, message: str, kind: str = "ok") -> None:
+    """Show ``message`` on the next page this browser loads."""
+    request.session.setdefault("flash", []).append([kind, message])
+
+
+def render(
+    request: Request, template: str, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    """Render ``templates/web/<template>`` with the user, CSRF token, flash
+    messages and today's date in its context."""
+    from duban.web.auth import csrf_token
+
+    web = state_of(request)
+    messages = request.session.pop("flash", [])
+    context.setdefault("user", getattr(request.state, "user", None))
+    response = web.templates.TemplateResponse(
+        request,
+        template,
+        {
+            "csrf_token": csrf_token(request),
+            "messages": messages,
+            "today": web.today(),
+            **context,
+        },
+        status_code=status_code,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def parse_day(value: str | None) -> date | None:
+    """A YYYY-MM-DD form value, or None when empty or malformed."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        return None
