@@ -37,10 +37,9 @@ from duban.domain.escalation import (
 )
 from duban.domain.workdays import WorkCalendar
 from duban.services.links import task_link
+from duban.services.org import ContactWithChannels, contacts_for
 from duban.services.sweep import LEASE, SweepClock, policy_for
 from models import (
-    Contact,
-    ContactChannel,
     Delivery,
     DeliveryAttempt,
     DeliveryItem,
@@ -51,6 +50,13 @@ from models import (
 )
 
 ROLE_LABELS = {"lead": "牵头", "supporting": "配合"}
+AUDIENCE_LABELS = {
+    "liaison": "联络员",
+    "head": "负责人",
+    "coordinators": "督办科",
+    "supervisors": "督查室",
+    "lead_department": "牵头单位联络员",
+}
 FAILED_STEP = "delivery_failed"
 MAX_ATTEMPTS = 6
 
@@ -105,32 +111,31 @@ def _step_of(session: Session, notice: Notice, task: Task) -> LadderStep | None:
     return step_by_name(policy_for(session, task.policy_id), name)
 
 
-def _recipients(session: Session, task: Task, audience: Sequence[str]) -> list[Contact]:
-    """Active contacts for the audience of a step, in a stable order."""
-    contacts: list[Contact] = []
+def _recipients(session: Session, task: Task, audience: Sequence[str]) -> list[ContactWithChannels]:
+    """Active contacts (with active channels) for the audience of a step."""
+    wanted: list[tuple[int | None, str]] = []
     for who in audience:
-        query = select(Contact).where(Contact.active.is_(True)).order_by(Contact.id)
         if who == Audience.LIAISON:
-            query = query.where(
-                Contact.department_id == task.department_id, Contact.role == "liaison"
-            )
+            wanted.append((task.department_id, "liaison"))
         elif who == Audience.HEAD:
-            query = query.where(Contact.department_id == task.department_id, Contact.role == "head")
+            wanted.append((task.department_id, "head"))
         elif who == Audience.COORDINATORS:
-            query = query.where(Contact.role == "coordinator")
+            wanted.append((None, "coordinator"))
         elif who == Audience.SUPERVISORS:
-            query = query.where(Contact.role == "supervisor")
-        elif who == Audience.LEAD_DEPARTMENT:
-            if task.role != "supporting":
-                continue
-            leads = select(Task.department_id).where(
-                Task.measure_id == task.measure_id,
-                Task.role == "lead",
-                Task.deadline == task.deadline,
+            wanted.append((None, "supervisor"))
+        elif who == Audience.LEAD_DEPARTMENT and task.role == "supporting":
+            leads = session.scalars(
+                select(Task.department_id).where(
+                    Task.measure_id == task.measure_id,
+                    Task.role == "lead",
+                    Task.deadline == task.deadline,
+                )
             )
-            query = query.where(Contact.department_id.in_(leads), Contact.role == "liaison")
-        for contact in session.scalars(query):
-            if contact not in contacts:
+            wanted.extend((lead, "liaison") for lead in leads)
+    contacts: list[ContactWithChannels] = []
+    for department_id, role in wanted:
+        for contact in contacts_for(session, department_id=department_id, role=role):
+            if all(c.contact_id != contact.contact_id for c in contacts):
                 contacts.append(contact)
     return contacts
 
@@ -141,7 +146,12 @@ def _insert_ignore(session: Session, table: Any) -> Any:
 
 
 def _open_delivery(
-    session: Session, channel: ContactChannel, day: date, not_before: datetime, now: datetime
+    session: Session,
+    channel_id: int,
+    contact_id: int,
+    day: date,
+    not_before: datetime,
+    now: datetime,
 ) -> int:
     """The id of the channel's still-unsent delivery for ``day`` (creating one)."""
     batch = 1
@@ -149,8 +159,8 @@ def _open_delivery(
         session.execute(
             _insert_ignore(session, Delivery)
             .values(
-                channel_id=channel.id,
-                contact_id=channel.contact_id,
+                channel_id=channel_id,
+                contact_id=contact_id,
                 day=day,
                 batch=batch,
                 status="pending",
@@ -163,7 +173,7 @@ def _open_delivery(
         )
         row = session.execute(
             select(Delivery.id, Delivery.status, Delivery.attempts).where(
-                Delivery.channel_id == channel.id, Delivery.day == day, Delivery.batch == batch
+                Delivery.channel_id == channel_id, Delivery.day == day, Delivery.batch == batch
             )
         ).one()
         if row.status == "pending" and row.attempts == 0:
@@ -207,20 +217,20 @@ def route(
             step = _step_of(session, notice, task)
             audience = [str(a) for a in step.audience] if step else [Audience.COORDINATORS.value]
             contacts = _recipients(session, task, audience)
-            channels = [c for contact in contacts for c in contact.channels if c.active]
+            channels = [(c, contact.contact_id) for contact in contacts for c in contact.channels]
             if not channels:
                 notice.status = "failed"
                 department = session.get(Department, task.department_id)
-                names = "、".join(audience)
+                names = "、".join(AUDIENCE_LABELS.get(a, a) for a in audience)
                 notice.reason = (
-                    f"无人可收:{department.name if department else ''}未配置 {names} 的联系方式"
+                    f"无人可收:{department.name if department else ''}的{names}未配置联系方式"
                 )
                 report.unroutable += 1
                 continue
             send_at = send_time(max(now, notice.due_at))
             day = clock.today(send_at)
-            for channel in channels:
-                delivery_id = _open_delivery(session, channel, day, send_at, now)
+            for channel, contact_id in channels:
+                delivery_id = _open_delivery(session, channel.id, contact_id, day, send_at, now)
                 inserted = session.execute(
                     _insert_ignore(session, DeliveryItem)
                     .values(delivery_id=delivery_id, notice_id=notice.id, channel_id=channel.id)
