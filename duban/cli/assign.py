@@ -9,7 +9,7 @@ import typer
 
 from duban.cli.app import app
 from duban.config import apply_prefect_defaults
-from duban.services.assignment import measures_to_run
+from duban.services.assignment import measures_to_run, planned_tasks
 from duban.services.context import open_context
 
 
@@ -27,6 +27,17 @@ def assign_command(
     """交办:每项措施运行一次 Prefect 流程,生成各责任单位的任务并排队交办通知。"""
     context = open_context()
     refs = measures_to_run(context.session_factory, plan=plan, measure=measure)
+    for ref in refs:
+        if ref.assignable:
+            # Unknown calendar years and the like are reported here, before any
+            # flow starts, rather than from inside a failed flow run.
+            planned_tasks(
+                context.session_factory,
+                plan=ref.plan,
+                measure=ref.number,
+                calendar=context.calendar,
+                policy=context.assignment_policy,
+            )
     apply_prefect_defaults()
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 

@@ -167,24 +167,17 @@ def _insert_ignore(session: Session, table: type[Task] | type[Notice]):  # type:
     return module.insert(table)
 
 
-def assign_measure(
+def planned_tasks(
     session_factory: sessionmaker[Session],
     *,
     plan: str | None,
     measure: int,
-    now: datetime,
     calendar: WorkCalendar,
     policy: AssignmentPolicy | None = None,
-    on_task_created: Callable[[int], None] | None = None,
-) -> AssignResult:
-    """Create the measure's missing tasks; return what was created and found.
-
-    ``on_task_created(n)`` is called after the n-th new task is committed (a
-    seam for progress and for fault-injection tests). Raises NotFoundError for
-    an unknown plan or measure, DubanError for a measure without a lead, and
-    CalendarError when a due date lies outside the calendar's years — before
-    anything is written.
-    """
+) -> tuple[int, str, str, list[TaskSpec], dict[str, int]]:
+    """What assigning ``measure`` would create: (measure id, plan key, title,
+    task specs, department ids by name). Writes nothing; raises NotFoundError,
+    DubanError (no lead) or CalendarError (a year the calendar does not know)."""
     with session_factory() as session:
         plan_row = find_plan(plan, session=session)
         measure_row = session.scalar(
@@ -210,7 +203,30 @@ def assign_measure(
                 )
             ).all()
         )
-        measure_id, plan_key, title = measure_row.id, plan_row.key, measure_row.title
+        return measure_row.id, plan_row.key, measure_row.title, specs, department_ids
+
+
+def assign_measure(
+    session_factory: sessionmaker[Session],
+    *,
+    plan: str | None,
+    measure: int,
+    now: datetime,
+    calendar: WorkCalendar,
+    policy: AssignmentPolicy | None = None,
+    on_task_created: Callable[[int], None] | None = None,
+) -> AssignResult:
+    """Create the measure's missing tasks; return what was created and found.
+
+    ``on_task_created(n)`` is called after the n-th new task is committed (a
+    seam for progress and for fault-injection tests). Raises NotFoundError for
+    an unknown plan or measure, DubanError for a measure without a lead, and
+    CalendarError when a due date lies outside the calendar's years — before
+    anything is written.
+    """
+    measure_id, plan_key, title, specs, department_ids = planned_tasks(
+        session_factory, plan=plan, measure=measure, calendar=calendar, policy=policy
+    )
     result = AssignResult(plan=plan_key, measure=measure, title=title)
     for spec in specs:
         task_id, created = _create_task(
