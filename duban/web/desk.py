@@ -279,8 +279,9 @@ def assign(request: Request, user: Coordinator, form: CheckedForm) -> Response:
         web.wake_delivery()
 
     response = _do(request, "/desk/plans", run, "")
-    if "text" in outcome:
-        request.session["flash"][-1] = ["ok", outcome["text"]]
+    messages = request.session.get("flash", [])
+    if "text" in outcome and messages:
+        request.session["flash"] = [*messages[:-1], ["ok", outcome["text"]]]
     return response
 
 

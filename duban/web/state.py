@@ -91,7 +91,8 @@ def _local(moment: datetime | None, zone: str = "Asia/Shanghai") -> str:
 
 def flash(request: Request, message: str, kind: str = "ok") -> None:
     """Show ``message`` on the next page this browser loads."""
-    request.session.setdefault("flash", []).append([kind, message])
+    # Reassign, not append in place: the session notices assignments only.
+    request.session["flash"] = [*request.session.get("flash", []), [kind, message]]
 
 
 def render(
