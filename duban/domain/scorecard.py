@@ -1,0 +1,363 @@
+"""The department scorecard (考核): counts per department and period, and a score.
+
+Pure rules (stdlib only). The services gather one :class:`TaskRecord` per task
+(its status as of the day of the scorecard, its reports and escalations) and
+:func:`department_counts` counts them; :func:`score` turns counts into a number
+with weights that are data (:class:`ScoreWeights`, loadable from YAML/JSON).
+
+What is counted for a period [start, end] seen on ``as_of`` (the period is
+clipped to ``as_of``: nothing later is due yet):
+
+- **tasks due**: the department's tasks whose due date (after any approved
+  extension) lies in the period, each in exactly one class by its status on
+  ``as_of``: done on time, done after an approved extension, done late,
+  submitted and awaiting review, still overdue, or still open (due on
+  ``as_of`` itself and not yet late).
+- **progress reports**: every periodic report a task owed (a period that ended
+  after assignment and before the task was submitted, its due date or
+  ``as_of``) whose deadline lies in the period: on time when a report was made
+  in the window (previous period end, deadline], late when one came after the
+  deadline but before the next period ended, missing when neither (counted
+  only once the deadline has passed).
+- **escalations**: ladder steps of level 1-3 (催办, 黄色督办, 红色督办) that fell
+  due in the period and were not superseded.
+
+The score (0-100) is, with the default weights::
+
+    70 × task rate + 30 × report rate − (1 × 催办 + 3 × 黄色督办 + 5 × 红色督办)
+
+clamped to [0, 100] and rounded to one decimal. The task rate is the mean
+credit of the scored tasks (on time 1, after extension 0.8, awaiting review
+0.8, late 0.4, overdue 0; open tasks are not scored yet); the report rate is
+the mean credit of the evaluated reports (on time 1, late 0.5, missing 0). A
+rate with nothing to score is 1 (nothing was owed, nothing was missed).
+"""
+
+from __future__ import annotations
+
+import calendar as month_calendar
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from duban.domain.errors import DubanError
+from duban.domain.status import Cadence, ReportPeriod, StatusPolicy, TaskStatus, report_periods
+from duban.domain.workdays import WorkCalendar
+
+TASK_CLASSES = ("on_time", "after_extension", "awaiting_review", "late", "overdue")
+REPORT_CLASSES = ("on_time", "late", "missing")
+LEVELS = (1, 2, 3)
+
+LEVEL_LABELS = {1: "催办", 2: "黄色督办", 3: "红色督办"}
+
+_STATUS_CLASS = {
+    TaskStatus.DONE_ON_TIME: "on_time",
+    TaskStatus.DONE_AFTER_EXTENSION: "after_extension",
+    TaskStatus.SUBMITTED: "awaiting_review",
+    TaskStatus.DONE_LATE: "late",
+    TaskStatus.OVERDUE: "overdue",
+    TaskStatus.NOT_YET_DUE: "open",
+    TaskStatus.DUE_SOON: "open",
+}
+
+
+# --- periods -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """Days ``start``..``end`` inclusive; None is open-ended on that side."""
+
+    start: date | None = None
+    end: date | None = None
+
+    def contains(self, day: date) -> bool:
+        return (self.start is None or day >= self.start) and (self.end is None or day <= self.end)
+
+    def clipped(self, as_of: date) -> Period:
+        """The period up to ``as_of`` at most."""
+        return Period(self.start, as_of if self.end is None else min(self.end, as_of))
+
+    @property
+    def label(self) -> str:
+        if self.start is None and self.end is None:
+            return "全部"
+        return f"{self.start or '开始'} 至 {self.end or '今'}"
+
+
+_QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.I)
+_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+_YEAR = re.compile(r"^(\d{4})$")
+
+
+def parse_period(text: str | None) -> Period:
+    """A period from ``FROM..TO`` (either side may be empty), ``YYYY``,
+    ``YYYY-Qn`` or ``YYYY-MM``; None or empty means all time.
+
+    Raises DubanError (Chinese, quoting the text) for anything else, or a
+    period whose end is before its start.
+    """
+    raw = (text or "").strip()
+    if not raw:
+        return Period()
+    if ".." in raw:
+        left, _, right = raw.partition("..")
+        period = Period(_day(left, raw), _day(right, raw))
+    elif match := _QUARTER.match(raw):
+        year, quarter = int(match.group(1)), int(match.group(2))
+        period = Period(date(year, 3 * quarter - 2, 1), _month_end(year, 3 * quarter))
+    elif match := _MONTH.match(raw):
+        year, month = int(match.group(1)), int(match.group(2))
+        if not 1 <= month <= 12:
+            raise DubanError(f"考核期间“{raw}”的月份无效")
+        period = Period(date(year, month, 1), _month_end(year, month))
+    elif match := _YEAR.match(raw):
+        year = int(match.group(1))
+        period = Period(date(year, 1, 1), date(year, 12, 31))
+    else:
+        raise DubanError(
+            f"考核期间“{raw}”无效,应为 起..止(YYYY-MM-DD..YYYY-MM-DD)、YYYY、YYYY-Qn 或 YYYY-MM"
+        )
+    if period.start and period.end and period.end < period.start:
+        raise DubanError(f"考核期间“{raw}”的结束日期早于开始日期")
+    return period
+
+
+def _day(text: str, whole: str) -> date | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise DubanError(f"考核期间“{whole}”中的日期“{text}”无效,应为 YYYY-MM-DD") from None
+
+
+def _month_end(year: int, month: int) -> date:
+    return date(year, month, month_calendar.monthrange(year, month)[1])
+
+
+def _next_period_end(period_end: date, cadence: Cadence) -> date:
+    step = 1 if cadence is Cadence.MONTHLY else 3
+    month = period_end.month + step
+    year = period_end.year + (month - 1) // 12
+    return _month_end(year, (month - 1) % 12 + 1)
+
+
+# --- weights -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScoreWeights:
+    """How counts become a score; see the module docstring for the formula."""
+
+    task_points: float = 70.0
+    report_points: float = 30.0
+    task_credit: Mapping[str, float] = field(
+        default_factory=lambda: {
+            "on_time": 1.0,
+            "after_extension": 0.8,
+            "awaiting_review": 0.8,
+            "late": 0.4,
+            "overdue": 0.0,
+        }
+    )
+    report_credit: Mapping[str, float] = field(
+        default_factory=lambda: {"on_time": 1.0, "late": 0.5, "missing": 0.0}
+    )
+    escalation_penalty: Mapping[int, float] = field(
+        default_factory=lambda: {1: 1.0, 2: 3.0, 3: 5.0}
+    )
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "task_points": self.task_points,
+            "report_points": self.report_points,
+            "task_credit": dict(self.task_credit),
+            "report_credit": dict(self.report_credit),
+            "escalation_penalty": {int(k): v for k, v in self.escalation_penalty.items()},
+        }
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], *, source: str = "考核权重") -> ScoreWeights:
+        """Weights from plain data; missing keys keep their defaults.
+
+        Raises DubanError naming ``source`` and the key for an unknown key, a
+        value that is not a non-negative number, or an unknown class or level.
+        """
+        default = cls()
+        known = set(default.to_data())
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise DubanError(f"未知的键 {', '.join(map(str, unknown))}", where=source)
+
+        def number(value: Any, key: str) -> float:
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise DubanError(f"{key} 应为非负数,而不是“{value}”", where=source)
+            return float(value)
+
+        def table(key: str, allowed: Iterable[Any], base: Mapping[Any, float]) -> dict[Any, float]:
+            raw = data.get(key) or {}
+            if not isinstance(raw, Mapping):
+                raise DubanError(f"{key} 应为映射", where=source)
+            merged = dict(base)
+            names = {str(a): a for a in allowed}
+            for name, value in raw.items():
+                if str(name) not in names:
+                    raise DubanError(
+                        f"{key} 中未知的项“{name}”(可用:{'、'.join(names)})", where=source
+                    )
+                merged[names[str(name)]] = number(value, f"{key}.{name}")
+            return merged
+
+        return cls(
+            task_points=number(data.get("task_points", default.task_points), "task_points"),
+            report_points=number(data.get("report_points", default.report_points), "report_points"),
+            task_credit=table("task_credit", TASK_CLASSES, default.task_credit),
+            report_credit=table("report_credit", REPORT_CLASSES, default.report_credit),
+            escalation_penalty=table("escalation_penalty", LEVELS, default.escalation_penalty),
+        )
+
+
+# --- counting ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """What the scorecard needs of one task (all dates local).
+
+    ``status`` is the task's status on the scorecard's ``as_of``;
+    ``closed_on`` the day it was submitted (报结) when it is submitted or
+    approved, else None; ``escalations`` the (level, day) of each ladder
+    step of level ≥ 1 that was not superseded.
+    """
+
+    department: str
+    due: date
+    status: TaskStatus
+    assigned_on: date
+    closed_on: date | None = None
+    report_dates: tuple[date, ...] = ()
+    escalations: tuple[tuple[int, date], ...] = ()
+
+
+@dataclass
+class ScoreCounts:
+    """One department's counts for a period (see the module docstring)."""
+
+    tasks_due: int = 0
+    on_time: int = 0
+    after_extension: int = 0
+    awaiting_review: int = 0
+    late: int = 0
+    overdue: int = 0
+    open: int = 0
+    reports_on_time: int = 0
+    reports_late: int = 0
+    reports_missing: int = 0
+    escalations: dict[int, int] = field(default_factory=lambda: dict.fromkeys(LEVELS, 0))
+
+    @property
+    def reports_owed(self) -> int:
+        return self.reports_on_time + self.reports_late + self.reports_missing
+
+
+def owed_reports(
+    record: TaskRecord, as_of: date, calendar: WorkCalendar, policy: StatusPolicy
+) -> list[ReportPeriod]:
+    """The periods a task owed a report for: those ending after assignment and
+    before it was submitted (or by its due date, or ``as_of``)."""
+    until = min(record.due, as_of)
+    if record.closed_on is not None:
+        until = min(until, record.closed_on - timedelta(days=1))
+    if until <= record.assigned_on:
+        return []
+    return report_periods(record.assigned_on, until, calendar, policy)
+
+
+def classify_report(
+    period: ReportPeriod,
+    previous_end: date,
+    report_dates: Iterable[date],
+    as_of: date,
+    cadence: Cadence,
+) -> str | None:
+    """``on_time``, ``late``, ``missing`` — or None while the deadline has not
+    passed and nothing was reported yet."""
+    dates = [d for d in report_dates if d <= as_of]
+    if any(previous_end < d <= period.deadline for d in dates):
+        return "on_time"
+    if period.deadline >= as_of:
+        return None
+    next_end = _next_period_end(period.period_end, cadence)
+    if any(period.deadline < d <= next_end for d in dates):
+        return "late"
+    return "missing"
+
+
+def department_counts(
+    records: Iterable[TaskRecord],
+    *,
+    period: Period,
+    as_of: date,
+    calendar: WorkCalendar,
+    policy: StatusPolicy | None = None,
+) -> dict[str, ScoreCounts]:
+    """Counts per department name, for every department that has a record
+    (a department with tasks but nothing due in the period gets zeros)."""
+    policy = policy or StatusPolicy()
+    window = period.clipped(as_of)
+    counts: dict[str, ScoreCounts] = {}
+    for record in records:
+        row = counts.setdefault(record.department, ScoreCounts())
+        if window.contains(record.due):
+            row.tasks_due += 1
+            kind = _STATUS_CLASS[record.status]
+            setattr(row, kind, getattr(row, kind) + 1)
+        previous_end = record.assigned_on
+        for owed in owed_reports(record, as_of, calendar, policy):
+            if window.contains(owed.deadline):
+                verdict = classify_report(
+                    owed, previous_end, record.report_dates, as_of, policy.report_cadence
+                )
+                if verdict is not None:
+                    name = f"reports_{verdict}"
+                    setattr(row, name, getattr(row, name) + 1)
+            previous_end = owed.period_end
+        for level, day in record.escalations:
+            if level in row.escalations and window.contains(day):
+                row.escalations[level] += 1
+    return counts
+
+
+def _rate(credits: Mapping[Any, float], counts: Mapping[str, int]) -> float:
+    total = sum(counts.values())
+    if total == 0:
+        return 1.0
+    return sum(credits.get(name, 0.0) * n for name, n in counts.items()) / total
+
+
+def task_rate(counts: ScoreCounts, weights: ScoreWeights) -> float:
+    """Mean credit of the scored tasks (open ones excluded); 1 when none."""
+    return _rate(weights.task_credit, {name: getattr(counts, name) for name in TASK_CLASSES})
+
+
+def report_rate(counts: ScoreCounts, weights: ScoreWeights) -> float:
+    """Mean credit of the evaluated reports; 1 when none."""
+    return _rate(
+        weights.report_credit,
+        {name: getattr(counts, f"reports_{name}") for name in REPORT_CLASSES},
+    )
+
+
+def score(counts: ScoreCounts, weights: ScoreWeights | None = None) -> float:
+    """The score in [0, 100], one decimal (formula in the module docstring)."""
+    weights = weights or ScoreWeights()
+    value = weights.task_points * task_rate(counts, weights)
+    value += weights.report_points * report_rate(counts, weights)
+    value -= sum(
+        weights.escalation_penalty.get(level, 0.0) * n for level, n in counts.escalations.items()
+    )
+    return round(min(100.0, max(0.0, value)), 1)

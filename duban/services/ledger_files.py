@@ -1,0 +1,329 @@
+"""The ledger as files: an .xlsx workbook (openpyxl) and a CSV for programs.
+
+Workbook sheets, all with Chinese headers, a frozen header row, filters,
+column widths, and print settings (landscape, fit to page width, header row
+repeated on every page):
+
+- 台账: one row per task (:data:`LEDGER_COLUMNS`); the light column is filled
+  with its colour (:data:`LIGHT_FILLS`), dates are date cells;
+- 按章节汇总 / 按单位汇总: counts per section and per department, with a
+  合计 row;
+- 考核: the department scorecard, when one is given;
+- 说明: the day, the light legend and the scoring formula.
+
+Values are written, never formulas, so a reader without a calculation engine
+(openpyxl, pandas) sees the same numbers as Excel or LibreOffice.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from duban.domain.status import Light
+from duban.services.ledger import Ledger, LedgerRow, SummaryRow
+from duban.services.scorecard import COUNT_COLUMNS, Scorecard, weights_description
+
+# Solid fills (ARGB) of the light cell, and the font colour that reads on each.
+LIGHT_FILLS: dict[Light, str] = {
+    Light.RED: "FFE5484D",
+    Light.YELLOW: "FFFFD43B",
+    Light.GREEN: "FF40C057",
+}
+LIGHT_FONTS: dict[Light, str] = {
+    Light.RED: "FFFFFFFF",
+    Light.YELLOW: "FF000000",
+    Light.GREEN: "FFFFFFFF",
+}
+HEADER_FILL = "FFD9E2F3"
+LINE_HEIGHT = 13.5  # points per text line at the default 11 pt font
+MAX_LINES = 10  # a row never grows taller than this many lines
+DATE_FORMAT = "yyyy-mm-dd"
+SHEET_LEDGER = "台账"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A ledger column: header, width (characters), and the cell value of a row."""
+
+    header: str
+    width: float
+    value: Callable[[LedgerRow], Any]
+    wrap: bool = False
+
+
+def _join(values: Sequence[str], sep: str = "、") -> str:
+    return sep.join(v for v in values if v)
+
+
+LEDGER_COLUMNS: tuple[Column, ...] = (
+    Column("章节", 18, lambda r: r.section, wrap=True),
+    Column("措施序号", 7, lambda r: r.measure),
+    Column("措施名称", 24, lambda r: r.measure_title, wrap=True),
+    Column("牵头单位", 18, lambda r: _join(r.lead_departments), wrap=True),
+    Column("配合单位", 24, lambda r: _join(r.supporting_departments), wrap=True),
+    Column("责任单位", 20, lambda r: r.department, wrap=True),
+    Column("承担角色", 7, lambda r: r.role_label),
+    Column("目标任务", 36, lambda r: _join([t.text for t in r.targets], "\n"), wrap=True),
+    Column("量化指标", 26, lambda r: _join([t.goal for t in r.targets], "\n"), wrap=True),
+    Column("指标最新值", 18, lambda r: _join([t.latest_text for t in r.targets], "\n"), wrap=True),
+    Column("完成时限", 11, lambda r: r.due),
+    Column("原定时限", 11, lambda r: r.original_due),
+    Column("办理状态", 9, lambda r: r.state_label),
+    Column("进展状态", 11, lambda r: r.status_label),
+    Column("灯色", 6, lambda r: r.light_label),
+    Column("提示", 18, lambda r: _join(r.reasons, ";"), wrap=True),
+    Column("最新进展", 30, lambda r: r.latest_progress or "", wrap=True),
+    Column("最近报送日期", 11, lambda r: r.latest_progress_on),
+    Column("报送次数", 7, lambda r: r.report_count),
+    Column("缺报期数", 7, lambda r: r.missing_reports),
+    Column("延期情况", 22, lambda r: _join(r.extensions, "\n"), wrap=True),
+    Column("督办记录", 22, lambda r: _join([str(e) for e in r.escalations], "\n"), wrap=True),
+    Column("报结日期", 11, lambda r: r.submitted_on),
+    Column("办结日期", 11, lambda r: r.completed_on),
+    Column("任务编号", 7, lambda r: r.task_id),
+)
+PLAN_COLUMN = Column("方案", 20, lambda r: r.plan, wrap=True)
+LIGHT_COLUMN = "灯色"
+
+SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("measures", "措施数"),
+    ("tasks", "任务数"),
+    ("red", "红灯"),
+    ("yellow", "黄灯"),
+    ("green", "绿灯"),
+    ("open", "办理中"),
+    ("submitted", "已报结待审核"),
+    ("approved", "已办结"),
+    ("overdue", "逾期"),
+    ("extended", "调整过时限"),
+    ("missing_reports", "缺报进度"),
+    ("escalated", "被督办"),
+)
+_SUMMARY_LIGHTS = {"红灯": Light.RED, "黄灯": Light.YELLOW, "绿灯": Light.GREEN}
+
+
+def ledger_columns(ledger: Ledger) -> tuple[Column, ...]:
+    """The columns of this ledger: with 方案 first when it covers several plans."""
+    return (PLAN_COLUMN, *LEDGER_COLUMNS) if len(ledger.plans) > 1 else LEDGER_COLUMNS
+
+
+# --- CSV -----------------------------------------------------------------------
+
+
+def write_ledger_csv(ledger: Ledger, path: Path) -> Path:
+    """The 台账 sheet as CSV (UTF-8 with BOM so Excel reads the Chinese; dates
+    ISO; several values in one cell separated by newlines). Returns ``path``."""
+    columns = ledger_columns(ledger)
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([c.header for c in columns])
+        for row in ledger.rows:
+            writer.writerow([_csv_value(c.value(row)) for c in columns])
+    return path
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+# --- workbook ------------------------------------------------------------------
+
+
+def write_ledger_xlsx(ledger: Ledger, path: Path, *, scorecard: Scorecard | None = None) -> Path:
+    """Write the workbook (see the module docstring) to ``path``; returns it."""
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = SHEET_LEDGER
+    _ledger_sheet(sheet, ledger)
+    measures = len({row.measure_id for row in ledger.rows})
+    _summary_sheet(
+        workbook.create_sheet("按章节汇总"), "章节", ledger.by_section(), measures=measures
+    )
+    _summary_sheet(
+        workbook.create_sheet("按单位汇总"), "责任单位", ledger.by_department(), measures=measures
+    )
+    if scorecard is not None:
+        _scorecard_sheet(workbook.create_sheet("考核"), scorecard)
+    _notes_sheet(workbook.create_sheet("说明"), ledger, scorecard)
+    workbook.properties.title = ledger.title
+    workbook.properties.creator = "duban 督办"
+    workbook.save(path)
+    return path
+
+
+_THIN = Side(style="thin", color="FFBFBFBF")
+_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+_HEADER_FONT = Font(bold=True)
+_WRAP = Alignment(wrap_text=True, vertical="top")
+_TOP = Alignment(vertical="top")
+_CENTER = Alignment(horizontal="center", vertical="top")
+
+
+def _header(sheet: Worksheet, headers: Sequence[str], widths: Sequence[float]) -> None:
+    sheet.append(list(headers))
+    for index, width in enumerate(widths, start=1):
+        cell = sheet.cell(row=1, column=index)
+        cell.font = _HEADER_FONT
+        cell.fill = PatternFill("solid", fgColor=HEADER_FILL)
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        cell.border = _BORDER
+        sheet.column_dimensions[get_column_letter(index)].width = width
+
+
+def _finish(sheet: Worksheet, *, filters: bool = True) -> None:
+    """Freeze the header, filter, and print landscape on A3, fit to width."""
+    sheet.freeze_panes = "A2"
+    if filters and sheet.max_row > 1:
+        sheet.auto_filter.ref = sheet.dimensions
+    sheet.print_title_rows = "1:1"
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A3
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+
+
+def _ledger_sheet(sheet: Worksheet, ledger: Ledger) -> None:
+    columns = ledger_columns(ledger)
+    _header(sheet, [c.header for c in columns], [c.width for c in columns])
+    light_index = [c.header for c in columns].index(LIGHT_COLUMN) + 1
+    for row in ledger.rows:
+        sheet.append([c.value(row) for c in columns])
+        number = sheet.max_row
+        for index, column in enumerate(columns, start=1):
+            cell = sheet.cell(row=number, column=index)
+            cell.border = _BORDER
+            cell.alignment = _WRAP if column.wrap else _TOP
+            if isinstance(cell.value, date | datetime):
+                cell.number_format = DATE_FORMAT
+        # LibreOffice does not grow rows for wrapped text on import: size them.
+        sheet.row_dimensions[number].height = row_height(
+            [(str(c.value(row) or ""), c.width) for c in columns if c.wrap]
+        )
+        light = sheet.cell(row=number, column=light_index)
+        light.fill = PatternFill("solid", fgColor=LIGHT_FILLS[row.light])
+        light.font = Font(bold=True, color=LIGHT_FONTS[row.light])
+        light.alignment = _CENTER
+    _finish(sheet)
+
+
+def text_width(text: str) -> int:
+    """Width in Excel's character units: wide (CJK) characters count 2."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def row_height(cells: Sequence[tuple[str, float]]) -> float:
+    """Points for a row whose wrapped cells are (text, column width): enough
+    lines for the tallest cell, at most :data:`MAX_LINES`."""
+    lines = 1
+    for text, width in cells:
+        usable = max(width, 1)
+        needed = sum(max(1, math.ceil(text_width(part) / usable)) for part in text.split("\n"))
+        lines = max(lines, needed)
+    return round(min(lines, MAX_LINES) * LINE_HEIGHT + 2, 1)
+
+
+def _summary_sheet(
+    sheet: Worksheet, name_header: str, rows: Sequence[SummaryRow], *, measures: int
+) -> None:
+    """Counts per group (``measures``: the distinct measures of the whole ledger)."""
+    headers = [name_header, *(label for _attr, label in SUMMARY_COLUMNS)]
+    _header(sheet, headers, [34, *(9 for _ in SUMMARY_COLUMNS)])
+    for index, header in enumerate(headers, start=1):
+        light = _SUMMARY_LIGHTS.get(header)
+        if light is not None:
+            cell = sheet.cell(row=1, column=index)
+            cell.fill = PatternFill("solid", fgColor=LIGHT_FILLS[light])
+            cell.font = Font(bold=True, color=LIGHT_FONTS[light])
+    for summary in rows:
+        sheet.append([summary.name, *(getattr(summary, attr) for attr, _ in SUMMARY_COLUMNS)])
+    total: list[Any] = ["合计", *(sum(getattr(s, a) for s in rows) for a, _ in SUMMARY_COLUMNS)]
+    total[1] = measures  # departments share measures: count each measure once
+    for row_cells in sheet.iter_rows(min_row=2, max_row=sheet.max_row):
+        for cell in row_cells:
+            cell.border = _BORDER
+            cell.alignment = _WRAP if cell.column == 1 else _TOP
+    _finish(sheet)
+    # The total row goes below the filtered range, so sorting keeps it last.
+    sheet.append(total)
+    for cell in sheet[sheet.max_row]:
+        cell.font = _HEADER_FONT
+        cell.border = _BORDER
+
+
+def _scorecard_sheet(sheet: Worksheet, scorecard: Scorecard) -> None:
+    headers = [
+        "排名",
+        "责任单位",
+        "得分",
+        "任务完成率",
+        "报送率",
+        *(label for _attr, label in COUNT_COLUMNS),
+        "催办",
+        "黄色督办",
+        "红色督办",
+    ]
+    _header(sheet, headers, [6, 30, 8, 10, 8, *(9 for _ in COUNT_COLUMNS), 7, 9, 9])
+    for row in scorecard.rows:
+        sheet.append(
+            [
+                row.rank,
+                row.department,
+                row.score,
+                row.task_rate,
+                row.report_rate,
+                *(getattr(row.counts, attr) for attr, _label in COUNT_COLUMNS),
+                *(row.counts.escalations.get(level, 0) for level in (1, 2, 3)),
+            ]
+        )
+        number = sheet.max_row
+        sheet.cell(row=number, column=4).number_format = "0.0%"
+        sheet.cell(row=number, column=5).number_format = "0.0%"
+        for cell in sheet[number]:
+            cell.border = _BORDER
+    _finish(sheet)
+
+
+def _notes_sheet(sheet: Worksheet, ledger: Ledger, scorecard: Scorecard | None) -> None:
+    sheet.column_dimensions["A"].width = 16
+    sheet.column_dimensions["B"].width = 100
+    lines: list[tuple[str, str]] = [
+        ("台账", ledger.title),
+        ("统计日期", ledger.as_of.isoformat()),
+        ("任务数", str(len(ledger.rows))),
+        ("红灯", "已逾期(超过完成时限仍未报结)"),
+        ("黄灯", "10个工作日内到期、缺报季度进度,或量化指标落后于从基数到目标的直线进度"),
+        ("绿灯", "其他情况(含已报结、已办结)"),
+        ("原定时限", "完成时限经同意延期或调整后,原来的时限"),
+        ("督办记录", "催办(逾期后第1个工作日)、黄色督办(逾期5个工作日)、红色督办(逾期10个工作日)"),
+    ]
+    if scorecard is not None:
+        lines.append(("考核期间", scorecard.period.label))
+        lines.extend(("考核计分", text) for text in weights_description(scorecard.weights))
+    for key, text in lines:
+        sheet.append([key, text])
+    for light, row_number in ((Light.RED, 4), (Light.YELLOW, 5), (Light.GREEN, 6)):
+        cell = sheet.cell(row=row_number, column=1)
+        cell.fill = PatternFill("solid", fgColor=LIGHT_FILLS[light])
+        cell.font = Font(bold=True, color=LIGHT_FONTS[light])
+    for row_cells in sheet.iter_rows():
+        for cell in row_cells:
+            cell.alignment = _WRAP
+    sheet.page_setup.orientation = "landscape"
