@@ -1,0 +1,163 @@
+"""iCalendar feeds: one per department, every due date and report deadline
+of its tasks, for Outlook or a phone calendar to subscribe to.
+
+:func:`department_ics` returns the feed's text; the CLI writes it
+(``duban report ics``) and the web app serves it at a signed URL. Events are
+all-day and transparent (deadlines, not meetings). Their UIDs are stable
+(``duban-task-<id>-due@duban``, ``duban-task-<id>-report-<period end>@duban``),
+so a subscribed calendar updates an event in place when a due date moves
+(extension approved) or a status changes, and drops report deadlines a task
+no longer owes once it is submitted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta, tzinfo
+
+from icalendar import Calendar, Event
+from sqlalchemy.orm import Session, sessionmaker
+
+from duban.domain.errors import NotFoundError
+from duban.domain.status import StatusPolicy, report_periods
+from duban.domain.workdays import WorkCalendar
+from duban.services.ledger import LedgerRow, load_ledger
+from duban.services.tasks import LOCAL_ZONE, find_department
+from models import Department
+
+PRODID = "-//duban//督办//ZH"
+UID_DOMAIN = "duban"
+REFRESH = timedelta(hours=1)
+
+
+def department_ics(
+    session_factory: sessionmaker[Session],
+    *,
+    department: str | int,
+    now: datetime,
+    calendar: WorkCalendar,
+    policy: StatusPolicy | None = None,
+    base_url: str | None = None,
+    zone: tzinfo = LOCAL_ZONE,
+) -> str:
+    """The feed of ``department`` (a name, an alias, or a department id) over
+    every plan, with statuses as of ``now`` (aware; also the DTSTAMP).
+
+    Raises NotFoundError when the department is unknown. A department without
+    tasks gets a valid, empty calendar.
+    """
+    policy = policy or StatusPolicy()
+    today = now.astimezone(zone).date()
+    with session_factory() as session:
+        found = _department(session, department)
+        ledger = load_ledger(
+            session,
+            as_of=today,
+            calendar=calendar,
+            policy=policy,
+            all_plans=True,
+            department_ids=[found.id],
+            zone=zone,
+        )
+        name = found.name
+    feed = Calendar()
+    feed.add("prodid", PRODID)
+    feed.add("version", "2.0")
+    feed.add("calscale", "GREGORIAN")
+    feed.add("method", "PUBLISH")
+    feed.add("x-wr-calname", f"督办事项 · {name}")
+    feed.add("x-wr-caldesc", f"{name}承担的督办任务:完成时限与进度报送截止日")
+    feed.add("x-wr-timezone", str(zone))
+    feed.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
+    feed.add("x-published-ttl", "PT1H")
+    stamp = now.astimezone(UTC)  # DTSTAMP is UTC
+    for row in ledger.rows:
+        feed.add_component(_due_event(row, stamp, base_url))
+        for event in _report_events(row, stamp, calendar, policy, base_url):
+            feed.add_component(event)
+    return feed.to_ical().decode("utf-8")
+
+
+def _department(session: Session, department: str | int) -> Department:
+    if isinstance(department, int):
+        found = session.get(Department, department)
+        if found is None:
+            raise NotFoundError(f"找不到编号为 {department} 的单位")
+        return found
+    return find_department(department, session=session)
+
+
+def _link(row: LedgerRow, base_url: str | None) -> str | None:
+    return f"{base_url.rstrip('/')}/tasks/{row.task_id}" if base_url else None
+
+
+def _all_day(uid: str, day: date, summary: str, stamp: datetime) -> Event:
+    event = Event()
+    event.add("uid", f"{uid}@{UID_DOMAIN}")
+    event.add("dtstamp", stamp)
+    event.add("dtstart", day)
+    event.add("dtend", day + timedelta(days=1))
+    event.add("summary", summary)
+    event.add("transp", "TRANSPARENT")
+    event.add("categories", ["督办"])
+    return event
+
+
+def _due_event(row: LedgerRow, stamp: datetime, base_url: str | None) -> Event:
+    done = not row.is_open
+    mark = row.state_label if done else "到期"
+    summary = f"【{mark}】措施{row.measure} {row.measure_title}({row.role_label})"
+    event = _all_day(f"duban-task-{row.task_id}-due", row.due, summary, stamp)
+    lines = [
+        f"方案:{row.plan_title}",
+        f"措施{row.measure}:{row.measure_title}",
+        f"责任单位:{row.department}({row.role_label})",
+        f"完成时限:{row.due.isoformat()}",
+    ]
+    if row.original_due is not None:
+        lines.append(f"原定时限:{row.original_due.isoformat()}")
+    lines.append(f"状态:{row.state_label},{row.status_label},{row.light_label}")
+    lines.extend(f"目标:{target.text}" for target in row.targets)
+    link = _link(row, base_url)
+    if link:
+        lines.append(f"办理:{link}")
+        event.add("url", link)
+    event.add("description", "\n".join(lines))
+    return event
+
+
+def _report_events(
+    row: LedgerRow,
+    stamp: datetime,
+    calendar: WorkCalendar,
+    policy: StatusPolicy,
+    base_url: str | None,
+) -> Iterator[Event]:
+    """Report deadlines of the periods the task owes (ending before it was
+    submitted, and by its due date)."""
+    until = row.due
+    if row.submitted_on is not None:
+        until = min(until, row.submitted_on - timedelta(days=1))
+    if until <= row.assigned_on:
+        return
+    for period in report_periods(row.assigned_on, until, calendar, policy):
+        quarter = f"{period.period_end.year}年{period.period_end.month}月底前"
+        summary = f"【进度报送】措施{row.measure} {row.measure_title}({quarter}进展)"
+        event = _all_day(
+            f"duban-task-{row.task_id}-report-{period.period_end.isoformat()}",
+            period.deadline,
+            summary,
+            stamp,
+        )
+        lines = [
+            f"措施{row.measure}:{row.measure_title}",
+            f"责任单位:{row.department}({row.role_label})",
+            f"报送截止:{period.deadline.isoformat()}",
+            f"报送内容:截至 {period.period_end.isoformat()} 的工作进展",
+        ]
+        link = _link(row, base_url)
+        if link:
+            lines.append(f"报送:{link}")
+            event.add("url", link)
+        event.add("description", "\n".join(lines))
+        yield event

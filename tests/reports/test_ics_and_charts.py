@@ -1,0 +1,118 @@
+"""The department calendar feed (parsed back with icalendar) and the
+indicator chart (SVG parsed as XML), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from icalendar import Calendar
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from duban.domain.errors import NotFoundError
+from duban.services.charts import indicator_chart, measure_trajectories, nice_ticks
+from duban.services.ics import department_ics
+from models import Department, Task
+from tests.db.conftest import HEALTH, HR
+from tests.reports.conftest import History
+
+NOW = datetime(2016, 1, 29, 1, 0, tzinfo=UTC)
+SVG = "{http://www.w3.org/2000/svg}"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def events(text: str) -> dict[str, object]:
+    feed = Calendar.from_ical(text)
+    return {str(e["UID"]): e for e in feed.walk("VEVENT")}
+
+
+def test_feed_has_every_due_date_and_report_deadline(
+    history: History, session_factory: sessionmaker[Session]
+) -> None:
+    text = department_ics(
+        session_factory,
+        department="市卫计局",
+        now=NOW,
+        calendar=history.calendar,
+        base_url="http://duban.test",
+    )
+    feed = Calendar.from_ical(text)
+    assert str(feed["X-WR-CALNAME"]) == f"督办事项 · {HEALTH}"
+    found = events(text)
+    with session_factory() as session:
+        health = session.scalar(select(Department.id).where(Department.name == HEALTH))
+        tasks = session.scalars(select(Task).where(Task.department_id == health)).all()
+    for task in tasks:
+        event = found[f"duban-task-{task.id}-due@duban"]
+        assert event.decoded("DTSTART") == task.due  # type: ignore[attr-defined]
+        assert str(event["URL"]) == f"http://duban.test/tasks/{task.id}"  # type: ignore[index]
+    lead = found[f"duban-task-{history.world.lead}-due@duban"]
+    assert str(lead["SUMMARY"]).startswith("【已办结】措施8")  # type: ignore[index]
+    later = found[f"duban-task-{history.world.later}-due@duban"]
+    assert str(later["SUMMARY"]).startswith("【到期】措施8")  # type: ignore[index]
+    # The open 2017 task owes a report every quarter until its due date; the
+    # lead task (submitted 2015-12-28) only for the quarters before that.
+    later_reports = sorted(
+        found[uid].decoded("DTSTART")  # type: ignore[attr-defined]
+        for uid in found
+        if uid.startswith(f"duban-task-{history.world.later}-report-")
+    )
+    assert later_reports[0] == date(2015, 4, 8) and len(later_reports) == 11
+    lead_reports = [u for u in found if u.startswith(f"duban-task-{history.world.lead}-report-")]
+    assert len(lead_reports) == 3
+
+
+def test_feed_follows_an_extension_and_takes_ids(
+    history: History, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory() as session:
+        hr = session.scalar(select(Department.id).where(Department.name == HR))
+    assert hr is not None
+    found = events(
+        department_ics(session_factory, department=hr, now=NOW, calendar=history.calendar)
+    )
+    due = found[f"duban-task-{history.world.single}-due@duban"]
+    assert due.decoded("DTSTART") == date(2016, 1, 15)  # type: ignore[attr-defined]
+    assert "原定时限:2015-12-31" in str(due["DESCRIPTION"])  # type: ignore[index]
+    empty = department_ics(
+        session_factory, department="市教育局", now=NOW, calendar=history.calendar
+    )
+    assert Calendar.from_ical(empty).walk("VEVENT") == []
+    with pytest.raises(NotFoundError):
+        department_ics(session_factory, department="不存在的局", now=NOW, calendar=history.calendar)
+    with pytest.raises(NotFoundError):
+        department_ics(session_factory, department=99999, now=NOW, calendar=history.calendar)
+
+
+def test_chart_draws_readings_against_the_straight_line(
+    history: History, session_factory: sessionmaker[Session], backend: str
+) -> None:
+    title, panels = measure_trajectories(session_factory, measure=8, as_of=date(2016, 1, 29))
+    assert title == "保障和改善民生"
+    assert [p.indicator[-6:] for p in panels] == ["住院报销比例", "拥有养老床位"]
+    lead = next(s for s in panels[0].series if s.department == HEALTH)
+    assert [(r.on, r.value) for r in lead.readings] == [
+        (date(2015, 4, 3), 60.0),
+        (date(2015, 7, 20), 66.0),
+    ]
+    # From 60 on 04-03 to 75 on 12-31, the line is at ~64.9 on 07-20: ahead.
+    assert lead.behind is False
+    svg = indicator_chart(session_factory, measure=8, as_of=date(2016, 1, 29))
+    root = ET.fromstring(svg)
+    assert root.tag == f"{SVG}svg"
+    assert len(root.findall(f".//{SVG}polyline")) == 2  # one per indicator (lead)
+    assert len(root.findall(f".//{SVG}line[@class='expected']")) == 2
+    assert "住院报销比例" in svg and "目标 ≥75%" in svg
+    if backend == "sqlite":
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "indicator-chart-measure8.svg").write_text(svg, encoding="utf-8")
+    with pytest.raises(NotFoundError, match="没有第99项措施"):
+        indicator_chart(session_factory, measure=99, as_of=date(2016, 1, 29))
+
+
+def test_nice_ticks() -> None:
+    assert nice_ticks(0, 100) == [0, 20, 40, 60, 80, 100]
+    assert nice_ticks(57.3, 76.5) == [55, 60, 65, 70, 75, 80]
