@@ -16,7 +16,18 @@ from duban.domain.workdays import WorkCalendar
 from duban.services.sweep import policy_for, timeline_of
 from models import Notice, Task
 
+NOTICE_STATUS_LABELS = {
+    "pending": "待发送", "sent": "已发送", "failed": "发送失败", "superseded": "未发送(已过时)",
+}
 LEVEL_WORDS = {0: "提醒", 1: "催办(抄送单位负责人)", 2: "黄色督办单", 3: "红色督办单,约谈"}
+
+
+@dataclass(frozen=True)
+class PastStep:
+    on: date
+    label: str
+    level: int
+    status_label: str
 
 
 @dataclass(frozen=True)
@@ -62,3 +73,28 @@ def next_steps(
         if len(steps) >= limit:
             break
     return steps
+
+
+def past_escalations(
+    task_id: int, *, zone: ZoneInfo, session_factory: sessionmaker[Session]
+) -> list[PastStep]:
+    """The task's 催办 and 督办 so far (level 1 and up), oldest first."""
+    with session_factory() as session:
+        task = session.get(Task, task_id)
+        if task is None:
+            return []
+        labels = {s.name: s.label for s in policy_for(session, task.policy_id).steps}
+        rows = session.scalars(
+            select(Notice)
+            .where(Notice.task_id == task_id, Notice.level >= 1)
+            .order_by(Notice.due_at, Notice.id)
+        ).all()
+        return [
+            PastStep(
+                on=n.due_at.astimezone(zone).date(),
+                label=labels.get(n.step.split("@", 1)[0], n.step),
+                level=n.level,
+                status_label=NOTICE_STATUS_LABELS.get(n.status, n.status),
+            )
+            for n in rows
+        ]

@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from duban.domain.errors import NotFoundError
 from duban.domain.status import Light
 from duban.services.dashboard import SCORE_COLUMNS, measure_overview, scorecard
+from duban.services.links import department_ids_with_tasks
 from duban.services.logs import escalation_log
 from duban.web.auth import Staff
 from duban.web.state import parse_day, render, state_of
@@ -85,7 +86,8 @@ def escalations(
         entries = [e for e in entries if e.delivered]
     elif delivered == "no":
         entries = [e for e in entries if not e.delivered]
-    departments = sorted({e.department for e in entries} | ({department} if department else set()))
+    with web.context.session_factory() as session:
+        departments = [name for _id, name in department_ids_with_tasks(session)]
     return render(
         request,
         "dashboard/escalations.html",

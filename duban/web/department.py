@@ -28,7 +28,7 @@ from duban.services.attachments import (
     record_attachments,
     store_files,
 )
-from duban.services.outlook import next_steps
+from duban.services.outlook import next_steps, past_escalations
 from duban.services.tasks import get_task, list_tasks
 from duban.web.auth import CheckedForm
 from duban.web.links import guard_task, holder_of
@@ -102,6 +102,7 @@ def department_task(request: Request, token: str, task_id: int) -> Response:
             zone=web.zone,
             session_factory=web.context.session_factory,
         ),
+        past=past_escalations(task_id, zone=web.zone, session_factory=web.context.session_factory),
         can_act=detail.state in OPEN_STATES,
         max_upload=web.context.settings.upload_max_bytes,
     )

@@ -26,7 +26,7 @@ from duban.services.attachments import list_attachments
 from duban.services.links import department_ids_with_tasks, department_link, revoke_links
 from duban.services.logs import delivery_log
 from duban.services.org import org_settings
-from duban.services.outlook import next_steps
+from duban.services.outlook import next_steps, past_escalations
 from duban.services.tasks import get_task
 from duban.web.auth import CheckedForm, Coordinator, Staff, require_staff
 from duban.web.department import send_attachment
@@ -93,6 +93,7 @@ def task_page(request: Request, task_id: int, k: str | None = None) -> Response:
             zone=web.zone,
             session_factory=web.context.session_factory,
         ),
+        past=past_escalations(task_id, zone=web.zone, session_factory=web.context.session_factory),
         is_open=detail.state in OPEN_STATES,
         is_submitted=detail.state is TaskState.SUBMITTED,
     )

@@ -17,11 +17,13 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from duban.domain.plan_draft import format_value
 from duban.services.context import AppContext
 from duban.services.links import LinkSigner
 from duban.services.logs import STATUS_LABELS as DELIVERY_STATUS_LABELS
 
 LEVEL_LABELS = {0: "提醒", 1: "催办", 2: "黄色督办", 3: "红色督办"}
+COMPARATOR_SIGNS = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "=": "约"}
 
 
 @dataclass
@@ -78,6 +80,8 @@ def make_templates(templates_dir: Path) -> Jinja2Templates:
     )
     env.filters["local"] = _local
     env.filters["day"] = lambda d: d.isoformat() if d else "—"
+    env.filters["num"] = lambda v: format_value(v) or ""
+    env.filters["sign"] = lambda c: COMPARATOR_SIGNS.get(c or "", c or "")
     env.globals["LEVEL_LABELS"] = LEVEL_LABELS
     env.globals["DELIVERY_STATUS_LABELS"] = DELIVERY_STATUS_LABELS
     return Jinja2Templates(env=env)
