@@ -90,7 +90,7 @@ class Scheduler:
             if self._woken or (due is not None and due <= now):
                 self._round(now, sweep=False)
         self._woken = False
-        return self._seconds_to_next(now, local.date(), org.office_hours.start, in_hours)
+        return self._seconds_to_next(now, local.date(), in_hours)
 
     def _round(self, now: datetime, *, sweep: bool) -> None:
         with self.context.sender() as sender:
@@ -106,13 +106,13 @@ class Scheduler:
             report.delivery.dead,
         )
 
-    def _seconds_to_next(
-        self, now: datetime, today: date, office_start: object, in_hours: bool
-    ) -> float:
+    def _seconds_to_next(self, now: datetime, today: date, in_hours: bool) -> float:
+        """Until the next office morning (today's, if still ahead), or sooner
+        inside office hours: the next retry, or the poll interval."""
         clock = self.context.clock()
-        day = today + timedelta(days=1)
-        for _ in range(31):
-            if self.context.calendar.is_workday(day):
+        day = today
+        for _ in range(32):
+            if self.context.calendar.is_workday(day) and clock.morning(day) > now:
                 break
             day += timedelta(days=1)
         candidates = [(clock.morning(day) - now).total_seconds()]

@@ -1,0 +1,112 @@
+"""``duban user``, ``duban serve``'s refusals, the in-process scheduler and
+the API's programmatic access."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from datetime import datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from duban.config import Settings
+from duban.services.accounts import authenticate
+from duban.services.context import AppContext
+from duban.web.scheduler import Scheduler
+from models import Notice, Task, User
+from tests.conftest import CliRunner
+from tests.db.conftest import World, at
+from tests.web.conftest import PASSWORD
+
+
+def test_user_add_reads_the_password_from_stdin_and_hashes_it(
+    run_cli: CliRunner,
+    cli_env: Callable[[str], None],
+    migrated_url: str,
+    session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+    import sys
+
+    cli_env(migrated_url)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a-long-password\n"))
+    result = run_cli("user", "add", "zhang", "--role", "coordinator", "--display-name", "张三",
+                     "--password-stdin")
+    assert result.exit_code == 0, result.stderr
+    assert "已保存账号 zhang(督办科,张三)" in result.stdout
+    with session_factory() as session:
+        row = session.scalars(select(User)).one()
+    assert row.password_hash.startswith("$argon2id$") and "a-long-password" not in row.password_hash
+    assert authenticate("zhang", "a-long-password", session_factory=session_factory) is not None
+    assert authenticate("zhang", "wrong-password", session_factory=session_factory) is None
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("short\n"))
+    result = run_cli("user", "add", "li", "--role", "supervisor", "--password-stdin")
+    assert result.exit_code == 1 and "密码至少 8 个字符" in result.stderr
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a-long-password\n"))
+    result = run_cli("user", "add", "li", "--role", "boss", "--password-stdin")
+    assert result.exit_code == 1 and "角色“boss”无效" in result.stderr
+    assert run_cli("user", "disable", "zhang").exit_code == 0
+    assert authenticate("zhang", "a-long-password", session_factory=session_factory) is None
+
+
+def test_serve_without_a_schema_says_what_to_run(
+    run_cli: CliRunner, cli_env: Callable[[str], None], database_url: str
+) -> None:
+    cli_env(database_url)
+    result = run_cli("serve", "--no-scheduler")
+    assert result.exit_code == 1 and "请先运行 duban db upgrade" in result.stderr
+
+
+def test_the_scheduler_sweeps_once_per_working_day_after_office_start(
+    web_settings: Settings, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        for task in session.scalars(select(Task)):
+            task.next_action_at = at("2015-03-02")
+    moments = iter([at("2016-01-04", 8), at("2016-01-04", 10), at("2016-01-04", 11),
+                    at("2016-01-09", 10)])  # before office, Monday, again, Saturday
+    current: list[datetime] = []
+
+    def now() -> datetime:
+        return current[-1]
+
+    scheduler = Scheduler(AppContext(web_settings), now, poll=60)
+    current.append(next(moments))
+    wait = scheduler.step()
+    assert scheduler.rounds == 0 and 0 < wait <= 3600  # waits for 09:00
+    current.append(next(moments))
+    assert scheduler.step() <= 60 and scheduler.rounds == 1
+    with session_factory() as session:
+        steps = set(session.scalars(select(Notice.step)))
+    assert any(s.startswith("urge@") for s in steps)  # the overdue ladder ran
+    current.append(next(moments))
+    scheduler.step()
+    assert scheduler.rounds == 1  # nothing due: no second sweep the same day
+    scheduler.wake()
+    scheduler.step()
+    assert scheduler.rounds == 2  # woken inside office hours: a delivery pass
+    current.append(next(moments))
+    scheduler.step()
+    assert scheduler.rounds == 2  # Saturday: nothing
+
+
+def test_the_api_takes_a_staff_password_and_describes_itself(
+    client: TestClient, world: World
+) -> None:
+    basic = base64.b64encode(f"supervisor:{PASSWORD}".encode()).decode()
+    response = client.get("/api/measures", headers={"Authorization": f"Basic {basic}"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["counts"].keys() == {"green", "yellow", "red"}
+    assert {m["number"] for m in body["measures"]} == {8, 9}
+    wrong = base64.b64encode(b"supervisor:nope").decode()
+    assert client.get("/api/tasks", headers={"Authorization": f"Basic {wrong}"}).status_code == 401
+    spec = client.get("/api/openapi.json").json()
+    assert {"/api/tasks", "/api/tasks/{task_id}", "/api/measures", "/api/escalations",
+            "/api/deliveries", "/api/scorecard"} <= set(spec["paths"])
+    assert not any(path.startswith("/desk") or path.startswith("/d/") for path in spec["paths"])
