@@ -5,6 +5,7 @@ messages, dates).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup, escape
 from starlette.templating import Jinja2Templates
 
 from duban.domain.plan_draft import format_value
@@ -80,11 +82,22 @@ def make_templates(templates_dir: Path) -> Jinja2Templates:
     )
     env.filters["local"] = _local
     env.filters["day"] = lambda d: d.isoformat() if d else "—"
+    env.filters["linkify"] = linkify
     env.filters["num"] = lambda v: format_value(v) or ""
     env.filters["sign"] = lambda c: COMPARATOR_SIGNS.get(c or "", c or "")
     env.globals["LEVEL_LABELS"] = LEVEL_LABELS
     env.globals["DELIVERY_STATUS_LABELS"] = DELIVERY_STATUS_LABELS
     return Jinja2Templates(env=env)
+
+
+_URL = re.compile(r"https?://[^\s<>\"'）)]+")
+
+
+def linkify(text: str | None) -> Markup:
+    """``text`` escaped, with its http(s) addresses as links (messages show
+    their 办理入口 this way)."""
+    escaped = str(escape(text or ""))
+    return Markup(_URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped))
 
 
 def _local(moment: datetime | None, zone: str = "Asia/Shanghai") -> str:

@@ -264,3 +264,17 @@ def test_a_revoked_link_is_replaced_by_a_fresh_one(
     fresh = page.split('readonly value="', 1)[1].split('"', 1)[0]
     assert fresh.startswith("http://duban.test/d/")
     assert liaison.get(fresh.removeprefix("http://duban.test")).status_code == 200
+
+
+def test_a_message_shows_its_link_as_a_link_and_nothing_else_as_markup(
+    client: TestClient, world: World, login: Login, session_factory: sessionmaker[Session]
+) -> None:
+    delivery_id, _channel = _failed_delivery(session_factory, world.lead)
+    with session_factory.begin() as session:
+        delivery = session.get(Delivery, delivery_id)
+        assert delivery is not None
+        delivery.body = '办理入口:http://duban.test/tasks/1?k=abc <script>alert("x")</script>'
+    login(client, "coordinator")
+    page = client.get(f"/desk/deliveries/{delivery_id}").text
+    assert '<a href="http://duban.test/tasks/1?k=abc">' in page
+    assert "<script>" not in page and "&lt;script&gt;" in page
