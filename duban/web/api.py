@@ -1,5 +1,5 @@
 """The JSON API: what the pages show, behind the same permissions, described
-at ``/api/openapi.json`` (browsable at ``/api/docs``).
+at ``/api/openapi.json`` (OpenAPI 3, for any OpenAPI viewer).
 
 Who may call it:
 

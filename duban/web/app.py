@@ -81,7 +81,9 @@ def create_app(
         title="督办 duban",
         description="工作方案督查督办:任务、措施、督办记录、发送记录(只读 JSON)。",
         version="1",
-        docs_url="/api/docs",
+        # Swagger UI would load its scripts from a CDN: not on a government intranet,
+        # and not under our CSP. The description itself is served.
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=lifespan,

@@ -316,3 +316,18 @@ def test_a_department_link_never_reaches_a_coordinator_page(
     assert {t["department"] for t in own} == {"珠海市卫生和计划生育局"}
     assert client.get(f"/api/tasks/{world.lead}", headers=headers).status_code == 200
     assert client.get(f"/api/tasks/{world.support}", headers=headers).status_code == 403
+
+
+def test_a_new_password_ends_the_old_sessions(
+    client: TestClient,
+    world: World,
+    login: Callable[[TestClient, str], str],
+    session_factory: sessionmaker[Session],
+) -> None:
+    from duban.services.accounts import add_user
+
+    login(client, "coordinator")
+    assert client.get("/desk").status_code == 200
+    add_user("coordinator", role="coordinator", password="another-password", now=AS_OF,
+             session_factory=session_factory)
+    assert client.get("/desk").status_code == 303
