@@ -84,65 +84,69 @@ def measure_trajectories(
     measure has no numeric target with tasks.
     """
     with session_factory() as session:
-        found = find_plan(plan, session=session)
-        row = session.scalar(
-            select(Measure).where(Measure.plan_id == found.id, Measure.number == measure)
+        return load_trajectories(session, measure=measure, as_of=as_of, plan=plan)
+
+
+def load_trajectories(
+    session: Session, *, measure: int, as_of: date, plan: str | int | None = None
+) -> tuple[str, list[IndicatorPanel]]:
+    """:func:`measure_trajectories` read in an open ``session`` (read only)."""
+    found = find_plan(plan, session=session)
+    row = session.scalar(
+        select(Measure).where(Measure.plan_id == found.id, Measure.number == measure)
+    )
+    if row is None:
+        raise NotFoundError(f"工作方案“{found.key}”中没有第{measure}项措施")
+    targets = list(
+        session.scalars(select(Target).where(Target.measure_id == row.id).order_by(Target.position))
+    )
+    tasks = list(
+        session.scalars(
+            select(Task)
+            .options(joinedload(Task.department))
+            .where(Task.measure_id == row.id)
+            .order_by(Task.deadline, Task.role, Task.id)
         )
-        if row is None:
-            raise NotFoundError(f"工作方案“{found.key}”中没有第{measure}项措施")
-        targets = list(
-            session.scalars(
-                select(Target).where(Target.measure_id == row.id).order_by(Target.position)
-            )
+    )
+    readings: dict[tuple[int, int], list[Reading]] = defaultdict(list)
+    for reading in session.scalars(
+        select(IndicatorReading)
+        .where(
+            IndicatorReading.task_id.in_([t.id for t in tasks]),
+            IndicatorReading.reported_on <= as_of,
         )
-        tasks = list(
-            session.scalars(
-                select(Task)
-                .options(joinedload(Task.department))
-                .where(Task.measure_id == row.id)
-                .order_by(Task.deadline, Task.role, Task.id)
-            )
+        .order_by(IndicatorReading.reported_on, IndicatorReading.id)
+    ):
+        readings[(reading.task_id, reading.target_id)].append(
+            Reading(reading.reported_on, reading.value)
         )
-        readings: dict[tuple[int, int], list[Reading]] = defaultdict(list)
-        for reading in session.scalars(
-            select(IndicatorReading)
-            .where(
-                IndicatorReading.task_id.in_([t.id for t in tasks]),
-                IndicatorReading.reported_on <= as_of,
+    panels: dict[int, IndicatorPanel] = {}
+    for task in tasks:
+        for target in numeric_targets(task, targets):
+            assert target.value is not None
+            panel = panels.setdefault(
+                target.id,
+                IndicatorPanel(
+                    target_id=target.id,
+                    indicator=indicator_name(target),
+                    comparator=target.comparator or ">=",
+                    value=target.value,
+                    unit=target.unit or "",
+                ),
             )
-            .order_by(IndicatorReading.reported_on, IndicatorReading.id)
-        ):
-            readings[(reading.task_id, reading.target_id)].append(
-                Reading(reading.reported_on, reading.value)
+            series = Series(
+                task_id=task.id,
+                department=task.department.name,
+                role_label=TASK_ROLE_LABELS.get(task.role, task.role),
+                assigned_on=local_date(task.assigned_at),
+                due=task.due,
+                readings=readings[(task.id, target.id)],
             )
-        panels: dict[int, IndicatorPanel] = {}
-        for task in tasks:
-            for target in numeric_targets(task, targets):
-                assert target.value is not None
-                panel = panels.setdefault(
-                    target.id,
-                    IndicatorPanel(
-                        target_id=target.id,
-                        indicator=indicator_name(target),
-                        comparator=target.comparator or ">=",
-                        value=target.value,
-                        unit=target.unit or "",
-                    ),
-                )
-                series = Series(
-                    task_id=task.id,
-                    department=task.department.name,
-                    role_label=TASK_ROLE_LABELS.get(task.role, task.role),
-                    assigned_on=local_date(task.assigned_at),
-                    due=task.due,
-                    readings=readings[(task.id, target.id)],
-                )
-                series.behind = _behind(series, panel, as_of)
-                panel.series.append(series)
-        title = row.title
+            series.behind = _behind(series, panel, as_of)
+            panel.series.append(series)
     if not panels:
-        raise DubanError(f"措施{measure}“{title}”没有已交办的量化指标,无法绘制指标进度图")
-    return title, list(panels.values())
+        raise DubanError(f"措施{measure}“{row.title}”没有已交办的量化指标,无法绘制指标进度图")
+    return row.title, list(panels.values())
 
 
 def _behind(series: Series, panel: IndicatorPanel, as_of: date) -> bool:

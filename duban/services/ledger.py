@@ -32,6 +32,7 @@ from duban.domain.status import (
     TaskFacts,
     TaskStatus,
     assess,
+    missing_reports,
 )
 from duban.domain.workdays import WorkCalendar
 from duban.services.plans import find_plan
@@ -421,7 +422,8 @@ def _row(
         latest_progress=_progress_text(latest) if latest else None,
         latest_progress_on=local_date(latest.at, zone) if latest else None,
         report_count=len(reports),
-        missing_reports=len(assessment.missing_reports),
+        # Counted for overdue tasks too (assess stops at "overdue").
+        missing_reports=len(missing_reports(facts, as_of, calendar, policy)),
         extensions=[_extension_text(x) for x in extensions],
         escalations=[
             EscalationMark(
