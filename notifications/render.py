@@ -18,7 +18,9 @@ Steps (:data:`STEPS`)
     3 working days before the due date), ``report_reminder`` 报送提醒, ``urge`` 催办
     (level 1), ``escalate_yellow`` 黄色督办单 (level 2), ``escalate_red`` 红色督办单 / 约谈
     (level 3), ``digest`` (several items of any steps for one recipient on one working
-    day) and ``delivery_failed`` (to coordinators).
+    day) and ``delivery_failed`` (to coordinators). Reports (:data:`REPORT_STEPS`):
+    ``weekly_digest`` 每周督办简报 and ``weekly_summary`` 每周任务清单, whose context
+    is documented in ``duban/services/digest.py`` (``items`` empty).
 
 Context contract (every step)
     ``recipient_name``  str   the person addressed (联络员 name, or the coordinator)
@@ -91,7 +93,14 @@ STEPS: dict[str, str] = {
     "escalate_red": "红色督办单",
     "digest": "督办提醒",
     "delivery_failed": "送达失败",
+    # Weekly reports (REPORT_STEPS, built by duban.services.digest).
+    "weekly_digest": "每周督办简报",
+    "weekly_summary": "每周任务清单",
 }
+# Steps whose messages are reports, not notices about tasks: their context is
+# their own (documented in duban/services/digest.py) and ``items`` may be empty.
+REPORT_STEPS = frozenset({"weekly_digest", "weekly_summary"})
+_ITEMS_OPTIONAL = frozenset({"delivery_failed"}) | REPORT_STEPS
 
 _REQUIRED_CONTEXT = ("recipient_name", "department", "sender", "base_url", "items")
 _REQUIRED_ITEM = (
@@ -165,7 +174,7 @@ def _normalise(step: str, context: Mapping[str, Any]) -> dict[str, Any]:
     items = context["items"]
     if isinstance(items, (str, bytes)) or not isinstance(items, Sequence):
         raise ValueError("notification context 'items' must be a list of mappings")
-    if not items and step != "delivery_failed":
+    if not items and step not in _ITEMS_OPTIONAL:
         raise ValueError(f"notification context for {step!r} has no items")
     normalised = []
     for index, item in enumerate(items):

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import and_, exists, func, or_, select, update
@@ -59,6 +60,9 @@ AUDIENCE_LABELS = {
 }
 FAILED_STEP = "delivery_failed"
 MAX_ATTEMPTS = 6
+# Deliveries of notices use batches 1, 2, … per channel and day; lower batches
+# are scheduled reports without notices (duban.services.digest).
+FIRST_NOTICE_BATCH = 1
 
 
 class Rendered(Protocol):
@@ -78,7 +82,8 @@ class Outcome(Protocol):
 
 
 class MessageSender(Protocol):
-    def send(self, url: str, message: Any) -> Outcome: ...
+    # ``attachments`` is passed only for scheduled reports (the weekly digest).
+    def send(self, url: str, message: Any, *, attachments: Sequence[Path] = ()) -> Outcome: ...
 
 
 RenderFn = Callable[[str, Mapping[str, Any]], Rendered]
@@ -154,7 +159,7 @@ def _open_delivery(
     now: datetime,
 ) -> int:
     """The id of the channel's still-unsent delivery for ``day`` (creating one)."""
-    batch = 1
+    batch = FIRST_NOTICE_BATCH
     while True:
         session.execute(
             _insert_ignore(session, Delivery)
@@ -341,10 +346,19 @@ def _deliver(
     worker: str,
     max_attempts: int,
 ) -> str:
+    report = None
     with session_factory() as session:
         delivery = session.get(Delivery, delivery_id)
         assert delivery is not None
-        template, message_context = build_message_context(session, delivery, context, now)
+        if delivery.batch < FIRST_NOTICE_BATCH:
+            # A scheduled report (the weekly digest) carries no notices. Imported
+            # here: the digest module builds on this one.
+            from duban.services.digest import report_message
+
+            report = report_message(session, delivery, context, now)
+            template, message_context = report.template, report.context
+        else:
+            template, message_context = build_message_context(session, delivery, context, now)
         url = delivery.channel.url
         attempts = delivery.attempts
     message: Rendered | None
@@ -355,7 +369,13 @@ def _deliver(
         message = None
         outcome = _Failure(permanent=True, error=f"消息生成失败:{type(err).__name__}")
     else:
-        outcome = sender.send(url, message)
+        if report is not None and report.attachments:
+            outcome = sender.send(url, message, attachments=report.attachments)
+        else:
+            outcome = sender.send(url, message)
+    finally:
+        if report is not None:
+            report.discard()
     with session_factory.begin() as session:
         delivery = session.get(Delivery, delivery_id)
         assert delivery is not None

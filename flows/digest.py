@@ -1,0 +1,42 @@
+"""The weekly digest: queued through the outbox and sent like every other
+message (a thin wrapper over duban.services.digest). Deploy it on a weekly
+schedule, e.g. Mondays 09:30 Asia/Shanghai (entrypoint
+``flows/digest.py:weekly_digest_flow``); running it twice in a week sends nothing
+new."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+
+from duban.config import get_settings
+from duban.services.context import open_context
+from duban.services.digest import send_weekly_digest
+from duban.timeutil import parse_as_of
+
+
+def _run_name() -> str:
+    as_of = flow_run.parameters.get("as_of")
+    return f"每周督办简报 {as_of or ''}".strip()
+
+
+@flow(name="weekly-digest", flow_run_name=_run_name)
+def weekly_digest_flow(as_of: str | None = None) -> dict[str, object]:
+    """Queue and send this week's digest as of ``as_of`` (ISO; default now); returns counts."""
+    logger = get_run_logger()
+    context = open_context(get_settings())
+    now = parse_as_of(as_of, context.settings.timezone)
+    with context.sender() as sender:
+        tools = context.round_tools(sender=sender, worker=f"digest:{flow_run.id or 'local'}")
+        result = send_weekly_digest(context.session_factory, now=now, tools=tools)
+    queued, delivery = result.queued, result.round.delivery
+    logger.info(
+        "每周简报:新排队 %d 份(督查督办 %d,单位 %d),本周已有 %d 份;发送 %d 份,失败 %d 份",
+        queued.digests + queued.summaries,
+        queued.digests,
+        queued.summaries,
+        queued.existing,
+        delivery.sent,
+        delivery.failed + delivery.dead,
+    )
+    return result.as_dict()
