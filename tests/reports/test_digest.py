@@ -205,3 +205,43 @@ def test_digest_content_from_the_ledger(
 def test_flow_entrypoint_loads() -> None:
     flow = load_flow_from_entrypoint(str(ROOT / "flows" / "digest.py") + ":weekly_digest_flow")
     assert flow.name == "weekly-digest"
+
+
+def test_summary_renders_every_format_and_escapes_user_text() -> None:
+    task = {
+        "task_id": 4,
+        "measure_number": 8,
+        "measure_title": "<b>**民生**</b>",
+        "role_label": "牵头",
+        "due": "2017-12-29",
+        "original_due": "2017-06-30",
+        "state_label": "办理中",
+        "status_label": "未到期",
+        "light": "yellow",
+        "light_label": "黄灯",
+        "reasons": ["缺报进度2次"],
+        "latest_progress_on": None,
+        "link": "http://duban.test/tasks/4",
+    }
+    message = render(
+        "weekly_summary",
+        {
+            "recipient_name": "卫计联络员",
+            "department": HEALTH,
+            "sender": "督办科",
+            "base_url": "http://duban.test",
+            "items": [],
+            "as_of": "2016-01-04",
+            "since": "2015-12-29",
+            "tasks": [task],
+            "counts": {"red": 0, "yellow": 1, "green": 0},
+        },
+        templates_dir=DEFAULT_TEMPLATES_DIR,
+    )
+    assert message.title == f"【每周任务清单】{HEALTH} 未办结任务 1 项（截至 2016-01-04）"
+    assert "&lt;b&gt;" in message.html and "<b>**" not in message.html
+    assert (
+        "**民生**" not in message.markdown
+        and "[任务 4](http://duban.test/tasks/4)" in message.markdown
+    )
+    assert "原定 2017-06-30" in message.text and "尚未报送" in message.text
