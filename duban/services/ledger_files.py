@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -205,10 +206,12 @@ def _ledger_sheet(sheet: Worksheet, ledger: Ledger) -> None:
     _header(sheet, [c.header for c in columns], [c.width for c in columns])
     light_index = [c.header for c in columns].index(LIGHT_COLUMN) + 1
     for row in ledger.rows:
-        sheet.append([c.value(row) for c in columns])
+        sheet.append([_clean(c.value(row)) for c in columns])
         number = sheet.max_row
         for index, column in enumerate(columns, start=1):
             cell = sheet.cell(row=number, column=index)
+            if isinstance(cell.value, str) and cell.data_type == "f":
+                cell.data_type = "s"  # user text such as "=…" stays text, never a formula
             cell.border = _BORDER
             cell.alignment = _WRAP if column.wrap else _TOP
             if isinstance(cell.value, date | datetime):
@@ -222,6 +225,11 @@ def _ledger_sheet(sheet: Worksheet, ledger: Ledger) -> None:
         light.font = Font(bold=True, color=LIGHT_FONTS[row.light])
         light.alignment = _CENTER
     _finish(sheet)
+
+
+def _clean(value: Any) -> Any:
+    """Text without the control characters a workbook cannot hold."""
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
 
 
 def text_width(text: str) -> int:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.scorecard import Period
 from duban.domain.status import Light, TaskStatus
+from duban.services import lifecycle
 from duban.services.ledger import build_ledger
 from duban.services.ledger_files import (
     LEDGER_COLUMNS,
@@ -20,7 +21,7 @@ from duban.services.ledger_files import (
     write_ledger_xlsx,
 )
 from duban.services.scorecard import scorecard_from_ledger
-from tests.db.conftest import CIVIL, HEALTH, HR, XIANGZHOU
+from tests.db.conftest import CIVIL, HEALTH, HR, XIANGZHOU, at
 from tests.reports.conftest import History
 
 AS_OF = date(2016, 1, 29)
@@ -77,6 +78,14 @@ def test_rows_carry_status_and_history(
 def test_workbook_layout_colours_and_csv(
     history: History, session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
+    # User text that looks like a formula, with a control character in it.
+    lifecycle.report(
+        history.world.later,
+        department=HEALTH,
+        note='=HYPERLINK("http://x")\x07',
+        now=at("2016-01-20"),
+        session_factory=session_factory,
+    )
     ledger = build_ledger(session_factory, as_of=AS_OF, calendar=history.calendar)
     card = scorecard_from_ledger(ledger, period=Period(), calendar=history.calendar)
     path = write_ledger_xlsx(ledger, tmp_path / "台账.xlsx", scorecard=card)
@@ -99,6 +108,8 @@ def test_workbook_layout_colours_and_csv(
     assert sheet.cell(
         by_id[history.world.single], HEADERS.index("原定时限") + 1
     ).value.date() == date(2015, 12, 31)
+    note = sheet.cell(by_id[history.world.later], HEADERS.index("最新进展") + 1)
+    assert (note.value, note.data_type) == ('=HYPERLINK("http://x")', "s")
     scores = book["考核"]
     assert scores.cell(2, 2).value == HEALTH and scores.freeze_panes == "A2"
     per_department = book["按单位汇总"]
