@@ -71,6 +71,7 @@ class Overview:
     measures: list[MeasureRow]
     sections: list[tuple[int, str]]
     departments: list[str]
+    plans: list[tuple[str, str]] = field(default_factory=list)  # (key, title), oldest first
 
     @property
     def counts(self) -> dict[str, int]:
@@ -104,6 +105,7 @@ def measure_overview(
     with session_factory() as session:
         key = plan or latest_plan_key(session=session)
         detail = show_plan(key, session=session)
+        plans = [(p.key, p.title) for p in list_plans(session=session)]
     views = list_tasks(session_factory, as_of=as_of, calendar=calendar, plan=detail.id, zone=zone)
     by_measure: dict[int, list[TaskView]] = defaultdict(list)
     for view in views:
@@ -149,6 +151,7 @@ def measure_overview(
         measures=rows,
         sections=sorted(sections.items()),
         departments=all_departments,
+        plans=plans,
     )
 
 

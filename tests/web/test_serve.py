@@ -110,3 +110,22 @@ def test_the_api_takes_a_staff_password_and_describes_itself(
     assert {"/api/tasks", "/api/tasks/{task_id}", "/api/measures", "/api/escalations",
             "/api/deliveries", "/api/scorecard"} <= set(spec["paths"])
     assert not any(path.startswith("/desk") or path.startswith("/d/") for path in spec["paths"])
+
+
+def test_the_dashboard_offers_each_plan_once_there_are_several(
+    client: TestClient,
+    world: World,
+    login: Callable[[TestClient, str], str],
+    session_factory: sessionmaker[Session],
+) -> None:
+    from models import Plan
+
+    login(client, "supervisor")
+    assert 'name="plan"' not in client.get("/dashboard").text
+    with session_factory.begin() as session:
+        session.add(Plan(key="另一方案", title="另一个工作方案", fingerprint="1" * 64,
+                         imported_at=at("2015-04-01"), updated_at=at("2015-04-01")))
+    latest = client.get("/dashboard").text
+    assert 'name="plan"' in latest and "另一个工作方案" in latest
+    older = client.get("/dashboard", params={"plan": world.plan_key, "light": "green"}).text
+    assert "珠海市加快社会建设工作方案" in older
