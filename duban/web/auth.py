@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import threading
+import time
+from collections import defaultdict, deque
 from typing import Annotated
 from urllib.parse import quote
 
@@ -29,6 +32,26 @@ from duban.web.state import flash, render, state_of
 router = APIRouter(include_in_schema=False)
 
 CSRF_FIELD = "csrf_token"
+# Failed sign-ins per username: after MAX_FAILURES within FAILURE_WINDOW seconds
+# further tries are refused until the window has passed (slows password guessing).
+MAX_FAILURES = 5
+FAILURE_WINDOW = 15 * 60.0
+_failures: dict[str, deque[float]] = defaultdict(deque)
+_failures_lock = threading.Lock()
+
+
+def _locked_out(username: str) -> bool:
+    now = time.monotonic()
+    with _failures_lock:
+        recent = _failures[username.strip().lower()]
+        while recent and now - recent[0] > FAILURE_WINDOW:
+            recent.popleft()
+        return len(recent) >= MAX_FAILURES
+
+
+def _record_failure(username: str) -> None:
+    with _failures_lock:
+        _failures[username.strip().lower()].append(time.monotonic())
 
 
 class LoginRequired(Exception):
@@ -130,8 +153,13 @@ async def login(
     next: Annotated[str, Form()] = "",
 ) -> Response:
     web = state_of(request)
+    if _locked_out(username):
+        flash(request, "登录失败次数过多,请 15 分钟后再试", "error")
+        return render(request, "login.html", status_code=429, next=_safe_next(next) or "",
+                      username=username)
     user = accounts.authenticate(username, password, session_factory=web.context.session_factory)
     if user is None:
+        _record_failure(username)
         flash(request, "用户名或密码不正确", "error")
         return render(request, "login.html", status_code=401, next=_safe_next(next) or "",
                       username=username)

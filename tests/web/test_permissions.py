@@ -331,3 +331,22 @@ def test_a_new_password_ends_the_old_sessions(
     add_user("coordinator", role="coordinator", password="another-password", now=AS_OF,
              session_factory=session_factory)
     assert client.get("/desk").status_code == 303
+
+
+def test_repeated_wrong_passwords_lock_the_name_for_a_while(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from duban.web import auth
+
+    monkeypatch.setattr(auth, "_failures", type(auth._failures)(auth._failures.default_factory))
+    for _ in range(auth.MAX_FAILURES):
+        token = csrf(client)
+        response = client.post("/login", data={"username": "supervisor", "password": "guess-1234",
+                                               "csrf_token": token})
+        assert response.status_code == 401
+    token = csrf(client)
+    from tests.web.conftest import PASSWORD
+
+    locked = client.post("/login", data={"username": "supervisor", "password": PASSWORD,
+                                         "csrf_token": token})
+    assert locked.status_code == 429 and "请 15 分钟后再试" in locked.text
