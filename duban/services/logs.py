@@ -230,7 +230,8 @@ def delivery_log(
         return [
             DeliveryEntry(
                 id=delivery.id,
-                steps=[s for s, _t in items[delivery.id]],
+                # A delivery without notices is a weekly report (batch < 1).
+                steps=[s for s, _t in items[delivery.id]] or ["weekly_report"],
                 recipient=contact.name,
                 department=(
                     departments.get(contact.department_id) if contact.department_id else None
