@@ -12,23 +12,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, tzinfo
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from duban.domain.lifecycle import Action, TaskState
-from duban.domain.status import (
-    LIGHT_LABELS,
-    Light,
-    StatusPolicy,
-    TaskStatus,
-    assess,
-    missing_reports,
-    worst_light,
-)
+from duban.domain.lifecycle import TaskState
+from duban.domain.scorecard import Period
+from duban.domain.status import LIGHT_LABELS, Light, StatusPolicy, TaskStatus, worst_light
 from duban.domain.workdays import WorkCalendar
+from duban.services.ledger import build_ledger
 from duban.services.plans import list_plans, show_plan
-from duban.services.tasks import LOCAL_ZONE, TaskView, list_tasks, local_date, task_facts
-from models import ExtensionRequest, Task, TaskEvent
+from duban.services.scorecard import scorecard_from_ledger
+from duban.services.tasks import LOCAL_ZONE, TaskView, list_tasks
 
 
 @dataclass
@@ -160,13 +153,9 @@ def measure_overview(
 
 @dataclass
 class ScoreRow:
-    """One department's record as of a day (counts of its tasks).
-
-    ``due``: tasks whose (current) due date has come; ``on_time``,
-    ``after_extension``, ``late``: approved tasks by how they were done;
-    ``overdue``: open tasks past due; ``reports_missing``: progress-report
-    periods with no report; ``avg_days_late``: mean working days past due of
-    the late and overdue tasks (None when there are none).
+    """One department's record as of a day: the counts and score of
+    :mod:`duban.services.scorecard` (the one place 考核 is counted), plus the
+    average working days late of its late and overdue tasks (None when none).
     """
 
     department: str
@@ -178,6 +167,8 @@ class ScoreRow:
     overdue: int = 0
     reports_missing: int = 0
     avg_days_late: float | None = None
+    score: float = 0.0
+    rank: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -193,6 +184,7 @@ SCORE_COLUMNS = (
     ("overdue", "逾期未办结"),
     ("reports_missing", "缺报进度"),
     ("avg_days_late", "平均逾期(工作日)"),
+    ("score", "得分"),
 )
 
 
@@ -206,56 +198,42 @@ def scorecard(
     descending: bool = True,
     zone: tzinfo = LOCAL_ZONE,
 ) -> list[ScoreRow]:
-    """Every department with tasks, scored as of ``as_of``, sorted by ``sort``
-    (a ScoreRow field; unknown names sort by ``overdue``), ties by name."""
-    policy = policy or StatusPolicy()
-    rows: dict[str, ScoreRow] = {}
+    """Every department with tasks (all plans), scored as of ``as_of``, sorted
+    by ``sort`` (a ScoreRow field; unknown names sort by ``overdue``), ties by
+    name; rows without a value sort last."""
+    ledger = build_ledger(
+        session_factory, as_of=as_of, calendar=calendar, policy=policy, all_plans=True, zone=zone
+    )
+    card = scorecard_from_ledger(ledger, period=Period(), calendar=calendar, policy=policy)
+    tasks: dict[str, int] = defaultdict(int)
     days_late: dict[str, list[int]] = defaultdict(list)
-    with session_factory() as session:
-        tasks = session.scalars(select(Task).options(joinedload(Task.department))).all()
-        reports: dict[int, list[TaskEvent]] = defaultdict(list)
-        for event in session.scalars(
-            select(TaskEvent).where(TaskEvent.action == Action.REPORT.value)
-        ):
-            reports[event.task_id].append(event)
-        extensions: dict[int, list[ExtensionRequest]] = defaultdict(list)
-        for extension in session.scalars(select(ExtensionRequest)):
-            extensions[extension.task_id].append(extension)
-        names = {t.id: t.department.name for t in tasks}
-        for task in tasks:
-            facts = task_facts(
-                task,
-                events=reports[task.id],
-                extensions=extensions[task.id],
-                targets=[],
-                readings=[],
-                zone=zone,
+    for row in ledger.rows:
+        tasks[row.department] += 1
+        if row.status is TaskStatus.OVERDUE:
+            days_late[row.department].append(calendar.count_workdays(row.due, as_of))
+        elif row.status is TaskStatus.DONE_LATE and row.submitted_on is not None:
+            days_late[row.department].append(calendar.count_workdays(row.due, row.submitted_on))
+    rows = []
+    for entry in card.rows:
+        late = days_late.get(entry.department)
+        rows.append(
+            ScoreRow(
+                department=entry.department,
+                tasks=tasks[entry.department],
+                due=entry.counts.tasks_due,
+                on_time=entry.counts.on_time,
+                after_extension=entry.counts.after_extension,
+                late=entry.counts.late,
+                overdue=entry.counts.overdue,
+                reports_missing=entry.counts.reports_missing,
+                avg_days_late=round(sum(late) / len(late), 1) if late else None,
+                score=entry.score,
+                rank=entry.rank,
             )
-            result = assess(facts, as_of, calendar, policy)
-            row = rows.setdefault(names[task.id], ScoreRow(names[task.id]))
-            row.tasks += 1
-            row.due += task.due <= as_of
-            row.on_time += result.status is TaskStatus.DONE_ON_TIME
-            row.after_extension += result.status is TaskStatus.DONE_AFTER_EXTENSION
-            row.late += result.status is TaskStatus.DONE_LATE
-            row.overdue += result.status is TaskStatus.OVERDUE
-            row.reports_missing += len(missing_reports(facts, as_of, calendar, policy))
-            if result.status is TaskStatus.OVERDUE:
-                days_late[row.department].append(calendar.count_workdays(task.due, as_of))
-            elif result.status is TaskStatus.DONE_LATE and task.submitted_at is not None:
-                done_on = local_date(task.submitted_at, zone)
-                days_late[row.department].append(calendar.count_workdays(task.due, done_on))
-    for name, values in days_late.items():
-        rows[name].avg_days_late = round(sum(values) / len(values), 1)
+        )
     key = sort if sort in {c for c, _label in SCORE_COLUMNS} else "overdue"
-
-    def order(row: ScoreRow) -> tuple[Any, ...]:
-        value = getattr(row, key)
-        missing = value is None
-        return (missing, value if not missing else 0)
-
-    ordered = sorted(rows.values(), key=lambda r: r.department)
-    ordered.sort(key=order, reverse=descending)
-    if descending:  # keep rows without a value last either way
-        ordered.sort(key=lambda r: getattr(r, key) is None)
-    return ordered
+    rows.sort(key=lambda r: r.department)
+    present = [r for r in rows if getattr(r, key) is not None]
+    absent = [r for r in rows if getattr(r, key) is None]
+    present.sort(key=lambda r: getattr(r, key), reverse=descending)
+    return present + absent

@@ -129,3 +129,22 @@ def test_the_dashboard_offers_each_plan_once_there_are_several(
     assert 'name="plan"' in latest and "另一个工作方案" in latest
     older = client.get("/dashboard", params={"plan": world.plan_key, "light": "green"}).text
     assert "珠海市加快社会建设工作方案" in older
+
+
+def test_the_scorecard_counts_due_overdue_and_days_late(
+    web_settings: Settings, world: World, login: Callable[[TestClient, str], str]
+) -> None:
+    from duban.web import create_app
+
+    app = create_app(web_settings, as_of=at("2016-01-20", 10))
+    with TestClient(app, base_url="http://duban.test", follow_redirects=False) as client:
+        login(client, "supervisor")
+        rows = {r["department"]: r for r in client.get("/api/scorecard").json()}
+        health = rows["珠海市卫生和计划生育局"]
+        assert (health["tasks"], health["due"], health["overdue"], health["on_time"]) == (
+            2, 1, 1, 0)
+        assert health["avg_days_late"] == 13  # working days from 2015-12-31 to 2016-01-20
+        page = client.get("/dashboard/scorecard", params={"sort": "tasks", "order": "desc"})
+        assert page.status_code == 200
+        first = page.text.split("<tbody>", 1)[1].split("</td>", 1)[0]
+        assert "珠海市卫生和计划生育局" in first
