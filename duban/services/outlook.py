@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.domain.escalation import Anchor, occurrences
+from duban.domain.escalation import Anchor, max_after_due, occurrences
 from duban.domain.lifecycle import TaskState
 from duban.domain.workdays import WorkCalendar
 from duban.services.sweep import policy_for, timeline_of
@@ -47,8 +47,9 @@ def next_steps(
     session_factory: sessionmaker[Session],
     limit: int = 3,
 ) -> list[NextStep]:
-    """The next ladder steps still to come for the task after ``today`` (at
-    most ``limit``), soonest first; empty once it is submitted or approved."""
+    """The ladder still ahead of the task after ``today``, soonest first: the
+    next ``limit`` reminders and every 催办/督办 rung (what happens if nothing is
+    done); empty once it is submitted or approved."""
     with session_factory() as session:
         task = session.get(Task, task_id)
         if task is None or TaskState(task.state) in (TaskState.SUBMITTED, TaskState.APPROVED):
@@ -56,24 +57,26 @@ def next_steps(
         policy = policy_for(session, task.policy_id)
         timeline = timeline_of(session, task, zone)
         done = frozenset(session.scalars(select(Notice.step).where(Notice.task_id == task_id)))
-    horizon = calendar.add_workdays(max(today, timeline.due), 15)
+    horizon = calendar.add_workdays(max(today, timeline.due), max_after_due(policy) + 1)
     upcoming = [
         o
         for o in occurrences(timeline, policy, calendar, until=horizon)
         if o.on > today and o.key not in done
     ]
     steps: list[NextStep] = []
+    reminders = 0
     for occ in upcoming:
         if occ.step.anchor in (Anchor.ASSIGNED, Anchor.REPORT_MISSING):
             continue  # done already, or only if a report is missed
         if occ.step.anchor is Anchor.UNACKNOWLEDGED and timeline.acknowledged_on is not None:
             continue
+        if occ.step.level == 0:
+            if reminders >= limit:
+                continue
+            reminders += 1
         words = LEVEL_WORDS.get(occ.step.level, "")
         steps.append(NextStep(occ.on, occ.step.label, occ.step.level, words))
-        if len(steps) >= limit:
-            break
     return steps
-
 
 def past_escalations(
     task_id: int, *, zone: ZoneInfo, session_factory: sessionmaker[Session]

@@ -278,3 +278,15 @@ def test_a_message_shows_its_link_as_a_link_and_nothing_else_as_markup(
     page = client.get(f"/desk/deliveries/{delivery_id}").text
     assert '<a href="http://duban.test/tasks/1?k=abc">' in page
     assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_the_department_page_says_what_the_task_is_and_what_comes_next(
+    client: TestClient, world: World, link: Callable[..., str]
+) -> None:
+    page = client.get(f"/d/{link(world.support)}/tasks/{world.support}").text
+    assert "住院报销比例提高到75%以上" in page  # the measure's text
+    assert "<b>配合</b>" in page and "须在牵头单位期限前提供材料" in page
+    assert "珠海市卫生和计划生育局(牵头" in page and "香洲区(配合" in page
+    assert "2015-12-17" in page  # its own due date
+    assert "到期提醒" in page and "催办" in page  # the ladder ahead
+    assert "每千名老人拥有养老床位:≥ 30张" in page
