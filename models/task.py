@@ -54,6 +54,8 @@ class Task(Base):
         UniqueConstraint("measure_id", "department_id", "role", "deadline"),
         CheckConstraint(_in("role", ROLES), name="role"),
         CheckConstraint(_in("state", TASK_STATES), name="state"),
+        # A measure flow's due tasks without reading all of the measure's tasks.
+        Index("ix_tasks_measure_id_next_action_at", "measure_id", "next_action_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -170,6 +172,8 @@ class Notice(Base):
     __table_args__ = (
         UniqueConstraint("task_id", "step"),
         CheckConstraint(_in("status", NOTICE_STATUSES), name="status"),
+        # Routing reads pending notices that are due, not the whole history.
+        Index("ix_notices_status_due_at", "status", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

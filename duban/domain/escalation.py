@@ -191,7 +191,7 @@ def occurrences(
     found: list[Occurrence] = []
     periods = report_periods(task.assigned_on, task.due, calendar, policy.report)
     # A period's report counts when made after the previous period's end.
-    starts = [task.assigned_on, *(p.period_end for p in periods[:-1])]
+    starts = [task.assigned_on, *(p.period_end for p in periods)][: len(periods)]
     windows = {p.deadline: start for p, start in zip(periods, starts, strict=True)}
     for step in policy.steps:
         if step.anchor in (Anchor.ASSIGNED, Anchor.UNACKNOWLEDGED):

@@ -12,6 +12,7 @@ reset it meanwhile.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -26,6 +27,7 @@ from duban.domain.lifecycle import Action, TaskState
 from duban.domain.workdays import WorkCalendar
 from models import DeliveryItem, EscalationPolicyRow, Notice, Task, TaskEvent
 
+LOG = logging.getLogger(__name__)
 LEASE = timedelta(minutes=10)
 DEFAULT_OFFICE_START = time(9, 0)
 
@@ -37,6 +39,7 @@ class SweepReport:
     notices: int = 0
     superseded: int = 0
     measures: set[int] = field(default_factory=set)
+    errors: list[int] = field(default_factory=list)
 
     def add(self, other: SweepReport) -> None:
         self.evaluated += other.evaluated
@@ -44,6 +47,7 @@ class SweepReport:
         self.notices += other.notices
         self.superseded += other.superseded
         self.measures |= other.measures
+        self.errors.extend(other.errors)
 
 
 @dataclass(frozen=True)
@@ -67,29 +71,26 @@ def due_tasks(
     now: datetime,
     measure_ids: Iterable[int] | None = None,
     limit: int | None = None,
-) -> list[tuple[int, datetime, int]]:
-    """``(task id, next_action_at, measure id)`` of tasks due by ``now``, oldest first."""
-    query = (
-        select(Task.id, Task.next_action_at, Task.measure_id)
-        .where(Task.next_action_at <= now)
-        .order_by(Task.next_action_at, Task.id)
-    )
+) -> list[int]:
+    """Ids of tasks due by ``now``, oldest first (read from the index alone)."""
+    query = select(Task.id).where(Task.next_action_at <= now)
     if measure_ids is not None:
         query = query.where(Task.measure_id.in_(list(measure_ids)))
+    query = query.order_by(Task.next_action_at, Task.id)
     if limit is not None:
         query = query.limit(limit)
     with session_factory() as session:
-        return [
-            (row[0], row[1], row[2]) for row in session.execute(query).all() if row[1] is not None
-        ]
+        return list(session.scalars(query))
 
 
 def measures_with_due_work(session_factory: sessionmaker[Session], *, now: datetime) -> list[int]:
-    """Ids of measures that have at least one task due (for one flow per measure)."""
+    """Ids of measures that have at least one task due (for one flow per measure).
+
+    Deduplicated here rather than with DISTINCT, which makes SQLite scan the
+    table instead of the due range of the ``next_action_at`` index."""
     with session_factory() as session:
-        return list(
-            session.scalars(select(Task.measure_id).where(Task.next_action_at <= now).distinct())
-        )
+        ids = session.scalars(select(Task.measure_id).where(Task.next_action_at <= now))
+        return sorted(set(ids))
 
 
 def advance(
@@ -104,26 +105,32 @@ def advance(
     """Evaluate every due task (of the given measures) once; see the module doc."""
     clock = clock or SweepClock()
     report = SweepReport()
-    for task_id, seen, measure_id in due_tasks(
-        session_factory, now=now, measure_ids=measure_ids, limit=limit
-    ):
+    for task_id in due_tasks(session_factory, now=now, measure_ids=measure_ids, limit=limit):
         lease = now + LEASE
-        if not _claim(session_factory, task_id, seen, lease):
+        if not _claim(session_factory, task_id, now, lease):
             report.claimed_elsewhere += 1
             continue
-        one = _advance_one(session_factory, task_id, lease, now=now, calendar=calendar, clock=clock)
+        try:
+            one = _advance_one(
+                session_factory, task_id, lease, now=now, calendar=calendar, clock=clock
+            )
+        except Exception:  # one broken task must not stop everyone else's reminders
+            LOG.exception("sweep: task %s could not be evaluated; retried after its lease", task_id)
+            report.errors.append(task_id)
+            continue
         report.add(one)
-        report.measures.add(measure_id)
     return report
 
 
 def _claim(
-    session_factory: sessionmaker[Session], task_id: int, seen: datetime, lease: datetime
+    session_factory: sessionmaker[Session], task_id: int, now: datetime, lease: datetime
 ) -> bool:
+    """Take a due task for ``LEASE``: only one sweep succeeds (a claimed task's
+    next action time is in the future, so the condition fails for the others)."""
     with session_factory.begin() as session:
         result = session.execute(
             update(Task)
-            .where(Task.id == task_id, Task.next_action_at == seen)
+            .where(Task.id == task_id, Task.next_action_at <= now)
             .values(next_action_at=lease)
             .execution_options(synchronize_session=False)
         )
@@ -192,6 +199,7 @@ def _advance_one(
         task = session.get(Task, task_id)
         if task is None:  # pragma: no cover - deleted meanwhile
             return report
+        report.measures.add(task.measure_id)
         done = frozenset(session.scalars(select(Notice.step).where(Notice.task_id == task_id)))
         policy = policy_for(session, task.policy_id)
         evaluation = evaluate(

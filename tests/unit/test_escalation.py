@@ -120,3 +120,14 @@ def test_after_a_long_outage_only_the_latest_report_reminder_is_sent(cal: WorkCa
     assert reports == ["report_missing@2015-10-13"]
     stale = [o.key for o, why in result.superseded if "最近一期" in why]
     assert "report_missing@2014-10-13" in stale and len(stale) == 4
+
+
+def test_a_task_due_within_its_first_quarter_owes_no_report_and_does_not_crash(
+    cal: WorkCalendar,
+) -> None:
+    short = TaskTimeline(state=TaskState.ACKNOWLEDGED, assigned_on=date(2016, 1, 4),
+                         due=date(2016, 3, 15), acknowledged_on=date(2016, 1, 4))
+    result = evaluate(short, DEFAULT_POLICY, cal, today=date(2016, 3, 16),
+                      done=frozenset({"assigned@2016-01-04"}))
+    assert [o.key for o in result.due] == ["urge@2016-03-15"]
+    assert not [o for o, _ in result.superseded if o.step.anchor.value.startswith("report")]
