@@ -16,6 +16,7 @@ from duban.db import open_session_factory
 from duban.domain.assignment import AssignmentPolicy
 from duban.domain.workdays import WorkCalendar
 from duban.services.calendar_data import load_work_calendar
+from duban.services.links import LinkSigner
 from duban.services.org import org_settings
 from duban.services.outbox import DeliveryContext, MessageSender
 from duban.services.reminders import RoundTools
@@ -74,6 +75,7 @@ class AppContext:
                 sender_name=self.settings.sender_name,
                 calendar=self.calendar,
                 clock=clock,
+                link_signer=LinkSigner.from_settings(self.settings),
             ),
             worker=worker,
         )

@@ -37,7 +37,7 @@ from duban.domain.escalation import (
     step_by_name,
 )
 from duban.domain.workdays import WorkCalendar
-from duban.services.links import task_link
+from duban.services.links import LinkSigner, task_link
 from duban.services.org import ContactWithChannels, contacts_for
 from duban.services.sweep import LEASE, SweepClock, policy_for
 from models import (
@@ -258,6 +258,9 @@ class DeliveryContext:
     sender_name: str
     calendar: WorkCalendar
     clock: SweepClock
+    # Signs the department links in messages; built once per round from the
+    # round's settings (None: from the environment's settings).
+    link_signer: LinkSigner | None = None
 
 
 def backoff(attempts: int) -> timedelta:
@@ -575,7 +578,9 @@ def _item_context(
         days_overdue: int | None = None
     else:
         days_left, days_overdue = None, context.calendar.count_workdays(task.due, today)
-    link = task_link(session, task, base_url=context.base_url, now=now)  # signed, per department
+    link = task_link(  # signed, per department
+        session, task, base_url=context.base_url, now=now, signer=context.link_signer
+    )
     entry = {
         "step": name,
         "step_label": step_label,
