@@ -10,8 +10,9 @@ changes nothing and says so.
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -27,10 +28,13 @@ from duban.cli.store import import_command
 from duban.config import REFERENCE_PLAN_FILE, Settings, get_settings
 from duban.db import mask_url
 from duban.mail_sink import MailSink, text_of
-from duban.services.context import open_context
+from duban.services.accounts import add_user, list_users
+from duban.services.context import AppContext, open_context
 from duban.services.directory import load_directory_file
+from duban.services.links import LinkSigner, department_link
 from duban.services.logs import escalation_log
 from duban.services.reminders import replay
+from duban.services.tasks import find_department
 
 DEMO_START = "2014-09-01"
 DEMO_REPLAY_END = "2016-01-29"
@@ -47,15 +51,20 @@ def demo_org(settings: Settings, sink: MailSink) -> dict[str, Any]:
     departments = []
     for index, department in enumerate(directory, start=1):
         short = department.aliases[0] if department.aliases else department.name
-        departments.append({
-            "name": department.name,
-            "aliases": list(department.aliases),
-            "kind": department.kind.value,
-            "functional_area": department.functional_area,
-            "liaison": [{"name": f"{short}联络员",
-                         "notify": [sink.url(f"liaison-{index}@demo.local")]}],
-            "head": [{"name": f"{short}负责人", "notify": [sink.url(f"head-{index}@demo.local")]}],
-        })
+        departments.append(
+            {
+                "name": department.name,
+                "aliases": list(department.aliases),
+                "kind": department.kind.value,
+                "functional_area": department.functional_area,
+                "liaison": [
+                    {"name": f"{short}联络员", "notify": [sink.url(f"liaison-{index}@demo.local")]}
+                ],
+                "head": [
+                    {"name": f"{short}负责人", "notify": [sink.url(f"head-{index}@demo.local")]}
+                ],
+            }
+        )
     return {
         "timezone": settings.timezone,
         "office_hours": "09:00-18:00",
@@ -74,6 +83,10 @@ def demo_command(
     until: Annotated[
         str, typer.Option("--until", help="提醒回放截止日期(默认 2016-01-29)")
     ] = DEMO_REPLAY_END,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="最后启动网页(默认启动,Ctrl+C 结束)")
+    ] = True,
+    port: Annotated[int, typer.Option("--port", help="网页端口")] = 8000,
 ) -> None:
     """主流程演示:建库、导入参考方案、按措施交办,再回放提醒与督办并显示收到的消息。"""
     settings = get_settings()
@@ -99,15 +112,73 @@ def demo_command(
         context = open_context(settings)
         with context.sender() as sender:
             tools = context.round_tools(sender=sender, worker="demo")
-            rounds = replay(context.session_factory, start=date.fromisoformat(as_of),
-                            end=date.fromisoformat(until), tools=tools)
+            rounds = replay(
+                context.session_factory,
+                start=date.fromisoformat(as_of),
+                end=date.fromisoformat(until),
+                tools=tools,
+            )
         _show_mail(sink, rounds_count=len(rounds))
     _step("6/6 督办记录(最近 12 条)")
     _show_log(context.session_factory, ZoneInfo(settings.timezone))
     typer.echo(
-        "\n完成。再次运行会显示“无变化”且不再发送。继续查看:duban tasks --light red;"
+        "\n再次运行会显示“无变化”且不再发送。命令行查看:duban tasks --light red;"
         "duban escalations;duban deliveries --status failed"
     )
+    _step("网页(督查室看板、督办科工作台、单位办理页)")
+    _show_web_entry(settings, context, until=until, port=port)
+    if serve:
+        from duban.cli.serve import serve_command
+
+        typer.echo("按 Ctrl+C 结束。")
+        # The contacts point at the demo's mail sink, which is gone now: serve
+        # the pages without the in-process reminder rounds.
+        serve_command(host="127.0.0.1", port=port, no_scheduler=True, as_of=until)
+
+
+def _demo_password(settings: Settings, username: str) -> str:
+    """A password for a demo account, made once and kept (mode 0600) in the data dir."""
+    path = settings.ensure_data_dir() / f"demo-{username}.password"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    password = secrets.token_urlsafe(9)
+    path.write_text(password + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return password
+
+
+def _show_web_entry(settings: Settings, context: AppContext, *, until: str, port: int) -> None:
+    """Create the demo's 督办科 and 督查室 accounts (if new) and print how to get in."""
+    now = datetime.now(UTC)
+    base = f"http://127.0.0.1:{port}"
+    existing = {u.username for u in list_users(session_factory=context.session_factory)}
+    for username, role, label in (
+        ("dbk", "coordinator", "督办科"),
+        ("dcs", "supervisor", "督查室"),
+    ):
+        password = _demo_password(settings, username)
+        if username not in existing:
+            add_user(
+                username,
+                role=role,
+                password=password,
+                now=now,
+                display_name=label,
+                session_factory=context.session_factory,
+            )
+        typer.echo(f"{label}账号:{username} / {password}    登录:{base}/login")
+    with context.session_factory() as session:
+        department = find_department("市民政局", session=session)
+    as_of = datetime.combine(date.fromisoformat(until), time(9), ZoneInfo(settings.timezone))
+    link = department_link(
+        department.id,
+        base_url=base,
+        now=as_of.astimezone(UTC),
+        session_factory=context.session_factory,
+        signer=LinkSigner.from_settings(settings),
+    )
+    typer.echo(f"单位办理页(珠海市民政局,免密码链接,与通知中的链接相同):{link}")
+    typer.echo(f"网页时钟从 {until} 开始(演示数据所在的日子)。")
 
 
 def _show_mail(sink: MailSink, *, rounds_count: int) -> None:
@@ -138,4 +209,4 @@ def _show_log(session_factory: Any, zone: ZoneInfo) -> None:
         )
 
 
-__all__ = ["Path", "demo_command"]
+__all__ = ["Path", "demo_command"]  # Path: kept for callers that type demo files
