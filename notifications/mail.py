@@ -12,9 +12,10 @@ reminder round of a thousand messages spends most of its time there.
 text alternative, attachments, headers, PGP) and replaces only the transport:
 
 * one process-wide TLS context per ``verify`` setting, built once;
-* the SMTP session is kept open between sends on the same plugin instance
-  (the sender keeps one instance per contact URL), checked with ``NOOP`` after
-  ``idle_check_seconds`` and closed after ``max_idle_seconds``;
+* one SMTP session per mail server (host, port, security mode, login), shared
+  by every contact on that server — a round to a thousand addresses on one
+  government mail server uses one connection, not a thousand — checked with
+  ``NOOP`` after ``idle_check_seconds`` and closed after ``max_idle_seconds``;
 * failures are classified into :class:`notifications.outcome.SendOutcome`:
   authentication, TLS and 5xx SMTP replies are permanent; refused connections,
   timeouts, dropped sessions and 4xx replies are transient.
@@ -30,6 +31,7 @@ import smtplib
 import ssl
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from apprise import NotificationManager, NotifyType
@@ -44,6 +46,24 @@ __all__ = ["NotifyDubanEmail", "shared_tls_context"]
 _CONTEXTS: dict[bool, ssl.SSLContext] = {}
 _CONTEXTS_LOCK = threading.Lock()
 _SMTP_ERRORS = (OSError, smtplib.SMTPException)
+
+
+@dataclass
+class _ServerSession:
+    """The kept session to one mail server; ``lock`` serialises its use."""
+
+    smtp: smtplib.SMTP | None = None
+    used: float = 0.0
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+_SESSIONS: dict[tuple[Any, ...], _ServerSession] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def _server_session(key: tuple[Any, ...]) -> _ServerSession:
+    with _SESSIONS_LOCK:
+        return _SESSIONS.setdefault(key, _ServerSession())
 
 
 def shared_tls_context(verify: bool) -> ssl.SSLContext:
@@ -85,8 +105,32 @@ class NotifyDubanEmail(FailureReporting, NotifyEmail):  # type: ignore[misc]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._smtp: smtplib.SMTP | None = None
-        self._smtp_used = 0.0
+        self._shared = _server_session(
+            (
+                self.smtp_host,
+                self.port,
+                self.secure_mode,
+                self.user,
+                self.password,
+                self.verify_certificate,
+            )
+        )
+
+    @property
+    def _smtp(self) -> smtplib.SMTP | None:
+        return self._shared.smtp
+
+    @_smtp.setter
+    def _smtp(self, value: smtplib.SMTP | None) -> None:
+        self._shared.smtp = value
+
+    @property
+    def _smtp_used(self) -> float:
+        return self._shared.used
+
+    @_smtp_used.setter
+    def _smtp_used(self, value: float) -> None:
+        self._shared.used = value
 
     def send(
         self,
@@ -150,8 +194,10 @@ class NotifyDubanEmail(FailureReporting, NotifyEmail):  # type: ignore[misc]
         return True
 
     def close(self) -> None:
-        """Close the kept SMTP session, if any (QUIT, errors ignored)."""
-        smtp, self._smtp = self._smtp, None
+        """Close the kept SMTP session of this contact's server, if any (QUIT,
+        errors ignored); the next send on that server opens a new one."""
+        with self._shared.lock:
+            smtp, self._smtp = self._smtp, None
         if smtp is not None:
             with contextlib.suppress(*_SMTP_ERRORS):
                 smtp.quit()
@@ -159,7 +205,13 @@ class NotifyDubanEmail(FailureReporting, NotifyEmail):  # type: ignore[misc]
                 smtp.close()
 
     def _deliver(self, to_addrs: list[str], body: str) -> tuple[str, bool] | None:
-        """Send one prepared message; None when accepted, else (reason, permanent)."""
+        """Send one prepared message; None when accepted, else (reason, permanent).
+
+        Holds the server session's lock: contacts on one server take turns."""
+        with self._shared.lock:
+            return self._deliver_locked(to_addrs, body)
+
+    def _deliver_locked(self, to_addrs: list[str], body: str) -> tuple[str, bool] | None:
         try:
             smtp = self._session()
         except smtplib.SMTPAuthenticationError:
