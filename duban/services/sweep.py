@@ -102,19 +102,54 @@ def advance(
     measure_ids: Iterable[int] | None = None,
     limit: int | None = None,
 ) -> SweepReport:
-    """Evaluate every due task (of the given measures) once; see the module doc."""
+    """Evaluate every due task (of the given measures) once; see the module doc.
+
+    Tasks are claimed and evaluated ``BATCH`` at a time (one claim statement and
+    one transaction per batch). If a task cannot be evaluated, its batch is
+    redone one task per transaction, so only that task is left for later."""
     clock = clock or SweepClock()
     report = SweepReport()
-    for task_id in due_tasks(session_factory, now=now, measure_ids=measure_ids, limit=limit):
+    ids = due_tasks(session_factory, now=now, measure_ids=measure_ids, limit=limit)
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start : start + BATCH]
         lease = now + LEASE
-        if not _claim(session_factory, task_id, now, lease):
-            report.claimed_elsewhere += 1
-            continue
+        claimed = _claim(session_factory, chunk, now, lease)
+        report.claimed_elsewhere += len(chunk) - len(claimed)
+        batch = SweepReport()
         try:
-            one = _advance_one(
-                session_factory, task_id, lease, now=now, calendar=calendar, clock=clock
-            )
+            with session_factory.begin() as session:
+                for task_id in claimed:
+                    batch.add(
+                        _advance_one(
+                            session, task_id, lease, now=now, calendar=calendar, clock=clock
+                        )
+                    )
         except Exception:  # one broken task must not stop everyone else's reminders
+            batch = _advance_singly(
+                session_factory, claimed, lease, now=now, calendar=calendar, clock=clock
+            )
+        report.add(batch)
+    return report
+
+
+BATCH = 200
+
+
+def _advance_singly(
+    session_factory: sessionmaker[Session],
+    task_ids: list[int],
+    lease: datetime,
+    *,
+    now: datetime,
+    calendar: WorkCalendar,
+    clock: SweepClock,
+) -> SweepReport:
+    report = SweepReport()
+    for task_id in task_ids:
+        try:
+            with session_factory.begin() as session:
+                one = _advance_one(session, task_id, lease, now=now, calendar=calendar, clock=clock)
+        except Exception:
             LOG.exception("sweep: task %s could not be evaluated; retried after its lease", task_id)
             report.errors.append(task_id)
             continue
@@ -123,18 +158,23 @@ def advance(
 
 
 def _claim(
-    session_factory: sessionmaker[Session], task_id: int, now: datetime, lease: datetime
-) -> bool:
-    """Take a due task for ``LEASE``: only one sweep succeeds (a claimed task's
-    next action time is in the future, so the condition fails for the others)."""
+    session_factory: sessionmaker[Session], task_ids: list[int], now: datetime, lease: datetime
+) -> list[int]:
+    """Take due tasks for ``LEASE``; returns those this sweep got, in order.
+
+    Only one sweep gets each task: a claimed task's next action time is in the
+    future, so the condition fails for every other sweep."""
     with session_factory.begin() as session:
-        result = session.execute(
-            update(Task)
-            .where(Task.id == task_id, Task.next_action_at <= now)
-            .values(next_action_at=lease)
-            .execution_options(synchronize_session=False)
+        got = set(
+            session.scalars(
+                update(Task)
+                .where(Task.id.in_(task_ids), Task.next_action_at <= now)
+                .values(next_action_at=lease)
+                .returning(Task.id)
+                .execution_options(synchronize_session=False)
+            )
         )
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return [task_id for task_id in task_ids if task_id in got]
 
 
 _PARSED: dict[str, EscalationPolicy] = {}
@@ -186,7 +226,7 @@ def _insert_notice(session: Session, **values: object) -> bool:
 
 
 def _advance_one(
-    session_factory: sessionmaker[Session],
+    session: Session,
     task_id: int,
     lease: datetime,
     *,
@@ -194,54 +234,54 @@ def _advance_one(
     calendar: WorkCalendar,
     clock: SweepClock,
 ) -> SweepReport:
+    """Evaluate one claimed task inside the caller's transaction."""
     report = SweepReport(evaluated=1)
-    with session_factory.begin() as session:
-        task = session.get(Task, task_id)
-        if task is None:  # pragma: no cover - deleted meanwhile
-            return report
-        report.measures.add(task.measure_id)
-        done = frozenset(session.scalars(select(Notice.step).where(Notice.task_id == task_id)))
-        policy = policy_for(session, task.policy_id)
-        evaluation = evaluate(
-            timeline_of(session, task, clock.zone),
-            policy,
-            calendar,
-            today=clock.today(now),
-            done=done,
-        )
-        for occ in evaluation.due:
-            if _insert_notice(
-                session,
-                task_id=task_id,
-                step=occ.key,
-                status="pending",
-                level=occ.step.level,
-                due_at=max(now, clock.morning(occ.on)),
-                created_at=now,
-                reason=None,
-            ):
-                report.notices += 1
-        for occ, why in evaluation.superseded:
-            if _insert_notice(
-                session,
-                task_id=task_id,
-                step=occ.key,
-                status="superseded",
-                level=occ.step.level,
-                due_at=clock.morning(occ.on),
-                created_at=now,
-                reason=why,
-            ):
-                report.superseded += 1
-        if TaskState(task.state) in (TaskState.SUBMITTED, TaskState.APPROVED):
-            report.superseded += _supersede_unrouted(session, task_id, "任务已报结或办结")
-        next_at = clock.morning(evaluation.next_on) if evaluation.next_on else None
-        session.execute(
-            update(Task)
-            .where(Task.id == task_id, Task.next_action_at == lease)
-            .values(next_action_at=next_at)
-            .execution_options(synchronize_session=False)
-        )
+    task = session.get(Task, task_id)
+    if task is None:  # pragma: no cover - deleted meanwhile
+        return report
+    report.measures.add(task.measure_id)
+    done = frozenset(session.scalars(select(Notice.step).where(Notice.task_id == task_id)))
+    policy = policy_for(session, task.policy_id)
+    evaluation = evaluate(
+        timeline_of(session, task, clock.zone),
+        policy,
+        calendar,
+        today=clock.today(now),
+        done=done,
+    )
+    for occ in evaluation.due:
+        if _insert_notice(
+            session,
+            task_id=task_id,
+            step=occ.key,
+            status="pending",
+            level=occ.step.level,
+            due_at=max(now, clock.morning(occ.on)),
+            created_at=now,
+            reason=None,
+        ):
+            report.notices += 1
+    for occ, why in evaluation.superseded:
+        if _insert_notice(
+            session,
+            task_id=task_id,
+            step=occ.key,
+            status="superseded",
+            level=occ.step.level,
+            due_at=clock.morning(occ.on),
+            created_at=now,
+            reason=why,
+        ):
+            report.superseded += 1
+    if TaskState(task.state) in (TaskState.SUBMITTED, TaskState.APPROVED):
+        report.superseded += _supersede_unrouted(session, task_id, "任务已报结或办结")
+    next_at = clock.morning(evaluation.next_on) if evaluation.next_on else None
+    session.execute(
+        update(Task)
+        .where(Task.id == task_id, Task.next_action_at == lease)
+        .values(next_action_at=next_at)
+        .execution_options(synchronize_session=False)
+    )
     return report
 
 

@@ -381,3 +381,28 @@ def test_crash_between_send_and_record_resends_at_most_once(
     assert len(sender.to("mailto://mz-liaison")) == 2
     with session_factory() as session:
         assert set(session.scalars(select(Delivery.status))) == {"sent"}
+
+
+def test_a_task_that_cannot_be_evaluated_does_not_stop_the_others(
+    session_factory: sessionmaker[Session], world: str, calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from duban.services import sweep as sweep_module
+
+    broken = task_id(session_factory, 10, "珠海市民政局")
+    real = sweep_module.timeline_of
+
+    def failing(session: Session, task: Task, zone: ZoneInfo) -> Any:
+        if task.id == broken:
+            raise ValueError("corrupt task")
+        return real(session, task, zone)
+
+    monkeypatch.setattr(sweep_module, "timeline_of", failing)
+    report = sweep_module.advance(session_factory, now=ASSIGNED, calendar=calendar,
+                                  clock=SweepClock(ZONE))
+    assert report.errors == [broken]
+    with session_factory() as session:
+        stepped = set(session.scalars(select(Notice.task_id)))
+        all_tasks = set(session.scalars(select(Task.id)))
+    assert stepped == all_tasks  # the assignment notices exist for every task …
+    assert report.evaluated == len(all_tasks) - 1  # … and every other task was evaluated
