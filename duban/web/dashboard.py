@@ -4,10 +4,14 @@
   filtered by section, department and light, with the light counts;
 - ``/dashboard/escalations``: the escalation log, newest first, filtered by
   level, department, dates and delivered or not;
-- ``/dashboard/scorecard``: the department scorecard, sortable by any column.
+- ``/dashboard/scorecard``: the department scorecard, sortable by any column;
+- ``/dashboard/ledger.xlsx``: the ledger (台账) workbook as of today, for download.
 """
 
 from __future__ import annotations
+
+import tempfile
+from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -15,6 +19,8 @@ from fastapi.responses import Response
 from duban.domain.errors import NotFoundError
 from duban.domain.status import Light
 from duban.services.dashboard import SCORE_COLUMNS, measure_overview, scorecard
+from duban.services.ledger import build_ledger
+from duban.services.ledger_files import write_ledger_xlsx
 from duban.services.links import department_ids_with_tasks
 from duban.services.logs import escalation_log
 from duban.web.auth import Staff
@@ -122,4 +128,30 @@ def score(request: Request, user: Staff, sort: str = "overdue", order: str = "de
         columns=SCORE_COLUMNS,
         sort=sort,
         order="asc" if order == "asc" else "desc",
+    )
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get("/dashboard/ledger.xlsx")
+def ledger_download(request: Request, user: Staff, plan: str | None = None) -> Response:
+    """The ledger workbook of ``plan`` (default: every plan) as of the server's today."""
+    web = state_of(request)
+    ledger = build_ledger(
+        web.context.session_factory,
+        as_of=web.today(),
+        calendar=web.context.calendar,
+        plan=plan or None,
+        all_plans=not plan,
+        zone=web.zone,
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_ledger_xlsx(ledger, Path(folder) / "ledger.xlsx")
+        content = path.read_bytes()
+    filename = f"duban-ledger-{web.today().isoformat()}.xlsx"
+    return Response(
+        content,
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -28,6 +28,7 @@ from duban.services.attachments import (
     record_attachments,
     store_files,
 )
+from duban.services.ics import department_ics
 from duban.services.outlook import next_steps, past_escalations
 from duban.services.tasks import get_task, list_tasks
 from duban.web.auth import CheckedForm
@@ -72,6 +73,27 @@ def department_home(request: Request, token: str) -> Response:
         tasks=views,
         open_count=open_count,
         overdue=sum(1 for v in views if v.status is TaskStatus.OVERDUE),
+    )
+
+
+@router.get("/d/{token}/calendar.ics")
+def department_calendar(request: Request, token: str) -> Response:
+    """The department's iCalendar feed (every due date and report deadline of its
+    tasks), at the same signed link, so Outlook or a phone calendar can subscribe."""
+    holder = holder_of(request, token)
+    web = state_of(request)
+    feed = department_ics(
+        web.context.session_factory,
+        department=holder.department,
+        now=web.clock.now(),
+        calendar=web.context.calendar,
+        base_url=str(request.base_url).rstrip("/"),
+        zone=web.zone,
+    )
+    return Response(
+        feed,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": 'inline; filename="duban.ics"'},
     )
 
 

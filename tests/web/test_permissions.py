@@ -27,6 +27,7 @@ STAFF_PAGES = [
     "/dashboard/escalations",
     "/dashboard/escalations?level=0&delivered=no",
     "/dashboard/scorecard?sort=late&order=asc",
+    "/dashboard/ledger.xlsx",
     "/tasks/{task}",
 ]
 # Coordinator-only pages.

@@ -1,0 +1,54 @@
+"""The ledger download on the dashboard and the department calendar feed at
+its signed link."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from datetime import date
+
+from fastapi.testclient import TestClient
+from icalendar import Calendar
+from openpyxl import load_workbook
+
+from tests.db.conftest import World
+
+
+def test_staff_download_the_ledger_with_every_task(
+    client: TestClient, world: World, login: Callable[[TestClient, str], str]
+) -> None:
+    login(client, "supervisor")
+    response = client.get("/dashboard/ledger.xlsx")
+    assert response.status_code == 200
+    assert "attachment" in response.headers["content-disposition"]
+    sheet = load_workbook(io.BytesIO(response.content)).worksheets[0]
+    task_ids = {world.lead, world.support, world.district, world.later, world.single}
+    cells = {str(c.value) for row in sheet.iter_rows() for c in row if c.value is not None}
+    assert len([r for r in sheet.iter_rows(min_row=2) if any(c.value for c in r)]) >= len(
+        task_ids
+    )
+    assert any("市卫生和计划生育局" in value for value in cells)
+
+
+def test_the_department_link_serves_its_calendar_feed_only(
+    client: TestClient, world: World, link: Callable[..., str]
+) -> None:
+    token = link(world.lead)
+    response = client.get(f"/d/{token}/calendar.ics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/calendar")
+    feed = Calendar.from_ical(response.content)
+    dues = {event.decoded("dtstart") for event in feed.walk("VEVENT")}
+    assert date(2015, 12, 31) in {d if isinstance(d, date) else d.date() for d in dues}
+    tampered = client.get(f"/d/{token[:-2]}xx/calendar.ics")
+    assert tampered.status_code in (403, 404)
+
+
+def test_pages_link_to_the_downloads(
+    client: TestClient, world: World, link: Callable[..., str],
+    login: Callable[[TestClient, str], str],
+) -> None:
+    token = link(world.lead)
+    assert f"/d/{token}/calendar.ics" in client.get(f"/d/{token}").text
+    login(client, "coordinator")
+    assert "/dashboard/ledger.xlsx?plan=" in client.get("/dashboard").text
