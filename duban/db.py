@@ -14,6 +14,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +27,13 @@ MIGRATIONS_DIR = Path(duban.__file__).resolve().parent.parent / "migrations"
 
 class SchemaNotReadyError(DubanError):
     """The database has no schema, or an older one than this code needs."""
+
+
+def insert_for(session: Session, table: Any) -> Any:
+    """An INSERT for ``table`` in the session's dialect, so callers can use
+    ``.on_conflict_do_nothing(...)`` on SQLite and PostgreSQL alike."""
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return module.insert(table)
 
 
 def mask_url(url: str) -> str:

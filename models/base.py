@@ -23,6 +23,11 @@ NAMING_CONVENTION: dict[str, str] = {
 }
 
 
+def in_values(column: str, values: tuple[str, ...]) -> str:
+    """SQL for a CHECK constraint: ``column`` is one of ``values``."""
+    return "{} IN ({})".format(column, ", ".join(f"'{v}'" for v in values))
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware instant stored as UTC.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base
+from models.base import Base, in_values
 
 DEPARTMENT_KINDS = ("department", "district", "party", "peoples_org")
 
@@ -20,7 +20,7 @@ class Department(Base):
     __tablename__ = "departments"
     __table_args__ = (
         CheckConstraint(
-            "kind IN ({})".format(", ".join(f"'{k}'" for k in DEPARTMENT_KINDS)),
+            in_values("kind", DEPARTMENT_KINDS),
             name="kind",
         ),
     )

@@ -26,15 +26,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base
+from models.base import Base, in_values
 from models.department import Department
 
 CONTACT_ROLES = ("liaison", "head", "coordinator", "supervisor")
 DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "dead")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return "{} IN ({})".format(column, ", ".join(f"'{v}'" for v in values))
 
 
 class Contact(Base):
@@ -42,7 +38,7 @@ class Contact(Base):
     coordinator or a supervisor. ``key`` identifies it across reloads."""
 
     __tablename__ = "contacts"
-    __table_args__ = (CheckConstraint(_in("role", CONTACT_ROLES), name="role"),)
+    __table_args__ = (CheckConstraint(in_values("role", CONTACT_ROLES), name="role"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(400), unique=True)
@@ -108,7 +104,7 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("channel_id", "day", "batch"),
-        CheckConstraint(_in("status", DELIVERY_STATUSES), name="status"),
+        CheckConstraint(in_values("status", DELIVERY_STATUSES), name="status"),
         Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
     )
 

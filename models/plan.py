@@ -22,16 +22,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base
+from models.base import Base, in_values
 from models.department import Department
 
 PLAN_STATUSES = ("draft", "active")
 ROLES = ("lead", "supporting")
 COMPARATORS = (">=", ">", "<=", "<", "=")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return "{} IN ({})".format(column, ", ".join(f"'{v}'" for v in values))
 
 
 class Plan(Base):
@@ -43,7 +39,7 @@ class Plan(Base):
     """
 
     __tablename__ = "plans"
-    __table_args__ = (CheckConstraint(_in("status", PLAN_STATUSES), name="status"),)
+    __table_args__ = (CheckConstraint(in_values("status", PLAN_STATUSES), name="status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(300), unique=True)
@@ -131,7 +127,7 @@ class Target(Base):
     __tablename__ = "targets"
     __table_args__ = (
         CheckConstraint(
-            "comparator IS NULL OR " + _in("comparator", COMPARATORS), name="comparator"
+            "comparator IS NULL OR " + in_values("comparator", COMPARATORS), name="comparator"
         ),
     )
 
@@ -164,7 +160,7 @@ class Responsibility(Base):
     __tablename__ = "responsibilities"
     __table_args__ = (
         UniqueConstraint("measure_id", "role", "named_as"),
-        CheckConstraint(_in("role", ROLES), name="role"),
+        CheckConstraint(in_values("role", ROLES), name="role"),
         # A responsibility names either one department or a collective, never both.
         CheckConstraint(
             "(collective AND department_id IS NULL)"

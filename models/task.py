@@ -27,17 +27,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base
+from models.base import Base, in_values
 from models.department import Department
 from models.plan import ROLES, Measure, Target
 
 TASK_STATES = ("assigned", "acknowledged", "in_progress", "submitted", "approved", "returned")
 EXTENSION_STATUSES = ("pending", "approved", "refused")
 NOTICE_STATUSES = ("pending", "sent", "failed", "superseded")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return "{} IN ({})".format(column, ", ".join(f"'{v}'" for v in values))
 
 
 class Task(Base):
@@ -52,8 +48,8 @@ class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
         UniqueConstraint("measure_id", "department_id", "role", "deadline"),
-        CheckConstraint(_in("role", ROLES), name="role"),
-        CheckConstraint(_in("state", TASK_STATES), name="state"),
+        CheckConstraint(in_values("role", ROLES), name="role"),
+        CheckConstraint(in_values("state", TASK_STATES), name="state"),
         # A measure flow's due tasks without reading all of the measure's tasks.
         Index("ix_tasks_measure_id_next_action_at", "measure_id", "next_action_at"),
     )
@@ -121,7 +117,7 @@ class ExtensionRequest(Base):
 
     __tablename__ = "extension_requests"
     __table_args__ = (
-        CheckConstraint(_in("status", EXTENSION_STATUSES), name="status"),
+        CheckConstraint(in_values("status", EXTENSION_STATUSES), name="status"),
         Index(
             "uq_extension_requests_pending",
             "task_id",
@@ -171,7 +167,7 @@ class Notice(Base):
     __tablename__ = "notices"
     __table_args__ = (
         UniqueConstraint("task_id", "step"),
-        CheckConstraint(_in("status", NOTICE_STATUSES), name="status"),
+        CheckConstraint(in_values("status", NOTICE_STATUSES), name="status"),
         # Routing reads pending notices that are due, not the whole history.
         Index("ix_notices_status_due_at", "status", "due_at"),
     )

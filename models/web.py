@@ -11,13 +11,9 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base
+from models.base import Base, in_values
 
 USER_ROLES = ("coordinator", "supervisor")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return "{} IN ({})".format(column, ", ".join(f"'{v}'" for v in values))
 
 
 class User(Base):
@@ -27,7 +23,7 @@ class User(Base):
     """
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint(_in("role", USER_ROLES), name="role"),)
+    __table_args__ = (CheckConstraint(in_values("role", USER_ROLES), name="role"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(100), unique=True)

@@ -15,9 +15,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from duban.db import insert_for
 from duban.domain.assignment import (
     AssignmentPolicy,
     MeasureToAssign,
@@ -161,12 +161,6 @@ def _measure_input(session: Session, measure: Measure) -> MeasureToAssign:
     )
 
 
-def _insert_ignore(session: Session, table: type[Task] | type[Notice]):  # type: ignore[no-untyped-def]
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(table)
-
-
 def planned_tasks(
     session_factory: sessionmaker[Session],
     *,
@@ -252,7 +246,7 @@ def _create_task(
     """
     with session_factory.begin() as session:
         inserted = session.execute(
-            _insert_ignore(session, Task)
+            insert_for(session, Task)
             .values(
                 measure_id=measure_id,
                 department_id=department_id,

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
+from duban.db import insert_for
 from duban.domain.errors import DubanError, NotFoundError
 from duban.domain.escalation import Anchor
 from duban.domain.org import url_scheme
@@ -319,9 +319,8 @@ def resend_notice(
         policy = policy_for(session, task.policy_id)
         step = next((s for s in policy.steps if s.anchor is Anchor.ASSIGNED), policy.steps[0])
         today = local_date(now, zone)
-        module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         notice_id = session.execute(
-            module.insert(Notice)
+            insert_for(session, Notice)
             .values(
                 task_id=task_id,
                 step=f"{step.name}@{today.isoformat()}",

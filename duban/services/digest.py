@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from duban.db import insert_for
 from duban.domain.errors import DubanError
 from duban.domain.lifecycle import TaskState
 from duban.domain.scorecard import Period
@@ -140,11 +140,10 @@ def _record(
     session: Session, contact: ContactWithChannels, week: date, send_at: datetime, now: datetime
 ) -> list[int | None]:
     """One pending delivery per channel of ``contact`` (None where one exists)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     results: list[int | None] = []
     for channel in contact.channels:
         created = session.execute(
-            dialect.insert(Delivery)
+            insert_for(session, Delivery)
             .values(
                 channel_id=channel.id,
                 contact_id=contact.contact_id,

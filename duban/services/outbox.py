@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import and_, exists, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from duban.db import insert_for
 from duban.domain.escalation import (
     Audience,
     LadderStep,
@@ -145,11 +145,6 @@ def _recipients(session: Session, task: Task, audience: Sequence[str]) -> list[C
     return contacts
 
 
-def _insert_ignore(session: Session, table: Any) -> Any:
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return module.insert(table)
-
-
 def _open_delivery(
     session: Session,
     channel_id: int,
@@ -162,7 +157,7 @@ def _open_delivery(
     batch = FIRST_NOTICE_BATCH
     while True:
         session.execute(
-            _insert_ignore(session, Delivery)
+            insert_for(session, Delivery)
             .values(
                 channel_id=channel_id,
                 contact_id=contact_id,
@@ -237,7 +232,7 @@ def route(
             for channel, contact_id in channels:
                 delivery_id = _open_delivery(session, channel.id, contact_id, day, send_at, now)
                 inserted = session.execute(
-                    _insert_ignore(session, DeliveryItem)
+                    insert_for(session, DeliveryItem)
                     .values(delivery_id=delivery_id, notice_id=notice.id, channel_id=channel.id)
                     .on_conflict_do_nothing(index_elements=["notice_id", "channel_id"])
                     .returning(DeliveryItem.id)
@@ -456,7 +451,7 @@ def _mark_notices_failed(
     first = session.get(Notice, notice_ids[0])
     assert first is not None
     session.execute(
-        _insert_ignore(session, Notice)
+        insert_for(session, Notice)
         .values(
             task_id=first.task_id,
             step=f"{FAILED_STEP}@{delivery.id}",

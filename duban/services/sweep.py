@@ -19,9 +19,9 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from duban.db import insert_for
 from duban.domain.escalation import DEFAULT_POLICY, EscalationPolicy, TaskTimeline, evaluate
 from duban.domain.lifecycle import Action, TaskState
 from duban.domain.workdays import WorkCalendar
@@ -215,9 +215,8 @@ def timeline_of(session: Session, task: Task, zone: ZoneInfo) -> TaskTimeline:
 
 
 def _insert_notice(session: Session, **values: object) -> bool:
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     inserted = session.execute(
-        module.insert(Notice)
+        insert_for(session, Notice)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["task_id", "step"])
         .returning(Notice.id)
