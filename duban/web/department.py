@@ -19,7 +19,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from duban.domain.errors import DubanError
 from duban.domain.lifecycle import OPEN_STATES, TaskState
-from duban.domain.status import StatusPolicy, TaskStatus
+from duban.domain.status import TaskStatus
 from duban.services import lifecycle
 from duban.services.attachments import (
     Upload,
@@ -30,7 +30,7 @@ from duban.services.attachments import (
 )
 from duban.services.ics import department_ics
 from duban.services.outlook import next_steps, past_escalations
-from duban.services.tasks import get_task, list_tasks
+from duban.services.tasks import list_tasks
 from duban.web.auth import CheckedForm
 from duban.web.links import guard_task, holder_of
 from duban.web.state import WebState, flash, parse_day, render, state_of
@@ -102,14 +102,7 @@ def department_task(request: Request, token: str, task_id: int) -> Response:
     holder = holder_of(request, token)
     guard_task(request, holder, task_id)
     web = state_of(request)
-    detail = get_task(
-        web.context.session_factory,
-        task_id=task_id,
-        as_of=web.today(),
-        calendar=web.context.calendar,
-        policy=StatusPolicy(),
-        zone=web.zone,
-    )
+    detail = web.task_detail(task_id)
     return render(
         request,
         "department/task.html",

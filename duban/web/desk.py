@@ -19,7 +19,6 @@ from starlette.datastructures import FormData
 
 from duban.domain.errors import DubanError
 from duban.domain.lifecycle import OPEN_STATES, TaskState
-from duban.domain.status import StatusPolicy
 from duban.services import desk, lifecycle
 from duban.services.assignment import assign_measure
 from duban.services.attachments import list_attachments
@@ -27,7 +26,6 @@ from duban.services.links import department_ids_with_tasks, department_link, rev
 from duban.services.logs import delivery_log
 from duban.services.org import org_settings
 from duban.services.outlook import next_steps, past_escalations
-from duban.services.tasks import get_task
 from duban.web.auth import CheckedForm, Coordinator, Staff, require_staff
 from duban.web.department import send_attachment
 from duban.web.state import WebState, flash, parse_day, render, state_of
@@ -72,14 +70,7 @@ def task_page(request: Request, task_id: int, k: str | None = None) -> Response:
         return RedirectResponse(f"/d/{quote(k, safe='')}/tasks/{task_id}", 303)
     user = require_staff(request)
     web = state_of(request)
-    detail = get_task(
-        web.context.session_factory,
-        task_id=task_id,
-        as_of=web.today(),
-        calendar=web.context.calendar,
-        policy=StatusPolicy(),
-        zone=web.zone,
-    )
+    detail = web.task_detail(task_id)
     return render(
         request,
         "desk/task.html",

@@ -20,9 +20,11 @@ from markupsafe import Markup, escape
 from starlette.templating import Jinja2Templates
 
 from duban.domain.plan_draft import format_value
+from duban.domain.status import StatusPolicy
 from duban.services.context import AppContext
 from duban.services.links import LinkSigner
 from duban.services.logs import STATUS_LABELS as DELIVERY_STATUS_LABELS
+from duban.services.tasks import TaskDetail, get_task
 
 LEVEL_LABELS = {0: "提醒", 1: "催办", 2: "黄色督办", 3: "红色督办"}
 COMPARATOR_SIGNS = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "=": "约"}
@@ -60,6 +62,17 @@ class WebState:
 
     def today(self) -> date:
         return self.clock.now().astimezone(self.zone).date()
+
+    def task_detail(self, task_id: int) -> TaskDetail:
+        """One task as the pages show it, as of the server's today."""
+        return get_task(
+            self.context.session_factory,
+            task_id=task_id,
+            as_of=self.today(),
+            calendar=self.context.calendar,
+            policy=StatusPolicy(),
+            zone=self.zone,
+        )
 
     @property
     def data_dir(self) -> Path:
