@@ -14,6 +14,11 @@ PROJECT_DIR = PACKAGE_DIR.parent
 DEFAULT_DIRECTORY_FILE = PACKAGE_DIR / "data" / "directory" / "zhuhai.yaml"
 REFERENCE_PLAN_NAME = "zhuhai-2014-social-construction.txt"
 REFERENCE_PLAN_FILE = PACKAGE_DIR / "data" / "plans" / REFERENCE_PLAN_NAME
+# Pool defaults, shared with duban.db.engine_for_url's keyword defaults.
+DB_POOL_SIZE = 5
+DB_MAX_OVERFLOW = 5
+DB_POOL_TIMEOUT = 30.0
+DB_POOL_RECYCLE = 1800
 
 
 def _default_data_dir() -> Path:
@@ -45,6 +50,12 @@ class Settings(BaseSettings):
     # A supporting department's task is due this many working days before the lead's.
     support_lead_workdays: int = 10
     sql_echo: bool = False
+    # Connection pool of each process's engine (PostgreSQL only; SQLite keeps
+    # SQLAlchemy's defaults). See duban.db.engine_for_url for how to size it.
+    db_pool_size: int = DB_POOL_SIZE
+    db_max_overflow: int = DB_MAX_OVERFLOW
+    db_pool_timeout: float = DB_POOL_TIMEOUT  # seconds to wait for a free connection
+    db_pool_recycle: int = DB_POOL_RECYCLE  # seconds before a connection is reopened
     # Message templates (templates/notifications/<step>/…) and links in messages.
     templates_dir: Path = PROJECT_DIR / "templates"
     base_url: str | None = None  # the org file's base_url wins when set

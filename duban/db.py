@@ -19,7 +19,13 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 import duban
-from duban.config import Settings
+from duban.config import (
+    DB_MAX_OVERFLOW,
+    DB_POOL_RECYCLE,
+    DB_POOL_SIZE,
+    DB_POOL_TIMEOUT,
+    Settings,
+)
 from duban.domain.errors import DubanError
 
 MIGRATIONS_DIR = Path(duban.__file__).resolve().parent.parent / "migrations"
@@ -57,17 +63,57 @@ def ensure_sqlite_dir(url: str) -> None:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def engine_for_url(url: str, *, echo: bool = False) -> Engine:
-    """An engine for ``url``; on SQLite, foreign keys are enforced on every connection."""
-    engine = create_engine(url, echo=echo)
-    if engine.dialect.name == "sqlite":
+def engine_for_url(
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = DB_POOL_SIZE,
+    max_overflow: int = DB_MAX_OVERFLOW,
+    pool_timeout: float = DB_POOL_TIMEOUT,
+    pool_recycle: int = DB_POOL_RECYCLE,
+) -> Engine:
+    """An engine for ``url``; on SQLite, foreign keys are enforced on every connection.
+
+    On other databases the engine keeps a pool of at most ``pool_size`` +
+    ``max_overflow`` connections, waits ``pool_timeout`` seconds for a free one
+    (then raises), reopens connections older than ``pool_recycle`` seconds, and
+    pings a pooled connection before handing it out, so one that died with a
+    PostgreSQL restart is replaced instead of failing the next statement.
+    SQLite keeps SQLAlchemy's own pool defaults.
+    """
+    if make_url(url).get_backend_name() == "sqlite":
+        engine = create_engine(url, echo=echo)
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
-    return engine
+        return engine
+    # Sizing: the pool is per process, and each process holds at most
+    # pool_size + max_overflow connections. A Prefect worker runs every flow
+    # run in its own subprocess, `duban serve` is another process, and so is
+    # each CLI call. Keep (processes at once) × (pool_size + max_overflow)
+    # under PostgreSQL's max_connections (100 by default), leaving room for
+    # the Prefect server's own pool when it shares the server: with the
+    # defaults (5 + 5), eight processes take at most 80 connections.
+    return create_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
+        pool_recycle=pool_recycle,
+        pool_pre_ping=True,
+    )
 
 
 def make_engine(settings: Settings) -> Engine:
-    """The engine for ``settings.database_url`` (no I/O until first use)."""
-    return engine_for_url(settings.database_url, echo=settings.sql_echo)
+    """The engine for ``settings.database_url``, pooled as the settings say (no
+    I/O until first use)."""
+    return engine_for_url(
+        settings.database_url,
+        echo=settings.sql_echo,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+        pool_recycle=settings.db_pool_recycle,
+    )
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
