@@ -12,13 +12,21 @@ failures are retried with back-off inside office hours; permanent ones (a bad
 URL, a rejected key) or too many attempts mark it dead and queue a
 ``delivery_failed`` notice for the coordinators.
 
+Routing and delivering run at once in several processes: routing locks the
+delivery it adds an item to, so a claim waits for that item (see
+``_open_delivery``); a delivery's outcome applies only to the notices its
+message carried; a worker whose claim was taken over (its lease ran out while
+it was sending) records its attempt but leaves the delivery's state alone.
+
 Exactly-once limit: if the process dies after the channel accepted a message
-but before the attempt is recorded, the claim's lease expires and the delivery
-is sent again — at worst once more. Nothing is ever lost.
+but before the attempt is recorded — or takes longer than the lease to send —
+the claim's lease expires and the delivery is sent again: at worst once more.
+Nothing is ever lost.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -50,6 +58,7 @@ from models import (
     Task,
 )
 
+LOG = logging.getLogger(__name__)
 ROLE_LABELS = {"lead": "牵头", "supporting": "配合"}
 AUDIENCE_LABELS = {
     "liaison": "联络员",
@@ -153,7 +162,18 @@ def _open_delivery(
     not_before: datetime,
     now: datetime,
 ) -> int:
-    """The id of the channel's still-unsent delivery for ``day`` (creating one)."""
+    """The id of the channel's still-unsent delivery for ``day`` (creating one),
+    locked until the caller's transaction ends.
+
+    The lock closes a race with :func:`dispatch`: without it, a dispatcher could
+    claim the delivery between this read and the caller's commit and send it
+    without the item the caller is adding. Held, the dispatcher's claim waits
+    and then sees the item; if the claim came first, the row reads as claimed
+    and the next batch is used. FOR NO KEY UPDATE is the lock the claim's
+    UPDATE takes, so it conflicts with exactly that, not with rows referring
+    to the delivery. (SQLite has no row locks; it serialises writers anyway.)
+    Callers lock several channels' deliveries in one transaction in channel id
+    order, so two routers never wait for each other in a cycle."""
     batch = FIRST_NOTICE_BATCH
     while True:
         session.execute(
@@ -172,9 +192,9 @@ def _open_delivery(
             .on_conflict_do_nothing(index_elements=["channel_id", "day", "batch"])
         )
         row = session.execute(
-            select(Delivery.id, Delivery.status, Delivery.attempts).where(
-                Delivery.channel_id == channel_id, Delivery.day == day, Delivery.batch == batch
-            )
+            select(Delivery.id, Delivery.status, Delivery.attempts)
+            .where(Delivery.channel_id == channel_id, Delivery.day == day, Delivery.batch == batch)
+            .with_for_update(key_share=True)
         ).one()
         if row.status == "pending" and row.attempts == 0:
             return int(row.id)
@@ -217,7 +237,10 @@ def route(
             step = _step_of(session, notice, task)
             audience = [str(a) for a in step.audience] if step else [Audience.COORDINATORS.value]
             contacts = _recipients(session, task, audience)
-            channels = [(c, contact.contact_id) for contact in contacts for c in contact.channels]
+            channels = sorted(  # channel id order: see _open_delivery
+                ((c, contact.contact_id) for contact in contacts for c in contact.channels),
+                key=lambda pair: pair[0].id,
+            )
             if not channels:
                 notice.status = "failed"
                 department = session.get(Department, task.department_id)
@@ -357,6 +380,8 @@ def _deliver(
             template, message_context = report.template, report.context
         else:
             template, message_context = build_message_context(session, delivery, context, now)
+        # What the message carries: only these notices are marked sent (or failed).
+        rendered = [item.notice_id for item in delivery.items]
         url = delivery.channel.url
         attempts = delivery.attempts
     message: Rendered | None
@@ -375,11 +400,9 @@ def _deliver(
         if report is not None:
             report.discard()
     with session_factory.begin() as session:
-        delivery = session.get(Delivery, delivery_id)
+        # Locked, so no claim can slip in between the check below and the record.
+        delivery = session.get(Delivery, delivery_id, with_for_update={"key_share": True})
         assert delivery is not None
-        if message is not None:
-            delivery.title = message.title
-            delivery.body = message.text
         session.add(
             DeliveryAttempt(
                 delivery_id=delivery_id,
@@ -390,21 +413,52 @@ def _deliver(
                 worker=worker,
             )
         )
-        notice_ids = [item.notice_id for item in delivery.items]
+        if delivery.attempts != attempts:
+            # The lease ran out while sending and another worker claimed the
+            # delivery again: its outcome sets the state, not this stale one
+            # (which, failed, would queue a third send or report a false failure).
+            return "claimed_elsewhere"
+        if message is not None:
+            delivery.title = message.title
+            delivery.body = message.text
+        _move_unrendered(session, delivery, rendered, now)
         if outcome.ok:
             delivery.status, delivery.sent_at, delivery.last_error = "sent", now, None
             session.flush()
-            _mark_notices_sent(session, notice_ids)
+            _mark_notices_sent(session, rendered)
             return "sent"
         delivery.last_error = outcome.error
         if outcome.permanent or attempts >= max_attempts:
             delivery.status = "dead"
             session.flush()
-            _mark_notices_failed(session, notice_ids, delivery, now)
+            _mark_notices_failed(session, rendered, delivery, now)
             return "dead"
         delivery.status = "failed"
         delivery.next_attempt_at = send_time(now + backoff(attempts))
         return "failed"
+
+
+def _move_unrendered(
+    session: Session, delivery: Delivery, rendered: list[int], now: datetime
+) -> None:
+    """Items that joined the delivery after it was rendered go to the channel's
+    open delivery, to be sent next instead of being marked sent unsent (or left
+    pending forever inside a sent delivery). Routing locks the delivery it adds
+    to, so this is a safety net, never expected to act."""
+    carried = set(rendered)
+    strays = [item.id for item in delivery.items if item.notice_id not in carried]
+    if not strays:
+        return
+    LOG.error("delivery %s: %d item(s) added after rendering; moved", delivery.id, len(strays))
+    target = _open_delivery(
+        session, delivery.channel_id, delivery.contact_id, delivery.day, delivery.not_before, now
+    )
+    session.execute(
+        update(DeliveryItem)
+        .where(DeliveryItem.id.in_(strays))
+        .values(delivery_id=target)
+        .execution_options(synchronize_session=False)
+    )
 
 
 @dataclass(frozen=True)
