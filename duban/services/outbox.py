@@ -229,7 +229,9 @@ def route(
         ids = list(session.scalars(query.limit(limit) if limit else query))
     for notice_id in ids:
         with session_factory.begin() as session:
-            notice = session.get(Notice, notice_id)
+            # Locked while routing: a sweep dropping a finished task's unrouted
+            # notices waits, then sees this notice's items (sweep._supersede_unrouted).
+            notice = session.get(Notice, notice_id, with_for_update=True)
             if notice is None or notice.status != "pending":
                 continue
             task = session.get(Task, notice.task_id)

@@ -1,24 +1,26 @@
 """The sweep: move every task whose next action time has come along its ladder.
 
 Cost follows the work that is due: only tasks with ``next_action_at <= now``
-are read (an indexed column). Each is claimed with a compare-and-set on that
-column (``UPDATE … WHERE next_action_at = :seen``, a lease), so two sweeps at
-once never evaluate the same task; the step's notice is inserted with
-``ON CONFLICT DO NOTHING`` on (task, step), so a step happens at most once even
-if a lease expired mid-way. Finally the task's next action time is set to the
-next day a step may fall due (its office morning), unless a lifecycle action
-reset it meanwhile.
+are read (an indexed column). A batch of them is claimed and evaluated in one
+transaction (on PostgreSQL the claim picks rows ``FOR UPDATE SKIP LOCKED``),
+so two sweeps at once never evaluate the same task, and a sweep that dies
+mid-batch leaves nothing claimed behind; the step's notice is inserted with
+``ON CONFLICT DO NOTHING`` on (task, step), so a step happens at most once
+whatever happens. Finally the task's next action time is set to the next day
+a step may fall due (its office morning), unless a lifecycle action reset it
+meanwhile.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.db import insert_for
@@ -83,14 +85,22 @@ def due_tasks(
         return list(session.scalars(query))
 
 
-def measures_with_due_work(session_factory: sessionmaker[Session], *, now: datetime) -> list[int]:
-    """Ids of measures that have at least one task due (for one flow per measure).
+def measures_with_due_work(
+    session_factory: sessionmaker[Session],
+    *,
+    now: datetime,
+    measure_ids: Iterable[int] | None = None,
+) -> list[int]:
+    """Ids of measures (of ``measure_ids``, if given) that have at least one
+    task due (for one flow per measure).
 
     Deduplicated here rather than with DISTINCT, which makes SQLite scan the
     table instead of the due range of the ``next_action_at`` index."""
+    query = select(Task.measure_id).where(Task.next_action_at <= now)
+    if measure_ids is not None:
+        query = query.where(Task.measure_id.in_(list(measure_ids)))
     with session_factory() as session:
-        ids = session.scalars(select(Task.measure_id).where(Task.next_action_at <= now))
-        return sorted(set(ids))
+        return sorted(set(session.scalars(query)))
 
 
 def advance(
@@ -101,38 +111,71 @@ def advance(
     clock: SweepClock | None = None,
     measure_ids: Iterable[int] | None = None,
     limit: int | None = None,
+    on_claimed: Callable[[list[int]], None] | None = None,
 ) -> SweepReport:
     """Evaluate every due task (of the given measures) once; see the module doc.
 
-    Tasks are claimed and evaluated ``BATCH`` at a time (one claim statement and
-    one transaction per batch). If a task cannot be evaluated, its batch is
-    redone one task per transaction, so only that task is left for later."""
+    Tasks are claimed and evaluated ``BATCH`` at a time, each batch in one
+    transaction: the claim holds its rows until the batch commits, so sweeps
+    running at once take disjoint batches, and a batch whose process or
+    database connection dies is rolled back and due again at once (a retry of
+    the same round takes it; nothing waits for a lease). A lost connection is
+    raised to the caller, who retries the round. If a task cannot be
+    evaluated, its batch is redone one task per transaction; a task that
+    fails alone is leased for ``LEASE`` and left for a later round.
+    ``on_claimed(ids)`` runs after each claim (fault-injection tests)."""
     clock = clock or SweepClock()
+    wanted = None if measure_ids is None else list(measure_ids)
     report = SweepReport()
-    ids = due_tasks(session_factory, now=now, measure_ids=measure_ids, limit=limit)
-    for start in range(0, len(ids), BATCH):
-        chunk = ids[start : start + BATCH]
+    broken: list[int] = []
+    remaining = limit
+    while remaining is None or remaining > 0:
+        size = BATCH if remaining is None else min(BATCH, remaining)
         lease = now + LEASE
-        claimed = _claim(session_factory, chunk, now, lease)
-        report.claimed_elsewhere += len(chunk) - len(claimed)
-        batch = SweepReport()
-        try:
-            with session_factory.begin() as session:
+        claimed: list[int] = []
+        with session_factory() as session:
+            try:
+                claimed = _claim(
+                    session, now=now, lease=lease, measure_ids=wanted, skip=broken, size=size
+                )
+                if not claimed:
+                    session.rollback()
+                    break
+                if on_claimed is not None:
+                    on_claimed(claimed)
+                batch = SweepReport()
                 for task_id in claimed:
                     batch.add(
                         _advance_one(
                             session, task_id, lease, now=now, calendar=calendar, clock=clock
                         )
                     )
-        except Exception:  # one broken task must not stop everyone else's reminders
-            batch = _advance_singly(
-                session_factory, claimed, lease, now=now, calendar=calendar, clock=clock
-            )
+                session.commit()
+            except DBAPIError as err:
+                session.rollback()
+                if _connection_lost(err):
+                    raise
+                batch = _advance_singly(
+                    session_factory, claimed, lease, now=now, calendar=calendar, clock=clock
+                )
+            except Exception:  # one broken task must not stop everyone else's reminders
+                session.rollback()
+                batch = _advance_singly(
+                    session_factory, claimed, lease, now=now, calendar=calendar, clock=clock
+                )
+        broken.extend(batch.errors)
         report.add(batch)
+        if remaining is not None:
+            remaining -= len(claimed)
     return report
 
 
 BATCH = 200
+
+
+def _connection_lost(err: DBAPIError) -> bool:
+    """The database went away (restart, network): retry the round later."""
+    return bool(err.connection_invalidated) or isinstance(err, OperationalError | InterfaceError)
 
 
 def _advance_singly(
@@ -148,33 +191,68 @@ def _advance_singly(
     for task_id in task_ids:
         try:
             with session_factory.begin() as session:
+                if not _claim(session, now=now, lease=lease, ids=[task_id], size=1):
+                    continue  # taken by another sweep meanwhile
                 one = _advance_one(session, task_id, lease, now=now, calendar=calendar, clock=clock)
+        except DBAPIError as err:
+            if _connection_lost(err):
+                raise
+            one = _set_aside(session_factory, task_id, now=now, lease=lease)
         except Exception:
-            LOG.exception("sweep: task %s could not be evaluated; retried after its lease", task_id)
-            report.errors.append(task_id)
-            continue
+            one = _set_aside(session_factory, task_id, now=now, lease=lease)
         report.add(one)
     return report
 
 
-def _claim(
-    session_factory: sessionmaker[Session], task_ids: list[int], now: datetime, lease: datetime
-) -> list[int]:
-    """Take due tasks for ``LEASE``; returns those this sweep got, in order.
-
-    Only one sweep gets each task: a claimed task's next action time is in the
-    future, so the condition fails for every other sweep."""
+def _set_aside(
+    session_factory: sessionmaker[Session], task_id: int, *, now: datetime, lease: datetime
+) -> SweepReport:
+    """Lease a task that cannot be evaluated, so this round goes on without it."""
+    LOG.exception("sweep: task %s could not be evaluated; retried after its lease", task_id)
     with session_factory.begin() as session:
-        got = set(
-            session.scalars(
-                update(Task)
-                .where(Task.id.in_(task_ids), Task.next_action_at <= now)
-                .values(next_action_at=lease)
-                .returning(Task.id)
-                .execution_options(synchronize_session=False)
-            )
+        session.execute(
+            update(Task)
+            .where(Task.id == task_id, Task.next_action_at <= now)
+            .values(next_action_at=lease)
+            .execution_options(synchronize_session=False)
         )
-    return [task_id for task_id in task_ids if task_id in got]
+    return SweepReport(errors=[task_id])
+
+
+def _claim(
+    session: Session,
+    *,
+    now: datetime,
+    lease: datetime,
+    size: int,
+    measure_ids: list[int] | None = None,
+    skip: list[int] | None = None,
+    ids: list[int] | None = None,
+) -> list[int]:
+    """Take up to ``size`` due tasks (oldest first) in the caller's transaction;
+    returns their ids.
+
+    One UPDATE whose rows come from ``SELECT … FOR UPDATE SKIP LOCKED`` on
+    PostgreSQL: a sweep skips the rows another sweep's open batch holds instead
+    of waiting for them, and after that batch commits they are no longer due.
+    SQLite has no row locks; its writers take turns. The next action time is
+    set to the lease, which the evaluation's final update checks."""
+    pick = select(Task.id).where(Task.next_action_at <= now)
+    if measure_ids is not None:
+        pick = pick.where(Task.measure_id.in_(measure_ids))
+    if ids is not None:
+        pick = pick.where(Task.id.in_(ids))
+    if skip:
+        pick = pick.where(Task.id.not_in(skip))
+    pick = pick.order_by(Task.next_action_at, Task.id).limit(size).with_for_update(skip_locked=True)
+    got = session.scalars(
+        update(Task)
+        .where(Task.id.in_(pick.scalar_subquery()), Task.next_action_at <= now)
+        .values(next_action_at=lease)
+        .returning(Task.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(got)
 
 
 _PARSED: dict[str, EscalationPolicy] = {}
@@ -285,16 +363,29 @@ def _advance_one(
 
 
 def _supersede_unrouted(session: Session, task_id: int, reason: str) -> int:
-    """Pending notices of a finished task not yet handed to a delivery are dropped."""
+    """Pending notices of a finished task not yet handed to a delivery are dropped.
+
+    The pending notices are locked first (a router holds its notice's lock
+    until its items are committed); the items are then read by a statement of
+    their own, which on PostgreSQL sees what that router committed meanwhile."""
+    pending = list(
+        session.scalars(
+            select(Notice.id)
+            .where(Notice.task_id == task_id, Notice.status == "pending")
+            .with_for_update()
+        )
+    )
+    if not pending:
+        return 0
+    routed = set(
+        session.scalars(select(DeliveryItem.notice_id).where(DeliveryItem.notice_id.in_(pending)))
+    )
+    unrouted = [notice_id for notice_id in pending if notice_id not in routed]
+    if not unrouted:
+        return 0
     result = session.execute(
         update(Notice)
-        .where(
-            and_(
-                Notice.task_id == task_id,
-                Notice.status == "pending",
-                ~exists().where(DeliveryItem.notice_id == Notice.id),
-            )
-        )
+        .where(Notice.id.in_(unrouted), Notice.status == "pending")
         .values(status="superseded", reason=reason)
         .execution_options(synchronize_session=False)
     )
