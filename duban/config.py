@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     # Test-only fault injection: the measure flow's process dies (os._exit) right
     # after creating this many new tasks, as a crash would. Never set in production.
     fault_crash_after_tasks: int | None = None
+    # Test-only: the flow run stops at this point ("task-created" after a
+    # measure flow's first new task, "sweep-claimed" after a sweep's claim)
+    # while FAULT_PAUSE_FILE exists, so a test can kill a worker or stop a
+    # server at a known moment. Never set in production.
+    fault_pause_at: str | None = None
+    fault_pause_file: Path | None = None
 
     @model_validator(mode="after")
     def _fill_database_url(self) -> Settings:
@@ -109,3 +115,9 @@ def apply_prefect_defaults() -> None:
 def get_settings() -> Settings:
     """Fresh settings from the current environment (never cached at import)."""
     return Settings()
+
+
+def environment() -> dict[str, str]:
+    """A copy of the process environment, for settings of other programs
+    (``PREFECT_*``) and for the environment of supervised child processes."""
+    return dict(os.environ)

@@ -15,6 +15,7 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from duban.config import get_settings
+from duban.faults import pause_point
 from duban.services.assignment import assign_measure, measure_id_of
 from duban.services.context import open_context
 from duban.services.sweep import advance
@@ -47,6 +48,7 @@ def measure_flow(
             calendar=context.calendar,
             clock=context.clock(),
             measure_ids=[measure_id],
+            on_claimed=lambda _ids: pause_point(context.settings, "sweep-claimed"),
         )
         logger.info(
             "措施%s:评估 %d 项任务,新增通知 %d 条", measure, report.evaluated, report.notices
@@ -60,6 +62,7 @@ def measure_flow(
     crash_after = context.settings.fault_crash_after_tasks
 
     def on_task_created(count: int) -> None:
+        pause_point(context.settings, "task-created")
         if crash_after is not None and count >= crash_after:
             logger.error("fault injection: crashing after %d new tasks", count)
             os._exit(70)

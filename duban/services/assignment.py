@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from duban.db import insert_for
@@ -59,6 +59,7 @@ class MeasureRef:
     number: int
     title: str
     assignable: bool
+    measure_id: int | None = None
 
 
 @dataclass
@@ -129,12 +130,15 @@ def measure_refs(session_factory: sessionmaker[Session], ids: list[int]) -> list
     """Plan key, number and title of the measures with these ids, by plan and number."""
     with session_factory() as session:
         rows = session.execute(
-            select(Plan.key, Measure.number, Measure.title)
+            select(Plan.key, Measure.number, Measure.title, Measure.id)
             .join(Plan, Plan.id == Measure.plan_id)
             .where(Measure.id.in_(ids))
             .order_by(Plan.key, Measure.number)
         ).all()
-        return [MeasureRef(plan=k, number=n, title=t, assignable=True) for k, n, t in rows]
+        return [
+            MeasureRef(plan=k, number=n, title=t, assignable=True, measure_id=i)
+            for k, n, t, i in rows
+        ]
 
 
 def _measure_input(session: Session, measure: Measure) -> MeasureToAssign:
@@ -314,3 +318,20 @@ def _obsolete(
     with session_factory() as session:
         ids = session.scalars(select(Task.id).where(Task.measure_id == measure_id))
         return sorted(set(ids) - current)
+
+
+def tasks_per_measure(
+    session_factory: sessionmaker[Session], numbers: list[int], *, plan: str | None
+) -> dict[int, int]:
+    """How many tasks each of the measures ``numbers`` of ``plan`` has."""
+    if not numbers:
+        return {}
+    with session_factory() as session:
+        plan_row = find_plan(plan, session=session)
+        rows = session.execute(
+            select(Measure.number, func.count(Task.id))
+            .join(Task, Task.measure_id == Measure.id)
+            .where(Measure.plan_id == plan_row.id, Measure.number.in_(numbers))
+            .group_by(Measure.number)
+        ).all()
+        return {int(number): int(count) for number, count in rows}

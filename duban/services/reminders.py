@@ -8,11 +8,13 @@ come — retries due later that day are tried on the hour until office hours end
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.org import OfficeHours, next_send_time
@@ -27,7 +29,9 @@ from duban.services.outbox import (
     route,
 )
 from duban.services.sweep import SweepClock, SweepReport, advance
-from models import Delivery
+from models import Delivery, DeliveryItem, Notice, Task
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -73,9 +77,15 @@ def run_round(
     tools: RoundTools,
     measure_ids: Iterable[int] | None = None,
     sweep: bool = True,
+    settle: float | None = None,
 ) -> RoundReport:
     """Advance due tasks (optionally only of some measures), route the notices
-    that are due, and send what may go out now."""
+    that are due, and send what may go out now.
+
+    With ``settle`` (seconds), the round waits after each phase until no work
+    of that phase is left at ``now`` — also work other processes took — so
+    rounds run at once by several workers group the day's notices exactly as
+    one process would (see :func:`outstanding`)."""
     report = RoundReport(at=now)
     if sweep:
         report.sweep = advance(
@@ -85,8 +95,12 @@ def run_round(
             clock=tools.clock,
             measure_ids=measure_ids,
         )
+    if settle is not None:
+        wait_settled(session_factory, now=now, phase="tasks", timeout=settle)
     for _pass in range(2):
         routing = route(session_factory, now=now, send_time=tools.send_time, clock=tools.clock)
+        if settle is not None:
+            wait_settled(session_factory, now=now, phase="notices", timeout=settle)
         delivery = dispatch(
             session_factory,
             now=now,
@@ -96,6 +110,8 @@ def run_round(
             send_time=tools.send_time,
             worker=tools.worker,
         )
+        if settle is not None:
+            wait_settled(session_factory, now=now, phase="deliveries", timeout=settle)
         report.routing.routed += routing.routed
         report.routing.items += routing.items
         report.routing.unroutable += routing.unroutable
@@ -103,11 +119,93 @@ def run_round(
         report.delivery.failed += delivery.failed
         report.delivery.dead += delivery.dead
         report.delivery.claimed_elsewhere += delivery.claimed_elsewhere
-        if not delivery.dead:
+        if not delivery.dead and not (settle is not None and _unrouted(session_factory, now)):
             break
         # A delivery given up on queued a report to the coordinators (once per
         # delivery): route and send it in the same round.
     return report
+
+
+@dataclass(frozen=True)
+class Outstanding:
+    """Work of the round at ``now`` not finished yet, by phase."""
+
+    tasks: int  # due, or being evaluated by a sweep whose batch has not committed
+    notices: int  # pending, due and not yet routed to any delivery
+    deliveries: int  # due to be sent, or being sent
+
+    def of(self, phase: str) -> int:
+        return int(getattr(self, phase))
+
+
+def outstanding(session_factory: sessionmaker[Session], *, now: datetime) -> Outstanding:
+    """What is left of the round at ``now``, whoever is doing it.
+
+    A sweep's claim and evaluation of a batch are one transaction, so a task
+    another process is evaluating still reads as due until that batch commits."""
+    with session_factory() as session:
+        tasks = session.scalar(
+            select(func.count())
+            .select_from(Task)
+            .where(Task.next_action_at <= now)
+        )
+        notices = session.scalar(
+            select(func.count())
+            .select_from(Notice)
+            .where(
+                Notice.status == "pending",
+                Notice.due_at <= now,
+                ~exists().where(DeliveryItem.notice_id == Notice.id),
+            )
+        )
+        deliveries = session.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(
+                or_(
+                    Delivery.status == "sending",
+                    and_(
+                        Delivery.status.in_(("pending", "failed")),
+                        Delivery.next_attempt_at <= now,
+                        Delivery.not_before <= now,
+                    ),
+                )
+            )
+        )
+    return Outstanding(tasks=tasks or 0, notices=notices or 0, deliveries=deliveries or 0)
+
+
+def _unrouted(session_factory: sessionmaker[Session], now: datetime) -> bool:
+    return outstanding(session_factory, now=now).notices > 0
+
+
+def wait_settled(
+    session_factory: sessionmaker[Session],
+    *,
+    now: datetime,
+    phase: str,
+    timeout: float,
+    poll: float = 0.2,
+) -> bool:
+    """Wait (up to ``timeout`` seconds) until no work of ``phase`` ("tasks",
+    "notices" or "deliveries") is left for the round at ``now``; False on
+    timeout, which is logged — the work left is then picked up by a later
+    round once its lease expires."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = outstanding(session_factory, now=now).of(phase)
+        if not left:
+            return True
+        if time.monotonic() >= deadline:
+            LOG.warning(
+                "round %s: %d %s still unfinished after %.0f s; going on without them",
+                now.isoformat(),
+                left,
+                phase,
+                timeout,
+            )
+            return False
+        time.sleep(poll)
 
 
 def next_delivery_time(session_factory: sessionmaker[Session]) -> datetime | None:
@@ -131,25 +229,40 @@ def working_days(calendar: WorkCalendar, start: date, end: date) -> list[date]:
     return days
 
 
+MorningFn = Callable[[datetime], RoundReport]
+
+
 def replay(
     session_factory: sessionmaker[Session],
     *,
     start: date,
     end: date,
     tools: RoundTools,
+    morning: MorningFn | None = None,
+    settle: float | None = None,
 ) -> list[RoundReport]:
     """Run the morning round of every working day in [start, end], then hourly
-    delivery retries until that day's office hours end. Returns non-quiet rounds."""
+    delivery retries until that day's office hours end. Returns non-quiet rounds.
+
+    ``morning(now)`` runs a day's morning round (default: :func:`run_round`;
+    the replay flow passes the sweep flow). With ``settle``, every round waits
+    for its phases' work to be finished everywhere (see :func:`run_round`), so
+    several replays of one range can run at once, in step, on several workers."""
+
+    def default_morning(now: datetime) -> RoundReport:
+        return run_round(session_factory, now=now, tools=tools, settle=settle)
+
+    run_morning = morning or default_morning
     rounds: list[RoundReport] = []
     for day in working_days(tools.calendar, start, end):
-        morning = datetime.combine(day, tools.hours.start, tzinfo=tools.clock.zone)
+        opening = datetime.combine(day, tools.hours.start, tzinfo=tools.clock.zone)
         closing = datetime.combine(day, tools.hours.end, tzinfo=tools.clock.zone)
-        report = run_round(session_factory, now=morning, tools=tools)
+        report = run_morning(opening)
         if not report.quiet:
             rounds.append(report)
         moment = next_delivery_time(session_factory)
-        while moment is not None and morning < moment < closing:
-            retry = run_round(session_factory, now=moment, tools=tools, sweep=False)
+        while moment is not None and opening < moment < closing:
+            retry = run_round(session_factory, now=moment, tools=tools, sweep=False, settle=settle)
             if not retry.quiet:
                 rounds.append(retry)
             later = next_delivery_time(session_factory)
