@@ -16,3 +16,7 @@ org_app = typer.Typer(help="机构目录:单位、别名、联系人。", no_arg
 app.add_typer(plan_app, name="plan")
 app.add_typer(db_app, name="db")
 app.add_typer(org_app, name="org")
+cluster_app = typer.Typer(
+    help="生产配置:PostgreSQL 上的 Prefect 服务器、多个 worker 与网页。", no_args_is_help=True
+)
+app.add_typer(cluster_app, name="cluster")

@@ -9,8 +9,9 @@ import typer
 
 from duban.cli.app import app
 from duban.config import apply_prefect_defaults
-from duban.services.assignment import measures_to_run, planned_tasks
-from duban.services.context import open_context
+from duban.domain.errors import DubanError
+from duban.services.assignment import MeasureRef, measures_to_run, planned_tasks, tasks_per_measure
+from duban.services.context import AppContext, open_context
 
 
 @app.command("assign")
@@ -23,6 +24,13 @@ def assign_command(
         str | None, typer.Option("--as-of", help="交办时间(YYYY-MM-DD 或 ISO 时间)")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+    deployments: Annotated[
+        bool,
+        typer.Option(
+            "--deployments",
+            help="交给 Prefect 服务器上的 measure 部署,由 worker 运行(需 PREFECT_API_URL)",
+        ),
+    ] = False,
 ) -> None:
     """交办:每项措施运行一次 Prefect 流程,生成各责任单位的任务并排队交办通知。"""
     context = open_context()
@@ -38,6 +46,9 @@ def assign_command(
                 calendar=context.calendar,
                 policy=context.assignment_policy,
             )
+    if deployments:
+        _assign_on_workers(context, refs, as_of=as_of, as_json=as_json)
+        return
     apply_prefect_defaults()
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
@@ -72,3 +83,56 @@ def assign_command(
     if skipped:
         typer.echo("未交办(没有牵头单位):" + "、".join(f"措施{r.number}" for r in skipped))
     typer.echo(f"合计:新交办 {created} 项任务,已存在 {existing} 项。")
+
+
+def _assign_on_workers(
+    context: AppContext, refs: list[MeasureRef], *, as_of: str | None, as_json: bool
+) -> None:
+    """Run the measure deployment once per assignable measure on the workers;
+    exit 1 if any run did not complete (rerunning is safe: a measure's
+    existing tasks are kept, missing ones are created)."""
+    from duban.cli.cluster import api_url
+    from duban.cluster import run_deployments
+
+    runnable = [r for r in refs if r.assignable]
+    outcomes = run_deployments(
+        "measure/measure",
+        [{"measure": r.number, "plan": r.plan, "title": r.title, "as_of": as_of} for r in runnable],
+        api_url=api_url(),
+    )
+    failed = [o for o in outcomes if not o.ok]
+    counts = tasks_per_measure(
+        context.session_factory,
+        [r.number for r in runnable],
+        plan=runnable[0].plan if runnable else None,
+    )
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "runs": [
+                        {
+                            "measure": o.parameters["measure"],
+                            "flow_run": o.flow_run_id,
+                            "state": o.state,
+                            "tasks": counts.get(int(o.parameters["measure"]), 0),
+                        }
+                        for o in outcomes
+                    ],
+                    "skipped": [r.number for r in refs if not r.assignable],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        for o in outcomes:
+            number = int(o.parameters["measure"])
+            state = "完成" if o.ok else f"未完成({o.state})"
+            typer.echo(f"措施{number}:{state},任务 {counts.get(number, 0)} 项(流程运行 {o.name})")
+        typer.echo(
+            f"合计:{len(outcomes) - len(failed)} 项措施的流程已完成,{len(failed)} 项未完成。"
+        )
+    if failed:
+        numbers = "、".join(f"措施{o.parameters['measure']}" for o in failed)
+        raise DubanError(f"{numbers}的流程运行未完成;可重新运行本命令(已交办的任务不会重复)")
