@@ -1,9 +1,9 @@
 """The measure flow: one Prefect flow run per measure (措施N 标题).
 
-A thin wrapper: the rules live in duban.services and duban.domain. Assigning,
-the run creates the measure's missing tasks and queues their 交办通知; in the
-daily sweep (``advance=True``) it moves the measure's due tasks along the
-escalation ladder. Our database, not Prefect's task states, records the work.
+A thin wrapper: the rules live in duban.services and duban.domain. The run
+creates the measure's missing tasks and queues their 交办通知; the daily sweep
+then moves them along the escalation ladder (one task run per measure, see
+flows/sweep.py). Our database, not Prefect's states, records the work.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from prefect.runtime import flow_run
 
 from duban.config import get_settings
 from duban.faults import pause_point
-from duban.services.assignment import assign_measure, measure_id_of
+from duban.services.assignment import assign_measure
 from duban.services.context import open_context
-from duban.services.sweep import advance
 from duban.timeutil import parse_as_of
 
 
@@ -33,32 +32,12 @@ def measure_flow(
     plan: str | None = None,
     title: str = "",
     as_of: str | None = None,
-    advance_ladder: bool = False,
 ) -> dict[str, object]:
-    """Assign measure ``measure`` of ``plan`` as of ``as_of`` (ISO; default now),
-    or with ``advance_ladder`` evaluate its due tasks' escalation steps."""
+    """Assign measure ``measure`` of ``plan`` as of ``as_of`` (ISO; default now):
+    create its missing tasks and queue their 交办通知 (rerunning is safe)."""
     logger = get_run_logger()
     context = open_context(get_settings())
     now: datetime = parse_as_of(as_of, context.settings.timezone)
-    if advance_ladder:
-        measure_id = measure_id_of(context.session_factory, plan=plan, measure=measure)
-        report = advance(
-            context.session_factory,
-            now=now,
-            calendar=context.calendar,
-            clock=context.clock(),
-            measure_ids=[measure_id],
-            on_claimed=lambda _ids: pause_point(context.settings, "sweep-claimed"),
-        )
-        logger.info(
-            "措施%s:评估 %d 项任务,新增通知 %d 条", measure, report.evaluated, report.notices
-        )
-        return {
-            "measure": measure,
-            "evaluated": report.evaluated,
-            "notices": report.notices,
-            "superseded": report.superseded,
-        }
     crash_after = context.settings.fault_crash_after_tasks
 
     def on_task_created(count: int) -> None:

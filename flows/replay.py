@@ -18,7 +18,7 @@ from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settin
 
 from duban.config import get_settings
 from duban.services.context import open_context
-from duban.services.reminders import RoundReport, replay
+from duban.services.reminders import RoundReport, outstanding, replay
 from flows.sweep import sweep_flow
 
 # Longest wait for the other replays' share of a phase (their leases last 10 minutes).
@@ -49,6 +49,8 @@ def replay_flow(start: str, end: str, settle: float = DEFAULT_SETTLE_SECONDS) ->
     first, last = date.fromisoformat(start), date.fromisoformat(end)
 
     def morning(now: datetime) -> RoundReport:
+        if outstanding(context.session_factory, now=now).idle:
+            return RoundReport(at=now)  # the sweep would find nothing: no flow run
         with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
             return _as_report(now, sweep_flow(as_of=now.isoformat(), settle=settle))
 

@@ -137,6 +137,11 @@ class Outstanding:
     def of(self, phase: str) -> int:
         return int(getattr(self, phase))
 
+    @property
+    def idle(self) -> bool:
+        """Nothing at all to do: a round at this moment would change nothing."""
+        return not (self.tasks or self.notices or self.deliveries)
+
 
 def outstanding(session_factory: sessionmaker[Session], *, now: datetime) -> Outstanding:
     """What is left of the round at ``now``, whoever is doing it.
