@@ -50,8 +50,15 @@ SERVER_DEFAULTS = {
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "200",
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_READ_BATCH_SIZE": "200",
 }
-# Workers ask for new runs every few seconds (Prefect's default is 10).
-WORKER_DEFAULTS = {"PREFECT_WORKER_QUERY_SECONDS": "2"}
+# Workers ask for new runs every few seconds (Prefect's default is 10). Every
+# Prefect client (workers, flow runs) rides out a restart of the server or of
+# its database: while the database is away the server answers 500, which
+# Prefect does not retry by default; 7 retries back off for about 2 minutes.
+CLIENT_DEFAULTS = {
+    "PREFECT_WORKER_QUERY_SECONDS": "2",
+    "PREFECT_CLIENT_RETRY_EXTRA_CODES": "500",
+    "PREFECT_CLIENT_MAX_RETRIES": "7",
+}
 # Never handed to workers or the web process: only the server uses it.
 SERVER_ONLY = (PREFECT_DB_VARIABLE,)
 
@@ -318,7 +325,7 @@ class Supervisor:
         base["PREFECT_API_URL"] = plan.api_url
         base["PREFECT_HOME"] = str(plan.home / "prefect")
         base["DUBAN_DATABASE_URL"] = plan.duban_url
-        for key, value in {**SERVER_DEFAULTS, **WORKER_DEFAULTS}.items():
+        for key, value in {**SERVER_DEFAULTS, **CLIENT_DEFAULTS}.items():
             base.setdefault(key, value)
         base[PREFECT_DB_VARIABLE] = plan.prefect_url
         self.env = base
@@ -547,7 +554,11 @@ def run_deployments(
                 for run in runs:
                     if run.id in final:
                         continue
-                    current = await client.read_flow_run(run.id)
+                    try:
+                        current = await client.read_flow_run(run.id)
+                    except Exception as err:  # the server is restarting: ask again
+                        LOG.warning("读取流程运行状态失败(%s),稍后重试", type(err).__name__)
+                        break
                     if current.state is not None and current.state.is_final():
                         final[run.id] = current
                 if len(final) == len(runs) or time.monotonic() > deadline:

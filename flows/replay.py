@@ -40,7 +40,9 @@ def _as_report(now: datetime, result: dict[str, object]) -> RoundReport:
     return report
 
 
-@flow(name="replay", flow_run_name=_run_name)
+# Run again after a failure (the database was away longer than the sweep's own
+# retries): the days already replayed are idle and pass without a flow run.
+@flow(name="replay", flow_run_name=_run_name, retries=2, retry_delay_seconds=10)
 def replay_flow(start: str, end: str, settle: float = DEFAULT_SETTLE_SECONDS) -> dict[str, object]:
     """Run the sweep flow for every working day in [start, end] (ISO dates),
     then that day's delivery retries; returns counts."""

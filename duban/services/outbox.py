@@ -234,6 +234,10 @@ def route(
             notice = session.get(Notice, notice_id, with_for_update=True)
             if notice is None or notice.status != "pending":
                 continue
+            if session.scalar(select(exists().where(DeliveryItem.notice_id == notice_id))):
+                # Another router routed it while this one waited for the lock;
+                # going on would open an empty delivery next to the claimed one.
+                continue
             task = session.get(Task, notice.task_id)
             assert task is not None
             step = _step_of(session, notice, task)
@@ -540,6 +544,19 @@ def build_message_context(
         items.append(entry)
         templates.append(template)
         department_names.add(entry["department"])
+    # Most severe first, then by measure and due date: the same order however
+    # (and by how many routers at once) the items were added.
+    order = sorted(
+        range(len(items)),
+        key=lambda i: (
+            -int(items[i]["level"]),
+            items[i]["measure_number"],
+            items[i]["due"],
+            items[i]["department"],
+            items[i]["step"],
+        ),
+    )
+    items, templates = [items[i] for i in order], [templates[i] for i in order]
     contact = delivery.contact
     template = templates[0] if len(items) == 1 else "digest"
     own = session.get(Department, contact.department_id) if contact.department_id else None

@@ -28,7 +28,7 @@ from duban.services.outbox import (
     dispatch,
     route,
 )
-from duban.services.sweep import SweepClock, SweepReport, advance
+from duban.services.sweep import LEASE, SweepClock, SweepReport, advance
 from models import Delivery, DeliveryItem, Notice, Task
 
 LOG = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ class Outstanding:
 
     tasks: int  # due, or being evaluated by a sweep whose batch has not committed
     notices: int  # pending, due and not yet routed to any delivery
-    deliveries: int  # due to be sent, or being sent
+    deliveries: int  # due to be sent, or being sent in this round
 
     def of(self, phase: str) -> int:
         return int(getattr(self, phase))
@@ -168,11 +168,16 @@ def outstanding(session_factory: sessionmaker[Session], *, now: datetime) -> Out
             .select_from(Delivery)
             .where(
                 or_(
-                    Delivery.status == "sending",
                     and_(
                         Delivery.status.in_(("pending", "failed")),
                         Delivery.next_attempt_at <= now,
                         Delivery.not_before <= now,
+                    ),
+                    # Being sent in this round, or claimed so long ago that this
+                    # round's dispatch takes it over; not a claim of another round.
+                    and_(
+                        Delivery.status == "sending",
+                        or_(Delivery.claimed_at == now, Delivery.claimed_at < now - LEASE),
                     ),
                 )
             )
