@@ -56,6 +56,7 @@ SERVER_DEFAULTS = {
 # Prefect does not retry by default; 7 retries back off for about 2 minutes.
 CLIENT_DEFAULTS = {
     "PREFECT_WORKER_QUERY_SECONDS": "2",
+    "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",  # see ensure_zombie_automation
     "PREFECT_CLIENT_RETRY_EXTRA_CODES": "500",
     "PREFECT_CLIENT_MAX_RETRIES": "7",
 }
@@ -209,6 +210,63 @@ def ensure_work_pool(api_url: str, name: str = POOL_NAME) -> bool:
             return False
 
 
+ZOMBIE_AUTOMATION = "duban: 标记失联的流程运行为崩溃"
+ZOMBIE_MESSAGE = "流程运行失联(心跳中断,worker 可能已被终止),已标记为崩溃"
+# Flow runs started by workers send a heartbeat this often (seconds); a run
+# whose heartbeats stop (its worker or host died) is marked Crashed after
+# ZOMBIE_AFTER seconds by the automation `duban deploy` creates.
+HEARTBEAT_SECONDS = 30
+ZOMBIE_AFTER = 90
+
+
+def ensure_zombie_automation(api_url: str) -> bool:
+    """Create (once) the automation that marks a flow run Crashed when its
+    heartbeats stop — after a worker is killed its run would otherwise stay
+    Running for ever. Prefect's own recipe ("Detect zombie flows"); True if created."""
+    from datetime import timedelta
+
+    from prefect.automations import Automation
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        with get_client(sync_client=True) as client:
+            if client.read_automations_by_name(ZOMBIE_AUTOMATION):
+                return False
+        Automation(
+            name=ZOMBIE_AUTOMATION,
+            description="worker 或主机失联后,其流程运行不再发送心跳:标记为崩溃,以便重新运行",
+            trigger=EventTrigger(
+                after={"prefect.flow-run.heartbeat"},
+                expect={
+                    "prefect.flow-run.heartbeat",
+                    "prefect.flow-run.Completed",
+                    "prefect.flow-run.Failed",
+                    "prefect.flow-run.Cancelled",
+                    "prefect.flow-run.Crashed",
+                },
+                match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+                for_each={"prefect.resource.id"},
+                posture=Posture.Proactive,
+                threshold=1,
+                within=timedelta(seconds=ZOMBIE_AFTER),
+            ),
+            actions=[
+                ChangeFlowRunState(
+                    name="Crashed",
+                    force=False,
+                    state=StateType.CRASHED,
+                    message=ZOMBIE_MESSAGE,
+                )
+            ],
+        ).create()
+        return True
+
+
 def deploy(api_url: str, env: Mapping[str, str]) -> list[str]:
     """Register every deployment of prefect.yaml with the server at ``api_url``
     (creating the work pool first); returns the deployments' names.
@@ -217,6 +275,7 @@ def deploy(api_url: str, env: Mapping[str, str]) -> list[str]:
     this machine (or one with the checkout at the same path, ``DUBAN_REPO_DIR``)
     run the flows from."""
     ensure_work_pool(api_url)
+    ensure_zombie_automation(api_url)
     deploy_env = child_env(env)
     deploy_env["PREFECT_API_URL"] = api_url
     deploy_env.setdefault("DUBAN_REPO_DIR", str(PROJECT_DIR))
