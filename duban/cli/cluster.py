@@ -60,6 +60,8 @@ def up_command(
 ) -> None:
     """在本机启动生产配置:Prefect 服务器(PostgreSQL)、注册部署、多个 worker、网页;Ctrl+C 停止。"""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    for noisy in ("httpx", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = get_settings()
     env = environment()
     prefect_url = env.get(PREFECT_DB_VARIABLE, "")

@@ -195,7 +195,7 @@ def wait_settled(
     now: datetime,
     phase: str,
     timeout: float,
-    poll: float = 0.2,
+    poll: float = 0.05,
 ) -> bool:
     """Wait (up to ``timeout`` seconds) until no work of ``phase`` ("tasks",
     "notices" or "deliveries") is left for the round at ``now``; False on
