@@ -506,20 +506,7 @@ def in_process_calls(
     now = parse_as_of(as_of, TIMEZONE)
     shared = open_context(get_settings())
 
-    def direct(number: int, _title: str) -> int:
-        return len(
-            assign_measure(
-                shared.session_factory,
-                plan=plan,
-                measure=number,
-                now=now,
-                calendar=shared.calendar,
-                policy=shared.assignment_policy,
-            ).created
-        )
-
-    def body(number: int, _title: str) -> int:
-        context = open_context(get_settings())
+    def assign_with(context: AppContext, number: int) -> int:
         return len(
             assign_measure(
                 context.session_factory,
@@ -530,6 +517,12 @@ def in_process_calls(
                 policy=context.assignment_policy,
             ).created
         )
+
+    def direct(number: int, _title: str) -> int:
+        return assign_with(shared, number)
+
+    def body(number: int, _title: str) -> int:  # a fresh context per run, as the flow does
+        return assign_with(open_context(get_settings()), number)
 
     def flow(number: int, title: str) -> int:
         result = measure_flow(measure=number, plan=plan, title=title, as_of=as_of)

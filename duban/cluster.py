@@ -547,11 +547,6 @@ def read_status(home: Path) -> dict[str, Any]:
     return data
 
 
-def pids(status: Mapping[str, Any], names: Sequence[str]) -> list[int]:
-    """Pids of the named children in a status mapping."""
-    return [int(c["pid"]) for c in status["children"] if c["name"] in names and c["pid"]]
-
-
 # ------------------------------------------------------------ deployment runs
 
 

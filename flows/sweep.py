@@ -19,7 +19,7 @@ from duban.faults import pause_point
 from duban.services.assignment import MeasureRef, measure_refs
 from duban.services.context import AppContext, open_context
 from duban.services.reminders import run_round
-from duban.services.sweep import SweepReport, advance, measures_with_due_work
+from duban.services.sweep import SweepClock, SweepReport, advance, measures_with_due_work
 from duban.timeutil import parse_as_of
 
 
@@ -36,14 +36,16 @@ def _run_name() -> str:
 # A sweep is idempotent (leases, unique notices), so a run that failed because
 # the database or the network was away for a moment is simply run again.
 @task(name="advance-measure", task_run_name=_task_name, cache_policy=NO_CACHE)
-def advance_measure(context: AppContext, ref: MeasureRef, now: datetime) -> SweepReport:
+def advance_measure(
+    context: AppContext, clock: SweepClock, ref: MeasureRef, now: datetime
+) -> SweepReport:
     """Evaluate the escalation ladder of measure ``ref``'s due tasks."""
     assert ref.measure_id is not None
     return advance(
         context.session_factory,
         now=now,
         calendar=context.calendar,
-        clock=context.clock(),
+        clock=clock,
         measure_ids=[ref.measure_id],
         on_claimed=lambda _ids: pause_point(context.settings, "sweep-claimed"),
     )
@@ -66,12 +68,13 @@ def sweep_flow(as_of: str | None = None, settle: float | None = None) -> dict[st
     # sweep has finished meanwhile is skipped without a task run.
     random.Random(str(flow_run.id)).shuffle(due)
     notices = ran = 0
+    clock = context.clock()  # the org's zone and office start, read once per round
     for ref in due:
         if ref.measure_id is None or not measures_with_due_work(
             context.session_factory, now=now, measure_ids=[ref.measure_id]
         ):
             continue
-        result = advance_measure(context, ref, now)
+        result = advance_measure(context, clock, ref, now)
         ran += 1
         notices += result.notices
     with context.sender() as sender:

@@ -151,15 +151,10 @@ def advance(
                         )
                     )
                 session.commit()
-            except DBAPIError as err:
+            except Exception as err:  # one broken task must not stop everyone else's reminders
                 session.rollback()
                 if _connection_lost(err):
                     raise
-                batch = _advance_singly(
-                    session_factory, claimed, lease, now=now, calendar=calendar, clock=clock
-                )
-            except Exception:  # one broken task must not stop everyone else's reminders
-                session.rollback()
                 batch = _advance_singly(
                     session_factory, claimed, lease, now=now, calendar=calendar, clock=clock
                 )
@@ -173,8 +168,10 @@ def advance(
 BATCH = 200
 
 
-def _connection_lost(err: DBAPIError) -> bool:
+def _connection_lost(err: Exception) -> bool:
     """The database went away (restart, network): retry the round later."""
+    if not isinstance(err, DBAPIError):
+        return False
     return bool(err.connection_invalidated) or isinstance(err, OperationalError | InterfaceError)
 
 
@@ -194,11 +191,9 @@ def _advance_singly(
                 if not _claim(session, now=now, lease=lease, ids=[task_id], size=1):
                     continue  # taken by another sweep meanwhile
                 one = _advance_one(session, task_id, lease, now=now, calendar=calendar, clock=clock)
-        except DBAPIError as err:
+        except Exception as err:
             if _connection_lost(err):
                 raise
-            one = _set_aside(session_factory, task_id, now=now, lease=lease)
-        except Exception:
             one = _set_aside(session_factory, task_id, now=now, lease=lease)
         report.add(one)
     return report

@@ -64,3 +64,16 @@ def test_deploy_needs_a_prefect_server(
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     result = run_cli("deploy")
     assert result.exit_code == 1 and "未设置 PREFECT_API_URL" in result.stderr
+
+
+def test_cluster_status_reads_the_supervisors_status_file(
+    tmp_path: Path, run_cli: CliRunner
+) -> None:
+    missing = run_cli("cluster", "status", "--home", str(tmp_path / "none"))
+    assert missing.exit_code == 1 and "没有运行中的生产配置状态文件" in missing.stderr
+    plan = ClusterPlan(duban_url=DUBAN, prefect_url=PREFECT, home=tmp_path, workers=1)
+    Supervisor(plan, {"PATH": "/usr/bin"}).write_status()  # nothing started yet
+    shown = run_cli("cluster", "status", "--home", str(tmp_path))
+    assert shown.exit_code == 0, shown.stderr
+    assert "Prefect 服务器:http://127.0.0.1:4200/api" in shown.stdout
+    assert "worker-1:已停止" in shown.stdout and "s3cret" not in shown.stdout
