@@ -3,7 +3,8 @@
 ``client`` is a Starlette TestClient on :func:`duban.web.create_app` with the
 clock started at :data:`AS_OF`; ``login`` signs a client in as one of the
 accounts ``coordinator`` (督办科) or ``supervisor`` (督查室); ``link`` makes a
-department link token as the notices do.
+department link token as the notices do. ``browser`` (from
+:mod:`tests.web.screens`) is the browser tests' chromium, one per module.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from duban.services.links import LinkSigner, department_token
 from duban.web import create_app
 from models import Task, User
 from tests.db.conftest import World, at, seed_world
+from tests.web.screens import browser  # noqa: F401  (the browser tests' chromium, one per module)
 
 AS_OF = at("2015-06-01", 10)
 PASSWORD = "correct horse battery"

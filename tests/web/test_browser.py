@@ -12,18 +12,14 @@ in CI (``CI`` set) a missing browser is a failure.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Page
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,28 +37,11 @@ from duban.services.reminders import replay
 from models import Task
 from notifications.send import validate_url
 from tests.db.conftest import REIMBURSEMENT, World, at, seed_world
-from tests.paths import ROOT
+from tests.web.screens import Viewer, password_sign_in, serve, shot
 
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-SHOTS = ROOT / "test-artifacts" / "screenshots"
 SERVE_AS_OF = "2016-01-20T10:00"
 SECRET = "browser-test-secret"
 PASSWORD = "browser-test-password"
-
-if not CHROMIUM.exists() and not os.environ.get("CI"):
-    pytest.skip(
-        "browser tests need Debian's chromium at /usr/bin/chromium "
-        "(apt-get install chromium; .ci/run installs it)",
-        allow_module_level=True,
-    )
 
 
 @dataclass
@@ -105,64 +84,19 @@ def server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> I
     engine = engine_for_url(settings.database_url)
     session_factory = make_session_factory(engine)
     world = _seed(settings, session_factory)
-    env = {
-        **os.environ,
-        "DUBAN_DATA_DIR": str(settings.data_dir),
-        "DUBAN_DATABASE_URL": settings.database_url,
-        "DUBAN_SECRET_KEY": SECRET,
-        "DUBAN_BASE_URL": settings.base_url or "",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from duban.cli import main; main()", "serve",
-         "--host", "127.0.0.1", "--port", str(port), "--no-scheduler", "--as-of", SERVE_AS_OF],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    output = process.stdout.read().decode() if process.stdout else ""
-                    pytest.fail(f"duban serve did not start:\n{output}")
-                time.sleep(0.3)
-        yield Server(base, world, settings, session_factory)
+        with serve(settings, as_of=SERVE_AS_OF, port=port) as base:
+            yield Server(base, world, settings, session_factory)
     finally:
-        process.terminate()
-        process.wait(10)
         engine.dispose()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def _shot(page: object, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
-
-
-def _sign_in(page: object, base: str, username: str) -> None:
-    page.goto(f"{base}/login")  # type: ignore[attr-defined]
-    page.fill("input[name=username]", username)  # type: ignore[attr-defined]
-    page.fill("input[name=password]", PASSWORD)  # type: ignore[attr-defined]
-    page.click("form[action='/login'] button[type=submit]")  # type: ignore[attr-defined]
+def _sign_in(page: Page, base: str, username: str) -> None:
+    password_sign_in(username, PASSWORD)(page, base)
 
 
 def test_a_department_acts_from_its_link_and_a_coordinator_approves(
-    server: Server, browser: object, tmp_path: Path
+    server: Server, browser: Browser, tmp_path: Path
 ) -> None:
     with server.session_factory() as session:
         task = session.get(Task, server.world.lead)
@@ -170,12 +104,12 @@ def test_a_department_acts_from_its_link_and_a_coordinator_approves(
         signer = LinkSigner.from_settings(server.settings)
         link = task_link(session, task, base_url=server.base, now=at("2016-01-20"),
                          signer=signer)
-    phone = browser.new_page(viewport={"width": 390, "height": 844})  # type: ignore[attr-defined]
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
     phone.goto(link)
     assert "/d/" in phone.url
     assert "保障和改善民生" in phone.content()
     assert "牵头" in phone.content() and "珠海市民政局" in phone.content()
-    _shot(phone, "department-1-task")
+    shot(phone, "department-1-task")
     phone.fill("#ack-form input[name=actor]", "张联络")
     phone.click("#ack-form button")
     phone.wait_for_selector("text=已签收。")
@@ -183,7 +117,7 @@ def test_a_department_acts_from_its_link_and_a_coordinator_approves(
     phone.fill(f"#report-form input[name='value:{REIMBURSEMENT}']", "72")
     phone.click("#report-form button")
     phone.wait_for_selector("text=进度已报送。")
-    _shot(phone, "department-2-reported")
+    shot(phone, "department-2-reported")
     evidence = tmp_path / "验收材料.txt"
     evidence.write_text("验收通过", encoding="utf-8")
     phone.fill("#submit-form textarea[name=note]", "已完成,附验收材料")
@@ -191,33 +125,33 @@ def test_a_department_acts_from_its_link_and_a_coordinator_approves(
     phone.click("#submit-form button")
     phone.wait_for_selector("text=已报结,等待督办科审核。")
     assert "验收材料.txt" in phone.content()
-    _shot(phone, "department-3-submitted")
+    shot(phone, "department-3-submitted")
     phone.goto(phone.url.split("/tasks/")[0])
-    _shot(phone, "department-4-list")
+    shot(phone, "department-4-list")
 
-    desk = browser.new_page(viewport={"width": 1366, "height": 768})  # type: ignore[attr-defined]
+    desk = browser.new_page(viewport={"width": 1366, "height": 768})
     _sign_in(desk, server.base, "dbk")
     desk.wait_for_url("**/desk")
     assert "已完成,附验收材料" in desk.content()
-    _shot(desk, "coordinator-1-desk")
+    shot(desk, "coordinator-1-desk")
     desk.click(f"#submissions form[action='/desk/tasks/{server.world.lead}/approve'] button")
     desk.wait_for_selector(f"text=任务 #{server.world.lead} 已办结。")
-    _shot(desk, "coordinator-2-approved")
+    shot(desk, "coordinator-2-approved")
     desk.goto(f"{server.base}/tasks/{server.world.lead}")
     content = desk.content()
     assert "督办科(张科长)" in content and "珠海市卫生和计划生育局(张联络)" in content
-    _shot(desk, "coordinator-3-task")
+    shot(desk, "coordinator-3-task")
     desk.goto(f"{server.base}/desk/deliveries")
-    _shot(desk, "coordinator-4-deliveries")
+    shot(desk, "coordinator-4-deliveries")
 
 
 def test_a_supervisor_filters_to_red_and_reads_the_escalation_log(
-    server: Server, browser: object
+    server: Server, browser: Browser
 ) -> None:
-    page = browser.new_page(viewport={"width": 1366, "height": 768})  # type: ignore[attr-defined]
-    _sign_in(page, server.base, "dcs")
-    page.wait_for_url("**/dashboard")
-    _shot(page, "supervisor-1-dashboard")
+    viewer = Viewer.open(browser, server.base, sign_in=password_sign_in("dcs", PASSWORD))
+    assert viewer.desktop.url.endswith("/dashboard")
+    viewer.look("/dashboard", "supervisor-1-dashboard")
+    page = viewer.desktop
     page.select_option("#measure-filters select[name=light]", "red")
     page.click("#measure-filters button[type=submit]")
     page.wait_for_url("**light=red**")
@@ -225,18 +159,18 @@ def test_a_supervisor_filters_to_red_and_reads_the_escalation_log(
         "rows => rows.map(r => r.dataset.light)"
     )
     assert lights and set(lights) == {"red"}
-    _shot(page, "supervisor-2-red")
+    viewer.look(page.url, "supervisor-2-red")
     page.click("nav >> text=督办记录")
     page.wait_for_url("**/dashboard/escalations")
     rows = page.locator("table.list tbody tr")
     assert rows.count() > 0
     text = page.content()
     assert "督办(红色督办单,约谈)" in text and "已送达" in text
-    _shot(page, "supervisor-3-escalations")
+    viewer.look(page.url, "supervisor-3-escalations")
     page.select_option("#escalation-filters select[name=level]", "3")
     page.click("#escalation-filters button[type=submit]")
     page.wait_for_url("**level=3**")
-    _shot(page, "supervisor-4-escalations-red")
+    viewer.look(page.url, "supervisor-4-escalations-red")
     page.click("nav >> text=单位考核")
-    _shot(page, "supervisor-5-scorecard")
+    viewer.look(page.url, "supervisor-5-scorecard")
     assert page.locator("table.score tbody tr").count() > 0
