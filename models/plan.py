@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Date,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -105,6 +107,8 @@ class Measure(Base):
     source_end_line: Mapped[int] = mapped_column(Integer)
     clause: Mapped[str | None] = mapped_column(Text)
     clause_line: Mapped[int | None] = mapped_column(Integer)
+    # Leaders named beside the measure (分管领导/责任领导), as printed; not departments.
+    leaders: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
     plan: Mapped[Plan] = relationship(back_populates="measures")
     section: Mapped[Section | None] = relationship()
@@ -145,6 +149,8 @@ class Target(Base):
     text: Mapped[str] = mapped_column(Text)
     source_text: Mapped[str] = mapped_column(Text, default="")
     source_line: Mapped[int] = mapped_column(Integer)
+    # A standing task (长期坚持, 持续推进): no date of its own, periodic reports.
+    ongoing: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     measure: Mapped[Measure] = relationship(back_populates="targets")
 

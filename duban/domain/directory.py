@@ -2,11 +2,16 @@
 
 Matching is exact on the official name or an alias after whitespace and
 full-width normalisation; nothing is guessed. Collective names such as 各区
-are not departments: :data:`COLLECTIVES` says what each one expands to.
+are not departments: :data:`COLLECTIVES` says what each one expands to, and
+any "各" + local governments name is one too (各区、县级市, 各县(市、区)政府,
+各有关区、县级市政府, 各区县政府(管委会)): it expands to every ``district``
+department — the directory's kind for the local governments under the plan's
+issuer (区, 县, 县级市, 功能区 …).
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -37,6 +42,31 @@ COLLECTIVES: dict[str, DepartmentKind] = {
     "各区(功能区)政府": DepartmentKind.DISTRICT,
     "各区人民政府": DepartmentKind.DISTRICT,
 }
+
+
+# The words a collective of local governments is made of.
+LOCAL_GOVERNMENT_UNITS = frozenset(
+    {"县级市", "区县", "县区", "市区", "乡镇", "街道", "功能区", "区", "县", "市", "旗", "乡", "镇"}
+)
+_COLLECTIVE_PREFIX = re.compile(r"^各(有关|相关)?")
+_COLLECTIVE_SUFFIX = re.compile(
+    r"(\(管委会\))?$|(人民政府|党委和政府|党委、政府|党委政府|政府|管委会)(\(管委会\))?$"
+)
+
+
+def collective_kind(name: str) -> DepartmentKind | None:
+    """The kind a collective name expands to (各区 → district), or None."""
+    key = normalize_name(name)
+    for collective, kind in COLLECTIVES.items():
+        if normalize_name(collective) == key:
+            return kind
+    if not _COLLECTIVE_PREFIX.match(key):
+        return None
+    core = _COLLECTIVE_SUFFIX.sub("", _COLLECTIVE_PREFIX.sub("", key), count=1)
+    parts = [p for p in re.split(r"[、,()]", core) if p]
+    if parts and all(p in LOCAL_GOVERNMENT_UNITS for p in parts):
+        return DepartmentKind.DISTRICT
+    return None
 
 
 def normalize_name(name: str) -> str:
@@ -86,15 +116,14 @@ class Directory:
         return self._index.get(normalize_name(name))
 
     def is_collective(self, name: str) -> bool:
-        return normalize_name(name) in {normalize_name(c) for c in COLLECTIVES}
+        return collective_kind(name) is not None
 
     def expand(self, name: str) -> list[Department]:
         """The departments a collective name stands for (empty if not one)."""
-        key = normalize_name(name)
-        for collective, kind in COLLECTIVES.items():
-            if normalize_name(collective) == key:
-                return [d for d in self.departments if d.kind is kind]
-        return []
+        kind = collective_kind(name)
+        if kind is None:
+            return []
+        return [d for d in self.departments if d.kind is kind]
 
     def knows(self, name: str) -> bool:
         return self.resolve(name) is not None or self.is_collective(name)

@@ -30,6 +30,7 @@ class WarningKind(StrEnum):
     TARGET_WITHOUT_DATE = "target_without_date"
     AMBIGUOUS_CLAUSE = "ambiguous_clause"
     VAGUE_DEPARTMENT = "vague_department"
+    LEAD_ASSUMED = "lead_assumed"
 
 
 WARNING_LABELS: dict[WarningKind, str] = {
@@ -38,6 +39,7 @@ WARNING_LABELS: dict[WarningKind, str] = {
     WarningKind.TARGET_WITHOUT_DATE: "目标无时限",
     WarningKind.AMBIGUOUS_CLAUSE: "分工表述不明确",
     WarningKind.VAGUE_DEPARTMENT: "单位表述笼统",
+    WarningKind.LEAD_ASSUMED: "牵头单位待确认",
 }
 
 
@@ -59,6 +61,8 @@ class Target:
 
     ``due`` is None for a quantified goal the text gives no date for;
     ``comparator``/``value``/``unit`` are None for a dated goal with no number.
+    ``ongoing`` marks a standing task (长期坚持, 持续推进): no date of its own; it
+    runs to the plan's horizon with periodic progress reports.
     """
 
     text: str
@@ -70,6 +74,7 @@ class Target:
     value: float | None = None
     unit: str | None = None
     source_text: str = ""
+    ongoing: bool = False
 
 
 @dataclass
@@ -94,6 +99,7 @@ class Measure:
     targets: list[Target] = field(default_factory=list)
     clause: str | None = None
     clause_line: int | None = None
+    leaders: list[str] = field(default_factory=list)
 
     @property
     def lead(self) -> list[str]:
@@ -186,6 +192,7 @@ def draft_to_json(draft: PlanDraft) -> dict[str, Any]:
                 "lead": m.lead,
                 "supporting": m.supporting,
                 "clause": m.clause,
+                "leaders": m.leaders,
                 "targets": [
                     {
                         "due": t.due.isoformat() if t.due else None,
@@ -199,6 +206,7 @@ def draft_to_json(draft: PlanDraft) -> dict[str, Any]:
                             else t.value
                         ),
                         "unit": t.unit,
+                        "ongoing": t.ongoing,
                         "line": t.line,
                     }
                     for t in m.targets

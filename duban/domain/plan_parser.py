@@ -34,9 +34,10 @@ from duban.domain.plan_draft import (
     Responsibility,
     Role,
     Section,
+    Target,
     WarningKind,
 )
-from duban.domain.responsibility import ClauseParser, ClauseResult
+from duban.domain.responsibility import ClauseParser, ClauseResult, paren_groups
 from duban.domain.targets import TargetFinder
 
 KnownName = Callable[[str], bool]
@@ -45,11 +46,19 @@ _SECTION, _SUBSECTION, _ITEM = "section", "subsection", "item"
 _CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 _PROSE_END = ("。", ";", "!", "?", ":", "…", "”", ")")
 _TITLE_MAX = 40
+# An item whose title starts with digits: "11.121人才梯队项目。"
+_DIGIT_TITLE_ITEM = re.compile(
+    r"^(?P<label>\d{1,3})\.(?P<title>\d+(?:\.\d+)?[\u4e00-\u9fff%\"“].*)$"
+)
+
+
+_BRACKETS = str.maketrans({"〔": "(", "〕": ")", "【": "(", "】": ")", "［": "(", "］": ")"})
 
 
 def normalize_line(line: str) -> str:
-    """NFKC (full-width → half-width, ideographic space → space), trimmed."""
-    return unicodedata.normalize("NFKC", line).strip()
+    """NFKC (full-width → half-width, ideographic space → space), trimmed;
+    〔〕 and 【】 read as parentheses (plans put clauses in them too)."""
+    return unicodedata.normalize("NFKC", line).translate(_BRACKETS).strip()
 
 
 @dataclass
@@ -57,6 +66,8 @@ class _Heading:
     level: str
     label: str
     title: str
+    # "11.121人才梯队项目": an item only if 11 follows the item before it.
+    needs_sequence: bool = False
 
 
 @dataclass
@@ -90,6 +101,10 @@ class PlanParser:
         self._title_res = self.config.compiled("title_patterns")
         self._doc_res = self.config.compiled("doc_number_patterns")
         self._chrome_res = self.config.compiled("chrome_patterns")
+        time_labels = sorted(self.config.time_labels, key=len, reverse=True)
+        self._time_label_re = re.compile(
+            r"^(?:" + "|".join(map(re.escape, time_labels)) + r")\s*[::]\s*(?P<value>.+)$"
+        )
 
     # ------------------------------------------------------------------ API --
     def parse(self, text: str, *, source_name: str | None = None) -> PlanDraft:
@@ -97,7 +112,10 @@ class PlanParser:
         lines = [normalize_line(raw) for raw in text.splitlines()]
         if not any(lines):
             raise PlanParseError("文件为空,没有可解析的内容", source=source_name)
-        headings = {i: h for i, line in enumerate(lines) if (h := self._heading(line))}
+        headings = self._sequenced(
+            {i: h for i, line in enumerate(lines) if (h := self._heading(line))}
+        )
+        self._first_leads_stated = any(self.clauses.states_first_leads(line) for line in lines)
         title_index, title = self._find_title(lines, headings)
         doc_number = self._find_doc_number(lines, title_index, headings)
         start = title_index + 1 if title is not None else self._first_structural(lines, headings)
@@ -142,7 +160,26 @@ class PlanParser:
                 match = pattern.match(line)
                 if match and _CJK_RE.search(match.group("title")):
                     return _Heading(level, match.group("label"), match.group("title").strip())
+        match = _DIGIT_TITLE_ITEM.match(line)
+        if match and self.config.measure_level != _SUBSECTION:
+            return _Heading(_ITEM, match.group("label"), match.group("title"), needs_sequence=True)
         return None
+
+    @staticmethod
+    def _sequenced(headings: dict[int, _Heading]) -> dict[int, _Heading]:
+        """Keep a digits-first item ("11.121…") only where it continues the items
+        before it; elsewhere it is a sentence starting with a decimal."""
+        kept: dict[int, _Heading] = {}
+        previous: int | None = None
+        for index in sorted(headings):
+            heading = headings[index]
+            if heading.level == _ITEM:
+                number = int(heading.label) if heading.label.isdigit() else None
+                if heading.needs_sequence and (previous is None or number != previous + 1):
+                    continue
+                previous = number
+            kept[index] = heading
+        return kept
 
     def _is_chrome(self, line: str) -> bool:
         return any(p.search(line) for p in self._chrome_res)
@@ -221,7 +258,7 @@ class PlanParser:
     def _is_continuation(self, line: str) -> bool:
         if self._is_chrome(line):
             return False
-        if self._has_clause(line):
+        if self._has_clause(line) or self._time_label_re.match(line):
             return True
         cjk = len(_CJK_RE.findall(line))
         return cjk >= 8 and (line.endswith(_PROSE_END) or "。" in line)
@@ -317,7 +354,12 @@ class PlanParser:
         clause_result = ClauseResult()
         clause_texts: list[tuple[int, str]] = []
         body_lines: list[tuple[int, str]] = []
+        time_values: list[tuple[int, str]] = []
         for line_no, text in block.lines:
+            timed = self._time_label_re.match(text)
+            if timed:
+                time_values.append((line_no, timed.group("value").strip(" 。;")))
+                continue
             label = self.clauses.label_start(text)
             if label is not None and label.start() == 0:
                 clause_texts.append((line_no, text))
@@ -337,32 +379,74 @@ class PlanParser:
         if clause_texts:
             measure.clause = ";".join(c.strip() for _n, c in clause_texts)
             measure.clause_line = clause_texts[0][0]
+        measure.leaders = list(clause_result.leaders)
         self._add_responsibilities(measure, clause_result, clause_texts, warnings)
         for line_no, text in body_lines:
-            dated, undated = self.targets.find(text, line=line_no)
-            measure.targets.extend(dated)
-            for target in undated:
-                measure.targets.append(target)
-                warnings.append(
-                    ParseWarning(
-                        WarningKind.TARGET_WITHOUT_DATE,
-                        line_no,
-                        f"措施{measure.label}的目标“{target.text}”没有时限,导入后按方案期限处理",
-                        measure.number,
-                    )
-                )
+            self._add_targets(measure, self.targets.find(text, line=line_no), line_no, warnings)
+        for line_no, value in time_values:
+            self._add_time_value(measure, value, line_no, warnings)
         measure.targets.sort(key=lambda t: (t.line, t.due is None))
+
+    def _add_targets(
+        self,
+        measure: Measure,
+        found: tuple[list[Target], list[Target]],
+        line_no: int,
+        warnings: list[ParseWarning],
+    ) -> None:
+        dated, undated = found
+        measure.targets.extend(dated)
+        for target in undated:
+            measure.targets.append(target)
+            warnings.append(
+                ParseWarning(
+                    WarningKind.TARGET_WITHOUT_DATE,
+                    line_no,
+                    f"措施{measure.label}的目标“{target.text}”没有时限,导入后按方案期限处理",
+                    measure.number,
+                )
+            )
+
+    def _add_time_value(
+        self, measure: Measure, value: str, line_no: int, warnings: list[ParseWarning]
+    ) -> None:
+        """A 完成时限 value (line or table cell): deadlines, or an ongoing task."""
+        found = self.targets.time_value(value, line=line_no, subject=measure.title)
+        if not found:
+            warnings.append(
+                ParseWarning(
+                    WarningKind.TARGET_WITHOUT_DATE,
+                    line_no,
+                    f"措施{measure.label}的完成时限“{value}”无法识别为日期,请在草稿中补充",
+                    measure.number,
+                )
+            )
+            return
+        # A single 完成时限 dates the measure's undated goals (增长8%以上 …).
+        if len(found) == 1 and found[0].due is not None:
+            for other in measure.targets:
+                if other.due is None and not other.ongoing:
+                    other.due, other.due_text = found[0].due, found[0].due_text
+        for target in found:
+            if target.due is not None and any(t.due == target.due for t in measure.targets):
+                continue
+            measure.targets.append(target)
 
     def _take_paren_clauses(
         self, text: str, line_no: int, measure: Measure, warnings: list[ParseWarning]
     ) -> tuple[str, list[tuple[int, str]]]:
-        """Remove responsibility clauses in parentheses from a paragraph."""
+        """Remove responsibility clauses in parentheses from a paragraph. A bare
+        list of units counts only at the paragraph's end (各区(功能区) in a
+        sentence is a name, not a clause)."""
         found: list[tuple[int, str]] = []
         kept = text
         for inner, start, end in reversed(_paren_groups(text)):
-            if not self.clauses.is_clause(inner):
-                continue
             trailing = text[end:].strip(" 。;.")
+            words = self.clauses.has_role_words(inner)
+            if not words and (trailing or not self.clauses.is_unit_list(inner)):
+                continue
+            if self.clauses.is_only_note(inner):
+                continue  # (列第一位者为牵头单位,下同) on its own
             if trailing:
                 warnings.append(
                     ParseWarning(
@@ -394,9 +478,29 @@ class PlanParser:
                 )
             )
             return
-        if not result.lead:
+        if not result.lead and result.supporting:
             raise PlanParseError(
                 f"措施{measure.label}的责任分工“{measure.clause}”未指明牵头单位", line=line
+            )
+        if not result.lead and not result.leaders:
+            warnings.append(
+                ParseWarning(
+                    WarningKind.NO_RESPONSIBILITY,
+                    line,
+                    f"措施{measure.label}的责任分工“{measure.clause}”没有具体单位,"
+                    "请在草稿中指定牵头单位",
+                    measure.number,
+                )
+            )
+        if result.lead_by_position and not (result.first_leads_stated or self._first_leads_stated):
+            warnings.append(
+                ParseWarning(
+                    WarningKind.LEAD_ASSUMED,
+                    line,
+                    f"措施{measure.label}未写明牵头单位,已按排第一位的“{result.lead[0]}”为牵头单位,"
+                    "请核对",
+                    measure.number,
+                )
             )
         for name in result.lead:
             measure.responsibilities.append(Responsibility(name, Role.LEAD, line))
@@ -440,20 +544,7 @@ def _cn_or_int(label: str, index: int) -> int:
         raise PlanParseError(f"无法识别编号“{label}”", line=index + 1) from None
 
 
-def _paren_groups(text: str) -> list[tuple[str, int, int]]:
-    """Top-level ``(...)`` groups as (content, start, end-exclusive)."""
-    groups: list[tuple[str, int, int]] = []
-    depth, start = 0, -1
-    for index, char in enumerate(text):
-        if char == "(":
-            if depth == 0:
-                start = index
-            depth += 1
-        elif char == ")" and depth:
-            depth -= 1
-            if depth == 0:
-                groups.append((text[start + 1 : index], start, index + 1))
-    return groups
+_paren_groups = paren_groups
 
 
 def _inside_parens(text: str, position: int) -> bool:

@@ -1,12 +1,23 @@
-"""Responsibility clauses: who leads a measure and who supports it.
+"""Responsibility clauses: who leads a measure, who supports it, which leader answers.
 
 Understood forms (after NFKC normalisation, so full-width punctuation works):
 
-* verb form, in parentheses at the end of a paragraph:
-  ``(X牵头,Y、Z等单位和各区配合)``, ``(X牵头Y等单位配合)``, ``(X、W牵头,Y参与)``;
-* label form, in parentheses or on lines of their own:
-  ``(牵头单位:X;配合单位:Y)``, ``牵头单位:X`` / ``责任单位:Y``;
-* ``责任单位:A、B`` alone: the first listed leads, the others support.
+* verbs, usually in parentheses at the end of a paragraph:
+  ``(X牵头,Y、Z等单位和各区配合)``, ``(X牵头Y等单位配合)``, ``(X、W牵头,Y参与)``,
+  ``(X、Y分别牵头)`` (both lead), ``(X牵头,Y负责)`` (Y supports: it carries out under X);
+* responsibility without a lead: ``(X、Y负责)``, ``(X、Y按职责分工负责)``,
+  ``责任单位:X、Y``, an unlabelled list ``(X、Y、Z)``: the first listed unit leads and the
+  result says so (``lead_by_position``) so the coordinator can overrule it, unless the
+  plan states that convention itself (``列第一位者为牵头单位`` …);
+* labels, in parentheses or on lines of their own: ``(牵头单位:X;配合单位:Y)``,
+  ``牵头责任单位:X`` / ``协同责任单位:Y``, ``责任单位:X、Y分别牵头`` (a label's list may
+  carry verbs of its own);
+* leaders (``分管领导:张三``, ``牵头负责领导:金力``): kept apart, never departments;
+* notes inside a clause that name nobody (``下同``, ``列第一位者为牵头单位``,
+  ``除标注“分别牵头”外``, ``不再做分工``) are dropped, in parentheses or between commas;
+* names keep their parentheses (``市委宣传部(市新闻办)``, ``各县(市、区)政府(管委会)``);
+  collectives listed with 、 stay one entry (``各区、县级市``, ``各县、市、区政府``);
+  vague names (``各有关部门和单位``, ``市直各有关单位``) are reported, never assigned.
 """
 
 from __future__ import annotations
@@ -17,18 +28,30 @@ from dataclasses import dataclass, field
 
 from duban.domain.errors import PlanParseError
 from duban.domain.parser_config import ParserConfig
-from duban.domain.plan_draft import Role
+
+_SEPARATORS = "、,;;/"
+_NAME_BAD_START = ("含", "包括", "如", "即", "指", "简称", "以下", "其中", "不含", "除", "详见")
+_COLLECTIVE_TAIL = re.compile(r"(\(管委会\))?$")
+_COLLECTIVE_GOV = re.compile(r"(人民政府|党委和政府|党委、政府|党委政府|政府|管委会)$")
 
 
 @dataclass
 class ClauseResult:
-    """Names in printed order per role, plus notes for the reviewer."""
+    """Names in printed order per role, plus notes for the reviewer.
+
+    ``responsible`` holds units named without a role (责任单位, X、Y负责) until
+    :meth:`resolve_responsible`; ``lead_by_position`` is then true when the
+    first of them was made lead only because it is listed first.
+    """
 
     lead: list[str] = field(default_factory=list)
     supporting: list[str] = field(default_factory=list)
     vague: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     responsible: list[str] = field(default_factory=list)
+    leaders: list[str] = field(default_factory=list)
+    lead_by_position: bool = False
+    first_leads_stated: bool = False
 
     def extend(self, other: ClauseResult) -> None:
         for name in other.lead:
@@ -37,20 +60,29 @@ class ClauseResult:
         for name in other.supporting:
             if name not in self.supporting and name not in self.lead:
                 self.supporting.append(name)
-        self.vague.extend(other.vague)
+        for name in other.responsible:
+            if name not in self.responsible:
+                self.responsible.append(name)
+        for name in other.leaders:
+            if name not in self.leaders:
+                self.leaders.append(name)
+        self.vague.extend(v for v in other.vague if v not in self.vague)
         self.notes.extend(other.notes)
-        self.responsible.extend(other.responsible)
+        self.first_leads_stated = self.first_leads_stated or other.first_leads_stated
 
     def resolve_responsible(self) -> None:
-        """Apply 责任单位: first listed leads unless a lead was named otherwise."""
+        """Apply responsibility without a role: the first listed leads unless a
+        lead was named otherwise; the others support."""
         if not self.responsible:
             return
         names = [n for n in self.responsible if n not in self.lead]
         if not self.lead and names:
             self.lead.append(names.pop(0))
+            self.lead_by_position = bool(names)
         for name in names:
             if name not in self.supporting:
                 self.supporting.append(name)
+        self.supporting = [n for n in self.supporting if n not in self.lead]
         self.responsible = []
 
     @property
@@ -67,10 +99,17 @@ class ClauseParser:
     def __init__(self, config: ParserConfig, known: KnownName | None = None) -> None:
         self.config = config
         self.known = known or (lambda _name: False)
-        verbs = sorted(config.lead_verbs + config.support_verbs, key=len, reverse=True)
+        verbs = sorted(
+            config.lead_verbs + config.support_verbs + config.responsible_verbs,
+            key=len,
+            reverse=True,
+        )
         self._verb_re = re.compile("|".join(map(re.escape, verbs)))
         labels = sorted(
-            config.lead_labels + config.support_labels + config.responsible_labels,
+            config.lead_labels
+            + config.support_labels
+            + config.responsible_labels
+            + config.leader_labels,
             key=len,
             reverse=True,
         )
@@ -78,27 +117,87 @@ class ClauseParser:
         self._keyword_re = re.compile(
             "|".join(map(re.escape, sorted(verbs + labels, key=len, reverse=True)))
         )
+        self._note_res = config.compiled("clause_note_patterns")
+        self._first_leads_res = config.compiled("first_leads_patterns")
+        self._vague_res = config.compiled("vague_patterns")
+        self._collective_units = set(config.collective_units)
 
     # -- recognising ---------------------------------------------------------
     def is_clause(self, text: str) -> bool:
-        """True if ``text`` (a parenthesis' content) reads as a responsibility clause."""
+        """True if ``text`` (a parenthesis' content) reads as a responsibility clause:
+        it has a role word, or it is only a list of units (``(X、Y、Z)``)."""
+        return bool(self._keyword_re.search(text)) or self.is_unit_list(text)
+
+    def has_role_words(self, text: str) -> bool:
+        """True if ``text`` has a role verb or label (牵头, 配合, 责任单位 …)."""
         return bool(self._keyword_re.search(text))
+
+    def is_only_note(self, text: str) -> bool:
+        """True if ``text`` is a note naming nobody (列第一位者为牵头单位,下同)."""
+        return self._drop_notes(_unwrap(text.strip())) == ""
 
     def label_start(self, line: str) -> re.Match[str] | None:
         """The first responsibility label in ``line`` (牵头单位: …), if any."""
         return self._label_re.search(line)
 
+    def states_first_leads(self, text: str) -> bool:
+        """True if ``text`` states that the first listed unit leads."""
+        return any(p.search(text) for p in self._first_leads_res)
+
+    def is_note(self, text: str) -> bool:
+        return any(p.search(text) for p in self._note_res)
+
+    def is_unit_list(self, text: str) -> bool:
+        """True if ``text`` is nothing but unit names (an unlabelled clause)."""
+        text = text.strip(" 。;")
+        if not text or len(text) > 400 or re.search(r"\d", text):
+            return False
+        names, _vague = self.split_names(text)
+        if not names:
+            return False
+        return all(self.looks_like_unit(n) for n in names)
+
+    def looks_like_unit(self, name: str) -> bool:
+        """A department-like name: known, a collective, or ending like one."""
+        if self.known(name) or self.is_vague(name):
+            return True
+        if len(name) < 2 or len(name) > 30 or "的" in name or name.startswith(_NAME_BAD_START):
+            return False
+        core = re.sub(r"\([^()]*\)", "", name)
+        return name.startswith("各") or core.endswith(self.config.name_suffixes)
+
+    def is_vague(self, name: str) -> bool:
+        return name in self.config.vague_names or any(p.match(name) for p in self._vague_res)
+
     # -- parsing -------------------------------------------------------------
     def parse(self, text: str, *, line: int) -> ClauseResult:
         """Parse one clause; raises PlanParseError if it names nobody."""
-        text = text.strip().strip("()").strip()
+        text = _unwrap(text.strip())
+        stated = self.states_first_leads(text)
+        text = self._drop_notes(text)
         if self._label_re.search(text):
             result = self._parse_labelled(text, line=line)
-        else:
+        elif self._verb_re.search(text):
             result = self._parse_verbs(text, line=line)
-        if result.empty and not result.vague:
+        else:
+            result = ClauseResult()
+            names, vague = self.split_names(text.strip(" ,;,;。"))
+            result.responsible.extend(names)
+            result.vague.extend(vague)
+        result.first_leads_stated = result.first_leads_stated or stated
+        if result.empty and not result.vague and not result.leaders:
             raise PlanParseError(f"责任分工“{text}”未列出任何单位", line=line)
         return result
+
+    def _drop_notes(self, text: str) -> str:
+        """Remove notes that name nobody: parentheses and comma-separated
+        segments matching a note pattern."""
+        for inner, start, end in reversed(paren_groups(text)):
+            if self.is_note(inner):
+                text = text[:start] + text[end:]
+        parts = _split_outside_parens(text, ",;,;。")
+        kept = [(piece, sep) for piece, sep in parts if not self.is_note(piece.strip())]
+        return "".join(sep + piece for piece, sep in kept).strip(" ,;,;。")
 
     def _parse_labelled(self, text: str, *, line: int) -> ClauseResult:
         result = ClauseResult()
@@ -107,8 +206,18 @@ class ClauseParser:
             result.notes.append(f"分工表述“{text}”开头有无法识别的内容")
         for match, nxt in zip(matches, [*matches[1:], None], strict=True):
             label = match.group(1)
-            body = text[match.end() : nxt.start() if nxt else len(text)]
-            names, vague = self.split_names(body.strip(" ,;,;。"))
+            body = text[match.end() : nxt.start() if nxt else len(text)].strip(" ,;,;。")
+            if label in self.config.leader_labels:
+                for name in _split_outside_parens(body, _SEPARATORS):
+                    leader = name[0].strip(" ,;。")
+                    if leader and leader not in result.leaders:
+                        result.leaders.append(leader)
+                continue
+            if self._verb_re.search(body):
+                # 责任单位:X、Y分别牵头 — the list says its roles itself.
+                result.extend(self._parse_verbs(body, line=line))
+                continue
+            names, vague = self.split_names(body)
             result.vague.extend(vague)
             if label in self.config.lead_labels:
                 result.lead.extend(n for n in names if n not in result.lead)
@@ -121,23 +230,29 @@ class ClauseParser:
     def _parse_verbs(self, text: str, *, line: int) -> ClauseResult:
         result = ClauseResult()
         position = 0
+        lead_seen = False
         for match in self._verb_re.finditer(text):
             if not self._verb_at_boundary(text, match):
                 continue  # 协办 inside 市政协办 is part of a name
             segment = text[position : match.start()].strip(" ,;,;。")
             position = match.end()
+            verb = match.group(0)
             if not segment:
                 # "X牵头负责" is matched whole; a bare verb after a verb is noise.
                 continue
             names, vague = self.split_names(segment)
             result.vague.extend(vague)
-            role = Role.LEAD if match.group(0) in self.config.lead_verbs else Role.SUPPORTING
-            target = result.lead if role is Role.LEAD else result.supporting
+            if verb in self.config.lead_verbs:
+                target, lead_seen = result.lead, True
+            elif verb in self.config.support_verbs or lead_seen:
+                target = result.supporting  # X牵头,Y负责: Y carries out under X
+            else:
+                target = result.responsible
             target.extend(n for n in names if n not in target)
         rest = text[position:].strip(" ,;,;。")
         if rest:
             result.notes.append(f"分工表述末尾“{rest}”未能识别为单位或职责")
-        if not result.lead and not result.supporting and not result.vague:
+        if result.empty and not result.vague:
             raise PlanParseError(f"责任分工“{text}”中没有“牵头”“配合”等职责用语", line=line)
         return result
 
@@ -145,7 +260,7 @@ class ClauseParser:
         """A role verb ends a name list: it is followed by punctuation or the end,
         or it is 牵头 (which no department name contains), or a known name
         does not swallow it."""
-        if match.group(0).startswith("牵头"):
+        if "牵头" in match.group(0):
             return True
         following = text[match.end() : match.end() + 1]
         if following == "" or following in ",;,;。、 )":
@@ -159,16 +274,37 @@ class ClauseParser:
         """Split a printed list into ``(names, vague_names)`` in printed order."""
         names: list[str] = []
         vague: list[str] = []
-        for raw in re.split(r"[、,;,;/]+", text):
-            for name in self._split_conjunctions(self._strip_tail(raw.strip())):
-                name = self._strip_tail(name.strip().removeprefix("由").strip())
+        for raw in self._merge_collectives(_split_outside_parens(text, _SEPARATORS)):
+            raw = self._strip_tail(raw.strip().removeprefix("由").strip())
+            if not raw:
+                continue
+            if self.is_vague(raw):
+                vague.append(raw)
+                continue
+            for name in self._split_conjunctions(raw):
+                name = self._strip_tail(name.strip())
                 if not name:
                     continue
-                if name in self.config.vague_names:
+                if self.is_vague(name):
                     vague.append(name)
                 elif name not in names:
                     names.append(name)
         return names, vague
+
+    def _merge_collectives(self, parts: list[tuple[str, str]]) -> list[str]:
+        """Join 各区、县级市 / 各县、市、区政府 back into one collective name."""
+        merged: list[str] = []
+        for piece, sep in parts:
+            piece = piece.strip()
+            if merged and sep == "、" and merged[-1].startswith("各") and self._local_unit(piece):
+                merged[-1] = f"{merged[-1]}、{piece}"
+            else:
+                merged.append(piece)
+        return merged
+
+    def _local_unit(self, piece: str) -> bool:
+        core = _COLLECTIVE_GOV.sub("", _COLLECTIVE_TAIL.sub("", piece, count=1))
+        return core in self._collective_units
 
     def _strip_tail(self, name: str) -> str:
         changed = True
@@ -185,7 +321,7 @@ class ClauseParser:
         return (
             self.known(name)
             or name.endswith(self.config.name_suffixes)
-            or name in self.config.vague_names
+            or self.is_vague(name)
             or name.startswith("各")
         )
 
@@ -204,3 +340,43 @@ class ClauseParser:
                         return [left_clean, *tail]
                 index = text.find(conj, index + 1)
         return [text]
+
+
+def paren_groups(text: str) -> list[tuple[str, int, int]]:
+    """Top-level ``(...)`` groups as (content, start, end-exclusive)."""
+    groups: list[tuple[str, int, int]] = []
+    depth, start = 0, -1
+    for index, char in enumerate(text):
+        if char == "(":
+            if depth == 0:
+                start = index
+            depth += 1
+        elif char == ")" and depth:
+            depth -= 1
+            if depth == 0:
+                groups.append((text[start + 1 : index], start, index + 1))
+    return groups
+
+
+def _split_outside_parens(text: str, separators: str) -> list[tuple[str, str]]:
+    """``text`` cut at ``separators`` outside parentheses: (piece, separator before it)."""
+    parts: list[tuple[str, str]] = []
+    depth, start, sep = 0, 0, ""
+    for index, char in enumerate(text):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth = max(0, depth - 1)
+        elif depth == 0 and char in separators:
+            parts.append((text[start:index], sep))
+            start, sep = index + 1, char
+    parts.append((text[start:], sep))
+    return parts
+
+
+def _unwrap(text: str) -> str:
+    """Remove one pair of parentheses enclosing the whole text (not a name's own)."""
+    groups = paren_groups(text)
+    if groups and groups[0][1] == 0 and groups[0][2] == len(text):
+        return text[1:-1].strip()
+    return text

@@ -3,9 +3,19 @@
 A sentence (split at 。;!?) is cut at each date expression (到2015年,
 "十二五"期末, 2016年底前 …): the date governs the clauses after it up to
 the next date or the sentence end. In each governed stretch every quantity
-(75%以上, 不少于30张, 超过90%, 20%左右) is one target; a stretch with no
-quantity is one dated target. Quantities before any date are targets without
-a date, which the parser reports for review.
+(75%以上, 不少于30张, 超过90%, 20%左右, 10亿千瓦) is one target; a stretch with
+no quantity is one dated target. A date that opens a paragraph ("到2020年,
+……。全国……达到70%。") also governs the quantities of the paragraph's later
+sentences that have no date of their own. Quantities before any date are
+targets without a date, which the parser reports for review.
+
+Not targets: periods (2019年1月1日至12月31日) and start dates (从2019年起),
+ranges (16—24岁), and policy parameters — quantities in a clause that grants
+or prices something (可返还……的50%, 最高不超过15万元, ……的标准).
+
+:meth:`TargetFinder.time_value` reads a 完成时限 value (a table cell or a
+``完成时限:`` line): one or more deadlines, or an ongoing task (长期坚持,
+持续推进, 每年…) with no date of its own.
 """
 
 from __future__ import annotations
@@ -76,6 +86,13 @@ _COMPARATOR_POST = {
 }
 _POSSESSIVE_VERBS = ("拥有", "有")
 _NON_TARGET_UNITS = ("年", "月", "日", "号", "届", "期", "周", "季度")
+_RANGE_MARKS = ("—", "-", "–", "~", "至", "到", "－")
+_PERIOD_AFTER = re.compile(r"^\s*(?:至|到|—|-|–|~|－)\s*(?:(?:19|20)\d{2}年|\d{1,2}月)")
+_MONTH_END_AFTER = re.compile(r"^\s*(?:至|到|—|-|–|~)\s*(\d{1,2})月(?:(\d{1,2})日)?")
+_START_AFTER = re.compile(r"^\s*(?:起|以来|开始)")
+_QUARTER_RE = re.compile(r"((?:19|20)\d{2})年(?:第)?([一二三四1-4])季度")
+_QUARTER_END = {"一": (3, 31), "二": (6, 30), "三": (9, 30), "四": (12, 31),
+                "1": (3, 31), "2": (6, 30), "3": (9, 30), "4": (12, 31)}
 _TRIGGERED_SUFFIXES = {"上半年", "下半年", "年底", "年末", "底前", "底", "末", "以前", "之前", "前"}
 _SENTENCE_RE = re.compile(r"[^。;!?]+[。;!?]?")
 _CLAUSE_SPLIT_RE = re.compile(r"[,:]")
@@ -102,7 +119,15 @@ def find_dates(sentence: str) -> list[DateMatch]:
     (年底/前 …) or opens a clause (2020年,基本实现 …).
     """
     found: list[DateMatch] = []
+    period_end = False
     for match in _DATE_RE.finditer(sentence):
+        after = sentence[match.end() :]
+        if period_end or _START_AFTER.match(after):
+            period_end = False
+            continue  # the end of "A至B", or "从2019年起": a period, not a deadline
+        if match.group("year") and _PERIOD_AFTER.match(after):
+            period_end = bool(re.match(r"^\s*\S\s*(?:19|20)\d{2}年", after))
+            continue
         if match.group("fyp"):
             n = 10 + (parse_cn_int(match.group("fypn")) if match.group("fypn") else 0)
             due = date(five_year_plan_end(n), 12, 31)
@@ -160,7 +185,7 @@ class TargetFinder:
         self._qty_re = re.compile(
             r"(?P<pre>" + "|".join(map(re.escape, pre)) + r")?\s*"
             r"(?<![\d.A-Za-z])(?P<num>\d+(?:\.\d+)?)(?![\d.])\s*"
-            r"(?P<unit>" + "|".join(map(re.escape, units)) + r")?"
+            r"(?P<unit>(?:万|亿)?(?:" + "|".join(map(re.escape, units)) + r"))?"
             r"(?P<post>" + "|".join(_COMPARATOR_POST) + r")?"
         )
 
@@ -179,6 +204,10 @@ class TargetFinder:
             after = masked[match.end() :]
             if before.endswith(("每", "第")) or after.startswith(_NON_TARGET_UNITS):
                 continue
+            if before.endswith(_RANGE_MARKS) and before[:-1].rstrip()[-1:].isdigit():
+                continue  # the end of a range: 16—24岁
+            if re.match(r"^\s*(?:—|-|–|~|至)\s*\d", after):
+                continue  # the start of a range
             if unit is None and not (pre or post):
                 continue
             if after.startswith("的") and unit not in ("%", "‰") and match.start() > 0:
@@ -233,11 +262,32 @@ class TargetFinder:
                     changed = True
         return prefix + text
 
+    # -- time values ---------------------------------------------------------
+    def time_value(self, value: str, *, line: int, subject: str) -> list[Target]:
+        """Targets of a 完成时限 value: one per deadline, or one ongoing target
+        (长期坚持, 持续推进, 每年…); empty if the value is neither."""
+        value = value.strip(" 。;")
+        recurring = any(value.startswith(w) for w in ("每年", "每季度", "每月", "每半年"))
+        dates = [] if recurring else _time_dates(value)
+        if dates:
+            return [
+                Target(text=subject or value, line=line, due=due, due_text=text,
+                       source_text=value)
+                for due, text in dates
+            ]
+        if recurring or any(term in value for term in self.config.ongoing_terms):
+            return [
+                Target(text=subject or value, line=line, due=None, due_text=value,
+                       source_text=value, ongoing=True)
+            ]
+        return []
+
     # -- sentences -----------------------------------------------------------
     def find(self, paragraph: str, *, line: int) -> tuple[list[Target], list[Target]]:
         """Return ``(targets, undated)`` found in one paragraph (one source line)."""
         targets: list[Target] = []
         undated: list[Target] = []
+        carried: DateMatch | None = None  # a date opening the paragraph's first sentence
         for sentence_match in _SENTENCE_RE.finditer(paragraph):
             sentence = sentence_match.group(0).strip()
             if not sentence:
@@ -245,8 +295,13 @@ class TargetFinder:
             body = sentence.rstrip("。;!?")
             dates = find_dates(body)
             if not dates:
-                undated.extend(self._quantified(body, None, None, line, sentence))
+                if carried is not None:
+                    targets.extend(self._quantified(body, carried, None, line, sentence))
+                else:
+                    undated.extend(self._quantified(body, None, None, line, sentence))
                 continue
+            if dates[0].start == 0:
+                carried = dates[0]
             first_stop = dates[1].start if len(dates) > 1 else len(body)
             closes_before = _too_short(body[dates[0].end : first_stop].strip(" ,:"))
             if not closes_before:
@@ -278,6 +333,8 @@ class TargetFinder:
     ) -> list[Target]:
         found: list[Target] = []
         for clause in _split_clauses(text):
+            if any(marker in clause for marker in self.config.policy_markers):
+                continue  # 可返还……的50%: a policy parameter, not a goal
             for quantity in self.quantities(clause):
                 statement = f"{dm.text},{clause}" if dm else clause
                 found.append(
@@ -294,6 +351,36 @@ class TargetFinder:
                     )
                 )
         return found
+
+
+def _time_dates(value: str) -> list[tuple[date, str]]:
+    """Deadlines in a 完成时限 value: every date (a bare year counts here), the
+    end of a period, quarter ends; start dates (2023年起) are left out."""
+    found: list[tuple[date, str]] = []
+    matches = list(_DATE_RE.finditer(value))
+    for index, match in enumerate(matches):
+        if not match.group("year"):
+            n = 10 + (parse_cn_int(match.group("fypn")) if match.group("fypn") else 0)
+            found.append((date(five_year_plan_end(n), 12, 31), match.group(0)))
+            continue
+        after = value[match.end() :]
+        if _START_AFTER.match(after):
+            continue
+        if _PERIOD_AFTER.match(after) and index + 1 < len(matches):
+            continue  # the start of "2023年—2025年": the end is the deadline
+        due = _due_of(int(match.group("year")), match.group("month"), match.group("day"),
+                      match.group("suffix") or "")
+        if due is None:
+            continue
+        month_only = _MONTH_END_AFTER.match(after)
+        if month_only:  # 2019年1月1日至12月31日: the end, in the same year
+            due = _due_of(due.year, month_only.group(1), month_only.group(2), "") or due
+        found.append((due, match.group(0)))
+    for match in _QUARTER_RE.finditer(value):
+        month, day = _QUARTER_END[match.group(2)]
+        found = [f for f in found if f[0].year != int(match.group(1)) or f[0].month != 12]
+        found.append((date(int(match.group(1)), month, day), match.group(0)))
+    return sorted(set(found))
 
 
 def _split_clauses(text: str) -> list[str]:

@@ -32,7 +32,8 @@ _HEADER = """\
 # 请核对每项措施的牵头单位(lead)、配合单位(supporting)与目标(targets),
 # 修改后运行:duban plan import 本文件
 # 目标字段:due 截止日期(YYYY-MM-DD,可空);comparator 取 >=、>、<=、<、= 之一;
-# value 数值;unit 单位;indicator 指标名称。line 为原文行号,仅供对照。
+# value 数值;unit 单位;indicator 指标名称;ongoing: true 为长期任务(长期坚持、持续推进,
+# 无截止日期,按报送周期定期报送进展)。leaders 为分管/责任领导。line 为原文行号,仅供对照。
 # 文末 warnings 为解析提示,导入时忽略。
 """
 
@@ -88,6 +89,7 @@ def _measure_mapping(measure: Measure) -> dict[str, Any]:
         "supporting": measure.supporting,
         "clause": measure.clause,
         "clause_line": measure.clause_line,
+        "leaders": measure.leaders,
         "targets": [
             {
                 "due": t.due,
@@ -98,6 +100,7 @@ def _measure_mapping(measure: Measure) -> dict[str, Any]:
                 "unit": t.unit,
                 "text": t.text,
                 "source_text": t.source_text,
+                "ongoing": t.ongoing,
                 "line": t.line,
             }
             for t in measure.targets
@@ -232,6 +235,7 @@ def _read_measure(raw: Any, source: str, index: int) -> Measure:
         targets=targets,
         clause=_opt_str(raw.get("clause"), where, "clause"),
         clause_line=_opt_int(raw.get("clause_line"), where, "clause_line"),
+        leaders=_leaders(raw.get("leaders"), where),
     )
 
 
@@ -262,6 +266,7 @@ def _read_target(raw: Any, where: str, index: int, default_line: int) -> Target:
         value=float(value) if value is not None else None,
         unit=_opt_str(raw.get("unit"), where, "unit"),
         source_text=str(raw.get("source_text") or text),
+        ongoing=_opt_bool(raw.get("ongoing"), where, "ongoing"),
     )
 
 
@@ -276,6 +281,22 @@ def _names(raw: Any, where: str, key: str) -> list[str]:
             raise DraftError(f"{key} 中“{name.strip()}”重复", where=where)
         names.append(name.strip())
     return names
+
+
+def _leaders(raw: Any, where: str) -> list[str]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(n, str) and n.strip() for n in raw):
+        raise DraftError("leaders 应为领导姓名列表", where=where)
+    return [n.strip() for n in raw]
+
+
+def _opt_bool(raw: Any, where: str, key: str) -> bool:
+    if raw is None:
+        return False
+    if not isinstance(raw, bool):
+        raise DraftError(f"{key}“{raw}”应为 true 或 false", where=where)
+    return raw
 
 
 def _opt_str(raw: Any, where: str, key: str) -> str | None:

@@ -405,6 +405,7 @@ def _measure_changes(row: Measure, measure: DraftMeasure) -> list[FieldChange]:
         ("text", row.text, measure.text),
         ("section", stored_section, measure.section),
         ("clause", row.clause, measure.clause),
+        ("leaders", list(row.leaders or []), measure.leaders),
         ("lead", _stored_names(row, Role.LEAD), measure.lead),
         ("supporting", _stored_names(row, Role.SUPPORTING), measure.supporting),
         (
@@ -434,9 +435,11 @@ def _stored_names(row: Measure, role: Role) -> list[str]:
 
 
 _TargetContent = tuple[
-    date | None, str | None, str | None, str | None, float | None, str | None, str, str
+    date | None, str | None, str | None, str | None, float | None, str | None, str, str, bool
 ]
-_TARGET_FIELDS = ("due", "due_text", "indicator", "comparator", "value", "unit", "text", "source")
+_TARGET_FIELDS = (
+    "due", "due_text", "indicator", "comparator", "value", "unit", "text", "source", "ongoing"
+)
 
 
 def _target_content(target: DraftTarget) -> _TargetContent:
@@ -450,6 +453,7 @@ def _target_content(target: DraftTarget) -> _TargetContent:
         target.unit,
         target.text,
         target.source_text,
+        target.ongoing,
     )
 
 
@@ -463,6 +467,7 @@ def _target_content_of_row(row: Target) -> _TargetContent:
         row.unit,
         row.text,
         row.source_text,
+        bool(row.ongoing),
     )
 
 
@@ -472,10 +477,12 @@ def _target_dict(content: _TargetContent) -> dict[str, Any]:
 
 def _describe(content: _TargetContent) -> str:
     """One line for a target: its text, then due date and quantity if any."""
-    due, _due_text, indicator, comparator, value, unit, text, _source = content
+    due, _due_text, indicator, comparator, value, unit, text, _source, ongoing = content
     extras = []
     if due is not None:
         extras.append(f"期限 {due.isoformat()}")
+    if ongoing:
+        extras.append("长期任务")
     if value is not None:
         quantity = f"{comparator or ''}{format_value(value)}{unit or ''}"
         extras.append(f"{indicator} {quantity}" if indicator else quantity)
@@ -551,6 +558,7 @@ def _apply(
         row.source_end_line = drafted.end_line
         row.clause = drafted.clause
         row.clause_line = drafted.clause_line
+        row.leaders = list(drafted.leaders)
         _apply_responsibilities(row, drafted, resolutions)
         _apply_targets(row, drafted)
     _remove_missing(plan.measures, {m.number for m in draft.measures}, lambda m: m.number)
@@ -595,6 +603,7 @@ def _apply_targets(row: Measure, drafted: DraftMeasure) -> None:
         stored.text = target.text
         stored.source_text = target.source_text
         stored.source_line = target.line
+        stored.ongoing = target.ongoing
     del row.targets[len(drafted.targets) :]
 
 

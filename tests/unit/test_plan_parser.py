@@ -99,9 +99,153 @@ RESPONSIBILITY_CASES = [
 ]
 
 
+# Clause shapes of other cities' plans (issue #11), each as printed.
+RESPONSIBILITY_CASES += [
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。（市卫生健康委（除标注“分别牵头”外，列第一位为牵头或汇总单位，"
+        "下同）、市医保局负责）\n2.乙工作。推进乙。（市民政局、市财政局负责）",
+        {1: (["市卫生健康委"], ["市医保局"]), 2: (["市民政局"], ["市财政局"])},
+        id="note-in-parentheses-is-not-a-name",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。\n责任单位：市人力社保局、市农业农村局分别牵头",
+        {1: (["市人力社保局", "市农业农村局"], [])},
+        id="separately-lead",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。（市发展改革委牵头，各县（市、区）政府配合）",
+        {1: (["市发展改革委"], ["各县(市、区)政府"])},
+        id="collective-with-nested-parentheses",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。（市住房城乡建设局牵头，各区、县级市负责）\n"
+        "2.乙工作。推进乙。（市水务局牵头，各有关区、县级市政府配合）",
+        {1: (["市住房城乡建设局"], ["各区、县级市"]),
+         2: (["市水务局"], ["各有关区、县级市政府"])},
+        id="collective-list-stays-one-entry-and-lead-then-responsible-supports",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。（市委宣传部（市新闻出版局）牵头，市文化广电旅游局配合）",
+        {1: (["市委宣传部(市新闻出版局)"], ["市文化广电旅游局"])},
+        id="name-with-parentheses",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。（市发改委、市财政局按职责分工负责）",
+        {1: (["市发改委"], ["市财政局"])},
+        id="by-duty-first-listed-leads",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。（市发改委牵头，领导小组各成员单位配合）",
+        {1: (["市发改委"], [])},
+        id="member-units-are-vague",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。（市教育局、市人社局、市财政局）",
+        {1: (["市教育局"], ["市人社局", "市财政局"])},
+        id="unlabelled-list-at-paragraph-end",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。\n部门分工：市交通运输局、市公安局",
+        {1: (["市交通运输局"], ["市公安局"])},
+        id="division-of-labour-line",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。\n牵头责任单位：市发展改革委。\n"
+        "协同责任单位：市经信局、市商务局等，各县、市、区政府。",
+        {1: (["市发展改革委"], ["市经信局", "市商务局", "各县、市、区政府"])},
+        id="lead-and-cooperating-responsible-labels",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。〔责任单位：省发展改革委、商务厅按职责分工负责。"
+        "具体任务均涉及相关市（州）人民政府，不再做分工，下同。〕",
+        {1: (["省发展改革委"], ["商务厅"])},
+        id="tortoise-shell-brackets-with-a-note",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。（人社部等有关部门和单位负责）\n"
+        "2.乙工作。推进乙。（财政部、人社部、民政部等有关部门和单位按职责分工负责）",
+        {1: (["人社部"], []), 2: (["财政部"], ["人社部", "民政部"])},
+        id="tails-of-vague-units",
+    ),
+]
+
+
 @pytest.mark.parametrize(("body", "expected"), RESPONSIBILITY_CASES)
 def test_responsibility_variants(body: str, expected: dict[int, object]) -> None:
     assert roles(parse(body)) == expected
+
+
+def test_a_lead_taken_from_position_is_warned_unless_the_plan_says_so() -> None:
+    body = "一、总体\n1.甲工作。推进甲。\n责任单位：市发改委、市财政局"
+    [warning] = [w for w in parse(body).warnings if w.kind == "lead_assumed"]
+    assert "市发改委" in warning.message and warning.line == 5
+    stated = parse(
+        "一、总体\n1.甲工作。推进甲。（市发改委、市财政局负责。列第一位者为牵头单位，下同）"
+    )
+    assert not [w for w in stated.warnings if w.kind == "lead_assumed"]
+    single = parse("一、总体\n1.甲工作。推进甲。\n责任单位：市发改委")
+    assert not [w for w in single.warnings if w.kind == "lead_assumed"]
+
+
+def test_vague_units_only_leave_the_measure_without_lead_and_warn() -> None:
+    draft = parse("一、总体\n1.甲工作。推进甲。（各有关部门和单位按职责分工负责）")
+    assert roles(draft) == {1: ([], [])}
+    kinds = {w.kind for w in draft.warnings}
+    assert {"no_responsibility", "vague_department"} <= kinds
+
+
+def test_leaders_are_kept_apart_from_departments() -> None:
+    draft = parse(
+        "一、总体\n1.甲工作。推进甲。\n分管领导：张三\n牵头单位：市发改委\n"
+        "2.乙工作。推进乙。\n牵头负责领导：金力。\n牵头责任单位：市财政局。"
+    )
+    assert [(m.leaders, m.lead) for m in draft.measures] == [
+        (["张三"], ["市发改委"]), (["金力"], ["市财政局"])
+    ]
+
+
+def test_an_item_whose_title_starts_with_digits_follows_the_numbering() -> None:
+    draft = parse(
+        "一、人才\n10.引才项目。推进引才。（市人才办牵头）\n"
+        "11.121人才梯队项目。培养人才。（市人社局牵头）\n"
+        "12.2.5亿元的基金继续投放。（市财政局牵头）"
+    )
+    assert [(m.number, m.title) for m in draft.measures] == [
+        (10, "引才项目"), (11, "121人才梯队项目"), (12, "2.5亿元的基金继续投放")
+    ]
+    assert draft.measures[1].lead == ["市人社局"]
+
+
+def test_a_decimal_that_breaks_the_numbering_is_not_an_item() -> None:
+    draft = parse("一、总体\n1.甲工作。推进甲。（市发改委牵头）\n3.5亿元用于甲。")
+    assert [m.number for m in draft.measures] == [1]
+
+
+@pytest.mark.parametrize(
+    ("value", "due", "ongoing"),
+    [
+        pytest.param("2027年6月底前", date(2027, 6, 30), False, id="month-end"),
+        pytest.param("2025年底前", date(2025, 12, 31), False, id="year-end"),
+        pytest.param("2024年", date(2024, 12, 31), False, id="bare-year-in-a-time-column"),
+        pytest.param("2024年第三季度", date(2024, 9, 30), False, id="quarter"),
+        pytest.param("2023年—2025年", date(2025, 12, 31), False, id="range-ends-it"),
+        pytest.param("长期坚持", None, True, id="standing"),
+        pytest.param("持续推进", None, True, id="continuing"),
+        pytest.param("每年12月底前", None, True, id="every-year"),
+    ],
+)
+def test_time_lines_give_deadlines_or_ongoing_tasks(
+    value: str, due: date | None, ongoing: bool
+) -> None:
+    draft = parse(f"一、总体\n1.甲工作。推进甲。\n牵头单位：市发改委\n完成时限：{value}")
+    [target] = draft.measures[0].targets
+    assert (target.due, target.ongoing) == (due, ongoing)
+    assert not [w for w in draft.warnings if w.kind == "target_without_date"]
+
+
+def test_a_time_line_dates_the_measures_undated_goals() -> None:
+    draft = parse("一、总体\n1.地区生产总值增长8%以上。\n牵头单位：市发改委\n完成时限：2024年底")
+    assert [(t.due, t.value) for t in draft.measures[0].targets] == [(date(2024, 12, 31), 8.0)]
 
 
 def test_full_width_case_really_is_full_width() -> None:
@@ -136,6 +280,17 @@ TARGET_CASES = [
     pytest.param("每个社区配备1名以上专业社工", [(None, ">=", 1, "名")], id="undated-quantity"),
     pytest.param("2014年出台的办法继续实施,完善相关制度", [], id="past-year-is-not-a-deadline"),
     pytest.param("推进300平方米以上的站点建设", [], id="number-with-attribute-only"),
+    pytest.param("2019年1月1日至12月31日,困难企业可组织开展职工在岗培训", [],
+                 id="a-period-is-not-a-deadline"),
+    pytest.param("从2019年1月1日起,实施三年百万青年见习计划", [], id="a-start-is-not-a-deadline"),
+    pytest.param("将补贴范围扩展至16—24岁失业青年", [], id="a-range-is-not-a-target"),
+    pytest.param("可返还其上年度实际缴纳失业保险费的50%", [], id="policy-parameter"),
+    pytest.param("可申请最高不超过15万元的创业担保贷款", [], id="policy-cap"),
+    pytest.param("到2020年,全国农机总动力超过10亿千瓦",
+                 [(date(2020, 12, 31), ">", 10, "亿千瓦")], id="unit-with-magnitude"),
+    pytest.param("到2020年,能力持续提升。全国综合机械化率达到70%",
+                 [(date(2020, 12, 31), None, None, None), (date(2020, 12, 31), ">=", 70, "%")],
+                 id="paragraph-opening-date-governs-later-sentences"),
 ]
 
 
