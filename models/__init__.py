@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from models.base import NAMING_CONVENTION, Base, UTCDateTime
 from models.department import DEPARTMENT_KINDS, Department, DepartmentAlias
+from models.document import DOCUMENT_KINDS, IssuedDocument
 from models.outbox import (
     CONTACT_ROLES,
     DELIVERY_STATUSES,
@@ -46,6 +47,7 @@ __all__ = [
     "CONTACT_ROLES",
     "DELIVERY_STATUSES",
     "DEPARTMENT_KINDS",
+    "DOCUMENT_KINDS",
     "EXTENSION_STATUSES",
     "NAMING_CONVENTION",
     "NOTICE_STATUSES",
@@ -67,6 +69,7 @@ __all__ = [
     "EscalationPolicyRow",
     "ExtensionRequest",
     "IndicatorReading",
+    "IssuedDocument",
     "Measure",
     "Notice",
     "OrgSetting",

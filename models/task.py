@@ -181,5 +181,9 @@ class Notice(Base):
     level: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     # Why it was superseded or could not be delivered (shown in the log).
     reason: Mapped[str | None] = mapped_column(Text)
+    # A step taken by hand (督办科催办): who took it and what they wrote, which
+    # the message carries; NULL for the ladder's own steps.
+    requested_by: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
 
     task: Mapped[Task] = relationship()

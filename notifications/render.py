@@ -16,7 +16,8 @@ Templates
 Steps (:data:`STEPS`)
     ``assigned`` 交办通知, ``ack_reminder`` 签收提醒, ``due_reminder`` 到期提醒 (sent 10 and
     3 working days before the due date), ``report_reminder`` 报送提醒, ``urge`` 催办
-    (level 1), ``escalate_yellow`` 黄色督办单 (level 2), ``escalate_red`` 红色督办单 / 约谈
+    (level 1), ``manual_urge`` 督办科催办 (level 1, taken by hand, with a note),
+    ``escalate_yellow`` 黄色督办单 (level 2), ``escalate_red`` 红色督办单 / 约谈
     (level 3), ``digest`` (several items of any steps for one recipient on one working
     day) and ``delivery_failed`` (to coordinators). Reports (:data:`REPORT_STEPS`):
     ``weekly_digest`` 每周督办简报 and ``weekly_summary`` 每周任务清单, whose context
@@ -39,7 +40,8 @@ Context contract (every step)
         ``days_left`` (working days to ``due``) or ``days_overdue`` (working days
         past it), ``next_step_label`` + ``next_step_date`` (the next rung of the
         ladder if nothing happens, e.g. ``催办`` on ``2015-12-31``),
-        ``other_departments`` (list of names sharing the measure)
+        ``other_departments`` (list of names sharing the measure), ``note``
+        (what a coordinator wrote when taking a step by hand, e.g. ``manual_urge``)
 
 ``delivery_failed`` additionally needs ``failed_step_label`` (what could not be
 delivered, e.g. ``交办通知``), ``failed_contact`` (the contact URL: the template
@@ -89,6 +91,7 @@ STEPS: dict[str, str] = {
     "due_reminder": "到期提醒",
     "report_reminder": "报送提醒",
     "urge": "催办",
+    "manual_urge": "督办科催办",
     "escalate_yellow": "黄色督办单",
     "escalate_red": "红色督办单",
     "digest": "督办提醒",
@@ -121,6 +124,7 @@ _OPTIONAL_ITEM: dict[str, Any] = {
     "next_step_label": None,
     "next_step_date": None,
     "other_departments": (),
+    "note": None,
 }
 
 

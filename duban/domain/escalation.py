@@ -11,6 +11,13 @@ work that is due, not the number of tasks.
 Step keys carry their anchor date (``due_reminder_3@2015-12-31``): an approved
 extension moves the due date, so every later step gets a new key and happens
 again relative to the new date, while steps already sent stay in the log.
+:class:`StepKey` reads and writes them.
+
+Besides the ladder there is one rung a coordinator takes by hand,
+:data:`MANUAL_URGE` (督办科催办): never evaluated by the sweep, its key is
+anchored on the day it was taken (``manual_urge@2016-01-29``), so it is at
+most once per task and day and never takes the key of a ladder step — the
+automatic 催办 and 督办 still happen on their days.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ class Anchor(StrEnum):
     AFTER_DUE = "after_due"  # n working days after the due date (overdue ladder)
     REPORT_DUE = "report_due"  # n working days before a periodic report deadline
     REPORT_MISSING = "report_missing"  # n working days after a report deadline, if missing
+    MANUAL = "manual"  # taken by hand (MANUAL_URGE); never in a policy, never swept
 
 
 class Audience(StrEnum):
@@ -93,6 +101,12 @@ class EscalationPolicy:
                 raise DubanError(f"缺少字段 {err.args[0]}", where=where) from None
             except ValueError as err:
                 raise DubanError(f"取值无效:{err}", where=where) from None
+            if step.anchor is Anchor.MANUAL or step.name == MANUAL_URGE.name:
+                raise DubanError(
+                    f"anchor manual 与步骤名 {MANUAL_URGE.name} 保留给督办科手动催办,"
+                    "不能用于督办规则",
+                    where=where,
+                )
             if step.workdays < 0 or not 0 <= step.level <= 3 or not step.audience:
                 raise DubanError("workdays 不能为负,level 应为 0–3,audience 不能为空", where=where)
             steps.append(step)
@@ -142,6 +156,49 @@ DEFAULT_POLICY = EscalationPolicy(
         LadderStep("escalate_red", Anchor.AFTER_DUE, 10, 3, (S,), "督办(红色督办单,约谈)"),
     )
 )
+
+# The rung a coordinator takes by hand ("催办 now"): level 1 like the ladder's
+# 催办, to the department's liaison, with the coordinator's note.
+MANUAL_URGE = LadderStep(
+    "manual_urge", Anchor.MANUAL, 0, 1, (Audience.LIAISON,), "督办科催办"
+)
+
+
+@dataclass(frozen=True)
+class StepKey:
+    """A notice's step key, ``name@anchor``: unique per task.
+
+    ``anchor`` is an ISO date for ladder steps and manual rungs (the date the
+    step is counted from, or the day a manual rung was taken) and a delivery
+    id for a delivery-failure report."""
+
+    name: str
+    anchor: str = ""
+
+    @classmethod
+    def parse(cls, key: str) -> StepKey:
+        name, _, anchor = key.partition("@")
+        return cls(name, anchor)
+
+    @classmethod
+    def manual(cls, day: date) -> StepKey:
+        """The key of a manual 催办 taken on ``day`` (one per task and day)."""
+        return cls(MANUAL_URGE.name, day.isoformat())
+
+    @property
+    def anchor_date(self) -> date | None:
+        try:
+            return date.fromisoformat(self.anchor)
+        except ValueError:
+            return None
+
+    @property
+    def is_manual(self) -> bool:
+        return self.name == MANUAL_URGE.name
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.anchor}" if self.anchor else self.name
+
 
 _REMINDER_FAMILIES = {
     Anchor.UNACKNOWLEDGED: "ack",
@@ -295,10 +352,38 @@ def _not_meaningful(occ: Occurrence, task: TaskTimeline, today: date) -> str | N
 
 
 def step_by_name(policy: EscalationPolicy, name: str) -> LadderStep:
+    """The policy's step ``name``, or :data:`MANUAL_URGE`; DubanError otherwise."""
+    if name == MANUAL_URGE.name:
+        return MANUAL_URGE
     for step in policy.steps:
         if step.name == name:
             return step
     raise DubanError(f"督办规则“{policy.name}”中没有步骤“{name}”")
+
+
+def step_label(policy: EscalationPolicy, key: str) -> str:
+    """What a step key (or bare step name) is called on pages and in logs:
+    the step's label; the name itself for a step the policy no longer has."""
+    name = StepKey.parse(key).name
+    try:
+        return step_by_name(policy, name).label
+    except DubanError:
+        return name
+
+
+def next_rung(
+    policy: EscalationPolicy, *, due: date, today: date, calendar: WorkCalendar
+) -> tuple[LadderStep, date] | None:
+    """The first rung of the overdue ladder (催办, 督办) that falls due after
+    ``today`` for a task due on ``due``, with its day; None past the last."""
+    ladder = sorted(
+        (s for s in policy.steps if s.anchor is Anchor.AFTER_DUE), key=lambda s: s.workdays
+    )
+    for step in ladder:
+        on = calendar.add_workdays(due, step.workdays)
+        if on > today:
+            return step, on
+    return None
 
 
 def next_step_after(policy: EscalationPolicy, occ: Occurrence) -> LadderStep | None:

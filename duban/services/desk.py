@@ -6,7 +6,9 @@
 - :func:`replace_channel`: give a contact a corrected address; the unsent
   deliveries of the old address move to the new one (sent ones stay where they
   went, for the record);
-- :func:`resend_notice`: queue the 交办通知 of a task again (with a fresh link).
+- :func:`resend_notice`: queue the 交办通知 of a task again (with a fresh link);
+- :func:`urge_now`: 催办 by hand — a manual rung of the ladder through the
+  outbox, to the department's liaison, with an optional note.
 
 Each owns its transaction and writes an :class:`~models.AuditEntry` naming
 the actor. Addresses are secrets: only their privacy form leaves this module.
@@ -22,7 +24,8 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from duban.db import insert_for
 from duban.domain.errors import DubanError, NotFoundError
-from duban.domain.escalation import Anchor
+from duban.domain.escalation import MANUAL_URGE, Anchor, StepKey
+from duban.domain.lifecycle import OPEN_STATES, STATE_LABELS, TaskState
 from duban.domain.org import url_scheme
 from duban.services.sweep import policy_for
 from duban.services.tasks import LOCAL_ZONE, TASK_ROLE_LABELS, local_date
@@ -201,7 +204,7 @@ def retry_delivery(
         if delivery is None:
             raise NotFoundError(f"找不到发送记录 #{delivery_id}")
         if delivery.status not in ("failed", "dead"):
-            raise DubanError(f"发送记录 #{delivery_id} 不是发送失败的记录,无需重试")
+            raise DubanError("这条消息没有发送失败,无需重试")
         delivery.status = "failed"
         delivery.next_attempt_at = now
         delivery.not_before = min(delivery.not_before, now)
@@ -213,7 +216,8 @@ def retry_delivery(
             .execution_options(synchronize_session=False)
         )
         _audit(session, now=now, actor=actor, action="retry_delivery",
-               subject=f"发送记录 #{delivery_id}", data={"channel": delivery.channel.url_privacy})
+               subject=f"发给{delivery.contact.name}的消息({delivery.day.isoformat()})",
+               data={"delivery": delivery_id, "channel": delivery.channel.url_privacy})
 
 
 def replace_channel(
@@ -315,7 +319,7 @@ def resend_notice(
         if task is None:
             raise NotFoundError(f"找不到任务 #{task_id}")
         if task.state == "approved":
-            raise DubanError(f"任务 #{task_id} 已办结,无需重新发送通知")
+            raise DubanError("该任务已办结,无需重新发送通知")
         policy = policy_for(session, task.policy_id)
         step = next((s for s in policy.steps if s.anchor is Anchor.ASSIGNED), policy.steps[0])
         today = local_date(now, zone)
@@ -334,10 +338,25 @@ def resend_notice(
             .returning(Notice.id)
         ).scalar_one_or_none()
         if notice_id is None:
-            raise DubanError(f"任务 #{task_id} 今天已发送过{step.label},请明天再重新发送")
-        _audit(session, now=now, actor=actor, action="resend_notice", subject=f"任务 #{task_id}",
-               data={"notice": notice_id, "step": step.name})
+            raise DubanError(f"该任务今天已重新发送过{step.label},请明天再重新发送")
+        caption = f"措施{task.measure.number} {task.department.name}"
+        _audit(session, now=now, actor=actor, action="resend_notice", subject=caption,
+               data={"task": task_id, "notice": notice_id, "step": step.name})
         return int(notice_id)
+
+
+AUDIT_ACTION_LABELS = {
+    "retry_delivery": "重试发送",
+    "replace_channel": "更换联系方式",
+    "resend_notice": "重新发送交办通知",
+    "urge": "督办科催办",
+    "revoke_links": "停用单位链接",
+    "import_plan": "导入工作方案",
+    "issue_document": "印发督办文书",
+    "user_add": "新增账号",
+    "user_update": "修改账号",
+    "user_disable": "停用账号",
+}
 
 
 def audit_entries(
@@ -348,3 +367,102 @@ def audit_entries(
         return list(
             session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
         )
+
+
+NOTE_MAX = 500
+
+
+@dataclass(frozen=True)
+class UrgeOutcome:
+    """What :func:`urge_now` did: the tasks urged, and those left alone with why."""
+
+    urged: list[int]
+    skipped: list[tuple[int, str]]
+
+
+def urge_now(
+    task_ids: list[int],
+    *,
+    actor: str,
+    now: datetime,
+    session_factory: sessionmaker[Session],
+    note: str | None = None,
+    zone: tzinfo = LOCAL_ZONE,
+) -> UrgeOutcome:
+    """催办 each open task of ``task_ids`` now, by hand.
+
+    Each becomes a notice of the manual rung (:data:`MANUAL_URGE`, level 1, to
+    the department's liaison, carrying ``note`` and ``actor``), keyed
+    ``manual_urge@<today>``: it goes out with the next delivery pass inside
+    office hours, is in the escalation log like any ladder step, and leaves the
+    automatic ladder untouched (its 催办 and 督办 keep their own keys and days).
+    At most one per task and day; a task already urged today, submitted,
+    approved or unknown is skipped with the reason. One transaction, one audit
+    entry. Raises DubanError when nothing is selected or the note is too long.
+    """
+    wanted = list(dict.fromkeys(task_ids))
+    if not wanted:
+        raise DubanError("请先选择要催办的任务")
+    note = (note or "").strip() or None
+    if note is not None and len(note) > NOTE_MAX:
+        raise DubanError(f"催办意见不能超过 {NOTE_MAX} 字(现 {len(note)} 字)")
+    key = str(StepKey.manual(local_date(now, zone)))
+    urged: list[int] = []
+    skipped: list[tuple[int, str]] = []
+    with session_factory.begin() as session:
+        tasks = {
+            t.id: t
+            for t in session.scalars(
+                select(Task)
+                .where(Task.id.in_(wanted))
+                .options(joinedload(Task.measure), joinedload(Task.department))
+            )
+        }
+        for task_id in wanted:
+            task = tasks.get(task_id)
+            if task is None:
+                skipped.append((task_id, "找不到该任务"))
+                continue
+            state = TaskState(task.state)
+            if state not in OPEN_STATES:
+                skipped.append((task_id, f"{STATE_LABELS[state]},无需催办"))
+                continue
+            inserted = session.execute(
+                insert_for(session, Notice)
+                .values(
+                    task_id=task_id,
+                    step=key,
+                    status="pending",
+                    level=MANUAL_URGE.level,
+                    due_at=now,
+                    created_at=now,
+                    requested_by=actor,
+                    note=note,
+                )
+                .on_conflict_do_nothing(index_elements=["task_id", "step"])
+                .returning(Notice.id)
+            ).scalar_one_or_none()
+            if inserted is None:
+                skipped.append((task_id, "今天已催办过"))
+            else:
+                urged.append(task_id)
+        if urged:
+            names = [f"措施{tasks[i].measure.number} {tasks[i].department.name}" for i in urged]
+            subject = "、".join(names[:3]) + (f"等{len(names)}项" if len(names) > 3 else "")
+            _audit(session, now=now, actor=actor, action="urge", subject=subject,
+                   data={"tasks": urged, "note": note})
+    return UrgeOutcome(urged, skipped)
+
+
+def task_caption(session_factory: sessionmaker[Session], task_id: int) -> str:
+    """How pages name a task: ``措施8 珠海市民政局(牵头)``; empty when unknown."""
+    with session_factory() as session:
+        row = session.execute(
+            select(Measure.number, Department.name, Task.role)
+            .join(Task, Task.measure_id == Measure.id)
+            .join(Department, Department.id == Task.department_id)
+            .where(Task.id == task_id)
+        ).one_or_none()
+    if row is None:
+        return ""
+    return f"措施{row.number} {row.name}({TASK_ROLE_LABELS.get(row.role, row.role)})"

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from duban.domain.escalation import StepKey, step_label
 from duban.services.sweep import policy_for
 from models import (
     Contact,
@@ -63,6 +64,9 @@ class EscalationEntry:
     reason: str | None
     recipients: list[Recipient] = field(default_factory=list)
     delivered: bool = False
+    # A step taken by hand (督办科催办): who took it and the note it carried.
+    note: str | None = None
+    requested_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,11 +137,8 @@ def escalation_log(
         recipients = _recipients(session, [row[0].id for row in rows], zone)
         entries: list[EscalationEntry] = []
         for notice, task, measure, dept, plan_row in rows:
-            name = notice.step.split("@", 1)[0]
-            label = name
-            for step in policy_for(session, task.policy_id).steps:
-                if step.name == name:
-                    label = step.label
+            key = StepKey.parse(notice.step)
+            label = step_label(policy_for(session, task.policy_id), notice.step)
             got = recipients.get(notice.id, [])
             entries.append(
                 EscalationEntry(
@@ -148,13 +149,15 @@ def escalation_log(
                     measure_title=measure.title,
                     department=dept.name,
                     role=task.role,
-                    step=name,
+                    step=key.name,
                     step_label=label,
                     level=notice.level,
                     at=_iso(notice.due_at, zone) or "",
                     status=notice.status,
                     status_label=STATUS_LABELS.get(notice.status, notice.status),
                     reason=notice.reason,
+                    note=notice.note,
+                    requested_by=notice.requested_by,
                     recipients=got,
                     delivered=bool(got) and all(r.status == "sent" for r in got),
                 )
@@ -219,7 +222,7 @@ def delivery_log(
                 .join(Notice, Notice.id == DeliveryItem.notice_id)
                 .where(DeliveryItem.delivery_id.in_(ids))
             ):
-                items[delivery_id].append((step.split("@", 1)[0], task_id))
+                items[delivery_id].append((StepKey.parse(step).name, task_id))
             for delivery_id, at in session.execute(
                 select(DeliveryAttempt.delivery_id, DeliveryAttempt.at)
                 .where(DeliveryAttempt.delivery_id.in_(ids))

@@ -38,11 +38,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.db import insert_for
 from duban.domain.escalation import (
+    Anchor,
     Audience,
     LadderStep,
     Occurrence,
+    StepKey,
+    next_rung,
     next_step_after,
     step_by_name,
+    step_label,
 )
 from duban.domain.workdays import WorkCalendar
 from duban.services.links import LinkSigner, task_link
@@ -119,7 +123,7 @@ class DispatchReport:
 
 
 def _step_of(session: Session, notice: Notice, task: Task) -> LadderStep | None:
-    name = notice.step.split("@", 1)[0]
+    name = StepKey.parse(notice.step).name
     if name == FAILED_STEP:
         return None
     return step_by_name(policy_for(session, task.policy_id), name)
@@ -582,7 +586,7 @@ def _failure_context(session: Session, notice_id: int) -> dict[str, Any]:
     contact (the template prints only its privacy form), the error, the tries."""
     notice = session.get(Notice, notice_id)
     assert notice is not None
-    failed = session.get(Delivery, int(notice.step.partition("@")[2]))
+    failed = session.get(Delivery, int(StepKey.parse(notice.step).anchor))
     if failed is None:  # pragma: no cover - deliveries are never deleted
         return {
             "failed_step_label": "通知",
@@ -596,11 +600,7 @@ def _failure_context(session: Session, notice_id: int) -> dict[str, Any]:
         task = session.get(Task, carried.task_id) if carried else None
         if carried is None or task is None:
             continue
-        name = carried.step.partition("@")[0]
-        label = name
-        for step in policy_for(session, task.policy_id).steps:
-            if step.name == name:
-                label = step.label
+        label = step_label(policy_for(session, task.policy_id), carried.step)
         if label not in labels:
             labels.append(label)
     return {
@@ -618,21 +618,30 @@ def _item_context(
     department = session.get(Department, task.department_id)
     assert measure is not None and department is not None
     today = context.clock.today(now)
-    name, _, anchor = notice.step.partition("@")
+    key = StepKey.parse(notice.step)
+    name = key.name
     policy = policy_for(session, task.policy_id)
+    next_label: str | None = None
+    next_date: str | None = None
     if name == FAILED_STEP:
-        step_label, template, level, next_label, next_date = "发送失败", FAILED_STEP, 0, None, None
+        label, template, level = "发送失败", FAILED_STEP, 0
     else:
         step = step_by_name(policy, name)
-        step_label, template, level = step.label, step.template_name, step.level
-        occ = Occurrence(notice.step, step, today, date.fromisoformat(anchor) if anchor else today)
-        following = next_step_after(policy, occ)
-        next_label = following.label if following else None
-        next_date = (
-            context.calendar.add_workdays(task.due, following.workdays).isoformat()
-            if following
-            else None
-        )
+        label, template, level = step.label, step.template_name, step.level
+        if step.anchor is Anchor.MANUAL:
+            # Taken by hand on any day: what follows is the ladder's next rung
+            # still ahead (the automatic 催办 and 督办 go on as planned).
+            ahead = next_rung(policy, due=task.due, today=today, calendar=context.calendar)
+            if ahead is not None:
+                next_label, next_date = ahead[0].label, ahead[1].isoformat()
+        else:
+            occ = Occurrence(notice.step, step, today, key.anchor_date or today)
+            following = next_step_after(policy, occ)
+            if following is not None:
+                next_label = following.label
+                next_date = context.calendar.add_workdays(
+                    task.due, following.workdays
+                ).isoformat()
     others = session.execute(
         select(Department.name, Task.role)
         .join(Task, Task.department_id == Department.id)
@@ -651,7 +660,7 @@ def _item_context(
     )
     entry = {
         "step": name,
-        "step_label": step_label,
+        "step_label": label,
         "level": level,
         "task_id": task.id,
         "measure_number": measure.number,
@@ -667,5 +676,8 @@ def _item_context(
         "link": link,
         "other_departments": [f"{n}({ROLE_LABELS.get(r, r)})" for n, r in others],
         "reason": notice.reason,
+        # What a coordinator wrote when taking a step by hand (督办科催办).
+        "note": notice.note,
+        "requested_by": notice.requested_by,
     }
     return entry, template

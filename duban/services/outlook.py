@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.domain.escalation import Anchor, max_after_due, occurrences
+from duban.domain.escalation import Anchor, max_after_due, occurrences, step_label
 from duban.domain.lifecycle import TaskState
 from duban.domain.workdays import WorkCalendar
 from duban.services.sweep import policy_for, timeline_of
@@ -86,7 +86,7 @@ def past_escalations(
         task = session.get(Task, task_id)
         if task is None:
             return []
-        labels = {s.name: s.label for s in policy_for(session, task.policy_id).steps}
+        policy = policy_for(session, task.policy_id)
         rows = session.scalars(
             select(Notice)
             .where(Notice.task_id == task_id, Notice.level >= 1)
@@ -95,7 +95,7 @@ def past_escalations(
         return [
             PastStep(
                 on=n.due_at.astimezone(zone).date(),
-                label=labels.get(n.step.split("@", 1)[0], n.step),
+                label=step_label(policy, n.step),
                 level=n.level,
                 status_label=NOTICE_STATUS_LABELS.get(n.status, n.status),
             )

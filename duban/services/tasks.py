@@ -103,6 +103,9 @@ class TaskView:
     extended: bool
     pending_extension: int | None
     as_of: date
+    # Report periods whose deadline passed without a report (open tasks not yet
+    # overdue; see duban.domain.status.assess).
+    missing_reports: list[ReportPeriod] = field(default_factory=list)
 
 
 @dataclass
@@ -194,7 +197,6 @@ class TaskDetail(TaskView):
     events: list[EventView] = field(default_factory=list)
     extensions: list[ExtensionView] = field(default_factory=list)
     readings: list[ReadingView] = field(default_factory=list)
-    missing_reports: list[ReportPeriod] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form: dates and datetimes as ISO 8601 strings, enums as values."""
@@ -410,6 +412,7 @@ def _view(task: Task, related: _Related, assessment: Assessment, as_of: date) ->
         extended=any(x.status == "approved" for x in extensions),
         pending_extension=pending[0] if pending else None,
         as_of=as_of,
+        missing_reports=list(assessment.missing_reports),
     )
 
 
@@ -607,7 +610,6 @@ def get_task(
                 )
                 for r in related.readings[task.id]
             ],
-            missing_reports=list(assessment.missing_reports),
         )
 
 

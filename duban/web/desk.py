@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from starlette.datastructures import FormData
 
-from duban.domain.errors import DubanError
+from duban.domain.errors import DubanError, NotFoundError
 from duban.domain.lifecycle import OPEN_STATES, TaskState
 from duban.services import desk, lifecycle
 from duban.services.assignment import assign_measure
@@ -26,6 +26,7 @@ from duban.services.links import department_ids_with_tasks, department_link, rev
 from duban.services.logs import delivery_log
 from duban.services.org import org_settings
 from duban.services.outlook import next_steps, past_escalations
+from duban.services.work_queue import SECTION_LABELS, work_queue
 from duban.web.auth import CheckedForm, Coordinator, Staff, require_staff
 from duban.web.department import send_attachment
 from duban.web.state import WebState, flash, parse_day, render, state_of
@@ -40,15 +41,28 @@ def _text(form: FormData, name: str) -> str:
 
 
 def _do(request: Request, back: str, action: Callable[[WebState], Any], done: str) -> Response:
-    """Run a coordinator action; flash the outcome; go back to ``back``."""
+    """Run a coordinator action; flash the outcome; go back to ``back``.
+
+    The error's own message is shown without its record reference (the
+    page names the record in words; internal ids stay off the pages)."""
     web = state_of(request)
     try:
         action(web)
+    except NotFoundError:
+        flash(request, "未能办理:找不到该记录,可能已被删除,请刷新页面", "error")
     except DubanError as err:
-        flash(request, f"未能办理:{err}", "error")
+        flash(request, f"未能办理:{err.message}", "error")
     else:
         flash(request, done)
     return RedirectResponse(back, 303)
+
+
+def _caption(request: Request, task_id: int) -> str:
+    return desk.task_caption(state_of(request).context.session_factory, task_id) or "该任务"
+
+
+QUEUE_PREVIEW = 10  # rows of each section on the landing page
+QUEUE_PAGE = 50  # rows per page of one section's full list
 
 
 def _back(form: FormData, default: str) -> str:
@@ -56,10 +70,70 @@ def _back(form: FormData, default: str) -> str:
     return target if target.startswith("/") and not target.startswith("//") else default
 
 
+def _queue(request: Request) -> Any:
+    web = state_of(request)
+    return work_queue(web.context.session_factory, now=web.clock.now(),
+                      calendar=web.context.calendar, zone=web.zone)
+
+
 @router.get("/desk")
 def desk_home(request: Request, user: Coordinator) -> Response:
-    web = state_of(request)
-    return render(request, "desk/home.html", queue=desk.review_queue(web.context.session_factory))
+    """The work queue: each section's count and its most urgent rows."""
+    queue = _queue(request)
+    return render(request, "desk/home.html", queue=queue, counts=queue.counts(),
+                  labels=SECTION_LABELS, preview=QUEUE_PREVIEW, section=None, page=1,
+                  pages=1)
+
+
+@router.get("/desk/queue/{section}")
+def desk_section(request: Request, user: Coordinator, section: str, page: int = 1) -> Response:
+    """One section of the queue in full, ``QUEUE_PAGE`` rows a page."""
+    if section not in SECTION_LABELS:
+        raise HTTPException(404, "没有这一类待办")
+    queue = _queue(request)
+    rows = getattr(queue, section)
+    pages = max(1, -(-len(rows) // QUEUE_PAGE))
+    page = min(max(page, 1), pages)
+    setattr(queue, section, rows[(page - 1) * QUEUE_PAGE : page * QUEUE_PAGE])
+    return render(request, "desk/home.html", queue=queue, counts={
+        **queue.counts(), section: len(rows)}, labels=SECTION_LABELS, preview=QUEUE_PAGE,
+        section=section, page=page, pages=pages)
+
+
+@router.post("/desk/urge")
+def urge(request: Request, user: Coordinator, form: CheckedForm) -> Response:
+    """催办 now: one task (the row's button, ``only``) or the ticked ones (``tasks``)."""
+    only = _text(form, "only")
+    chosen = [only] if only else [v for v in form.getlist("tasks") if isinstance(v, str)]
+    try:
+        task_ids = [int(v) for v in chosen]
+    except ValueError:
+        raise HTTPException(400, "所选任务无效") from None
+    outcome: dict[str, desk.UrgeOutcome] = {}
+
+    def run(web: WebState) -> None:
+        outcome["done"] = desk.urge_now(
+            task_ids, actor=user.actor, note=_text(form, "note"), now=web.clock.now(),
+            zone=web.zone, session_factory=web.context.session_factory)
+        web.wake_delivery()
+
+    back = _back(form, "/desk")
+    response = _do(request, back, run, "")
+    done = outcome.get("done")
+    if done is not None:
+        web = state_of(request)
+        parts = []
+        if done.urged:
+            names = [desk.task_caption(web.context.session_factory, i) for i in done.urged]
+            shown = "、".join(names[:3]) + (f"等 {len(names)} 项" if len(names) > 3 else "")
+            parts.append(f"已催办 {shown},办公时间内发给联络员,并记入督办记录。")
+        if done.skipped:
+            reasons = sorted({why for _i, why in done.skipped})
+            parts.append(f"{len(done.skipped)} 项未催办({'、'.join(reasons)})。")
+        messages = request.session.get("flash", [])
+        kind = "ok" if done.urged else "error"
+        request.session["flash"] = [*messages[:-1], [kind, "".join(parts)]]
+    return response
 
 
 @router.get("/tasks/{task_id}")
@@ -101,7 +175,8 @@ def approve(request: Request, user: Coordinator, task_id: int, form: CheckedForm
         lifecycle.approve(task_id, actor=user.actor, note=_text(form, "note") or None,
                           now=web.clock.now(), session_factory=web.context.session_factory)
 
-    return _do(request, _back(form, f"/tasks/{task_id}"), run, f"任务 #{task_id} 已办结。")
+    return _do(request, _back(form, f"/tasks/{task_id}"), run,
+               f"已办结:{_caption(request, task_id)}。")
 
 
 @router.post("/desk/tasks/{task_id}/return")
@@ -110,7 +185,8 @@ def return_task(request: Request, user: Coordinator, task_id: int, form: Checked
         lifecycle.return_(task_id, actor=user.actor, reason=_text(form, "reason"),
                           now=web.clock.now(), session_factory=web.context.session_factory)
 
-    return _do(request, _back(form, f"/tasks/{task_id}"), run, f"任务 #{task_id} 已退回。")
+    return _do(request, _back(form, f"/tasks/{task_id}"), run,
+               f"已退回:{_caption(request, task_id)},退回理由已发给该单位。")
 
 
 @router.post("/desk/tasks/{task_id}/due")
@@ -125,7 +201,7 @@ def change_due(request: Request, user: Coordinator, task_id: int, form: CheckedF
                              calendar=web.context.calendar,
                              session_factory=web.context.session_factory)
 
-    return _do(request, f"/tasks/{task_id}", run, f"任务 #{task_id} 期限已调整。")
+    return _do(request, f"/tasks/{task_id}", run, "期限已调整。")
 
 
 @router.post("/desk/tasks/{task_id}/resend")
@@ -152,7 +228,7 @@ def decide_extension(
                now=web.clock.now(), session_factory=web.context.session_factory)
 
     label = "已同意延期申请" if decision == "approve" else "已不同意延期申请"
-    return _do(request, _back(form, "/desk"), run, f"{label} #{extension_id}。")
+    return _do(request, _back(form, "/desk"), run, f"{label}。")
 
 
 @router.get("/desk/deliveries")
@@ -198,8 +274,7 @@ def retry(request: Request, user: Coordinator, delivery_id: int, form: CheckedFo
                             session_factory=web.context.session_factory)
         web.wake_delivery()
 
-    return _do(request, _back(form, "/desk"), run,
-               f"发送记录 #{delivery_id} 将在办公时间内重新发送。")
+    return _do(request, _back(form, "/desk"), run, "这条消息将在办公时间内重新发送。")
 
 
 @router.post("/desk/channels/{channel_id}/replace")
@@ -281,4 +356,5 @@ def assign(request: Request, user: Coordinator, form: CheckedForm) -> Response:
 def audit(request: Request, user: Coordinator) -> Response:
     web = state_of(request)
     return render(request, "desk/audit.html",
-                  entries=desk.audit_entries(web.context.session_factory, limit=100))
+                  entries=desk.audit_entries(web.context.session_factory, limit=100),
+                  action_labels=desk.AUDIT_ACTION_LABELS)

@@ -10,9 +10,15 @@ import pytest
 from duban.domain.errors import DubanError
 from duban.domain.escalation import (
     DEFAULT_POLICY,
+    MANUAL_URGE,
+    Anchor,
     EscalationPolicy,
+    StepKey,
     TaskTimeline,
     evaluate,
+    next_rung,
+    step_by_name,
+    step_label,
 )
 from duban.domain.lifecycle import TaskState
 from duban.domain.workdays import WorkCalendar
@@ -131,3 +137,36 @@ def test_a_task_due_within_its_first_quarter_owes_no_report_and_does_not_crash(
                       done=frozenset({"assigned@2016-01-04"}))
     assert [o.key for o in result.due] == ["urge@2016-03-15"]
     assert not [o for o, _ in result.superseded if o.step.anchor.value.startswith("report")]
+
+
+def test_step_keys_read_and_write_name_and_anchor() -> None:
+    key = StepKey.parse("due_reminder_3@2015-12-31")
+    assert key == StepKey("due_reminder_3", "2015-12-31")
+    assert key.anchor_date == date(2015, 12, 31) and not key.is_manual
+    assert str(StepKey.manual(date(2016, 1, 29))) == "manual_urge@2016-01-29"
+    assert StepKey.parse("manual_urge@2016-01-29").is_manual
+    failure = StepKey.parse("delivery_failed@17")
+    assert failure.anchor == "17" and failure.anchor_date is None
+    assert str(StepKey.parse("assigned")) == "assigned"
+
+
+def test_the_manual_rung_is_known_by_name_but_refused_in_a_policy() -> None:
+    assert step_by_name(DEFAULT_POLICY, "manual_urge") is MANUAL_URGE
+    assert MANUAL_URGE.level == 1 and MANUAL_URGE.anchor is Anchor.MANUAL
+    assert step_label(DEFAULT_POLICY, "manual_urge@2016-01-29") == "督办科催办"
+    assert step_label(DEFAULT_POLICY, "urge@2015-12-31") == "催办"
+    assert step_label(DEFAULT_POLICY, "gone@2015-12-31") == "gone"
+    for bad in ({"name": "x", "anchor": "manual", "audience": ["liaison"]},
+                {"name": "manual_urge", "anchor": "after_due", "audience": ["liaison"]}):
+        with pytest.raises(DubanError, match="手动催办"):
+            EscalationPolicy.from_data({"steps": [bad]})
+
+
+def test_the_next_rung_is_the_first_overdue_step_still_ahead(cal: WorkCalendar) -> None:
+    due = date(2015, 12, 31)
+    urge, on = next_rung(DEFAULT_POLICY, due=due, today=date(2015, 12, 30), calendar=cal) or (
+        None, None)
+    assert urge is not None and urge.name == "urge" and on == date(2016, 1, 4)
+    yellow = next_rung(DEFAULT_POLICY, due=due, today=date(2016, 1, 4), calendar=cal)
+    assert yellow is not None and yellow[0].name == "escalate_yellow"
+    assert next_rung(DEFAULT_POLICY, due=due, today=date(2016, 2, 1), calendar=cal) is None

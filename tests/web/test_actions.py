@@ -74,7 +74,7 @@ def test_a_department_acknowledges_reports_and_submits_then_a_coordinator_approv
     staff = new_client()
     staff_form = login(staff, "coordinator")
     desk = staff.get("/desk").text
-    assert f"任务 #{world.single}" in desk and "全部完成,见附件" in desk
+    assert f"href=\"/tasks/{world.single}\"" in desk and "全部完成,见附件" in desk
     response = staff.post(f"/desk/tasks/{world.single}/approve",
                           data={"csrf_token": staff_form, "back": "/desk"})
     assert response.status_code == 303 and response.headers["location"] == "/desk"
@@ -238,7 +238,7 @@ def test_a_notice_is_resent_once_a_day(
     form = login(client, "coordinator")
     client.post(f"/desk/tasks/{world.lead}/resend", data={"csrf_token": form})
     again = client.post(f"/desk/tasks/{world.lead}/resend", data={"csrf_token": form})
-    assert "今天已发送过" in client.get(again.headers["location"]).text
+    assert "今天已重新发送过" in client.get(again.headers["location"]).text
     with session_factory() as session:
         steps = session.scalars(select(Notice.step).where(Notice.task_id == world.lead)).all()
     assert steps == ["assigned@2015-06-01"]

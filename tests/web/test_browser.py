@@ -135,7 +135,7 @@ def test_a_department_acts_from_its_link_and_a_coordinator_approves(
     assert "已完成,附验收材料" in desk.content()
     shot(desk, "coordinator-1-desk")
     desk.click(f"#submissions form[action='/desk/tasks/{server.world.lead}/approve'] button")
-    desk.wait_for_selector(f"text=任务 #{server.world.lead} 已办结。")
+    desk.wait_for_selector("text=已办结:措施")
     shot(desk, "coordinator-2-approved")
     desk.goto(f"{server.base}/tasks/{server.world.lead}")
     content = desk.content()
