@@ -123,6 +123,23 @@ class Section:
 
 
 @dataclass
+class NewDepartment:
+    """A department the coordinator chose to create when the draft is imported."""
+
+    name: str
+    kind: str = "department"  # a DepartmentKind value
+
+
+@dataclass
+class NewAlias:
+    """A printed name the coordinator chose to record as another name of an
+    existing department (its official name) when the draft is imported."""
+
+    alias: str
+    department: str
+
+
+@dataclass
 class PlanDraft:
     title: str
     doc_number: str | None
@@ -134,6 +151,11 @@ class PlanDraft:
     source_sha256: str | None = None
     encoding: str = "utf-8"
     warnings: list[ParseWarning] = field(default_factory=list)
+    # Directory changes decided in review, applied in the import's transaction.
+    new_departments: list[NewDepartment] = field(default_factory=list)
+    new_aliases: list[NewAlias] = field(default_factory=list)
+    # Keys (:func:`warning_key`) of warnings the coordinator marked as checked.
+    reviewed: list[str] = field(default_factory=list)
 
     def section(self, number: int | None) -> Section | None:
         for section in self.sections:

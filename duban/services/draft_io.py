@@ -2,8 +2,9 @@
 
 The file is meant for people: Chinese comments on top, one block per measure
 with ``lead``/``supporting`` lists and ``targets`` a coordinator can edit,
-the parse warnings at the end (ignored on reading). Reading validates every
-field and names the measure and field at fault.
+an optional ``directory`` block (departments to create and aliases to add on
+import), the parse warnings at the end (read back, but informational only).
+Reading validates every field and names the measure and field at fault.
 """
 
 from __future__ import annotations
@@ -14,15 +15,20 @@ from typing import Any
 
 import yaml
 
+from duban.domain.directory import DepartmentKind
 from duban.domain.errors import DraftError
 from duban.domain.plan_draft import (
     COMPARATORS,
     Measure,
+    NewAlias,
+    NewDepartment,
+    ParseWarning,
     PlanDraft,
     Responsibility,
     Role,
     Section,
     Target,
+    WarningKind,
 )
 
 DRAFT_FORMAT = "duban-plan-draft/1"
@@ -34,7 +40,10 @@ _HEADER = """\
 # 目标字段:due 截止日期(YYYY-MM-DD,可空);comparator 取 >=、>、<=、<、= 之一;
 # value 数值;unit 单位;indicator 指标名称;ongoing: true 为长期任务(长期坚持、持续推进,
 # 无截止日期,按报送周期定期报送进展)。leaders 为分管/责任领导。line 为原文行号,仅供对照。
-# 文末 warnings 为解析提示,导入时忽略。
+# directory(可选):导入时一并写入机构目录——new_departments 新建单位
+# (name 名称,kind 类型:department 市直部门、district 区(功能区)、party 党委部门、
+# peoples_org 人民团体),aliases 别名(alias 方案中的写法,department 目录中的单位全称)。
+# 文末 warnings 为解析提示,reviewed 为已核对的提示,导入时忽略。
 """
 
 
@@ -71,9 +80,23 @@ def draft_to_mapping(draft: PlanDraft) -> dict[str, Any]:
             for s in draft.sections
         ],
         "measures": [_measure_mapping(m) for m in draft.measures],
+        **_directory_mapping(draft),
         "warnings": [
-            {"line": w.line, "kind": str(w.kind), "message": w.message} for w in draft.warnings
+            {"line": w.line, "measure": w.measure, "kind": str(w.kind), "message": w.message}
+            for w in draft.warnings
         ],
+        **({"reviewed": list(draft.reviewed)} if draft.reviewed else {}),
+    }
+
+
+def _directory_mapping(draft: PlanDraft) -> dict[str, Any]:
+    if not (draft.new_departments or draft.new_aliases):
+        return {}
+    return {
+        "directory": {
+            "new_departments": [{"name": d.name, "kind": d.kind} for d in draft.new_departments],
+            "aliases": [{"alias": a.alias, "department": a.department} for a in draft.new_aliases],
+        }
     }
 
 
@@ -168,6 +191,7 @@ def load_draft(text: str, *, source: str = "草稿") -> PlanDraft:
         seen[measure.number] = index
         measures.append(measure)
     src = data.get("source") or {}
+    new_departments, new_aliases = _read_directory(data.get("directory"), source)
     return PlanDraft(
         title=title.strip(),
         doc_number=_opt_str(data.get("doc_number"), source, "doc_number"),
@@ -178,7 +202,65 @@ def load_draft(text: str, *, source: str = "草稿") -> PlanDraft:
         source_name=src.get("name") if isinstance(src, dict) else None,
         source_sha256=src.get("sha256") if isinstance(src, dict) else None,
         encoding=(src.get("encoding") if isinstance(src, dict) else None) or "utf-8",
+        warnings=_read_warnings(data.get("warnings")),
+        new_departments=new_departments,
+        new_aliases=new_aliases,
+        reviewed=[str(k) for k in data.get("reviewed") or [] if isinstance(k, str | int)],
     )
+
+
+def _read_directory(raw: Any, source: str) -> tuple[list[NewDepartment], list[NewAlias]]:
+    """The optional ``directory`` block: departments to create, aliases to add."""
+    where = f"{source} directory"
+    if raw is None:
+        return [], []
+    if not isinstance(raw, dict) or set(raw) - {"new_departments", "aliases"}:
+        raise DraftError("应为包含 new_departments 和/或 aliases 的映射", where=where)
+    departments: list[NewDepartment] = []
+    for index, item in enumerate(raw.get("new_departments") or [], 1):
+        at = f"{where} new_departments 第{index}项"
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise DraftError("应为包含 name 和 kind 的映射", where=at)
+        kind = item.get("kind", DepartmentKind.DEPARTMENT.value)
+        if kind not in {k.value for k in DepartmentKind}:
+            allowed = "、".join(k.value for k in DepartmentKind)
+            raise DraftError(f"kind“{kind}”无效,应为 {allowed} 之一", where=at)
+        if not item["name"].strip():
+            raise DraftError("name 不能为空", where=at)
+        departments.append(NewDepartment(item["name"].strip(), str(kind)))
+    aliases: list[NewAlias] = []
+    for index, item in enumerate(raw.get("aliases") or [], 1):
+        at = f"{where} aliases 第{index}项"
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("alias"), str)
+            or not isinstance(item.get("department"), str)
+            or not item["alias"].strip()
+            or not item["department"].strip()
+        ):
+            raise DraftError("应为包含 alias 和 department 的映射", where=at)
+        aliases.append(NewAlias(item["alias"].strip(), item["department"].strip()))
+    return departments, aliases
+
+
+def _read_warnings(raw: Any) -> list[ParseWarning]:
+    """The parse warnings kept in the file (informational: malformed entries,
+    or kinds this version does not know, are skipped rather than refused)."""
+    kinds = {k.value for k in WarningKind}
+    warnings: list[ParseWarning] = []
+    for item in raw if isinstance(raw, list) else []:
+        if not isinstance(item, dict) or item.get("kind") not in kinds:
+            continue
+        line, measure = item.get("line"), item.get("measure")
+        warnings.append(
+            ParseWarning(
+                WarningKind(item["kind"]),
+                line if isinstance(line, int) and not isinstance(line, bool) else 0,
+                str(item.get("message") or ""),
+                measure if isinstance(measure, int) and not isinstance(measure, bool) else None,
+            )
+        )
+    return warnings
 
 
 def _read_section(raw: Any, source: str, index: int) -> Section:

@@ -19,9 +19,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from duban.domain.directory import Directory, normalize_name
+from duban.domain.draft_edits import with_pending
 from duban.domain.errors import DirectoryError, DraftError, DubanError
 from duban.domain.plan_draft import (
     COMPARATORS,
+    NewAlias,
+    NewDepartment,
     PlanDraft,
     Role,
     format_value,
@@ -32,6 +35,7 @@ from duban.services.directory import directory_from_db
 from duban.services.serialize import jsonable
 from models import (
     Department,
+    DepartmentAlias,
     IndicatorReading,
     Measure,
     Plan,
@@ -87,7 +91,8 @@ class ImportReport:
     ``plan_id`` is None only for a dry run of a new plan. ``relocated`` counts
     measures whose source lines moved without their content changing.
     ``created_departments`` are names created (or, in a dry run, to be created)
-    by ``create_unknown``.
+    from the draft's ``new_departments`` and by ``create_unknown``;
+    ``created_aliases`` are the draft's aliases added, as ``别名=单位``.
     """
 
     status: ImportStatus
@@ -107,6 +112,7 @@ class ImportReport:
     measures_changed: list[MeasureChange] = field(default_factory=list)
     relocated: int = 0
     created_departments: list[str] = field(default_factory=list)
+    created_aliases: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``plan import --json`` shape: this dataclass with dates as ISO strings."""
@@ -143,9 +149,12 @@ def import_plan(
 
     Every responsibility name must resolve through the stored directory
     (official names and aliases; collectives such as 各区 are kept unresolved
-    with ``collective`` true). Unknown names raise DirectoryError listing each
-    name with its measures and lines, unless ``create_unknown``, which creates
-    them as departments of kind ``department``.
+    with ``collective`` true) together with the draft's ``new_departments``
+    and ``new_aliases``, which are added to the directory in the same
+    transaction (those the directory already knows by then are skipped).
+    Unknown names raise DirectoryError listing each name with its measures and
+    lines, unless ``create_unknown``, which creates them as departments of
+    kind ``department``.
 
     Raises DraftError for an inconsistent draft. Writes nothing on error, when
     the content is unchanged (same fingerprint), or when ``dry_run``.
@@ -171,18 +180,26 @@ def import_plan(
             return report
 
         directory = directory_from_db(session=session)
-        unknown = _unknown_names(draft, directory)
+        new_departments, new_aliases = _directory_changes(draft, directory)
+        unknown = _unknown_names(draft, with_pending(directory, draft))
         if unknown and not create_unknown:
             raise DirectoryError(_unknown_message(unknown))
-        report.created_departments = list(unknown)
+        report.created_departments = [d.name for d in new_departments] + list(unknown)
+        report.created_aliases = [f"{a.alias}={a.department}" for a in new_aliases]
         if plan is not None:
             _diff(plan, draft, report)
             _guard_assigned_work(session, plan, draft)
         if dry_run:
             return report  # nothing was added to the session
 
+        for new in new_departments:
+            session.add(Department(name=new.name, kind=new.kind, functional_area=False))
         for name in unknown:
             session.add(Department(name=name, kind="department", functional_area=False))
+        session.flush()
+        ids = {name: id_ for name, id_ in session.execute(select(Department.name, Department.id))}
+        for alias in new_aliases:
+            session.add(DepartmentAlias(department_id=ids[alias.department], alias=alias.alias))
         session.flush()
         resolutions = _resolve_all(session, draft, directory_from_db(session=session))
         if plan is None:
@@ -194,6 +211,31 @@ def import_plan(
         session.flush()
         report.plan_id = plan.id
     return report
+
+
+def _directory_changes(
+    draft: PlanDraft, directory: Directory
+) -> tuple[list[NewDepartment], list[NewAlias]]:
+    """The draft's new departments and aliases still missing from ``directory``.
+
+    Raises DirectoryError when an alias points to a department the directory
+    does not have, or when the changes would give one name to two departments.
+    """
+    with_pending(directory, draft)  # raises on a clash or a missing department
+    departments: list[NewDepartment] = []
+    seen: set[str] = set()
+    for new in draft.new_departments:
+        if directory.resolve(new.name) is None and normalize_name(new.name) not in seen:
+            seen.add(normalize_name(new.name))
+            departments.append(new)
+    aliases: list[NewAlias] = []
+    for alias in draft.new_aliases:
+        target = directory.resolve(alias.department)
+        assert target is not None  # checked by with_pending
+        if directory.resolve(alias.alias) is None and normalize_name(alias.alias) not in seen:
+            seen.add(normalize_name(alias.alias))
+            aliases.append(NewAlias(alias.alias, target.name))
+    return departments, aliases
 
 
 def _guard_assigned_work(session: Session, plan: Plan, draft: PlanDraft) -> None:

@@ -1,40 +1,64 @@
 """The desk's plan pages: upload a plan document, review the parsed draft
-(warnings beside the source line they point to), correct departments and
-dates, check or import it; and run assignment for a measure.
+(each measure beside its source paragraph, warnings at the top), correct
+units and targets, decide about names the directory does not know, check or
+import it; then assign a measure or the whole plan.
 
 A draft under review lives in ``DATA_DIR/drafts/<id>.yaml`` (the same YAML as
 ``duban plan parse --out``) with the decoded document beside it
 (``<id>.txt``), so review survives a restart and the CLI can read it too.
+A submitted review form is checked as a whole: if any field is wrong, the
+page comes back with the input kept and the errors named, and neither the
+draft nor the database changes. Only 确认导入 writes to the database.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import yaml
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
+from duban.domain.directory import Directory
+from duban.domain.draft_edits import (
+    FieldError,
+    Resolution,
+    apply_edits,
+    resolve_name,
+    review_warnings,
+    unknown_names,
+    with_pending,
+)
 from duban.domain.errors import DubanError
-from duban.domain.plan_draft import ParseWarning, PlanDraft, Responsibility, Role, WarningKind
+from duban.domain.plan_draft import PlanDraft
 from duban.domain.plan_parser import parse_plan
 from duban.domain.text_decoding import decode_plan_bytes
+from duban.services.assignment import assign_measure, measures_to_run
 from duban.services.directory import directory_from_db
 from duban.services.draft_io import dump_draft, load_draft
-from duban.services.plan_import import import_plan
+from duban.services.plan_import import ImportStatus, import_plan
 from duban.services.plans import list_plans
 from duban.web.auth import CheckedForm, Coordinator
-from duban.web.state import WebState, flash, parse_day, render, state_of
+from duban.web.review_view import (
+    SubmittedForm,
+    field_id,
+    measure_rows,
+    name_choices,
+    page_context,
+    pending_changes,
+    read_form,
+    resolution_of,
+    short_message,
+)
+from duban.web.state import WebState, flash, render, state_of
 from models import AuditEntry
 
 router = APIRouter(include_in_schema=False)
 
 _DRAFT_ID = re.compile(r"^[0-9a-f]{16}$")
-_SPLIT = re.compile(r"[、,,;;\s]+")
 MAX_PLAN_BYTES = 5 * 1024 * 1024
 
 
@@ -54,13 +78,12 @@ def _paths(web: WebState, draft_id: str) -> tuple[Path, Path]:
     return yaml_path, text_path
 
 
-def _load(web: WebState, draft_id: str) -> tuple[PlanDraft, list[dict[str, Any]], list[str]]:
+def _load(web: WebState, draft_id: str) -> tuple[PlanDraft, list[str]]:
+    """The stored draft and the lines of its document ([] when it is gone)."""
     yaml_path, text_path = _paths(web, draft_id)
-    text = yaml_path.read_text(encoding="utf-8")
-    draft = load_draft(text, source="草稿")
-    warnings = (yaml.safe_load(text) or {}).get("warnings") or []
+    draft = load_draft(yaml_path.read_text(encoding="utf-8"), source="草稿")
     lines = text_path.read_text(encoding="utf-8").splitlines() if text_path.is_file() else []
-    return draft, warnings, lines
+    return draft, lines
 
 
 @router.get("/desk/plans")
@@ -99,55 +122,85 @@ async def upload(request: Request, user: Coordinator, form: CheckedForm) -> Resp
     return RedirectResponse(f"/desk/plans/drafts/{draft_id}", 303)
 
 
+def _directory(web: WebState) -> Directory:
+    with web.context.session_factory() as session:
+        return directory_from_db(session=session)
+
+
+def _known(directory: Directory, draft: PlanDraft) -> Callable[[str], bool]:
+    try:
+        return with_pending(directory, draft).knows
+    except DubanError:  # a pending alias whose department is gone: import says so
+        return directory.knows
+
+
+def _render_review(
+    request: Request,
+    draft_id: str,
+    draft: PlanDraft,
+    lines: list[str],
+    directory: Directory,
+    *,
+    submitted: SubmittedForm | None = None,
+    errors: list[FieldError] | None = None,
+    name_errors: list[str] | None = None,
+) -> Response:
+    known = _known(directory, draft)
+    warnings = review_warnings(draft, known)
+    unknown = unknown_names(draft, known)
+    choices = name_choices(unknown, directory, submitted.choices if submitted else None)
+    rows = measure_rows(
+        draft, lines, warnings,
+        edits={e.number: e for e in submitted.edits} if submitted else None,
+        errors=errors,
+    )
+    reviewed = set(submitted.reviewed) if submitted else set(draft.reviewed)
+    open_warnings = [w for w in warnings if w.key not in reviewed or not w.checkable]
+    checked = [w for w in warnings if w.key in reviewed and w.checkable]
+    labels = {m.number: m.label or str(m.number) for m in draft.measures}
+    failed = bool(errors or name_errors)
+    return render(
+        request,
+        "desk/review.html",
+        status_code=400 if failed else 200,
+        **page_context(
+            draft=draft, draft_id=draft_id, rows=rows, labels=labels,
+            open_warnings=open_warnings, checked_warnings=checked, choices=choices,
+            pending=pending_changes(draft), errors=errors or [], name_errors=name_errors or [],
+            field_id=field_id, known=known, short=lambda w: short_message(w, labels),
+            known_names=[n for d in directory for n in d.names()],
+        ),
+    )
+
+
 @router.get("/desk/plans/drafts/{draft_id}")
 def review(request: Request, user: Coordinator, draft_id: str) -> Response:
     web = state_of(request)
-    draft, warnings, lines = _load(web, draft_id)
-    by_line: dict[int, list[dict[str, Any]]] = {}
-    for warning in warnings:
-        by_line.setdefault(int(warning.get("line") or 0), []).append(warning)
-    rows: list[dict[str, Any]] = []
-    for measure in draft.measures:
-        span = range(measure.line, measure.end_line + 1)
-        notes = [
-            {**w, "source": lines[w_line - 1] if 0 < w_line <= len(lines) else ""}
-            for w_line in span
-            for w in by_line.get(w_line, [])
-        ]
-        rows.append({"measure": measure, "warnings": notes,
-                     "section": (s.heading if (s := draft.section(measure.section)) else "")})
-    in_measures = {w["line"] for r in rows for w in r["warnings"]}
-    loose = [
-        {**w, "source": lines[int(w["line"]) - 1] if 0 < int(w["line"]) <= len(lines) else ""}
-        for w in warnings
-        if w.get("line") not in in_measures
-    ]
-    return render(request, "desk/review.html", draft=draft, draft_id=draft_id, rows=rows,
-                  loose=loose, warning_count=len(warnings))
+    draft, lines = _load(web, draft_id)
+    return _render_review(request, draft_id, draft, lines, _directory(web))
 
 
-def _apply_edits(draft: PlanDraft, form: Any) -> None:
-    """Departments and target dates from the review form, onto the draft."""
-    for measure in draft.measures:
-        n = measure.number
-        line = measure.clause_line or measure.line
-        if f"lead-{n}" in form:
-            lead = [x for x in _SPLIT.split(str(form.get(f"lead-{n}"))) if x]
-            supporting = [x for x in _SPLIT.split(str(form.get(f"supporting-{n}") or "")) if x]
-            measure.responsibilities = [
-                *(Responsibility(name, Role.LEAD, line) for name in lead),
-                *(Responsibility(name, Role.SUPPORTING, line) for name in supporting),
-            ]
-        for index, target in enumerate(measure.targets):
-            key = f"due-{n}-{index}"
-            if key in form:
-                raw = str(form.get(key) or "").strip()
-                day = parse_day(raw)
-                if raw and day is None:
-                    raise DubanError(
-                        f"措施{n} 第{index + 1}个目标的日期“{raw}”无效,应为 YYYY-MM-DD"
-                    )
-                target.due = day
+def _apply_form(
+    draft: PlanDraft, submitted: SubmittedForm, directory: Directory, has_acks: bool
+) -> tuple[list[FieldError], list[str]]:
+    """Apply the whole form to ``draft`` (in memory); returns field errors and
+    errors about names. With any error the caller must not keep ``draft``."""
+    errors = apply_edits(draft, submitted.edits)
+    name_errors: list[str] = []
+    for name in submitted.undo:
+        resolve_name(draft, name, Resolution.UNDO, directory=directory)
+    for choice in submitted.choices:
+        how = resolution_of(choice.action)
+        if how is None or how is Resolution.UNDO:
+            continue
+        problem = resolve_name(draft, choice.name, how, directory=directory,
+                               department=choice.department, kind=choice.kind)
+        if problem:
+            choice.error = problem
+            name_errors.append(problem)
+    if has_acks:
+        draft.reviewed = list(dict.fromkeys(submitted.reviewed))
+    return errors, name_errors
 
 
 @router.post("/desk/plans/drafts/{draft_id}")
@@ -155,46 +208,91 @@ def save_or_import(
     request: Request, user: Coordinator, draft_id: str, form: CheckedForm
 ) -> Response:
     web = state_of(request)
-    draft, warnings, lines = _load(web, draft_id)
+    draft, lines = _load(web, draft_id)
     yaml_path, text_path = _paths(web, draft_id)
+    directory = _directory(web)
     do = str(form.get("do") or "save")
     back = f"/desk/plans/drafts/{draft_id}"
-    try:
-        _apply_edits(draft, form)
-    except DubanError as err:
-        flash(request, str(err), "error")
-        return RedirectResponse(back, 303)
-    draft.warnings = [  # the parser's warnings stay on the review page
-        ParseWarning(WarningKind(w["kind"]), int(w["line"]), str(w["message"]))
-        for w in warnings
-        if w.get("kind") in {k.value for k in WarningKind}
-    ]
-    text = dump_draft(draft)
-    yaml_path.write_text(text, encoding="utf-8")
+    submitted = read_form(form, draft)
+    errors, name_errors = _apply_form(draft, submitted, directory, "acks" in form)
+    if errors or name_errors:
+        stored, _lines = _load(web, draft_id)  # the page shows what is stored
+        return _render_review(request, draft_id, stored, lines, directory,
+                              submitted=submitted, errors=errors, name_errors=name_errors)
+    yaml_path.write_text(dump_draft(draft), encoding="utf-8")
     if do == "save":
-        flash(request, "修改已保存。")
+        flash(request, "修改已保存(尚未导入)。")
         return RedirectResponse(back, 303)
+    unresolved = unknown_names(draft, _known(directory, draft))
+    if unresolved:
+        flash(request, "修改已保存,但以下单位不在机构目录中,请先在“目录中没有的单位”里"
+              "选择对应单位、记为别名或新建:" + "、".join(unresolved), "error")
+        return RedirectResponse(back + "#unknown", 303)
     try:
         report = import_plan(
             draft,
             session_factory=web.context.session_factory,
             source_text="\n".join(lines) + "\n" if lines else None,
             dry_run=do != "import",
-            create_unknown=form.get("create_unknown") == "on",
             now=web.clock.now(),
         )
     except DubanError as err:
-        flash(request, f"未能导入:{err}", "error")
+        flash(request, f"修改已保存,但未能导入:{err}", "error")
         return RedirectResponse(back, 303)
     summary = (f"“{report.title}”:{report.measure_count} 项措施、{report.responsibility_count} "
-               f"个责任单位、{report.target_count} 个目标;状态 {report.status.value}")
+               f"个责任单位、{report.target_count} 个目标")
+    if report.created_departments:
+        summary += ";新建单位 " + "、".join(report.created_departments)
+    if report.created_aliases:
+        summary += ";新增别名 " + "、".join(report.created_aliases)
     if do != "import":
-        flash(request, "检查通过(未写入):" + summary)
+        flash(request, "检查通过(未写入):" + summary + f";{STATUS_LABELS[report.status]}")
         return RedirectResponse(back, 303)
     with web.context.session_factory.begin() as session:
         session.add(AuditEntry(at=web.clock.now(), actor=user.actor, action="import_plan",
-                               subject=report.key, data={"status": report.status.value}))
+                               subject=report.key,
+                               data={"status": report.status.value,
+                                     "created_departments": report.created_departments,
+                                     "created_aliases": report.created_aliases}))
     yaml_path.unlink(missing_ok=True)
     text_path.unlink(missing_ok=True)
-    flash(request, "已导入" + summary + "。可在下方按措施交办。")
-    return RedirectResponse("/desk/plans", 303)
+    flash(request, f"已导入{summary};{STATUS_LABELS[report.status]}。可在下方交办。")
+    return RedirectResponse("/desk/plans#assign", 303)
+
+
+STATUS_LABELS = {
+    ImportStatus.CREATED: "新方案",
+    ImportStatus.UPDATED: "更新已有方案",
+    ImportStatus.UNCHANGED: "与已导入的方案相同,无变化",
+}
+
+
+@router.post("/desk/plans/assign-all")
+def assign_all(request: Request, user: Coordinator, form: CheckedForm) -> Response:
+    """Assign every measure of a plan that has a lead (the service the measure
+    flow runs, one measure after another; idempotent)."""
+    web = state_of(request)
+    plan = str(form.get("plan") or "").strip() or None
+    try:
+        refs = measures_to_run(web.context.session_factory, plan=plan, measure=None)
+        created = existing = 0
+        for ref in refs:
+            if not ref.assignable:
+                continue
+            result = assign_measure(web.context.session_factory, plan=ref.plan,
+                                    measure=ref.number, now=web.clock.now(),
+                                    calendar=web.context.calendar,
+                                    policy=web.context.assignment_policy)
+            created += len(result.created)
+            existing += len(result.existing)
+    except DubanError as err:
+        flash(request, f"未能交办:{err}", "error")
+        return RedirectResponse("/desk/plans#assign", 303)
+    web.wake_delivery()
+    skipped = [f"措施{r.number}" for r in refs if not r.assignable]
+    message = (f"已交办 {sum(r.assignable for r in refs)} 项措施:新交办 {created} 项任务,"
+               f"已存在 {existing} 项。")
+    if skipped:
+        message += "未交办(没有牵头单位):" + "、".join(skipped) + "。"
+    flash(request, message)
+    return RedirectResponse("/desk/plans#assign", 303)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.errors import DirectoryError, DraftError
 from duban.domain.plan_draft import Measure as DraftMeasure
-from duban.domain.plan_draft import PlanDraft, Target
+from duban.domain.plan_draft import NewAlias, NewDepartment, PlanDraft, Target
 from duban.services.plan_import import FieldChange, ImportReport, ImportStatus, import_plan
 from models import Department, Measure, Plan, Responsibility, Section
 from models import Target as TargetRow
@@ -274,6 +274,48 @@ def test_create_unknown_creates_departments_and_resolves_to_them(
         ).one()
         assert row.department_id == department.id and row.role == "supporting"
     assert run(session_factory, draft).status is ImportStatus.UNCHANGED
+
+
+def test_a_drafts_new_departments_and_aliases_are_written_with_the_plan(
+    session_factory: sessionmaker[Session], writes: WriteLog
+) -> None:
+    draft = sample_draft()
+    draft.measures[0].responsibilities.append(supporting("市数据局", 6))
+    draft.measures[1].responsibilities.append(supporting("市卫计委", 7))
+    draft.new_departments = [NewDepartment("市数据局", "party")]
+    draft.new_aliases = [NewAlias("市卫计委", "市卫计局")]  # an alias names its department too
+
+    trial = run(session_factory, draft, dry_run=True)
+    assert trial.created_departments == ["市数据局"]
+    assert trial.created_aliases == ["市卫计委=珠海市卫生和计划生育局"]
+    assert counts(session_factory)["departments"] == 40
+
+    report = run(session_factory, draft)
+
+    assert report.created_aliases == ["市卫计委=珠海市卫生和计划生育局"]
+    with session_factory() as session:
+        created = session.scalars(select(Department).where(Department.name == "市数据局")).one()
+        assert created.kind == "party"
+        health = session.scalars(
+            select(Department).where(Department.name == "珠海市卫生和计划生育局")
+        ).one()
+        assert "市卫计委" in {a.alias for a in health.aliases}
+        resolved = dict(session.execute(
+            select(Responsibility.named_as, Responsibility.department_id)
+            .where(Responsibility.named_as.in_(["市数据局", "市卫计委"]))
+        ).all())
+        assert resolved == {"市数据局": created.id, "市卫计委": health.id}
+
+    # An alias that names another department's name would make the directory
+    # ambiguous: refused, nothing written.
+    clash = sample_draft()
+    clash.doc_number = "珠委办〔2014〕98号"
+    clash.new_aliases = [NewAlias("市财政局", "市卫计局")]
+    before = counts(session_factory)
+    writes.clear()
+    with pytest.raises(DirectoryError, match="市财政局"):
+        run(session_factory, clash)
+    assert writes.statements == [] and counts(session_factory) == before
 
 
 def test_the_title_is_the_key_when_there_is_no_document_number(
