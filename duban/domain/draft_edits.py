@@ -28,6 +28,7 @@ from duban.domain.directory import (
     Department,
     DepartmentKind,
     Directory,
+    collective_kind,
     normalize_name,
 )
 from duban.domain.errors import DirectoryError
@@ -38,6 +39,7 @@ from duban.domain.plan_draft import (
     Measure,
     NewAlias,
     NewDepartment,
+    ParseWarning,
     PlanDraft,
     Responsibility,
     Role,
@@ -56,6 +58,7 @@ FIELD_LABELS = {
     "comparator": "比较",
     "value": "数值",
     "unit": "计量单位",
+    "leaders": "责任领导",
 }
 # Separators between names typed in one box; 、 inside parentheses
 # (各县(市、区)政府) belongs to the name.
@@ -74,6 +77,7 @@ class TargetEdit:
     comparator: str = ""
     value: str = ""
     unit: str = ""
+    ongoing: bool = False
     origin: int | None = None
     remove: bool = False
 
@@ -95,18 +99,21 @@ class TargetEdit:
             comparator=target.comparator or "",
             value=shown,
             unit=target.unit or "",
+            ongoing=target.ongoing,
             origin=origin,
         )
 
 
 @dataclass
 class MeasureEdit:
-    """A measure's units and targets as the review form holds them."""
+    """A measure's units, targets and leaders as the review form holds them
+    (``leaders`` None: left as they are)."""
 
     number: int
     lead: list[str] = field(default_factory=list)
     supporting: list[str] = field(default_factory=list)
     targets: list[TargetEdit] = field(default_factory=list)
+    leaders: list[str] | None = None
 
     @classmethod
     def of(cls, measure: Measure) -> MeasureEdit:
@@ -115,6 +122,7 @@ class MeasureEdit:
             lead=list(measure.lead),
             supporting=list(measure.supporting),
             targets=[TargetEdit.of(t, i) for i, t in enumerate(measure.targets)],
+            leaders=list(measure.leaders),
         )
 
 
@@ -132,8 +140,9 @@ class FieldError:
 
 def split_names(raw: str) -> list[str]:
     """Names typed in one box: split at 、,; and line breaks outside
-    parentheses; blanks dropped, order kept."""
-    names: list[str] = []
+    parentheses, except inside a collective (各区、县级市 stays one name);
+    blanks dropped, order kept."""
+    parts: list[str] = []
     depth = 0
     current: list[str] = []
     for char in raw:
@@ -142,12 +151,23 @@ def split_names(raw: str) -> list[str]:
         elif char in _CLOSE and depth:
             depth -= 1
         if char in _SEPARATORS and depth == 0:
-            names.append("".join(current))
+            parts.append("".join(current))
             current = []
         else:
             current.append(char)
-    names.append("".join(current))
-    return [n.strip() for n in names if n.strip()]
+    parts.append("".join(current))
+    parts = [p.strip() for p in parts if p.strip()]
+    names: list[str] = []
+    index = 0
+    while index < len(parts):
+        end = next(
+            (j for j in range(len(parts), index + 1, -1)
+             if collective_kind("、".join(parts[index:j])) is not None),
+            index + 1,
+        )
+        names.append("、".join(parts[index:end]))
+        index = end
+    return names
 
 
 def apply_edits(
@@ -159,7 +179,7 @@ def apply_edits(
     An edit for a measure number the draft does not have is an error.
     """
     vague = {normalize_name(n) for n in (config or ParserConfig()).vague_names}
-    planned: list[tuple[Measure, list[Responsibility], list[Target]]] = []
+    planned: list[tuple[Measure, list[Responsibility], list[Target], list[str] | None]] = []
     errors: list[FieldError] = []
     for edit in edits:
         measure = draft.measure(edit.number)
@@ -169,14 +189,22 @@ def apply_edits(
         found: list[FieldError] = []
         responsibilities = _responsibilities(measure, edit, vague, found)
         targets = _targets(measure, edit, found)
+        leaders = None
+        if edit.leaders is not None:
+            leaders = list(dict.fromkeys(n for raw in edit.leaders for n in split_names(raw)))
+            if any(len(n) > MAX_NAME for n in leaders):
+                found.append(FieldError(measure.number, "leaders",
+                                        f"{_where(measure)} 责任领导:超过{MAX_NAME}个字符"))
         errors.extend(found)
         if not found:
-            planned.append((measure, responsibilities, targets))
+            planned.append((measure, responsibilities, targets, leaders))
     if errors:
         return errors
-    for measure, responsibilities, targets in planned:
+    for measure, responsibilities, targets, leaders in planned:
         measure.responsibilities = responsibilities
         measure.targets = targets
+        if leaders is not None:
+            measure.leaders = leaders
     return []
 
 
@@ -260,6 +288,8 @@ def _targets(measure: Measure, edit: MeasureEdit, errors: list[FieldError]) -> l
         unit = target_edit.unit.strip() or None
         if unit is not None and len(unit) > MAX_UNIT:
             fail("unit", f"超过{MAX_UNIT}个字符")
+        if target_edit.ongoing and due is not None:
+            fail("due", "长期任务不设截止日期(清空日期,或取消“长期任务”)")
         origin = (
             measure.targets[target_edit.origin]
             if target_edit.origin is not None and 0 <= target_edit.origin < len(measure.targets)
@@ -276,6 +306,7 @@ def _targets(measure: Measure, edit: MeasureEdit, errors: list[FieldError]) -> l
                 value=value,
                 unit=unit,
                 source_text=origin.source_text if origin else text,
+                ongoing=target_edit.ongoing,
             )
         )
     return result
@@ -435,6 +466,17 @@ def _measure_of_line(draft: PlanDraft, line: int) -> int | None:
     return None
 
 
+def _recomputed(draft: PlanDraft, warning: ParseWarning, number: int | None) -> bool:
+    """Whether :func:`review_warnings` computes this parser warning afresh:
+    unknown names and missing leads always; a target without a date when the
+    warning quotes one of the measure's targets (not, say, a 完成时限 the
+    parser could not read, which stays as the parser said)."""
+    if warning.kind is not WarningKind.TARGET_WITHOUT_DATE:
+        return True
+    measure = draft.measure(number) if number is not None else None
+    return measure is not None and any(f"“{t.text}”" in warning.message for t in measure.targets)
+
+
 def review_warnings(draft: PlanDraft, known: Callable[[str], bool]) -> list[ReviewWarning]:
     """What to look at, in measure order (remarks about the whole plan first).
 
@@ -454,9 +496,9 @@ def review_warnings(draft: PlanDraft, known: Callable[[str], bool]) -> list[Revi
                                    checkable and key in reviewed))
 
     for warning in draft.warnings:
-        if warning.kind in LIVE_KINDS:
-            continue
         number = warning.measure or _measure_of_line(draft, warning.line)
+        if warning.kind in LIVE_KINDS and _recomputed(draft, warning, number):
+            continue
         add(str(warning.kind), number, warning.line, warning.message,
             f"{warning.line}:{warning.message}")
     for measure in draft.measures:
@@ -470,7 +512,7 @@ def review_warnings(draft: PlanDraft, known: Callable[[str], bool]) -> list[Revi
                     f"{where}的“{responsibility.name}”不在机构目录中,请在上方选择对应单位或新建",
                     normalize_name(responsibility.name), checkable=False)
         for target in measure.targets:
-            if target.due is None:
+            if target.due is None and not target.ongoing:
                 add(WarningKind.TARGET_WITHOUT_DATE, measure.number, target.line,
                     f"{where}的目标“{target.text}”没有时限,导入后按方案期限处理", target.text)
     order = {m.number: i for i, m in enumerate(draft.measures)}

@@ -98,6 +98,7 @@ def read_form(form: FormData, draft: PlanDraft) -> SubmittedForm:
                     comparator=_text(form, prefix + "comparator"),
                     value=_text(form, prefix + "value"),
                     unit=_text(form, prefix + "unit"),
+                    ongoing=_text(form, prefix + "ongoing") == "on",
                     origin=int(origin) if origin.isdigit() else None,
                     remove=_text(form, prefix + "remove") == "on",
                 )
@@ -108,6 +109,7 @@ def read_form(form: FormData, draft: PlanDraft) -> SubmittedForm:
                 lead=[v for v in form.getlist(f"m{n}-lead") if isinstance(v, str)],
                 supporting=[v for v in form.getlist(f"m{n}-supporting") if isinstance(v, str)],
                 targets=targets,
+                leaders=[_text(form, f"m{n}-leaders")] if f"m{n}-leaders" in form else None,
             )
         )
     index = 0

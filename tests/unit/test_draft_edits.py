@@ -46,8 +46,11 @@ DIRECTORY = Directory(
         ("各县(市、区)政府、市财政局", ["各县(市、区)政府", "市财政局"]),
         ("各县（市、区）政府", ["各县（市、区）政府"]),
         ("、、", []),
+        ("市财政局、各区、县级市、市民政局", ["市财政局", "各区、县级市", "市民政局"]),
+        ("各有关区、县级市政府", ["各有关区、县级市政府"]),
     ],
-    ids=["one", "two", "mixed-separators", "comma-inside-parens", "full-width-parens", "empty"],
+    ids=["one", "two", "mixed-separators", "comma-inside-parens", "full-width-parens", "empty",
+         "collective-kept-whole", "collective-government"],
 )
 def test_names_typed_in_one_box_split_outside_parentheses(raw: str, names: list[str]) -> None:
     assert split_names(raw) == names
@@ -66,8 +69,10 @@ def test_valid_edits_replace_units_and_targets_keeping_provenance() -> None:
             TargetEdit(text=old.text, due="2016-06-30", indicator="签约率", comparator=">=",
                        value="80", unit="%", origin=0),
             TargetEdit(text="建立家庭医生考核制度", due="2015-12-31"),
+            TargetEdit(text="长期坚持家庭医生随访", ongoing=True),
             TargetEdit(),  # the blank new row is ignored
         ],
+        leaders=["王副市长、李副市长"],
     )
 
     assert apply_edits(draft, [edit]) == []
@@ -75,12 +80,15 @@ def test_valid_edits_replace_units_and_targets_keeping_provenance() -> None:
     assert m2.lead == ["市卫计局", "市民政局"]
     assert m2.supporting == ["市教育局", "香洲区"]
     assert [r.line for r in m2.responsibilities] == [7, 7, 7, 7]
-    first, added = m2.targets
+    first, added, ongoing = m2.targets
     assert (first.due, first.value, first.comparator, first.line) == (
         date(2016, 6, 30), 80.0, ">=", old.line)
     assert first.source_text == old.source_text and first.due_text is None  # the date moved
     assert (added.text, added.due, added.value, added.line) == (
         "建立家庭医生考核制度", date(2015, 12, 31), None, m2.line)
+    assert ongoing.ongoing and ongoing.due is None
+    assert m2.leaders == ["王副市长", "李副市长"]
+    assert "target_without_date" not in {w.kind for w in review_warnings(draft, DIRECTORY.knows)}
 
 
 def test_a_removed_target_goes_and_an_unchanged_date_keeps_its_printed_form() -> None:
@@ -114,6 +122,8 @@ def test_a_removed_target_goes_and_an_unchanged_date_keeps_its_printed_form() ->
          "措施2 目标1 数值:“nan”不是有限的数字", "value", 0),
         (MeasureEdit(2, ["市卫计局"], [], [TargetEdit(text="x", unit="个" * 51)]),
          "措施2 目标1 计量单位:超过50个字符", "unit", 0),
+        (MeasureEdit(2, ["市卫计局"], [], [TargetEdit(text="x", due="2015-12-31", ongoing=True)]),
+         "措施2 目标1 截止日期:长期任务不设截止日期(清空日期,或取消“长期任务”)", "due", 0),
         (MeasureEdit(2, [], ["市财政局"], []),
          "措施2 牵头单位:列有配合单位但没有牵头单位", "lead", None),
         (MeasureEdit(2, ["市卫计局", "市卫计局"], [], []),
@@ -126,7 +136,8 @@ def test_a_removed_target_goes_and_an_unchanged_date_keeps_its_printed_form() ->
     ],
     ids=["bad-date", "bad-number", "comparator-without-value", "value-without-comparator",
          "unknown-comparator", "target-without-text", "not-finite", "long-unit",
-         "supporting-without-lead", "duplicate", "both-roles", "vague-name", "no-such-measure"],
+         "ongoing-with-date", "supporting-without-lead", "duplicate", "both-roles", "vague-name",
+         "no-such-measure"],
 )
 def test_a_bad_field_is_named_and_nothing_changes(
     edit: MeasureEdit, message: str, field: str, row: int | None
@@ -209,6 +220,9 @@ def test_warnings_follow_the_draft_and_checked_ones_stay_checked() -> None:
         ParseWarning(WarningKind.VAGUE_DEPARTMENT, 6, "措施1的“各相关单位”未指明具体单位", 1),
         ParseWarning(WarningKind.AMBIGUOUS_CLAUSE, 1, "未找到方案标题,已用文件名代替"),
         ParseWarning(WarningKind.NO_RESPONSIBILITY, 9, "stale: recomputed instead", 3),
+        ParseWarning(WarningKind.TARGET_WITHOUT_DATE, 7,
+                     f"措施2的目标“{m2.targets[0].text}”没有时限(recomputed)", 2),
+        ParseWarning(WarningKind.TARGET_WITHOUT_DATE, 9, "措施3的完成时限“适时”无法识别为日期", 3),
     ]
     warnings = review_warnings(draft, DIRECTORY.knows)
     summary = [(w.kind, w.measure, w.checkable) for w in warnings]
@@ -217,14 +231,18 @@ def test_warnings_follow_the_draft_and_checked_ones_stay_checked() -> None:
         ("vague_department", 1, True),
         ("unknown_department", 1, False),
         ("target_without_date", 2, True),
+        ("target_without_date", 3, True),
         ("no_responsibility", 3, True),
     ]
     assert "措施3“办好社区教育”没有牵头单位,导入后不会交办" in warnings[-1].message
+    assert "“适时”无法识别为日期" in warnings[-2].message
 
     draft.reviewed = [warnings[1].key, warnings[2].key]  # an unknown name cannot be ticked off
     again = review_warnings(draft, DIRECTORY.knows)
-    assert [w.checked for w in again] == [False, True, False, False, False]
+    assert [w.checked for w in again] == [False, True, False, False, False, False]
 
     m2.targets[0].due = date(2015, 12, 31)
-    assert "target_without_date" not in {w.kind for w in review_warnings(draft, DIRECTORY.knows)}
+    left = [w.measure for w in review_warnings(draft, DIRECTORY.knows)
+            if w.kind == "target_without_date"]
+    assert left == [3]
     assert warning_key("x", 1, "a") == warning_key("x", 1, "a") != warning_key("x", 2, "a")

@@ -14,7 +14,8 @@
       field.classList.remove("unknown");
       field.removeAttribute("title");
     });
-    row.querySelectorAll(".field-error, .t-remove").forEach(function (node) { node.remove(); });
+    row.querySelectorAll(".field-error").forEach(function (node) { node.remove(); });
+    row.querySelectorAll("input[name$='-remove']").forEach(function (box) { box.closest("label").remove(); });
     row.classList.add("blank");
   }
 
