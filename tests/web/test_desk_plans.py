@@ -210,8 +210,11 @@ def test_warnings_and_unknown_names_are_resolved_then_the_plan_is_imported_and_a
         assert entry.data == {"status": "created", "created_departments": ["市数据局"],
                               "created_aliases": ["市卫计委=珠海市卫生和计划生育局"]}
 
-    everything = client.post("/desk/plans/assign-all", data={"csrf_token": csrf,
-                                                             "plan": "珠府办〔2025〕5号"})
+    with session_factory() as session:
+        key = session.scalars(
+            select(Plan.key).where(Plan.title == "珠海市数字政府建设工作方案")
+        ).one()
+    everything = client.post("/desk/plans/assign-all", data={"csrf_token": csrf, "plan": key})
     text = client.get(everything.headers["location"]).text
     assert "已交办 2 项措施:新交办 5 项任务,已存在 0 项。未交办(没有牵头单位):措施3。" in text
     with session_factory() as session:
