@@ -59,6 +59,42 @@ class AttachmentView:
     uploaded_at: datetime
     uploaded_by: str
 
+    @property
+    def preview(self) -> str | None:
+        """"image" or "pdf" when the name says it can be shown in the browser
+        (:func:`preview_type` checks the content before it is)."""
+        suffix = self.filename.rsplit(".", 1)[-1].lower() if "." in self.filename else ""
+        if suffix in IMAGE_SUFFIXES:
+            return "image"
+        if suffix == "pdf":
+            return "pdf"
+        return None
+
+
+IMAGE_SUFFIXES = frozenset({"png", "jpg", "jpeg", "gif", "webp"})
+# Leading bytes of the types shown inline; anything else is only downloaded.
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+)
+
+
+def preview_type(path: Path) -> str | None:
+    """The media type to show ``path`` inline as, judged by its first bytes
+    (never by the uploader's name or declared type): PNG, JPEG, GIF, WebP or
+    PDF; None for anything else, which is only offered as a download."""
+    with path.open("rb") as handle:
+        head = handle.read(16)
+    for signature, media_type in _SIGNATURES:
+        if head.startswith(signature):
+            return media_type
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
 
 def safe_name(filename: str) -> str:
     """The file's base name with anything but letters, digits, CJK and ``.-_()``
@@ -181,8 +217,8 @@ def attachment_file(
     with session_factory() as session:
         row = session.get(Attachment, attachment_id)
         if row is None or row.task_id != task_id:
-            raise NotFoundError(f"任务 #{task_id} 没有附件 #{attachment_id}")
+            raise NotFoundError("该任务没有这个附件")
         path = (data_dir / row.stored_path).resolve()
         if not path.is_file() or data_dir.resolve() not in path.parents:
-            raise NotFoundError(f"附件 #{attachment_id} 的文件已不存在")
+            raise NotFoundError(f"附件“{row.filename}”的文件已不存在")
         return _view(row), path

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote, unquote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
@@ -25,6 +26,7 @@ from duban.services.attachments import (
     Upload,
     attachment_file,
     list_attachments,
+    preview_type,
     record_attachments,
     store_files,
 )
@@ -37,14 +39,13 @@ from duban.web.state import WebState, flash, parse_day, render, state_of
 
 router = APIRouter(include_in_schema=False)
 
-STATE_ORDER = {
-    TaskState.RETURNED: 0,
-    TaskState.ASSIGNED: 1,
-    TaskState.ACKNOWLEDGED: 2,
-    TaskState.IN_PROGRESS: 2,
-    TaskState.SUBMITTED: 3,
-    TaskState.APPROVED: 4,
-}
+# The tabs of the department's list: open work first; a submitted, approved or
+# cancelled task stays visible under its own tab.
+TABS = {"open": "待办理", "submitted": "已报结", "approved": "已办结", "cancelled": "已撤销"}
+# Within the open tab: returned first, then overdue, then by due date.
+STATE_ORDER = {TaskState.RETURNED: 0, TaskState.ASSIGNED: 1}
+ACTOR_COOKIE = "duban_actor"
+ACTOR_MAX = 50
 
 
 def _text(form: FormData, name: str) -> str:
@@ -52,8 +53,31 @@ def _text(form: FormData, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def _tab_of(state: TaskState) -> str:
+    if state in OPEN_STATES:
+        return "open"
+    return state.value if state.value in TABS else "open"
+
+
+def remembered_actor(request: Request) -> str:
+    """The 经办人 this browser gave on this link before (its own cookie, scoped
+    to the link's path), or ""."""
+    return unquote(request.cookies.get(ACTOR_COOKIE, ""))[:ACTOR_MAX].strip()
+
+
+def _remember_actor(request: Request, response: Response, token: str, name: str) -> None:
+    """Keep the 经办人 for this link (asked once): a cookie for the link's path
+    only, so another link opened on the same phone asks again, kept as long
+    as a link lives."""
+    settings = state_of(request).context.settings
+    response.set_cookie(
+        ACTOR_COOKIE, quote(name[:ACTOR_MAX]), max_age=settings.link_max_age_days * 86400,
+        path=f"/d/{token}", httponly=True, samesite="lax", secure=settings.cookie_secure,
+    )
+
+
 @router.get("/d/{token}")
-def department_home(request: Request, token: str) -> Response:
+def department_home(request: Request, token: str, tab: str = "open") -> Response:
     holder = holder_of(request, token)
     web = state_of(request)
     views = list_tasks(
@@ -63,16 +87,25 @@ def department_home(request: Request, token: str) -> Response:
         department=holder.department,
         zone=web.zone,
     )
-    views.sort(key=lambda v: (STATE_ORDER[v.state], v.due, v.id))
-    open_count = sum(1 for v in views if v.state in OPEN_STATES)
+    tab = tab if tab in TABS else "open"
+    grouped: dict[str, list[Any]] = {name: [] for name in TABS}
+    for view in views:
+        grouped[_tab_of(view.state)].append(view)
+    grouped["open"].sort(key=lambda v: (
+        STATE_ORDER.get(v.state, 2), v.status is not TaskStatus.OVERDUE, v.due, v.id))
+    for name in ("submitted", "approved", "cancelled"):
+        grouped[name].sort(key=lambda v: (v.due, v.id), reverse=True)
     return render(
         request,
         "department/home.html",
         holder=holder,
         token=token,
-        tasks=views,
-        open_count=open_count,
-        overdue=sum(1 for v in views if v.status is TaskStatus.OVERDUE),
+        tabs=TABS,
+        tab=tab,
+        tasks=grouped[tab],
+        counts={name: len(rows) for name, rows in grouped.items()},
+        overdue=sum(1 for v in grouped["open"] if v.status is TaskStatus.OVERDUE),
+        returned=sum(1 for v in grouped["open"] if v.state is TaskState.RETURNED),
     )
 
 
@@ -103,12 +136,16 @@ def department_task(request: Request, token: str, task_id: int) -> Response:
     guard_task(request, holder, task_id)
     web = state_of(request)
     detail = web.task_detail(task_id)
+    returns = [e for e in detail.events if e.action == "return"]
     return render(
         request,
         "department/task.html",
         holder=holder,
         token=token,
         task=detail,
+        returned=returns[-1] if detail.state is TaskState.RETURNED and returns else None,
+        actor=remembered_actor(request),
+        ask_actor=not remembered_actor(request) or request.query_params.get("who") == "change",
         attachments=list_attachments(task_id, session_factory=web.context.session_factory),
         steps=next_steps(
             task_id,
@@ -123,20 +160,36 @@ def department_task(request: Request, token: str, task_id: int) -> Response:
     )
 
 
+def _actor(request: Request, form: FormData) -> str:
+    """The 经办人 the form names, else the one remembered for this link."""
+    return _text(form, "actor")[:ACTOR_MAX] or remembered_actor(request)
+
+
 def _act(
-    request: Request, token: str, task_id: int, action: Callable[[WebState, str], Any], done: str
+    request: Request,
+    token: str,
+    task_id: int,
+    action: Callable[[WebState, str], Any],
+    done: str,
+    form: FormData,
 ) -> Response:
-    """Run a department action; flash the outcome and go back to the task page."""
+    """Run a department action; flash the outcome and go back to the task page.
+    A 经办人 given in the form is remembered for this link."""
     holder = holder_of(request, token)
     guard_task(request, holder, task_id)
     web = state_of(request)
+    response = RedirectResponse(f"/d/{token}/tasks/{task_id}", 303)
     try:
         action(web, holder.department)
     except DubanError as err:
-        flash(request, f"未能办理:{err}", "error")
+        # The page names the task; the message needs no record reference.
+        flash(request, f"未能办理:{err.message}", "error")
     else:
         flash(request, done)
-    return RedirectResponse(f"/d/{token}/tasks/{task_id}", 303)
+        given = _text(form, "actor")
+        if given:
+            _remember_actor(request, response, token, given)
+    return response
 
 
 @router.post("/d/{token}/tasks/{task_id}/ack")
@@ -145,12 +198,12 @@ def acknowledge(request: Request, token: str, task_id: int, form: CheckedForm) -
         lifecycle.acknowledge(
             task_id,
             department=department,
-            actor=_text(form, "actor"),
+            actor=_actor(request, form),
             now=web.clock.now(),
             session_factory=web.context.session_factory,
         )
 
-    return _act(request, token, task_id, run, "已签收。")
+    return _act(request, token, task_id, run, "已签收。", form)
 
 
 @router.post("/d/{token}/tasks/{task_id}/report")
@@ -167,13 +220,13 @@ def report(request: Request, token: str, task_id: int, form: CheckedForm) -> Res
             department=department,
             note=_text(form, "note"),
             values=values or None,
-            actor=_text(form, "actor"),
+            actor=_actor(request, form),
             now=web.clock.now(),
             session_factory=web.context.session_factory,
             zone=web.zone,
         )
 
-    return _act(request, token, task_id, run, "进度已报送。")
+    return _act(request, token, task_id, run, "进度已报送。", form)
 
 
 @router.post("/d/{token}/tasks/{task_id}/submit")
@@ -191,12 +244,12 @@ async def submit(request: Request, token: str, task_id: int, form: CheckedForm) 
             task_id,
             department=department,
             note=_text(form, "note"),
-            actor=_text(form, "actor"),
+            actor=_actor(request, form),
             now=web.clock.now(),
             session_factory=web.context.session_factory,
         )
         if stored:
-            person = _text(form, "actor")
+            person = _actor(request, form)
             record_attachments(
                 stored,
                 task_id=task_id,
@@ -206,7 +259,7 @@ async def submit(request: Request, token: str, task_id: int, form: CheckedForm) 
                 session_factory=web.context.session_factory,
             )
 
-    return _act(request, token, task_id, run, "已报结,等待督办科审核。")
+    return _act(request, token, task_id, run, "已报结,等待督办科审核。", form)
 
 
 @router.post("/d/{token}/tasks/{task_id}/extend")
@@ -221,14 +274,14 @@ def extend(request: Request, token: str, task_id: int, form: CheckedForm) -> Res
             department=department,
             new_due=new_due,
             reason=_text(form, "reason"),
-            actor=_text(form, "actor"),
+            actor=_actor(request, form),
             now=web.clock.now(),
             calendar=web.context.calendar,
             session_factory=web.context.session_factory,
             zone=web.zone,
         )
 
-    return _act(request, token, task_id, run, "延期申请已提交,等待督办科审批。")
+    return _act(request, token, task_id, run, "延期申请已提交,等待督办科审批。", form)
 
 
 @router.get("/d/{token}/tasks/{task_id}/files/{attachment_id}")
@@ -238,8 +291,20 @@ def attachment(request: Request, token: str, task_id: int, attachment_id: int) -
     return send_attachment(request, task_id, attachment_id)
 
 
-def send_attachment(request: Request, task_id: int, attachment_id: int) -> Response:
-    """The file as a download (never rendered inline: it is user content)."""
+@router.get("/d/{token}/tasks/{task_id}/files/{attachment_id}/view")
+def attachment_view(request: Request, token: str, task_id: int, attachment_id: int) -> Response:
+    holder = holder_of(request, token)
+    guard_task(request, holder, task_id)
+    return send_attachment(request, task_id, attachment_id, inline=True)
+
+
+def send_attachment(
+    request: Request, task_id: int, attachment_id: int, *, inline: bool = False
+) -> Response:
+    """The file as a download; with ``inline``, shown in the browser when its
+    content is an image or a PDF (judged by its first bytes, sent with that
+    type only), else downloaded all the same. Other user content is never
+    rendered inline."""
     web = state_of(request)
     try:
         view, path = attachment_file(
@@ -249,7 +314,11 @@ def send_attachment(request: Request, task_id: int, attachment_id: int) -> Respo
             session_factory=web.context.session_factory,
         )
     except DubanError as err:
-        return render(request, "error.html", status_code=404, message=str(err))
+        return render(request, "error.html", status_code=404, message=err.message)
+    shown = preview_type(path) if inline else None
+    if shown is not None:
+        return FileResponse(path, filename=view.filename, media_type=shown,
+                            content_disposition_type="inline")
     return FileResponse(
         path,
         filename=view.filename,

@@ -169,6 +169,13 @@ def staff_attachment(request: Request, user: Staff, task_id: int, attachment_id:
     return send_attachment(request, task_id, attachment_id)
 
 
+@router.get("/tasks/{task_id}/files/{attachment_id}/view")
+def staff_attachment_view(
+    request: Request, user: Staff, task_id: int, attachment_id: int
+) -> Response:
+    return send_attachment(request, task_id, attachment_id, inline=True)
+
+
 @router.post("/desk/tasks/{task_id}/approve")
 def approve(request: Request, user: Coordinator, task_id: int, form: CheckedForm) -> Response:
     def run(web: WebState) -> None:

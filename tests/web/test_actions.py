@@ -82,7 +82,7 @@ def test_a_department_acknowledges_reports_and_submits_then_a_coordinator_approv
     assert _events(session_factory, world.single) == [
         ("assign", "系统"),
         ("acknowledge", "珠海市人力资源和社会保障局(王五)"),
-        ("report", "珠海市人力资源和社会保障局"),
+        ("report", "珠海市人力资源和社会保障局(王五)"),  # the 经办人 is remembered
         ("submit", "珠海市人力资源和社会保障局(王五)"),
         ("approve", "督办科(coordinator-name)"),
     ]

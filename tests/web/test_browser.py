@@ -113,6 +113,7 @@ def test_a_department_acts_from_its_link_and_a_coordinator_approves(
     phone.fill("#ack-form input[name=actor]", "张联络")
     phone.click("#ack-form button")
     phone.wait_for_selector("text=已签收。")
+    phone.click("#actions summary:has-text('进度反馈')")
     phone.fill("#report-form textarea[name=note]", "住院报销比例已达 72%")
     phone.fill(f"#report-form input[name='value:{REIMBURSEMENT}']", "72")
     phone.click("#report-form button")
@@ -120,6 +121,7 @@ def test_a_department_acts_from_its_link_and_a_coordinator_approves(
     shot(phone, "department-2-reported")
     evidence = tmp_path / "验收材料.txt"
     evidence.write_text("验收通过", encoding="utf-8")
+    phone.click("#actions summary:has-text('报结')")
     phone.fill("#submit-form textarea[name=note]", "已完成,附验收材料")
     phone.set_input_files("#submit-form input[type=file]", str(evidence))
     phone.click("#submit-form button")

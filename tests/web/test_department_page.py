@@ -1,0 +1,122 @@
+"""The department's pages, phone first: actions at the top of a task, the
+经办人 asked once per link, each light's reason in words, tabs that keep a
+submitted or approved task in view, the 退回 reason on top, attachments shown
+in the browser when they are images or PDFs (judged by their bytes)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import TaskEvent
+from tests.db.conftest import World
+from tests.web.conftest import csrf
+from tests.web.test_desk_queue import LEAKS, _visible
+
+Login = Callable[[TestClient, str], str]
+# The smallest valid PNG: 1x1, one transparent pixel.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+
+
+def _actors(session_factory: sessionmaker[Session], task_id: int) -> list[str]:
+    with session_factory() as session:
+        return list(session.scalars(
+            select(TaskEvent.actor).where(TaskEvent.task_id == task_id).order_by(TaskEvent.id)))
+
+
+def test_a_department_is_asked_its_name_once_and_finds_its_task_under_each_tab(
+    client: TestClient,
+    new_client: Callable[[], TestClient],
+    world: World,
+    link: Callable[..., str],
+    login: Login,
+    session_factory: sessionmaker[Session],
+) -> None:
+    token = link(world.single)
+    home, base = f"/d/{token}", f"/d/{token}/tasks/{world.single}"
+    page = client.get(base).text
+    # The action comes before the measure's text; the name is asked in the form.
+    assert page.index('id="ack-form"') < page.index("措施原文")
+    assert 'name="actor"' in page
+    form = csrf(client, base)
+    client.post(f"{base}/ack", data={"actor": "王五", "csrf_token": form})
+    page = client.get(base).text
+    assert "经办人:<b>王五</b>" in page and 'name="actor"' not in page
+    assert "缺报进度1次" in page  # the yellow light's reason, in words (as of 2015-06-01)
+    client.post(f"{base}/report", data={"note": "已招聘", "csrf_token": form})
+    assert 'value="王五"' in client.get(f"{base}?who=change").text  # 更换 asks again
+    response = client.post(f"{base}/submit", data={"note": "已完成", "csrf_token": form})
+    assert response.status_code == 303
+    assert _actors(session_factory, world.single)[1:] == [
+        "珠海市人力资源和社会保障局(王五)", "珠海市人力资源和社会保障局(王五)",
+        "珠海市人力资源和社会保障局(王五)"]
+
+    # Submitted: gone from 待办理, shown under 已报结 with what happens next.
+    assert f"tasks/{world.single}" not in client.get(home).text
+    submitted = client.get(f"{home}?tab=submitted").text
+    assert f"tasks/{world.single}" in submitted and "已报结 <b>1</b>" in submitted
+    assert "等待督办科审核" in client.get(base).text
+
+    # Returned: the reason is the first thing on the task page, and in the list.
+    staff = new_client()
+    token_staff = login(staff, "coordinator")
+    staff.post(f"/desk/tasks/{world.single}/return",
+               data={"csrf_token": token_staff, "reason": "缺少验收报告,请补充"})
+    page = client.get(base).text
+    assert page.index("缺少验收报告,请补充") < page.index('id="actions"')
+    assert "已退回,请修改后重新报结" in client.get(home).text
+    client.post(f"{base}/submit", data={"note": "已补充验收报告", "csrf_token": form})
+    staff.post(f"/desk/tasks/{world.single}/approve", data={"csrf_token": token_staff})
+    approved = client.get(f"{home}?tab=approved").text
+    assert f"tasks/{world.single}" in approved and "已办结 <b>1</b>" in approved
+    for html in (client.get(home).text, approved, client.get(base).text):
+        assert not LEAKS.search(_visible(html)), LEAKS.search(_visible(html))
+
+    # The name is this link's: another department's link on the same phone asks again.
+    other = link(world.lead)
+    assert 'name="actor"' in client.get(f"/d/{other}/tasks/{world.lead}").text
+
+
+def test_images_and_pdfs_are_shown_inline_everything_else_downloads(
+    client: TestClient, new_client: Callable[[], TestClient], world: World,
+    link: Callable[..., str], login: Login,
+) -> None:
+    token = link(world.lead)
+    base = f"/d/{token}/tasks/{world.lead}"
+    form = csrf(client, base)
+    client.post(f"{base}/ack", data={"csrf_token": form})
+    client.post(f"{base}/submit", data={"note": "见附件", "csrf_token": form}, files=[
+        ("files", ("现场照片.png", PNG, "image/png")),
+        ("files", ("验收报告.pdf", b"%PDF-1.4 report", "application/pdf")),
+        ("files", ("说明.txt", "说明".encode(), "text/plain")),
+        ("files", ("伪装.png", b"<script>alert(1)</script>", "image/png")),
+    ])
+    page = client.get(base).text
+    found = re.findall(r"📎 (\S+) .*?/files/(\d+)\">下载", page, re.S)
+    ids = {name: number for name, number in found}
+    assert set(ids) == {"现场照片.png", "验收报告.pdf", "说明.txt", "伪装.png"}
+    assert f'<img src="{base}/files/{ids["现场照片.png"]}/view"' in page
+
+    image = client.get(f"{base}/files/{ids['现场照片.png']}/view")
+    assert image.headers["content-type"] == "image/png"
+    assert image.headers["content-disposition"].startswith("inline")
+    pdf = client.get(f"{base}/files/{ids['验收报告.pdf']}/view")
+    assert pdf.headers["content-type"] == "application/pdf"
+    for name in ("说明.txt", "伪装.png"):  # not an image or PDF by its bytes: a download
+        response = client.get(f"{base}/files/{ids[name]}/view")
+        assert response.headers["content-type"] == "application/octet-stream"
+        assert response.headers["content-disposition"].startswith("attachment")
+    staff = new_client()
+    login(staff, "supervisor")
+    shown = staff.get(f"/tasks/{world.lead}/files/{ids['现场照片.png']}/view")
+    assert shown.status_code == 200 and shown.headers["content-type"] == "image/png"
+    other = link(world.single)
+    assert client.get(
+        f"/d/{other}/tasks/{world.lead}/files/{ids['现场照片.png']}/view").status_code == 403
