@@ -18,7 +18,10 @@ from duban.services.plan_files import load_parser_config, parse_plan_file
 
 @plan_app.command("parse")
 def parse_command(
-    file: Annotated[Path, typer.Argument(help="方案文件(UTF-8 或 GBK 文本)")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="方案文件:.txt(UTF-8/GBK)、.docx、.pdf、.ofd、.html、.doc/.wps"),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON,供程序读取")] = False,
     out: Annotated[
         Path | None, typer.Option("--out", help="把审核草稿写入此 YAML 文件,可编辑后导入")
@@ -64,13 +67,15 @@ def render_draft(draft: PlanDraft) -> str:
             section = draft.section(measure.section)
             if section:
                 out.append(f"\n{section.heading}(第{section.line}行)")
-        out.append(f"  {measure.label}. {measure.title}(第{measure.line}行)")
+        out.append(f"  {measure.label}. {measure.title}({measure.where or f'第{measure.line}行'})")
         if measure.lead:
             out.append(f"     牵头:{'、'.join(measure.lead)}")
         if measure.supporting:
             out.append(f"     配合:{'、'.join(measure.supporting)}")
+        if measure.leaders:
+            out.append(f"     领导:{'、'.join(measure.leaders)}")
         for target in measure.targets:
-            due = target.due.isoformat() if target.due else "无时限"
+            due = target.due.isoformat() if target.due else ("长期" if target.ongoing else "无时限")
             if target.value is not None:
                 what = (
                     f"{target.indicator or target.text} {target.comparator} "

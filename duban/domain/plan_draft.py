@@ -100,6 +100,10 @@ class Measure:
     clause: str | None = None
     clause_line: int | None = None
     leaders: list[str] = field(default_factory=list)
+    # Provenance labels of ``line`` and ``clause_line`` in the source document
+    # ("第2页 第3段", "表1 第4行"); empty for plain text, where the line is the label.
+    where: str = ""
+    clause_where: str = ""
 
     @property
     def lead(self) -> list[str]:
@@ -156,6 +160,8 @@ class PlanDraft:
     new_aliases: list[NewAlias] = field(default_factory=list)
     # Keys (:func:`warning_key`) of warnings the coordinator marked as checked.
     reviewed: list[str] = field(default_factory=list)
+    # txt, docx, pdf, ofd, html, doc or wps: what the source document was.
+    source_format: str = "txt"
 
     def section(self, number: int | None) -> Section | None:
         for section in self.sections:
@@ -178,7 +184,10 @@ class PlanDraft:
             "plan_year": self.plan_year,
             "horizon": self.horizon,
             "sections": [asdict(s) for s in self.sections],
-            "measures": [asdict(m) for m in self.measures],
+            "measures": [
+                {k: v for k, v in asdict(m).items() if k not in ("where", "clause_where")}
+                for m in self.measures
+            ],
         }
         blob = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
@@ -199,6 +208,7 @@ def draft_to_json(draft: PlanDraft) -> dict[str, Any]:
         "plan_year": draft.plan_year,
         "horizon": draft.horizon.isoformat() if draft.horizon else None,
         "encoding": draft.encoding,
+        "source_format": draft.source_format,
         "sections": [
             {"number": s.number, "label": s.label, "title": s.title, "line": s.line}
             for s in draft.sections
@@ -211,6 +221,7 @@ def draft_to_json(draft: PlanDraft) -> dict[str, Any]:
                 "section": (sec.heading if (sec := draft.section(m.section)) else None),
                 "section_number": m.section,
                 "line": m.line,
+                "where": m.where or None,
                 "lead": m.lead,
                 "supporting": m.supporting,
                 "clause": m.clause,

@@ -38,6 +38,7 @@ from duban.domain.plan_draft import (
     WarningKind,
 )
 from duban.domain.responsibility import ClauseParser, ClauseResult, paren_groups
+from duban.domain.tables import TableReader
 from duban.domain.targets import TargetFinder
 
 KnownName = Callable[[str], bool]
@@ -57,7 +58,13 @@ _BRACKETS = str.maketrans({"〔": "(", "〕": ")", "【": "(", "】": ")", "［"
 
 def normalize_line(line: str) -> str:
     """NFKC (full-width → half-width, ideographic space → space), trimmed;
-    〔〕 and 【】 read as parentheses (plans put clauses in them too)."""
+    〔〕 and 【】 read as parentheses (plans put clauses in them too). A table row
+    (cells joined by TAB) keeps its cells, each normalised."""
+    if "\t" in line:
+        cells = [
+            unicodedata.normalize("NFKC", c).translate(_BRACKETS).strip() for c in line.split("\t")
+        ]
+        return "\t".join(cells) if any(cells) else ""
     return unicodedata.normalize("NFKC", line).translate(_BRACKETS).strip()
 
 
@@ -95,6 +102,8 @@ class PlanParser:
         self.known = known
         self.clauses = ClauseParser(self.config, known)
         self.targets = TargetFinder(self.config)
+        self.tables = TableReader(self.config)
+        self._numbers: list[int] = []
         self._section_res = self.config.compiled("section_patterns")
         self._subsection_res = self.config.compiled("subsection_patterns")
         self._item_res = self.config.compiled("item_patterns")
@@ -109,9 +118,12 @@ class PlanParser:
     # ------------------------------------------------------------------ API --
     def parse(self, text: str, *, source_name: str | None = None) -> PlanDraft:
         """Return the draft of ``text``; raises PlanParseError (see module doc)."""
-        lines = [normalize_line(raw) for raw in text.splitlines()]
-        if not any(lines):
+        normalized = [normalize_line(raw) for raw in text.splitlines()]
+        if not any(normalized):
             raise PlanParseError("文件为空,没有可解析的内容", source=source_name)
+        entries = self.tables.expand(normalized)
+        lines = [t for _n, t in entries]
+        self._numbers = [n for n, _t in entries]
         headings = self._sequenced(
             {i: h for i, line in enumerate(lines) if (h := self._heading(line))}
         )
@@ -279,17 +291,17 @@ class PlanParser:
             if heading and heading.level == _SECTION and measure_level != _SECTION:
                 current = None
                 section = Section(
-                    number=_cn_or_int(heading.label, index),
+                    number=_cn_or_int(heading.label, self._numbers[index]),
                     label=heading.label,
                     title=heading.title,
-                    line=index + 1,
+                    line=self._numbers[index],
                 )
                 sections.append(section)
                 subsection = None
                 continue
             if heading and heading.level == measure_level:
-                current = _Block(heading, index + 1, [], section, subsection)
-                current.lines.append((index + 1, heading.title))
+                current = _Block(heading, self._numbers[index], [], section, subsection)
+                current.lines.append((self._numbers[index], heading.title))
                 blocks.append(current)
                 continue
             if heading and heading.level == _SUBSECTION and measure_level == _ITEM:
@@ -297,7 +309,7 @@ class PlanParser:
                 subsection = heading.title
                 continue
             if current is not None and self._is_continuation(line):
-                current.lines.append((index + 1, line))
+                current.lines.append((self._numbers[index], line))
             else:
                 current = None
         return sections, blocks
@@ -307,7 +319,7 @@ class PlanParser:
     ) -> list[Measure]:
         """Measures numbered as printed; numbering that restarts in each section
         becomes a running number with the printed one kept as the label."""
-        printed = [_cn_or_int(b.heading.label, b.line - 1) for b in blocks]
+        printed = [_cn_or_int(b.heading.label, b.line) for b in blocks]
         per_section = False
         for i in range(1, len(blocks)):
             if printed[i] <= printed[i - 1]:
@@ -381,10 +393,23 @@ class PlanParser:
             measure.clause_line = clause_texts[0][0]
         measure.leaders = list(clause_result.leaders)
         self._add_responsibilities(measure, clause_result, clause_texts, warnings)
-        for line_no, text in body_lines:
-            self._add_targets(measure, self.targets.find(text, line=line_no), line_no, warnings)
         for line_no, value in time_values:
             self._add_time_value(measure, value, line_no, warnings)
+        # A single 完成时限 dates the measure's undated goals (增长8%以上 …).
+        deadlines = {t.due: t.due_text for t in measure.targets if t.due is not None}
+        for line_no, text in body_lines:
+            dated, undated = self.targets.find(text, line=line_no)
+            if len(time_values) == 1 and len(deadlines) == 1:
+                ((due, due_text),) = deadlines.items()
+                for target in undated:
+                    target.due, target.due_text = due, due_text
+                dated, undated = dated + undated, []
+                # the 完成时限 target itself is now carried by these goals
+                if dated:
+                    measure.targets = [t for t in measure.targets if t.value is not None
+                                       or t.ongoing or t.line != time_values[0][0]
+                                       or t.text != measure.title]
+            self._add_targets(measure, (dated, undated), line_no, warnings)
         measure.targets.sort(key=lambda t: (t.line, t.due is None))
 
     def _add_targets(
@@ -422,11 +447,6 @@ class PlanParser:
                 )
             )
             return
-        # A single 完成时限 dates the measure's undated goals (增长8%以上 …).
-        if len(found) == 1 and found[0].due is not None:
-            for other in measure.targets:
-                if other.due is None and not other.ongoing:
-                    other.due, other.due_text = found[0].due, found[0].due_text
         for target in found:
             if target.due is not None and any(t.due == target.due for t in measure.targets):
                 continue
@@ -537,11 +557,11 @@ class PlanParser:
                     )
 
 
-def _cn_or_int(label: str, index: int) -> int:
+def _cn_or_int(label: str, line: int) -> int:
     try:
         return parse_cn_int(label)
     except ValueError:
-        raise PlanParseError(f"无法识别编号“{label}”", line=index + 1) from None
+        raise PlanParseError(f"无法识别编号“{label}”", line=line) from None
 
 
 _paren_groups = paren_groups

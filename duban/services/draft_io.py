@@ -38,6 +38,7 @@ _HEADER = """\
 # 请核对每项措施的牵头单位(lead)、配合单位(supporting)与目标(targets),
 # 修改后运行:duban plan import 本文件
 # 目标字段:due 截止日期(YYYY-MM-DD,可空);comparator 取 >=、>、<=、<、= 之一;
+# where/clause_where 为原文出处(页、段或表格行)。
 # value 数值;unit 单位;indicator 指标名称;ongoing: true 为长期任务(长期坚持、持续推进,
 # 无截止日期,按报送周期定期报送进展)。leaders 为分管/责任领导。line 为原文行号,仅供对照。
 # directory(可选):导入时一并写入机构目录——new_departments 新建单位
@@ -74,6 +75,7 @@ def draft_to_mapping(draft: PlanDraft) -> dict[str, Any]:
             "name": draft.source_name,
             "sha256": draft.source_sha256,
             "encoding": draft.encoding,
+            "format": draft.source_format,
         },
         "sections": [
             {"number": s.number, "label": s.label, "title": s.title, "line": s.line}
@@ -107,11 +109,13 @@ def _measure_mapping(measure: Measure) -> dict[str, Any]:
         "title": measure.title,
         "section": measure.section,
         "line": measure.line,
+        "where": measure.where or None,
         "end_line": measure.end_line,
         "lead": measure.lead,
         "supporting": measure.supporting,
         "clause": measure.clause,
         "clause_line": measure.clause_line,
+        "clause_where": measure.clause_where or None,
         "leaders": measure.leaders,
         "targets": [
             {
@@ -206,6 +210,7 @@ def load_draft(text: str, *, source: str = "草稿") -> PlanDraft:
         new_departments=new_departments,
         new_aliases=new_aliases,
         reviewed=[str(k) for k in data.get("reviewed") or [] if isinstance(k, str | int)],
+        source_format=str((src.get("format") if isinstance(src, dict) else None) or "txt"),
     )
 
 
@@ -318,6 +323,8 @@ def _read_measure(raw: Any, source: str, index: int) -> Measure:
         clause=_opt_str(raw.get("clause"), where, "clause"),
         clause_line=_opt_int(raw.get("clause_line"), where, "clause_line"),
         leaders=_leaders(raw.get("leaders"), where),
+        where=str(raw.get("where") or ""),
+        clause_where=str(raw.get("clause_where") or ""),
     )
 
 

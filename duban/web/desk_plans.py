@@ -4,8 +4,11 @@ units and targets, decide about names the directory does not know, check or
 import it; then assign a measure or the whole plan.
 
 A draft under review lives in ``DATA_DIR/drafts/<id>.yaml`` (the same YAML as
-``duban plan parse --out``) with the decoded document beside it
-(``<id>.txt``), so review survives a restart and the CLI can read it too.
+``duban plan parse --out``) with the document's text beside it (``<id>.txt``: line N
+is the document's block N, see :mod:`duban.services.documents`) and each line's
+provenance label (``<id>.where.json``: 第2页 第3段, 表1 第4行 …), so review survives a
+restart and the CLI can read it too. Uploads are .txt, .docx, .pdf, .ofd, .html and
+.doc/.wps (through LibreOffice), streamed to a temporary file, never held whole.
 A submitted review form is checked as a whole: if any field is wrong, the
 page comes back with the input kept and the errors named, and neither the
 draft nor the database changes. Only 确认导入 writes to the database.
@@ -13,8 +16,10 @@ draft nor the database changes. Only 确认导入 writes to the database.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,11 +39,11 @@ from duban.domain.draft_edits import (
 )
 from duban.domain.errors import DubanError
 from duban.domain.plan_draft import PlanDraft
-from duban.domain.plan_parser import parse_plan
-from duban.domain.text_decoding import decode_plan_bytes
 from duban.services.assignment import assign_measure, measures_to_run
 from duban.services.directory import directory_from_db
+from duban.services.documents import MAX_DOCUMENT_BYTES, format_of, read_plan_document
 from duban.services.draft_io import dump_draft, load_draft
+from duban.services.plan_files import parse_plan_document
 from duban.services.plan_import import ImportStatus, import_plan
 from duban.services.plans import list_plans
 from duban.web.auth import CheckedForm, Coordinator
@@ -59,7 +64,8 @@ from models import AuditEntry
 router = APIRouter(include_in_schema=False)
 
 _DRAFT_ID = re.compile(r"^[0-9a-f]{16}$")
-MAX_PLAN_BYTES = 5 * 1024 * 1024
+MAX_PLAN_BYTES = MAX_DOCUMENT_BYTES
+_CHUNK = 1024 * 1024
 
 
 def _drafts_dir(web: WebState) -> Path:
@@ -100,26 +106,42 @@ async def upload(request: Request, user: Coordinator, form: CheckedForm) -> Resp
     if not isinstance(file, UploadFile) or not file.filename:
         flash(request, "请选择方案文件", "error")
         return RedirectResponse("/desk/plans", 303)
-    data = await file.read(MAX_PLAN_BYTES + 1)
-    if len(data) > MAX_PLAN_BYTES:
-        flash(request, f"方案文件过大(上限 {MAX_PLAN_BYTES // 1024 // 1024} MB)", "error")
-        return RedirectResponse("/desk/plans", 303)
     web = state_of(request)
     try:
-        text, encoding = decode_plan_bytes(data, source=file.filename)
+        format_of(file.filename)
+        with tempfile.TemporaryDirectory(prefix="duban-upload-") as folder:
+            saved = Path(folder) / f"plan{Path(file.filename).suffix.lower()}"
+            if not await _save_upload(file, saved):
+                flash(request, f"方案文件过大(上限 {MAX_PLAN_BYTES // 1024 // 1024} MB)", "error")
+                return RedirectResponse("/desk/plans", 303)
+            document = read_plan_document(saved, name=file.filename)
         with web.context.session_factory() as session:
             directory = directory_from_db(session=session)
-        draft = parse_plan(text, known=directory.knows, source_name=file.filename)
-        draft.encoding = encoding
+        draft = parse_plan_document(document, directory)
     except DubanError as err:
         flash(request, f"无法解析:{err}", "error")
         return RedirectResponse("/desk/plans", 303)
     draft_id = secrets.token_hex(8)
-    folder = _drafts_dir(web)
-    (folder / f"{draft_id}.txt").write_text(text, encoding="utf-8")
-    (folder / f"{draft_id}.yaml").write_text(dump_draft(draft), encoding="utf-8")
+    drafts = _drafts_dir(web)
+    (drafts / f"{draft_id}.txt").write_text(document.text, encoding="utf-8")
+    (drafts / f"{draft_id}.where.json").write_text(
+        json.dumps([b.where for b in document.blocks], ensure_ascii=False), encoding="utf-8"
+    )
+    (drafts / f"{draft_id}.yaml").write_text(dump_draft(draft), encoding="utf-8")
     flash(request, f"已解析:{len(draft.measures)} 项措施,{len(draft.warnings)} 条提示。请审核。")
     return RedirectResponse(f"/desk/plans/drafts/{draft_id}", 303)
+
+
+async def _save_upload(upload: UploadFile, target: Path) -> bool:
+    """Copy an upload to ``target`` in chunks; False (and nothing kept) past the limit."""
+    size = 0
+    with target.open("wb") as out:
+        while chunk := await upload.read(_CHUNK):
+            size += len(chunk)
+            if size > MAX_PLAN_BYTES:
+                return False
+            out.write(chunk)
+    return True
 
 
 def _directory(web: WebState) -> Directory:
@@ -256,6 +278,7 @@ def save_or_import(
                                      "created_aliases": report.created_aliases}))
     yaml_path.unlink(missing_ok=True)
     text_path.unlink(missing_ok=True)
+    text_path.with_suffix(".where.json").unlink(missing_ok=True)
     flash(request, f"已导入{summary};{STATUS_LABELS[report.status]}。可在下方交办。")
     return RedirectResponse("/desk/plans#assign", 303)
 

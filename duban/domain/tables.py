@@ -1,0 +1,170 @@
+"""Responsibility tables: rows of 序号 | 任务 | 牵头单位 | 配合单位 | 完成时限 as measures.
+
+A table reaches the parser as lines whose cells are joined by TAB (one line per row;
+the document readers produce them from Word, PDF, OFD and HTML tables). A row whose
+cells name a task column and at least one responsibility or time column is a header;
+the rows under it, up to the first line that is not a row, are measures.
+
+:meth:`TableReader.expand` turns the document's lines into ``(line number, text)``
+entries the parser reads as if the plan were written out: each row becomes a heading
+``1.任务…`` (or ``(一)任务…`` for a Chinese-numeral 序号) followed by ``牵头单位:…``,
+``配合单位:…``, ``责任单位:…``, ``分管领导:…`` and ``完成时限:…`` lines — all carrying the
+row's own line number, so every measure, clause and target points at its table row.
+
+* a row with one distinct text (a merged cell across the table) is a section heading
+  when it reads as one (一、产业发展), else a caption, left out;
+* a row without 序号 in a numbered table continues the measure above it;
+* a table without a 序号 column numbers its rows in order;
+* a unit cell's lines (joined by spaces) are split into names where a name ends
+  (市发改委 市财政局), and joined where a name was wrapped (市财 政局);
+* a header with a task column and a time, supporting or leader column but no lead or
+  responsible column is an error: the plan's table cannot say who leads.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from duban.domain.errors import PlanParseError
+from duban.domain.parser_config import ParserConfig
+
+_ITEM_NUMBER = re.compile(r"^(\d{1,3})[.、．]?$")
+_CN_NUMBER = re.compile(r"^\(?([一二三四五六七八九十]+)[)、]?$")
+_LEADING_NUMBER = re.compile(r"^\d{1,3}[.、](?!\d)\s*")
+_SEPARATORS = "、,;,;/"
+
+
+@dataclass
+class Columns:
+    """Column indexes of a responsibility table's header (None if absent)."""
+
+    task: int
+    number: int | None = None
+    lead: int | None = None
+    supporting: int | None = None
+    responsible: int | None = None
+    leader: int | None = None
+    time: int | None = None
+
+    @property
+    def roles(self) -> list[tuple[int, str]]:
+        """(column, label word) of the columns that become clause lines."""
+        found = [
+            (self.leader, "分管领导"),
+            (self.lead, "牵头单位"),
+            (self.supporting, "配合单位"),
+            (self.responsible, "责任单位"),
+        ]
+        return [(i, word) for i, word in found if i is not None]
+
+
+class TableReader:
+    """Finds responsibility tables among a document's lines (see module doc)."""
+
+    def __init__(self, config: ParserConfig) -> None:
+        self.config = config
+        self._section_res = config.compiled("section_patterns")
+        self._subsection_res = config.compiled("subsection_patterns")
+
+    def columns(self, cells: list[str]) -> Columns | None:
+        """The header's columns, or None if ``cells`` is not a responsibility header."""
+        found: dict[str, int] = {}
+        for index, raw in enumerate(cells):
+            cell = re.sub(r"\s+", "", raw)
+            role = self._role_of(cell)
+            if role is not None and role not in found:
+                found[role] = index
+        if "task" not in found or len(found) < 2:
+            return None
+        return Columns(**found)
+
+    def _role_of(self, cell: str) -> str | None:
+        if not cell or len(cell) > 12:
+            return None
+        if cell in self.config.number_headers:
+            return "number"
+        if "领导" in cell:
+            return "leader"
+        if any(word in cell for word in ("牵头", "主办", "主责")):
+            return "lead"
+        if any(word in cell for word in ("配合", "协同", "参与", "协办", "协助")):
+            return "supporting"
+        if any(w in cell for w in ("责任单位", "责任部门", "实施单位", "承办单位", "责任主体")):
+            return "responsible"
+        if any(label in cell for label in self.config.time_labels) or cell in ("时间", "期限"):
+            return "time"
+        if any(word in cell for word in self.config.task_headers):
+            return "task"
+        return None
+
+    def expand(self, lines: list[str]) -> list[tuple[int, str]]:
+        """The parser's entries for ``lines`` (1-based line numbers kept)."""
+        entries: list[tuple[int, str]] = []
+        index = 0
+        while index < len(lines):
+            line = lines[index]
+            header = self.columns(line.split("\t")) if "\t" in line else None
+            if header is None:
+                entries.append((index + 1, line))
+                index += 1
+                continue
+            says_more = (header.time, header.supporting, header.leader) != (None, None, None)
+            if header.lead is None and header.responsible is None and says_more:
+                raise PlanParseError(
+                    "表格有“任务”等列,却没有“牵头单位”或“责任单位”列,无法确定谁牵头;"
+                    "请在表格中加上牵头单位列",
+                    line=index + 1,
+                )
+            entries.append((index + 1, ""))
+            index += 1
+            counter = 0
+            while index < len(lines) and "\t" in lines[index]:
+                rows, counter = self._row(lines[index].split("\t"), header, index + 1, counter)
+                entries.extend(rows)
+                index += 1
+        return entries
+
+    def _row(
+        self, cells: list[str], columns: Columns, line: int, counter: int
+    ) -> tuple[list[tuple[int, str]], int]:
+        distinct = {c for c in cells if c}
+        if len(distinct) == 1:
+            (text,) = distinct
+            heading = any(p.match(text) for p in self._section_res + self._subsection_res)
+            return ([(line, text)] if heading else []), counter
+        cells = cells + [""] * (max(len(cells), 8) - len(cells))
+        task = cells[columns.task]
+        number = cells[columns.number] if columns.number is not None else ""
+        entries: list[tuple[int, str]] = []
+        if columns.number is None:
+            counter += 1
+            entries.append((line, f"{counter}.{task}"))
+        elif (match := _ITEM_NUMBER.match(number)) is not None:
+            counter = int(match.group(1))
+            entries.append((line, f"{counter}.{_LEADING_NUMBER.sub('', task)}"))
+        elif (match := _CN_NUMBER.match(number)) is not None:
+            entries.append((line, f"({match.group(1)}){task}"))
+        elif task:
+            entries.append((line, task))  # no number: the measure above continues
+        for column, word in columns.roles:
+            value = cells[column].strip()
+            if value and value not in ("/", "-", "—", "无"):
+                names = value if word == "分管领导" else self._units(value)
+                entries.append((line, f"{word}:{names}"))
+        if columns.time is not None and cells[columns.time].strip():
+            entries.append((line, f"完成时限:{cells[columns.time].strip()}"))
+        return entries, counter
+
+    def _units(self, cell: str) -> str:
+        """Join a unit cell's lines: a new name where the text before ends one."""
+        pieces = cell.split()
+        text = pieces[0] if pieces else ""
+        for piece in pieces[1:]:
+            if text.endswith(tuple(_SEPARATORS)):
+                text += piece
+            elif re.sub(r"\([^()]*\)$", "", text).endswith(self.config.name_suffixes):
+                text += "、" + piece
+            else:
+                text += piece
+        return text
