@@ -150,20 +150,36 @@ def write_ofd(text: str, path: Path, *, per_line: int = 28, lines_per_page: int 
             if len(pages[-1]) >= lines_per_page:
                 pages.append([])
             pages[-1].append((x, top + step * len(pages[-1]), chunk))
+    head = '<?xml version="1.0" encoding="UTF-8"?>'
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("OFD.xml", f'<?xml version="1.0" encoding="UTF-8"?><ofd:OFD xmlns:ofd="{_OFD_NS}" Version="1.0" DocType="OFD"><ofd:DocBody><ofd:DocInfo><ofd:DocID>1</ofd:DocID></ofd:DocInfo><ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot></ofd:DocBody></ofd:OFD>')
+        archive.writestr("OFD.xml", (
+            f'{head}<ofd:OFD xmlns:ofd="{_OFD_NS}" Version="1.0" DocType="OFD"><ofd:DocBody>'
+            "<ofd:DocInfo><ofd:DocID>1</ofd:DocID></ofd:DocInfo>"
+            "<ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot></ofd:DocBody></ofd:OFD>"
+        ))
         page_refs = "".join(
-            f'<ofd:Page ID="{i + 10}" BaseLoc="Pages/Page_{i}/Content.xml"/>' for i in range(len(pages))
+            f'<ofd:Page ID="{i + 10}" BaseLoc="Pages/Page_{i}/Content.xml"/>'
+            for i in range(len(pages))
         )
-        archive.writestr("Doc_0/Document.xml", f'<?xml version="1.0" encoding="UTF-8"?><ofd:Document xmlns:ofd="{_OFD_NS}"><ofd:CommonData><ofd:MaxUnitID>9999</ofd:MaxUnitID><ofd:PageArea><ofd:PhysicalBox>0 0 210 297</ofd:PhysicalBox></ofd:PageArea></ofd:CommonData><ofd:Pages>{page_refs}</ofd:Pages></ofd:Document>')
+        archive.writestr("Doc_0/Document.xml", (
+            f'{head}<ofd:Document xmlns:ofd="{_OFD_NS}"><ofd:CommonData>'
+            "<ofd:MaxUnitID>9999</ofd:MaxUnitID><ofd:PageArea>"
+            "<ofd:PhysicalBox>0 0 210 297</ofd:PhysicalBox></ofd:PageArea></ofd:CommonData>"
+            f"<ofd:Pages>{page_refs}</ofd:Pages></ofd:Document>"
+        ))
         for number, lines in enumerate(pages):
-            objects = [(100.0, 12.0, HEADER), (100.0, 285.0, f"- {number + 1} -")] + lines
+            objects = [(100.0, 12.0, HEADER), (100.0, 285.0, f"- {number + 1} -"), *lines]
             body = "".join(
-                f'<ofd:TextObject ID="{1000 + k}" Boundary="{x} {y - size} {size * len(t)} {size * 1.2}" Font="1" Size="{size}">'
-                f'<ofd:TextCode X="0" Y="{size}" DeltaX="g {len(t) - 1} {size}">{escape(t)}</ofd:TextCode></ofd:TextObject>'
+                f'<ofd:TextObject ID="{1000 + k}" Font="1" Size="{size}" '
+                f'Boundary="{x} {y - size} {size * len(t)} {size * 1.2}">'
+                f'<ofd:TextCode X="0" Y="{size}" DeltaX="g {len(t) - 1} {size}">{escape(t)}'
+                "</ofd:TextCode></ofd:TextObject>"
                 for k, (x, y, t) in enumerate(objects)
             )
-            archive.writestr(f"Doc_0/Pages/Page_{number}/Content.xml", f'<?xml version="1.0" encoding="UTF-8"?><ofd:Page xmlns:ofd="{_OFD_NS}"><ofd:Content><ofd:Layer ID="{number + 500}">{body}</ofd:Layer></ofd:Content></ofd:Page>')
+            archive.writestr(f"Doc_0/Pages/Page_{number}/Content.xml", (
+                f'{head}<ofd:Page xmlns:ofd="{_OFD_NS}"><ofd:Content>'
+                f'<ofd:Layer ID="{number + 500}">{body}</ofd:Layer></ofd:Content></ofd:Page>'
+            ))
     return path
 
 
@@ -185,6 +201,7 @@ def write_html(text: str, path: Path, *, table: bool = False, encoding: str = "g
         parts += [f"<p>{escape(line)}</p>" for line in layout.after]
     else:
         parts += [f'<p style="text-indent:2em">{escape(line)}</p>' for line in paragraphs(text)]
-    parts += ["</td></tr></table>", "<div>版权所有 某某市人民政府 技术支持:某公司</div></body></html>"]
+    parts += ["</td></tr></table>",
+              "<div>版权所有 某某市人民政府 技术支持:某公司</div></body></html>"]
     path.write_bytes("\n".join(parts).encode(encoding, errors="strict"))
     return path

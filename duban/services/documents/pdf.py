@@ -23,8 +23,7 @@ def read_pdf(path: Path, shown: str) -> PlanDocument:
     if b"%PDF-" not in head:
         raise PlanParseError("不是 PDF 文件(文件头不是 %PDF)", source=shown)
     import pdfplumber
-    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
-    from pdfminer.pdfparser import PDFSyntaxError
+    from pdfplumber.utils.exceptions import PdfminerException
 
     pages: list[Page] = []
     chars = 0
@@ -37,14 +36,8 @@ def read_pdf(path: Path, shown: str) -> PlanDocument:
                 chars += page_chars
                 unmapped += page_unmapped
                 page.close()
-    except PDFPasswordIncorrect:
-        raise PlanParseError(
-            "PDF 已加密,需要密码才能打开;请提供未加密的文件", source=shown
-        ) from None
-    except PDFEncryptionError as err:
-        raise PlanParseError(f"PDF 的加密方式无法读取({err})", source=shown) from None
-    except PDFSyntaxError:
-        raise PlanParseError("PDF 文件已损坏,无法读取", source=shown) from None
+    except PdfminerException as err:  # pdfplumber wraps pdfminer's errors
+        raise _pdf_error(err.args[0] if err.args else err, shown) from None
     if chars == 0:
         raise PlanParseError(
             "PDF 没有文字层(可能是扫描件或图片),无法识别文字;本系统不做文字识别(OCR),"
@@ -57,6 +50,15 @@ def read_pdf(path: Path, shown: str) -> PlanDocument:
             source=shown,
         )
     return PlanDocument(shown, "pdf", page_blocks(pages))
+
+
+def _pdf_error(cause: object, shown: str) -> PlanParseError:
+    name = type(cause).__name__
+    if name == "PDFPasswordIncorrect":
+        return PlanParseError("PDF 已加密,需要密码才能打开;请提供未加密的文件", source=shown)
+    if name == "PDFEncryptionError":
+        return PlanParseError(f"PDF 的加密方式无法读取({cause})", source=shown)
+    return PlanParseError(f"PDF 文件已损坏,无法读取({name})", source=shown)
 
 
 def _read_page(page: Any, number: int) -> tuple[Page, int, int]:
