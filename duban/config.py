@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     link_max_age_days: int = 120
     # Largest attachment accepted on a department's 报结 (bytes, per file).
     upload_max_bytes: int = 20 * 1024 * 1024
+    # Largest request body (bytes), refused with 413 before it is read: routes
+    # that take files (报结, plan upload) and every other request.
+    upload_request_max_bytes: int = 25 * 1024 * 1024
+    request_max_bytes: int = 1024 * 1024
     # Staff sessions end after this many hours; cookies need HTTPS when secure.
     session_hours: int = 12
     cookie_secure: bool = False

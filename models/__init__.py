@@ -40,7 +40,14 @@ from models.task import (
     Task,
     TaskEvent,
 )
-from models.web import USER_ROLES, Attachment, AuditEntry, DepartmentLinkEpoch, User
+from models.web import (
+    USER_ROLES,
+    Attachment,
+    AuditEntry,
+    DepartmentLinkEpoch,
+    StaffSession,
+    User,
+)
 
 __all__ = [
     "COMPARATORS",
@@ -76,6 +83,7 @@ __all__ = [
     "Plan",
     "Responsibility",
     "Section",
+    "StaffSession",
     "Target",
     "Task",
     "TaskEvent",

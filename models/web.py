@@ -1,6 +1,7 @@
-"""What the web pages need beyond the plan and its tasks: staff accounts, the
-revocation counter of department links, attachments of 报结 and an audit log
-of staff actions that are not task transitions (those go to ``task_events``).
+"""What the web pages need beyond the plan and its tasks: staff accounts and
+their signed-in sessions, the revocation counter of department links,
+attachments of 报结 and an audit log of staff actions that are not task
+transitions (those go to ``task_events``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,22 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
     password_changed_at: Mapped[datetime]
+
+
+class StaffSession(Base):
+    """A signed-in browser of a staff member. The cookie carries a random
+    token; only its SHA-256 is stored, so the table alone opens nothing.
+    Signing out deletes the row; a new password or a disabled account deletes
+    every row of the user; ``expires_at`` is fixed at sign-in (an absolute
+    lifetime, however busy the session)."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class DepartmentLinkEpoch(Base):

@@ -1,27 +1,34 @@
 """Staff accounts: coordinators (督办科) and supervisors (督查室).
 
 Passwords are hashed with Argon2id (argon2-cffi, its maintained defaults) and
-never stored or logged in clear. A session remembers :func:`session_stamp` of
-the user's hash, so changing a password ends every other session.
+never stored or logged in clear.
+
+Sessions live in the database (:class:`~models.StaffSession`): the browser
+holds a random token, the table its SHA-256. :func:`open_session` starts one
+with an absolute expiry, :func:`session_user` reads it, :func:`end_session`
+ends it (signing out); a new password or a disabled account ends every
+session of the user.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.errors import DubanError, NotFoundError
-from models import USER_ROLES, AuditEntry, User
+from models import USER_ROLES, AuditEntry, StaffSession, User
 
 ROLE_LABELS = {"coordinator": "督办科", "supervisor": "督查室"}
 MIN_PASSWORD = 8
+MAX_USERNAME = 100
 _USERNAME = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{2,100}$")
 _HASHER = PasswordHasher()
 # Verifying against this keeps a failed login for an unknown name as slow as
@@ -38,7 +45,6 @@ class UserView:
     display_name: str
     role: str
     active: bool
-    stamp: str
 
     @property
     def role_label(self) -> str:
@@ -50,11 +56,6 @@ class UserView:
         return f"{self.role_label}({self.display_name})"
 
 
-def session_stamp(password_hash: str) -> str:
-    """A short fingerprint of the hash: sessions carry it, a new password changes it."""
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
-
-
 def _view(row: User) -> UserView:
     return UserView(
         id=row.id,
@@ -62,7 +63,6 @@ def _view(row: User) -> UserView:
         display_name=row.display_name,
         role=row.role,
         active=row.active,
-        stamp=session_stamp(row.password_hash),
     )
 
 
@@ -103,6 +103,8 @@ def add_user(
         row.password_hash = hashed
         row.password_changed_at = now
         row.active = True
+        if row.id is not None:  # a new password ends every session of the old one
+            session.execute(delete(StaffSession).where(StaffSession.user_id == row.id))
         session.add(
             AuditEntry(at=now, actor="命令行", action=action, subject=f"用户 {username}",
                        data={"role": role})
@@ -114,26 +116,26 @@ def add_user(
 def authenticate(
     username: str, password: str, *, session_factory: sessionmaker[Session]
 ) -> UserView | None:
-    """The active user with this name and password, else None (no hint which was wrong)."""
+    """The active user with this name and password, else None (no hint which was wrong).
+
+    Takes about as long for an unknown or impossible name as for a known one
+    (a dummy hash is verified), so timing does not tell which names exist.
+    """
+    name = username.strip()
+    if len(name) > MAX_USERNAME:  # no such account can exist; don't query with it
+        name = ""
     with session_factory() as session:
-        row = session.scalars(select(User).where(User.username == username.strip())).one_or_none()
+        row = (
+            session.scalars(select(User).where(User.username == name)).one_or_none()
+            if name
+            else None
+        )
         stored = row.password_hash if row is not None and row.active else _DUMMY_HASH
         try:
             _HASHER.verify(stored, password)
         except (VerificationError, InvalidHashError):
             return None
         if row is None or not row.active:
-            return None
-        return _view(row)
-
-
-def user_for_session(
-    user_id: int, stamp: str, *, session_factory: sessionmaker[Session]
-) -> UserView | None:
-    """The user a session names, if still active and the password is unchanged."""
-    with session_factory() as session:
-        row = session.get(User, user_id)
-        if row is None or not row.active or session_stamp(row.password_hash) != stamp:
             return None
         return _view(row)
 
@@ -152,5 +154,52 @@ def deactivate_user(
         if row is None:
             raise NotFoundError(f"没有用户“{username}”")
         row.active = False
+        session.execute(delete(StaffSession).where(StaffSession.user_id == row.id))
         session.add(AuditEntry(at=now, actor="命令行", action="user_disable",
                                subject=f"用户 {username}", data=None))
+
+
+# --- sessions ------------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def open_session(
+    user_id: int, *, now: datetime, lifetime: timedelta, session_factory: sessionmaker[Session]
+) -> str:
+    """Start a session of ``user_id`` ending ``lifetime`` after ``now`` (however
+    it is used); returns the token for the browser. Expired sessions of anyone
+    are deleted on the way, so the table holds live sessions only."""
+    token = secrets.token_urlsafe(32)
+    with session_factory.begin() as session:
+        session.execute(delete(StaffSession).where(StaffSession.expires_at <= now))
+        session.add(
+            StaffSession(
+                token_hash=_token_hash(token), user_id=user_id, created_at=now,
+                expires_at=now + lifetime,
+            )
+        )
+    return token
+
+
+def session_user(
+    token: str, *, now: datetime, session_factory: sessionmaker[Session]
+) -> UserView | None:
+    """The active user whose unexpired session ``token`` is, else None."""
+    with session_factory() as session:
+        row = session.execute(
+            select(User)
+            .join(StaffSession, StaffSession.user_id == User.id)
+            .where(StaffSession.token_hash == _token_hash(token), StaffSession.expires_at > now)
+        ).scalar_one_or_none()
+        if row is None or not row.active:
+            return None
+        return _view(row)
+
+
+def end_session(token: str, *, session_factory: sessionmaker[Session]) -> None:
+    """End the session ``token`` (signing out); nothing happens for an unknown one."""
+    with session_factory.begin() as session:
+        session.execute(delete(StaffSession).where(StaffSession.token_hash == _token_hash(token)))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from urllib.parse import quote
 
 from icalendar import Calendar, Event
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,9 +40,14 @@ def department_ics(
     policy: StatusPolicy | None = None,
     base_url: str | None = None,
     zone: tzinfo = LOCAL_ZONE,
+    link_token: str | None = None,
 ) -> str:
     """The feed of ``department`` (a name, an alias, or a department id) over
     every plan, with statuses as of ``now`` (aware; also the DTSTAMP).
+
+    With ``base_url`` each event links to its task; with ``link_token`` too
+    (the department's link, as the web serves the feed at it) the link opens
+    the department's page of the task without signing in, as a notice's does.
 
     Raises NotFoundError when the department is unknown. A department without
     tasks gets a valid, empty calendar.
@@ -71,9 +77,15 @@ def department_ics(
     feed.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     feed.add("x-published-ttl", "PT1H")
     stamp = now.astimezone(UTC)  # DTSTAMP is UTC
+    def link(row: LedgerRow) -> str | None:
+        if not base_url:
+            return None
+        url = f"{base_url.rstrip('/')}/tasks/{row.task_id}"
+        return f"{url}?k={quote(link_token, safe='')}" if link_token else url
+
     for row in ledger.rows:
-        feed.add_component(_due_event(row, stamp, base_url))
-        for event in _report_events(row, stamp, calendar, policy, base_url):
+        feed.add_component(_due_event(row, stamp, link(row)))
+        for event in _report_events(row, stamp, calendar, policy, link(row)):
             feed.add_component(event)
     return feed.to_ical().decode("utf-8")
 
@@ -85,10 +97,6 @@ def _department(session: Session, department: str | int) -> Department:
             raise NotFoundError(f"找不到编号为 {department} 的单位")
         return found
     return find_department(department, session=session)
-
-
-def _link(row: LedgerRow, base_url: str | None) -> str | None:
-    return f"{base_url.rstrip('/')}/tasks/{row.task_id}" if base_url else None
 
 
 def _all_day(uid: str, day: date, summary: str, stamp: datetime) -> Event:
@@ -103,7 +111,7 @@ def _all_day(uid: str, day: date, summary: str, stamp: datetime) -> Event:
     return event
 
 
-def _due_event(row: LedgerRow, stamp: datetime, base_url: str | None) -> Event:
+def _due_event(row: LedgerRow, stamp: datetime, link: str | None) -> Event:
     done = not row.is_open
     mark = row.state_label if done else "到期"
     summary = f"【{mark}】措施{row.measure} {row.measure_title}({row.role_label})"
@@ -118,7 +126,6 @@ def _due_event(row: LedgerRow, stamp: datetime, base_url: str | None) -> Event:
         lines.append(f"原定时限:{row.original_due.isoformat()}")
     lines.append(f"状态:{row.state_label},{row.status_label},{row.light_label}")
     lines.extend(f"目标:{target.text}" for target in row.targets)
-    link = _link(row, base_url)
     if link:
         lines.append(f"办理:{link}")
         event.add("url", link)
@@ -131,7 +138,7 @@ def _report_events(
     stamp: datetime,
     calendar: WorkCalendar,
     policy: StatusPolicy,
-    base_url: str | None,
+    link: str | None,
 ) -> Iterator[Event]:
     """Report deadlines of the periods the task owes (ending before it was
     submitted, and by its due date)."""
@@ -155,7 +162,6 @@ def _report_events(
             f"报送截止:{period.deadline.isoformat()}",
             f"报送内容:截至 {period.period_end.isoformat()} 的工作进展",
         ]
-        link = _link(row, base_url)
         if link:
             lines.append(f"报送:{link}")
             event.add("url", link)

@@ -10,7 +10,9 @@ cookie can never pass for a link): ``{"d": department id, "e": generation,
   and the pages served with the same clock agree;
 - *revocable*: revoking raises the department's generation
   (``department_link_epochs``), and a token of an older generation is refused;
-- *tamper-proof*: any change to the token breaks the signature.
+- *tamper-proof*: any change to the token breaks the signature, and only the
+  token exactly as issued is accepted (itsdangerous would also take one with
+  base64 padding appended).
 
 The key is ``DUBAN_SECRET_KEY`` or, when unset, a random key generated once
 and kept in ``DATA_DIR/secret_key`` (mode 0600). Every process of one
@@ -19,6 +21,7 @@ installation (web, sweep, CLI) must see the same key.
 
 from __future__ import annotations
 
+import hmac
 import os
 import secrets
 from dataclasses import dataclass
@@ -121,8 +124,11 @@ class LinkSigner:
         try:
             payload: Any = self._serializer.loads(token)
             department_id, epoch, issued = int(payload["d"]), int(payload["e"]), int(payload["t"])
+            canonical = str(self._serializer.dumps(payload))
         except (BadSignature, KeyError, TypeError, ValueError):
             raise LinkError(LinkProblem.INVALID) from None
+        if not hmac.compare_digest(canonical.encode(), token.encode("utf-8", "replace")):
+            raise LinkError(LinkProblem.INVALID)
         issued_at = datetime.fromtimestamp(issued, tz=now.tzinfo)
         if now - issued_at > self.max_age:
             raise LinkError(LinkProblem.EXPIRED)

@@ -21,13 +21,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 
 from duban.domain.status import Light, StatusPolicy
-from duban.services import accounts
 from duban.services.accounts import UserView
 from duban.services.dashboard import measure_overview, scorecard
 from duban.services.links import LinkError, LinkHolder
 from duban.services.logs import delivery_log, escalation_log
 from duban.services.tasks import get_task, list_tasks, tasks_to_json
-from duban.web.auth import current_user
+from duban.web.auth import current_user, sign_in
+from duban.web.signin import LOCKED_MESSAGE, WINDOW
 from duban.web.state import parse_day, state_of
 
 router = APIRouter(prefix="/api", tags=["督办"])
@@ -59,10 +59,12 @@ def caller(
         except (binascii.Error, UnicodeDecodeError):
             raise HTTPException(401, "认证信息格式错误") from None
         name, _, password = decoded.partition(":")
-        user = accounts.authenticate(name, password, session_factory=web.context.session_factory)
-        if user is None:
+        result = sign_in(request, name, password)  # the form's lockout and counting
+        if result.locked:
+            raise HTTPException(429, LOCKED_MESSAGE, {"Retry-After": str(int(WINDOW))})
+        if result.user is None:
             raise HTTPException(401, "用户名或密码不正确", {"WWW-Authenticate": "Basic"})
-        return Caller(user=user)
+        return Caller(user=result.user)
     user = current_user(request)
     if user is None:
         raise HTTPException(401, "请先登录,或提供单位链接令牌", {"WWW-Authenticate": "Basic"})

@@ -1,11 +1,13 @@
 """``create_app(settings)``: the FastAPI application behind ``duban serve``.
 
 Pages are server-rendered (Jinja2 from ``templates/web``, autoescaped); the
-JSON API and its OpenAPI description live under ``/api``. Sessions are signed
-cookies (Starlette + itsdangerous); links and sessions share the
-installation's secret key with distinct salts. Responses carry headers that
-keep link tokens out of Referer, forbid framing and allow only our own
-scripts and styles.
+JSON API and its OpenAPI description live under ``/api``. The session cookie
+is signed (Starlette + itsdangerous) and names a server-side session (see
+:mod:`duban.web.auth`); links and sessions share the installation's secret
+key with distinct salts. Bodies are limited before they are read and
+impossible ids refused (:mod:`duban.web.limits`). Responses carry headers
+that keep link tokens out of Referer, forbid framing, allow only our own
+scripts and styles, and keep everything but the stylesheet out of caches.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from datetime import datetime
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import Scope
 
 from duban.config import Settings
 from duban.db import SchemaNotReadyError
@@ -27,6 +31,7 @@ from duban.services.context import AppContext
 from duban.services.links import LinkSigner, signing_key
 from duban.web import api, auth, dashboard, department, desk, desk_plans
 from duban.web.auth import LoginRequired, login_redirect
+from duban.web.limits import BodyLimit, NumberGuard, upload_routes
 from duban.web.scheduler import Scheduler
 from duban.web.state import Clock, WebState, make_templates, render
 
@@ -40,6 +45,10 @@ SECURITY_HEADERS = {
         "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
     ),
 }
+ROUTERS = (auth, dashboard, desk, desk_plans, department, api)
+# Pages, feeds, downloads and redirects carrying link tokens are private:
+# no browser or proxy cache keeps them. Only the stylesheet may be cached.
+NO_STORE = "no-store"
 
 
 def create_app(
@@ -99,6 +108,18 @@ def create_app(
         https_only=settings.cookie_secure,
     )
 
+    uploads = upload_routes(route for module in ROUTERS for route in module.router.routes)
+
+    def body_limit(scope: Scope) -> int:
+        if any(pattern.match(scope["path"]) for pattern in uploads):
+            return settings.upload_request_max_bytes
+        return settings.request_max_bytes
+
+    # Outside the session and every route (no middleware reads bodies): no
+    # body is read and no id looked up before these checks.
+    app.add_middleware(NumberGuard)
+    app.add_middleware(BodyLimit, limit_for=body_limit)
+
     @app.middleware("http")
     async def security_headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -106,14 +127,16 @@ def create_app(
         response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if not request.url.path.startswith("/static/"):
+            response.headers["Cache-Control"] = NO_STORE
         return response
 
     _install_error_pages(app)
     app.mount(
         "/static", StaticFiles(directory=settings.templates_dir / "web" / "static"), "static"
     )
-    for module in (auth, dashboard, desk, desk_plans, department, api):
-        app.include_router(module.router)
+    for module in ROUTERS:
+        app.include_router(module.router)  # as they are: no prefix added
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -138,6 +161,16 @@ def _install_error_pages(app: FastAPI) -> None:
         if _wants_json(request):
             return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
         return render(request, "error.html", status_code=exc.status_code, message=exc.detail)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def out_of_range(request: Request, _exc: Exception) -> Response:
+        # A number no column can hold (SQLite raises OverflowError binding it,
+        # PostgreSQL a DataError): the request is wrong, not the server.
+        message = "请求中的数值超出范围"
+        if _wants_json(request):
+            return JSONResponse({"detail": message}, 400)
+        return render(request, "error.html", status_code=400, message=message)
 
     @app.exception_handler(DubanError)
     async def duban_error(request: Request, exc: DubanError) -> Response:

@@ -1,9 +1,11 @@
 """Signing in and out, who is asking, and CSRF.
 
-Staff sign in with a username and password (Argon2 hashes, see
-:mod:`duban.services.accounts`); the session is Starlette's signed cookie
-(itsdangerous) holding the user id, a stamp of the password hash (a new
-password ends old sessions) and the CSRF token. Every POST form carries
+Staff sign in with a username and password through :mod:`duban.web.signin`
+(the same lockout as the API's HTTP Basic). A signed-in browser holds the
+token of a server-side session (:func:`duban.services.accounts.open_session`)
+in Starlette's signed cookie (itsdangerous), beside the CSRF token: signing
+out, a new password or a disabled account ends it, and it ends anyway
+``DUBAN_SESSION_HOURS`` after signing in. Every POST form carries
 ``csrf_token``, which must equal the session's (compared in constant time).
 
 Permissions: :func:`require_staff` (coordinator or supervisor) for reading,
@@ -15,9 +17,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import threading
-import time
-from collections import defaultdict, deque
+from datetime import timedelta
 from typing import Annotated
 from urllib.parse import quote
 
@@ -27,31 +27,13 @@ from starlette.datastructures import FormData
 
 from duban.services import accounts
 from duban.services.accounts import UserView
+from duban.web.signin import LOCKED_MESSAGE, SignInResult
 from duban.web.state import flash, render, state_of
 
 router = APIRouter(include_in_schema=False)
 
 CSRF_FIELD = "csrf_token"
-# Failed sign-ins per username: after MAX_FAILURES within FAILURE_WINDOW seconds
-# further tries are refused until the window has passed (slows password guessing).
-MAX_FAILURES = 5
-FAILURE_WINDOW = 15 * 60.0
-_failures: dict[str, deque[float]] = defaultdict(deque)
-_failures_lock = threading.Lock()
-
-
-def _locked_out(username: str) -> bool:
-    now = time.monotonic()
-    with _failures_lock:
-        recent = _failures[username.strip().lower()]
-        while recent and now - recent[0] > FAILURE_WINDOW:
-            recent.popleft()
-        return len(recent) >= MAX_FAILURES
-
-
-def _record_failure(username: str) -> None:
-    with _failures_lock:
-        _failures[username.strip().lower()].append(time.monotonic())
+SESSION_KEY = "sid"  # the server-side session's token in the signed cookie
 
 
 class LoginRequired(Exception):
@@ -84,20 +66,33 @@ async def checked_form(request: Request) -> FormData:
 CheckedForm = Annotated[FormData, Depends(checked_form)]
 
 
+def sign_in(request: Request, username: str, password: str) -> SignInResult:
+    """The one sign-in check (form and HTTP Basic): lockout per name and per
+    client address, failures counted, see :mod:`duban.web.signin`."""
+    web = state_of(request)
+    return web.sign_in.attempt(
+        username,
+        password,
+        address=request.client.host if request.client else None,
+        session_factory=web.context.session_factory,
+    )
+
+
 def current_user(request: Request) -> UserView | None:
-    """The signed-in staff member, or None (also for a stale session)."""
+    """The signed-in staff member, or None (no session, or one that was ended
+    or has expired)."""
     cached = getattr(request.state, "user", None)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    user_id, stamp = request.session.get("uid"), request.session.get("stamp")
-    if not isinstance(user_id, int) or not isinstance(stamp, str):
+    token = request.session.get(SESSION_KEY)
+    if not isinstance(token, str):
         return None
     web = state_of(request)
-    user = accounts.user_for_session(
-        user_id, stamp, session_factory=web.context.session_factory
+    user = accounts.session_user(
+        token, now=web.clock.now(), session_factory=web.context.session_factory
     )
     if user is None:
-        request.session.pop("uid", None)
+        request.session.pop(SESSION_KEY, None)
     request.state.user = user
     return user
 
@@ -153,24 +148,37 @@ async def login(
     next: Annotated[str, Form()] = "",
 ) -> Response:
     web = state_of(request)
-    if _locked_out(username):
-        flash(request, "登录失败次数过多,请 15 分钟后再试", "error")
+    result = sign_in(request, username, password)
+    shown = username[:100]  # never echo a huge name back into the page
+    if result.locked:
+        flash(request, LOCKED_MESSAGE, "error")
         return render(request, "login.html", status_code=429, next=_safe_next(next) or "",
-                      username=username)
-    user = accounts.authenticate(username, password, session_factory=web.context.session_factory)
+                      username=shown)
+    user = result.user
     if user is None:
-        _record_failure(username)
         flash(request, "用户名或密码不正确", "error")
         return render(request, "login.html", status_code=401, next=_safe_next(next) or "",
-                      username=username)
+                      username=shown)
+    settings = web.context.settings
+    token = accounts.open_session(
+        user.id,
+        now=web.clock.now(),
+        lifetime=timedelta(hours=settings.session_hours),
+        session_factory=web.context.session_factory,
+    )
     request.session.clear()  # a fresh session (and CSRF token) at sign-in
-    request.session["uid"], request.session["stamp"] = user.id, user.stamp
+    request.session[SESSION_KEY] = token
     request.state.user = user
     return RedirectResponse(_safe_next(next) or home_for(user), 303)
 
 
 @router.post("/logout")
 async def logout(request: Request, form: CheckedForm) -> Response:
+    """End the server-side session: the cookie, even if kept, opens nothing."""
+    token = request.session.get(SESSION_KEY)
+    if isinstance(token, str):
+        web = state_of(request)
+        accounts.end_session(token, session_factory=web.context.session_factory)
     request.session.clear()
     return RedirectResponse("/login", 303)
 

@@ -34,6 +34,7 @@ from duban.services.ics import department_ics
 from duban.services.outlook import next_steps, past_escalations
 from duban.services.tasks import list_tasks
 from duban.web.auth import CheckedForm
+from duban.web.limits import accepts_uploads
 from duban.web.links import guard_task, holder_of
 from duban.web.state import WebState, flash, parse_day, render, state_of
 
@@ -122,6 +123,7 @@ def department_calendar(request: Request, token: str) -> Response:
         calendar=web.context.calendar,
         base_url=str(request.base_url).rstrip("/"),
         zone=web.zone,
+        link_token=token,  # each event opens the task at this same link
     )
     return Response(
         feed,
@@ -230,6 +232,7 @@ def report(request: Request, token: str, task_id: int, form: CheckedForm) -> Res
 
 
 @router.post("/d/{token}/tasks/{task_id}/submit")
+@accepts_uploads
 async def submit(request: Request, token: str, task_id: int, form: CheckedForm) -> Response:
     files = [f for f in form.getlist("files") if isinstance(f, UploadFile) and f.filename]
 

@@ -47,6 +47,7 @@ from duban.services.plan_files import parse_plan_document
 from duban.services.plan_import import ImportStatus, import_plan
 from duban.services.plans import list_plans
 from duban.web.auth import CheckedForm, Coordinator
+from duban.web.limits import accepts_uploads
 from duban.web.review_view import (
     SubmittedForm,
     field_id,
@@ -101,6 +102,7 @@ def plans_page(request: Request, user: Coordinator) -> Response:
 
 
 @router.post("/desk/plans/upload")
+@accepts_uploads
 async def upload(request: Request, user: Coordinator, form: CheckedForm) -> Response:
     file = form.get("file")
     if not isinstance(file, UploadFile) or not file.filename:

@@ -25,6 +25,7 @@ from duban.services.context import AppContext
 from duban.services.links import LinkSigner
 from duban.services.logs import STATUS_LABELS as DELIVERY_STATUS_LABELS
 from duban.services.tasks import TaskDetail, get_task
+from duban.web.signin import SignIn
 
 LEVEL_LABELS = {0: "提醒", 1: "催办", 2: "黄色督办", 3: "红色督办"}
 COMPARATOR_SIGNS = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "=": "约"}
@@ -55,6 +56,7 @@ class WebState:
     signer: LinkSigner
     templates: Jinja2Templates
     wake_delivery: Callable[[], None] = lambda: None
+    sign_in: SignIn = field(default_factory=SignIn)
 
     @property
     def zone(self) -> ZoneInfo:
