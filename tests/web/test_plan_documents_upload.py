@@ -33,7 +33,7 @@ def test_a_word_plan_with_a_responsibility_table_is_uploaded_and_reviewed(
     assert review_url.startswith("/desk/plans/drafts/"), client.get("/desk/plans").text[-2000:]
     page = client.get(review_url).text
     assert "已解析:6 项措施" in page
-    assert 'name="lead-1" value="区发改局"' in page
+    assert 'name="m1-lead" value="区发改局"' in page
     drafts = web_settings.data_dir / "drafts"
     draft_id = review_url.rsplit("/", 1)[1]
     where = json.loads((drafts / f"{draft_id}.where.json").read_text(encoding="utf-8"))
