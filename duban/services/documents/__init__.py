@@ -34,9 +34,10 @@ from pathlib import Path
 
 from duban.domain.errors import PlanParseError
 
-# A plan as a Word, PDF or OFD file is well under this; a larger file is refused
+# A plan as a Word, PDF or OFD file is well under this (and under the web's 25 MB request
+# limit, so the upload gets this message, not a bare 413); a larger file is refused
 # from its size alone (nothing is read), so a stray 50 MB upload costs no memory.
-MAX_DOCUMENT_BYTES = 30 * 1024 * 1024
+MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 # Text and web pages are read whole: plans in text are tiny.
 MAX_TEXT_BYTES = 5 * 1024 * 1024
 # More text than any plan has (a 1,000-page PDF): refused before parsing.
