@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     # Staff sessions end after this many hours; cookies need HTTPS when secure.
     session_hours: int = 12
     cookie_secure: bool = False
+    # LibreOffice's soffice, which turns printable documents (.docx) into PDF;
+    # None: found on PATH (soffice or libreoffice).
+    soffice: str | None = None
     # Test-only fault injection: the measure flow's process dies (os._exit) right
     # after creating this many new tasks, as a crash would. Never set in production.
     fault_crash_after_tasks: int | None = None

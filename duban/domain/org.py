@@ -4,7 +4,8 @@ hours, and the escalation policy in force (pure, stdlib only).
 An organisation file is a superset of the department directory file: the
 directory's ``departments`` entries may carry ``liaison`` and ``head``
 contacts, and the file may name ``coordinators``, ``supervisors``,
-``timezone``, ``office_hours``, ``base_url`` and an ``escalation`` policy.
+``timezone``, ``office_hours``, ``base_url``, an ``escalation`` policy and
+``documents`` (issuer, signer and 文号 patterns of printed documents).
 :func:`parse_org` turns the parsed YAML into an :class:`OrgFile`; notification
 addresses are checked by a function the caller passes in (the domain does
 not know Apprise), so every address is validated before anything is stored.
@@ -28,6 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from duban.domain.directory import Directory
 from duban.domain.errors import DubanError
 from duban.domain.escalation import DEFAULT_POLICY, EscalationPolicy
+from duban.domain.issued_documents import DocumentSettings
 from duban.domain.workdays import WorkCalendar
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -59,6 +61,7 @@ TOP_LEVEL_KEYS = frozenset(
         "coordinators",
         "supervisors",
         "escalation",
+        "documents",
         "departments",
     }
 )
@@ -140,6 +143,7 @@ class OrgFile:
     # Official department name → its liaison and head contacts, in file order.
     department_contacts: dict[str, list[ContactSpec]] = field(default_factory=dict)
     policy: EscalationPolicy = DEFAULT_POLICY
+    documents: DocumentSettings = field(default_factory=DocumentSettings)
     source: str = ""
 
     def contacts(self) -> Iterator[tuple[str | None, ContactSpec]]:
@@ -224,6 +228,8 @@ def parse_org(
         if not isinstance(escalation, Mapping):
             raise OrgFileError("escalation 应为包含 steps 的映射", where=source)
         org.policy = EscalationPolicy.from_data(escalation, source=f"{source} escalation")
+    org.documents = DocumentSettings.from_data(data.get("documents"),
+                                               where=f"{source} documents")
     return org
 
 

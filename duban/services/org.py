@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from duban.domain.errors import DubanError
 from duban.domain.escalation import EscalationPolicy
+from duban.domain.issued_documents import DocumentSettings
 from duban.domain.org import (
     DEFAULT_OFFICE_HOURS,
     DEFAULT_TIMEZONE,
@@ -93,6 +94,7 @@ class OrgSettingsView:
     timezone: str = DEFAULT_TIMEZONE
     office_hours: OfficeHours = DEFAULT_OFFICE_HOURS
     base_url: str | None = None
+    documents: DocumentSettings = field(default_factory=DocumentSettings)
 
 
 @dataclass(frozen=True)
@@ -325,10 +327,11 @@ def _sync_channels(row: Contact, spec: ContactSpec, session: Session) -> tuple[i
 
 def _sync_settings(org: OrgFile, session: Session) -> list[str]:
     """Store ``org``'s settings; the keys whose value changed (None: row removed)."""
-    wanted: dict[str, str | None] = {
+    wanted: dict[str, Any] = {
         "timezone": org.timezone,
         "office_hours": str(org.office_hours),
         "base_url": org.base_url,
+        "documents": org.documents.to_data() or None,
     }
     rows = {row.key: row for row in session.scalars(select(OrgSetting))}
     changed: list[str] = []
@@ -361,10 +364,15 @@ def org_settings(session: Session) -> OrgSettingsView:
     except DubanError as err:
         raise DubanError(f"数据库中的办公时间设置无效:{err.message}") from None
     base_url = values.get("base_url")
+    try:
+        documents = DocumentSettings.from_data(values.get("documents"))
+    except DubanError as err:
+        raise DubanError(f"数据库中的文书设置无效:{err.message}") from None
     return OrgSettingsView(
         timezone=str(values.get("timezone") or DEFAULT_TIMEZONE),
         office_hours=office_hours,
         base_url=str(base_url) if base_url else None,
+        documents=documents,
     )
 
 

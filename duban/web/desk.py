@@ -18,10 +18,12 @@ from sqlalchemy import select
 from starlette.datastructures import FormData
 
 from duban.domain.errors import DubanError, NotFoundError
+from duban.domain.issued_documents import NOTICE_KINDS
 from duban.domain.lifecycle import OPEN_STATES, TaskState
 from duban.services import desk, lifecycle
 from duban.services.assignment import assign_measure
 from duban.services.attachments import list_attachments
+from duban.services.issued_documents import list_documents
 from duban.services.links import department_ids_with_tasks, department_link, revoke_links
 from duban.services.logs import delivery_log
 from duban.services.org import org_settings
@@ -161,6 +163,8 @@ def task_page(request: Request, task_id: int, k: str | None = None) -> Response:
         past=past_escalations(task_id, zone=web.zone, session_factory=web.context.session_factory),
         is_open=detail.state in OPEN_STATES,
         is_submitted=detail.state is TaskState.SUBMITTED,
+        documents=list_documents(web.context.session_factory, task_id=task_id),
+        document_kinds=NOTICE_KINDS,
     )
 
 
