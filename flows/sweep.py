@@ -19,7 +19,13 @@ from duban.faults import pause_point
 from duban.services.assignment import MeasureRef, measure_refs
 from duban.services.context import AppContext, open_context
 from duban.services.reminders import run_round
-from duban.services.sweep import SweepClock, SweepReport, advance, measures_with_due_work
+from duban.services.sweep import (
+    SweepClock,
+    SweepReport,
+    advance,
+    measures_with_due_work,
+    release_waiting,
+)
 from duban.timeutil import parse_as_of
 
 
@@ -61,6 +67,7 @@ def sweep_flow(as_of: str | None = None, settle: float | None = None) -> dict[st
     logger = get_run_logger()
     context = open_context(get_settings())
     now = parse_as_of(as_of, context.settings.timezone)
+    release_waiting(context.session_factory, now=now, calendar=context.calendar)
     due = measure_refs(
         context.session_factory, measures_with_due_work(context.session_factory, now=now)
     )

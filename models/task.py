@@ -79,6 +79,10 @@ class Task(Base):
     # When the sweep must look at this task again (NULL: nothing left to do).
     # Indexed, so a sweep's cost follows the work that is due.
     next_action_at: Mapped[datetime | None] = mapped_column(index=True)
+    # A ladder step of this task falls in this year, whose holiday notice is
+    # not yet published (待日历公布): the round that finds the year covered
+    # looks at the task again. Set by the sweep; NULL when nothing waits.
+    calendar_wait_year: Mapped[int | None] = mapped_column(Integer, index=True)
 
     measure: Mapped[Measure] = relationship()
     department: Mapped[Department] = relationship()

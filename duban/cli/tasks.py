@@ -453,7 +453,7 @@ def render_task_detail(detail: TaskDetail) -> str:
             out.append(f"  {r.reported_on.isoformat()} {r.indicator} {value}")
     if detail.missing_reports:
         missing = "、".join(
-            f"截至{p.period_end.isoformat()}(应于{p.deadline.isoformat()}前报送)"
+            f"截至{p.period_end.isoformat()}(应于{p.deadline_text}前报送)"
             for p in detail.missing_reports
         )
         out.append(f"缺报进度:{missing}")

@@ -18,6 +18,12 @@ Besides the ladder there is one rung a coordinator takes by hand,
 anchored on the day it was taken (``manual_urge@2016-01-29``), so it is at
 most once per task and day and never takes the key of a ladder step — the
 automatic 催办 and 督办 still happen on their days.
+
+A step whose date needs a year whose holiday notice is not yet published
+(a 催办 ten working days after a due date of 2027-12-31, with no 2028 data)
+is not an error: it is a :class:`WaitingStep` naming that year (shown as
+待日历公布). Everything computable still happens; :attr:`Evaluation.waits_for`
+tells the sweep which year to wait for before looking at the task again.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from typing import Any
 from duban.domain.errors import DubanError
 from duban.domain.lifecycle import TaskState
 from duban.domain.status import Cadence, StatusPolicy, report_periods
-from duban.domain.workdays import WorkCalendar
+from duban.domain.workdays import Unpublished, WorkCalendar
 
 
 class Anchor(StrEnum):
@@ -228,11 +234,36 @@ class Occurrence:
     window_start: date | None = None  # report steps: reports after this day count
 
 
+@dataclass(frozen=True)
+class WaitingStep:
+    """A step whose day cannot be known until ``year``'s holiday notice is
+    published (待日历公布). ``anchor_date`` is None when the anchor itself (a
+    report deadline) is not known yet either."""
+
+    step: LadderStep
+    anchor_date: date | None
+    year: int
+    window_start: date | None = None
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """A task's timeline on the ladder: the steps with a known day (sorted by
+    day) and those waiting for a year's calendar (sorted by year, then step order)."""
+
+    known: list[Occurrence]
+    waiting: list[WaitingStep]
+
+
 @dataclass
 class Evaluation:
     due: list[Occurrence] = field(default_factory=list)
     superseded: list[tuple[Occurrence, str]] = field(default_factory=list)
     next_on: date | None = None
+    # Steps still meaningful whose day needs an unpublished year, and the first
+    # such year: the task is to be looked at again once that year is known.
+    waiting: list[WaitingStep] = field(default_factory=list)
+    waits_for: int | None = None
 
 
 OPEN = frozenset(
@@ -244,34 +275,52 @@ def occurrences(
     task: TaskTimeline, policy: EscalationPolicy, calendar: WorkCalendar, *, until: date
 ) -> list[Occurrence]:
     """Every step occurrence of the task's current timeline falling due by ``until``
-    (report periods are generated up to the due date), sorted by day."""
+    (report periods are generated up to the due date), sorted by day. Steps
+    whose day is not known yet are left out (see :func:`ladder`)."""
+    return ladder(task, policy, calendar, until=until).known
+
+
+def ladder(
+    task: TaskTimeline, policy: EscalationPolicy, calendar: WorkCalendar, *, until: date
+) -> Ladder:
+    """The task's steps: those with a known day up to ``until``, and every step
+    whose day needs a year the calendar does not cover yet."""
     found: list[Occurrence] = []
+    waiting: list[WaitingStep] = []
     periods = report_periods(task.assigned_on, task.due, calendar, policy.report)
     # A period's report counts when made after the previous period's end.
     starts = [task.assigned_on, *(p.period_end for p in periods)][: len(periods)]
-    windows = {p.deadline: start for p, start in zip(periods, starts, strict=True)}
     for step in policy.steps:
+        anchors: list[tuple[date | Unpublished, date | Unpublished, date | None]]
         if step.anchor in (Anchor.ASSIGNED, Anchor.UNACKNOWLEDGED):
-            on = calendar.add_workdays(task.assigned_on, step.workdays)
-            anchors = [(task.assigned_on, on)]
+            on = calendar.maybe_add_workdays(task.assigned_on, step.workdays)
+            anchors = [(task.assigned_on, on, None)]
         elif step.anchor is Anchor.BEFORE_DUE:
-            anchors = [(task.due, calendar.add_workdays(task.due, -step.workdays))]
+            anchors = [(task.due, calendar.maybe_add_workdays(task.due, -step.workdays), None)]
         elif step.anchor is Anchor.AFTER_DUE:
-            anchors = [(task.due, calendar.add_workdays(task.due, step.workdays))]
-        elif step.anchor is Anchor.REPORT_DUE:
-            anchors = [
-                (p.deadline, calendar.add_workdays(p.deadline, -step.workdays)) for p in periods
-            ]
+            anchors = [(task.due, calendar.maybe_add_workdays(task.due, step.workdays), None)]
         else:
+            sign = -1 if step.anchor is Anchor.REPORT_DUE else 1
             anchors = [
-                (p.deadline, calendar.add_workdays(p.deadline, step.workdays)) for p in periods
+                (p.deadline, _shift(calendar, p.deadline, sign * step.workdays), start)
+                for p, start in zip(periods, starts, strict=True)
             ]
-        for anchor_date, on in anchors:
+        for anchor_date, on, window_start in anchors:
+            if isinstance(on, Unpublished):
+                known_anchor = None if isinstance(anchor_date, Unpublished) else anchor_date
+                waiting.append(WaitingStep(step, known_anchor, on.year, window_start))
+                continue
+            assert not isinstance(anchor_date, Unpublished)  # an unknown anchor gives no day
             if on <= until:
                 key = f"{step.name}@{anchor_date.isoformat()}"
-                found.append(Occurrence(key, step, on, anchor_date, windows.get(anchor_date)))
+                found.append(Occurrence(key, step, on, anchor_date, window_start))
     found.sort(key=lambda o: (o.on, o.step.level, o.key))
-    return found
+    waiting.sort(key=lambda w: w.year)
+    return Ladder(found, waiting)
+
+
+def _shift(calendar: WorkCalendar, day: date | Unpublished, n: int) -> date | Unpublished:
+    return day if isinstance(day, Unpublished) else calendar.maybe_add_workdays(day, n)
 
 
 def evaluate(
@@ -293,8 +342,10 @@ def evaluate(
     cumulative: each level reached is sent, since each reaches other people.
     """
     result = Evaluation()
-    horizon = max(today, calendar.add_workdays(task.due, max_after_due(policy)))
-    pending = [o for o in occurrences(task, policy, calendar, until=horizon) if o.key not in done]
+    last = calendar.maybe_add_workdays(task.due, max_after_due(policy))
+    horizon = date.max if isinstance(last, Unpublished) else max(today, last)
+    steps = ladder(task, policy, calendar, until=horizon)
+    pending = [o for o in steps.known if o.key not in done]
     due_now = [o for o in pending if o.on <= today]
     future = [o for o in pending if o.on > today]
     if task.state not in OPEN:
@@ -326,7 +377,20 @@ def evaluate(
     result.due.sort(key=lambda o: (o.on, o.step.level, o.key))
     upcoming = [o.on for o in future if not _not_meaningful(o, task, o.on)]
     result.next_on = min(upcoming) if upcoming else None
+    result.waiting = [w for w in steps.waiting if not _waiting_not_meaningful(w, task)]
+    result.waits_for = min((w.year for w in result.waiting), default=None)
     return result
+
+
+def _waiting_not_meaningful(waiting: WaitingStep, task: TaskTimeline) -> bool:
+    """Whether a step not yet dated will surely not be sent, whatever its day."""
+    anchor = waiting.step.anchor
+    if anchor is Anchor.UNACKNOWLEDGED:
+        return task.acknowledged_on is not None or task.state is not TaskState.ASSIGNED
+    if anchor in (Anchor.REPORT_DUE, Anchor.REPORT_MISSING):
+        start = waiting.window_start or task.assigned_on
+        return any(start < d for d in task.report_dates)  # this period's report is in
+    return False
 
 
 def max_after_due(policy: EscalationPolicy) -> int:
@@ -373,15 +437,16 @@ def step_label(policy: EscalationPolicy, key: str) -> str:
 
 def next_rung(
     policy: EscalationPolicy, *, due: date, today: date, calendar: WorkCalendar
-) -> tuple[LadderStep, date] | None:
+) -> tuple[LadderStep, date | Unpublished] | None:
     """The first rung of the overdue ladder (催办, 督办) that falls due after
-    ``today`` for a task due on ``due``, with its day; None past the last."""
-    ladder = sorted(
+    ``today`` for a task due on ``due``, with its day (:class:`Unpublished`
+    while that day needs a year not yet published); None past the last."""
+    rungs = sorted(
         (s for s in policy.steps if s.anchor is Anchor.AFTER_DUE), key=lambda s: s.workdays
     )
-    for step in ladder:
-        on = calendar.add_workdays(due, step.workdays)
-        if on > today:
+    for step in rungs:
+        on = calendar.maybe_add_workdays(due, step.workdays)
+        if isinstance(on, Unpublished) or on > today:
             return step, on
     return None
 

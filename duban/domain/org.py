@@ -30,7 +30,7 @@ from duban.domain.directory import Directory
 from duban.domain.errors import DubanError
 from duban.domain.escalation import DEFAULT_POLICY, EscalationPolicy
 from duban.domain.issued_documents import DocumentSettings
-from duban.domain.workdays import WorkCalendar
+from duban.domain.workdays import WorkCalendar, likely_workday
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 
@@ -344,18 +344,22 @@ def next_send_time(
     ``moment`` must be aware (ValueError otherwise); the result is in
     ``moment``'s zone. Inside the window ``moment`` itself is returned; before
     it, that morning's start; at or after its end, or on a day off, the start
-    of the next working day. Raises CalendarError for a year the calendar does
-    not cover.
+    of the next working day. A day in a year whose holiday notice is not yet
+    published counts as working from Monday to Friday
+    (:func:`~duban.domain.workdays.likely_workday`): a message waits for office
+    hours, not for the State Council.
     """
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"naive datetime {moment!r}: pass an aware datetime")
     local = moment.astimezone(tz)
     day = local.date()
-    if calendar.is_workday(day):
+    if likely_workday(calendar, day):
         start, end = office_window(day, hours, tz=tz)
         if local < start:
             return start.astimezone(moment.tzinfo)
         if local < end:
             return moment
-    following = calendar.workday_on_or_after(day + timedelta(days=1))
+    following = day + timedelta(days=1)
+    while not likely_workday(calendar, following):
+        following += timedelta(days=1)
     return office_window(following, hours, tz=tz)[0].astimezone(moment.tzinfo)

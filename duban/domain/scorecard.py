@@ -285,14 +285,17 @@ def classify_report(
     cadence: Cadence,
 ) -> str | None:
     """``on_time``, ``late``, ``missing`` — or None while the deadline has not
-    passed and nothing was reported yet."""
+    passed (or is not known yet: 待日历公布) and nothing was reported yet."""
     dates = [d for d in report_dates if d <= as_of]
-    if any(previous_end < d <= period.deadline for d in dates):
+    deadline = period.known_deadline
+    if deadline is None:
+        return "on_time" if any(previous_end < d for d in dates) else None
+    if any(previous_end < d <= deadline for d in dates):
         return "on_time"
-    if period.deadline >= as_of:
+    if deadline >= as_of:
         return None
     next_end = _next_period_end(period.period_end, cadence)
-    if any(period.deadline < d <= next_end for d in dates):
+    if any(deadline < d <= next_end for d in dates):
         return "late"
     return "missing"
 
@@ -318,7 +321,8 @@ def department_counts(
             setattr(row, kind, getattr(row, kind) + 1)
         previous_end = record.assigned_on
         for owed in owed_reports(record, as_of, calendar, policy):
-            if window.contains(owed.deadline):
+            deadline = owed.known_deadline
+            if deadline is not None and window.contains(deadline):
                 verdict = classify_report(
                     owed, previous_end, record.report_dates, as_of, policy.report_cadence
                 )

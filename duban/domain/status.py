@@ -15,7 +15,7 @@ from datetime import date
 from enum import StrEnum
 
 from duban.domain.lifecycle import TaskState
-from duban.domain.workdays import WorkCalendar
+from duban.domain.workdays import UNPUBLISHED_LABEL, Unpublished, WorkCalendar
 
 
 class TaskStatus(StrEnum):
@@ -93,8 +93,21 @@ class TaskFacts:
 
 @dataclass(frozen=True)
 class ReportPeriod:
+    """A periodic report owed: the period's last day and its deadline, which is
+    :class:`Unpublished` while the deadline's year has no holiday notice."""
+
     period_end: date
-    deadline: date
+    deadline: date | Unpublished
+
+    @property
+    def known_deadline(self) -> date | None:
+        return None if isinstance(self.deadline, Unpublished) else self.deadline
+
+    @property
+    def deadline_text(self) -> str:
+        """The deadline as pages and messages print it: ISO, or 待日历公布."""
+        deadline = self.known_deadline
+        return UNPUBLISHED_LABEL if deadline is None else deadline.isoformat()
 
 
 @dataclass(frozen=True)
@@ -128,9 +141,10 @@ def report_periods(
     assigned_on: date, until: date, calendar: WorkCalendar, policy: StatusPolicy
 ) -> list[ReportPeriod]:
     """The periodic progress reports a task owes: periods ending after assignment
-    and up to ``until``, each with its deadline (N working days after its end)."""
+    and up to ``until``, each with its deadline (N working days after its end;
+    :class:`Unpublished` when that needs a year not yet published)."""
     return [
-        ReportPeriod(end, calendar.add_workdays(end, policy.report_workdays_after_period))
+        ReportPeriod(end, calendar.maybe_add_workdays(end, policy.report_workdays_after_period))
         for end in _period_ends(assigned_on, until, policy.report_cadence)
     ]
 
@@ -139,14 +153,18 @@ def missing_reports(
     facts: TaskFacts, as_of: date, calendar: WorkCalendar, policy: StatusPolicy
 ) -> list[ReportPeriod]:
     """Periods whose deadline has passed by ``as_of`` with no report made in the
-    window (previous period end, deadline]. Only open tasks owe reports."""
+    window (previous period end, deadline]. Only open tasks owe reports. A
+    deadline not yet known (待日历公布) has not passed."""
     if facts.state not in _OPEN_OR_RETURNED:
         return []
     missing: list[ReportPeriod] = []
     previous_end = facts.assigned_on
     for period in report_periods(facts.assigned_on, min(as_of, facts.due), calendar, policy):
-        if period.deadline < as_of and not any(
-            previous_end < d <= period.deadline for d in facts.report_dates
+        deadline = period.known_deadline
+        if (
+            deadline is not None
+            and deadline < as_of
+            and not any(previous_end < d <= deadline for d in facts.report_dates)
         ):
             missing.append(period)
         previous_end = period.period_end
@@ -205,11 +223,14 @@ def assess(
     if facts.state is TaskState.SUBMITTED:
         return Assessment(TaskStatus.SUBMITTED, Light.GREEN)
     if as_of > facts.due:
-        days = calendar.count_workdays(facts.due, as_of)
-        return Assessment(TaskStatus.OVERDUE, Light.RED, (f"已逾期{days}个工作日",))
+        days = calendar.maybe_count_workdays(facts.due, as_of)
+        reason = (
+            f"已逾期(工作日数{days})" if isinstance(days, Unpublished) else f"已逾期{days}个工作日"
+        )
+        return Assessment(TaskStatus.OVERDUE, Light.RED, (reason,))
     reasons: list[str] = []
-    left = calendar.count_workdays(as_of, facts.due)
-    soon = left <= policy.due_soon_workdays
+    left = calendar.maybe_count_workdays(as_of, facts.due)
+    soon = not isinstance(left, Unpublished) and left <= policy.due_soon_workdays
     status = TaskStatus.DUE_SOON if soon else TaskStatus.NOT_YET_DUE
     if soon:
         reasons.append(f"距期限{left}个工作日")

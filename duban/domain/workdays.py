@@ -11,6 +11,14 @@ is not covered raises :class:`CalendarError` naming the year, unless the calenda
 was built with ``weekend_fallback=True``, in which case such a year counts
 Monday to Friday as working days (plus any days a neighbouring notice names).
 
+A question whose answer needs a year not yet published can also be asked
+without an exception: the ``maybe_*`` methods return an :class:`Unpublished`
+value naming the first year they need (shown as 待日历公布), so a caller
+can keep going with everything that *is* computable and come back once the
+year's data exists. :func:`likely_workday` answers "is there a round / may a
+message go out" for such a day by Monday–Friday; it is never used for a
+deadline.
+
 Known limit: a notice for year Y may place the New Year (元旦) holiday and its
 make-up day in the last days of December of year Y-1 (the 2019 notice made
 2018-12-29 a working Saturday and 2018-12-30/31 holidays). Until year Y+1's
@@ -36,6 +44,9 @@ WEEKDAY_NAMES = ("星期一", "星期二", "星期三", "星期四", "星期五"
 
 DEFAULT_MISSING_YEAR_HINT = "日历数据目录"
 
+# How a date is shown when it needs a year whose holiday notice is not yet given.
+UNPUBLISHED_LABEL = "待日历公布"
+
 # bisect_left or bisect_right: how a date ranks among a year's working days.
 _Rank = Callable[[Sequence[int], int], int]
 
@@ -49,6 +60,27 @@ class CalendarError(DubanError):
     def __init__(self, message: str, *, where: str | None = None, year: int | None = None):
         self.year = year
         super().__init__(message, where=where)
+
+
+@dataclass(frozen=True)
+class Unpublished:
+    """An answer that needs ``year``'s holiday notice, which is not yet given.
+
+    Returned by the ``maybe_*`` methods of :class:`WorkCalendar` instead of a
+    date or a count; ``str()`` is :data:`UNPUBLISHED_LABEL` (待日历公布).
+    """
+
+    year: int
+
+    def __str__(self) -> str:
+        return UNPUBLISHED_LABEL
+
+    @property
+    def label(self) -> str:
+        return UNPUBLISHED_LABEL
+
+
+MaybeDate = date | Unpublished
 
 
 @dataclass(frozen=True, eq=False)
@@ -285,6 +317,35 @@ class WorkCalendar:
             return self._span(start, end, bisect_right)
         return -self._span(end, start, bisect_left)
 
+    def maybe_add_workdays(self, day: date, n: int) -> date | Unpublished:
+        """:meth:`add_workdays`, or :class:`Unpublished` naming the first year it
+        needs that is not covered (never with ``weekend_fallback``)."""
+        try:
+            return self.add_workdays(day, n)
+        except CalendarError as err:
+            return _unpublished(err)
+
+    def maybe_count_workdays(self, start: date, end: date) -> int | Unpublished:
+        """:meth:`count_workdays`, or :class:`Unpublished` (see :meth:`maybe_add_workdays`)."""
+        try:
+            return self.count_workdays(start, end)
+        except CalendarError as err:
+            return _unpublished(err)
+
+    def maybe_workday_on_or_after(self, day: date) -> date | Unpublished:
+        """:meth:`workday_on_or_after`, or :class:`Unpublished`."""
+        try:
+            return self.workday_on_or_after(day)
+        except CalendarError as err:
+            return _unpublished(err)
+
+    def maybe_is_workday(self, day: date) -> bool | Unpublished:
+        """:meth:`is_workday`, or :class:`Unpublished` for a year not covered."""
+        try:
+            return self.is_workday(day)
+        except CalendarError as err:
+            return _unpublished(err)
+
     def _span(self, low: date, high: date, rank: _Rank) -> int:
         """Working days between ``low`` < ``high``, each end ranked by ``rank``."""
         low_days = self._year_days(low.year)
@@ -322,6 +383,27 @@ class WorkCalendar:
         days = self._working_ordinals(year)
         self._years[year] = days
         return days
+
+
+def likely_workday(calendar: WorkCalendar, day: date) -> bool:
+    """Whether ``day`` is a working day, guessing Monday to Friday when its year
+    is not covered yet.
+
+    For *when things happen* only — whether a round runs, when a message may go
+    out — where waiting for the notice would stop everything; never for a
+    deadline or a count of working days.
+    """
+    answer = calendar.maybe_is_workday(day)
+    if isinstance(answer, Unpublished):
+        return day.weekday() < 5
+    return answer
+
+
+def _unpublished(err: CalendarError) -> Unpublished:
+    """The value for an uncovered year; any other calendar error is re-raised."""
+    if err.year is None or not 1 <= err.year <= 9999:
+        raise err
+    return Unpublished(err.year)
 
 
 def _check_date(day: object) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.domain.lifecycle import TaskState
 from duban.domain.scorecard import Period
 from duban.domain.status import LIGHT_LABELS, Light, StatusPolicy, TaskStatus, worst_light
-from duban.domain.workdays import WorkCalendar
+from duban.domain.workdays import Unpublished, WorkCalendar
 from duban.services.ledger import build_ledger
 from duban.services.plans import list_plans, show_plan
 from duban.services.scorecard import scorecard_from_ledger
@@ -209,10 +209,15 @@ def scorecard(
     days_late: dict[str, list[int]] = defaultdict(list)
     for row in ledger.rows:
         tasks[row.department] += 1
+        late_until = None
         if row.status is TaskStatus.OVERDUE:
-            days_late[row.department].append(calendar.count_workdays(row.due, as_of))
+            late_until = as_of
         elif row.status is TaskStatus.DONE_LATE and row.submitted_on is not None:
-            days_late[row.department].append(calendar.count_workdays(row.due, row.submitted_on))
+            late_until = row.submitted_on
+        if late_until is not None:
+            days = calendar.maybe_count_workdays(row.due, late_until)
+            if not isinstance(days, Unpublished):  # not counted while its year is unknown
+                days_late[row.department].append(days)
     rows = []
     for entry in card.rows:
         late = days_late.get(entry.department)

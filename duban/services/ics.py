@@ -150,16 +150,21 @@ def _report_events(
     for period in report_periods(row.assigned_on, until, calendar, policy):
         quarter = f"{period.period_end.year}年{period.period_end.month}月底前"
         summary = f"【进度报送】措施{row.measure} {row.measure_title}({quarter}进展)"
+        deadline = period.known_deadline
+        if deadline is None:
+            # The deadline's year has no holiday notice yet: shown on the period's
+            # last day, marked; the same UID moves it once the date is known.
+            summary += f"(报送截止日期{period.deadline_text})"
         event = _all_day(
             f"duban-task-{row.task_id}-report-{period.period_end.isoformat()}",
-            period.deadline,
+            deadline or period.period_end,
             summary,
             stamp,
         )
         lines = [
             f"措施{row.measure}:{row.measure_title}",
             f"责任单位:{row.department}({row.role_label})",
-            f"报送截止:{period.deadline.isoformat()}",
+            f"报送截止:{period.deadline_text}",
             f"报送内容:截至 {period.period_end.isoformat()} 的工作进展",
         ]
         if link:

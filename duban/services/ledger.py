@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
+from duban.domain.escalation import DEFAULT_POLICY, EscalationPolicy, TaskTimeline
 from duban.domain.lifecycle import OPEN_STATES, STATE_LABELS, Action, TaskState
 from duban.domain.status import (
     LIGHT_LABELS,
@@ -35,7 +36,9 @@ from duban.domain.status import (
     missing_reports,
 )
 from duban.domain.workdays import WorkCalendar
+from duban.services.outlook import upcoming_steps
 from duban.services.plans import find_plan
+from duban.services.sweep import policy_for
 from duban.services.tasks import (
     EXTENSION_STATUS_LABELS,
     LOCAL_ZONE,
@@ -142,6 +145,9 @@ class LedgerRow:
     submitted_on: date | None
     completed_on: date | None
     facts: TaskFacts
+    # The next rung of the ladder after as_of if nothing is done
+    # ("2027-12-24 到期提醒", "待日历公布 催办"); "" once submitted or approved.
+    next_step: str = ""
 
     @property
     def is_open(self) -> bool:
@@ -315,6 +321,10 @@ class _Related:
     responsibilities: dict[int, list[Responsibility]] = field(
         default_factory=lambda: defaultdict(list)
     )
+    # Every step recorded per task (sent or not: the ladder's "done"), and the
+    # ladder of each task.
+    steps: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    policies: dict[int, EscalationPolicy] = field(default_factory=dict)
     until: datetime | None = None
 
     @classmethod
@@ -351,6 +361,16 @@ class _Related:
             .order_by(Notice.due_at, Notice.id)
         ):
             related.notices[notice.task_id].append(notice)
+        for task_id, step in session.execute(
+            select(Notice.task_id, Notice.step).where(
+                Notice.task_id.in_(task_ids), Notice.created_at < until
+            )
+        ):
+            related.steps[task_id].add(step)
+        for task_id, policy_id in session.execute(
+            select(Task.id, Task.policy_id).where(Task.id.in_(task_ids))
+        ):
+            related.policies[task_id] = policy_for(session, policy_id)
         measure_ids = select(Task.measure_id).where(Task.id.in_(task_ids))
         for target in session.scalars(
             select(Target).where(Target.measure_id.in_(measure_ids)).order_by(Target.position)
@@ -438,7 +458,34 @@ def _row(
             else None
         ),
         facts=facts,
+        next_step=_next_step(task, facts, related, as_of, calendar, zone),
     )
+
+
+def _next_step(
+    task: Task,
+    facts: TaskFacts,
+    related: _Related,
+    as_of: date,
+    calendar: WorkCalendar,
+    zone: tzinfo,
+) -> str:
+    timeline = TaskTimeline(
+        state=facts.state,
+        assigned_on=facts.assigned_on,
+        due=facts.due,
+        acknowledged_on=local_date(task.acknowledged_at, zone) if task.acknowledged_at else None,
+        report_dates=facts.report_dates,
+    )
+    ahead = upcoming_steps(
+        timeline,
+        related.policies.get(task.id, DEFAULT_POLICY),
+        calendar,
+        today=as_of,
+        done=frozenset(related.steps[task.id]),
+        limit=1,
+    )
+    return f"{ahead[0].when} {ahead[0].label}" if ahead else ""
 
 
 def _targets(task: Task, related: _Related, as_of: date) -> list[TargetLine]:

@@ -91,6 +91,7 @@ LEDGER_COLUMNS: tuple[Column, ...] = (
     Column("缺报期数", 7, lambda r: r.missing_reports),
     Column("延期情况", 22, lambda r: _join(r.extensions, "\n"), wrap=True),
     Column("督办记录", 22, lambda r: _join([str(e) for e in r.escalations], "\n"), wrap=True),
+    Column("后续督办", 18, lambda r: r.next_step, wrap=True),
     Column("报结日期", 11, lambda r: r.submitted_on),
     Column("办结日期", 11, lambda r: r.completed_on),
     Column("任务编号", 7, lambda r: r.task_id),

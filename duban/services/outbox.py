@@ -48,7 +48,7 @@ from duban.domain.escalation import (
     step_by_name,
     step_label,
 )
-from duban.domain.workdays import WorkCalendar
+from duban.domain.workdays import Unpublished, WorkCalendar
 from duban.services.links import LinkSigner, task_link
 from duban.services.org import ContactWithChannels, contacts_for
 from duban.services.sweep import LEASE, SweepClock, policy_for
@@ -633,15 +633,15 @@ def _item_context(
             # still ahead (the automatic 催办 and 督办 go on as planned).
             ahead = next_rung(policy, due=task.due, today=today, calendar=context.calendar)
             if ahead is not None:
-                next_label, next_date = ahead[0].label, ahead[1].isoformat()
+                next_label, next_date = ahead[0].label, _day_text(ahead[1])
         else:
             occ = Occurrence(notice.step, step, today, key.anchor_date or today)
             following = next_step_after(policy, occ)
             if following is not None:
                 next_label = following.label
-                next_date = context.calendar.add_workdays(
-                    task.due, following.workdays
-                ).isoformat()
+                next_date = _day_text(
+                    context.calendar.maybe_add_workdays(task.due, following.workdays)
+                )
     others = session.execute(
         select(Department.name, Task.role)
         .join(Task, Task.department_id == Department.id)
@@ -650,11 +650,12 @@ def _item_context(
         )
         .order_by(Task.role, Department.name)
     ).all()
+    days_left: int | None = None
+    days_overdue: int | None = None
     if today <= task.due:
-        days_left: int | None = context.calendar.count_workdays(today, task.due)
-        days_overdue: int | None = None
+        days_left = _known(context.calendar.maybe_count_workdays(today, task.due))
     else:
-        days_left, days_overdue = None, context.calendar.count_workdays(task.due, today)
+        days_overdue = _known(context.calendar.maybe_count_workdays(task.due, today))
     link = task_link(  # signed, per department
         session, task, base_url=context.base_url, now=now, signer=context.link_signer
     )
@@ -681,3 +682,13 @@ def _item_context(
         "requested_by": notice.requested_by,
     }
     return entry, template
+
+
+def _day_text(day: date | Unpublished) -> str:
+    """A step's day as a message prints it: ISO, or 待日历公布."""
+    return str(day) if isinstance(day, Unpublished) else day.isoformat()
+
+
+def _known(count: int | Unpublished) -> int | None:
+    """A count of working days, or None (not printed) while it needs an unpublished year."""
+    return None if isinstance(count, Unpublished) else count

@@ -10,9 +10,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.domain.escalation import Anchor, max_after_due, occurrences, step_label
-from duban.domain.lifecycle import TaskState
-from duban.domain.workdays import WorkCalendar
+from duban.domain.escalation import (
+    Anchor,
+    EscalationPolicy,
+    LadderStep,
+    TaskTimeline,
+    ladder,
+    max_after_due,
+    step_label,
+)
+from duban.domain.lifecycle import OPEN_STATES, TaskState
+from duban.domain.workdays import UNPUBLISHED_LABEL, Unpublished, WorkCalendar
 from duban.services.sweep import policy_for, timeline_of
 from models import Notice, Task
 
@@ -32,10 +40,16 @@ class PastStep:
 
 @dataclass(frozen=True)
 class NextStep:
-    on: date
+    """A rung still ahead; ``on`` is None while its day needs an unpublished year."""
+
+    on: date | None
     label: str
     level: int
     words: str
+
+    @property
+    def when(self) -> str:
+        return UNPUBLISHED_LABEL if self.on is None else self.on.isoformat()
 
 
 def next_steps(
@@ -57,26 +71,45 @@ def next_steps(
         policy = policy_for(session, task.policy_id)
         timeline = timeline_of(session, task, zone)
         done = frozenset(session.scalars(select(Notice.step).where(Notice.task_id == task_id)))
-    horizon = calendar.add_workdays(max(today, timeline.due), max_after_due(policy) + 1)
-    upcoming = [
-        o
-        for o in occurrences(timeline, policy, calendar, until=horizon)
-        if o.on > today and o.key not in done
+    return upcoming_steps(timeline, policy, calendar, today=today, done=done, limit=limit)
+
+
+def upcoming_steps(
+    timeline: TaskTimeline,
+    policy: EscalationPolicy,
+    calendar: WorkCalendar,
+    *,
+    today: date,
+    done: frozenset[str],
+    limit: int = 3,
+) -> list[NextStep]:
+    """What :func:`next_steps` returns, from the task's facts (no database):
+    dated steps first, then those waiting for a year's calendar (待日历公布)."""
+    if timeline.state not in OPEN_STATES:
+        return []
+    last = calendar.maybe_add_workdays(max(today, timeline.due), max_after_due(policy) + 1)
+    planned = ladder(
+        timeline, policy, calendar, until=date.max if isinstance(last, Unpublished) else last
+    )
+    upcoming: list[tuple[LadderStep, date | None]] = [
+        (o.step, o.on) for o in planned.known if o.on > today and o.key not in done
     ]
+    upcoming += [(w.step, None) for w in planned.waiting]
     steps: list[NextStep] = []
     reminders = 0
-    for occ in upcoming:
-        if occ.step.anchor in (Anchor.ASSIGNED, Anchor.REPORT_MISSING):
+    for step, on in upcoming:
+        if step.anchor in (Anchor.ASSIGNED, Anchor.REPORT_MISSING):
             continue  # done already, or only if a report is missed
-        if occ.step.anchor is Anchor.UNACKNOWLEDGED and timeline.acknowledged_on is not None:
+        if step.anchor is Anchor.UNACKNOWLEDGED and timeline.acknowledged_on is not None:
             continue
-        if occ.step.level == 0:
+        if step.level == 0:
             if reminders >= limit:
                 continue
             reminders += 1
-        words = LEVEL_WORDS.get(occ.step.level, "")
-        steps.append(NextStep(occ.on, occ.step.label, occ.step.level, words))
+        words = LEVEL_WORDS.get(step.level, "")
+        steps.append(NextStep(on, step.label, step.level, words))
     return steps
+
 
 def past_escalations(
     task_id: int, *, zone: ZoneInfo, session_factory: sessionmaker[Session]

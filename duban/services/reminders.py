@@ -18,7 +18,7 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.org import OfficeHours, next_send_time
-from duban.domain.workdays import WorkCalendar
+from duban.domain.workdays import WorkCalendar, likely_workday
 from duban.services.outbox import (
     DeliveryContext,
     DispatchReport,
@@ -28,7 +28,7 @@ from duban.services.outbox import (
     dispatch,
     route,
 )
-from duban.services.sweep import LEASE, SweepClock, SweepReport, advance
+from duban.services.sweep import LEASE, SweepClock, SweepReport, advance, release_waiting
 from models import Delivery, DeliveryItem, Notice, Task
 
 LOG = logging.getLogger(__name__)
@@ -88,6 +88,7 @@ def run_round(
     one process would (see :func:`outstanding`)."""
     report = RoundReport(at=now)
     if sweep:
+        release_waiting(session_factory, now=now, calendar=tools.calendar)
         report.sweep = advance(
             session_factory,
             now=now,
@@ -230,10 +231,12 @@ def next_delivery_time(session_factory: sessionmaker[Session]) -> datetime | Non
 
 
 def working_days(calendar: WorkCalendar, start: date, end: date) -> list[date]:
+    """The days of [start, end] with a round: working days, and Monday to Friday
+    in a year whose holiday notice is not yet published (see ``likely_workday``)."""
     days: list[date] = []
     day = start
     while day <= end:
-        if calendar.is_workday(day):
+        if likely_workday(calendar, day):
             days.append(day)
         day += timedelta(days=1)
     return days
@@ -264,12 +267,21 @@ def replay(
 
     run_morning = morning or default_morning
     rounds: list[RoundReport] = []
+    # Once, not per day: idle days are skipped, and tasks that only wait for a
+    # year's calendar have no next action time of their own.
+    release_waiting(session_factory, now=_opening(start, tools), calendar=tools.calendar)
+    # Without a morning of its own (which decides for itself), days before the
+    # next moment anything is due are skipped without a query each.
+    wake = next_wake(session_factory) if morning is None else None
     for day in working_days(tools.calendar, start, end):
         opening = datetime.combine(day, tools.hours.start, tzinfo=tools.clock.zone)
         closing = datetime.combine(day, tools.hours.end, tzinfo=tools.clock.zone)
-        report = run_morning(opening)
-        if not report.quiet:
-            rounds.append(report)
+        if morning is None and (wake is None or wake >= closing):
+            continue  # no round that day would find anything to do
+        if morning is not None or (wake is not None and wake <= opening):
+            report = run_morning(opening)
+            if not report.quiet:
+                rounds.append(report)
         moment = next_delivery_time(session_factory)
         while moment is not None and opening < moment < closing:
             retry = run_round(session_factory, now=moment, tools=tools, sweep=False, settle=settle)
@@ -277,4 +289,33 @@ def replay(
                 rounds.append(retry)
             later = next_delivery_time(session_factory)
             moment = later if later is not None and later > moment else None
+        if morning is None:
+            wake = next_wake(session_factory)
     return rounds
+
+
+def next_wake(session_factory: sessionmaker[Session]) -> datetime | None:
+    """The earliest moment a round would find work: a task's next action, an
+    unrouted pending notice, or a delivery to try (None: nothing at all)."""
+    with session_factory() as session:
+        moments = [
+            session.scalar(select(func.min(Task.next_action_at))),
+            session.scalar(
+                select(func.min(Notice.due_at)).where(
+                    Notice.status == "pending",
+                    ~exists().where(DeliveryItem.notice_id == Notice.id),
+                )
+            ),
+            # A delivery's next attempt is never before its not_before.
+            session.scalar(
+                select(func.min(Delivery.next_attempt_at)).where(
+                    Delivery.status.in_(("pending", "failed"))
+                )
+            ),
+        ]
+    known = [m for m in moments if m is not None]
+    return min(known) if known else None
+
+
+def _opening(day: date, tools: RoundTools) -> datetime:
+    return datetime.combine(day, tools.hours.start, tzinfo=tools.clock.zone)

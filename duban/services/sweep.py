@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -351,10 +351,34 @@ def _advance_one(
     session.execute(
         update(Task)
         .where(Task.id == task_id, Task.next_action_at == lease)
-        .values(next_action_at=next_at)
+        .values(next_action_at=next_at, calendar_wait_year=evaluation.waits_for)
         .execution_options(synchronize_session=False)
     )
     return report
+
+
+def release_waiting(
+    session_factory: sessionmaker[Session], *, now: datetime, calendar: WorkCalendar
+) -> int:
+    """Make every task whose ladder waits for a year the calendar now covers
+    due at ``now`` (its steps of that year can be dated now); returns how many.
+
+    Run at the start of a round. Cheap when nothing changed: an indexed
+    UPDATE that matches no row."""
+    years = list(calendar.years)
+    if not years:
+        return 0
+    with session_factory.begin() as session:
+        result = session.execute(
+            update(Task)
+            .where(
+                Task.calendar_wait_year.in_(years),
+                or_(Task.next_action_at.is_(None), Task.next_action_at > now),
+            )
+            .values(next_action_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _supersede_unrouted(session: Session, task_id: int, reason: str) -> int:

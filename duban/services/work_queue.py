@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.domain.escalation import Anchor, StepKey
 from duban.domain.lifecycle import OPEN_STATES, TaskState
 from duban.domain.status import Light, StatusPolicy, TaskStatus
-from duban.domain.workdays import WorkCalendar
+from duban.domain.workdays import Unpublished, WorkCalendar
 from duban.services.desk import ExtensionItem, FailedDelivery, SubmissionItem, review_queue
 from duban.services.sweep import policy_for
 from duban.services.tasks import TaskView, list_tasks, local_date
@@ -117,18 +117,28 @@ def work_queue(
     for view in open_views:
         fact = facts[view.id]
         overdue = view.status is TaskStatus.OVERDUE
-        ack_day = calendar.add_workdays(fact.assigned_on, fact.ack_workdays)
-        unacked = view.state is TaskState.ASSIGNED and today > ack_day
+        ack_day = calendar.maybe_add_workdays(fact.assigned_on, fact.ack_workdays)
+        # A day in a year not yet published (待日历公布) has not come yet.
+        unacked = (
+            view.state is TaskState.ASSIGNED
+            and not isinstance(ack_day, Unpublished)
+            and today > ack_day
+        )
         missing = view.missing_reports
         problems: list[tuple[str, str, tuple[int, ...]]] = []
         if overdue:
-            days = calendar.count_workdays(view.due, today)
-            problems.append(("overdue", f"逾期 {days} 个工作日", (days, -view.id)))
+            late = calendar.maybe_count_workdays(view.due, today)
+            if isinstance(late, Unpublished):
+                days, words = (today - view.due).days, f"逾期(工作日数{late})"
+            else:
+                days, words = late, f"逾期 {late} 个工作日"
+            problems.append(("overdue", words, (days, -view.id)))
         if unacked:
             days = calendar.count_workdays(fact.assigned_on, today)
             problems.append(("unacknowledged", f"交办 {days} 个工作日未签收", (days, -view.id)))
         if missing:
-            first = missing[0].deadline
+            first = missing[0].known_deadline
+            assert first is not None  # a report is missing only once its deadline passed
             words = f"缺报 {len(missing)} 期进度(最早应于 {first.isoformat()} 前报送)"
             problems.append(
                 ("missing_reports", words, (len(missing), -first.toordinal(), -view.id))

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
+from duban.domain.workdays import likely_workday
 from duban.services.context import AppContext
 from duban.services.org import org_settings
 from duban.services.reminders import next_delivery_time, run_round
@@ -79,7 +80,7 @@ class Scheduler:
         calendar = self.context.calendar
         now = self.now()
         local = now.astimezone(self.context.clock().zone)
-        workday = calendar.is_workday(local.date())
+        workday = likely_workday(calendar, local.date())
         started = local.time() >= org.office_hours.start
         in_hours = workday and started and local.time() < org.office_hours.end
         if workday and started and self._swept_on != local.date():
@@ -112,7 +113,7 @@ class Scheduler:
         clock = self.context.clock()
         day = today
         for _ in range(32):
-            if self.context.calendar.is_workday(day) and clock.morning(day) > now:
+            if likely_workday(self.context.calendar, day) and clock.morning(day) > now:
                 break
             day += timedelta(days=1)
         candidates = [(clock.morning(day) - now).total_seconds()]

@@ -170,3 +170,34 @@ def test_the_next_rung_is_the_first_overdue_step_still_ahead(cal: WorkCalendar) 
     yellow = next_rung(DEFAULT_POLICY, due=due, today=date(2016, 1, 4), calendar=cal)
     assert yellow is not None and yellow[0].name == "escalate_yellow"
     assert next_rung(DEFAULT_POLICY, due=due, today=date(2016, 2, 1), calendar=cal) is None
+
+
+def test_steps_in_an_unpublished_year_wait_while_everything_else_happens(
+    cal: WorkCalendar,
+) -> None:
+    # 2026 is the last year the package knows: a task due 2026-12-31 has its
+    # 催办/督办 and its Q4 report deadline in 2027.
+    task = TaskTimeline(state=TaskState.ASSIGNED, assigned_on=date(2026, 9, 1),
+                        due=date(2026, 12, 31))
+    result = evaluate(task, DEFAULT_POLICY, cal, today=date(2026, 12, 17),
+                      done=frozenset({"assigned@2026-09-01", "ack_reminder@2026-09-01"}))
+    assert keys(result.due) == ["report_missing@2026-10-13", "due_reminder_10@2026-12-31"]
+    assert result.next_on == date(2026, 12, 28)  # the 3-day reminder is still dated
+    assert result.waits_for == 2027
+    assert {w.step.name for w in result.waiting} == {
+        "urge", "escalate_yellow", "escalate_red", "report_due", "report_missing"
+    }
+    # The Q4 report's deadline itself is unknown, so its steps have no anchor yet.
+    assert {w.anchor_date for w in result.waiting if w.step.name == "report_due"} == {None}
+    # Reported this period: the waiting report reminders are no longer meaningful.
+    reported = replace(task, state=TaskState.IN_PROGRESS, acknowledged_on=date(2026, 9, 2),
+                       report_dates=(date(2026, 10, 9), date(2026, 12, 10)))
+    later = evaluate(reported, DEFAULT_POLICY, cal, today=date(2026, 12, 17))
+    assert {w.step.name for w in later.waiting} == {"urge", "escalate_yellow", "escalate_red"}
+
+
+def test_nothing_waits_for_a_finished_task(cal: WorkCalendar) -> None:
+    task = TaskTimeline(state=TaskState.SUBMITTED, assigned_on=date(2026, 9, 1),
+                        due=date(2026, 12, 31))
+    result = evaluate(task, DEFAULT_POLICY, cal, today=date(2026, 12, 17))
+    assert result.waiting == [] and result.waits_for is None

@@ -244,3 +244,15 @@ def test_next_send_time_refuses_a_naive_moment(calendar: WorkCalendar) -> None:
     with pytest.raises(ValueError, match="naive"):
         next_send_time(datetime(2015, 9, 29, 10), hours=NINE_TO_SIX, calendar=calendar,
                        tz=SHANGHAI)
+
+
+def test_next_send_time_in_an_unpublished_year_waits_for_office_hours_monday_to_friday(
+    calendar: WorkCalendar,
+) -> None:
+    # The package knows 2026 only: 2027-01-01 is a Friday of an unpublished year.
+    got = next_send_time(local("2026-12-31 18:30"), hours=NINE_TO_SIX, calendar=calendar,
+                         tz=SHANGHAI)
+    assert got == local("2027-01-01 09:00")
+    saturday = next_send_time(local("2027-01-02 10:00"), hours=NINE_TO_SIX, calendar=calendar,
+                              tz=SHANGHAI)
+    assert saturday == local("2027-01-04 09:00")

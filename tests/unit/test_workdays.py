@@ -12,7 +12,13 @@ import pytest
 
 from duban.domain import workdays as workdays_module
 from duban.domain.errors import DubanError
-from duban.domain.workdays import CalendarError, HolidayNotice, WorkCalendar
+from duban.domain.workdays import (
+    CalendarError,
+    HolidayNotice,
+    Unpublished,
+    WorkCalendar,
+    likely_workday,
+)
 
 D = date.fromisoformat
 ANTI_FASCIST = "中国人民抗日战争暨世界反法西斯战争胜利70周年纪念日"
@@ -320,3 +326,27 @@ def test_domain_module_imports_only_stdlib_and_domain() -> None:
         if name.split(".")[0] not in sys.stdlib_module_names and not name.startswith("duban.domain")
     }
     assert outside == set()
+
+
+def test_maybe_answers_name_the_unpublished_year_instead_of_raising(
+    calendar: WorkCalendar,
+) -> None:
+    assert calendar.maybe_add_workdays(D("2015-12-30"), 1) == D("2015-12-31")
+    waiting = calendar.maybe_add_workdays(D("2015-12-30"), 5)
+    assert waiting == Unpublished(2016) and str(waiting) == "待日历公布"
+    assert calendar.maybe_count_workdays(D("2015-06-01"), D("2016-01-05")) == Unpublished(2016)
+    assert calendar.maybe_workday_on_or_after(D("2016-01-01")) == Unpublished(2016)
+    assert calendar.maybe_is_workday(D("2031-03-03")) == Unpublished(2031)
+    assert calendar.maybe_is_workday(D("2015-10-10")) is True
+    # Only an uncovered year becomes a value; a wrong argument still raises.
+    with pytest.raises(TypeError):
+        calendar.maybe_add_workdays(datetime(2015, 1, 5, 9), 1)  # type: ignore[arg-type]
+
+
+def test_likely_workday_guesses_monday_to_friday_only_for_unpublished_years(
+    calendar: WorkCalendar,
+) -> None:
+    assert not likely_workday(calendar, D("2015-10-01"))  # National Day, known
+    assert likely_workday(calendar, D("2015-10-10"))  # a make-up Saturday, known
+    assert likely_workday(calendar, D("2031-03-03"))  # Monday of an unpublished year
+    assert not likely_workday(calendar, D("2031-03-01"))  # Saturday
