@@ -16,8 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from duban.domain.errors import PlanParseError
 from duban.domain.plan_parser import parse_plan
-from tests.plan_corpus import corpus_documents, score
+from tests.plan_corpus import Score, corpus_documents, failed, score
 
 
 def main() -> int:
@@ -27,8 +28,12 @@ def main() -> int:
     args = parser.parse_args()
     rows = []
     for document in corpus_documents():
-        draft = parse_plan(document.text, source_name=document.text_path.name)
-        result = score(document, draft)
+        try:
+            draft = parse_plan(document.text, source_name=document.text_path.name)
+        except PlanParseError as err:  # a plan the parser refuses scores nothing
+            result: Score = failed(document, str(err))
+        else:
+            result = score(document, draft)
         rows.append((document, result))
     if args.json:
         print(json.dumps([
@@ -49,9 +54,13 @@ def main() -> int:
             f"{result.clause_rate:5.0%}  "
             f"{result.precision:5.2f}/{result.recall:4.2f}/{result.f1:4.2f}"
         )
+        if result.error:
+            print(f"    解析失败:{result.error}")
         if args.verbose:
             for line in [*result.wrong, *(f"{m}: 缺失" for m in result.missing),
-                         *(f"{m}: 多出" for m in result.extra)]:
+                         *(f"{m}: 多出" for m in result.extra),
+                         *(f"目标 {t} 缺失" for t in result.targets_missing),
+                         *(f"目标 {t} 多出" for t in result.targets_extra)]:
                 print(f"    {line}")
     print(f"{'all':34} {'':10} {'':>4}  {exact:>3}/{total:<3} {exact / total:5.0%}")
     return 0

@@ -19,7 +19,7 @@ Scores (``score``):
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,9 @@ class Score:
     target_tp: int
     target_fp: int
     target_fn: int
+    error: str | None = None  # the parser refused the document
+    targets_missing: list[str] = field(default_factory=list)
+    targets_extra: list[str] = field(default_factory=list)
 
     @property
     def clause_rate(self) -> float:
@@ -109,6 +112,21 @@ def parsed_targets(draft: PlanDraft) -> Counter[TargetKey]:
     )
 
 
+def _show(key: TargetKey) -> str:
+    measure, due, comparator, value, unit = key
+    return f"{measure}: {due or '无期限'} {comparator or ''}{value if value is not None else ''}{unit or ''}"
+
+
+def failed(document: CorpusDocument, error: str) -> Score:
+    """The score of a document the parser refused: nothing exact, no target found."""
+    labels = [str(m["label"]) for m in document.gold["measures"]]
+    return Score(
+        exact=0, total=len(labels), missing=labels, wrong=[], extra=[],
+        target_tp=0, target_fp=0, target_fn=sum(gold_targets(document).values()),
+        error=error,
+    )
+
+
 def score(document: CorpusDocument, draft: PlanDraft) -> Score:
     parsed = {m.label: m for m in draft.measures}
     expected = {str(m["label"]): m for m in document.gold["measures"]}
@@ -129,6 +147,8 @@ def score(document: CorpusDocument, draft: PlanDraft) -> Score:
     want, got = gold_targets(document), parsed_targets(draft)
     tp = sum((want & got).values())
     return Score(
+        targets_missing=[_show(k) for k in (want - got).elements()],
+        targets_extra=[_show(k) for k in (got - want).elements()],
         exact=exact,
         total=len(expected) + len(extra),
         missing=missing,
