@@ -44,6 +44,11 @@ class CorpusDocument:
         return self.text_path.read_text(encoding="utf-8")
 
     @property
+    def has_rows(self) -> bool:
+        """The plan was published with a table: its text has rows (cells joined by TAB)."""
+        return any("\t" in line for line in self.text.splitlines())
+
+    @property
     def table(self) -> bool:
         """A 分工方案 (one task per item): also tested rendered as a table."""
         return bool(self.gold.get("table"))
@@ -114,7 +119,8 @@ def parsed_targets(draft: PlanDraft) -> Counter[TargetKey]:
 
 def _show(key: TargetKey) -> str:
     measure, due, comparator, value, unit = key
-    return f"{measure}: {due or '无期限'} {comparator or ''}{value if value is not None else ''}{unit or ''}"
+    amount = "" if value is None else f"{value:g}"
+    return f"{measure}: {due or '无期限'} {comparator or ''}{amount}{unit or ''}"
 
 
 def failed(document: CorpusDocument, error: str) -> Score:

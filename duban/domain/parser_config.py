@@ -26,10 +26,12 @@ class ParserConfig:
     section_patterns: tuple[str, ...] = (rf"^(?P<label>{CN_NUM})、\s*(?P<title>.+)$",)
     # A second-level heading: (一)加强……
     subsection_patterns: tuple[str, ...] = (rf"^\((?P<label>{CN_NUM})\)\s*(?P<title>.+)$",)
-    # A numbered item: 1.统筹…… / 1、统筹……  (not 1.5 or 2015.)
-    item_patterns: tuple[str, ...] = (r"^(?P<label>\d{1,3})(?:\.(?!\d)|、)\s*(?P<title>.+)$",)
-    # Which level carries the measures: "item", "subsection" or "auto" (the level
-    # whose paragraphs carry responsibility clauses; items when tied).
+    # A numbered item: 1.统筹…… / 1、统筹…… / 1)统筹……  (not 1.5 or 2015.)
+    item_patterns: tuple[str, ...] = (
+        r"^(?P<label>\d{1,3})(?:\.(?!\d)|、|\))\s*(?P<title>.+)$",
+    )
+    # Which level carries the measures: "item", "subsection", "section" or "auto" (the
+    # level whose paragraphs carry responsibility clauses; the deeper one when tied).
     measure_level: str = "auto"
     # The document title: the last such line before the first heading.
     title_patterns: tuple[str, ...] = (
@@ -49,7 +51,8 @@ class ParserConfig:
     # --- responsibility clauses --------------------------------------------
     # "X牵头": X leads; "X、Y分别牵头": both lead (each its own part).
     lead_verbs: tuple[str, ...] = (
-        "牵头负责", "分别牵头", "牵头抓总", "牵头", "分别负责", "主办", "主责",
+        "牵头负责", "分别牵头", "牵头抓总", "牵头", "分别负责", "主办", "主责", "负总责",
+        "为牵头单位", "为牵头部门",
     )
     support_verbs: tuple[str, ...] = ("配合", "参与", "协办", "协助", "协同")
     # "X、Y负责" / "X、Y按职责分工负责": responsible, the plan names no lead (the
@@ -57,11 +60,13 @@ class ParserConfig:
     # ("X牵头,Y负责") the units support.
     responsible_verbs: tuple[str, ...] = (
         "按职责分工负责", "按职责分工落实", "按职能分工负责", "按职责负责", "分工负责",
-        "共同负责", "负责",
+        "共同负责", "具体负责", "负责落实", "负责",
     )
+    # Words joining names of one list: "X会同Y负责" reads as "X、Y负责".
+    list_joiners: tuple[str, ...] = ("会同",)
     lead_labels: tuple[str, ...] = (
         "牵头单位", "牵头部门", "主办单位", "主责单位", "牵头领导单位", "牵头责任单位",
-        "主要责任单位", "牵头负责单位",
+        "主要责任单位", "牵头负责单位", "主责部门", "牵头处室", "牵头科室",
     )
     support_labels: tuple[str, ...] = (
         "配合单位", "配合部门", "参与单位", "参与部门", "协办单位", "协助单位",
@@ -70,8 +75,13 @@ class ParserConfig:
     # Labels whose list names the lead first and the supporting after it,
     # unless the same measure also has a lead label.
     responsible_labels: tuple[str, ...] = (
-        "责任单位", "责任部门", "实施单位", "承办单位", "部门分工", "责任主体",
+        "责任单位", "责任部门", "实施单位", "承办单位", "部门分工", "责任主体", "负责部门",
+        "负责单位", "责任处室", "实施部门", "承办部门", "主管部门", "指导部门",
     )
+    # A name followed by one of these in parentheses says its own role:
+    # 责任单位:市发改委(牵头)、市财政局.
+    lead_marks: tuple[str, ...] = ("牵头", "牵头单位", "牵头部门", "主责", "主办", "总牵头")
+    support_marks: tuple[str, ...] = ("配合", "配合单位", "配合部门", "协办", "参与")
     # Leaders named beside a measure (not departments): kept as the measure's leaders.
     leader_labels: tuple[str, ...] = (
         "牵头负责领导", "牵头领导", "分管领导", "责任领导", "联系领导", "牵头市领导",
@@ -91,11 +101,13 @@ class ParserConfig:
     # ... and patterns for the same (各有关部门和单位, 市直各有关单位, 领导小组各成员单位).
     vague_patterns: tuple[str, ...] = (
         r"^.{0,12}?(各|其他)?(有关|相关|成员|其他)(的)?(部门|单位)((和|及|与|、)(部门|单位))?$",
+        # a role named as a noun (各项目牵头单位, 各责任单位) names no one
+        r"^.{0,10}(牵头|责任|配合|协办|成员|参与)(单位|部门)$",
     )
     # Notes inside a clause that name nobody: 下同, 列第一位者为牵头单位, 除标注"分别牵头"外,
     # 不再做分工. A segment (or parenthesis) matching one is dropped.
     clause_note_patterns: tuple[str, ...] = (
-        r"下同", r"第一位", r"首位", r"为牵头(或汇总)?(单位|部门)", r"汇总单位", r"^除.*外$",
+        r"下同", r"第一位", r"首位", r"(的|者)为牵头(或汇总)?(单位|部门)", r"汇总单位", r"^除.*外$",
         r"除标注", r"不再(单独)?(做|作|进行)?分工", r"^具体任务", r"^(以下|下文)",
     )
     # The convention that the first listed unit leads, stated by the plan itself:
@@ -132,14 +144,14 @@ class ParserConfig:
     task_headers: tuple[str, ...] = (
         "重点任务", "主要任务", "工作任务", "任务内容", "具体任务", "工作内容", "任务名称",
         "工作措施", "具体措施", "主要措施", "重点工作", "工作事项", "改革事项", "任务", "措施",
-        "事项", "内容", "工作目标",
+        "事项", "内容", "工作目标", "举措", "项目名称", "工作要点",
     )
     # --- targets ------------------------------------------------------------
     # Words of a clause that make its quantities policy parameters, not goals
     # (可返还……的50%, 最高不超过15万元, ……的标准).
     policy_markers: tuple[str, ...] = (
         "给予", "返还", "补贴", "补助", "奖励", "奖补", "贴息", "最高", "可申请", "可按",
-        "可享受", "申请条件", "的标准", "标准为", "收费", "罚款",
+        "可享受", "申请条件", "的标准", "标准为", "收费", "罚款", "优先支持",
     )
     # Fillers dropped from the start of an indicator (基本实现城乡…… → 城乡……).
     indicator_fillers: tuple[str, ...] = (
@@ -150,7 +162,7 @@ class ParserConfig:
         "公顷", "亩", "千米", "公里", "米",
         "亿元", "万元", "元", "万人次", "人次", "万人", "万户", "户", "人", "名", "张", "个",
         "家", "所", "项", "座", "套", "间", "辆", "台", "条", "次", "岁", "天", "小时", "倍",
-        "吨", "床", "册", "件", "份", "支", "处", "种", "类", "批", "万", "亿",
+        "吨", "床", "册", "件", "份", "支", "处", "种", "类", "批", "场次", "场", "万", "亿",
     )
 
     def compiled(self, name: str) -> tuple[re.Pattern[str], ...]:
@@ -165,8 +177,10 @@ class ParserConfig:
             if key not in known:
                 raise DubanError(f"未知的解析配置项“{key}”", where=source)
             if key == "measure_level":
-                if value not in ("auto", "item", "subsection"):
-                    raise DubanError("measure_level 应为 auto、item 或 subsection", where=source)
+                if value not in ("auto", "item", "subsection", "section"):
+                    raise DubanError(
+                        "measure_level 应为 auto、item、subsection 或 section", where=source
+                    )
                 changes[key] = value
                 continue
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

@@ -84,6 +84,7 @@ class _Block:
     lines: list[tuple[int, str]] = field(default_factory=list)  # (line no, normalised text)
     section: Section | None = None
     subsection: str | None = None
+    subsection_label: str | None = None
 
     @property
     def end_line(self) -> int:
@@ -114,6 +115,10 @@ class PlanParser:
         self._time_label_re = re.compile(
             r"^(?:" + "|".join(map(re.escape, time_labels)) + r")\s*[::]\s*(?P<value>.+)$"
         )
+        # ……(牵头单位:X;完成时限:2023年底前) / 责任单位:X;完成时限:6月底前
+        self._time_inline_re = re.compile(
+            r"(?:" + "|".join(map(re.escape, time_labels)) + r")\s*[::]\s*(?P<value>[^;)]+)"
+        )
 
     # ------------------------------------------------------------------ API --
     def parse(self, text: str, *, source_name: str | None = None) -> PlanDraft:
@@ -140,6 +145,9 @@ class PlanParser:
                 source=source_name,
             )
         measures = self._number_measures(blocks, measure_level, warnings)
+        plan_year = self._plan_year(doc_number, lines, title_index)
+        self.targets.start_year = _start_year(lines[max(start, 0) :])
+        self.targets.plan_year = plan_year
         for measure, block in zip(measures, blocks, strict=True):
             self._fill_measure(measure, block, warnings)
         if title is None:
@@ -153,7 +161,7 @@ class PlanParser:
             doc_number=doc_number,
             measures=measures,
             sections=sections,
-            plan_year=self._plan_year(doc_number, lines, title_index),
+            plan_year=plan_year,
             horizon=max(dues) if dues else None,
             source_name=source_name,
             source_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
@@ -220,6 +228,12 @@ class PlanParser:
                 match = pattern.match(line)
                 if match:
                     best = (index, match.group("title"))
+        index, title = best
+        if title is not None and "关于" not in title and index > 0:
+            # a title printed over two lines: 国务院关于促进综合保税区 / 高水平……的若干意见
+            before = lines[index - 1]
+            if "关于" in before and len(before) <= 40 and not re.search(r"[。,;:!?]", before):
+                return index, before + title
         return best
 
     def _find_doc_number(
@@ -244,22 +258,29 @@ class PlanParser:
         return None
 
     def _measure_level(self, lines: list[str], headings: dict[int, _Heading], start: int) -> str:
+        """The heading level whose blocks are the measures: the level carrying the most
+        responsibility clauses (the deeper one on a tie); with no clause anywhere, items
+        if there are any, else (一) headings. Top-level headings (一、) are measures only
+        when they carry more clauses than any level below them (一、…(X负责) with nothing
+        numbered under it)."""
         if self.config.measure_level != "auto":
             return self.config.measure_level
         levels = {h.level for i, h in headings.items() if i >= start}
-        if _ITEM not in levels:
-            return _SUBSECTION
-        if _SUBSECTION not in levels:
-            return _ITEM
-        # Both present: the level whose blocks carry responsibility clauses.
-        scores = {_ITEM: 0, _SUBSECTION: 0}
+        scores = {_SECTION: 0, _SUBSECTION: 0, _ITEM: 0}
         current: str | None = None
         for index in range(start, len(lines)):
             heading = headings.get(index)
-            if heading and heading.level in scores:
+            if heading is not None:
                 current = heading.level
             if current and self._has_clause(lines[index]):
                 scores[current] += 1
+        deeper = [level for level in (_ITEM, _SUBSECTION) if level in levels]
+        if not deeper:
+            return _SECTION
+        if scores[_SECTION] > max(scores[level] for level in deeper):
+            return _SECTION
+        if len(deeper) == 1:
+            return deeper[0]
         return _SUBSECTION if scores[_SUBSECTION] > scores[_ITEM] else _ITEM
 
     def _has_clause(self, line: str) -> bool:
@@ -267,11 +288,13 @@ class PlanParser:
             return True
         return any(self.clauses.is_clause(inner) for inner, _s, _e in _paren_groups(line))
 
-    def _is_continuation(self, line: str) -> bool:
+    def _is_continuation(self, line: str, *, closed: bool = False) -> bool:
         if self._is_chrome(line):
             return False
         if self._has_clause(line) or self._time_label_re.match(line):
             return True
+        if closed:
+            return False
         cjk = len(_CJK_RE.findall(line))
         return cjk >= 8 and (line.endswith(_PROSE_END) or "。" in line)
 
@@ -282,7 +305,9 @@ class PlanParser:
         blocks: list[_Block] = []
         section: Section | None = None
         subsection: str | None = None
+        subsection_label: str | None = None
         current: _Block | None = None
+        closed = False
         for index in range(max(start, 0), len(lines)):
             line = lines[index]
             if not line:
@@ -297,22 +322,36 @@ class PlanParser:
                     line=self._numbers[index],
                 )
                 sections.append(section)
-                subsection = None
+                subsection = subsection_label = None
                 continue
             if heading and heading.level == measure_level:
-                current = _Block(heading, self._numbers[index], [], section, subsection)
+                current = _Block(heading, self._numbers[index], [], section, subsection,
+                                 subsection_label)
                 current.lines.append((self._numbers[index], heading.title))
                 blocks.append(current)
+                closed = self._ends_with_clause(heading.title)
                 continue
             if heading and heading.level == _SUBSECTION and measure_level == _ITEM:
                 current = None
-                subsection = heading.title
+                subsection, subsection_label = heading.title, heading.label
                 continue
-            if current is not None and self._is_continuation(line):
+            same_row = current is not None and self._numbers[index] == current.line
+            if current is not None and (same_row or self._is_continuation(line, closed=closed)):
                 current.lines.append((self._numbers[index], line))
+                closed = closed or self._ends_with_clause(line)
             else:
                 current = None
         return sections, blocks
+
+    def _ends_with_clause(self, line: str) -> bool:
+        """True if the paragraph ends with a responsibility clause in parentheses: the
+        measure is complete, and unnumbered prose after it belongs to no measure
+        (the closing paragraphs of a plan)."""
+        groups = _paren_groups(line)
+        if not groups:
+            return False
+        inner, _start, end = groups[-1]
+        return not line[end:].strip(" 。;.") and self.clauses.is_clause(inner)
 
     def _number_measures(
         self, blocks: list[_Block], level: str, warnings: list[ParseWarning]
@@ -323,7 +362,10 @@ class PlanParser:
         per_section = False
         for i in range(1, len(blocks)):
             if printed[i] <= printed[i - 1]:
-                restarted = printed[i] == 1 and blocks[i].section is not blocks[i - 1].section
+                restarted = printed[i] == 1 and (
+                    blocks[i].section is not blocks[i - 1].section
+                    or blocks[i].subsection_label != blocks[i - 1].subsection_label
+                )
                 if not restarted:
                     first = (
                         next(blocks[j].line for j in range(i) if printed[j] == printed[i])
@@ -337,9 +379,13 @@ class PlanParser:
                 per_section = True
         measures: list[Measure] = []
         for ordinal, (block, number) in enumerate(zip(blocks, printed, strict=True), start=1):
-            label = block.heading.label if level == _ITEM else f"({block.heading.label})"
-            if per_section and block.section is not None:
-                label = f"{block.section.label}.{label}"
+            label = (
+                f"({block.heading.label})" if level == _SUBSECTION else block.heading.label
+            )
+            if per_section:
+                heads = [block.section.label if block.section else None,
+                         f"({block.subsection_label})" if block.subsection_label else None]
+                label = ".".join([h for h in heads if h] + [label])
             measures.append(
                 Measure(
                     number=ordinal if per_section else number,
@@ -363,8 +409,11 @@ class PlanParser:
 
     # ------------------------------------------------------------- measures --
     def _fill_measure(self, measure: Measure, block: _Block, warnings: list[ParseWarning]) -> None:
-        clause_result = ClauseResult()
         clause_texts: list[tuple[int, str]] = []
+        # Labelled lines (牵头单位:X / 责任单位:Y) describe the measure together; each
+        # clause in parentheses closes a part of it and names that part's own lead.
+        labelled: list[tuple[int, str]] = []
+        parts: list[tuple[int, str]] = []
         body_lines: list[tuple[int, str]] = []
         time_values: list[tuple[int, str]] = []
         for line_no, text in block.lines:
@@ -372,20 +421,25 @@ class PlanParser:
             if timed:
                 time_values.append((line_no, timed.group("value").strip(" 。;")))
                 continue
+            inline = list(self._time_inline_re.finditer(text))
+            time_values.extend((line_no, m.group("value").strip(" 。;,")) for m in inline)
+            for time_match in reversed(inline):  # the clause reads on without its time
+                text = (text[: time_match.start()] + text[time_match.end() :]).replace("()", "")
             label = self.clauses.label_start(text)
             if label is not None and label.start() == 0:
                 clause_texts.append((line_no, text))
+                labelled.append((line_no, text))
                 continue
             if label is not None and not _inside_parens(text, label.start()):
                 # "……。牵头单位:X;配合单位:Y" at the end of a paragraph.
                 clause_texts.append((line_no, text[label.start() :]))
+                labelled.append((line_no, text[label.start() :]))
                 text = text[: label.start()].rstrip()
             kept, found = self._take_paren_clauses(text, line_no, measure, warnings)
             clause_texts.extend(found)
+            parts.extend(found)
             body_lines.append((line_no, kept))
-        for line_no, clause in clause_texts:
-            clause_result.extend(self.clauses.parse(clause, line=line_no))
-        clause_result.resolve_responsible()
+        clause_result = self._responsibility(labelled, parts)
         measure.text = "\n".join(t for _n, t in block.lines)
         measure.title = _title_of(body_lines[0][1] if body_lines else block.heading.title)
         if clause_texts:
@@ -412,6 +466,33 @@ class PlanParser:
             self._add_targets(measure, (dated, undated), line_no, warnings)
         measure.targets.sort(key=lambda t: (t.line, t.due is None))
 
+    def _responsibility(
+        self, labelled: list[tuple[int, str]], parts: list[tuple[int, str]]
+    ) -> ClauseResult:
+        """The measure's responsibility: labelled lines read as one clause; every
+        clause in parentheses read on its own (its first listed unit leads its part);
+        then leads united in printed order, the others supporting."""
+        results: list[ClauseResult] = []
+        if labelled:
+            together = ClauseResult()
+            for line_no, clause in labelled:
+                together.extend(self.clauses.parse(clause, line=line_no))
+            results.append(together)
+        for line_no, clause in parts:
+            results.append(self.clauses.parse(clause, line=line_no))
+        combined = ClauseResult()
+        for result in results:
+            result.resolve_responsible()
+            for name in result.lead:
+                if name not in combined.lead:
+                    combined.lead.append(name)
+            combined.lead_by_position = combined.lead_by_position or result.lead_by_position
+        for result in results:
+            result.lead = []
+            combined.extend(result)
+        combined.supporting = [n for n in combined.supporting if n not in combined.lead]
+        return combined
+
     def _add_targets(
         self,
         measure: Measure,
@@ -423,6 +504,8 @@ class PlanParser:
         measure.targets.extend(dated)
         for target in undated:
             measure.targets.append(target)
+            if target.ongoing:
+                continue  # 每年…: reported on every period, no deadline to ask for
             warnings.append(
                 ParseWarning(
                     WarningKind.TARGET_WITHOUT_DATE,
@@ -555,6 +638,21 @@ class PlanParser:
                             measure.number,
                         )
                     )
+
+
+_START_YEAR = re.compile(
+    r"((?:19|20)\d{2})年(?:起|开始)(?:的)?(?:\d{1,2}|[一二三四五六七八九十两])年(?:之内|以内|内)"
+)
+
+
+def _start_year(lines: list[str]) -> int | None:
+    """The year the plan's "N年内" count from, when it says so itself (2012年起5年内):
+    a bare "N年内" elsewhere may be any span (在两年之内 of a reward), so only a plan
+    that anchors its years gives them a date."""
+    for line in lines:
+        if match := _START_YEAR.search(line):
+            return int(match.group(1))
+    return None
 
 
 def _cn_or_int(label: str, line: int) -> int:

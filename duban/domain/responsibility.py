@@ -117,6 +117,15 @@ class ClauseParser:
         self._keyword_re = re.compile(
             "|".join(map(re.escape, sorted(verbs + labels, key=len, reverse=True)))
         )
+        # Any other label inside a clause (适用范围:…, 完成时限:…) ends the list before it.
+        self._other_label_re = re.compile(r"(?:^|(?<=[,;,;。\s]))([\u4e00-\u9fff]{2,8})\s*[::]")
+        marks = sorted(config.lead_marks + config.support_marks, key=len, reverse=True)
+        self._mark_re = re.compile(r"^(?P<name>.+?)\((?P<mark>" + "|".join(map(re.escape, marks))
+                                   + r")\)$")
+        self._joiner_re = (
+            re.compile("|".join(map(re.escape, config.list_joiners))) if config.list_joiners
+            else None
+        )
         self._note_res = config.compiled("clause_note_patterns")
         self._first_leads_res = config.compiled("first_leads_patterns")
         self._vague_res = config.compiled("vague_patterns")
@@ -175,14 +184,16 @@ class ClauseParser:
         text = _unwrap(text.strip())
         stated = self.states_first_leads(text)
         text = self._drop_notes(text)
+        if self._joiner_re is not None:
+            text = self._joiner_re.sub("、", text)
         if self._label_re.search(text):
             result = self._parse_labelled(text, line=line)
-        elif self._verb_re.search(text):
+        elif self.has_verb(text):
             result = self._parse_verbs(text, line=line)
         else:
             result = ClauseResult()
             names, vague = self.split_names(text.strip(" ,;,;。"))
-            result.responsible.extend(names)
+            self._place(result, names, result.responsible)
             result.vague.extend(vague)
         result.first_leads_stated = result.first_leads_stated or stated
         if result.empty and not result.vague and not result.leaders:
@@ -199,6 +210,25 @@ class ClauseParser:
         kept = [(piece, sep) for piece, sep in parts if not self.is_note(piece.strip())]
         return "".join(sep + piece for piece, sep in kept).strip(" ,;,;。")
 
+    def has_verb(self, text: str) -> bool:
+        """True if ``text`` has a role verb used as a verb (not 牵头 in 牵头单位)."""
+        return any(self._verb_at_boundary(text, m) for m in self._verb_re.finditer(text))
+
+    def _place(self, result: ClauseResult, names: list[str], default: list[str]) -> None:
+        """Add ``names`` to ``default``, except a name that says its own role in
+        parentheses (市发改委(牵头)), which goes where it says."""
+        for raw in names:
+            name, target = raw, default
+            mark = self._mark_re.match(raw)
+            if mark:
+                name = mark.group("name").strip()
+                target = (
+                    result.lead if mark.group("mark") in self.config.lead_marks
+                    else result.supporting
+                )
+            if name not in target:
+                target.append(name)
+
     def _parse_labelled(self, text: str, *, line: int) -> ClauseResult:
         result = ClauseResult()
         matches = list(self._label_re.finditer(text))
@@ -206,25 +236,29 @@ class ClauseParser:
             result.notes.append(f"分工表述“{text}”开头有无法识别的内容")
         for match, nxt in zip(matches, [*matches[1:], None], strict=True):
             label = match.group(1)
-            body = text[match.end() : nxt.start() if nxt else len(text)].strip(" ,;,;。")
+            stop = nxt.start() if nxt else len(text)
+            other = self._other_label_re.search(text, match.end(), stop)
+            if other is not None:  # 适用范围:… is not a list of units
+                stop = other.start()
+            body = text[match.end() : stop].strip(" ,;,;。")
             if label in self.config.leader_labels:
                 for name in _split_outside_parens(body, _SEPARATORS):
                     leader = name[0].strip(" ,;。")
                     if leader and leader not in result.leaders:
                         result.leaders.append(leader)
                 continue
-            if self._verb_re.search(body):
+            if self.has_verb(body):
                 # 责任单位:X、Y分别牵头 — the list says its roles itself.
                 result.extend(self._parse_verbs(body, line=line))
                 continue
             names, vague = self.split_names(body)
             result.vague.extend(vague)
             if label in self.config.lead_labels:
-                result.lead.extend(n for n in names if n not in result.lead)
+                self._place(result, names, result.lead)
             elif label in self.config.support_labels:
-                result.supporting.extend(n for n in names if n not in result.supporting)
+                self._place(result, names, result.supporting)
             else:
-                result.responsible.extend(n for n in names if n not in result.responsible)
+                self._place(result, names, result.responsible)
         return result
 
     def _parse_verbs(self, text: str, *, line: int) -> ClauseResult:
@@ -248,7 +282,7 @@ class ClauseParser:
                 target = result.supporting  # X牵头,Y负责: Y carries out under X
             else:
                 target = result.responsible
-            target.extend(n for n in names if n not in target)
+            self._place(result, names, target)
         rest = text[position:].strip(" ,;,;。")
         if rest:
             result.notes.append(f"分工表述末尾“{rest}”未能识别为单位或职责")
@@ -259,9 +293,14 @@ class ClauseParser:
     def _verb_at_boundary(self, text: str, match: re.Match[str]) -> bool:
         """A role verb ends a name list: it is followed by punctuation or the end,
         or it is 牵头 (which no department name contains), or a known name
-        does not swallow it."""
+        does not swallow it. A verb in parentheses marks the name before it
+        (市发改委(牵头)) and ends nothing."""
+        before = text[: match.start()]
+        if before.count("(") > before.count(")"):
+            return False
         if "牵头" in match.group(0):
-            return True
+            # 牵头单位 / 牵头部门 inside a list is a noun (各项目牵头单位), not a verb
+            return not re.match(r"(单位|部门|领导|处室)", text[match.end() : match.end() + 2])
         following = text[match.end() : match.end() + 1]
         if following == "" or following in ",;,;。、 )":
             start = text.rfind("、", 0, match.start()) + 1

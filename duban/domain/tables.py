@@ -12,7 +12,12 @@ entries the parser reads as if the plan were written out: each row becomes a hea
 row's own line number, so every measure, clause and target points at its table row.
 
 * a row with one distinct text (a merged cell across the table) is a section heading
-  when it reads as one (一、产业发展), else a caption, left out;
+  when it reads as one (一、产业发展), else a caption, left out; a web page gives such a
+  row as a line of its own between rows, which continues the table the same way;
+* header cells are read without their notes in parentheses (责任单位(列第一位的为牵头
+  单位)); a column of units whose name says no role (指导部门, 负责单位, 责任主体 …)
+  lists the responsible units, the first of which leads; a second task-like column
+  (改革举措 | 主要内容) is the measure's text under its title;
 * a row without 序号 in a numbered table continues the measure above it;
 * a table without a 序号 column numbers its rows in order;
 * a unit cell's lines (joined by spaces) are split into names where a name ends
@@ -24,7 +29,7 @@ row's own line number, so every measure, clause and target points at its table r
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from duban.domain.errors import PlanParseError
 from duban.domain.parser_config import ParserConfig
@@ -33,6 +38,14 @@ _ITEM_NUMBER = re.compile(r"^(\d{1,3})[.、．]?$")
 _CN_NUMBER = re.compile(r"^\(?([一二三四五六七八九十]+)[)、]?$")
 _LEADING_NUMBER = re.compile(r"^\d{1,3}[.、](?!\d)\s*")
 _SEPARATORS = "、,;,;/"
+_PARENS = str.maketrans({"（": "(", "）": ")"})
+_UNIT_COLUMN_ENDS = ("单位", "部门", "处室", "科室", "主体", "机构")
+# How a unit's name begins (a new name on a new line) and bodies whose units are named
+# after them (市委组织部, 国务院国资委): a line after one of these continues the name.
+_NAME_STARTS = ("市", "省", "区", "县", "国家", "中国", "中共", "各", "全国", "自治区", "州",
+                "镇", "乡", "街道")
+_PARENT_BODIES = ("国务院", "市委", "省委", "区委", "县委", "州委", "党委", "市政府", "省政府",
+                  "区政府", "县政府", "中共中央")
 
 
 @dataclass
@@ -46,6 +59,8 @@ class Columns:
     responsible: int | None = None
     leader: int | None = None
     time: int | None = None
+    # further task-like columns (主要内容 beside 改革举措): the measure's text
+    text: list[int] = field(default_factory=list)
 
     @property
     def roles(self) -> list[tuple[int, str]]:
@@ -70,21 +85,24 @@ class TableReader:
     def columns(self, cells: list[str]) -> Columns | None:
         """The header's columns, or None if ``cells`` is not a responsibility header."""
         found: dict[str, int] = {}
+        text: list[int] = []
         for index, raw in enumerate(cells):
-            cell = re.sub(r"\s+", "", raw)
+            cell = re.sub(r"\([^()]*\)", "", re.sub(r"\s+", "", raw).translate(_PARENS))
             role = self._role_of(cell)
-            if role is not None and role not in found:
+            if role == "task" and "task" in found:
+                text.append(index)
+            elif role is not None and role not in found:
                 found[role] = index
         if "task" not in found or len(found) < 2:
             return None
-        return Columns(**found)
+        return Columns(**found, text=text)
 
     def _role_of(self, cell: str) -> str | None:
         if not cell or len(cell) > 12:
             return None
         if cell in self.config.number_headers:
             return "number"
-        if "领导" in cell:
+        if "领导" in cell or cell in ("责任人", "负责人", "责任领导"):
             return "leader"
         if any(word in cell for word in ("牵头", "主办", "主责")):
             return "lead"
@@ -92,8 +110,12 @@ class TableReader:
             return "supporting"
         if any(w in cell for w in ("责任单位", "责任部门", "实施单位", "承办单位", "责任主体")):
             return "responsible"
-        if any(label in cell for label in self.config.time_labels) or cell in ("时间", "期限"):
+        if any(label in cell for label in self.config.time_labels) or cell.endswith(
+            ("时间", "时限", "期限", "节点")
+        ):
             return "time"
+        if cell.endswith(_UNIT_COLUMN_ENDS):  # 指导部门, 负责单位: units, roles unsaid
+            return "responsible"
         if any(word in cell for word in self.config.task_headers):
             return "task"
         return None
@@ -119,11 +141,28 @@ class TableReader:
             entries.append((index + 1, ""))
             index += 1
             counter = 0
-            while index < len(lines) and "\t" in lines[index]:
-                rows, counter = self._row(lines[index].split("\t"), header, index + 1, counter)
+            while index < len(lines):
+                line = lines[index]
+                if "\t" not in line:
+                    if not self._row_between_rows(lines, index):
+                        break
+                    rows, counter = self._row([line], header, index + 1, counter)
+                else:
+                    rows, counter = self._row(line.split("\t"), header, index + 1, counter)
                 entries.extend(rows)
                 index += 1
         return entries
+
+    @staticmethod
+    def _row_between_rows(lines: list[str], index: int) -> bool:
+        """A short line followed by a table row: a merged row (一、知识产权保护方面) that
+        the document gave as a paragraph; the table goes on after it."""
+        for following in lines[index : index + 4]:
+            if "\t" in following:
+                return True
+            if len(following.strip()) > 40:
+                return False
+        return False
 
     def _row(
         self, cells: list[str], columns: Columns, line: int, counter: int
@@ -147,6 +186,11 @@ class TableReader:
             entries.append((line, f"({match.group(1)}){task}"))
         elif task:
             entries.append((line, task))  # no number: the measure above continues
+        for column in columns.text:
+            more = cells[column].strip()
+            if more and more not in ("/", "-", "—", "无"):
+                closed = more.endswith(("。", ";", "!", "?"))
+                entries.append((line, more if closed else more + "。"))
         for column, word in columns.roles:
             value = cells[column].strip()
             if value and value not in ("/", "-", "—", "无"):
@@ -157,11 +201,19 @@ class TableReader:
         return entries, counter
 
     def _units(self, cell: str) -> str:
-        """Join a unit cell's lines: a new name where the text before ends one."""
+        """Join a unit cell's lines: a new name where a line starts one (市…, 省…, 国家…)
+        or where the text before ends one (市发改委 / 市财政局), unless what came before is
+        a parent body whose own units follow (市委 / 组织部, 国务院 / 国资委); a name
+        wrapped in the middle is joined again (市财 / 政局)."""
         pieces = cell.split()
         text = pieces[0] if pieces else ""
         for piece in pieces[1:]:
-            if text.endswith(tuple(_SEPARATORS)):
+            last = re.split(f"[{re.escape(_SEPARATORS)}]", text)[-1]
+            if text.endswith(tuple(_SEPARATORS)) or piece.startswith(tuple(_SEPARATORS)):
+                text += piece
+            elif piece.startswith(_NAME_STARTS):
+                text += "、" + piece
+            elif last.endswith(_PARENT_BODIES):
                 text += piece
             elif re.sub(r"\([^()]*\)$", "", text).endswith(self.config.name_suffixes):
                 text += "、" + piece

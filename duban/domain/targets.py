@@ -90,6 +90,27 @@ _RANGE_MARKS = ("—", "-", "–", "~", "至", "到", "－")
 _PERIOD_AFTER = re.compile(r"^\s*(?:至|到|—|-|–|~|－)\s*(?:(?:19|20)\d{2}年|\d{1,2}月)")
 _MONTH_END_AFTER = re.compile(r"^\s*(?:至|到|—|-|–|~)\s*(\d{1,2})月(?:(\d{1,2})日)?")
 _START_AFTER = re.compile(r"^\s*(?:起|以来|开始)")
+# "2012年起5年内" / "5年内" / "三年内": within N years of a start year (the year given,
+# else the start the plan anchored its years to): due at the end of year start + N - 1.
+_WITHIN_RE = re.compile(
+    r"(?:(?:从|自)?(?P<start>(?:19|20)\d{2})年(?:起|开始)(?:的)?)?"
+    r"(?P<n>\d{1,2}|[一二三四五六七八九十两])年(?:之内|以内|内)"
+)
+# Dates without a year, in the plan's own year (an annual plan: 6月底前, 年底前, 上半年,
+# 三季度末). Not after a year (2023年6月 is a full date) nor after 每年/每季度.
+_MONTH_ONLY_RE = re.compile(
+    r"(?<![\d年])(?P<month>\d{1,2})月(?:(?P<day>\d{1,2})日)?"
+    r"(?P<suffix>底前|底|末前|末|中旬前|前|之前|以前)"
+)
+_YEAR_PART_RE = re.compile(
+    r"(?<![\d年一二三四五六七八九十两])(?:今年|本年|当年)?"
+    r"(?:(?P<end>年底前|年底|年末前|年末)|(?P<half>上半年|下半年)"
+    r"|(?:第)?(?P<quarter>[一二三四1-4])季度(?:末前|末|底前|底|前)?)"
+)
+# Words that recur (every year …): a goal under one has no single deadline.
+_RECURRING = ("每年", "每季度", "每半年", "每月", "每周", "年年")
+# A unit and the character after it that make a word, not a quantity (121人才梯队).
+_UNIT_WORDS = ("人才", "人员", "人口", "人群", "人民", "名单", "项目", "家庭", "次数", "台账")
 _QUARTER_RE = re.compile(r"((?:19|20)\d{2})年(?:第)?([一二三四1-4])季度")
 _QUARTER_END = {"一": (3, 31), "二": (6, 30), "三": (9, 30), "四": (12, 31),
                 "1": (3, 31), "2": (6, 30), "3": (9, 30), "4": (12, 31)}
@@ -112,15 +133,37 @@ def five_year_plan_end(n: int) -> int:
     return 1970 + 5 * (n - 3)
 
 
-def find_dates(sentence: str) -> list[DateMatch]:
+def find_dates(
+    sentence: str, *, start_year: int | None = None, plan_year: int | None = None
+) -> list[DateMatch]:
     """Date expressions that set a deadline (not every year the text mentions).
 
     A bare year counts when it has a prefix (到/在/力争到 …), a deadline suffix
-    (年底/前 …) or opens a clause (2020年,基本实现 …).
+    (年底/前 …) or opens a clause (2020年,基本实现 …). "N年内" counts from the year
+    before it (2012年起5年内 → 2016-12-31), else from ``start_year`` (the plan's start);
+    without either it is no date. Dates without a year (6月底前, 年底前, 上半年, 三季度末)
+    are in ``plan_year`` (an annual plan's own year); without one they are no date.
     """
     found: list[DateMatch] = []
+    taken: list[tuple[int, int]] = []
+    if plan_year is not None:
+        for dm in _year_less_dates(sentence, plan_year):
+            found.append(dm)
+            taken.append((dm.start, dm.end))
+    for match in _WITHIN_RE.finditer(sentence):
+        base = int(match.group("start")) if match.group("start") else start_year
+        if base is None:
+            continue
+        n = int(match.group("n")) if match.group("n").isdigit() else parse_cn_int(match.group("n"))
+        if not 0 < n <= 30:
+            continue
+        found.append(DateMatch(match.start(), match.end(), date(base + n - 1, 12, 31),
+                               match.group(0)))
+        taken.append((match.start(), match.end()))
     period_end = False
     for match in _DATE_RE.finditer(sentence):
+        if any(start <= match.start() < end for start, end in taken):
+            continue
         after = sentence[match.end() :]
         if period_end or _START_AFTER.match(after):
             period_end = False
@@ -147,7 +190,35 @@ def find_dates(sentence: str) -> list[DateMatch]:
                 continue
             due = parsed
         found.append(DateMatch(match.start(), match.end(), due, match.group(0)))
+    return sorted(found, key=lambda d: d.start)
+
+
+def _year_less_dates(text: str, year: int) -> list[DateMatch]:
+    """Deadlines printed without a year (6月底前, 年底前, 上半年, 三季度末), in ``year``;
+    none where the text recurs (每年6月底前 is every year, not one deadline)."""
+    found: list[DateMatch] = []
+    for match in _MONTH_ONLY_RE.finditer(text):
+        if _recurs_before(text, match.start()):
+            continue
+        due = _due_of(year, match.group("month"), match.group("day"), "")
+        if due is not None:
+            found.append(DateMatch(match.start(), match.end(), due, match.group(0)))
+    for match in _YEAR_PART_RE.finditer(text):
+        if _recurs_before(text, match.start()):
+            continue
+        if match.group("end"):
+            due = date(year, 12, 31)
+        elif match.group("half"):
+            due = date(year, 6, 30) if match.group("half") == "上半年" else date(year, 12, 31)
+        else:
+            month, day = _QUARTER_END[match.group("quarter")]
+            due = date(year, month, day)
+        found.append(DateMatch(match.start(), match.end(), due, match.group(0)))
     return found
+
+
+def _recurs_before(text: str, position: int) -> bool:
+    return any(word in text[max(0, position - 6) : position] for word in _RECURRING)
 
 
 def _due_of(year: int, month: str | None, day: str | None, suffix: str) -> date | None:
@@ -178,8 +249,15 @@ class Quantity:
 class TargetFinder:
     """Finds targets with the unit list and fillers of a :class:`ParserConfig`."""
 
-    def __init__(self, config: ParserConfig) -> None:
+    def __init__(
+        self, config: ParserConfig, *, start_year: int | None = None,
+        plan_year: int | None = None,
+    ) -> None:
         self.config = config
+        # Set by the parser per document: the start "N年内" counts from, and the year
+        # of dates printed without one (6月底前).
+        self.start_year = start_year
+        self.plan_year = plan_year
         units = sorted(config.units, key=len, reverse=True)
         pre = sorted(_COMPARATOR_PRE, key=len, reverse=True)
         self._qty_re = re.compile(
@@ -204,6 +282,10 @@ class TargetFinder:
             after = masked[match.end() :]
             if before.endswith(("每", "第")) or after.startswith(_NON_TARGET_UNITS):
                 continue
+            if unit and (unit[-1] + after[:1]) in _UNIT_WORDS:
+                continue  # 121人才梯队: a name, not 121 people
+            if unit == "岁" and not pre:
+                continue  # 35岁以下青年: who qualifies, not a goal
             if before.endswith(_RANGE_MARKS) and before[:-1].rstrip()[-1:].isdigit():
                 continue  # the end of a range: 16—24岁
             if re.match(r"^\s*(?:—|-|–|~|至)\s*\d", after):
@@ -268,7 +350,7 @@ class TargetFinder:
         (长期坚持, 持续推进, 每年…); empty if the value is neither."""
         value = value.strip(" 。;")
         recurring = any(value.startswith(w) for w in ("每年", "每季度", "每月", "每半年"))
-        dates = [] if recurring else _time_dates(value)
+        dates = [] if recurring else _time_dates(value, self.plan_year)
         if dates:
             return [
                 Target(text=subject or value, line=line, due=due, due_text=text,
@@ -293,7 +375,7 @@ class TargetFinder:
             if not sentence:
                 continue
             body = sentence.rstrip("。;!?")
-            dates = find_dates(body)
+            dates = find_dates(body, start_year=self.start_year, plan_year=self.plan_year)
             if not dates:
                 if carried is not None:
                     targets.extend(self._quantified(body, carried, None, line, sentence))
@@ -316,7 +398,7 @@ class TargetFinder:
                 quantified = self._quantified(governed, dm, stretch_text, line, sentence)
                 if quantified:
                     targets.extend(quantified)
-                elif governed:
+                elif governed and not any(m in governed for m in self.config.policy_markers):
                     targets.append(
                         Target(
                             text=stretch_text.rstrip(","),
@@ -337,6 +419,9 @@ class TargetFinder:
                 continue  # 可返还……的50%: a policy parameter, not a goal
             for quantity in self.quantities(clause):
                 statement = f"{dm.text},{clause}" if dm else clause
+                recurring = dm is None and any(
+                    0 <= clause.find(word) < quantity.start for word in _RECURRING
+                )
                 found.append(
                     Target(
                         text=statement,
@@ -348,15 +433,19 @@ class TargetFinder:
                         value=quantity.value,
                         unit=quantity.unit,
                         source_text=sentence,
+                        ongoing=recurring,  # 每年…不少于100名: a standing yearly goal
                     )
                 )
         return found
 
 
-def _time_dates(value: str) -> list[tuple[date, str]]:
+def _time_dates(value: str, plan_year: int | None = None) -> list[tuple[date, str]]:
     """Deadlines in a 完成时限 value: every date (a bare year counts here), the
-    end of a period, quarter ends; start dates (2023年起) are left out."""
+    end of a period, quarter ends; start dates (2023年起) are left out; dates without a
+    year (6月底前) in ``plan_year``."""
     found: list[tuple[date, str]] = []
+    if plan_year is not None and not _DATE_RE.search(value):
+        found += [(dm.due, dm.text) for dm in _year_less_dates(value, plan_year)]
     matches = list(_DATE_RE.finditer(value))
     for index, match in enumerate(matches):
         if not match.group("year"):

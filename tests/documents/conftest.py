@@ -13,11 +13,13 @@ from tests.plan_corpus import CorpusDocument, corpus_documents
 Writer = Callable[..., Path]
 WRITERS: dict[str, Writer] = {"docx": write_docx, "pdf": write_pdf, "ofd": write_ofd,
                               "html": write_html}
-# (document, format, as a table): OFD pages carry text only (no table rendering).
+# (document, format, as a table): OFD pages carry text only (no table rendering), so a
+# plan published with a table (rows in its text) is not printed as OFD.
 CASES = [
     (d, fmt, table)
     for d in corpus_documents()
     for fmt in WRITERS
+    if not (fmt == "ofd" and d.has_rows) and fmt in d.gold.get("printed", WRITERS)
     for table in ([False, True] if d.table and fmt != "ofd" else [False])
 ]
 

@@ -32,6 +32,30 @@ def paragraphs(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
+def pieces(text: str) -> list[str | list[list[str]]]:
+    """The text as paragraphs and tables: lines with TABs are a table's rows (as a
+    published table was read); a short line between rows is a merged row across the
+    table (a section of it), printed as a row with only its first cell filled."""
+    lines = paragraphs(text)
+    out: list[str | list[list[str]]] = []
+    for index, line in enumerate(lines):
+        inside = (
+            out and isinstance(out[-1], list) and len(line) <= 40
+            and any("\t" in x for x in lines[index + 1 : index + 4])
+        )
+        if "\t" in line or inside:
+            if not (out and isinstance(out[-1], list)):
+                out.append([])
+            rows = out[-1]
+            assert isinstance(rows, list)
+            width = len(rows[0]) if rows else len(line.split("\t"))
+            cells = line.split("\t")
+            rows.append(cells + [""] * (width - len(cells)))
+        else:
+            out.append(line)
+    return out
+
+
 def table_layout(text: str) -> Layout:
     """Lines before the first item, the items as rows (序号, task, one cell per label)."""
     layout = Layout()
@@ -82,8 +106,16 @@ def write_docx(text: str, path: Path, *, table: bool = False) -> Path:
         for line in layout.after:
             document.add_paragraph(line)
     else:
-        for line in paragraphs(text):
-            document.add_paragraph(line)
+        for piece in pieces(text):
+            if isinstance(piece, str):
+                document.add_paragraph(piece)
+                continue
+            grid = document.add_table(rows=0, cols=len(piece[0]))
+            grid.style = "Table Grid"
+            for values in piece:
+                cells = grid.add_row().cells
+                for cell, value in zip(cells, values, strict=True):
+                    cell.text = value
     section = document.sections[0]
     section.header.paragraphs[0].text = HEADER  # not body text: never read
     document.save(str(path))
@@ -124,7 +156,16 @@ def write_pdf(text: str, path: Path, *, table: bool = False, encrypt: str | None
         flow.append(grid)
         flow += [Paragraph(escape(line), body) for line in layout.after]
     else:
-        flow = [Paragraph(escape(line), body) for line in paragraphs(text)]
+        width = A4[0] - 144
+        for piece in pieces(text):
+            if isinstance(piece, str):
+                flow.append(Paragraph(escape(piece), body))
+                continue
+            columns = len(piece[0])
+            grid = Table([[Paragraph(escape(v), small) for v in row] for row in piece],
+                         colWidths=[width / columns] * columns, repeatRows=1)
+            grid.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.6, colors.black)]))
+            flow.append(grid)
     options = {"encrypt": encrypt} if encrypt else {}
     document = SimpleDocTemplate(str(path), pagesize=A4, leftMargin=72, rightMargin=72,
                                  topMargin=72, bottomMargin=72, **options)
@@ -200,7 +241,14 @@ def write_html(text: str, path: Path, *, table: bool = False, encoding: str = "g
         parts.append("</table>")
         parts += [f"<p>{escape(line)}</p>" for line in layout.after]
     else:
-        parts += [f'<p style="text-indent:2em">{escape(line)}</p>' for line in paragraphs(text)]
+        for piece in pieces(text):
+            if isinstance(piece, str):
+                parts.append(f'<p style="text-indent:2em">{escape(piece)}</p>')
+                continue
+            parts.append('<table border="1">')
+            for row in piece:
+                parts.append("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in row) + "</tr>")
+            parts.append("</table>")
     parts += ["</td></tr></table>",
               "<div>版权所有 某某市人民政府 技术支持:某公司</div></body></html>"]
     path.write_bytes("\n".join(parts).encode(encoding, errors="strict"))

@@ -170,6 +170,45 @@ RESPONSIBILITY_CASES += [
 ]
 
 
+# Clause shapes of unseen plans (the corpus follow-up), each as printed somewhere.
+RESPONSIBILITY_CASES += [
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。（负责部门：商务部、海关总署；适用范围：所有试验区，以下除标注外"
+        "适用范围均为所有试验区）\n2.乙工作。推进乙。（负责部门：民航局，适用范围：河南试验区）",
+        {1: (["商务部"], ["海关总署"]), 2: (["民航局"], [])},
+        id="other-labels-end-the-list",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。\n责任单位：市财政局、市发改委（牵头）、市统计局",
+        {1: (["市发改委"], ["市财政局", "市统计局"])},
+        id="a-name-marked-as-lead",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。（牵头单位：市委组织部，配合单位：各项目牵头单位，各区、县级市）",
+        {1: (["市委组织部"], ["各区、县级市"])},
+        id="a-role-named-as-a-noun-names-no-one",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。（市发改委会同有关部门负责）\n"
+        "2.乙工作。推进乙。（市发改委、市财政局会同市统计局负责）",
+        {1: (["市发改委"], []), 2: (["市发改委"], ["市财政局", "市统计局"])},
+        id="together-with-reads-as-one-list",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。规范甲。（市场监管局负责）推进乙。（市体育局、市教育局负责）"
+        "推进丙。（市体育局、市科技局负责）",
+        {1: (["市场监管局", "市体育局"], ["市教育局", "市科技局"])},
+        id="each-clause-in-a-paragraph-leads-its-part",
+    ),
+    pytest.param(
+        "一、总体\n1.甲工作。推进甲。（市发改委为牵头单位，市财政局配合）\n"
+        "2.乙工作。推进乙。（市政府办公室负总责，各区配合）",
+        {1: (["市发改委"], ["市财政局"]), 2: (["市政府办公室"], ["各区"])},
+        id="named-lead-and-overall-responsibility",
+    ),
+]
+
+
 @pytest.mark.parametrize(("body", "expected"), RESPONSIBILITY_CASES)
 def test_responsibility_variants(body: str, expected: dict[int, object]) -> None:
     assert roles(parse(body)) == expected
@@ -299,6 +338,107 @@ def test_target_variants(sentence: str, expected: list[tuple[object, ...]]) -> N
     draft = parse(f"一、总体\n1.甲工作。{sentence}。(市发改局牵头)")
     found = [(t.due, t.comparator, t.value, t.unit) for t in draft.measures[0].targets]
     assert found == expected
+
+
+TARGET_CASES += [
+    pytest.param("2012年起5年内,培训新型农民达到40000名",
+                 [(date(2016, 12, 31), ">=", 40000, "名")], id="within-years-from-a-start"),
+    pytest.param("重点扶持50个研修班和50场次名家讲座",
+                 [(None, ">=", 50, "个"), (None, ">=", 50, "场次")], id="sessions-are-a-unit"),
+    pytest.param("加大对35岁以下青年科技人员扶持力度", [], id="an-age-limit-is-who-qualifies"),
+    pytest.param("对入选人才5年内享受政府薪酬补贴", [], id="a-dated-grant-is-not-a-goal"),
+    pytest.param("在两年之内对其企业实行直通车机制", [], id="years-without-an-anchor-are-no-date"),
+    pytest.param("优先支持其区域内1家符合条件的园区扩区", [], id="priority-support-is-a-grant"),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "dues"),
+    [
+        pytest.param("1.甲工作。推进甲。（牵头单位：市发改委；完成时限：2024年6月底前）",
+                     [date(2024, 6, 30)], id="time-label-inside-the-clause"),
+        pytest.param("1.甲工作。推进甲。\n责任单位：市发改委；完成时限：9月底前",
+                     [date(2016, 9, 30)], id="time-label-after-the-units-in-the-plans-year"),
+        pytest.param("1.甲工作。6月底前出台细则，三季度末前全面完成。（市发改委牵头）",
+                     [date(2016, 6, 30), date(2016, 9, 30)], id="dates-without-a-year"),
+        pytest.param("1.甲工作。年底前建成平台，上半年完成选址。（市发改委牵头）",
+                     [date(2016, 12, 31), date(2016, 6, 30)], id="year-end-and-half-year"),
+        pytest.param("1.甲工作。每年12月底前报送总结。（市发改委牵头）", [],
+                     id="a-recurring-month-is-no-deadline"),
+    ],
+)
+def test_deadlines_of_an_annual_plan(body: str, dues: list[date]) -> None:
+    draft = parse("一、总体\n" + body)
+    assert [t.due for t in draft.measures[0].targets] == dues
+    assert draft.measures[0].lead == ["市发改委"]
+
+
+def test_items_numbered_with_a_closing_parenthesis() -> None:
+    draft = parse("一、总体\n1)甲工作。推进甲。（市发改委牵头）\n2)乙工作。推进乙。（市财政局牵头）")
+    assert roles(draft) == {1: (["市发改委"], []), 2: (["市财政局"], [])}
+
+
+def test_numbering_restarting_under_each_second_level_heading() -> None:
+    draft = parse(
+        "一、总体\n（一）甲类\n1.甲工作。推进甲。（市发改委牵头）\n2.乙工作。推进乙。（市财政局牵头）\n"
+        "（二）乙类\n1.丙工作。推进丙。（市教育局牵头）"
+    )
+    assert [(m.number, m.label) for m in draft.measures] == [
+        (1, "一.(一).1"), (2, "一.(一).2"), (3, "一.(二).1")
+    ]
+
+
+def test_a_title_printed_over_two_lines_is_joined() -> None:
+    draft = parse_plan("国务院关于促进综合保税区\n高水平开放高质量发展的若干意见\n国发〔2019〕3号\n"
+                       "一、主要任务\n1.甲工作。推进甲。（海关总署负责）")
+    assert draft.title == "国务院关于促进综合保税区高水平开放高质量发展的若干意见"
+    assert draft.plan_year == 2019
+
+
+def test_recurring_goals_are_ongoing_without_a_date_or_warning() -> None:
+    draft = parse("一、总体\n1.甲工作。每年选拔资助不少于100名青年科技人员。(市科技局牵头)")
+    [target] = draft.measures[0].targets
+    assert (target.due, target.comparator, target.value, target.ongoing) == (None, ">=", 100, True)
+    assert not [w for w in draft.warnings if w.kind == "target_without_date"]
+
+
+def test_a_bare_within_years_counts_from_the_start_the_plan_anchors() -> None:
+    draft = parse(
+        "一、总体\n1.目标。2012年起5年内,大力实施人才计划。\n"
+        "2.甲项目。5年内重点引进100名企业家。(市委组织部牵头)"
+    )
+    [target] = draft.measures[1].targets
+    assert (target.due, target.value) == (date(2016, 12, 31), 100)
+
+
+def test_a_title_starting_with_digits_is_not_a_quantity() -> None:
+    draft = parse(
+        "一、人才\n10.引才项目。推进引才。（市人才办牵头）\n"
+        "11.121人才梯队项目。重点培养不少于10名后备人才。（市人社局牵头）"
+    )
+    assert [(t.value, t.unit) for t in draft.measures[1].targets] == [(10, "名")]
+
+
+def test_top_level_headings_are_measures_when_they_carry_the_clauses() -> None:
+    draft = parse(
+        "一、对成效明显的市，给予支持。（商务部负责）\n"
+        "二、对成效明显的县，给予支持。（财政部、商务部负责）\n"
+        "各有关部门于2018年12月31日前报送实施办法。从2019年起每年2月底前提出名单。"
+    )
+    assert [(m.label, m.lead, m.supporting) for m in draft.measures] == [
+        ("一", ["商务部"], []), ("二", ["财政部"], ["商务部"])
+    ]
+    assert draft.sections == []
+    # the closing paragraph belongs to no measure: its deadline is no measure's target
+    assert draft.measures[1].targets == [] and draft.measures[1].end_line == 4
+
+
+def test_unnumbered_prose_after_a_closed_measure_is_not_part_of_it() -> None:
+    draft = parse(
+        "一、总体\n1.甲工作。推进甲。（市发改委牵头）\n"
+        "各地区要加强组织领导，确保2020年底前全面完成。"
+    )
+    assert draft.measures[0].targets == [] and draft.measures[0].end_line == 4
 
 
 def test_undated_target_gives_a_warning_with_its_line() -> None:

@@ -1,0 +1,72 @@
+"""Responsibility tables as published (rows: cells joined by TAB, as the document
+readers give them), table-driven: (lines, expected measures)."""
+
+from __future__ import annotations
+
+import pytest
+
+from duban.domain.plan_draft import PlanDraft
+from duban.domain.plan_parser import parse_plan
+
+HEAD = "关于印发某项工作任务分工的通知\n某府办〔2023〕5号\n附件\n某项工作任务分工表\n"
+
+
+def parse(*rows: str) -> PlanDraft:
+    return parse_plan(HEAD + "\n".join(rows))
+
+
+def read(draft: PlanDraft) -> list[tuple[str, list[str], list[str]]]:
+    return [(m.label, m.lead, m.supporting) for m in draft.measures]
+
+
+TABLE_CASES = [
+    pytest.param(
+        ["序号\t改革举措\t主要内容\t指导部门\t推广范围",
+         "一、知识产权保护方面(共2项)",
+         "1\t专利保险机制\t开发专利保险产品。\t国家知识产权局、中国银保监会\t全国",
+         "2\t技术调查官制度\t引入技术调查官。\t最高人民法院\t全国",
+         "二、科技金融创新方面(共1项)",
+         "三、管理体制创新方面(共1项)",
+         "5\t容错机制\t建立容错机制。\t国家发展改革委、国务院国资委\t全国"],
+        [("1", ["国家知识产权局"], ["中国银保监会"]), ("2", ["最高人民法院"], []),
+         ("5", ["国家发展改革委"], ["国务院国资委"])],
+        id="guiding-departments-and-merged-section-rows-given-as-lines",
+    ),
+    pytest.param(
+        ["序号\t重点任务\t责任单位（排在第一位的为牵头单位）\t完成时限",
+         "1\t推进甲\t市发改委、市财政局\t2023年底前",
+         "2\t推进乙\t市财政局（牵头）、市统计局\t长期坚持"],
+        [("1", ["市发改委"], ["市财政局"]), ("2", ["市财政局"], ["市统计局"])],
+        id="a-header-note-and-a-lead-marked-in-a-cell",
+    ),
+    pytest.param(
+        ["序号\t工作任务\t牵头单位\t配合单位",
+         "1\t推进甲\t市委 组织部\t国务院 国资委 科技部 财政部",
+         "2\t推进乙\t市财 政局\t市委宣传部 市文旅局"],
+        [("1", ["市委组织部"], ["国务院国资委", "科技部", "财政部"]),
+         ("2", ["市财政局"], ["市委宣传部", "市文旅局"])],
+        id="unit-cells-wrapped-over-lines",
+    ),
+]
+
+
+@pytest.mark.parametrize(("rows", "expected"), TABLE_CASES)
+def test_table_variants(rows: list[str], expected: list[tuple[str, list[str], list[str]]]) -> None:
+    assert read(parse(*rows)) == expected
+
+
+def test_a_second_task_column_is_the_measures_text_under_its_title() -> None:
+    draft = parse("序号\t改革举措\t主要内容\t指导部门",
+                  "1\t专利保险机制\t开发专利保险产品，降低侵权损失。\t国家知识产权局")
+    [measure] = draft.measures
+    assert measure.title == "专利保险机制"
+    assert "开发专利保险产品" in measure.text
+
+
+def test_time_column_of_a_table_gives_deadlines_and_ongoing_tasks() -> None:
+    draft = parse("序号\t重点任务\t牵头单位\t完成时间",
+                  "1\t推进甲\t市发改委\t2024年6月底前",
+                  "2\t推进乙\t市财政局\t持续推进")
+    assert [[(str(t.due), t.ongoing) for t in m.targets] for m in draft.measures] == [
+        [("2024-06-30", False)], [("None", True)]
+    ]
