@@ -23,17 +23,20 @@ import yaml
 from duban.cli.app import app
 from duban.cli.assign import assign_command
 from duban.cli.db import upgrade_command
+from duban.cli.demo_work import morning, plan_work
 from duban.cli.org import load_command
 from duban.cli.store import import_command
 from duban.config import REFERENCE_PLAN_FILE, Settings, get_settings
 from duban.db import mask_url
+from duban.domain.scorecard import parse_period
 from duban.mail_sink import MailSink, text_of
 from duban.services.accounts import add_user, list_users
 from duban.services.context import AppContext, open_context
 from duban.services.directory import load_directory_file
+from duban.services.issued_documents import issue_bulletin, issue_notice, list_documents
 from duban.services.links import LinkSigner, department_link
 from duban.services.logs import escalation_log
-from duban.services.reminders import replay
+from duban.services.reminders import RoundReport, replay, run_round
 from duban.services.tasks import find_department
 
 DEMO_START = "2014-09-01"
@@ -71,6 +74,11 @@ def demo_org(settings: Settings, sink: MailSink) -> dict[str, Any]:
         "base_url": settings.base_url or "http://127.0.0.1:8000",
         "coordinators": [{"name": "督办科", "notify": [sink.url("coordinator@demo.local")]}],
         "supervisors": [{"name": "督查室", "notify": [sink.url("supervisor@demo.local")]}],
+        "documents": {
+            "issuer": "中共珠海市委社会工作部",
+            "notice_number": "珠督〔{year}〕{seq}号",
+            "bulletin_number": "珠督通〔{year}〕{seq}号",
+        },
         "departments": departments,
     }
 
@@ -110,15 +118,31 @@ def demo_command(
         )
         load_command(file=org_file, as_of=as_of)
         context = open_context(settings)
+        start, end = date.fromisoformat(as_of), date.fromisoformat(until)
+        # Departments act during the replay (签收, 进度反馈, 报结, 延期, 退回 …),
+        # each on its morning before the round: the pages show every state.
+        work = plan_work(context.session_factory, start=start, end=end,
+                         calendar=context.calendar)
+        acts = sum(len(day) for day in work.values())
         with context.sender() as sender:
             tools = context.round_tools(sender=sender, worker="demo")
+
+            def round_at(now: datetime) -> RoundReport:
+                return run_round(context.session_factory, now=now, tools=tools)
+
             rounds = replay(
                 context.session_factory,
-                start=date.fromisoformat(as_of),
-                end=date.fromisoformat(until),
+                start=start,
+                end=end,
                 tools=tools,
+                morning=morning(work, ZoneInfo(settings.timezone), round_at),
+            )
+        if acts:
+            typer.echo(
+                f"回放中各单位与督办科办理 {acts} 次(签收、进度反馈、报结、延期、退回、催办)。"
             )
         _show_mail(sink, rounds_count=len(rounds))
+        _issue_documents(context, settings, until=end)
     _step("6/6 督办记录(最近 12 条)")
     _show_log(context.session_factory, ZoneInfo(settings.timezone))
     typer.echo(
@@ -134,6 +158,32 @@ def demo_command(
         # The contacts point at the demo's mail sink, which is gone now: serve
         # the pages without the in-process reminder rounds.
         serve_command(host="127.0.0.1", port=port, no_scheduler=True, as_of=until)
+
+
+def _issue_documents(context: AppContext, settings: Settings, *, until: date) -> None:
+    """A 督查通报 of the last quarter and a 督办单 for the department longest
+    overdue, as the coordinator would print them (once: not again on a rerun)."""
+    if list_documents(context.session_factory, limit=1):
+        return
+    now = datetime.combine(until, time(10), ZoneInfo(settings.timezone))
+    quarter = (until.month - 1) // 3 or 4
+    year = until.year if until.month > 3 else until.year - 1
+    bulletin = issue_bulletin(
+        context.session_factory, actor="督办科(张科长)", now=now, calendar=context.calendar,
+        period=parse_period(f"{year}-Q{quarter}"), signer="张科长",
+        default_issuer=settings.sender_name, zone=ZoneInfo(settings.timezone),
+    )
+    content = bulletin.content
+    late = getattr(content, "late_units", [])
+    lines = [f"{bulletin.kind.label} {bulletin.number}"]
+    if late:
+        notice = issue_notice(
+            context.session_factory, actor="督办科(张科长)", now=now, calendar=context.calendar,
+            department=late[0].department, signer="张科长",
+            default_issuer=settings.sender_name, zone=ZoneInfo(settings.timezone),
+        )
+        lines.append(f"{notice.kind.label} {notice.number}({notice.subject})")
+    typer.echo("已印发:" + ";".join(lines) + "(网页“督办文书”可下载 Word 或 PDF)")
 
 
 def _demo_password(settings: Settings, username: str) -> str:
