@@ -54,6 +54,8 @@ class Plan(Base):
     source_text: Mapped[str | None] = mapped_column(Text)
     fingerprint: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    # "plan": imported from a document; "standing": the year's single 督办件 (duban item add).
+    kind: Mapped[str] = mapped_column(String(16), default="plan", server_default="plan")
     imported_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -109,6 +111,11 @@ class Measure(Base):
     clause_line: Mapped[int | None] = mapped_column(Integer)
     # Leaders named beside the measure (分管领导/责任领导), as printed; not departments.
     leaders: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # A single 督办件 (a measure of a standing plan): its source (an ItemSource
+    # value: 领导批示, 会议纪要 …), document number and the instructing leader.
+    source_kind: Mapped[str | None] = mapped_column(String(16))
+    doc_ref: Mapped[str | None] = mapped_column(String(100))
+    instructed_by: Mapped[str | None] = mapped_column(String(100))
 
     plan: Mapped[Plan] = relationship(back_populates="measures")
     section: Mapped[Section | None] = relationship()

@@ -49,22 +49,8 @@ def assign_command(
     if deployments:
         _assign_on_workers(context, refs, as_of=as_of, as_json=as_json)
         return
-    apply_prefect_defaults()
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-
-    from flows.measure import measure_flow  # Prefect starts its local API on first use
-
-    results: list[dict[str, object]] = []
+    results = run_measure_flows(refs, as_of=as_of)
     skipped = [r for r in refs if not r.assignable]
-    # In-process runs need no heartbeat (it detects crashed *worker* runs) and it
-    # costs ~1 s per flow run when the run ends.
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        for ref in refs:
-            if not ref.assignable:
-                continue
-            results.append(
-                measure_flow(measure=ref.number, plan=ref.plan, title=ref.title, as_of=as_of)
-            )
     if as_json:
         typer.echo(
             json.dumps(
@@ -83,6 +69,26 @@ def assign_command(
     if skipped:
         typer.echo("未交办(没有牵头单位):" + "、".join(f"措施{r.number}" for r in skipped))
     typer.echo(f"合计:新交办 {created} 项任务,已存在 {existing} 项。")
+
+
+def run_measure_flows(refs: list[MeasureRef], *, as_of: str | None) -> list[dict[str, object]]:
+    """Run the measure flow in this process for each assignable measure of
+    ``refs`` (Prefect's local API); returns each flow's result."""
+    apply_prefect_defaults()
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    from flows.measure import measure_flow  # Prefect starts its local API on first use
+
+    results: list[dict[str, object]] = []
+    # In-process runs need no heartbeat (it detects crashed *worker* runs) and it
+    # costs ~1 s per flow run when the run ends.
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        for ref in refs:
+            if ref.assignable:
+                results.append(
+                    measure_flow(measure=ref.number, plan=ref.plan, title=ref.title, as_of=as_of)
+                )
+    return results
 
 
 def _assign_on_workers(

@@ -261,7 +261,10 @@ def render_measure(detail: PlanDetail, measure: MeasureView) -> str:
     ]
     if measure.section:
         out.append(f"所属部分:{measure.section}")
-    out.append(f"出处:{_lines(measure.source_line, measure.source_end_line)}")
+    if measure.item_source:
+        out.append(f"来源:{measure.item_source}")
+    else:
+        out.append(f"出处:{_lines(measure.source_line, measure.source_end_line)}")
     out.append(_responsibilities("牵头单位", measure.lead))
     out.append(_responsibilities("配合单位", measure.supporting))
     if measure.clause:
@@ -278,7 +281,7 @@ def render_measure(detail: PlanDetail, measure: MeasureView) -> str:
         out.append(f"原文({_lines(measure.source_line, measure.source_end_line)}):")
         out.extend(f"  {line.strip()}" for line in measure.source_excerpt.splitlines())
     else:
-        out.append("正文(未保存原文):")
+        out.append("督办事项:" if measure.item_source else "正文(未保存原文):")
         out.append(f"  {measure.text}")
     return "\n".join(out)
 
@@ -308,7 +311,8 @@ def _target_facts(target: TargetView) -> str:
         sign = COMPARATOR_SIGNS.get(target.comparator or "", target.comparator or "")
         quantity = f"{sign} {format_value(target.value)}{target.unit or ''}"
         facts.append(f"指标 {target.indicator} {quantity}" if target.indicator else quantity)
-    facts.append(_lines(target.source_line))
+    if target.source_line > 0:  # a single 督办件's target has no source line
+        facts.append(_lines(target.source_line))
     return ";".join(facts)
 
 

@@ -43,6 +43,7 @@ class MeasureRow:
     submitted: int
     overdue: int
     reasons: list[str] = field(default_factory=list)
+    source: str = ""  # a single 督办件's source and 文号
 
     @property
     def progress_percent(self) -> int:
@@ -72,9 +73,11 @@ class Overview:
 
 
 def latest_plan_key(*, session: Session) -> str | None:
-    """The key of the most recently imported plan (None when there is none)."""
+    """The key of the most recently imported plan, the years' standing plans
+    of single 督办件 only when there is no other (None when there is none)."""
     plans = list_plans(session=session)
-    return plans[-1].key if plans else None
+    imported = [p for p in plans if p.kind != "standing"] or plans
+    return imported[-1].key if imported else None
 
 
 def measure_overview(
@@ -117,6 +120,7 @@ def measure_overview(
                 title=measure.title,
                 section=measure.section,
                 section_number=measure.section_number,
+                source=measure.item_source,
                 lead=[r.department or r.named_as for r in measure.lead],
                 departments=sorted({t.department for t in tasks}),
                 deadlines=sorted({t.due for t in tasks if t.role == "lead"}),

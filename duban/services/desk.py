@@ -352,6 +352,7 @@ AUDIT_ACTION_LABELS = {
     "urge": "督办科催办",
     "revoke_links": "停用单位链接",
     "import_plan": "导入工作方案",
+    "add_item": "登记督办件",
     "issue_document": "印发督办文书",
     "user_add": "新增账号",
     "user_update": "修改账号",

@@ -24,6 +24,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from duban.domain.escalation import DEFAULT_POLICY, EscalationPolicy, TaskTimeline
+from duban.domain.items import item_source_text
 from duban.domain.lifecycle import OPEN_STATES, STATE_LABELS, Action, TaskState
 from duban.domain.status import (
     LIGHT_LABELS,
@@ -148,6 +149,7 @@ class LedgerRow:
     # The next rung of the ladder after as_of if nothing is done
     # ("2027-12-24 到期提醒", "待日历公布 催办"); "" once submitted or approved.
     next_step: str = ""
+    item_source: str = ""  # a single 督办件's source, 文号 and instructing leader
 
     @property
     def is_open(self) -> bool:
@@ -420,6 +422,7 @@ def _row(
         measure=measure.number,
         measure_id=measure.id,
         measure_title=measure.title,
+        item_source=item_source_text(measure.source_kind, measure.doc_ref, measure.instructed_by),
         lead_departments=[r.named_as for r in responsibilities if r.role == "lead"],
         supporting_departments=[r.named_as for r in responsibilities if r.role == "supporting"],
         department=task.department.name,

@@ -97,6 +97,7 @@ LEDGER_COLUMNS: tuple[Column, ...] = (
     Column("任务编号", 7, lambda r: r.task_id),
 )
 PLAN_COLUMN = Column("方案", 20, lambda r: r.plan, wrap=True)
+ITEM_COLUMN = Column("来源及文号", 22, lambda r: r.item_source, wrap=True)  # single 督办件
 LIGHT_COLUMN = "灯色"
 
 SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -117,8 +118,13 @@ _SUMMARY_LIGHTS = {"红灯": Light.RED, "黄灯": Light.YELLOW, "绿灯": Light.
 
 
 def ledger_columns(ledger: Ledger) -> tuple[Column, ...]:
-    """The columns of this ledger: with 方案 first when it covers several plans."""
-    return (PLAN_COLUMN, *LEDGER_COLUMNS) if len(ledger.plans) > 1 else LEDGER_COLUMNS
+    """The columns of this ledger: with 方案 first when it covers several plans,
+    and 来源及文号 after the measure's name when it has single 督办件."""
+    columns = (PLAN_COLUMN, *LEDGER_COLUMNS) if len(ledger.plans) > 1 else LEDGER_COLUMNS
+    if any(row.item_source for row in ledger.rows):
+        at = next(i for i, c in enumerate(columns) if c.header == "措施名称") + 1
+        columns = (*columns[:at], ITEM_COLUMN, *columns[at:])
+    return columns
 
 
 # --- CSV -----------------------------------------------------------------------

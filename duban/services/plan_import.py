@@ -175,6 +175,11 @@ def import_plan(
             responsibility_count=sum(len(m.responsibilities) for m in draft.measures),
             target_count=sum(len(m.targets) for m in draft.measures),
         )
+        if plan is not None and plan.kind == "standing":
+            raise DubanError(
+                f"“{key}”是督办件汇总(逐件登记的督办件),不能用方案文件导入或覆盖;"
+                "请修改方案标题或文号"
+            )
         if plan is not None and plan.fingerprint == fingerprint:
             report.status = ImportStatus.UNCHANGED
             return report

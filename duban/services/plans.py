@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from duban.domain.errors import DubanError, NotFoundError
+from duban.domain.items import item_source_text
 from duban.services.serialize import jsonable
 from models import Measure, Plan, Responsibility, Target
 
@@ -28,6 +29,7 @@ class PlanSummary:
     responsibility_count: int
     imported_at: datetime
     updated_at: datetime
+    kind: str = "plan"  # "standing": the year's single 督办件
 
 
 @dataclass
@@ -76,6 +78,7 @@ class MeasureView:
     supporting: list[ResponsibilityView] = field(default_factory=list)
     targets: list[TargetView] = field(default_factory=list)
     source_excerpt: str | None = None
+    item_source: str = ""  # a single 督办件's source and 文号 (see item_source_text)
 
 
 @dataclass
@@ -138,20 +141,24 @@ def list_plans(*, session: Session) -> list[PlanSummary]:
             responsibility_count=int(responsibilities),
             imported_at=plan.imported_at,
             updated_at=plan.updated_at,
+            kind=plan.kind,
         )
         for plan, measures, responsibilities in rows
     ]
 
 
 def find_plan(key_or_id: str | int | None, *, session: Session) -> Plan:
-    """The plan with this key or id; without one, the only stored plan.
+    """The plan with this key or id; without one, the only stored plan (the
+    years' standing plans of single 督办件 aside, unless there is nothing else).
 
     A string of digits is tried as an id first, then as a key. Raises
     NotFoundError when nothing matches, DubanError when no plan was named and
     there is not exactly one.
     """
     if key_or_id is None:
-        plans = session.scalars(select(Plan).order_by(Plan.id).limit(2)).all()
+        plans = session.scalars(
+            select(Plan).where(Plan.kind != "standing").order_by(Plan.id).limit(2)
+        ).all() or session.scalars(select(Plan).order_by(Plan.id).limit(2)).all()
         if not plans:
             raise NotFoundError("还没有导入任何工作方案,请先运行 duban plan import")
         if len(plans) > 1:
@@ -235,6 +242,7 @@ def _measure_view(measure: Measure) -> MeasureView:
         lead=[_responsibility_view(r) for r in ordered if r.role == "lead"],
         supporting=[_responsibility_view(r) for r in ordered if r.role == "supporting"],
         targets=[_target_view(t) for t in measure.targets],
+        item_source=item_source_text(measure.source_kind, measure.doc_ref, measure.instructed_by),
     )
 
 

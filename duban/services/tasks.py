@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from duban.domain.directory import normalize_name
 from duban.domain.errors import NotFoundError
+from duban.domain.items import item_source_text
 from duban.domain.lifecycle import (
     ACTION_LABELS,
     ROLE_LABELS,
@@ -187,6 +188,7 @@ class TaskDetail(TaskView):
     plan_title: str = ""
     measure_label: str = ""
     measure_text: str = ""
+    item_source: str = ""  # a single 督办件's source, 文号 and instructing leader
     assigned_at: datetime | None = None
     acknowledged_at: datetime | None = None
     submitted_at: datetime | None = None
@@ -592,6 +594,8 @@ def get_task(
             plan_title=task.measure.plan.title,
             measure_label=task.measure.label,
             measure_text=task.measure.text,
+            item_source=item_source_text(task.measure.source_kind, task.measure.doc_ref,
+                                         task.measure.instructed_by),
             assigned_at=task.assigned_at,
             acknowledged_at=task.acknowledged_at,
             submitted_at=task.submitted_at,

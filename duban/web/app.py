@@ -29,7 +29,16 @@ from duban.db import SchemaNotReadyError
 from duban.domain.errors import DubanError, NotFoundError
 from duban.services.context import AppContext
 from duban.services.links import LinkSigner, signing_key
-from duban.web import api, auth, dashboard, department, desk, desk_plans, issued_documents
+from duban.web import (
+    api,
+    auth,
+    dashboard,
+    department,
+    desk,
+    desk_items,
+    desk_plans,
+    issued_documents,
+)
 from duban.web.auth import LoginRequired, login_redirect
 from duban.web.limits import BodyLimit, NumberGuard, upload_routes
 from duban.web.scheduler import Scheduler
@@ -45,7 +54,7 @@ SECURITY_HEADERS = {
         "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
     ),
 }
-ROUTERS = (auth, dashboard, desk, desk_plans, issued_documents, department, api)
+ROUTERS = (auth, dashboard, desk, desk_plans, desk_items, issued_documents, department, api)
 # Pages, feeds, downloads and redirects carrying link tokens are private:
 # no browser or proxy cache keeps them. Only the stylesheet may be cached.
 NO_STORE = "no-store"
