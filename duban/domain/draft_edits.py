@@ -509,7 +509,8 @@ def review_warnings(draft: PlanDraft, known: Callable[[str], bool]) -> list[Revi
         for responsibility in measure.responsibilities:
             if not known(responsibility.name):
                 add(WarningKind.UNKNOWN_DEPARTMENT, measure.number, responsibility.line,
-                    f"{where}的“{responsibility.name}”不在机构目录中,请在上方选择对应单位或新建",
+                    f"{where}的“{responsibility.name}”不在机构目录中,"
+                    "请在“目录中没有的单位”里选择对应单位、记为别名或新建",
                     normalize_name(responsibility.name), checkable=False)
         for target in measure.targets:
             if target.due is None and not target.ongoing:

@@ -49,6 +49,7 @@ from duban.services.plans import list_plans
 from duban.web.auth import CheckedForm, Coordinator
 from duban.web.limits import accepts_uploads
 from duban.web.review_view import (
+    SourceDocument,
     SubmittedForm,
     field_id,
     measure_rows,
@@ -85,12 +86,21 @@ def _paths(web: WebState, draft_id: str) -> tuple[Path, Path]:
     return yaml_path, text_path
 
 
-def _load(web: WebState, draft_id: str) -> tuple[PlanDraft, list[str]]:
-    """The stored draft and the lines of its document ([] when it is gone)."""
+def _load(web: WebState, draft_id: str) -> tuple[PlanDraft, SourceDocument]:
+    """The stored draft and its document: lines ([] when gone) and their
+    provenance labels ([] for plain text or a draft from before them)."""
     yaml_path, text_path = _paths(web, draft_id)
     draft = load_draft(yaml_path.read_text(encoding="utf-8"), source="草稿")
     lines = text_path.read_text(encoding="utf-8").splitlines() if text_path.is_file() else []
-    return draft, lines
+    where_path = text_path.with_suffix(".where.json")
+    where: list[str] = []
+    if where_path.is_file():
+        try:
+            loaded = json.loads(where_path.read_text(encoding="utf-8"))
+        except ValueError:
+            loaded = []
+        where = [str(w or "") for w in loaded] if isinstance(loaded, list) else []
+    return draft, SourceDocument(lines, where)
 
 
 @router.get("/desk/plans")
@@ -162,7 +172,7 @@ def _render_review(
     request: Request,
     draft_id: str,
     draft: PlanDraft,
-    lines: list[str],
+    document: SourceDocument,
     directory: Directory,
     *,
     submitted: SubmittedForm | None = None,
@@ -174,7 +184,7 @@ def _render_review(
     unknown = unknown_names(draft, known)
     choices = name_choices(unknown, directory, submitted.choices if submitted else None)
     rows = measure_rows(
-        draft, lines, warnings,
+        draft, document, warnings,
         edits={e.number: e for e in submitted.edits} if submitted else None,
         errors=errors,
     )
@@ -192,6 +202,7 @@ def _render_review(
             open_warnings=open_warnings, checked_warnings=checked, choices=choices,
             pending=pending_changes(draft), errors=errors or [], name_errors=name_errors or [],
             field_id=field_id, known=known, short=lambda w: short_message(w, labels),
+            line_label=document.label,
             known_names=[n for d in directory for n in d.names()],
         ),
     )
@@ -200,8 +211,8 @@ def _render_review(
 @router.get("/desk/plans/drafts/{draft_id}")
 def review(request: Request, user: Coordinator, draft_id: str) -> Response:
     web = state_of(request)
-    draft, lines = _load(web, draft_id)
-    return _render_review(request, draft_id, draft, lines, _directory(web))
+    draft, document = _load(web, draft_id)
+    return _render_review(request, draft_id, draft, document, _directory(web))
 
 
 def _apply_form(
@@ -232,7 +243,8 @@ def save_or_import(
     request: Request, user: Coordinator, draft_id: str, form: CheckedForm
 ) -> Response:
     web = state_of(request)
-    draft, lines = _load(web, draft_id)
+    draft, document = _load(web, draft_id)
+    lines = document.lines
     yaml_path, text_path = _paths(web, draft_id)
     directory = _directory(web)
     do = str(form.get("do") or "save")
@@ -240,8 +252,8 @@ def save_or_import(
     submitted = read_form(form, draft)
     errors, name_errors = _apply_form(draft, submitted, directory, "acks" in form)
     if errors or name_errors:
-        stored, _lines = _load(web, draft_id)  # the page shows what is stored
-        return _render_review(request, draft_id, stored, lines, directory,
+        stored, _document = _load(web, draft_id)  # the page shows what is stored
+        return _render_review(request, draft_id, stored, document, directory,
                               submitted=submitted, errors=errors, name_errors=name_errors)
     yaml_path.write_text(dump_draft(draft), encoding="utf-8")
     if do == "save":

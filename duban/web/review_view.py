@@ -151,17 +151,23 @@ def name_choices(
         if (old := before.get(normalize_name(name))) is not None:
             choice.action, choice.department, choice.kind = old.action, old.department, old.kind
             choice.error = old.error
-        elif choice.suggestions and _ratio(name, choice.suggestions[0]) >= PREFILL_RATIO:
+        elif choice.suggestions and _prefill(name, choice.suggestions[0]):
             choice.department = choice.suggestions[0]
         choices.append(choice)
     return choices
 
 
-PREFILL_RATIO = 0.7  # 市卫计委 → 市卫计局 is prefilled; 市数据局 → 市财政局 (0.5) only suggested
-
-
-def _ratio(a: str, b: str) -> float:
-    return difflib.SequenceMatcher(None, normalize_name(a), normalize_name(b)).ratio()
+def _prefill(name: str, similar: str) -> bool:
+    """Whether a similar name is likely the same unit, enough to put it in the
+    box: one contains the other (市卫计局 / 珠海市卫计局) or they differ only in
+    the last character (市卫计委 / 市卫计局). Others are only suggested
+    (市政数局 is not 市财政局)."""
+    a, b = normalize_name(name), normalize_name(similar)
+    if a in b or b in a:
+        return True
+    common = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y),
+                  min(len(a), len(b)))
+    return len(a) >= 3 and common >= max(len(a), len(b)) - 1
 
 
 def _similar(name: str, names: list[str]) -> list[str]:
@@ -247,23 +253,41 @@ def phrases_of(measure: Measure) -> list[tuple[str, str]]:
 
 
 @dataclass
+class SourceDocument:
+    """The uploaded document as the draft's lines index it: line N is
+    ``lines[N-1]``, found at ``where[N-1]`` (第2页 第3段, 表1 第4行 …) when the
+    reader recorded provenance (not for plain text, where the line is the label)."""
+
+    lines: list[str] = field(default_factory=list)
+    where: list[str] = field(default_factory=list)
+
+    def label(self, line: int) -> str:
+        if 0 < line <= len(self.where) and self.where[line - 1]:
+            return self.where[line - 1]
+        return f"第{line}行"
+
+
+@dataclass
 class SourceLine:
     number: int
+    label: str
     html: Markup
 
 
-def source_of(measure: Measure, lines: list[str]) -> list[SourceLine]:
+def source_of(measure: Measure, document: SourceDocument) -> list[SourceLine]:
     """The measure's paragraphs as the document has them (its ``line`` to
-    ``end_line``), marked; the measure's own text when the document is gone."""
+    ``end_line``), marked, each with its provenance; the measure's own text
+    when the document is gone."""
     phrases = phrases_of(measure)
+    lines = document.lines
     end = max(measure.end_line, measure.line)
     if lines and 0 < measure.line <= len(lines):
         return [
-            SourceLine(n, highlight(lines[n - 1], phrases))
+            SourceLine(n, document.label(n), highlight(lines[n - 1], phrases))
             for n in range(measure.line, min(end, len(lines)) + 1)
             if lines[n - 1].strip()
         ]
-    return [SourceLine(measure.line + i, highlight(t, phrases))
+    return [SourceLine(measure.line + i, f"第{measure.line + i}行", highlight(t, phrases))
             for i, t in enumerate(measure.text.splitlines())]
 
 
@@ -274,6 +298,7 @@ def source_of(measure: Measure, lines: list[str]) -> list[SourceLine]:
 class MeasureRow:
     measure: Measure
     section: str
+    where: str  # the measure's provenance: 第2页 第3段, 表1 第4行, 第5–7行
     edit: MeasureEdit
     source: list[SourceLine]
     warnings: list[ReviewWarning]
@@ -289,7 +314,7 @@ def field_id(error: FieldError) -> str:
 
 def measure_rows(
     draft: PlanDraft,
-    lines: list[str],
+    document: SourceDocument,
     warnings: list[ReviewWarning],
     *,
     edits: dict[int, MeasureEdit] | None = None,
@@ -306,12 +331,16 @@ def measure_rows(
     rows = []
     for measure in draft.measures:
         section = draft.section(measure.section)
+        where = measure.where or document.label(measure.line)
+        if not measure.where and measure.end_line > measure.line:
+            where = f"第{measure.line}–{measure.end_line}行"
         rows.append(
             MeasureRow(
                 measure=measure,
                 section=section.heading if section else "",
+                where=where,
                 edit=(edits or {}).get(measure.number) or MeasureEdit.of(measure),
-                source=source_of(measure, lines),
+                source=source_of(measure, document),
                 warnings=by_measure.get(measure.number, []),
                 errors=by_field.get(measure.number, {}),
             )

@@ -3,7 +3,9 @@ Playwright, against a ``duban serve`` subprocess on 127.0.0.1.
 
 A department opens its link (on a phone-sized screen), acknowledges, reports
 and submits with an attachment; a coordinator signs in and approves; a
-supervisor filters the dashboard to red measures and reads the escalation log.
+supervisor filters the dashboard to red measures and reads the escalation log;
+a coordinator takes a Word plan from upload through review to assigned tasks
+and records a single 督办件 (last: it adds plans to the served database).
 Screenshots of every page go to ``test-artifacts/screenshots/``.
 
 Skipped (with the reason) only when /usr/bin/chromium is missing outside CI;
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.cli.demo import demo_org
@@ -34,9 +36,10 @@ from duban.services.directory import load_directory_file, sync_directory
 from duban.services.links import LinkSigner, task_link
 from duban.services.org import sync_org
 from duban.services.reminders import replay
-from models import Task
+from models import Department, Measure, Plan, Task
 from notifications.send import validate_url
 from tests.db.conftest import REIMBURSEMENT, World, at, seed_world
+from tests.documents.render import write_docx
 from tests.web.screens import Viewer, password_sign_in, serve, shot
 
 SERVE_AS_OF = "2016-01-20T10:00"
@@ -176,3 +179,107 @@ def test_a_supervisor_filters_to_red_and_reads_the_escalation_log(
     page.click("nav >> text=单位考核")
     viewer.look(page.url, "supervisor-5-scorecard")
     assert page.locator("table.score tbody tr").count() > 0
+
+
+WORD_PLAN = """\
+珠海市数字政府建设工作方案
+珠府办〔2025〕5号
+一、数字政府
+1.建设政务数据平台。到2026年6月底前，建成全市统一的政务数据共享平台，数据共享率达到90%以上。（市数据局牵头，市卫计委、市政数局、各相关单位配合）
+2.推进一网通办。政务服务事项网上可办率不低于95%。（市政务服务局牵头，市财政局配合）
+3.总体要求。坚持统筹规划，分步实施，确保各项任务落到实处。
+"""
+
+
+def test_a_coordinator_takes_a_word_plan_from_upload_to_assigned_tasks(
+    server: Server, browser: Browser, tmp_path: Path
+) -> None:
+    """Review at 1280 and 390 px: each measure beside its marked source and its
+    provenance; unknown names resolved, units and targets corrected with the
+    page's own controls (rows added in place), a bad value refused with the
+    field named and the input kept; imported, every measure assigned; then a
+    single 督办件 recorded by form."""
+    document = write_docx(WORD_PLAN, tmp_path / "数字政府建设工作方案.docx")
+    viewer = Viewer.open(browser, server.base, sign_in=password_sign_in("dbk", PASSWORD))
+    page = viewer.desktop
+    page.goto(f"{server.base}/desk/plans")
+    page.set_input_files("form[action='/desk/plans/upload'] input[type=file]", str(document))
+    page.click("form[action='/desk/plans/upload'] button[type=submit]")
+    page.wait_for_url("**/desk/plans/drafts/**")
+    desktop, phone = viewer.look(page.url, "plan-review")
+    text = desktop.inner_text("main")
+    assert "需要核对(6 条)" in text and "目录中没有的单位(3 个)" in text
+    clause = desktop.locator("#m1 .source mark.clause").first.inner_text()
+    assert clause.startswith("市数据局牵头")
+    assert desktop.locator("#m1 .source .ln").first.inner_text().endswith("段")  # provenance
+    assert phone.locator("#m1 .source mark.target").first.is_visible()
+
+    # Unknown names: create one (a 党委部门), alias one, replace one.
+    names = [page.locator(f"#u{i}-choice legend").inner_text().split("”")[0].lstrip("“")
+             for i in range(3)]
+    u = {name: f"#u{i}-choice" for i, name in enumerate(names)}
+    page.check(f"{u['市数据局']} input[value=create]")
+    page.select_option(f"{u['市数据局']} select", "party")
+    page.check(f"{u['市卫计委']} input[value=alias]")
+    page.check(f"{u['市政数局']} input[value=pick]")
+    page.fill(f"{u['市政数局']} input[name$=department]", "市政务服务局")
+    # Measure 2: another supporting unit in a row added in place, and a date.
+    page.click("#m2-supporting .add-row")
+    page.locator("#m2-supporting .unit-row input").last.fill("市人社局")
+    page.fill("#m2-t0-due", "2026-12-31")
+    # Measure 1: a second target through its button, first with a bad value.
+    assert not page.locator("#m1-t1-text").is_visible()  # the blank row waits folded
+    page.click("#m1-targets .add-row")
+    page.fill("#m1-t1-text", "建成全市数据共享交换平台")
+    page.fill("#m1-t1-due", "2026-03-31")
+    page.select_option("#m1-t1-comparator", ">=")
+    page.fill("#m1-t1-value", "九十")
+    page.click("#review-form button[value=save]")
+    assert "措施1 目标2 数值:“九十”不是数字" in page.inner_text("#errors")
+    assert page.input_value("#m1-t1-text") == "建成全市数据共享交换平台"  # the input is kept
+    shot(page, "plan-review-refused-1280")
+    page.fill("#m1-t1-value", "95")
+    page.click("#review-form button[value=save]")
+    page.wait_for_selector("text=修改已保存(尚未导入)")
+    assert "目录中没有的单位(0 个)" in page.inner_text("#unknown")
+
+    page.click("#review-form button[value=import]")
+    page.wait_for_url("**/desk/plans#assign")
+    assert "新建单位 市数据局" in page.inner_text("main")
+    page.select_option("form[action='/desk/plans/assign-all'] select",
+                       label="珠海市数字政府建设工作方案")
+    page.click("form[action='/desk/plans/assign-all'] button")
+    page.wait_for_selector("text=已交办 2 项措施")
+
+    viewer.look("/desk/items", "items-form")
+    page.select_option("select[name=source]", "领导批示")
+    page.fill("input[name=doc_ref]", "市府办批〔2016〕12号")
+    page.fill("input[name=leader]", "张市长")
+    page.fill("textarea[name=text]", "请市卫计局牵头研究解决社区医院夜间门诊不足问题。")
+    page.fill("input[name=lead]", "市卫计局")
+    page.fill("input[name=due]", "2016-06-30")
+    page.click("#item-form button[type=submit]")
+    page.wait_for_selector("text=已登记督办件:2016年督办件 措施1")
+    viewer.close()
+
+    with server.session_factory() as session:
+        rows = session.execute(
+            select(Plan.title, Measure.number, Task.deadline, Department.name, Task.role)
+            .join(Measure, Measure.id == Task.measure_id).join(Plan, Plan.id == Measure.plan_id)
+            .join(Department, Department.id == Task.department_id)
+            .where(Plan.id != server.world.plan_id)
+            .order_by(Plan.id, Measure.number, Task.deadline, Task.role, Department.name)
+        ).all()
+    assert [tuple(r[1:]) for r in rows if r[0] != "2016年督办件"] == [
+        (1, date(2026, 3, 31), "市数据局", "lead"),
+        (1, date(2026, 3, 31), "珠海市卫生和计划生育局", "supporting"),
+        (1, date(2026, 3, 31), "珠海市政务服务管理局", "supporting"),
+        (1, date(2026, 6, 30), "市数据局", "lead"),
+        (1, date(2026, 6, 30), "珠海市卫生和计划生育局", "supporting"),
+        (1, date(2026, 6, 30), "珠海市政务服务管理局", "supporting"),
+        (2, date(2026, 12, 31), "珠海市政务服务管理局", "lead"),
+        (2, date(2026, 12, 31), "珠海市人力资源和社会保障局", "supporting"),
+        (2, date(2026, 12, 31), "珠海市财政局", "supporting"),
+    ]
+    assert [tuple(r[1:]) for r in rows if r[0] == "2016年督办件"] == [
+        (1, date(2016, 6, 30), "珠海市卫生和计划生育局", "lead")]

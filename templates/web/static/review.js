@@ -32,7 +32,7 @@
   // A blank target row waits behind "+ 添加目标" unless it was filled in (a refused form).
   form.querySelectorAll(".target-row.blank").forEach(function (row) {
     var filled = Array.prototype.some.call(
-      row.querySelectorAll("input:not([type=hidden]), textarea"),
+      row.querySelectorAll("input:not([type=hidden]):not([type=checkbox]), textarea"),
       function (field) { return field.value.trim() !== ""; });
     if (!filled && !row.querySelector(".field-error")) { row.classList.add("folded"); }
   });
