@@ -374,7 +374,9 @@ def test_deadlines_of_an_annual_plan(body: str, dues: list[date]) -> None:
 
 
 def test_items_numbered_with_a_closing_parenthesis() -> None:
-    draft = parse("一、总体\n1)甲工作。推进甲。（市发改委牵头）\n2)乙工作。推进乙。（市财政局牵头）")
+    draft = parse(
+        "一、总体\n1)甲工作。推进甲。（市发改委牵头）\n2)乙工作。推进乙。（市财政局牵头）"
+    )
     assert roles(draft) == {1: (["市发改委"], []), 2: (["市财政局"], [])}
 
 
