@@ -43,7 +43,7 @@ class PgInstance:
         command = list(argv)
         if self._as_postgres:
             command = ["runuser", "-u", "postgres", "--", *command]
-        return subprocess.run(command, check=check, capture_output=True, text=True, timeout=120)
+        return subprocess.run(command, check=check, capture_output=True, text=True, timeout=330)
 
     def init(self) -> PgInstance:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -76,13 +76,24 @@ class PgInstance:
         return self
 
     def start(self) -> None:
-        self._run(
-            str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "start"
+        # A loaded machine may take longer than pg_ctl's default 60 s; when it
+        # still fails, say why (pg_ctl's output and the server's log).
+        result = self._run(
+            str(self.bin / "pg_ctl"),
+            *("-D", str(self.data), "-l", str(self.log), "-w", "-t", "300", "start"),
+            check=False,
         )
+        if result.returncode != 0:
+            log = self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+            raise RuntimeError(
+                f"pg_ctl start failed ({result.returncode}): {result.stdout}{result.stderr}\n{log}"
+            )
 
     def stop(self, mode: str = "fast") -> None:
         self._run(
-            str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False
+            str(self.bin / "pg_ctl"),
+            *("-D", str(self.data), "-m", mode, "-w", "-t", "300", "stop"),
+            check=False,
         )
 
     def wait_ready(self, timeout: float = 30.0) -> None:
