@@ -99,7 +99,7 @@ def test_images_and_pdfs_are_shown_inline_everything_else_downloads(
         ("files", ("伪装.png", b"<script>alert(1)</script>", "image/png")),
     ])
     page = client.get(base).text
-    found = re.findall(r"📎 (\S+) .*?/files/(\d+)\">下载", page, re.S)
+    found = re.findall(r"附件:(\S+) .*?/files/(\d+)\">下载", page, re.S)
     ids = {name: number for name, number in found}
     assert set(ids) == {"现场照片.png", "验收报告.pdf", "说明.txt", "伪装.png"}
     assert f'<img src="{base}/files/{ids["现场照片.png"]}/view"' in page
