@@ -9,16 +9,23 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote
 
+import pytest
 from docx import Document
 from fastapi.testclient import TestClient
 
 from duban.config import Settings
-from duban.web import create_app
 from tests.db.conftest import World
-from tests.web.conftest import AS_OF, PASSWORD, csrf
 from tests.web.test_desk_queue import LEAKS, _visible
 
 Login = Callable[[TestClient, str], str]
+
+
+@pytest.fixture
+def web_settings(migrated_url: str, tmp_path: Path) -> Settings:
+    """As tests/web/conftest.py's, on a machine without LibreOffice."""
+    return Settings(data_dir=tmp_path / "data", database_url=migrated_url,
+                    secret_key="test-secret-key", base_url="http://duban.test",
+                    soffice=str(tmp_path / "no-soffice"))
 
 
 def test_a_coordinator_issues_and_staff_download_documents(
@@ -26,8 +33,6 @@ def test_a_coordinator_issues_and_staff_download_documents(
     new_client: Callable[[], TestClient],
     world: World,
     login: Login,
-    web_settings: Settings,
-    tmp_path: Path,
 ) -> None:
     form = login(client, "coordinator")
     task_page = client.get(f"/tasks/{world.district}").text
@@ -64,12 +69,6 @@ def test_a_coordinator_issues_and_staff_download_documents(
     assert supervisor.get(f"/documents/{document_id}.docx").status_code == 200
     assert 'action="/documents/notice"' not in supervisor.get("/documents").text
     assert supervisor.post("/documents/bulletin", data={"csrf_token": token}).status_code == 403
-
     # Without LibreOffice the PDF is refused with what to install; the .docx still works.
-    missing = web_settings.model_copy(update={"soffice": str(tmp_path / "no-soffice")})
-    with TestClient(create_app(missing, as_of=AS_OF), base_url="http://duban.test") as other:
-        sign_in = csrf(other)
-        other.post("/login", data={"username": "supervisor", "password": PASSWORD,
-                                   "csrf_token": sign_in})
-        pdf = other.get(f"/documents/{document_id}.pdf")
-        assert pdf.status_code == 503 and "未找到 LibreOffice" in pdf.text
+    pdf = supervisor.get(f"/documents/{document_id}.pdf")
+    assert pdf.status_code == 503 and "未找到 LibreOffice" in pdf.text
