@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from duban.private_files import private_dir
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
 DEFAULT_DIRECTORY_FILE = PACKAGE_DIR / "data" / "directory" / "zhuhai.yaml"
@@ -98,9 +100,8 @@ class Settings(BaseSettings):
         return self
 
     def ensure_data_dir(self) -> Path:
-        """Create the data directory if needed and return it."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        return self.data_dir
+        """Create the data directory if needed (0700: it holds secrets) and return it."""
+        return private_dir(self.data_dir)
 
 
 PREFECT_DEFAULTS = {

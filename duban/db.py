@@ -27,6 +27,7 @@ from duban.config import (
     Settings,
 )
 from duban.domain.errors import DubanError
+from duban.private_files import private_dir, private_file
 
 MIGRATIONS_DIR = Path(duban.__file__).resolve().parent.parent / "migrations"
 
@@ -54,13 +55,17 @@ def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
 
 
 def ensure_sqlite_dir(url: str) -> None:
-    """Create the parent directory of a SQLite database file if it is missing."""
+    """Create the parent directory (0700) and the file (0600, empty) of a SQLite
+    database if they are missing: it holds contact addresses with passwords and
+    keys. SQLite gives its journal files the database file's mode."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = Path(database).expanduser()
+        private_dir(path.parent)
+        private_file(path)
 
 
 def engine_for_url(

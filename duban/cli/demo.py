@@ -30,6 +30,7 @@ from duban.config import REFERENCE_PLAN_FILE, Settings, get_settings
 from duban.db import mask_url
 from duban.domain.scorecard import parse_period
 from duban.mail_sink import MailSink, text_of
+from duban.private_files import write_private
 from duban.services.accounts import add_user, list_users
 from duban.services.context import AppContext, open_context
 from duban.services.directory import load_directory_file
@@ -111,10 +112,10 @@ def demo_command(
     with MailSink() as sink:
         _step(f"5/6 提醒与督办回放({as_of} 至 {until},发往本机邮件服务 127.0.0.1:{sink.port})")
         org_file = settings.ensure_data_dir() / "demo-org.yaml"
-        org_file.write_text(
+        write_private(  # its addresses carry the mail sink's credentials
+            org_file,
             "# duban demo: every contact delivers to the demo's loopback mail sink\n"
             + yaml.safe_dump(demo_org(settings, sink), allow_unicode=True, sort_keys=False),
-            encoding="utf-8",
         )
         load_command(file=org_file, as_of=as_of)
         context = open_context(settings)
@@ -192,8 +193,7 @@ def _demo_password(settings: Settings, username: str) -> str:
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
     password = secrets.token_urlsafe(9)
-    path.write_text(password + "\n", encoding="utf-8")
-    path.chmod(0o600)
+    write_private(path, password + "\n")
     return password
 
 
