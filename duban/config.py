@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # that take files (报结, plan upload) and every other request.
     upload_request_max_bytes: int = 25 * 1024 * 1024
     request_max_bytes: int = 1024 * 1024
+    # Largest absolute value a report may give for an indicator that is not a
+    # percentage (percentages lie within 0-100 unless their target says otherwise).
+    indicator_max: float = 1e12
     # Staff sessions end after this many hours; cookies need HTTPS when secure.
     session_hours: int = 12
     cookie_secure: bool = False

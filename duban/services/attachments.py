@@ -1,20 +1,29 @@
 """Files a department attaches to a 报结: size-limited, stored under the data
-directory (``DATA_DIR/attachments/<task>/<sha256 prefix>-<name>``), recorded
-with the event they belong to.
+directory (``DATA_DIR/attachments/<task>/<random>-<name>``), recorded with
+the event they belong to.
 
-Storing is two steps so a refused action leaves no record: :func:`store_files`
-writes the files (refusing an oversized one before anything is recorded), the
-lifecycle action runs, then :func:`record_attachments` ties them to its event.
-A file left on disk by an action that was then refused is harmless: it is
-named by its content and never listed.
+A file is kept only if its action is accepted. :func:`staged_files` writes
+the uploads to temporary files beside their final place (refusing an
+oversized one, or too many, before anything is recorded); the caller places
+them and runs the action, whose transaction records them
+(:func:`duban.services.lifecycle.submit` takes them); if anything fails on
+the way — the action refused, the database gone — every file of the attempt
+is removed, temporary or placed. No ``.upload-*`` file outlives the attempt.
+
+Names on disk are :func:`safe_name`: the base name with anything but letters,
+digits, CJK and ``.-_()`` replaced, cut to fit the file system's 255 bytes
+(UTF-8) with its extension kept.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -27,6 +36,10 @@ from models import Attachment
 
 MAX_FILES = 10
 CHUNK = 64 * 1024
+# A file name on Linux file systems is at most 255 bytes; the stored name has
+# a 17-byte prefix (16 hex characters and "-"), so the safe name gets the rest.
+NAME_BYTES = 255 - 17
+MAX_SUFFIX_BYTES = 16
 _UNSAFE = re.compile(r"[^\w.\-()\u4e00-\u9fff]+")
 
 
@@ -96,92 +109,124 @@ def preview_type(path: Path) -> str | None:
     return None
 
 
-def safe_name(filename: str) -> str:
+def safe_name(filename: str, *, max_bytes: int = NAME_BYTES) -> str:
     """The file's base name with anything but letters, digits, CJK and ``.-_()``
-    replaced, at most 120 characters; ``附件`` when nothing is left."""
+    replaced, at most ``max_bytes`` bytes in UTF-8 (the extension kept, the
+    stem cut between characters); ``附件`` when nothing is left."""
     base = filename.replace("\\", "/").rsplit("/", 1)[-1]
     cleaned = _UNSAFE.sub("_", base).strip("._") or "附件"
-    return cleaned[-120:]
+    if len(cleaned.encode()) <= max_bytes:
+        return cleaned
+    stem, dot, suffix = cleaned.rpartition(".")
+    if not dot or not stem or len(suffix.encode()) + 1 > MAX_SUFFIX_BYTES:
+        stem, suffix = cleaned, ""
+    tail = f".{suffix}" if suffix else ""
+    room = max_bytes - len(tail.encode())
+    cut = stem.encode()[:room].decode("utf-8", "ignore").rstrip("._") or "附件"
+    return cut + tail
 
 
-def store_files(
+@dataclass
+class StagedFiles:
+    """Uploads written to temporary files in their task's folder, waiting for
+    their action. :meth:`place` moves them to their final names;
+    :meth:`discard` removes every file of the attempt."""
+
+    files: list[StoredFile] = field(default_factory=list)
+    data_dir: Path = Path()
+    _temps: list[tuple[Path, Path]] = field(default_factory=list)  # (temporary, final)
+    _placed: list[Path] = field(default_factory=list)
+
+    def place(self) -> None:
+        """Rename each temporary file to its final path (a new, unique name)."""
+        while self._temps:
+            temp, final = self._temps[0]
+            temp.replace(final)
+            self._placed.append(final)
+            self._temps.pop(0)
+
+    def discard(self) -> None:
+        for temp, _final in self._temps:
+            temp.unlink(missing_ok=True)
+        for final in self._placed:
+            final.unlink(missing_ok=True)
+        self._temps.clear()
+        self._placed.clear()
+
+
+@contextmanager
+def staged_files(
     uploads: list[Upload], *, task_id: int, data_dir: Path, max_bytes: int
-) -> list[StoredFile]:
-    """Write each non-empty upload under the data directory.
+) -> Iterator[StagedFiles]:
+    """The non-empty uploads, staged (see :class:`StagedFiles`); every file is
+    removed if the block raises.
 
-    Raises DubanError naming the file when one exceeds ``max_bytes`` (nothing
-    of it is kept), or when more than MAX_FILES are given.
+    Raises DubanError naming the file when one exceeds ``max_bytes``, or when
+    more than MAX_FILES are given; nothing of the attempt is kept then either.
     """
     uploads = [u for u in uploads if u.filename]
     if len(uploads) > MAX_FILES:
         raise DubanError(f"一次最多上传 {MAX_FILES} 个附件")
-    folder = data_dir / "attachments" / str(task_id)
-    stored: list[StoredFile] = []
-    for upload in uploads:
-        name = safe_name(upload.filename)
-        folder.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        size = 0
-        with tempfile.NamedTemporaryFile(dir=folder, delete=False, prefix=".upload-") as handle:
-            temp = Path(handle.name)
-            try:
-                while chunk := upload.stream.read(CHUNK):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise DubanError(
-                            f"附件“{name}”超过大小上限 {max_bytes / 1024 / 1024:.0f} MB"
-                        )
-                    digest.update(chunk)
-                    handle.write(chunk)
-            except BaseException:
-                handle.close()
-                temp.unlink(missing_ok=True)
-                raise
-        if size == 0:
-            temp.unlink(missing_ok=True)
-            continue
-        target = folder / f"{digest.hexdigest()[:16]}-{name}"
-        temp.replace(target)
-        stored.append(
-            StoredFile(
-                filename=name,
-                content_type=(upload.content_type or "application/octet-stream")[:200],
-                size=size,
-                sha256=digest.hexdigest(),
-                stored_path=str(target.relative_to(data_dir)),
-            )
+    staged = StagedFiles(data_dir=data_dir)
+    try:
+        for upload in uploads:
+            _stage(upload, staged, folder=data_dir / "attachments" / str(task_id),
+                   max_bytes=max_bytes)
+        yield staged
+    except BaseException:
+        staged.discard()
+        raise
+
+
+def _stage(upload: Upload, staged: StagedFiles, *, folder: Path, max_bytes: int) -> None:
+    name = safe_name(upload.filename)
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(dir=folder, delete=False, prefix=".upload-")
+    temp = Path(handle.name)
+    final = folder / f"{secrets.token_hex(8)}-{name}"
+    staged._temps.append((temp, final))  # from now on discard() removes it
+    digest = hashlib.sha256()
+    size = 0
+    with handle:
+        while chunk := upload.stream.read(CHUNK):
+            size += len(chunk)
+            if size > max_bytes:
+                raise DubanError(f"附件“{name}”超过大小上限 {max_bytes / 1024 / 1024:.0f} MB")
+            digest.update(chunk)
+            handle.write(chunk)
+    if size == 0:
+        staged._temps.pop()
+        temp.unlink(missing_ok=True)
+        return
+    staged.files.append(
+        StoredFile(
+            filename=name,
+            content_type=(upload.content_type or "application/octet-stream")[:200],
+            size=size,
+            sha256=digest.hexdigest(),
+            stored_path=str(final.relative_to(staged.data_dir)),
         )
-    return stored
+    )
 
 
-def record_attachments(
-    stored: list[StoredFile],
-    *,
-    task_id: int,
-    event_id: int,
-    uploaded_by: str,
-    now: datetime,
-    session_factory: sessionmaker[Session],
-) -> list[int]:
-    """Record stored files as attachments of the task's event; returns their ids."""
-    with session_factory.begin() as session:
-        rows = [
-            Attachment(
-                task_id=task_id,
-                event_id=event_id,
-                filename=f.filename,
-                content_type=f.content_type,
-                size=f.size,
-                sha256=f.sha256,
-                stored_path=f.stored_path,
-                uploaded_at=now,
-                uploaded_by=uploaded_by,
-            )
-            for f in stored
-        ]
-        session.add_all(rows)
-        session.flush()
-        return [r.id for r in rows]
+def attachment_rows(
+    stored: list[StoredFile], *, task_id: int, event_id: int, uploaded_by: str, now: datetime
+) -> list[Attachment]:
+    """The rows recording ``stored`` as attachments of the task's event."""
+    return [
+        Attachment(
+            task_id=task_id,
+            event_id=event_id,
+            filename=f.filename,
+            content_type=f.content_type,
+            size=f.size,
+            sha256=f.sha256,
+            stored_path=f.stored_path,
+            uploaded_at=now,
+            uploaded_by=uploaded_by[:200],
+        )
+        for f in stored
+    ]
 
 
 def _view(row: Attachment) -> AttachmentView:

@@ -8,6 +8,9 @@ from its first reading — the baseline, as in
 task's due date). :func:`trajectory_svg` draws the panels as one small SVG
 (Jinja2 template ``templates/reports/indicator_chart.svg``, autoescaped), no
 plotting library needed; :func:`indicator_chart` does both.
+
+Readings no report could give today (not finite, or beyond ±10¹⁵, stored
+before values were checked) are left out of the chart, so it is always drawn.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from duban.domain.errors import DubanError, NotFoundError
+from duban.domain.indicators import plottable
 from duban.domain.lifecycle import TaskState
 from duban.domain.status import (
     Indicator,
@@ -39,6 +43,7 @@ from notifications.render import DEFAULT_TEMPLATES_DIR
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 WIDTH, PANEL_HEIGHT = 820, 300
+PLOT_BOUND = 1e15  # beyond any believable reading (see duban.domain.indicators)
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 64, 230, 44, 40
 
 
@@ -117,9 +122,10 @@ def load_trajectories(
         )
         .order_by(IndicatorReading.reported_on, IndicatorReading.id)
     ):
-        readings[(reading.task_id, reading.target_id)].append(
-            Reading(reading.reported_on, reading.value)
-        )
+        if plottable(reading.value, bound=PLOT_BOUND):
+            readings[(reading.task_id, reading.target_id)].append(
+                Reading(reading.reported_on, reading.value)
+            )
     panels: dict[int, IndicatorPanel] = {}
     for task in tasks:
         for target in numeric_targets(task, targets):
@@ -226,7 +232,7 @@ def _panel_view(panel: IndicatorPanel, top: float, as_of: date) -> dict[str, obj
     ends = [s.due for s in panel.series] + [as_of]
     start, end = min(starts), max(ends)
     end = max(end, start + timedelta(days=30))
-    values = [panel.value] + [r.value for s in panel.series for r in s.readings]
+    values = [_clamp(panel.value)] + [r.value for s in panel.series for r in s.readings]
     low, high = min(values), max(values)
     pad = (high - low) * 0.1 or abs(high) * 0.1 or 1.0
     ticks = nice_ticks(low - pad, high + pad)
@@ -246,7 +252,7 @@ def _panel_view(panel: IndicatorPanel, top: float, as_of: date) -> dict[str, obj
         base = series.baseline
         path = None
         if base is not None:
-            indicator = Indicator(panel.comparator, panel.value)
+            indicator = Indicator(panel.comparator, _clamp(panel.value))
             at_due = expected_value(indicator, base, series.due, series.due)
             path = {
                 "x1": scale.x(base.on),
@@ -276,7 +282,7 @@ def _panel_view(panel: IndicatorPanel, top: float, as_of: date) -> dict[str, obj
         "right": scale.right,
         "plot_top": scale.top,
         "plot_bottom": scale.bottom,
-        "target_y": scale.y(panel.value),
+        "target_y": scale.y(_clamp(panel.value)),
         "target_label": f"目标 {_fmt(panel.value)}{panel.unit}",
         "as_of_x": scale.x(as_of) if start <= as_of <= end else None,
         "y_ticks": [{"y": scale.y(t), "label": _fmt(t)} for t in ticks],
@@ -285,6 +291,13 @@ def _panel_view(panel: IndicatorPanel, top: float, as_of: date) -> dict[str, obj
         ],
         "lines": lines,
     }
+
+
+def _clamp(value: float) -> float:
+    """A target value the scale can take (a plan may hold anything)."""
+    if not math.isfinite(value):
+        return 0.0
+    return max(-PLOT_BOUND, min(PLOT_BOUND, value))
 
 
 def _fmt(value: float) -> str:

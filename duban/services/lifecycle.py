@@ -14,14 +14,14 @@ Every action runs in one transaction of its own that
 
 Any refusal raises a :class:`~duban.domain.errors.DubanError` whose Chinese
 message names the task (or extension request) and the reason, and leaves the
-database unchanged. Time is the ``now`` argument (an aware datetime); its day
+database unchanged. No action is taken at a moment before the task was
+assigned. Time is the ``now`` argument (an aware datetime); its day
 in the display zone (Asia/Shanghai) is what date rules compare.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
 from typing import Any, cast
@@ -30,6 +30,7 @@ from sqlalchemy import CursorResult, exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.errors import DubanError, NotFoundError
+from duban.domain.indicators import DEFAULT_BOUND, range_problem
 from duban.domain.lifecycle import (
     Action,
     ActorRole,
@@ -38,7 +39,8 @@ from duban.domain.lifecycle import (
     check_extension_request,
     next_state,
 )
-from duban.domain.workdays import WorkCalendar
+from duban.domain.workdays import CalendarError, WorkCalendar
+from duban.services.attachments import StoredFile, attachment_rows
 from duban.services.tasks import (
     EXTENSION_STATUS_LABELS,
     LOCAL_ZONE,
@@ -104,7 +106,7 @@ def acknowledge(
     """
     _check_now(now)
     with session_factory.begin() as session:
-        task = _load_task(session, task_id)
+        task = _load_task(session, task_id, now)
         who = _department_actor(session, task, department, actor)
         to = _next(task, Action.ACKNOWLEDGE, who)
         return _record(
@@ -131,6 +133,7 @@ def report(
     actor: str | None = None,
     expected_version: int | None = None,
     zone: tzinfo = LOCAL_ZONE,
+    value_bound: float = DEFAULT_BOUND,
 ) -> ActionResult:
     """进度反馈: a progress report (free text) with optional indicator values.
 
@@ -138,21 +141,26 @@ def report(
     only) to a number or numeric text (a trailing unit such as % is allowed).
     A bare ``value`` is accepted when the task has exactly one numeric target.
     The numeric targets are those of :func:`~duban.services.tasks.numeric_targets`.
-    Each value becomes an IndicatorReading dated the local day of ``now``.
-    Raises TransitionError for an empty note, an unknown indicator, a value
-    that is not a number (naming the indicator) or a bare value when the task
-    has no or several numeric targets; see :func:`acknowledge` for the rest.
+    Each value must be finite and within its unit's range
+    (:func:`duban.domain.indicators.value_range`; ``value_bound`` is
+    ``DUBAN_INDICATOR_MAX``). Each becomes an IndicatorReading dated the local
+    day of ``now``. Raises TransitionError for an empty note, an unknown
+    indicator, a value that is not a number or out of range (naming the
+    indicator) or a bare value when the task has no or several numeric
+    targets; see :func:`acknowledge` for the rest.
     """
     _check_now(now)
     with session_factory.begin() as session:
-        task = _load_task(session, task_id)
+        task = _load_task(session, task_id, now)
         who = _department_actor(session, task, department, actor)
         to = _next(task, Action.REPORT, who)
         _require_text(note, task_id, "进度反馈须填写进展情况")
         targets = session.scalars(
             select(Target).where(Target.measure_id == task.measure_id).order_by(Target.position)
         ).all()
-        parsed = _indicator_values(task, numeric_targets(task, targets), values, value)
+        parsed = _indicator_values(
+            task, numeric_targets(task, targets), values, value, bound=value_bound
+        )
         data = {"values": {indicator_name(t): v for t, v in parsed}} if parsed else None
         result = _record(
             session,
@@ -189,16 +197,20 @@ def submit(
     session_factory: sessionmaker[Session],
     actor: str | None = None,
     expected_version: int | None = None,
+    attachments: Sequence[StoredFile] = (),
 ) -> ActionResult:
     """报结: the department reports the task done; ``note`` (what was done and
-    the evidence) is required. Sets ``submitted_at``. Refusals as :func:`acknowledge`."""
+    the evidence) is required. Sets ``submitted_at``. ``attachments`` (files
+    already in place, see :func:`duban.services.attachments.staged_files`) are
+    recorded with the event in the same transaction. Refusals as
+    :func:`acknowledge`."""
     _check_now(now)
     with session_factory.begin() as session:
-        task = _load_task(session, task_id)
+        task = _load_task(session, task_id, now)
         who = _department_actor(session, task, department, actor)
         to = _next(task, Action.SUBMIT, who)
         _require_text(note, task_id, "报结须填写办理情况及佐证材料")
-        return _record(
+        result = _record(
             session,
             task,
             Action.SUBMIT,
@@ -209,6 +221,13 @@ def submit(
             changes={"submitted_at": now},
             expected_version=expected_version,
         )
+        session.add_all(
+            attachment_rows(
+                list(attachments), task_id=task.id, event_id=result.event_id,
+                uploaded_by=who.name, now=now,
+            )
+        )
+        return result
 
 
 def request_extension(
@@ -229,13 +248,13 @@ def request_extension(
     Allowed on an open task, on or before its current due date (the local day
     of ``now``), for a later date, with no other request pending. Creates a
     pending ExtensionRequest (its id is ``extension_id``); the due date does
-    not move until a coordinator approves. Raises CalendarError when
-    ``new_due`` lies in a year the calendar does not cover; see
+    not move until a coordinator approves. Raises TransitionError naming the
+    year when ``new_due`` lies in a year the calendar does not cover; see
     :func:`acknowledge` for the rest.
     """
     _check_now(now)
     with session_factory.begin() as session:
-        task = _load_task(session, task_id)
+        task = _load_task(session, task_id, now)
         who = _department_actor(session, task, department, actor)
         to = _next(task, Action.REQUEST_EXTENSION, who, note=reason)
         pending = bool(
@@ -253,7 +272,7 @@ def request_extension(
             )
         except TransitionError as err:
             raise TransitionError(err.message, where=_where(task.id)) from None
-        calendar.is_workday(new_due)  # the new date must be one the calendar can count to
+        _check_covered(calendar, new_due, task.id)
         version = _compare_and_set(session, task, to, None, expected_version, now=now)
         extension = ExtensionRequest(
             task_id=task.id,
@@ -305,7 +324,7 @@ def approve(
     """
     _check_now(now)
     with session_factory.begin() as session:
-        task = _load_task(session, task_id)
+        task = _load_task(session, task_id, now)
         who = _coordinator(actor, task.id)
         to = _next(task, Action.APPROVE, who)
         return _record(
@@ -335,7 +354,7 @@ def return_(
     :func:`approve`."""
     _check_now(now)
     with session_factory.begin() as session:
-        task = _load_task(session, task_id)
+        task = _load_task(session, task_id, now)
         who = _coordinator(actor, task.id)
         to = _next(task, Action.RETURN, who, note=reason)
         return _record(
@@ -413,19 +432,19 @@ def change_due(
     """调整期限: a coordinator moves an open or submitted task's due date, with a
     required reason (``original_due`` never moves; this is not an extension).
 
-    Raises TransitionError when the date is unchanged or the reason empty,
-    CalendarError when ``new_due`` lies outside the calendar; see :func:`approve`.
+    Raises TransitionError when the date is unchanged, the reason empty, or
+    ``new_due`` lies outside the calendar; see :func:`approve`.
     """
     _check_now(now)
     with session_factory.begin() as session:
-        task = _load_task(session, task_id)
+        task = _load_task(session, task_id, now)
         who = _coordinator(actor, task.id)
         to = _next(task, Action.CHANGE_DUE, who, note=reason)
         if new_due == task.due:
             raise TransitionError(
                 f"新期限与当前期限相同({new_due.isoformat()})", where=_where(task.id)
             )
-        calendar.is_workday(new_due)
+        _check_covered(calendar, new_due, task.id)
         return _record(
             session,
             task,
@@ -452,11 +471,36 @@ def _check_now(now: datetime) -> None:
         raise ValueError(f"naive datetime {now!r}: pass an aware datetime")
 
 
-def _load_task(session: Session, task_id: int) -> Task:
+def _load_task(session: Session, task_id: int, now: datetime) -> Task:
+    """The task; NotFoundError if there is none, TransitionError when ``now``
+    is before it was assigned (no one acts on a task before it exists)."""
     task = session.get(Task, task_id)
     if task is None:
         raise NotFoundError(f"找不到任务 #{task_id}(可用 duban tasks 查看任务列表)")
+    if now < task.assigned_at:
+        raise TransitionError(
+            f"办理时间 {_local(now)} 早于任务交办时间 {_local(task.assigned_at)},不能办理",
+            where=_where(task.id),
+        )
     return task
+
+
+def _check_covered(calendar: WorkCalendar, day: date, task_id: int) -> None:
+    """The new date must be one the calendar can count working days to. The
+    refusal names the year, not where its data would go: a department reads it."""
+    try:
+        calendar.is_workday(day)
+    except CalendarError as err:
+        if err.year is None:
+            raise
+        raise TransitionError(
+            f"新期限 {day.isoformat()} 无法受理:工作日历尚无{err.year}年的节假日安排",
+            where=_where(task_id),
+        ) from None
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(LOCAL_ZONE).strftime("%Y-%m-%d %H:%M")
 
 
 def _department_actor(session: Session, task: Task, department: str, person: str | None) -> _Actor:
@@ -589,7 +633,7 @@ def _decide_extension(
         extension = session.get(ExtensionRequest, extension_id)
         if extension is None:
             raise NotFoundError(f"找不到延期申请 #{extension_id}")
-        task = _load_task(session, extension.task_id)
+        task = _load_task(session, extension.task_id, now)
         where = f"延期申请 #{extension.id}(任务 #{task.id})"
         if extension.status != "pending":
             label = EXTENSION_STATUS_LABELS.get(extension.status, extension.status)
@@ -632,6 +676,8 @@ def _indicator_values(
     targets: list[Target],
     values: Mapping[str, object] | None,
     bare: object,
+    *,
+    bound: float,
 ) -> list[tuple[Target, float]]:
     """The reported values matched to the task's numeric targets, validated."""
     where = _where(task.id)
@@ -658,12 +704,13 @@ def _indicator_values(
         if target.id in seen:
             raise TransitionError(f"指标“{indicator_name(target)}”填写了两次", where=where)
         seen.add(target.id)
-        parsed.append((target, _number(raw, target, where)))
+        parsed.append((target, _number(raw, target, where, bound=bound)))
     return parsed
 
 
-def _number(raw: object, target: Target, where: str) -> float:
-    """``raw`` as a finite number; text may end in the target's unit or %."""
+def _number(raw: object, target: Target, where: str, *, bound: float) -> float:
+    """``raw`` as a finite number within the target's range; text may end in
+    the target's unit or %."""
     number: float | None = None
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         number = float(raw)
@@ -677,6 +724,10 @@ def _number(raw: object, target: Target, where: str) -> float:
             number = float(text.replace(",", ""))
         except ValueError:
             number = None
-    if number is None or not math.isfinite(number):
-        raise TransitionError(f"指标“{indicator_name(target)}”的值“{raw}”不是数字", where=where)
+    shown = str(raw) if len(str(raw)) <= 40 else f"{str(raw)[:40]}…"
+    if number is None:
+        raise TransitionError(f"指标“{indicator_name(target)}”的值“{shown}”不是数字", where=where)
+    problem = range_problem(number, target.unit, target.value, bound=bound)
+    if problem is not None:
+        raise TransitionError(f"指标“{indicator_name(target)}”的值“{shown}”{problem}", where=where)
     return number

@@ -378,18 +378,27 @@ def _deliver(
     max_attempts: int,
 ) -> str:
     report = None
+    template, message_context = "", {}
+    unbuilt: Exception | None = None
     with session_factory() as session:
         delivery = session.get(Delivery, delivery_id)
         assert delivery is not None
-        if delivery.batch < FIRST_NOTICE_BATCH:
-            # A scheduled report (the weekly digest) carries no notices. Imported
-            # here: the digest module builds on this one.
-            from duban.services.digest import report_message
+        try:
+            if delivery.batch < FIRST_NOTICE_BATCH:
+                # A scheduled report (the weekly digest) carries no notices. Imported
+                # here: the digest module builds on this one.
+                from duban.services.digest import report_message
 
-            report = report_message(session, delivery, context, now)
-            template, message_context = report.template, report.context
-        else:
-            template, message_context = build_message_context(session, delivery, context, now)
+                report = report_message(session, delivery, context, now)
+                template, message_context = report.template, report.context
+            else:
+                template, message_context = build_message_context(
+                    session, delivery, context, now
+                )
+        except Exception as err:  # recorded as a failed attempt below, never left 'sending'
+            LOG.exception("delivery %s: its content could not be built", delivery_id)
+            session.rollback()
+            unbuilt = err
         # What the message carries: only these notices are marked sent (or failed).
         rendered = [item.notice_id for item in delivery.items]
         url = delivery.channel.url
@@ -397,6 +406,8 @@ def _deliver(
     message: Rendered | None
     outcome: Outcome
     try:
+        if unbuilt is not None:
+            raise unbuilt
         message = render(template, message_context)
     except Exception as err:  # a template bug must not stop the other deliveries
         message = None

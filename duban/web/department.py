@@ -27,8 +27,7 @@ from duban.services.attachments import (
     attachment_file,
     list_attachments,
     preview_type,
-    record_attachments,
-    store_files,
+    staged_files,
 )
 from duban.services.ics import department_ics
 from duban.services.outlook import next_steps, past_escalations
@@ -226,6 +225,7 @@ def report(request: Request, token: str, task_id: int, form: CheckedForm) -> Res
             now=web.clock.now(),
             session_factory=web.context.session_factory,
             zone=web.zone,
+            value_bound=web.context.settings.indicator_max,
         )
 
     return _act(request, token, task_id, run, "进度已报送。", form)
@@ -237,29 +237,23 @@ async def submit(request: Request, token: str, task_id: int, form: CheckedForm) 
     files = [f for f in form.getlist("files") if isinstance(f, UploadFile) and f.filename]
 
     def run(web: WebState, department: str) -> None:
-        stored = store_files(
+        # Files are kept only if the 报结 is accepted: placed before its
+        # transaction commits, removed if it is refused or fails.
+        with staged_files(
             [Upload(f.filename or "", f.content_type or "", f.file) for f in files],
             task_id=task_id,
             data_dir=web.data_dir,
             max_bytes=web.context.settings.upload_max_bytes,
-        )
-        result = lifecycle.submit(
-            task_id,
-            department=department,
-            note=_text(form, "note"),
-            actor=_actor(request, form),
-            now=web.clock.now(),
-            session_factory=web.context.session_factory,
-        )
-        if stored:
-            person = _actor(request, form)
-            record_attachments(
-                stored,
-                task_id=task_id,
-                event_id=result.event_id,
-                uploaded_by=f"{department}({person})" if person else department,
+        ) as staged:
+            staged.place()
+            lifecycle.submit(
+                task_id,
+                department=department,
+                note=_text(form, "note"),
+                actor=_actor(request, form),
                 now=web.clock.now(),
                 session_factory=web.context.session_factory,
+                attachments=staged.files,
             )
 
     return _act(request, token, task_id, run, "已报结,等待督办科审核。", form)
