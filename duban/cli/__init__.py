@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import sys
 
+import typer
+from sqlalchemy.exc import DataError
+
 from duban.cli.app import app
+from duban.cli.usage import is_no_args_help, is_usage_error, usage_message
 from duban.domain.errors import DubanError
 
 # Importing the command modules registers their commands on ``app``.
@@ -26,22 +30,32 @@ from duban.cli import items as _items  # noqa: F401  isort: skip
 
 
 def main() -> None:
-    """Entry point: run the CLI; a DubanError becomes a Chinese message and exit 1."""
+    """Entry point: run the CLI. A DubanError becomes a Chinese message and exit
+    1; a usage error (unknown option, missing or malformed value) a Chinese
+    message naming the option and exit 2; never a traceback for either."""
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="duban")
     except DubanError as err:
         print(f"错误:{err}", file=sys.stderr)
         sys.exit(1)
     except SystemExit:
         raise
-    except Exception as err:  # click's own usage errors
-        import click
-
-        if isinstance(err, click.exceptions.Abort):
+    except (OverflowError, DataError):
+        # A number no column can hold (SQLite raises OverflowError binding it).
+        print("错误:数值超出范围(编号或序号过大)", file=sys.stderr)
+        sys.exit(1)
+    except Exception as err:  # typer's bundled click (or click itself)
+        if is_no_args_help(err):
+            print(getattr(err, "format_message", lambda: "")(), file=sys.stderr)
+            sys.exit(2)
+        if is_usage_error(err):
+            print(usage_message(err), file=sys.stderr)
+            sys.exit(2)
+        if isinstance(err, typer.Abort) or type(err).__name__ == "Abort":
             print("已取消", file=sys.stderr)
             sys.exit(1)
-        if isinstance(err, click.ClickException):
-            err.show()
+        if isinstance(err, typer.TyperException):  # e.g. a file that cannot be opened
+            print(f"错误:{err.format_message()}", file=sys.stderr)
             sys.exit(err.exit_code)
         raise
     # Without standalone mode click returns typer.Exit's code instead of exiting.

@@ -50,7 +50,9 @@ AsOf = Annotated[
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="输出 JSON,供程序读取")]
-TaskId = Annotated[int, typer.Argument(help="任务编号")]
+MAX_ID = 2**63 - 1  # the largest id a database holds
+TaskId = Annotated[int, typer.Argument(help="任务编号", min=1, max=MAX_ID)]
+ExtensionId = Annotated[int, typer.Argument(help="延期申请编号", min=1, max=MAX_ID)]
 DepartmentOpt = Annotated[str, typer.Option("--department", "-d", help="办理单位(全称或简称)")]
 ActorOpt = Annotated[str | None, typer.Option("--actor", help="经办人姓名")]
 CoordinatorOpt = Annotated[
@@ -190,6 +192,7 @@ def report_command(
     result = lifecycle.report(
         task_id, department=department, note=note, values=values, value=bare, actor=actor,
         now=env.now, session_factory=env.session_factory, zone=env.zone,
+        value_bound=env.context.settings.indicator_max,
     )
     typer.echo(render_result(result))
 
@@ -268,7 +271,7 @@ def return_command(
 
 @extension_app.command("approve")
 def extension_approve_command(
-    extension_id: Annotated[int, typer.Argument(help="延期申请编号")],
+    extension_id: ExtensionId,
     actor: CoordinatorOpt = DEFAULT_COORDINATOR,
     note: Annotated[str | None, typer.Option("--note", help="审批意见")] = None,
     as_of: AsOf = None,
@@ -285,7 +288,7 @@ def extension_approve_command(
 
 @extension_app.command("refuse")
 def extension_refuse_command(
-    extension_id: Annotated[int, typer.Argument(help="延期申请编号")],
+    extension_id: ExtensionId,
     actor: CoordinatorOpt = DEFAULT_COORDINATOR,
     note: Annotated[str | None, typer.Option("--note", help="审批意见")] = None,
     as_of: AsOf = None,
