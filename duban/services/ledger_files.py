@@ -12,7 +12,11 @@ repeated on every page):
 - 说明: the day, the light legend and the scoring formula.
 
 Values are written, never formulas, so a reader without a calculation engine
-(openpyxl, pandas) sees the same numbers as Excel or LibreOffice.
+(openpyxl, pandas) sees the same numbers as Excel or LibreOffice. Text that a
+spreadsheet would take for a formula (starting with ``= + - @``, a tab or a
+carriage return: a note ``=HYPERLINK(…)``, a department named ``+cmd|…``) is
+written with a ``'`` in front (:func:`neutralise`), in the CSV and in every
+sheet of the workbook, so it stays text when opened, edited or re-saved.
 """
 
 from __future__ import annotations
@@ -127,6 +131,15 @@ def ledger_columns(ledger: Ledger) -> tuple[Column, ...]:
     return columns
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str) -> str:
+    """``text`` with a ``'`` in front when a spreadsheet would read it as a
+    formula (OWASP's advice for CSV injection); otherwise unchanged."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
 # --- CSV -----------------------------------------------------------------------
 
 
@@ -147,6 +160,8 @@ def _csv_value(value: Any) -> str:
         return ""
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, str):
+        return neutralise(value)
     return str(value)
 
 
@@ -170,6 +185,8 @@ def write_ledger_xlsx(ledger: Ledger, path: Path, *, scorecard: Scorecard | None
     if scorecard is not None:
         _scorecard_sheet(workbook.create_sheet("考核"), scorecard)
     _notes_sheet(workbook.create_sheet("说明"), ledger, scorecard)
+    for each in workbook.worksheets:
+        _neutralise_sheet(each)
     workbook.properties.title = ledger.title
     workbook.properties.creator = "duban 督办"
     workbook.save(path)
@@ -232,6 +249,15 @@ def _ledger_sheet(sheet: Worksheet, ledger: Ledger) -> None:
         light.font = Font(bold=True, color=LIGHT_FONTS[row.light])
         light.alignment = _CENTER
     _finish(sheet)
+
+
+def _neutralise_sheet(sheet: Worksheet) -> None:
+    """Every text cell that a spreadsheet would take for a formula stays text."""
+    for row_cells in sheet.iter_rows():
+        for cell in row_cells:
+            if isinstance(cell.value, str) and cell.value.startswith(FORMULA_STARTS):
+                cell.value = neutralise(cell.value)
+                cell.data_type = "s"
 
 
 def _clean(value: Any) -> Any:
