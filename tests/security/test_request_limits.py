@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 
-import pytest
 from fastapi.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
@@ -164,17 +163,16 @@ def test_a_streamed_upload_without_length_is_cut_off_too(
     assert response.status_code == 413 and "请求内容过大" in response.text
 
 
-@pytest.mark.parametrize("path", [
-    f"/tasks/{HUGE_ID}", f"/desk/extensions/{HUGE_ID}/approve", "/dashboard?measure=" + HUGE_ID,
-    f"/api/tasks/{HUGE_ID}", f"/api/tasks?measure={HUGE_ID}",
-])
 def test_ids_beyond_any_database_are_not_found_or_bad_requests(
-    client: TestClient, world: World, login: Callable[[TestClient, str], str], path: str
+    client: TestClient, world: World, login: Callable[[TestClient, str], str]
 ) -> None:
     login(client, "coordinator")
-    response = client.get(path)
-    assert response.status_code in (400, 404, 405), path
-    assert "超出范围" in response.text or response.status_code == 405, path
+    for path in (f"/tasks/{HUGE_ID}", f"/desk/extensions/{HUGE_ID}/approve",
+                 f"/dashboard?measure={HUGE_ID}", f"/api/tasks/{HUGE_ID}",
+                 f"/api/tasks?measure={HUGE_ID}"):
+        response = client.get(path)
+        assert response.status_code in (400, 404), path
+        assert "超出范围" in response.text, path
 
 
 def test_a_number_too_large_in_a_form_is_a_bad_request(
