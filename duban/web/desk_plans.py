@@ -226,10 +226,13 @@ def _apply_form(
         resolve_name(draft, name, Resolution.UNDO, directory=directory)
     for choice in submitted.choices:
         how = resolution_of(choice.action)
+        kind = choice.kind
+        if how is None and submitted.create_rest:
+            how, kind = Resolution.CREATE, submitted.rest_kind
         if how is None or how is Resolution.UNDO:
             continue
         problem = resolve_name(draft, choice.name, how, directory=directory,
-                               department=choice.department, kind=choice.kind)
+                               department=choice.department, kind=kind)
         if problem:
             choice.error = problem
             name_errors.append(problem)

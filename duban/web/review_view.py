@@ -67,6 +67,8 @@ class SubmittedForm:
     choices: list[NameChoice] = field(default_factory=list)
     undo: list[str] = field(default_factory=list)
     reviewed: list[str] = field(default_factory=list)
+    create_rest: bool = False  # every name left at 暂不处理 becomes a new unit …
+    rest_kind: str = "department"  # … of this kind
 
 
 def _text(form: FormData, key: str) -> str:
@@ -128,6 +130,8 @@ def read_form(form: FormData, draft: PlanDraft) -> SubmittedForm:
         )
         index += 1
     submitted.undo = [v for v in form.getlist("undo") if isinstance(v, str)]
+    submitted.create_rest = _text(form, "create_rest") == "on"
+    submitted.rest_kind = _text(form, "rest_kind") or "department"
     submitted.reviewed = [v for v in form.getlist("ack") if isinstance(v, str)]
     return submitted
 
@@ -238,13 +242,21 @@ def highlight(raw: str, phrases: list[tuple[str, str]]) -> Markup:
     return Markup("".join(parts))
 
 
-def phrases_of(measure: Measure) -> list[tuple[str, str]]:
+def _occurs(phrase: str, lines: list[str]) -> bool:
+    phrase = unicodedata.normalize("NFKC", phrase).strip()
+    return bool(phrase) and any(phrase in unicodedata.normalize("NFKC", t) for t in lines)
+
+
+def phrases_of(measure: Measure, lines: list[str] | None = None) -> list[tuple[str, str]]:
     """What to mark in a measure's source: the clause parts, then the targets'
-    phrases as the parser found them."""
+    phrases as the parser found them. When no clause part occurs in ``lines``
+    (a table row, whose units sit in their own cells), the units' names instead."""
     phrases: list[tuple[str, str]] = []
     for part in re.split(r"[;;]", measure.clause or ""):
         if part.strip():
             phrases.append((part, "clause"))
+    if lines is not None and not any(_occurs(p, lines) for p, _css in phrases):
+        phrases = [(r.name, "clause") for r in measure.responsibilities]
     for target in measure.targets:
         phrases.append((target.source_text or target.text, "target"))
         if target.due_text:
@@ -278,15 +290,16 @@ def source_of(measure: Measure, document: SourceDocument) -> list[SourceLine]:
     """The measure's paragraphs as the document has them (its ``line`` to
     ``end_line``), marked, each with its provenance; the measure's own text
     when the document is gone."""
-    phrases = phrases_of(measure)
     lines = document.lines
     end = max(measure.end_line, measure.line)
     if lines and 0 < measure.line <= len(lines):
+        phrases = phrases_of(measure, lines[measure.line - 1 : end])
         return [
             SourceLine(n, document.label(n), highlight(lines[n - 1], phrases))
             for n in range(measure.line, min(end, len(lines)) + 1)
             if lines[n - 1].strip()
         ]
+    phrases = phrases_of(measure, measure.text.splitlines())
     return [SourceLine(measure.line + i, f"第{measure.line + i}行", highlight(t, phrases))
             for i, t in enumerate(measure.text.splitlines())]
 

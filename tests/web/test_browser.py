@@ -251,7 +251,7 @@ def test_a_coordinator_takes_a_word_plan_from_upload_to_assigned_tasks(
     page.click("form[action='/desk/plans/assign-all'] button")
     page.wait_for_selector("text=已交办 2 项措施")
 
-    viewer.look("/desk/items", "items-form")
+    page.goto(f"{server.base}/desk/items")
     page.select_option("select[name=source]", "领导批示")
     page.fill("input[name=doc_ref]", "市府办批〔2016〕12号")
     page.fill("input[name=leader]", "张市长")

@@ -148,6 +148,13 @@ def test_bad_edits_name_the_measure_and_field_and_change_nothing(
         assert draft_files(data_dir) == before
     assert plan_count(session_factory) == 1
 
+    # Many unknown names at once: the rest left at 暂不处理 become units of one kind.
+    form = read_form(client.get(review_url).text, "review-form")
+    form["create_rest"], form["rest_kind"] = ["on"], ["district"]
+    client.post(review_url, data={**form, "do": "save"})
+    page = client.get(review_url).text
+    assert page.count("新建为区(功能区)") == 3 and "目录中没有的单位(0 个)" in page
+
 
 def test_warnings_and_unknown_names_are_resolved_then_the_plan_is_imported_and_assigned(
     client: TestClient, world: World, login: Login, session_factory: sessionmaker[Session]
