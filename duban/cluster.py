@@ -182,6 +182,17 @@ def wait_for_api(api_url: str, timeout: float = 120.0) -> None:
         time.sleep(0.5)
 
 
+def page_ready(url: str, timeout: float = 2.0) -> bool:
+    """True if the pages at ``url`` answer (any HTTP status: the server is up)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return bool(response.status)
+    except urllib.error.HTTPError:
+        return True
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
 def child_env(base: Mapping[str, str], *, server: bool = False) -> dict[str, str]:
     """The environment of a child: ``base`` minus what only the server may see."""
     env = dict(base)
@@ -459,11 +470,26 @@ class Supervisor:
             for child in self.children[1:]:
                 child.start()
                 LOG.info("%s 已启动(pid %s)", child.name, child.pid)
+            if self.plan.web:
+                self.wait_for_pages(api_timeout)
         except BaseException:
             self.stop()
             raise
         self.write_status()
         return names
+
+    def wait_for_pages(self, timeout: float) -> None:
+        """Wait until the pages answer, so "ready" means a browser gets a page."""
+        url = f"http://{self.plan.host}:{self.plan.web_port}/login"
+        deadline = time.monotonic() + timeout
+        while not page_ready(url):
+            code = self.web.exited()
+            if code is not None:
+                raise ClusterError(f"网页进程已退出(退出码 {code}),见日志 {self.web.log}")
+            if time.monotonic() > deadline:
+                raise ClusterError(f"网页 {url} 在 {timeout:.0f} 秒内未就绪,见日志 {self.web.log}")
+            time.sleep(0.5)
+        LOG.info("网页已就绪:%s", url)
 
     def watch_once(self, *, restart_delay: float = 3.0) -> list[str]:
         """Restart every child that exited; returns what was restarted."""
