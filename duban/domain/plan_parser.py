@@ -68,6 +68,16 @@ def normalize_line(line: str) -> str:
     return unicodedata.normalize("NFKC", line).translate(_BRACKETS).strip()
 
 
+def _as_printed(match: re.Match[str], raw_line: str) -> str:
+    """The span ``doc`` of ``match`` (on a normalised line without spaces) taken
+    from the raw line it came from, NFKC-normalised but with its brackets: the
+    bracket mapping is one character for one, so the positions agree."""
+    printed = unicodedata.normalize("NFKC", raw_line).strip().replace(" ", "")
+    if len(printed) != len(match.string):  # not the same line after all: keep the match
+        return match.group("doc")
+    return printed[match.start("doc") : match.end("doc")]
+
+
 @dataclass
 class _Heading:
     level: str
@@ -134,7 +144,7 @@ class PlanParser:
         )
         self._first_leads_stated = any(self.clauses.states_first_leads(line) for line in lines)
         title_index, title = self._find_title(lines, headings)
-        doc_number = self._find_doc_number(lines, title_index, headings)
+        doc_number = self._find_doc_number(lines, title_index, headings, text.splitlines())
         start = title_index + 1 if title is not None else self._first_structural(lines, headings)
         measure_level = self._measure_level(lines, headings, start=start)
         warnings: list[ParseWarning] = []
@@ -237,15 +247,18 @@ class PlanParser:
         return best
 
     def _find_doc_number(
-        self, lines: list[str], title_index: int, headings: dict[int, _Heading]
+        self, lines: list[str], title_index: int, headings: dict[int, _Heading],
+        raw_lines: list[str],
     ) -> str | None:
+        """The 文号 as printed: 〔2025〕 stays 〔2025〕 (only the matching reads the
+        normalised line, where 〔〕 are parentheses), so plan keys keep it too."""
         first = self._first_structural(lines, headings)
         for index in range(max(0, title_index - 3), first):
             compact = lines[index].replace(" ", "")
             for pattern in self._doc_res:
                 match = pattern.match(compact)
                 if match:
-                    return match.group("doc")
+                    return _as_printed(match, raw_lines[self._numbers[index] - 1])
         return None
 
     @staticmethod

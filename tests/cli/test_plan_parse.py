@@ -42,6 +42,15 @@ def test_parse_text_output_lists_warnings_with_lines() -> None:
     assert "第114行 [目标无时限]" in result.stdout
 
 
+def test_parse_shows_the_document_number_as_printed(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.txt"
+    plan.write_text("珠海市数字政府建设工作方案\n珠府办〔2025〕5号\n一、数字政府\n"
+                    "1.建设政务数据平台。（市数据局牵头，市财政局配合）\n", encoding="utf-8")
+    result = run("plan", "parse", str(plan))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("方案:珠海市数字政府建设工作方案(珠府办〔2025〕5号)")
+
+
 def test_parse_out_writes_an_editable_draft(tmp_path: Path) -> None:
     out = tmp_path / "draft.yaml"
     result = run("plan", "parse", str(REFERENCE_PLAN), "--out", str(out))

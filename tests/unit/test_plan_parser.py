@@ -397,6 +397,24 @@ def test_a_title_printed_over_two_lines_is_joined() -> None:
     assert draft.plan_year == 2019
 
 
+@pytest.mark.parametrize(
+    ("printed", "kept"),
+    [
+        pytest.param("珠府办〔2025〕5号", "珠府办〔2025〕5号", id="tortoise-shell-brackets"),
+        pytest.param("粤府办【2015】8号", "粤府办【2015】8号", id="lenticular-brackets"),
+        pytest.param("粤府办[2015]8号", "粤府办[2015]8号", id="square-brackets"),
+        pytest.param("珠委办 〔2014〕 23 号", "珠委办〔2014〕23号", id="spaces-dropped"),
+        pytest.param("国办发（2018）126号", "国办发(2018)126号", id="full-width-parentheses"),
+        pytest.param("珠委办201423", "珠委办201423", id="no-brackets"),
+    ],
+)
+def test_the_document_number_keeps_its_brackets(printed: str, kept: str) -> None:
+    draft = parse_plan(f"关于推进某项工作的实施方案\n{printed}\n一、总体\n"
+                       "1.甲工作。推进甲。（市发改局牵头）")
+    assert draft.doc_number == kept
+    assert draft.measures[0].lead == ["市发改局"]  # clauses still read 〔〕 as parentheses
+
+
 def test_recurring_goals_are_ongoing_without_a_date_or_warning() -> None:
     draft = parse("一、总体\n1.甲工作。每年选拔资助不少于100名青年科技人员。(市科技局牵头)")
     [target] = draft.measures[0].targets

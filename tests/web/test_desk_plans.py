@@ -162,6 +162,7 @@ def test_warnings_and_unknown_names_are_resolved_then_the_plan_is_imported_and_a
     csrf = login(client, "coordinator")
     review_url = upload(client, csrf, "plan.txt", SMALL_PLAN.encode())
     page = client.get(review_url).text
+    assert "珠府办〔2025〕5号 · 3 项措施" in page  # the 文号 as printed
     # Warnings at the top, each linking to its measure.
     assert "需要核对(6 条)" in page
     for text in ("“各相关单位”未指明具体单位", "目标“政务服务事项网上可办率不低于95%”没有时限",
@@ -221,6 +222,7 @@ def test_warnings_and_unknown_names_are_resolved_then_the_plan_is_imported_and_a
         key = session.scalars(
             select(Plan.key).where(Plan.title == "珠海市数字政府建设工作方案")
         ).one()
+    assert key == "珠府办〔2025〕5号"  # the plan key keeps the printed brackets
     everything = client.post("/desk/plans/assign-all", data={"csrf_token": csrf, "plan": key})
     text = client.get(everything.headers["location"]).text
     assert "已交办 2 项措施:新交办 5 项任务,已存在 0 项。未交办(没有牵头单位):措施3。" in text
