@@ -36,7 +36,7 @@ class ParserConfig:
     # The document title: the last such line before the first heading.
     title_patterns: tuple[str, ...] = (
         r"^(?!.*[。;])(?P<title>.{4,80}(?:工作方案|实施方案|行动方案|方案|行动计划|工作计划|计划"
-        r"|工作要点|要点|实施意见|意见|规划|办法|细则|通知))$",
+        r"|工作要点|要点|实施意见|意见|规划|办法|细则|通知|清单))$",
     )
     # A document number: 珠委办〔2014〕23号 / 珠委办201423 / 粤府办[2015]8号
     doc_number_patterns: tuple[str, ...] = (
@@ -144,7 +144,7 @@ class ParserConfig:
     task_headers: tuple[str, ...] = (
         "重点任务", "主要任务", "工作任务", "任务内容", "具体任务", "工作内容", "任务名称",
         "工作措施", "具体措施", "主要措施", "重点工作", "工作事项", "改革事项", "任务", "措施",
-        "事项", "内容", "工作目标", "举措", "项目名称", "工作要点",
+        "事项", "内容", "工作目标", "举措", "项目名称", "工作要点", "目标", "指标",
     )
     # --- targets ------------------------------------------------------------
     # Words of a clause that make its quantities policy parameters, not goals

@@ -68,6 +68,33 @@ def normalize_line(line: str) -> str:
     return unicodedata.normalize("NFKC", line).translate(_BRACKETS).strip()
 
 
+_ATTACHMENT_FIRST = re.compile(r"^附件\s*[::]?\s*1\s*[.、]\s*\S")
+_ATTACHMENT_NEXT = re.compile(r"^(?P<n>\d{1,2})\s*[.、]\s*(?P<title>\S.*)$")
+
+
+def _attachment_list(lines: list[str]) -> set[int]:
+    """Indexes of the numbered lines that continue an attachment list (附件:1.X /
+    2.Y / 3.Z, blank lines between allowed): the titles of attached documents, not
+    items. An entry is a short title without sentence punctuation, numbered on."""
+    listed: set[int] = set()
+    for start, line in enumerate(lines):
+        if not _ATTACHMENT_FIRST.match(line):
+            continue
+        expected, index = 2, start + 1
+        while index < len(lines):
+            if not lines[index]:
+                index += 1
+                continue
+            match = _ATTACHMENT_NEXT.match(lines[index])
+            title = match.group("title") if match else ""
+            if (match is None or int(match.group("n")) != expected or len(title) > 60
+                    or re.search(r"[。;,:!?]", title)):
+                break
+            listed.add(index)
+            expected, index = expected + 1, index + 1
+    return listed
+
+
 def _as_printed(match: re.Match[str], raw_line: str) -> str:
     """The span ``doc`` of ``match`` (on a normalised line without spaces) taken
     from the raw line it came from, NFKC-normalised but with its brackets: the
@@ -139,8 +166,9 @@ class PlanParser:
         entries = self.tables.expand(normalized)
         lines = [t for _n, t in entries]
         self._numbers = [n for n, _t in entries]
+        listed = _attachment_list(lines)
         headings = self._sequenced(
-            {i: h for i, line in enumerate(lines) if (h := self._heading(line))}
+            {i: h for i, line in enumerate(lines) if i not in listed and (h := self._heading(line))}
         )
         self._first_leads_stated = any(self.clauses.states_first_leads(line) for line in lines)
         title_index, title = self._find_title(lines, headings)

@@ -107,6 +107,10 @@ _YEAR_PART_RE = re.compile(
     r"(?:(?P<end>年底前|年底|年末前|年末)|(?P<half>上半年|下半年)"
     r"|(?:第)?(?P<quarter>[一二三四1-4])季度(?:末前|末|底前|底|前)?)"
 )
+# A time value spanning the plan's year (全年, 年内, 本年度内): due at its end.
+_WHOLE_YEAR_RE = re.compile(
+    r"^(?:全年|年内|年度内|今年内|本年内|本年度内|当年|本年度)(?:完成|推进|实施)?$"
+)
 # Words that recur (every year …): a goal under one has no single deadline.
 _RECURRING = ("每年", "每季度", "每半年", "每月", "每周", "年年")
 # A unit and the character after it that make a word, not a quantity (121人才梯队).
@@ -444,6 +448,8 @@ def _time_dates(value: str, plan_year: int | None = None) -> list[tuple[date, st
     end of a period, quarter ends; start dates (2023年起) are left out; dates without a
     year (6月底前) in ``plan_year``."""
     found: list[tuple[date, str]] = []
+    if plan_year is not None and _WHOLE_YEAR_RE.match(value):
+        return [(date(plan_year, 12, 31), value)]  # 全年 / 年内: by the plan year's end
     if plan_year is not None and not _DATE_RE.search(value):
         found += [(dm.due, dm.text) for dm in _year_less_dates(value, plan_year)]
     matches = list(_DATE_RE.finditer(value))

@@ -271,6 +271,8 @@ def test_a_decimal_that_breaks_the_numbering_is_not_an_item() -> None:
         pytest.param("长期坚持", None, True, id="standing"),
         pytest.param("持续推进", None, True, id="continuing"),
         pytest.param("每年12月底前", None, True, id="every-year"),
+        pytest.param("全年", date(2016, 12, 31), False, id="the-whole-plan-year"),
+        pytest.param("年内完成", date(2016, 12, 31), False, id="within-the-plan-year"),
     ],
 )
 def test_time_lines_give_deadlines_or_ongoing_tasks(
@@ -413,6 +415,24 @@ def test_the_document_number_keeps_its_brackets(printed: str, kept: str) -> None
                        "1.甲工作。推进甲。（市发改局牵头）")
     assert draft.doc_number == kept
     assert draft.measures[0].lead == ["市发改局"]  # clauses still read 〔〕 as parentheses
+
+
+def test_a_numbered_attachment_list_is_not_items() -> None:
+    draft = parse_plan(
+        "关于印发2022年目标任务的通知\n请认真贯彻落实。\n\n"
+        "附件:1. 2022年预期目标任务分解表\n\n2. 2022年重点工作任务分解表\n"
+        "3.2022年民生实事分解表\n某区人民政府办公室\n附件1\n"
+        "一、预期目标\n1.地区生产总值增长5.5%左右。(区发展改革委负责)\n"
+        "2.进出口总额增长5%以上。(区商务委负责)"
+    )
+    assert [(m.label, m.lead) for m in draft.measures] == [
+        ("1", ["区发展改革委"]), ("2", ["区商务委"])
+    ]
+
+
+def test_a_list_is_a_title_too() -> None:
+    draft = parse_plan("2025年开发区重点工作及责任清单\n一、项目\n1.优化项目服务。(招商工作部负责)")
+    assert (draft.title, draft.plan_year) == ("2025年开发区重点工作及责任清单", 2025)
 
 
 def test_recurring_goals_are_ongoing_without_a_date_or_warning() -> None:

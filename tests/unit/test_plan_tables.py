@@ -47,6 +47,25 @@ TABLE_CASES = [
          ("2", ["市财政局"], ["市委宣传部", "市文旅局"])],
         id="unit-cells-wrapped-over-lines",
     ),
+    pytest.param(
+        ["序号\t2022年预期目标\t责任单位",
+         "1\t地区生产总值增长5.5%左右\t区发展改革委",
+         "2\t进出口总额增长5%以上\t区商务委"],
+        [("1", ["区发展改革委"], []), ("2", ["区商务委"], [])],
+        id="a-goals-column-is-the-task",
+    ),
+    pytest.param(
+        ["序号\t主要指标\t牵头单位\t配合单位",
+         "1\t城镇新增就业1万人\t区人社局\t各街道"],
+        [("1", ["区人社局"], ["各街道"])],
+        id="an-indicators-column-is-the-task",
+    ),
+    pytest.param(
+        ["序号\t重点工作\t责任领导\t责任单位\t完成时限",
+         "1\t优化项目服务。\t叶林\t招商工作部、安商工作部\t全年"],
+        [("1", ["招商工作部"], ["安商工作部"])],
+        id="a-leader-column-and-units-without-a-lead",
+    ),
 ]
 
 
@@ -66,7 +85,18 @@ def test_a_second_task_column_is_the_measures_text_under_its_title() -> None:
 def test_time_column_of_a_table_gives_deadlines_and_ongoing_tasks() -> None:
     draft = parse("序号\t重点任务\t牵头单位\t完成时间",
                   "1\t推进甲\t市发改委\t2024年6月底前",
-                  "2\t推进乙\t市财政局\t持续推进")
+                  "2\t推进乙\t市财政局\t持续推进",
+                  "3\t推进丙\t市财政局\t2027年6月底前",
+                  "4\t推进丁\t市统计局\t长期坚持",
+                  "5\t推进戊\t市统计局\t全年")
     assert [[(str(t.due), t.ongoing) for t in m.targets] for m in draft.measures] == [
-        [("2024-06-30", False)], [("None", True)]
+        [("2024-06-30", False)], [("None", True)], [("2027-06-30", False)],
+        [("None", True)], [("2023-12-31", False)],  # 全年: the plan's year (〔2023〕)
     ]
+    assert not [w for w in draft.warnings if w.kind == "target_without_date"]
+
+
+def test_a_leader_column_gives_the_measures_leaders() -> None:
+    draft = parse("序号\t重点工作\t责任领导\t责任单位\t完成时限",
+                  "1\t优化项目服务。\t叶林\t招商工作部\t全年")
+    assert draft.measures[0].leaders == ["叶林"]
