@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     default_horizon: date = date(2020, 12, 31)
     # A supporting department's task is due this many working days before the lead's.
     support_lead_workdays: int = 10
+    # The 考核 weights (YAML, keys of duban.domain.scorecard.ScoreWeights) for the
+    # scorecard page, the workbook and `duban report scorecard`; None: the defaults.
+    score_weights_file: Path | None = None
     sql_echo: bool = False
     # Connection pool of each process's engine (PostgreSQL only; SQLite keeps
     # SQLAlchemy's defaults). See duban.db.engine_for_url for how to size it.

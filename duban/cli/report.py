@@ -22,7 +22,7 @@ from duban.cli.table import render_table, truncate
 from duban.config import apply_prefect_defaults
 from duban.domain.errors import DubanError
 from duban.domain.scorecard import parse_period
-from duban.domain.status import Light
+from duban.domain.status import LIGHT_LABELS, Light
 from duban.services.charts import indicator_chart
 from duban.services.context import AppContext, open_context
 from duban.services.ics import department_ics
@@ -31,6 +31,7 @@ from duban.services.ledger_files import write_ledger_csv, write_ledger_xlsx
 from duban.services.org import org_settings
 from duban.services.scorecard import (
     COUNT_COLUMNS,
+    NO_SCORE,
     load_weights,
     scorecard_from_ledger,
     weights_description,
@@ -101,12 +102,19 @@ def ledger_command(
         all_plans=plan is None,
         zone=env.zone,
     )
-    card = scorecard_from_ledger(ledger, period=parse_period(None), calendar=calendar)
+    weights_file = env.context.settings.score_weights_file
+    card = scorecard_from_ledger(
+        ledger,
+        period=parse_period(None),
+        calendar=calendar,
+        weights=load_weights(weights_file) if weights_file else None,
+    )
     write_ledger_xlsx(ledger, out, scorecard=card)
     lights = Counter(row.light for row in ledger.rows)
     typer.echo(
-        f"台账已写入 {out}:截至 {env.today},{len(ledger.rows)} 项任务(红灯 "
-        f"{lights[Light.RED]}、黄灯 {lights[Light.YELLOW]}、绿灯 {lights[Light.GREEN]})"
+        f"台账已写入 {out}:截至 {env.today},{len(ledger.rows)} 项任务("
+        + "、".join(f"{LIGHT_LABELS[light]} {lights[light]}" for light in Light)
+        + ")"
     )
     if csv_out is not None:
         write_ledger_csv(ledger, csv_out)
@@ -128,8 +136,9 @@ def scorecard_command(
 ) -> None:
     """考核:各单位到期任务按期、延期后、逾期办结及仍逾期数,进度报送与督办次数,得分。"""
     span = parse_period(period)
-    chosen = load_weights(weights) if weights is not None else None
     env = _env(as_of)
+    weights = weights or env.context.settings.score_weights_file
+    chosen = load_weights(weights) if weights is not None else None
     calendar = env.context.calendar
     ledger = build_ledger(
         env.context.session_factory,
@@ -154,9 +163,9 @@ def scorecard_command(
     ]
     rows = [
         [
-            str(row.rank),
+            "—" if row.rank is None else str(row.rank),
             truncate(row.department, 20),
-            f"{row.score:.1f}",
+            NO_SCORE if row.score is None else f"{row.score:.1f}",
             *(str(getattr(row.counts, attr)) for attr, _label in COUNT_COLUMNS),
             *(str(row.counts.escalations[level]) for level in (1, 2, 3)),
         ]

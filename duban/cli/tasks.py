@@ -24,7 +24,7 @@ from duban.cli.table import render_table, truncate
 from duban.domain.directory import COLLECTIVES, normalize_name
 from duban.domain.errors import DubanError
 from duban.domain.lifecycle import ACTION_LABELS, STATE_LABELS, TaskState
-from duban.domain.status import Light, StatusPolicy
+from duban.domain.status import LIGHT_LABELS, Light, StatusPolicy
 from duban.domain.workdays import WorkCalendar
 from duban.services import lifecycle
 from duban.services.context import AppContext, open_context
@@ -40,7 +40,13 @@ app.add_typer(task_app, name="task")
 app.add_typer(extension_app, name="extension")
 
 DEFAULT_COORDINATOR = "督办科"
-LIGHT_MARKS = {Light.RED: "●红", Light.YELLOW: "●黄", Light.GREEN: "●绿"}
+LIGHT_MARKS = {
+    Light.RED: "●红",
+    Light.YELLOW: "●黄",
+    Light.BLUE: "●蓝",
+    Light.LATE: "●逾期办结",
+    Light.GREEN: "●绿",
+}
 COMPARATOR_SIGNS = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "=": "="}
 
 AsOf = Annotated[
@@ -366,8 +372,8 @@ def render_task_list(views: list[TaskView], as_of: date) -> str:
         return f"截至 {as_of.isoformat()},没有符合条件的任务。"
     counts = {light: sum(1 for v in views if v.light is light) for light in Light}
     head = (
-        f"截至 {as_of.isoformat()}:共 {len(views)} 项任务,红灯 {counts[Light.RED]}、"
-        f"黄灯 {counts[Light.YELLOW]}、绿灯 {counts[Light.GREEN]}"
+        f"截至 {as_of.isoformat()}:共 {len(views)} 项任务,"
+        + "、".join(f"{LIGHT_LABELS[light]} {counts[light]}" for light in Light)
     )
     rows = [
         [

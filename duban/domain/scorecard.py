@@ -8,7 +8,8 @@ with weights that are data (:class:`ScoreWeights`, loadable from YAML/JSON).
 What is counted for a period [start, end] seen on ``as_of`` (the period is
 clipped to ``as_of``: nothing later is due yet):
 
-- **tasks due**: the department's tasks whose due date (after any approved
+- **tasks due**: the department's tasks of the counted roles (牵头 only by
+  default; :attr:`ScoreWeights.task_roles`) whose due date (after any approved
   extension) lies in the period, each in exactly one class by its status on
   ``as_of``: done on time, done after an approved extension, done late,
   submitted and awaiting review, still overdue, or still open (due on
@@ -30,7 +31,13 @@ clamped to [0, 100] and rounded to one decimal. The task rate is the mean
 credit of the scored tasks (on time 1, after extension 0.8, awaiting review
 0.8, late 0.4, overdue 0; open tasks are not scored yet); the report rate is
 the mean credit of the evaluated reports (on time 1, late 0.5, missing 0). A
-rate with nothing to score is 1 (nothing was owed, nothing was missed).
+report rate with nothing to score is 1 (nothing was owed, nothing was missed).
+
+A department with no scored task in the period (nothing of its counted roles
+fell due, or all of it is due only today) has **no score yet** (暂无得分):
+:func:`has_score` is False, it is not ranked, and pages list it after the
+ranked ones — a department with nothing due is not first. Cancelled tasks (a
+state outside the lifecycle's open and closed ones) are never counted.
 """
 
 from __future__ import annotations
@@ -47,6 +54,8 @@ from duban.domain.status import Cadence, ReportPeriod, StatusPolicy, TaskStatus,
 from duban.domain.workdays import WorkCalendar
 
 TASK_CLASSES = ("on_time", "after_extension", "awaiting_review", "late", "overdue")
+TASK_ROLES = ("lead", "supporting")
+ROLE_LABELS = {"lead": "牵头", "supporting": "配合"}
 REPORT_CLASSES = ("on_time", "late", "missing")
 LEVELS = (1, 2, 3)
 
@@ -170,9 +179,12 @@ class ScoreWeights:
     escalation_penalty: Mapping[int, float] = field(
         default_factory=lambda: {1: 1.0, 2: 3.0, 3: 5.0}
     )
+    # Whose tasks the completion rate counts: 牵头 only unless configured.
+    task_roles: tuple[str, ...] = ("lead",)
 
     def to_data(self) -> dict[str, Any]:
         return {
+            "task_roles": list(self.task_roles),
             "task_points": self.task_points,
             "report_points": self.report_points,
             "task_credit": dict(self.task_credit),
@@ -212,7 +224,15 @@ class ScoreWeights:
                 merged[names[str(name)]] = number(value, f"{key}.{name}")
             return merged
 
+        roles = data.get("task_roles", list(default.task_roles))
+        if isinstance(roles, str):
+            roles = [roles]
+        if not isinstance(roles, list) or not roles or any(r not in TASK_ROLES for r in roles):
+            raise DubanError(
+                f"task_roles 应为 lead、supporting 中的一项或两项,而不是“{roles}”", where=source
+            )
         return cls(
+            task_roles=tuple(r for r in TASK_ROLES if r in roles),
             task_points=number(data.get("task_points", default.task_points), "task_points"),
             report_points=number(data.get("report_points", default.report_points), "report_points"),
             task_credit=table("task_credit", TASK_CLASSES, default.task_credit),
@@ -236,8 +256,9 @@ class TaskRecord:
 
     department: str
     due: date
-    status: TaskStatus
+    status: TaskStatus | None  # None: cancelled, never counted
     assigned_on: date
+    role: str = "lead"
     closed_on: date | None = None
     report_dates: tuple[date, ...] = ()
     escalations: tuple[tuple[int, date], ...] = ()
@@ -307,15 +328,21 @@ def department_counts(
     as_of: date,
     calendar: WorkCalendar,
     policy: StatusPolicy | None = None,
+    task_roles: Iterable[str] = TASK_ROLES,
 ) -> dict[str, ScoreCounts]:
     """Counts per department name, for every department that has a record
-    (a department with tasks but nothing due in the period gets zeros)."""
+    (a department with tasks but nothing due in the period gets zeros).
+    Tasks count as due only for ``task_roles``; reports and escalations for
+    every role; a cancelled record (status None) not at all."""
     policy = policy or StatusPolicy()
+    roles = frozenset(task_roles)
     window = period.clipped(as_of)
     counts: dict[str, ScoreCounts] = {}
     for record in records:
         row = counts.setdefault(record.department, ScoreCounts())
-        if window.contains(record.due):
+        if record.status is None:
+            continue
+        if record.role in roles and window.contains(record.due):
             row.tasks_due += 1
             kind = _STATUS_CLASS[record.status]
             setattr(row, kind, getattr(row, kind) + 1)
@@ -354,6 +381,12 @@ def report_rate(counts: ScoreCounts, weights: ScoreWeights) -> float:
         weights.report_credit,
         {name: getattr(counts, f"reports_{name}") for name in REPORT_CLASSES},
     )
+
+
+def has_score(counts: ScoreCounts) -> bool:
+    """True when a task was scored (due in the period and not merely open):
+    otherwise the department has no score yet (暂无得分)."""
+    return counts.tasks_due > counts.open
 
 
 def score(counts: ScoreCounts, weights: ScoreWeights | None = None) -> float:

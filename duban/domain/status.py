@@ -1,10 +1,18 @@
 """A task's status and traffic light as of a moment: derived, never stored.
 
 Status: not yet due, due soon, overdue, submitted (awaiting review), done on
-time, done late, done after extension. Light: red when overdue; yellow when due
-within ``due_soon_workdays`` working days, a required progress report is
-missing, or a numeric indicator is behind the straight line from baseline to
-target; green otherwise. A measure's light is its worst task's.
+time, done late, done after extension. Light, as supervision offices use it:
+
+- 红灯 (red): overdue, not submitted;
+- 黄灯 (yellow): behind 序时进度 — a required progress report is missing, or a
+  numeric indicator is behind the straight line from baseline to target;
+- 蓝灯 (blue): approaching its deadline (within ``due_soon_workdays`` working
+  days) and otherwise on track;
+- 逾期办结 (late): submitted or done after the due date — its own mark, never
+  plain green;
+- 绿灯 (green): on track, or done on time.
+
+A measure's light is its worst task's (red > yellow > blue > late > green).
 """
 
 from __future__ import annotations
@@ -40,13 +48,31 @@ STATUS_LABELS = {
 
 
 class Light(StrEnum):
-    GREEN = "green"
-    YELLOW = "yellow"
+    """Worst first: iterating gives red, yellow, blue, late, green."""
+
     RED = "red"
+    YELLOW = "yellow"
+    BLUE = "blue"
+    LATE = "late"
+    GREEN = "green"
 
 
-LIGHT_LABELS = {Light.GREEN: "绿灯", Light.YELLOW: "黄灯", Light.RED: "红灯"}
-_LIGHT_RANK = {Light.GREEN: 0, Light.YELLOW: 1, Light.RED: 2}
+LIGHT_LABELS = {
+    Light.RED: "红灯",
+    Light.YELLOW: "黄灯",
+    Light.BLUE: "蓝灯",
+    Light.LATE: "逾期办结",
+    Light.GREEN: "绿灯",
+}
+# What each light means, for pages that explain them.
+LIGHT_MEANINGS = {
+    Light.RED: "已逾期未报结",
+    Light.YELLOW: "序时进度落后(缺报进度或指标落后)",
+    Light.BLUE: "临近期限",
+    Light.LATE: "超过期限才报结或办结",
+    Light.GREEN: "正常推进或按期办结",
+}
+_LIGHT_RANK = {Light.GREEN: 0, Light.LATE: 1, Light.BLUE: 2, Light.YELLOW: 3, Light.RED: 4}
 
 
 class Cadence(StrEnum):
@@ -209,18 +235,20 @@ def behind_trajectory(facts: TaskFacts, as_of: date) -> bool:
 def assess(
     facts: TaskFacts, as_of: date, calendar: WorkCalendar, policy: StatusPolicy | None = None
 ) -> Assessment:
-    """Status and light of a task as of a day (the day's end counts as on time)."""
+    """Status and light of a task as of a day (the day's end counts as on time;
+    the lights as in the module docstring, each with its reasons in words)."""
     policy = policy or StatusPolicy()
+    submitted_late = facts.submitted_on is not None and facts.submitted_on > facts.due
     if facts.state is TaskState.APPROVED:
-        done_on = facts.submitted_on or facts.due
-        if done_on > facts.due:
-            status = TaskStatus.DONE_LATE
-        elif facts.extended:
-            status = TaskStatus.DONE_AFTER_EXTENSION
-        else:
-            status = TaskStatus.DONE_ON_TIME
+        if (facts.submitted_on or facts.due) > facts.due:
+            return Assessment(TaskStatus.DONE_LATE, Light.LATE, (_late_reason(facts, calendar),))
+        status = TaskStatus.DONE_AFTER_EXTENSION if facts.extended else TaskStatus.DONE_ON_TIME
         return Assessment(status, Light.GREEN)
     if facts.state is TaskState.SUBMITTED:
+        if submitted_late:
+            return Assessment(
+                TaskStatus.SUBMITTED, Light.LATE, (_late_reason(facts, calendar),)
+            )
         return Assessment(TaskStatus.SUBMITTED, Light.GREEN)
     if as_of > facts.due:
         days = calendar.maybe_count_workdays(facts.due, as_of)
@@ -237,10 +265,23 @@ def assess(
     missing = missing_reports(facts, as_of, calendar, policy)
     if missing:
         reasons.append(f"缺报进度{len(missing)}次")
-    if behind_trajectory(facts, as_of):
+    behind = behind_trajectory(facts, as_of)
+    if behind:
         reasons.append("指标进度落后")
-    light = Light.YELLOW if reasons else Light.GREEN
+    if missing or behind:
+        light = Light.YELLOW
+    else:
+        light = Light.BLUE if soon else Light.GREEN
     return Assessment(status, light, tuple(reasons), tuple(missing))
+
+
+def _late_reason(facts: TaskFacts, calendar: WorkCalendar) -> str:
+    """逾期N个工作日报结 (the working days from the due date to the 报结)."""
+    assert facts.submitted_on is not None
+    days = calendar.maybe_count_workdays(facts.due, facts.submitted_on)
+    if isinstance(days, Unpublished) or days < 1:
+        return "逾期报结"
+    return f"逾期{days}个工作日报结"
 
 
 def worst_light(lights: Iterable[Light]) -> Light:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.lifecycle import TaskState
-from duban.domain.scorecard import Period
+from duban.domain.scorecard import Period, ScoreWeights
 from duban.domain.status import LIGHT_LABELS, Light, StatusPolicy, TaskStatus, worst_light
 from duban.domain.workdays import Unpublished, WorkCalendar
 from duban.services.ledger import build_ledger
@@ -171,8 +171,8 @@ class ScoreRow:
     overdue: int = 0
     reports_missing: int = 0
     avg_days_late: float | None = None
-    score: float = 0.0
-    rank: int = 0
+    score: float | None = None  # None: no score yet (暂无得分)
+    rank: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -181,7 +181,7 @@ class ScoreRow:
 SCORE_COLUMNS = (
     ("department", "单位"),
     ("tasks", "任务数"),
-    ("due", "已到期"),
+    ("due", "计分到期"),
     ("on_time", "按期办结"),
     ("after_extension", "延期后办结"),
     ("late", "逾期办结"),
@@ -198,17 +198,20 @@ def scorecard(
     as_of: date,
     calendar: WorkCalendar,
     policy: StatusPolicy | None = None,
-    sort: str = "overdue",
+    weights: ScoreWeights | None = None,
+    sort: str = "score",
     descending: bool = True,
     zone: tzinfo = LOCAL_ZONE,
 ) -> list[ScoreRow]:
     """Every department with tasks (all plans), scored as of ``as_of``, sorted
-    by ``sort`` (a ScoreRow field; unknown names sort by ``overdue``), ties by
-    name; rows without a value sort last."""
+    by ``sort`` (a ScoreRow field; unknown names sort by ``score``), ties by
+    name; rows without a value (no score yet) sort last."""
     ledger = build_ledger(
         session_factory, as_of=as_of, calendar=calendar, policy=policy, all_plans=True, zone=zone
     )
-    card = scorecard_from_ledger(ledger, period=Period(), calendar=calendar, policy=policy)
+    card = scorecard_from_ledger(
+        ledger, period=Period(), calendar=calendar, policy=policy, weights=weights
+    )
     tasks: dict[str, int] = defaultdict(int)
     days_late: dict[str, list[int]] = defaultdict(list)
     for row in ledger.rows:
@@ -240,7 +243,7 @@ def scorecard(
                 rank=entry.rank,
             )
         )
-    key = sort if sort in {c for c, _label in SCORE_COLUMNS} else "overdue"
+    key = sort if sort in {c for c, _label in SCORE_COLUMNS} else "score"
     rows.sort(key=lambda r: r.department)
     present = [r for r in rows if getattr(r, key) is not None]
     absent = [r for r in rows if getattr(r, key) is None]

@@ -266,7 +266,7 @@ def digest_context(ledger: Ledger) -> dict[str, Any]:
         light = worst_light(r.light for r in rows)
         if any(BEHIND in r.reasons for r in rows):
             behind.append((number, plan))
-        if light is Light.GREEN:
+        if light in (Light.GREEN, Light.LATE):  # nothing left to act on
             continue
         red = [r for r in rows if r.light is Light.RED]
         yellow = [r for r in rows if r.light is Light.YELLOW]
@@ -281,7 +281,10 @@ def digest_context(ledger: Ledger) -> dict[str, Any]:
                 "yellow": len(yellow),
                 "tasks": len(rows),
                 "red_departments": sorted({r.department for r in red}),
-                "reasons": _reason_counts(yellow),
+                "blue": sum(1 for r in rows if r.light is Light.BLUE),
+                "reasons": _reason_counts(
+                    [r for r in rows if r.light in (Light.YELLOW, Light.BLUE)]
+                ),
             }
         )
     flagged.sort(key=lambda m: (m["light"] != Light.RED.value, m["plan"], m["number"]))
@@ -316,6 +319,8 @@ def digest_context(ledger: Ledger) -> dict[str, Any]:
             "tasks": len(ledger.rows),
             "red": lights.count(Light.RED),
             "yellow": lights.count(Light.YELLOW),
+            "blue": lights.count(Light.BLUE),
+            "late": lights.count(Light.LATE),
             "green": lights.count(Light.GREEN),
             "approved": sum(r.state is TaskState.APPROVED for r in ledger.rows),
         },
@@ -342,7 +347,7 @@ def _reason_counts(rows: list[LedgerRow]) -> list[str]:
 def summary_context(ledger: Ledger, context: DeliveryContext) -> dict[str, Any]:
     """A liaison's summary: the department's unfinished tasks, most urgent first."""
     base = (context.base_url or "").rstrip("/")
-    rank = {Light.RED: 0, Light.YELLOW: 1, Light.GREEN: 2}
+    rank = {light: index for index, light in enumerate(Light)}  # worst first
     rows = sorted(
         (r for r in ledger.rows if r.state is not TaskState.APPROVED),
         key=lambda r: (rank[r.light], r.due, r.measure),

@@ -326,6 +326,8 @@ BULLETIN_COUNTS = {
     "not_due": "未到期在办",
     "red": "红灯",
     "yellow": "黄灯",
+    "blue": "蓝灯",
+    "late": "逾期办结",
     "green": "绿灯",
     "urge": "本期催办(次)",
     "escalate_yellow": "本期黄色督办(次)",

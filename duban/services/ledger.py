@@ -157,6 +157,11 @@ class LedgerRow:
         return self.state in OPEN_STATES
 
     @property
+    def cancelled(self) -> bool:
+        """Withdrawn (撤销): out of scores and lights."""
+        return self.state.value == "cancelled"
+
+    @property
     def max_level(self) -> int:
         return max((e.level for e in self.escalations), default=0)
 
@@ -170,6 +175,8 @@ class SummaryRow:
     tasks: int = 0
     red: int = 0
     yellow: int = 0
+    blue: int = 0
+    late: int = 0
     green: int = 0
     open: int = 0
     submitted: int = 0

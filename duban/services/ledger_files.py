@@ -36,19 +36,23 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from duban.domain.status import Light
+from duban.domain.status import LIGHT_LABELS, LIGHT_MEANINGS, Light
 from duban.services.ledger import Ledger, LedgerRow, SummaryRow
-from duban.services.scorecard import COUNT_COLUMNS, Scorecard, weights_description
+from duban.services.scorecard import COUNT_COLUMNS, NO_SCORE, Scorecard, weights_description
 
 # Solid fills (ARGB) of the light cell, and the font colour that reads on each.
 LIGHT_FILLS: dict[Light, str] = {
     Light.RED: "FFE5484D",
     Light.YELLOW: "FFFFD43B",
+    Light.BLUE: "FF4C8BF5",
+    Light.LATE: "FFB197FC",
     Light.GREEN: "FF40C057",
 }
 LIGHT_FONTS: dict[Light, str] = {
     Light.RED: "FFFFFFFF",
     Light.YELLOW: "FF000000",
+    Light.BLUE: "FFFFFFFF",
+    Light.LATE: "FF000000",
     Light.GREEN: "FFFFFFFF",
 }
 HEADER_FILL = "FFD9E2F3"
@@ -109,6 +113,8 @@ SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("tasks", "任务数"),
     ("red", "红灯"),
     ("yellow", "黄灯"),
+    ("blue", "蓝灯"),
+    ("late", "逾期办结"),
     ("green", "绿灯"),
     ("open", "办理中"),
     ("submitted", "已报结待审核"),
@@ -118,7 +124,7 @@ SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("missing_reports", "缺报进度"),
     ("escalated", "被督办"),
 )
-_SUMMARY_LIGHTS = {"红灯": Light.RED, "黄灯": Light.YELLOW, "绿灯": Light.GREEN}
+_SUMMARY_LIGHTS = {LIGHT_LABELS[light]: light for light in Light}
 
 
 def ledger_columns(ledger: Ledger) -> tuple[Column, ...]:
@@ -325,10 +331,10 @@ def _scorecard_sheet(sheet: Worksheet, scorecard: Scorecard) -> None:
     for row in scorecard.rows:
         sheet.append(
             [
-                row.rank,
+                row.rank if row.rank is not None else "—",
                 row.department,
-                row.score,
-                row.task_rate,
+                row.score if row.score is not None else NO_SCORE,
+                row.task_rate if row.score is not None else "—",
                 row.report_rate,
                 *(getattr(row.counts, attr) for attr, _label in COUNT_COLUMNS),
                 *(row.counts.escalations.get(level, 0) for level in (1, 2, 3)),
@@ -349,9 +355,7 @@ def _notes_sheet(sheet: Worksheet, ledger: Ledger, scorecard: Scorecard | None) 
         ("台账", ledger.title),
         ("统计日期", ledger.as_of.isoformat()),
         ("任务数", str(len(ledger.rows))),
-        ("红灯", "已逾期(超过完成时限仍未报结)"),
-        ("黄灯", "10个工作日内到期、缺报季度进度,或量化指标落后于从基数到目标的直线进度"),
-        ("绿灯", "其他情况(含已报结、已办结)"),
+        *((LIGHT_LABELS[light], LIGHT_MEANINGS[light]) for light in Light),
         ("原定时限", "完成时限经同意延期或调整后,原来的时限"),
         ("督办记录", "催办(逾期后第1个工作日)、黄色督办(逾期5个工作日)、红色督办(逾期10个工作日)"),
     ]
@@ -360,7 +364,7 @@ def _notes_sheet(sheet: Worksheet, ledger: Ledger, scorecard: Scorecard | None) 
         lines.extend(("考核计分", text) for text in weights_description(scorecard.weights))
     for key, text in lines:
         sheet.append([key, text])
-    for light, row_number in ((Light.RED, 4), (Light.YELLOW, 5), (Light.GREEN, 6)):
+    for row_number, light in enumerate(Light, start=4):
         cell = sheet.cell(row=row_number, column=1)
         cell.fill = PatternFill("solid", fgColor=LIGHT_FILLS[light])
         cell.font = Font(bold=True, color=LIGHT_FONTS[light])

@@ -18,11 +18,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.domain.errors import DubanError
 from duban.domain.scorecard import (
     LEVEL_LABELS,
+    ROLE_LABELS,
     Period,
     ScoreCounts,
     ScoreWeights,
     TaskRecord,
     department_counts,
+    has_score,
     report_rate,
     score,
     task_rate,
@@ -31,6 +33,8 @@ from duban.domain.status import StatusPolicy
 from duban.domain.workdays import WorkCalendar
 from duban.services.ledger import Ledger, LedgerRow, build_ledger
 from duban.services.tasks import LOCAL_ZONE
+
+NO_SCORE = "暂无得分"
 
 # (attribute of ScoreCounts, Chinese header) in the order reports show them.
 COUNT_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -49,14 +53,20 @@ COUNT_COLUMNS: tuple[tuple[str, str], ...] = (
 
 @dataclass
 class DepartmentScore:
-    """One department's counts, rates and score; ``rank`` 1 is the best."""
+    """One department's counts, rates and score; ``rank`` 1 is the best.
+    ``score`` and ``rank`` are None while it has no score yet (暂无得分)."""
 
     department: str
     counts: ScoreCounts
     task_rate: float
     report_rate: float
-    score: float
-    rank: int = 0
+    score: float | None
+    rank: int | None = None
+
+    @property
+    def score_text(self) -> str:
+        """``86`` or ``暂无得分``, as pages and sheets print it."""
+        return NO_SCORE if self.score is None else f"{self.score:g}"
 
     def to_dict(self) -> dict[str, Any]:
         counts = {name: getattr(self.counts, name) for name, _label in COUNT_COLUMNS}
@@ -73,7 +83,8 @@ class DepartmentScore:
 
 @dataclass
 class Scorecard:
-    """Every department with tasks in the ledger, best score first (ties by name)."""
+    """Every department with tasks in the ledger, best score first (ties by
+    name), then those without a score yet (by name)."""
 
     as_of: date
     period: Period
@@ -98,8 +109,9 @@ def record_of(row: LedgerRow) -> TaskRecord:
     return TaskRecord(
         department=row.department,
         due=row.due,
-        status=row.status,
+        status=None if row.cancelled else row.status,
         assigned_on=row.assigned_on,
+        role=row.role,
         closed_on=row.submitted_on,
         report_dates=row.facts.report_dates,
         escalations=tuple((mark.level, mark.on) for mark in row.escalations),
@@ -123,6 +135,7 @@ def scorecard_from_ledger(
         as_of=ledger.as_of,
         calendar=calendar,
         policy=policy,
+        task_roles=weights.task_roles,
     )
     rows = [
         DepartmentScore(
@@ -130,12 +143,14 @@ def scorecard_from_ledger(
             counts=value,
             task_rate=task_rate(value, weights),
             report_rate=report_rate(value, weights),
-            score=score(value, weights),
+            score=score(value, weights) if has_score(value) else None,
         )
         for name, value in counts.items()
     ]
-    rows.sort(key=lambda r: (-r.score, r.department))
+    rows.sort(key=lambda r: (r.score is None, -(r.score or 0.0), r.department))
     for index, row in enumerate(rows):
+        if row.score is None:
+            continue
         # Equal scores share a rank (1, 2, 2, 4, …).
         row.rank = (
             rows[index - 1].rank if index and row.score == rows[index - 1].score else index + 1
@@ -191,18 +206,20 @@ def weights_description(weights: ScoreWeights) -> list[str]:
     credit = weights.task_credit
     report = weights.report_credit
     penalty = weights.escalation_penalty
+    roles = "、".join(ROLE_LABELS[r] for r in weights.task_roles)
     return [
         f"得分 = {_n(weights.task_points)} × 任务完成率 + {_n(weights.report_points)} × 报送率"
         f" − 督办扣分,限定在 0–100 分。",
         "任务完成率:到期任务的平均得分(按期办结 "
         f"{_n(credit['on_time'])}、延期后办结 {_n(credit['after_extension'])}、已报结待审核 "
         f"{_n(credit['awaiting_review'])}、逾期办结 {_n(credit['late'])}、仍逾期 "
-        f"{_n(credit['overdue'])};当日到期尚未办结的不计),无到期任务时为 1。",
+        f"{_n(credit['overdue'])};当日到期尚未办结的不计),只计{roles}任务。",
         f"报送率:应报进度的平均得分(按时 {_n(report['on_time'])}、迟报 {_n(report['late'])}、"
         f"缺报 {_n(report['missing'])}),无应报时为 1。",
         "督办扣分:"
         + "、".join(f"{LEVEL_LABELS[level]}每次 {_n(penalty[level])} 分" for level in (1, 2, 3))
         + "。",
+        f"暂无得分:考核期内没有到期的{roles}任务的单位不计分、不排名,列在最后。",
     ]
 
 

@@ -17,16 +17,24 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from duban.domain.errors import NotFoundError
+from duban.domain.scorecard import ScoreWeights
 from duban.domain.status import Light
 from duban.services.dashboard import SCORE_COLUMNS, measure_overview, scorecard
 from duban.services.ledger import build_ledger
 from duban.services.ledger_files import write_ledger_xlsx
 from duban.services.links import department_ids_with_tasks
 from duban.services.logs import escalation_log
+from duban.services.scorecard import load_weights, weights_description
 from duban.web.auth import Staff
-from duban.web.state import parse_day, render, state_of
+from duban.web.state import WebState, parse_day, render, state_of
 
 router = APIRouter(include_in_schema=False)
+
+
+def score_weights(web: WebState) -> ScoreWeights:
+    """The configured 考核 weights (DUBAN_SCORE_WEIGHTS_FILE), else the defaults."""
+    path = web.context.settings.score_weights_file
+    return load_weights(path) if path is not None else ScoreWeights()
 
 
 def _int(value: str | None) -> int | None:
@@ -111,12 +119,14 @@ def escalations(
 
 
 @router.get("/dashboard/scorecard")
-def score(request: Request, user: Staff, sort: str = "overdue", order: str = "desc") -> Response:
+def score(request: Request, user: Staff, sort: str = "score", order: str = "desc") -> Response:
     web = state_of(request)
+    weights = score_weights(web)
     rows = scorecard(
         web.context.session_factory,
         as_of=web.today(),
         calendar=web.context.calendar,
+        weights=weights,
         sort=sort,
         descending=order != "asc",
         zone=web.zone,
@@ -126,6 +136,8 @@ def score(request: Request, user: Staff, sort: str = "overdue", order: str = "de
         "dashboard/scorecard.html",
         rows=rows,
         columns=SCORE_COLUMNS,
+        rules=weights_description(weights),
+        scored=sum(1 for r in rows if r.score is not None),
         sort=sort,
         order="asc" if order == "asc" else "desc",
     )

@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 from starlette.templating import Jinja2Templates
 
 from duban.domain.plan_draft import format_value
-from duban.domain.status import StatusPolicy
+from duban.domain.status import LIGHT_LABELS, LIGHT_MEANINGS, Light, StatusPolicy
 from duban.services.context import AppContext
 from duban.services.links import LinkSigner
 from duban.services.logs import STATUS_LABELS as DELIVERY_STATUS_LABELS
@@ -101,6 +101,7 @@ def make_templates(templates_dir: Path) -> Jinja2Templates:
     env.filters["num"] = lambda v: format_value(v) or ""
     env.filters["sign"] = lambda c: COMPARATOR_SIGNS.get(c or "", c or "")
     env.globals["LEVEL_LABELS"] = LEVEL_LABELS
+    env.globals["LIGHTS"] = [(x.value, LIGHT_LABELS[x], LIGHT_MEANINGS[x]) for x in Light]
     env.globals["DELIVERY_STATUS_LABELS"] = DELIVERY_STATUS_LABELS
     return Jinja2Templates(env=env)
 

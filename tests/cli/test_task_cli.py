@@ -86,7 +86,7 @@ def test_tasks_filters(world: World, run_cli: CliRunner) -> None:
 
 def test_tasks_text_output_counts_lights(world: World, run_cli: CliRunner) -> None:
     out = ok(run_cli, "tasks", "--as-of", "2016-01-05")
-    assert "截至 2016-01-05:共 5 项任务,红灯 4、黄灯 1、绿灯 0" in out
+    assert "截至 2016-01-05:共 5 项任务,红灯 4、黄灯 1、蓝灯 0、逾期办结 0、绿灯 0" in out
     assert "香洲区(各区)" in out and "已逾期2个工作日" in out
 
 

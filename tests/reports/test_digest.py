@@ -177,7 +177,9 @@ def test_digest_content_from_the_ledger(
 ) -> None:
     ledger = build_ledger(session_factory, as_of=date(2016, 1, 4), calendar=history.calendar)
     data = digest_context(ledger)
-    assert data["totals"] == {"tasks": 5, "red": 1, "yellow": 1, "green": 3, "approved": 3}
+    # 市民政局's support task was submitted late: 逾期办结, not green.
+    assert data["totals"] == {"tasks": 5, "red": 1, "yellow": 1, "blue": 0, "late": 1,
+                              "green": 2, "approved": 3}
     [m8] = data["measures"]  # measure 9 (人社局) is done: green, not listed
     assert (m8["number"], m8["light"], m8["red_departments"]) == (8, "red", [XIANGZHOU])
     assert [(e["on"], e["label"]) for e in data["escalations"]] == [("2015-12-31", "红色督办")]
@@ -234,7 +236,7 @@ def test_summary_renders_every_format_and_escapes_user_text() -> None:
             "as_of": "2016-01-04",
             "since": "2015-12-29",
             "tasks": [task],
-            "counts": {"red": 0, "yellow": 1, "green": 0},
+            "counts": {"red": 0, "yellow": 1, "blue": 0, "late": 0, "green": 0},
         },
         templates_dir=DEFAULT_TEMPLATES_DIR,
     )

@@ -104,7 +104,7 @@ def test_a_bulletin_counts_the_tasks_and_names_late_and_interviewed_units(
     assert not isinstance(content, NoticeContent)
     assert content.counts == {
         "tasks": 5, "due": 4, "approved": 3, "on_time": 1, "submitted": 0, "overdue": 1,
-        "not_due": 1, "red": 1, "yellow": 1, "green": 3,
+        "not_due": 1, "red": 1, "yellow": 1, "blue": 0, "late": 1, "green": 2,
         # In Q4: 催办 of support and district (a superseded one does not count), 黄, 红.
         "urge": 2, "escalate_yellow": 1, "escalate_red": 1,
     }

@@ -69,7 +69,9 @@ def test_rows_carry_status_and_history(
         1
     ]
     sections = ledger.by_section()
-    assert [(s.tasks, s.red, s.yellow, s.green) for s in sections] == [(5, 1, 1, 3)]
+    # 市民政局's support task was submitted after its due date: 逾期办结, not green.
+    assert rows[world.support].light is Light.LATE
+    assert [(s.tasks, s.red, s.yellow, s.late, s.green) for s in sections] == [(5, 1, 1, 1, 2)]
     departments = {s.name: s for s in ledger.by_department()}
     assert departments[HEALTH].tasks == 2 and departments[CIVIL].approved == 1
     assert departments[HR].extended == 1 and departments[XIANGZHOU].escalated == 1

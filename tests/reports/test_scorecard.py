@@ -68,11 +68,18 @@ EXPECTED = {
 }
 
 
+EVERY_ROLE = ScoreWeights(task_roles=("lead", "supporting"))
+
+
 def test_scorecard_matches_hand_counts(
     history: History, session_factory: sessionmaker[Session]
 ) -> None:
     card = build_scorecard(
-        session_factory, as_of=AS_OF, calendar=history.calendar, period=Q4_AND_JANUARY
+        session_factory,
+        as_of=AS_OF,
+        calendar=history.calendar,
+        period=Q4_AND_JANUARY,
+        weights=EVERY_ROLE,
     )
     rows = {row.department: row for row in card.rows}
     assert set(rows) == set(EXPECTED)
@@ -88,6 +95,24 @@ def test_scorecard_matches_hand_counts(
     data = card.to_dict()
     assert data["period"] == {"start": "2015-10-01", "end": "2016-01-31"}
     assert data["departments"][0]["department"] == HEALTH
+
+
+def test_by_default_only_lead_tasks_are_scored_and_nothing_due_is_no_score(
+    history: History, session_factory: sessionmaker[Session]
+) -> None:
+    card = build_scorecard(
+        session_factory, as_of=AS_OF, calendar=history.calendar, period=Q4_AND_JANUARY
+    )
+    # 市民政局 and 香洲区 only support: nothing of theirs is scored, so no score
+    # and no rank, listed after the ranked ones (not first with full marks).
+    assert [(r.department, r.score, r.rank) for r in card.rows] == [
+        (HEALTH, 95.0, 1), (HR, 86.0, 2), (CIVIL, None, None), (XIANGZHOU, None, None)]
+    rows = {row.department: row for row in card.rows}
+    assert rows[XIANGZHOU].counts.tasks_due == 0
+    assert rows[XIANGZHOU].counts.escalations == {1: 1, 2: 1, 3: 1}  # still shown
+    assert rows[XIANGZHOU].score_text == "暂无得分"
+    before = build_scorecard(session_factory, as_of=date(2015, 6, 1), calendar=history.calendar)
+    assert all(r.score is None and r.rank is None for r in before.rows)
 
 
 def test_scorecard_all_time_and_before_anything_was_due(
@@ -122,12 +147,18 @@ def test_weights_are_data() -> None:
     assert score(counts, heavier) == 70.0  # 80 × 0.625 + 20
     counts.escalations[3] = 4
     assert score(counts, heavier) == 50.0
+    assert heavier.task_roles == ("lead",)
+    both = ScoreWeights.from_data({"task_roles": ["supporting", "lead"]})
+    assert both.task_roles == ("lead", "supporting")
+    assert ScoreWeights.from_data(both.to_data()) == both
     for bad in (
         {"task_points": -1},
         {"bogus": 1},
         {"task_credit": {"early": 1}},
         {"escalation_penalty": {4: 1}},
         {"report_points": "x"},
+        {"task_roles": ["owner"]},
+        {"task_roles": []},
     ):
         with pytest.raises(DubanError):
             ScoreWeights.from_data(bad)

@@ -41,15 +41,18 @@ def facts(**kw: object) -> TaskFacts:
     ("kw", "as_of", "status", "light"),
     [
         ({}, date(2015, 11, 2), TaskStatus.NOT_YET_DUE, Light.GREEN),
-        ({}, date(2015, 12, 21), TaskStatus.DUE_SOON, Light.YELLOW),
-        ({}, DUE, TaskStatus.DUE_SOON, Light.YELLOW),
+        ({}, date(2015, 12, 21), TaskStatus.DUE_SOON, Light.BLUE),
+        ({}, DUE, TaskStatus.DUE_SOON, Light.BLUE),
+        ({"report_dates": (date(2015, 10, 8),)}, DUE, TaskStatus.DUE_SOON, Light.BLUE),
         ({}, date(2016, 1, 4), TaskStatus.OVERDUE, Light.RED),
-        ({"state": TaskState.SUBMITTED, "submitted_on": date(2016, 1, 4)}, date(2016, 1, 20),
+        ({"state": TaskState.SUBMITTED, "submitted_on": date(2015, 12, 30)}, date(2016, 1, 20),
          TaskStatus.SUBMITTED, Light.GREEN),
+        ({"state": TaskState.SUBMITTED, "submitted_on": date(2016, 1, 4)}, date(2016, 1, 20),
+         TaskStatus.SUBMITTED, Light.LATE),
         ({"state": TaskState.APPROVED, "submitted_on": date(2015, 12, 30)}, date(2016, 2, 1),
          TaskStatus.DONE_ON_TIME, Light.GREEN),
         ({"state": TaskState.APPROVED, "submitted_on": date(2016, 1, 4)}, date(2016, 2, 1),
-         TaskStatus.DONE_LATE, Light.GREEN),
+         TaskStatus.DONE_LATE, Light.LATE),
         ({"state": TaskState.APPROVED, "submitted_on": date(2016, 3, 1), "extended": True,
           "due": date(2016, 3, 31)}, date(2016, 4, 1), TaskStatus.DONE_AFTER_EXTENSION,
          Light.GREEN),
@@ -86,4 +89,25 @@ def test_indicator_behind_the_straight_line_is_yellow(cal: WorkCalendar) -> None
 
 def test_measure_light_is_the_worst(cal: WorkCalendar) -> None:
     assert worst_light([Light.GREEN, Light.RED, Light.YELLOW]) is Light.RED
+    assert worst_light([Light.GREEN, Light.LATE, Light.BLUE]) is Light.BLUE
+    assert worst_light([Light.GREEN, Light.LATE]) is Light.LATE
     assert worst_light([]) is Light.GREEN
+
+
+def test_approaching_is_blue_and_behind_schedule_is_yellow_even_when_approaching(
+    cal: WorkCalendar,
+) -> None:
+    soon = assess(facts(), date(2015, 12, 21), cal)
+    assert (soon.light, soon.reasons) == (Light.BLUE, ("距期限8个工作日",))
+    # Q3's report missing (none in (09-30, 10-13]) and the deadline near: yellow.
+    behind = assess(facts(report_dates=(date(2016, 1, 5),)), date(2015, 12, 21), cal)
+    assert behind.light is Light.YELLOW
+    assert behind.reasons == ("距期限8个工作日", "缺报进度1次")
+
+
+def test_finished_late_is_its_own_mark_with_the_days_late(cal: WorkCalendar) -> None:
+    late = assess(facts(state=TaskState.APPROVED, submitted_on=date(2016, 1, 6)),
+                  date(2016, 2, 1), cal)
+    # 2016-01-01 is a holiday: 01-04, 01-05, 01-06 are the working days late.
+    assert (late.status, late.light, late.reasons) == (
+        TaskStatus.DONE_LATE, Light.LATE, ("逾期3个工作日报结",))

@@ -102,7 +102,7 @@ def test_the_api_takes_a_staff_password_and_describes_itself(
     response = client.get("/api/measures", headers={"Authorization": f"Basic {basic}"})
     assert response.status_code == 200
     body = response.json()
-    assert body["counts"].keys() == {"green", "yellow", "red"}
+    assert body["counts"].keys() == {"green", "late", "blue", "yellow", "red"}
     assert {m["number"] for m in body["measures"]} == {8, 9}
     wrong = base64.b64encode(b"supervisor:nope").decode()
     assert client.get("/api/tasks", headers={"Authorization": f"Basic {wrong}"}).status_code == 401
@@ -148,3 +148,8 @@ def test_the_scorecard_counts_due_overdue_and_days_late(
         assert page.status_code == 200
         first = page.text.split("<tbody>", 1)[1].split("</td>", 1)[0]
         assert "珠海市卫生和计划生育局" in first
+        # The rules are on the page; supporting-only units have no score and come last.
+        ranked = client.get("/dashboard/scorecard").text
+        assert "计分规则" in ranked and "只计牵头任务" in ranked and "duban" not in ranked
+        body = ranked.split("<tbody>", 1)[1]
+        assert body.count("暂无得分") == 2 and body.rindex("第") < body.index("暂无得分")
