@@ -48,6 +48,55 @@ _PARENT_BODIES = ("国务院", "市委", "省委", "区委", "县委", "州委",
                   "区政府", "县政府", "中共中央")
 
 
+def _flat_cell(line: str) -> str:
+    """A cell of a table given one cell per line, without its " |" ending."""
+    return line.strip().removesuffix("|").strip()
+
+
+def _plausible(cells: list[str], columns: Columns) -> bool:
+    """Whether a row read one cell per line has its cells where the header says:
+    units and leaders short names, not sentences; a time value short."""
+    for index, _word in columns.roles:
+        if len(cells[index]) > 80 or "。" in cells[index]:
+            return False
+    return columns.time is None or len(cells[columns.time]) <= 30
+
+
+def _next_number(lines: list[str], index: int, previous: int) -> bool:
+    """Whether the next non-blank line starts a row numbered after ``previous``."""
+    for line in lines[index:]:
+        if line.strip():
+            match = _ITEM_NUMBER.match(_flat_cell(line))
+            return match is not None and int(match.group(1)) > previous
+    return False
+
+
+def _flat_row(
+    lines: list[str], index: int, width: int, piped: bool
+) -> tuple[list[str] | None, int]:
+    """``width`` cells from ``index`` (blank lines skipped; with ``piped`` a cell runs
+    to the line ending in "|"), and the index after them; None if the lines run out."""
+    cells: list[str] = []
+    while len(cells) < width:
+        while index < len(lines) and not lines[index].strip():
+            index += 1
+        if index >= len(lines):
+            return None, index
+        if piped:
+            parts: list[str] = []
+            while index < len(lines) and not lines[index].rstrip().endswith("|"):
+                parts.append(lines[index].strip())
+                index += 1
+            if index >= len(lines):
+                return None, index
+            parts.append(_flat_cell(lines[index]))
+            cells.append(" ".join(p for p in parts if p))
+        else:
+            cells.append(_flat_cell(lines[index]))
+        index += 1
+    return cells, index
+
+
 @dataclass
 class Columns:
     """Column indexes of a responsibility table's header (None if absent)."""
@@ -126,18 +175,23 @@ class TableReader:
         index = 0
         while index < len(lines):
             line = lines[index]
+            flat = self._flattened(lines, index)
+            if flat is not None:
+                flat_columns, flat_rows, after = flat
+                self._check_header(flat_columns, index + 1)
+                entries.append((index + 1, ""))
+                counter = 0
+                for number, cells in flat_rows:
+                    found, counter = self._row(cells, flat_columns, number, counter)
+                    entries.extend(found)
+                index = after
+                continue
             header = self.columns(line.split("\t")) if "\t" in line else None
             if header is None:
                 entries.append((index + 1, line))
                 index += 1
                 continue
-            says_more = (header.time, header.supporting, header.leader) != (None, None, None)
-            if header.lead is None and header.responsible is None and says_more:
-                raise PlanParseError(
-                    "表格有“任务”等列,却没有“牵头单位”或“责任单位”列,无法确定谁牵头;"
-                    "请在表格中加上牵头单位列",
-                    line=index + 1,
-                )
+            self._check_header(header, index + 1)
             entries.append((index + 1, ""))
             index += 1
             counter = 0
@@ -152,6 +206,69 @@ class TableReader:
                 entries.extend(rows)
                 index += 1
         return entries
+
+    def _is_heading(self, text: str) -> bool:
+        return any(p.match(text) for p in self._section_res + self._subsection_res)
+
+    @staticmethod
+    def _check_header(header: Columns, line: int) -> None:
+        says_more = (header.time, header.supporting, header.leader) != (None, None, None)
+        if header.lead is None and header.responsible is None and says_more:
+            raise PlanParseError(
+                "表格有“任务”等列,却没有“牵头单位”或“责任单位”列,无法确定谁牵头;"
+                "请在表格中加上牵头单位列",
+                line=line,
+            )
+
+    def _flattened(
+        self, lines: list[str], start: int
+    ) -> tuple[Columns, list[tuple[int, list[str]]], int] | None:
+        """A table given one cell per line (a Word table saved as text, a web page's
+        table copied as text; cells may end in " |"): a header of 3–8 short cells
+        starting with 序号 on consecutive lines, then rows of as many cells, each row
+        starting with its number. Returns (columns, [(line of the row, cells)], index
+        after the table), or None if no such table starts at ``start``."""
+        first = _flat_cell(lines[start])
+        if first not in self.config.number_headers:
+            return None
+        piped = lines[start].rstrip().endswith("|")
+        cells: list[str] = []
+        index = start
+        while index < len(lines) and len(cells) <= 8:
+            cell = _flat_cell(lines[index])
+            if cell and (_ITEM_NUMBER.match(cell) or self._is_heading(cell)):
+                break
+            if cell:
+                if len(cell) > 12 or "\t" in lines[index]:
+                    return None
+                cells.append(cell)
+            index += 1
+        header = self.columns(cells) if 3 <= len(cells) <= 8 else None
+        if header is None or header.number != 0:
+            return None
+        rows: list[tuple[int, list[str]]] = []
+        previous = 0
+        while index < len(lines):
+            while index < len(lines) and not lines[index].strip():
+                index += 1
+            if index >= len(lines):
+                break
+            number = _ITEM_NUMBER.match(_flat_cell(lines[index]))
+            if number is None or int(number.group(1)) <= previous:
+                heading = _flat_cell(lines[index])
+                if self._is_heading(heading) and _next_number(lines, index + 1, previous):
+                    rows.append((index + 1, [heading]))
+                    index += 1
+                    continue
+                break
+            row, after = _flat_row(lines, index, len(cells), piped)
+            if row is None or not _plausible(row, header):
+                break  # out of lines, or a cell of several paragraphs shifted the cells
+            rows.append((index + 1, row))
+            previous, index = int(number.group(1)), after
+        if not rows:
+            return None
+        return header, rows, index
 
     @staticmethod
     def _row_between_rows(lines: list[str], index: int) -> bool:

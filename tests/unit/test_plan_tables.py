@@ -100,3 +100,62 @@ def test_a_leader_column_gives_the_measures_leaders() -> None:
     draft = parse("序号\t重点工作\t责任领导\t责任单位\t完成时限",
                   "1\t优化项目服务。\t叶林\t招商工作部\t全年")
     assert draft.measures[0].leaders == ["叶林"]
+
+
+FLAT_CASES = [
+    pytest.param(
+        ["序号", "", "2022年预期目标", "", "责任单位", "",
+         "1", "", "地区生产总值增长5.5%左右", "", "区发展改革委", "",
+         "2", "", "进出口总额增长5%以上", "", "区商务委"],
+        [("1", ["区发展改革委"], []), ("2", ["区商务委"], [])],
+        id="one-cell-a-line-as-word-saves-a-table-as-text",
+    ),
+    pytest.param(
+        ["序号 |", "重点工作 |", "责任领导 |", "责任单位 |", "完成时限 |",
+         "1 |", "优化项目服务, |", "叶林 |", "招商工作部、安商工作部 |", "全年 |",
+         "2 |", "盘活存量土地, |", "马振明 |", "改革办 |", "2025年6月底前 |"],
+        [("1", ["招商工作部"], ["安商工作部"]), ("2", ["改革办"], [])],
+        id="cells-ending-in-a-bar-as-a-page-is-stored",
+    ),
+    pytest.param(
+        ["序号 |", "工作任务 |", "牵头单位 |", "配合单位 |",
+         "1 |", "推进甲工作, |", "市发改委 |", "市财政局、 |",
+         "1 |", "推进乙工作, |", "市教育局 |", "市人社局 |"],
+        [("1", ["市发改委"], ["市财政局"])],
+        id="a-number-that-does-not-go-on-ends-the-table",
+    ),
+    pytest.param(
+        ["序号", "工作任务", "牵头单位", "配合单位",
+         "一、产业发展",
+         "1", "推进甲工作", "市发改委", "市财政局",
+         "二、民生保障",
+         "2", "推进乙工作", "市教育局", "各区"],
+        [("1", ["市发改委"], ["市财政局"]), ("2", ["市教育局"], ["各区"])],
+        id="merged-section-rows-between-rows",
+    ),
+    pytest.param(
+        ["序号", "工作任务", "牵头单位", "配合单位",
+         "1", "推进甲工作", "市发改委", "市财政局",
+         "2", "推进乙工作", "建成平台。完善机制,加快推进。", "市教育局", "各区"],
+        [("1", ["市发改委"], ["市财政局"])],
+        id="a-cell-of-two-paragraphs-ends-the-table-instead-of-misreading-it",
+    ),
+]
+
+
+@pytest.mark.parametrize(("lines", "expected"), FLAT_CASES)
+def test_tables_given_one_cell_a_line(
+    lines: list[str], expected: list[tuple[str, list[str], list[str]]]
+) -> None:
+    assert read(parse(*lines)) == expected
+
+
+def test_a_table_given_one_cell_a_line_keeps_times_leaders_and_row_lines() -> None:
+    draft = parse("序号 |", "重点工作 |", "责任领导 |", "责任单位 |", "完成时限 |",
+                  "1 |", "盘活存量土地。 |", "马振明 |", "改革办 |", "长期坚持 |",
+                  "2 |", "建设污水", "管网。 |", "张云峰 |", "规划建设局 |", "2027年6月底前 |")
+    first, second = draft.measures
+    assert first.leaders == ["马振明"] and first.line == 10  # the row's first cell
+    assert [(t.due, t.ongoing) for t in first.targets] == [(None, True)]
+    assert second.title.startswith("建设污水 管网")  # a cell over two lines, up to its bar
+    assert [str(t.due) for t in second.targets] == ["2027-06-30"]
