@@ -31,7 +31,9 @@ from models.base import Base, in_values
 from models.department import Department
 from models.plan import ROLES, Measure, Target
 
-TASK_STATES = ("assigned", "acknowledged", "in_progress", "submitted", "approved", "returned")
+TASK_STATES = (
+    "assigned", "acknowledged", "in_progress", "submitted", "approved", "returned", "cancelled"
+)
 EXTENSION_STATUSES = ("pending", "approved", "refused")
 NOTICE_STATUSES = ("pending", "sent", "failed", "superseded")
 
@@ -83,6 +85,11 @@ class Task(Base):
     # not yet published (待日历公布): the round that finds the year covered
     # looks at the task again. Set by the sweep; NULL when nothing waits.
     calendar_wait_year: Mapped[int | None] = mapped_column(Integer, index=True)
+    # A cancelled task (已撤销) replaced by another task of the re-imported plan:
+    # its successor, shown on both tasks' pages.
+    replaced_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tasks.id", ondelete="SET NULL")
+    )
 
     measure: Mapped[Measure] = relationship()
     department: Mapped[Department] = relationship()

@@ -18,8 +18,10 @@ Steps (:data:`STEPS`)
     3 working days before the due date), ``report_reminder`` 报送提醒, ``urge`` 催办
     (level 1), ``manual_urge`` 督办科催办 (level 1, taken by hand, with a note),
     ``escalate_yellow`` 黄色督办单 (level 2), ``escalate_red`` 红色督办单 / 约谈
-    (level 3), ``digest`` (several items of any steps for one recipient on one working
-    day) and ``delivery_failed`` (to coordinators). Reports (:data:`REPORT_STEPS`):
+    (level 3), ``task_cancelled`` 任务撤销通知 (the task's last message: its
+    ``note`` says why and which task replaces it), ``digest`` (several items of
+    any steps for one recipient on one working day) and ``delivery_failed`` (to
+    coordinators). Reports (:data:`REPORT_STEPS`):
     ``weekly_digest`` 每周督办简报 and ``weekly_summary`` 每周任务清单, whose context
     is documented in ``duban/services/digest.py`` (``items`` empty).
 
@@ -94,6 +96,7 @@ STEPS: dict[str, str] = {
     "manual_urge": "督办科催办",
     "escalate_yellow": "黄色督办单",
     "escalate_red": "红色督办单",
+    "task_cancelled": "任务撤销通知",
     "digest": "督办提醒",
     "delivery_failed": "送达失败",
     # Weekly reports (REPORT_STEPS, built by duban.services.digest).

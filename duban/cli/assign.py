@@ -62,13 +62,33 @@ def assign_command(
         return
     created = sum(int(r["created"]) for r in results)  # type: ignore[call-overload]
     existing = sum(int(r["existing"]) for r in results)  # type: ignore[call-overload]
+    cancelled = 0
     for r in results:
+        withdrawn: list[dict[str, object]] = list(r.get("cancelled") or [])  # type: ignore[call-overload]
+        cancelled += len(withdrawn)
+        extra = f",撤销 {len(withdrawn)} 项" if withdrawn else ""
         typer.echo(
-            f"措施{r['measure']} {r['title']}:新交办 {r['created']} 项,已存在 {r['existing']} 项"
+            f"措施{r['measure']} {r['title']}:新交办 {r['created']} 项,"
+            f"已存在 {r['existing']} 项{extra}"
         )
+        for item in withdrawn:
+            typer.echo(describe_cancelled(item))
     if skipped:
         typer.echo("未交办(没有牵头单位):" + "、".join(f"措施{r.number}" for r in skipped))
-    typer.echo(f"合计:新交办 {created} 项任务,已存在 {existing} 项。")
+    tail = f",撤销 {cancelled} 项(方案已不再包含,已通知相关单位)" if cancelled else ""
+    typer.echo(f"合计:新交办 {created} 项任务,已存在 {existing} 项{tail}。")
+
+
+def describe_cancelled(item: dict[str, object]) -> str:
+    """One line for a task a flow cancelled (its ``cancelled`` entry, see
+    :meth:`duban.services.withdrawal.Cancelled.as_dict`)."""
+    role = {"lead": "牵头", "supporting": "配合"}.get(str(item["role"]), str(item["role"]))
+    head = f"  已撤销 任务#{item['task']} {item['department']}({role},期限 {item['deadline']})"
+    if item.get("successor") is None:
+        return f"{head}:{item['reason']}"
+    carried = int(item.get("carried_reports") or 0)  # type: ignore[call-overload]
+    more = f",已承接进度反馈 {carried} 次" if carried else ""
+    return f"{head}:{item['reason']},由 {item['successor_text']} 接替{more}"
 
 
 def run_measure_flows(refs: list[MeasureRef], *, as_of: str | None) -> list[dict[str, object]]:

@@ -14,6 +14,7 @@ from duban.cli.app import plan_app
 from duban.cli.table import render_table, truncate
 from duban.config import get_settings
 from duban.db import open_session_factory
+from duban.domain.assignment import AssignmentPolicy
 from duban.domain.errors import DubanError
 from duban.domain.plan_draft import PlanDraft, format_value
 from duban.services.directory import directory_from_db
@@ -27,6 +28,7 @@ from duban.services.plans import (
     show_plan,
     summaries_to_json,
 )
+from duban.services.withdrawal import fate_lines
 
 DRAFT_SUFFIXES = (".yaml", ".yml")
 
@@ -79,6 +81,10 @@ def import_command(
         source_text=source_text,
         dry_run=dry_run,
         create_unknown=create_unknown,
+        policy=AssignmentPolicy(
+            support_lead_workdays=settings.support_lead_workdays,
+            default_horizon=settings.default_horizon,
+        ),
     )
     if as_json:
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
@@ -176,6 +182,9 @@ def render_import_report(report: ImportReport) -> str:
         verb = "将更新" if report.dry_run else "已更新"
         out.append(f"{prefix}{verb}:{name}(标识:{report.key}),现有 {counts}。")
         out.extend(_render_changes(report))
+        if report.task_fates:
+            out.append("对已交办任务的影响(运行 duban assign 后生效;撤销的任务将通知相关单位):")
+            out.extend(f"  {line}" for line in fate_lines(report.task_fates))
     if report.created_departments:
         verb = "将新建" if report.dry_run else "已新建"
         out.append(

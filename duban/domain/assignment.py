@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 
 from duban.domain.errors import DubanError
 from duban.domain.plan_draft import Role
@@ -68,25 +69,27 @@ def deadlines_of(
     return dates or [horizon or policy.default_horizon]
 
 
-def plan_tasks(
-    measure: MeasureToAssign,
-    *,
-    calendar: WorkCalendar,
-    horizon: date | None,
-    policy: AssignmentPolicy | None = None,
-) -> list[TaskSpec]:
-    """The tasks ``measure`` yields, sorted by deadline, role (lead first) and order.
+@dataclass(frozen=True, order=True)
+class TaskIdentity:
+    """Which task a measure yields, without its due date (no calendar needed)."""
 
-    Raises CalendarError (from ``calendar``) when a due date falls in a year the
-    calendar does not cover; DubanError when the measure has no lead.
-    """
+    deadline: date
+    role: Role
+    department: str
+    named_as: str = field(compare=False)
+
+
+def task_identities(
+    measure: MeasureToAssign, *, horizon: date | None, policy: AssignmentPolicy | None = None
+) -> list[TaskIdentity]:
+    """The tasks ``measure`` yields, by deadline, role (lead first) and order.
+
+    Raises DubanError when the measure has no lead."""
     policy = policy or AssignmentPolicy()
     if not any(r.role is Role.LEAD for r in measure.responsible):
         raise DubanError(f"措施{measure.number}没有牵头单位,无法交办")
-    specs: list[TaskSpec] = []
+    found: list[TaskIdentity] = []
     for deadline in deadlines_of(measure, horizon, policy):
-        lead_due = calendar.workday_on_or_before(deadline)
-        support_due = calendar.add_workdays(lead_due, -policy.support_lead_workdays)
         seen: dict[str, Role] = {}
         for role in (Role.LEAD, Role.SUPPORTING):
             for resp in measure.responsible:
@@ -96,14 +99,93 @@ def plan_tasks(
                     if department in seen:
                         continue  # a lead also listed as supporting (or via 各区) leads
                     seen[department] = role
-                    specs.append(
-                        TaskSpec(
-                            measure=measure.number,
-                            deadline=deadline,
-                            role=role,
-                            department=department,
-                            named_as=resp.named_as,
-                            due=lead_due if role is Role.LEAD else support_due,
-                        )
-                    )
+                    found.append(TaskIdentity(deadline, role, department, resp.named_as))
+    return found
+
+
+def plan_tasks(
+    measure: MeasureToAssign,
+    *,
+    calendar: WorkCalendar,
+    horizon: date | None,
+    policy: AssignmentPolicy | None = None,
+) -> list[TaskSpec]:
+    """The tasks ``measure`` yields (see :func:`task_identities`) with their due dates.
+
+    Raises CalendarError (from ``calendar``) when a due date falls in a year the
+    calendar does not cover; DubanError when the measure has no lead.
+    """
+    policy = policy or AssignmentPolicy()
+    specs: list[TaskSpec] = []
+    dues: dict[date, tuple[date, date]] = {}
+    for found in task_identities(measure, horizon=horizon, policy=policy):
+        if found.deadline not in dues:
+            lead_due = calendar.workday_on_or_before(found.deadline)
+            support_due = calendar.add_workdays(lead_due, -policy.support_lead_workdays)
+            dues[found.deadline] = (lead_due, support_due)
+        lead_due, support_due = dues[found.deadline]
+        specs.append(
+            TaskSpec(
+                measure=measure.number,
+                deadline=found.deadline,
+                role=found.role,
+                department=found.department,
+                named_as=found.named_as,
+                due=lead_due if found.role is Role.LEAD else support_due,
+            )
+        )
     return specs
+
+
+class Fate(StrEnum):
+    """What a re-imported plan means for an existing task."""
+
+    STAY = "stay"  # the plan still yields it
+    REPLACED = "replaced"  # cancelled; a new task takes over
+    CANCELLED = "cancelled"  # cancelled; nothing takes over
+    FINISHED = "finished"  # no longer yielded but already 已办结: kept as history
+
+
+FATE_LABELS = {
+    Fate.STAY: "保留",
+    Fate.REPLACED: "撤销,由新任务接替",
+    Fate.CANCELLED: "撤销",
+    Fate.FINISHED: "已办结,保留记录",
+}
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    """A task the changed plan no longer yields (``key`` is the caller's, e.g. its id)."""
+
+    key: int
+    department: str
+    role: Role
+    deadline: date
+
+
+def successors(
+    withdrawn: list[Withdrawn], new: list[TaskIdentity]
+) -> dict[int, TaskIdentity | None]:
+    """Which new task takes over from each withdrawn one (None: none does).
+
+    In order of preference: the same department at another deadline or in
+    another role (a moved date, a supporting unit made lead) — its progress
+    carries over; else the one task of the same role and deadline, or the
+    only one of the same role (a
+    changed lead: the old lead's task is taken over by the new lead's, even
+    when that unit's own earlier task is carried into it too)."""
+    found: dict[int, TaskIdentity | None] = {}
+    for old in withdrawn:
+        mine = [n for n in new if n.department == old.department]
+        if mine:
+            found[old.key] = min(
+                mine,
+                key=lambda n: (n.role is not old.role, abs((n.deadline - old.deadline).days)),
+            )
+            continue
+        slot = [n for n in new if n.role is old.role and n.deadline == old.deadline]
+        if len(slot) != 1:
+            slot = [n for n in new if n.role is old.role]  # a new lead and a new date
+        found[old.key] = slot[0] if len(slot) == 1 else None
+    return found

@@ -48,6 +48,7 @@ class Anchor(StrEnum):
     REPORT_DUE = "report_due"  # n working days before a periodic report deadline
     REPORT_MISSING = "report_missing"  # n working days after a report deadline, if missing
     MANUAL = "manual"  # taken by hand (MANUAL_URGE); never in a policy, never swept
+    CANCELLED = "cancelled"  # the task was withdrawn (TASK_CANCELLED); never in a policy
 
 
 class Audience(StrEnum):
@@ -113,6 +114,12 @@ class EscalationPolicy:
                     "不能用于督办规则",
                     where=where,
                 )
+            if step.anchor is Anchor.CANCELLED or step.name == TASK_CANCELLED.name:
+                raise DubanError(
+                    f"anchor cancelled 与步骤名 {TASK_CANCELLED.name} 保留给任务撤销通知,"
+                    "不能用于督办规则",
+                    where=where,
+                )
             if step.workdays < 0 or not 0 <= step.level <= 3 or not step.audience:
                 raise DubanError("workdays 不能为负,level 应为 0–3,audience 不能为空", where=where)
             steps.append(step)
@@ -167,6 +174,13 @@ DEFAULT_POLICY = EscalationPolicy(
 # 催办, to the department's liaison, with the coordinator's note.
 MANUAL_URGE = LadderStep(
     "manual_urge", Anchor.MANUAL, 0, 1, (Audience.LIAISON,), "督办科催办"
+)
+
+
+# The one message a task gets when a changed plan withdraws it (任务撤销通知):
+# to the department's liaison, once (its key has no anchor), and the last.
+TASK_CANCELLED = LadderStep(
+    "task_cancelled", Anchor.CANCELLED, 0, 0, (Audience.LIAISON,), "任务撤销通知"
 )
 
 
@@ -416,9 +430,12 @@ def _not_meaningful(occ: Occurrence, task: TaskTimeline, today: date) -> str | N
 
 
 def step_by_name(policy: EscalationPolicy, name: str) -> LadderStep:
-    """The policy's step ``name``, or :data:`MANUAL_URGE`; DubanError otherwise."""
+    """The policy's step ``name``, :data:`MANUAL_URGE` or :data:`TASK_CANCELLED`;
+    DubanError otherwise."""
     if name == MANUAL_URGE.name:
         return MANUAL_URGE
+    if name == TASK_CANCELLED.name:
+        return TASK_CANCELLED
     for step in policy.steps:
         if step.name == name:
             return step

@@ -21,6 +21,7 @@ class TaskState(StrEnum):
     SUBMITTED = "submitted"  # 已报结, awaiting review
     APPROVED = "approved"  # 已办结
     RETURNED = "returned"  # 已退回, back to the department
+    CANCELLED = "cancelled"  # 已撤销: the plan no longer yields it (a re-import)
 
 
 STATE_LABELS = {
@@ -30,6 +31,7 @@ STATE_LABELS = {
     TaskState.SUBMITTED: "已报结",
     TaskState.APPROVED: "已办结",
     TaskState.RETURNED: "已退回",
+    TaskState.CANCELLED: "已撤销",
 }
 
 OPEN_STATES = frozenset(
@@ -48,6 +50,7 @@ class Action(StrEnum):
     APPROVE_EXTENSION = "approve_extension"  # 同意延期
     REFUSE_EXTENSION = "refuse_extension"  # 不同意延期
     CHANGE_DUE = "change_due"  # 调整期限 (coordinator, with a reason)
+    CANCEL = "cancel"  # 撤销 (the system, when a changed plan no longer yields the task)
 
 
 ACTION_LABELS = {
@@ -61,6 +64,7 @@ ACTION_LABELS = {
     Action.APPROVE_EXTENSION: "同意延期",
     Action.REFUSE_EXTENSION: "不同意延期",
     Action.CHANGE_DUE: "调整期限",
+    Action.CANCEL: "撤销",
 }
 
 
@@ -101,6 +105,13 @@ RULES: dict[Action, Rule] = {
     Action.APPROVE_EXTENSION: Rule(OPEN_STATES, None, _COORD),
     Action.REFUSE_EXTENSION: Rule(OPEN_STATES, None, _COORD),
     Action.CHANGE_DUE: Rule(OPEN_STATES | {TaskState.SUBMITTED}, None, _COORD, True),
+    # A finished task is history and stays; a cancelled one stays cancelled.
+    Action.CANCEL: Rule(
+        OPEN_STATES | {TaskState.SUBMITTED},
+        TaskState.CANCELLED,
+        frozenset({ActorRole.SYSTEM, ActorRole.COORDINATOR}),
+        True,
+    ),
 }
 
 

@@ -34,6 +34,7 @@ class TaskStatus(StrEnum):
     DONE_ON_TIME = "done_on_time"
     DONE_LATE = "done_late"
     DONE_AFTER_EXTENSION = "done_after_extension"
+    CANCELLED = "cancelled"  # out of lights and scores
 
 
 STATUS_LABELS = {
@@ -44,6 +45,7 @@ STATUS_LABELS = {
     TaskStatus.DONE_ON_TIME: "按期办结",
     TaskStatus.DONE_LATE: "逾期办结",
     TaskStatus.DONE_AFTER_EXTENSION: "延期后办结",
+    TaskStatus.CANCELLED: "已撤销",
 }
 
 
@@ -238,6 +240,10 @@ def assess(
     """Status and light of a task as of a day (the day's end counts as on time;
     the lights as in the module docstring, each with its reasons in words)."""
     policy = policy or StatusPolicy()
+    if facts.state is TaskState.CANCELLED:
+        # Not the department's work any more: green, so it never darkens a
+        # measure's light; scorecards leave it out (domain.scorecard).
+        return Assessment(TaskStatus.CANCELLED, Light.GREEN)
     submitted_late = facts.submitted_on is not None and facts.submitted_on > facts.due
     if facts.state is TaskState.APPROVED:
         if (facts.submitted_on or facts.due) > facts.due:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -22,6 +22,7 @@ from duban.domain.assignment import (
     AssignmentPolicy,
     MeasureToAssign,
     Responsible,
+    TaskIdentity,
     TaskSpec,
     plan_tasks,
 )
@@ -30,6 +31,7 @@ from duban.domain.lifecycle import Action, ActorRole, TaskState
 from duban.domain.plan_draft import Role
 from duban.domain.workdays import WorkCalendar
 from duban.services.plans import find_plan
+from duban.services.withdrawal import Cancelled, cancel_withdrawn
 from models import (
     Department,
     EscalationPolicyRow,
@@ -70,6 +72,8 @@ class AssignResult:
     created: list[int] = field(default_factory=list)
     existing: list[int] = field(default_factory=list)
     obsolete: list[int] = field(default_factory=list)
+    # Tasks the plan no longer yields, cancelled by this run (已撤销).
+    cancelled: list[Cancelled] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -83,6 +87,7 @@ class AssignResult:
             "created": len(self.created),
             "existing": len(self.existing),
             "obsolete": len(self.obsolete),
+            "cancelled": [c.as_dict() for c in self.cancelled],
         }
 
 
@@ -214,7 +219,9 @@ def assign_measure(
     policy: AssignmentPolicy | None = None,
     on_task_created: Callable[[int], None] | None = None,
 ) -> AssignResult:
-    """Create the measure's missing tasks; return what was created and found.
+    """Create the measure's missing tasks, then cancel those the plan no longer
+    yields (see :mod:`duban.services.withdrawal`); return what was created,
+    found and cancelled.
 
     ``on_task_created(n)`` is called after the n-th new task is committed (a
     seam for progress and for fault-injection tests). Raises NotFoundError for
@@ -226,14 +233,25 @@ def assign_measure(
         session_factory, plan=plan, measure=measure, calendar=calendar, policy=policy
     )
     result = AssignResult(plan=plan_key, measure=measure, title=title)
+    ids: dict[tuple[str, str, date], int] = {}
     for spec in specs:
         task_id, created = _create_task(
             session_factory, measure_id, department_ids[spec.department], spec, now
         )
+        ids[(spec.department, spec.role.value, spec.deadline)] = task_id
         (result.created if created else result.existing).append(task_id)
         if created and on_task_created is not None:
             on_task_created(len(result.created))
     result.obsolete = _obsolete(session_factory, measure_id, set(result.created + result.existing))
+    if result.obsolete:
+        result.cancelled = cancel_withdrawn(
+            session_factory,
+            measure_id=measure_id,
+            measure_number=measure,
+            yielded=[TaskIdentity(s.deadline, s.role, s.department, s.named_as) for s in specs],
+            task_ids=ids,
+            now=now,
+        )
     return result
 
 

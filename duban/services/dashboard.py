@@ -111,7 +111,8 @@ def measure_overview(
     for measure in detail.measures:
         if measure.section_number is not None and measure.section:
             sections[measure.section_number] = measure.section
-        tasks = by_measure.get(measure.id, [])
+        # A cancelled task (已撤销) is out of the measure's light and counts.
+        tasks = [t for t in by_measure.get(measure.id, []) if t.state is not TaskState.CANCELLED]
         reasons = sorted({r for t in tasks if t.light is not Light.GREEN for r in t.reasons})
         rows.append(
             MeasureRow(

@@ -115,7 +115,7 @@ def queue_weekly_digest(
         ]
         busy = session.scalars(
             select(Task.department_id)
-            .where(Task.state != TaskState.APPROVED.value)
+            .where(Task.state.not_in((TaskState.APPROVED.value, TaskState.CANCELLED.value)))
             .distinct()
             .order_by(Task.department_id)
         )
@@ -257,8 +257,9 @@ def digest_context(ledger: Ledger) -> dict[str, Any]:
     escalations (last seven days up to the ledger's day), departments with
     missing reports, and the (plan, measure) pairs behind their trajectory."""
     since = ledger.as_of - timedelta(days=WINDOW_DAYS - 1)
+    active = [r for r in ledger.rows if r.state is not TaskState.CANCELLED]  # 已撤销: left out
     measures: dict[tuple[str, int], list[LedgerRow]] = defaultdict(list)
-    for row in ledger.rows:
+    for row in active:
         measures[(row.plan, row.measure)].append(row)
     flagged = []
     behind: list[tuple[int, str]] = []
@@ -291,7 +292,7 @@ def digest_context(ledger: Ledger) -> dict[str, Any]:
     recent = sorted(
         (
             (mark, row)
-            for row in ledger.rows
+            for row in active
             for mark in row.escalations
             if since <= mark.on <= ledger.as_of
         ),
@@ -310,19 +311,19 @@ def digest_context(ledger: Ledger) -> dict[str, Any]:
         for mark, row in recent
     ]
     missing: dict[str, list[int]] = defaultdict(list)
-    for row in ledger.rows:
+    for row in active:
         if row.missing_reports:
             missing[row.department].append(row.missing_reports)
-    lights = [row.light for row in ledger.rows]
+    lights = [row.light for row in active]
     return {
         "totals": {
-            "tasks": len(ledger.rows),
+            "tasks": len(active),
             "red": lights.count(Light.RED),
             "yellow": lights.count(Light.YELLOW),
             "blue": lights.count(Light.BLUE),
             "late": lights.count(Light.LATE),
             "green": lights.count(Light.GREEN),
-            "approved": sum(r.state is TaskState.APPROVED for r in ledger.rows),
+            "approved": sum(r.state is TaskState.APPROVED for r in active),
         },
         "measures": flagged,
         "escalations": escalations,
@@ -349,7 +350,7 @@ def summary_context(ledger: Ledger, context: DeliveryContext) -> dict[str, Any]:
     base = (context.base_url or "").rstrip("/")
     rank = {light: index for index, light in enumerate(Light)}  # worst first
     rows = sorted(
-        (r for r in ledger.rows if r.state is not TaskState.APPROVED),
+        (r for r in ledger.rows if r.state not in (TaskState.APPROVED, TaskState.CANCELLED)),
         key=lambda r: (rank[r.light], r.due, r.measure),
     )
     return {

@@ -639,7 +639,9 @@ def _item_context(
     else:
         step = step_by_name(policy, name)
         label, template, level = step.label, step.template_name, step.level
-        if step.anchor is Anchor.MANUAL:
+        if step.anchor is Anchor.CANCELLED:
+            pass  # the task's last message: nothing follows
+        elif step.anchor is Anchor.MANUAL:
             # Taken by hand on any day: what follows is the ladder's next rung
             # still ahead (the automatic 催办 and 督办 go on as planned).
             ahead = next_rung(policy, due=task.due, today=today, calendar=context.calendar)

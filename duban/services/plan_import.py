@@ -18,6 +18,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from duban.domain.assignment import (
+    AssignmentPolicy,
+    MeasureToAssign,
+    Responsible,
+    task_identities,
+)
 from duban.domain.directory import Directory, normalize_name
 from duban.domain.draft_edits import with_pending
 from duban.domain.errors import DirectoryError, DraftError, DubanError
@@ -33,6 +39,7 @@ from duban.domain.plan_draft import Measure as DraftMeasure
 from duban.domain.plan_draft import Target as DraftTarget
 from duban.services.directory import directory_from_db
 from duban.services.serialize import jsonable
+from duban.services.withdrawal import MeasureFates, task_fates
 from models import (
     Department,
     DepartmentAlias,
@@ -113,6 +120,10 @@ class ImportReport:
     relocated: int = 0
     created_departments: list[str] = field(default_factory=list)
     created_aliases: list[str] = field(default_factory=list)
+    # What the next ``duban assign`` will do to the tasks already assigned
+    # (stay / replaced / cancelled) and which tasks it will add, per measure
+    # with tasks whose responsibilities or dates changed.
+    task_fates: list[MeasureFates] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``plan import --json`` shape: this dataclass with dates as ISO strings."""
@@ -140,6 +151,7 @@ def import_plan(
     dry_run: bool = False,
     create_unknown: bool = False,
     now: datetime | None = None,
+    policy: AssignmentPolicy | None = None,
 ) -> ImportReport:
     """Store ``draft`` as a new plan or apply it to the stored plan with its key.
 
@@ -155,6 +167,10 @@ def import_plan(
     Unknown names raise DirectoryError listing each name with its measures and
     lines, unless ``create_unknown``, which creates them as departments of
     kind ``department``.
+
+    For a stored plan the report also says what assigning it again will do
+    to its tasks (``task_fates``; ``policy`` is the assignment policy, for a
+    measure without dated targets).
 
     Raises DraftError for an inconsistent draft. Writes nothing on error, when
     the content is unchanged (same fingerprint), or when ``dry_run``.
@@ -194,6 +210,9 @@ def import_plan(
         if plan is not None:
             _diff(plan, draft, report)
             _guard_assigned_work(session, plan, draft)
+            report.task_fates = _task_fates(
+                session, plan, draft, with_pending(directory, draft), policy=policy
+            )
         if dry_run:
             return report  # nothing was added to the session
 
@@ -269,6 +288,56 @@ def _guard_assigned_work(session: Session, plan: Plan, draft: PlanDraft) -> None
         raise DubanError(
             "未导入任何内容:" + ";".join(problems) + "。请在草稿中保留这些措施或目标后重新导入"
         )
+
+
+def _task_fates(
+    session: Session,
+    plan: Plan,
+    draft: PlanDraft,
+    directory: Directory,
+    *,
+    policy: AssignmentPolicy | None,
+) -> list[MeasureFates]:
+    """For each stored measure with tasks that the draft keeps: what assigning
+    it as drafted will do to them. Only measures where something changes."""
+    stored = {m.number: m for m in plan.measures}
+    with_tasks = set(
+        session.scalars(
+            select(Task.measure_id).where(Task.measure_id.in_([m.id for m in plan.measures]))
+        )
+    )
+    districts = tuple(
+        session.scalars(
+            select(Department.name).where(Department.kind == "district").order_by(Department.id)
+        )
+    )
+    found: list[MeasureFates] = []
+    for measure in draft.measures:
+        row = stored.get(measure.number)
+        if row is None or row.id not in with_tasks:
+            continue
+        responsible = []
+        for r in sorted(measure.responsibilities, key=lambda r: r.role is not Role.LEAD):
+            if directory.is_collective(r.name):
+                names: tuple[str, ...] = districts
+            else:
+                department = directory.resolve(r.name)
+                names = (department.name,) if department is not None else (r.name.strip(),)
+            responsible.append(Responsible(r.name, r.role, names))
+        to_assign = MeasureToAssign(
+            number=measure.number,
+            title=measure.title,
+            responsible=tuple(responsible),
+            target_dates=tuple(t.due for t in measure.targets if t.due is not None),
+        )
+        try:
+            yielded = task_identities(to_assign, horizon=draft.horizon, policy=policy)
+        except DubanError:
+            continue  # no lead: ``duban assign`` refuses the measure, its tasks stay
+        fates = task_fates(session, row.id, measure.number, yielded)
+        if fates.new or any(f.fate.value != "stay" for f in fates.fates):
+            found.append(fates)
+    return found
 
 
 # --- validation --------------------------------------------------------------

@@ -129,7 +129,7 @@ def scorecard_from_ledger(
     """The scorecard of the ledger's departments for ``period`` seen on the
     ledger's ``as_of`` (see :mod:`duban.domain.scorecard` for the rules)."""
     weights = weights or ScoreWeights()
-    counts = department_counts(
+    counts = department_counts(  # cancelled tasks (已撤销) are left out there
         (record_of(row) for row in ledger.rows),
         period=period,
         as_of=ledger.as_of,

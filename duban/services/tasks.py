@@ -199,6 +199,10 @@ class TaskDetail(TaskView):
     events: list[EventView] = field(default_factory=list)
     extensions: list[ExtensionView] = field(default_factory=list)
     readings: list[ReadingView] = field(default_factory=list)
+    # A cancelled task's successor (已撤销, 由…接替) and the tasks this one replaces.
+    replaced_by: int | None = None
+    replaced_by_department: str = ""
+    replaces: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form: dates and datetimes as ISO 8601 strings, enums as values."""
@@ -535,7 +539,8 @@ def measure_lights(
         )
     by_measure: dict[int, list[Light]] = defaultdict(list)
     for view in views:
-        by_measure[view.measure_id].append(view.light)
+        if view.state is not TaskState.CANCELLED:  # out of lights
+            by_measure[view.measure_id].append(view.light)
     result = []
     for row in measures:
         lights = by_measure.get(row.id, [])
@@ -601,6 +606,18 @@ def get_task(
             submitted_at=task.submitted_at,
             approved_at=task.approved_at,
             version=task.version,
+            replaced_by=task.replaced_by_id,
+            replaced_by_department=session.scalar(
+                select(Department.name)
+                .join(Task, Task.department_id == Department.id)
+                .where(Task.id == task.replaced_by_id)
+            )
+            or "",
+            replaces=list(
+                session.scalars(
+                    select(Task.id).where(Task.replaced_by_id == task.id).order_by(Task.id)
+                )
+            ),
             numeric_targets=[_numeric_view(t) for t in numeric],
             others=[_other_view(o) for o in others],
             events=[_event_view(e, zone) for e in related.events[task.id]],

@@ -46,6 +46,7 @@ from duban.services.draft_io import dump_draft, load_draft
 from duban.services.plan_files import parse_plan_document
 from duban.services.plan_import import ImportStatus, import_plan
 from duban.services.plans import list_plans
+from duban.services.withdrawal import Cancelled, fate_lines
 from duban.web.auth import CheckedForm, Coordinator
 from duban.web.limits import accepts_uploads
 from duban.web.review_view import (
@@ -274,6 +275,7 @@ def save_or_import(
             source_text="\n".join(lines) + "\n" if lines else None,
             dry_run=do != "import",
             now=web.clock.now(),
+            policy=web.context.assignment_policy,
         )
     except DubanError as err:
         flash(request, f"修改已保存,但未能导入:{err}", "error")
@@ -284,6 +286,11 @@ def save_or_import(
         summary += ";新建单位 " + "、".join(report.created_departments)
     if report.created_aliases:
         summary += ";新增别名 " + "、".join(report.created_aliases)
+    if report.task_fates:
+        # What the next 交办 will do to the tasks already assigned.
+        summary += ";交办后对已交办任务的影响:" + ";".join(
+            line.strip() for line in fate_lines(report.task_fates)
+        )
     if do != "import":
         flash(request, "检查通过(未写入):" + summary + f";{STATUS_LABELS[report.status]}")
         return RedirectResponse(back, 303)
@@ -316,6 +323,7 @@ def assign_all(request: Request, user: Coordinator, form: CheckedForm) -> Respon
     try:
         refs = measures_to_run(web.context.session_factory, plan=plan, measure=None)
         created = existing = 0
+        cancelled: list[Cancelled] = []
         for ref in refs:
             if not ref.assignable:
                 continue
@@ -325,6 +333,7 @@ def assign_all(request: Request, user: Coordinator, form: CheckedForm) -> Respon
                                     policy=web.context.assignment_policy)
             created += len(result.created)
             existing += len(result.existing)
+            cancelled.extend(result.cancelled)
     except DubanError as err:
         flash(request, f"未能交办:{err}", "error")
         return RedirectResponse("/desk/plans#assign", 303)
@@ -334,5 +343,10 @@ def assign_all(request: Request, user: Coordinator, form: CheckedForm) -> Respon
                f"已存在 {existing} 项。")
     if skipped:
         message += "未交办(没有牵头单位):" + "、".join(skipped) + "。"
+    if cancelled:
+        message += f"撤销方案已不再包含的任务 {len(cancelled)} 项(已通知相关单位):" + ";".join(
+            f"任务#{c.task_id} {c.department}" + (f"由 {c.successor} 接替" if c.successor else "")
+            for c in cancelled
+        ) + "。"
     flash(request, message)
     return RedirectResponse("/desk/plans#assign", 303)

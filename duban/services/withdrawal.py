@@ -1,0 +1,370 @@
+"""Tasks a changed plan no longer yields: what will happen to them, and cancelling them.
+
+After a re-import, a measure's existing tasks either stay (the plan still
+yields them), are replaced (cancelled, and a new task of the same department
+or the same role takes over: see :func:`duban.domain.assignment.successors`),
+or are cancelled outright. :func:`task_fates` says which, before anything is
+written (the import report shows it); :func:`cancel_withdrawn` does it when
+the measure is assigned again.
+
+Cancelling a task, in one transaction of its own: the state becomes
+``cancelled`` (已撤销) with an event naming the reason and the successor;
+its next action and any calendar wait are cleared, so the sweep never looks
+at it again; its pending notices not yet handed to a delivery are superseded;
+and one 任务撤销通知 is queued for its department (step ``task_cancelled``,
+unique per task, so a rerun never sends a second). When the successor belongs
+to the same department, its 签收 and the progress already reported (events
+and indicator values) are carried over to it. A task already 已办结 stays as
+it is: it is history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from duban.db import insert_for
+from duban.domain.assignment import (
+    FATE_LABELS,
+    Fate,
+    TaskIdentity,
+    Withdrawn,
+    successors,
+)
+from duban.domain.escalation import TASK_CANCELLED
+from duban.domain.lifecycle import STATE_LABELS, Action, ActorRole, TaskState, next_state
+from duban.domain.plan_draft import Role
+from duban.services.sweep import _supersede_unrouted
+from models import Department, IndicatorReading, Notice, Task, TaskEvent
+
+SYSTEM_ACTOR = "督办系统"
+ROLE_NAMES = {"lead": "牵头", "supporting": "配合"}
+_CANCELLABLE = frozenset(
+    {
+        TaskState.ASSIGNED,
+        TaskState.ACKNOWLEDGED,
+        TaskState.IN_PROGRESS,
+        TaskState.RETURNED,
+        TaskState.SUBMITTED,
+    }
+)
+
+
+@dataclass
+class TaskFate:
+    """One existing task of a measure and what the plan (as it now reads) means for it."""
+
+    task_id: int
+    measure: int
+    department: str
+    role: str
+    deadline: date
+    state: str
+    fate: Fate
+    successor_department: str | None = None
+    successor_role: str | None = None
+    successor_deadline: date | None = None
+    successor_id: int | None = None
+
+    @property
+    def label(self) -> str:
+        return FATE_LABELS[self.fate]
+
+    def describe(self) -> str:
+        """One Chinese line: the task, then what happens to it."""
+        head = (
+            f"任务#{self.task_id} 措施{self.measure} {self.department}"
+            f"({ROLE_NAMES.get(self.role, self.role)},期限 {self.deadline.isoformat()},"
+            f"{STATE_LABELS[TaskState(self.state)]})"
+        )
+        if self.fate is Fate.REPLACED:
+            return f"{head}:{self.label}——{self.successor_text()}"
+        return f"{head}:{self.label}"
+
+    def successor_text(self) -> str:
+        if self.successor_department is None or self.successor_deadline is None:
+            return ""
+        number = f"任务#{self.successor_id} " if self.successor_id else ""
+        role = ROLE_NAMES.get(self.successor_role or "", self.successor_role or "")
+        return (
+            f"{number}{self.successor_department}({role},"
+            f"期限 {self.successor_deadline.isoformat()})"
+        )
+
+
+@dataclass
+class MeasureFates:
+    """A measure's existing tasks' fates and the tasks it will newly yield."""
+
+    measure: int
+    fates: list[TaskFate] = field(default_factory=list)
+    new: list[TaskIdentity] = field(default_factory=list)
+
+
+def task_fates(
+    session: Session, measure_id: int, measure_number: int, yielded: Sequence[TaskIdentity]
+) -> MeasureFates:
+    """What assigning the measure with ``yielded`` identities will do to its
+    existing tasks (reads only; tasks already cancelled are left out)."""
+    rows = session.execute(
+        select(Task.id, Department.name, Task.role, Task.deadline, Task.state)
+        .join(Department, Department.id == Task.department_id)
+        .where(Task.measure_id == measure_id, Task.state != TaskState.CANCELLED.value)
+        .order_by(Task.deadline, Task.role, Task.id)
+    ).all()
+    wanted = {(y.department, y.role.value, y.deadline): y for y in yielded}
+    existing = {(name, role, deadline) for _id, name, role, deadline, _state in rows}
+    result = MeasureFates(measure_number)
+    result.new = [y for key, y in wanted.items() if key not in existing]
+    withdrawn: list[Withdrawn] = []
+    for task_id, name, role, deadline, state in rows:
+        fate = TaskFate(task_id, measure_number, name, role, deadline, state, Fate.STAY)
+        result.fates.append(fate)
+        if (name, role, deadline) in wanted:
+            continue
+        if TaskState(state) not in _CANCELLABLE:
+            fate.fate = Fate.FINISHED
+            continue
+        fate.fate = Fate.CANCELLED
+        withdrawn.append(Withdrawn(task_id, name, Role(role), deadline))
+    taking_over = successors(withdrawn, list(yielded))
+    for fate in result.fates:
+        successor = taking_over.get(fate.task_id)
+        if successor is None:
+            continue
+        fate.fate = Fate.REPLACED
+        fate.successor_department = successor.department
+        fate.successor_role = successor.role.value
+        fate.successor_deadline = successor.deadline
+    return result
+
+
+def fate_lines(measures: Sequence[MeasureFates]) -> list[str]:
+    """What assigning a re-imported plan will do to its tasks, one Chinese line
+    per task (the tasks that stay are counted, not listed)."""
+    lines: list[str] = []
+    for measure in measures:
+        stay = sum(1 for f in measure.fates if f.fate is Fate.STAY)
+        lines.append(f"措施{measure.measure}:保留 {stay} 项任务")
+        lines.extend(f"  {f.describe()}" for f in measure.fates if f.fate is not Fate.STAY)
+        for new in measure.new:
+            role = ROLE_NAMES.get(new.role.value, new.role.value)
+            lines.append(f"  新交办 {new.department}({role},期限 {new.deadline.isoformat()})")
+    return lines
+
+
+@dataclass
+class Cancelled:
+    """A task :func:`cancel_withdrawn` cancelled (JSON-able via ``as_dict``)."""
+
+    task_id: int
+    department: str
+    role: str
+    deadline: date
+    reason: str
+    successor_id: int | None = None
+    successor: str = ""
+    carried_reports: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "task": self.task_id,
+            "department": self.department,
+            "role": self.role,
+            "deadline": self.deadline.isoformat(),
+            "reason": self.reason,
+            "successor": self.successor_id,
+            "successor_text": self.successor,
+            "carried_reports": self.carried_reports,
+        }
+
+
+def cancel_withdrawn(
+    session_factory: sessionmaker[Session],
+    *,
+    measure_id: int,
+    measure_number: int,
+    yielded: Sequence[TaskIdentity],
+    task_ids: dict[tuple[str, str, date], int],
+    now: datetime,
+) -> list[Cancelled]:
+    """Cancel the measure's tasks that ``yielded`` (the plan as it now reads)
+    no longer contains; ``task_ids`` maps (department, role, deadline) of the
+    yielded tasks to their ids. Each task in its own transaction; a task
+    changed meanwhile into a state that cannot be cancelled is skipped.
+    Returns what was cancelled."""
+    with session_factory() as session:
+        fates = task_fates(session, measure_id, measure_number, yielded)
+    done: list[Cancelled] = []
+    for fate in fates.fates:
+        if fate.fate not in (Fate.REPLACED, Fate.CANCELLED):
+            continue
+        successor_id = None
+        if fate.successor_department is not None:
+            assert fate.successor_role is not None and fate.successor_deadline is not None
+            successor_id = task_ids.get(
+                (fate.successor_department, fate.successor_role, fate.successor_deadline)
+            )
+            fate.successor_id = successor_id
+        cancelled = _cancel_one(session_factory, fate, successor_id, now=now)
+        if cancelled is not None:
+            done.append(cancelled)
+    return done
+
+
+def _reason(fate: TaskFate) -> str:
+    if fate.successor_id is None:
+        return f"工作方案修订后,措施{fate.measure}不再包含本单位此项任务"
+    if fate.successor_department == fate.department:
+        if fate.successor_role != fate.role:
+            role = ROLE_NAMES.get(fate.successor_role or "", "")
+            return f"工作方案修订后,本单位在措施{fate.measure}中的职责改为“{role}”"
+        return f"工作方案修订后,措施{fate.measure}的完成时限改为 {fate.successor_deadline}"
+    return f"工作方案修订后,措施{fate.measure}改由{fate.successor_department}承担"
+
+
+def _cancel_one(
+    session_factory: sessionmaker[Session],
+    fate: TaskFate,
+    successor_id: int | None,
+    *,
+    now: datetime,
+) -> Cancelled | None:
+    reason = _reason(fate)
+    message = reason + (f";由{fate.successor_text()}接替" if successor_id else "")
+    with session_factory.begin() as session:
+        task = session.get(Task, fate.task_id, with_for_update=True)
+        if task is None or TaskState(task.state) not in _CANCELLABLE:
+            return None
+        from_state = TaskState(task.state)
+        to = next_state(from_state, Action.CANCEL, ActorRole.SYSTEM, note=reason)
+        session.execute(
+            update(Task)
+            .where(Task.id == task.id, Task.version == task.version)
+            .values(
+                state=to.value,
+                version=task.version + 1,
+                next_action_at=None,
+                calendar_wait_year=None,
+                replaced_by_id=successor_id,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        session.add(
+            TaskEvent(
+                task_id=task.id,
+                at=now,
+                action=Action.CANCEL.value,
+                actor_role=ActorRole.SYSTEM.value,
+                actor=SYSTEM_ACTOR,
+                from_state=from_state.value,
+                to_state=to.value,
+                note=message,
+                data={"reason": reason, "successor": successor_id},
+            )
+        )
+        _supersede_unrouted(session, task.id, "任务已撤销")
+        session.execute(
+            insert_for(session, Notice)
+            .values(
+                task_id=task.id,
+                step=TASK_CANCELLED.name,
+                status="pending",
+                level=TASK_CANCELLED.level,
+                due_at=now,
+                created_at=now,
+                note=message,
+            )
+            .on_conflict_do_nothing(index_elements=["task_id", "step"])
+        )
+        carried = 0
+        if successor_id is not None and fate.successor_department == fate.department:
+            carried = _carry_over(session, task, successor_id, now=now)
+        session.flush()
+    return Cancelled(
+        task_id=fate.task_id,
+        department=fate.department,
+        role=fate.role,
+        deadline=fate.deadline,
+        reason=reason,
+        successor_id=successor_id,
+        successor=fate.successor_text(),
+        carried_reports=carried,
+    )
+
+
+def _carry_over(session: Session, old: Task, successor_id: int, *, now: datetime) -> int:
+    """Give the successor (same department and measure) the old task's 签收 and
+    progress reports with their indicator values, once: only while the
+    successor is untouched (still 已交办, no report of its own). Returns the
+    number of reports carried."""
+    successor = session.get(Task, successor_id, with_for_update=True)
+    if successor is None or TaskState(successor.state) is not TaskState.ASSIGNED:
+        return 0
+    if old.acknowledged_at is None:
+        return 0
+    reports = list(
+        session.scalars(
+            select(TaskEvent)
+            .where(TaskEvent.task_id == old.id, TaskEvent.action == Action.REPORT.value)
+            .order_by(TaskEvent.id)
+        )
+    )
+    state = TaskState.IN_PROGRESS if reports else TaskState.ACKNOWLEDGED
+    carried_note = f"承接自已撤销的任务#{old.id}"
+    session.add(
+        TaskEvent(
+            task_id=successor.id,
+            at=now,
+            action=Action.ACKNOWLEDGE.value,
+            actor_role=ActorRole.SYSTEM.value,
+            actor=SYSTEM_ACTOR,
+            from_state=TaskState.ASSIGNED.value,
+            to_state=TaskState.ACKNOWLEDGED.value,
+            note=f"{carried_note}(原签收时间 {old.acknowledged_at.isoformat()})",
+            data={"carried_from": old.id},
+        )
+    )
+    for event in reports:
+        copy = TaskEvent(
+            task_id=successor.id,
+            at=event.at,
+            action=event.action,
+            actor_role=event.actor_role,
+            actor=event.actor,
+            from_state=event.from_state,
+            to_state=event.to_state,
+            note=event.note,
+            data={**(event.data or {}), "carried_from": old.id},
+        )
+        session.add(copy)
+        session.flush()
+        for reading in session.scalars(
+            select(IndicatorReading).where(IndicatorReading.event_id == event.id)
+        ):
+            session.add(
+                IndicatorReading(
+                    task_id=successor.id,
+                    target_id=reading.target_id,
+                    event_id=copy.id,
+                    value=reading.value,
+                    reported_on=reading.reported_on,
+                )
+            )
+    session.execute(
+        update(Task)
+        .where(Task.id == successor.id, Task.version == successor.version)
+        .values(
+            state=state.value,
+            acknowledged_at=old.acknowledged_at,
+            version=successor.version + 1,
+            # The ladder looks again: no 签收提醒 for a task already taken up.
+            next_action_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return len(reports)
