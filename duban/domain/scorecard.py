@@ -20,7 +20,6 @@ clipped to ``as_of``: nothing later is due yet):
   in the window (previous period end, deadline], late when one came after the
   deadline but before the next period ended, missing when neither (counted
   only once the deadline has passed).
-- a task cancelled because its plan changed (已撤销) counts for nothing.
 - **escalations**: ladder steps of level 1-3 (催办, 黄色督办, 红色督办) that fell
   due in the period and were not superseded.
 
@@ -340,8 +339,6 @@ def department_counts(
     window = period.clipped(as_of)
     counts: dict[str, ScoreCounts] = {}
     for record in records:
-        if record.status is TaskStatus.CANCELLED:
-            continue  # withdrawn by a changed plan: neither credit nor blame
         row = counts.setdefault(record.department, ScoreCounts())
         if record.status is None:
             continue

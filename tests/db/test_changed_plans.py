@@ -205,7 +205,8 @@ def test_a_changed_lead_and_a_changed_date_cancel_the_old_tasks_with_one_notice_
     states = {r.task_id: r.state_label for r in ledger.rows}
     assert {states[t] for t in cancelled} == {"已撤销"}
     card = build_scorecard(session_factory, as_of=date(2016, 1, 29), calendar=CALENDAR)
-    assert SOCIAL not in {r.department for r in card.rows}  # its only task was withdrawn
+    social_score = next(r for r in card.rows if r.department == SOCIAL)
+    assert social_score.score is None and social_score.rank is None  # its only task withdrawn
     lights = measure_lights(session_factory, as_of=date(2016, 1, 29), calendar=CALENDAR)
     assert {m.number: m.task_count for m in lights} == {1: 1, 2: 2}
 
