@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.escalation import StepKey, step_label
+from duban.domain.plan_keys import key_variants
 from duban.services.sweep import policy_for
 from models import (
     Contact,
@@ -132,7 +133,7 @@ def escalation_log(
         if department is not None:
             query = query.where(Department.name == department)
         if plan is not None:
-            query = query.where(Plan.key == plan)
+            query = query.where(Plan.key.in_(key_variants(plan)))
         rows = session.execute(query).all()
         recipients = _recipients(session, [row[0].id for row in rows], zone)
         entries: list[EscalationEntry] = []

@@ -37,6 +37,7 @@ from duban.domain.plan_draft import (
 )
 from duban.domain.plan_draft import Measure as DraftMeasure
 from duban.domain.plan_draft import Target as DraftTarget
+from duban.domain.plan_keys import key_variants
 from duban.services.directory import directory_from_db
 from duban.services.serialize import jsonable
 from duban.services.withdrawal import MeasureFates, task_fates
@@ -229,6 +230,7 @@ def import_plan(
         if plan is None:
             plan = Plan(key=key, status="active", imported_at=now)
             session.add(plan)
+        plan.key = key  # a plan stored under another bracket spelling takes the printed one
         _apply(plan, draft, resolutions, source_text=source_text)
         plan.fingerprint = fingerprint
         plan.updated_at = now
@@ -466,15 +468,19 @@ def _resolve_all(
 
 
 def _load_plan(session: Session, key: str) -> Plan | None:
-    return session.scalars(
+    """The plan stored under ``key``, or under another bracket spelling of the same
+    文号 (珠府办(2025)5号 for 珠府办〔2025〕5号), the exact spelling first."""
+    variants = key_variants(key)
+    found = session.scalars(
         select(Plan)
-        .where(Plan.key == key)
+        .where(Plan.key.in_(variants))
         .options(
             selectinload(Plan.sections),
             selectinload(Plan.measures).selectinload(Measure.responsibilities),
             selectinload(Plan.measures).selectinload(Measure.targets),
         )
-    ).one_or_none()
+    ).all()
+    return min(found, key=lambda p: variants.index(p.key)) if found else None
 
 
 def _diff(plan: Plan, draft: PlanDraft, report: ImportReport) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from duban.domain.errors import DubanError, NotFoundError
 from duban.domain.items import item_source_text
+from duban.domain.plan_keys import key_variants
 from duban.services.serialize import jsonable
 from models import Measure, Plan, Responsibility, Target
 
@@ -151,7 +152,8 @@ def find_plan(key_or_id: str | int | None, *, session: Session) -> Plan:
     """The plan with this key or id; without one, the only stored plan (the
     years' standing plans of single 督办件 aside, unless there is nothing else).
 
-    A string of digits is tried as an id first, then as a key. Raises
+    A string of digits is tried as an id first, then as a key (in any bracket
+    spelling of its year: 珠委办(2014)99号 finds 珠委办〔2014〕99号). Raises
     NotFoundError when nothing matches, DubanError when no plan was named and
     there is not exactly one.
     """
@@ -169,7 +171,9 @@ def find_plan(key_or_id: str | int | None, *, session: Session) -> Plan:
     if text.isdigit():
         plan = session.get(Plan, int(text))
     if plan is None:
-        plan = session.scalars(select(Plan).where(Plan.key == text)).one_or_none()
+        variants = key_variants(text)  # 珠府办(2025)5号 finds 珠府办〔2025〕5号
+        found = session.scalars(select(Plan).where(Plan.key.in_(variants))).all()
+        plan = min(found, key=lambda p: variants.index(p.key)) if found else None
     if plan is None:
         raise NotFoundError(f"找不到工作方案“{text}”(可用 duban plan list 查看)")
     return plan

@@ -412,3 +412,23 @@ def test_removing_a_section_moves_its_measures_and_swapping_roles_works(
             ("supporting", "各区"),
             ("supporting", "市委社管部"),
         ]
+
+
+def test_a_plan_stored_under_another_bracket_spelling_is_updated_not_duplicated(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Plans imported before the 文号 kept its brackets were stored as 珠委办(2014)99号:
+    importing the printed 珠委办〔2014〕99号 updates that plan and gives it the printed key,
+    and a key typed either way finds it."""
+    from duban.services.plans import find_plan
+
+    old = run(session_factory, replace(sample_draft(), doc_number="珠委办(2014)99号"))
+    assert old.key == "珠委办(2014)99号"
+    report = run(session_factory, sample_draft(), now=T1)
+    assert SAMPLE_DOC_NUMBER == "珠委办〔2014〕99号"
+    assert (report.status, report.plan_id) == (ImportStatus.UPDATED, old.plan_id)
+    assert report.plan_changes == [FieldChange("doc_number", "珠委办(2014)99号", SAMPLE_DOC_NUMBER)]
+    with session_factory() as session:
+        assert session.scalars(select(Plan.key)).all() == [SAMPLE_DOC_NUMBER]
+        for typed in ("珠委办(2014)99号", "珠委办〔2014〕99号", "珠委办[2014]99号"):
+            assert find_plan(typed, session=session).id == old.plan_id
