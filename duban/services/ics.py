@@ -130,6 +130,8 @@ def _due_event(row: LedgerRow, stamp: datetime, link: str | None) -> Event:
         lines.append(f"办理:{link}")
         event.add("url", link)
     event.add("description", "\n".join(lines))
+    if row.cancelled:  # 已撤销: a subscribed calendar drops the event (same UID)
+        event.add("status", "CANCELLED")
     return event
 
 
@@ -171,4 +173,6 @@ def _report_events(
             lines.append(f"报送:{link}")
             event.add("url", link)
         event.add("description", "\n".join(lines))
+        if row.cancelled:
+            event.add("status", "CANCELLED")
         yield event

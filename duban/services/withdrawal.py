@@ -10,7 +10,9 @@ the measure is assigned again.
 Cancelling a task, in one transaction of its own: the state becomes
 ``cancelled`` (已撤销) with an event naming the reason and the successor;
 its next action and any calendar wait are cleared, so the sweep never looks
-at it again; its pending notices not yet handed to a delivery are superseded;
+at it again; its pending notices are superseded and taken out of every
+delivery not yet being sent (a digest waiting for the next office morning, a
+retry), so nothing about the task goes out after its cancellation notice;
 and one 任务撤销通知 is queued for its department (step ``task_cancelled``,
 unique per task, so a rerun never sends a second). When the successor belongs
 to the same department, its 签收 and the progress already reported (events
@@ -38,8 +40,15 @@ from duban.domain.assignment import (
 from duban.domain.escalation import TASK_CANCELLED
 from duban.domain.lifecycle import STATE_LABELS, Action, ActorRole, TaskState, next_state
 from duban.domain.plan_draft import Role
-from duban.services.sweep import _supersede_unrouted
-from models import Department, IndicatorReading, Notice, Task, TaskEvent
+from models import (
+    Delivery,
+    DeliveryItem,
+    Department,
+    IndicatorReading,
+    Notice,
+    Task,
+    TaskEvent,
+)
 
 SYSTEM_ACTOR = "督办系统"
 ROLE_NAMES = {"lead": "牵头", "supporting": "配合"}
@@ -267,7 +276,7 @@ def _cancel_one(
                 data={"reason": reason, "successor": successor_id},
             )
         )
-        _supersede_unrouted(session, task.id, "任务已撤销")
+        _withdraw_unsent(session, task.id)
         session.execute(
             insert_for(session, Notice)
             .values(
@@ -295,6 +304,55 @@ def _cancel_one(
         successor=fate.successor_text(),
         carried_reports=carried,
     )
+
+
+WITHDRAWN = "任务已撤销"
+
+
+def _withdraw_unsent(session: Session, task_id: int) -> None:
+    """Supersede the task's pending notices, taking them out of deliveries not
+    yet being sent. A delivery left empty is deleted (never tried) or closed as
+    dead with the reason (tried before). A delivery being sent right now keeps
+    its items: its outcome then marks them (at worst one message already on
+    its way still arrives)."""
+    pending = list(
+        session.scalars(
+            select(Notice)
+            .where(Notice.task_id == task_id, Notice.status == "pending")
+            .with_for_update()
+        )
+    )
+    for notice in pending:
+        items = list(
+            session.scalars(select(DeliveryItem).where(DeliveryItem.notice_id == notice.id))
+        )
+        kept = 0
+        for item in items:
+            status = session.scalar(select(Delivery.status).where(Delivery.id == item.delivery_id))
+            if status == "sending":
+                # Its sender may be recording the outcome, holding the delivery
+                # and waiting for this notice: never wait for it in turn.
+                kept += 1
+                continue
+            # The lock routing and claiming take (see outbox._open_delivery).
+            delivery = session.get(Delivery, item.delivery_id, with_for_update={"key_share": True})
+            if delivery is None or delivery.status not in ("pending", "failed"):
+                kept += 1
+                continue
+            session.delete(item)
+            session.flush()
+            left = session.scalar(
+                select(DeliveryItem.id).where(DeliveryItem.delivery_id == delivery.id).limit(1)
+            )
+            if left is not None:
+                continue
+            if delivery.attempts == 0:
+                session.delete(delivery)
+            else:
+                delivery.status, delivery.last_error = "dead", f"所载通知均因{WITHDRAWN}不再发送"
+            session.flush()
+        if not kept:
+            notice.status, notice.reason = "superseded", WITHDRAWN
 
 
 def _carry_over(session: Session, old: Task, successor_id: int, *, now: datetime) -> int:

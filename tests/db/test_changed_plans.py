@@ -22,9 +22,11 @@ from duban.mail_sink import MailSink, text_of
 from duban.services import lifecycle
 from duban.services.assignment import AssignResult, assign_measure
 from duban.services.calendar_data import build_work_calendar
+from duban.services.desk import urge_now
 from duban.services.directory import directory_from_db
+from duban.services.ics import department_ics
 from duban.services.ledger import build_ledger
-from duban.services.outbox import DeliveryContext
+from duban.services.outbox import DeliveryContext, route
 from duban.services.plan_import import import_plan
 from duban.services.reminders import RoundTools, replay
 from duban.services.scorecard import build_scorecard
@@ -139,6 +141,12 @@ def test_a_changed_lead_and_a_changed_date_cancel_the_old_tasks_with_one_notice_
         replay(session_factory, start=ASSIGNED.date(), end=date(2015, 4, 10),
                tools=_tools(sender))
         before_change = len(sink.messages)
+        # Friday evening, a coordinator urges: routed, to go out Monday morning.
+        evening = datetime(2015, 4, 10, 19, 0, tzinfo=ZONE)
+        assert urge_now([m2_lead.id], actor="督办科", now=evening,
+                        session_factory=session_factory).urged == [m2_lead.id]
+        tools = _tools(sender)
+        assert route(session_factory, now=evening, send_time=tools.send_time).routed == 1
 
         # The re-import says what will happen, before anything is written.
         preview = _import(session_factory, AFTER, dry_run=True)
@@ -182,6 +190,10 @@ def test_a_changed_lead_and_a_changed_date_cancel_the_old_tasks_with_one_notice_
                        Delivery.sent_at >= CHANGED.astimezone(UTC))
             ).all()
             assert sent_after == []  # nothing of the old ladder went out after it
+        urge = session.scalars(
+            select(Notice).where(Notice.task_id == m2_lead.id, Notice.step.startswith("manual"))
+        ).one()
+        assert (urge.status, urge.reason) == ("superseded", "任务已撤销")
     # Each department read why, once per cancelled task, by email.
     for department, count in ((SOCIAL, 1), (CIVIL, 1), (HEALTH, 1), (FINANCE, 1)):
         got = [m for m in after if str(m["To"]) == mailbox[department]]
@@ -199,6 +211,13 @@ def test_a_changed_lead_and_a_changed_date_cancel_the_old_tasks_with_one_notice_
                    calendar=CALENDAR)
     assert old.state_label == "已撤销" and old.replaced_by == successor.id
     assert old.events[-1].action == "cancel" and "完成时限改为 2015-09-30" in old.events[-1].note
+
+    # A subscribed calendar drops the old task's events.
+    feed = department_ics(session_factory, department=HEALTH, calendar=CALENDAR,
+                          now=datetime(2016, 1, 29, 9, tzinfo=ZONE)).replace("\r\n ", "")
+    old_event = next(e for e in feed.split("BEGIN:VEVENT")
+                     if f"UID:duban-task-{m2_lead.id}-due@" in e)
+    assert "STATUS:CANCELLED" in old_event and "【已撤销】" in old_event
 
     # In the ledger as 已撤销; out of scores and lights.
     ledger = build_ledger(session_factory, as_of=date(2016, 1, 29), calendar=CALENDAR)
