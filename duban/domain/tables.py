@@ -57,18 +57,9 @@ def _plausible(cells: list[str], columns: Columns) -> bool:
     """Whether a row read one cell per line has its cells where the header says:
     units and leaders short names, not sentences; a time value short."""
     for index, _word in columns.roles:
-        if len(cells[index]) > 80 or "。" in cells[index]:
+        if len(cells[index]) > 80 or "。" in cells[index].rstrip("。 "):  # sentences
             return False
     return columns.time is None or len(cells[columns.time]) <= 30
-
-
-def _next_number(lines: list[str], index: int, previous: int) -> bool:
-    """Whether the next non-blank line starts a row numbered after ``previous``."""
-    for line in lines[index:]:
-        if line.strip():
-            match = _ITEM_NUMBER.match(_flat_cell(line))
-            return match is not None and int(match.group(1)) > previous
-    return False
 
 
 def _flat_row(
@@ -207,6 +198,16 @@ class TableReader:
                 index += 1
         return entries
 
+    def _row_follows(self, lines: list[str], index: int, previous: int) -> bool:
+        """Whether, past blank lines and merged section rows (四、… / 五、…), the next
+        line starts a row numbered after ``previous``."""
+        for line in lines[index:]:
+            cell = _flat_cell(line)
+            if cell and not self._is_heading(cell):
+                match = _ITEM_NUMBER.match(cell)
+                return match is not None and int(match.group(1)) > previous
+        return False
+
     def _is_heading(self, text: str) -> bool:
         return any(p.match(text) for p in self._section_res + self._subsection_res)
 
@@ -256,7 +257,7 @@ class TableReader:
             number = _ITEM_NUMBER.match(_flat_cell(lines[index]))
             if number is None or int(number.group(1)) <= previous:
                 heading = _flat_cell(lines[index])
-                if self._is_heading(heading) and _next_number(lines, index + 1, previous):
+                if self._is_heading(heading) and self._row_follows(lines, index + 1, previous):
                     rows.append((index + 1, [heading]))
                     index += 1
                     continue
