@@ -330,6 +330,11 @@ def trajectory_svg(
     )
 
 
+def svg_template(name: str, templates_dir: Path = DEFAULT_TEMPLATES_DIR) -> jinja2.Template:
+    """The SVG template ``name`` under ``templates_dir`` (autoescaped, strict)."""
+    return _environment(Path(templates_dir).resolve()).get_template(name)
+
+
 @lru_cache(maxsize=4)
 def _environment(root: Path) -> jinja2.Environment:
     return jinja2.Environment(

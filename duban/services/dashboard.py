@@ -18,7 +18,7 @@ from duban.domain.lifecycle import TaskState
 from duban.domain.scorecard import Period, ScoreWeights
 from duban.domain.status import LIGHT_LABELS, Light, StatusPolicy, TaskStatus, worst_light
 from duban.domain.workdays import Unpublished, WorkCalendar
-from duban.services.ledger import build_ledger
+from duban.services.ledger import Ledger, build_ledger
 from duban.services.plans import list_plans, show_plan
 from duban.services.scorecard import scorecard_from_ledger
 from duban.services.tasks import LOCAL_ZONE, TaskView, list_tasks
@@ -113,7 +113,7 @@ def measure_overview(
             sections[measure.section_number] = measure.section
         # A cancelled task (已撤销) is out of the measure's light and counts.
         tasks = [t for t in by_measure.get(measure.id, []) if t.state is not TaskState.CANCELLED]
-        reasons = sorted({r for t in tasks if t.light is not Light.GREEN for r in t.reasons})
+        reasons = _reasons_by_light(tasks)
         rows.append(
             MeasureRow(
                 id=measure.id,
@@ -131,7 +131,7 @@ def measure_overview(
                 approved=sum(1 for t in tasks if t.state is TaskState.APPROVED),
                 submitted=sum(1 for t in tasks if t.state is TaskState.SUBMITTED),
                 overdue=sum(1 for t in tasks if t.status is TaskStatus.OVERDUE),
-                reasons=reasons[:4],
+                reasons=reasons,
             )
         )
     all_departments = sorted({v.department for v in views})
@@ -151,6 +151,22 @@ def measure_overview(
         departments=all_departments,
         plans=plans,
     )
+
+
+def _reasons_by_light(tasks: list[TaskView]) -> list[str]:
+    """One line per light other than green, worst first, saying how many
+    units have it and why: ``红灯 4 个单位:已逾期30个工作日等``."""
+    lines = []
+    for light in Light:
+        having = sorted((t for t in tasks if t.light is light), key=lambda t: t.due)
+        if light is Light.GREEN or not having:
+            continue
+        why = list(dict.fromkeys(r for t in having for r in t.reasons))
+        text = f"{LIGHT_LABELS[light]} {len(having)} 个单位"
+        if why:
+            text += f":{why[0]}{'等' if len(why) > 1 else ''}"
+        lines.append(text)
+    return lines
 
 
 # --- scorecard ---------------------------------------------------------------
@@ -210,6 +226,23 @@ def scorecard(
     ledger = build_ledger(
         session_factory, as_of=as_of, calendar=calendar, policy=policy, all_plans=True, zone=zone
     )
+    return scorecard_of_ledger(
+        ledger, calendar=calendar, policy=policy, weights=weights, sort=sort, descending=descending
+    )
+
+
+def scorecard_of_ledger(
+    ledger: Ledger,
+    *,
+    calendar: WorkCalendar,
+    policy: StatusPolicy | None = None,
+    weights: ScoreWeights | None = None,
+    sort: str = "score",
+    descending: bool = True,
+) -> list[ScoreRow]:
+    """:func:`scorecard` of a ledger already read (every plan's, as of its day);
+    ties in the directory's order (机构序列)."""
+    as_of = ledger.as_of
     card = scorecard_from_ledger(
         ledger, period=Period(), calendar=calendar, policy=policy, weights=weights
     )
@@ -245,7 +278,7 @@ def scorecard(
             )
         )
     key = sort if sort in {c for c, _label in SCORE_COLUMNS} else "score"
-    rows.sort(key=lambda r: r.department)
+    rows.sort(key=lambda r: ledger.department_key(r.department))
     present = [r for r in rows if getattr(r, key) is not None]
     absent = [r for r in rows if getattr(r, key) is None]
     present.sort(key=lambda r: getattr(r, key), reverse=descending)

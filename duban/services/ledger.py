@@ -49,6 +49,7 @@ from duban.services.tasks import (
     task_facts,
 )
 from models import (
+    Department,
     ExtensionRequest,
     IndicatorReading,
     Measure,
@@ -194,6 +195,12 @@ class Ledger:
     as_of: date
     plans: list[tuple[str, str]]  # (key, title) of the plans covered
     rows: list[LedgerRow] = field(default_factory=list)
+    # The directory's order (机构序列) of every department: name → position.
+    department_order: dict[str, int] = field(default_factory=dict)
+
+    def department_key(self, name: str) -> tuple[int, str]:
+        """Sort key of a department name in the directory's order (unknown last)."""
+        return (self.department_order.get(name, len(self.department_order)), name)
 
     @property
     def title(self) -> str:
@@ -210,8 +217,11 @@ class Ledger:
         return summarise(ordered, key)
 
     def by_department(self) -> list[SummaryRow]:
-        """One summary per responsible department (by name)."""
-        return sorted(summarise(self.rows, lambda r: r.department), key=lambda s: s.name)
+        """One summary per responsible department, in the directory's order."""
+        return sorted(
+            summarise(self.rows, lambda r: r.department),
+            key=lambda s: self.department_key(s.name),
+        )
 
 
 def summarise(rows: Iterable[LedgerRow], key: Any) -> list[SummaryRow]:
@@ -251,6 +261,7 @@ def build_ledger(
     plan: str | int | None = None,
     all_plans: bool = False,
     department_ids: Sequence[int] | None = None,
+    measure_id: int | None = None,
     zone: tzinfo = LOCAL_ZONE,
 ) -> Ledger:
     """The ledger of ``plan`` (key or id; None: the only plan, or every plan
@@ -264,6 +275,7 @@ def build_ledger(
             plan=plan,
             all_plans=all_plans,
             department_ids=department_ids,
+            measure_id=measure_id,
             zone=zone,
         )
 
@@ -277,11 +289,13 @@ def load_ledger(
     plan: str | int | None = None,
     all_plans: bool = False,
     department_ids: Sequence[int] | None = None,
+    measure_id: int | None = None,
     zone: tzinfo = LOCAL_ZONE,
 ) -> Ledger:
     """The ledger read in ``session`` (read only).
 
-    ``department_ids`` keeps only those departments' tasks. Raises
+    ``department_ids`` keeps only those departments' tasks, ``measure_id``
+    only that measure's (of ``plan``, or of any plan with ``all_plans``). Raises
     NotFoundError for an unknown plan, DubanError when no plan is named, not
     ``all_plans``, and several are stored, and CalendarError when a date
     involved lies outside the calendar.
@@ -296,8 +310,14 @@ def load_ledger(
         query = query.where(Measure.plan_id == found.id)
     if department_ids is not None:
         query = query.where(Task.department_id.in_(list(department_ids)))
+    if measure_id is not None:
+        query = query.where(Task.measure_id == measure_id)
     query = query.order_by(Plan.id, Measure.number, Task.deadline, Task.role, Task.id)
-    ledger = Ledger(as_of=as_of, plans=[(p.key, p.title) for p in plans])
+    ledger = Ledger(
+        as_of=as_of,
+        plans=[(p.key, p.title) for p in plans],
+        department_order=department_order(session),
+    )
     tasks = session.scalars(
         query.options(
             joinedload(Task.measure).joinedload(Measure.plan),
@@ -312,6 +332,13 @@ def load_ledger(
     for task in tasks:
         ledger.rows.append(_row(task, related, as_of, calendar, policy, zone))
     return ledger
+
+
+def department_order(session: Session) -> dict[str, int]:
+    """The directory's order (机构序列) of the departments: name → position.
+    Departments are stored in the order the directory file lists them."""
+    names = session.scalars(select(Department.name).order_by(Department.id))
+    return {name: index for index, name in enumerate(names)}
 
 
 def _end_of(day: date, zone: tzinfo) -> datetime:

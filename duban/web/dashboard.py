@@ -12,19 +12,24 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from markupsafe import Markup
 
 from duban.domain.errors import NotFoundError
 from duban.domain.scorecard import ScoreWeights
 from duban.domain.status import Light
-from duban.services.dashboard import SCORE_COLUMNS, measure_overview, scorecard
+from duban.services.charts import trajectory_svg
+from duban.services.dashboard import SCORE_COLUMNS, measure_overview, scorecard_of_ledger
 from duban.services.ledger import build_ledger
 from duban.services.ledger_files import write_ledger_xlsx
 from duban.services.links import department_ids_with_tasks
 from duban.services.logs import escalation_log
+from duban.services.measure_page import SHOW_FILTERS, measure_detail
 from duban.services.scorecard import load_weights, weights_description
+from duban.services.summary_charts import departments_svg, ledger_charts
 from duban.web.auth import Staff
 from duban.web.state import WebState, parse_day, render, state_of
 
@@ -68,12 +73,52 @@ def measures(
         )
     except NotFoundError as err:
         return render(request, "dashboard/empty.html", message=str(err))
+    ledger = build_ledger(
+        web.context.session_factory,
+        as_of=web.today(),
+        calendar=web.context.calendar,
+        plan=overview.plan_id,
+        zone=web.zone,
+    )
+    charts = ledger_charts(
+        ledger,
+        measures_link=f"/dashboard?plan={quote(overview.plan_key)}",
+        department=department or None,
+    )
     return render(
         request,
         "dashboard/measures.html",
         overview=overview,
+        charts={name: Markup(svg) for name, svg in charts.items()},
         filters={"section": _int(section), "department": department or "", "light": light or ""},
     )
+
+
+@router.get("/dashboard/measures/{measure_id}")
+def measure_page(
+    request: Request, user: Staff, measure_id: int, show: str | None = None
+) -> Response:
+    """One measure: each responsible unit's task, its light and why, progress,
+    indicator values and chart, escalations and extensions."""
+    web = state_of(request)
+    try:
+        detail = measure_detail(
+            web.context.session_factory,
+            measure_id,
+            as_of=web.today(),
+            calendar=web.context.calendar,
+            show=show,
+            zone=web.zone,
+        )
+    except NotFoundError as err:
+        return render(request, "dashboard/empty.html", status_code=404, message=str(err))
+    chart = None
+    if detail.panels:
+        svg = trajectory_svg(f"措施{detail.number} {detail.title}", detail.panels,
+                             as_of=detail.as_of)
+        chart = Markup(svg.split("?>", 1)[-1])  # our own autoescaped template, inline
+    return render(request, "dashboard/measure.html", m=detail, chart=chart,
+                  show_filters=SHOW_FILTERS)
 
 
 @router.get("/dashboard/escalations")
@@ -122,21 +167,28 @@ def escalations(
 def score(request: Request, user: Staff, sort: str = "score", order: str = "desc") -> Response:
     web = state_of(request)
     weights = score_weights(web)
-    rows = scorecard(
+    ledger = build_ledger(
         web.context.session_factory,
         as_of=web.today(),
+        calendar=web.context.calendar,
+        all_plans=True,
+        zone=web.zone,
+    )
+    rows = scorecard_of_ledger(
+        ledger,
         calendar=web.context.calendar,
         weights=weights,
         sort=sort,
         descending=order != "asc",
-        zone=web.zone,
     )
+    chart = Markup(departments_svg(ledger))
     return render(
         request,
         "dashboard/scorecard.html",
         rows=rows,
         columns=SCORE_COLUMNS,
         rules=weights_description(weights),
+        chart=chart,
         scored=sum(1 for r in rows if r.score is not None),
         sort=sort,
         order="asc" if order == "asc" else "desc",

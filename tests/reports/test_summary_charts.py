@@ -1,0 +1,53 @@
+"""The summary charts of a ledger: the numbers drawn, and drawings that parse
+as SVG with every label in words (the small world of tests/reports/conftest.py)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import date
+from urllib.parse import quote
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from duban.services.ledger import build_ledger
+from duban.services.summary_charts import (
+    completion_by_department,
+    ledger_charts,
+    lights_by_section,
+    overdue_trend,
+)
+from tests.db.conftest import CIVIL, HEALTH, HR, XIANGZHOU
+from tests.reports.conftest import History
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def test_charts_count_lights_completion_and_overdue_weeks(
+    history: History, session_factory: sessionmaker[Session]
+) -> None:
+    ledger = build_ledger(session_factory, as_of=date(2016, 1, 29), calendar=history.calendar)
+    [section] = lights_by_section(ledger, link="/dashboard?section=")
+    counts = {s.label: s.value for s in section.segments}
+    # lead and single done on time; support done late; district overdue; later behind.
+    assert counts == {"红灯": 1, "黄灯": 1, "蓝灯": 0, "逾期办结": 1, "绿灯": 2}
+    bars = completion_by_department(ledger, order=ledger.department_order, link="?d=")
+    assert [b.label for b in bars] == sorted(
+        [HEALTH, HR, CIVIL, XIANGZHOU], key=ledger.department_key)
+    health = next(b for b in bars if b.label == HEALTH)
+    assert {s.label: s.value for s in health.segments} == {
+        "已办结": 1, "待审核": 0, "在办": 1, "逾期": 0}
+    assert health.note == "办结率 50%" and health.link == "?d=" + quote(HEALTH)
+    # 香洲区 (due 12-17, nothing submitted) is overdue from 12-18; 市民政局 (submitted
+    # 12-24) only on the weekly day 12-18; 市人社局's due moved to 01-15 (submitted 01-12).
+    trend = dict(overdue_trend(ledger, weeks=8))
+    assert trend[date(2015, 12, 11)] == 0
+    assert trend[date(2015, 12, 18)] == 2
+    assert trend[date(2016, 1, 29)] == 1
+    charts = ledger_charts(ledger, measures_link="/dashboard?plan=p")
+    for name, svg in charts.items():
+        root = ET.fromstring(svg)
+        assert root.tag == f"{SVG}svg", name
+        assert root.get("viewBox", "").startswith("0 0 360 "), name
+    assert "&amp;department=" in charts["departments"] and "逾期" in charts["trend"]
+    only = ledger_charts(ledger, department=XIANGZHOU)
+    assert set(only) == {"sections", "trend"} and "红灯1" in only["sections"]
