@@ -160,7 +160,7 @@ class LedgerRow:
     @property
     def cancelled(self) -> bool:
         """Withdrawn (撤销): out of scores and lights."""
-        return self.state.value == "cancelled"
+        return self.state is TaskState.CANCELLED
 
     @property
     def max_level(self) -> int:
