@@ -11,6 +11,8 @@ changes nothing and says so.
 from __future__ import annotations
 
 import secrets
+import socket
+import time as time_module
 from collections import Counter
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -29,7 +31,7 @@ from duban.cli.store import import_command
 from duban.config import REFERENCE_PLAN_FILE, Settings, get_settings
 from duban.db import mask_url
 from duban.domain.scorecard import parse_period
-from duban.mail_sink import MailSink, text_of
+from duban.mail_sink import MailSink, free_port, text_of
 from duban.private_files import write_private
 from duban.services.accounts import add_user, list_users
 from duban.services.context import AppContext, open_context
@@ -44,8 +46,44 @@ DEMO_START = "2014-09-01"
 DEMO_REPLAY_END = "2016-01-29"
 
 
+_phase_started: list[float] = []
+
+
 def _step(title: str) -> None:
+    """Print a phase's title, and how long the previous phase took."""
+    now = time_module.monotonic()
+    if _phase_started:
+        typer.echo(f"(用时 {now - _phase_started[-1]:.1f} 秒)")
+    _phase_started[:] = [now]
     typer.echo(f"\n== {title} ==")
+
+
+def _demo_mail_port(settings: Settings) -> int:
+    """The demo mail server's port, kept in the data folder so that a second
+    run finds the same addresses (and changes no contact); a new one only if
+    the kept port is taken."""
+    path = settings.ensure_data_dir() / "demo-mail.port"
+    try:
+        kept = int(path.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        kept = 0
+    if kept and _port_free(kept):
+        return kept
+    port = free_port()
+    path.write_text(f"{port}\n", encoding="utf-8")
+    return port
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the mail server binds (asyncio sets it): a port the last run's
+        # server left in TIME_WAIT is free for it.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def demo_org(settings: Settings, sink: MailSink) -> dict[str, Any]:
@@ -103,21 +141,24 @@ def demo_command(
     typer.echo(f"数据库:{mask_url(settings.database_url)}")
     _step("1/6 数据库")
     upgrade_command()
-    _step("2/6 机构目录")
-    load_command(file=None, as_of=None)
+    # The organisation file (directory and contacts, every address the demo's
+    # mail server on a port kept in the data folder) is loaded once, here: a
+    # second run finds it unchanged.
+    sink = MailSink(_demo_mail_port(settings))
+    _step(f"2/6 机构目录与联系人(邮件发往本机邮件服务 127.0.0.1:{sink.port})")
+    org_file = settings.ensure_data_dir() / "demo-org.yaml"
+    write_private(  # its addresses carry the mail sink's credentials
+        org_file,
+        "# duban demo: every contact delivers to the demo's loopback mail sink\n"
+        + yaml.safe_dump(demo_org(settings, sink), allow_unicode=True, sort_keys=False),
+    )
+    load_command(file=org_file, as_of=as_of)
     _step("3/6 导入参考方案")
     import_command(file=REFERENCE_PLAN_FILE, dry_run=False, create_unknown=False, as_json=False)
     _step("4/6 交办(每项措施一次 Prefect 流程)")
     assign_command(plan=None, measure=None, as_of=as_of, as_json=False)
-    with MailSink() as sink:
-        _step(f"5/6 提醒与督办回放({as_of} 至 {until},发往本机邮件服务 127.0.0.1:{sink.port})")
-        org_file = settings.ensure_data_dir() / "demo-org.yaml"
-        write_private(  # its addresses carry the mail sink's credentials
-            org_file,
-            "# duban demo: every contact delivers to the demo's loopback mail sink\n"
-            + yaml.safe_dump(demo_org(settings, sink), allow_unicode=True, sort_keys=False),
-        )
-        load_command(file=org_file, as_of=as_of)
+    with sink:
+        _step(f"5/6 提醒与督办回放({as_of} 至 {until})")
         context = open_context(settings)
         start, end = date.fromisoformat(as_of), date.fromisoformat(until)
         # Departments act during the replay (签收, 进度反馈, 报结, 延期, 退回 …),
@@ -151,6 +192,7 @@ def demo_command(
         "duban escalations;duban deliveries --status failed"
     )
     _step("网页(督查室看板、督办科工作台、单位办理页)")
+    _phase_started.clear()
     _show_web_entry(settings, context, until=until, port=port)
     if serve:
         from duban.cli.serve import serve_command
