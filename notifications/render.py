@@ -45,10 +45,25 @@ Context contract (every step)
         ``other_departments`` (list of names sharing the measure), ``note``
         (what a coordinator wrote when taking a step by hand, e.g. ``manual_urge``)
 
-``delivery_failed`` additionally needs ``failed_step_label`` (what could not be
+        reader-facing (optional): ``department`` (the item's own unit; the
+        digest-level ``department`` is only the fallback), ``lead_departments``
+        (names leading its measure), ``source`` (a single 督办件's source and 文号),
+        ``rung`` (default from ``level``: 提醒/催办/黄色督办/红色督办)
+
+``delivery_failed`` needs, per report, ``failed_step_label`` (what could not be
 delivered, e.g. ``交办通知``), ``failed_contact`` (the contact URL: the template
 only ever prints its privacy form), ``failed_error`` (``SendOutcome.error``,
-already free of secrets) and ``failed_attempts`` (int).
+already free of secrets) and ``failed_attempts`` (int), and optionally
+``failed_recipient``, ``failed_departments`` (every department of the failed
+message), ``failed_tasks`` (how many) and ``failed_link`` (its desk page): either
+at the top level (one report) or as a ``failures`` list (which ``staff_digest``
+also prints).
+
+Readers (built by ``duban/services/messages.py``): ``staff_digest`` (督办科, 督查室)
+and ``lead_digest`` (a lead department about its supporters) print ``items``
+grouped by measure (filter ``by_measure``); ``digest`` prints an optional
+``watched_items`` list (supporters' tasks, read-only links) after the
+department's own ``items``.
 
 Every message says what is due (measure, task), by whom (department, role), when
 (due date, days left/overdue), what happens next (next rung and date) and how to
@@ -99,6 +114,10 @@ STEPS: dict[str, str] = {
     "task_cancelled": "任务撤销通知",
     "digest": "督办提醒",
     "delivery_failed": "送达失败",
+    # Written for their reader (duban/services/messages.py): staff, and a lead
+    # department about its supporting units' tasks.
+    "staff_digest": "督办情况",
+    "lead_digest": "配合单位督办情况",
     # Weekly reports (REPORT_STEPS, built by duban.services.digest).
     "weekly_digest": "每周督办简报",
     "weekly_summary": "每周任务清单",
@@ -128,6 +147,25 @@ _OPTIONAL_ITEM: dict[str, Any] = {
     "next_step_date": None,
     "other_departments": (),
     "note": None,
+    "department": None,
+    "lead_departments": (),
+    "source": "",
+    "rung": None,
+    "read_only": False,
+}
+# Which rung of the ladder a level is, as staff say it.
+RUNGS = {0: "提醒", 1: "催办", 2: "黄色督办", 3: "红色督办"}
+_FAILURE_KEYS = (
+    "failed_step_label",
+    "failed_contact",
+    "failed_error",
+    "failed_attempts",
+)
+_FAILURE_OPTIONAL: dict[str, Any] = {
+    "failed_recipient": "",
+    "failed_departments": (),
+    "failed_tasks": 0,
+    "failed_link": "",
 }
 
 
@@ -183,15 +221,86 @@ def _normalise(step: str, context: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError("notification context 'items' must be a list of mappings")
     if not items and step not in _ITEMS_OPTIONAL:
         raise ValueError(f"notification context for {step!r} has no items")
+    failures = [_failure(f, where=f"failures[{i}]") for i, f in enumerate(
+        context.get("failures") or ())]
+    if step == "delivery_failed" and not failures:
+        failures = [_failure(context, where="context")]
+    if step == "delivery_failed":
+        failures_first = {**failures[0]}
+    else:
+        failures_first = {}
+    return {
+        **_FAILURE_OPTIONAL,
+        **failures_first,
+        **context,
+        "items": _items(items, "items"),
+        "watched_items": _items(context.get("watched_items") or (), "watched_items"),
+        "failures": failures,
+        "message_step": step,
+        "step_title": STEPS[step],
+    }
+
+
+def _items(items: Sequence[Mapping[str, Any]], name: str) -> list[dict[str, Any]]:
     normalised = []
     for index, item in enumerate(items):
         lacking = [key for key in _REQUIRED_ITEM if key not in item]
         if lacking:
-            raise ValueError(f"items[{index}] lacks {', '.join(lacking)}")
+            raise ValueError(f"{name}[{index}] lacks {', '.join(lacking)}")
         full = {**_OPTIONAL_ITEM, **item}
         full["other_departments"] = list(full["other_departments"] or ())
+        full["lead_departments"] = list(full["lead_departments"] or ())
+        if full["rung"] is None:
+            full["rung"] = RUNGS.get(int(full["level"] or 0), "提醒")
         normalised.append(full)
-    return {**context, "items": normalised, "message_step": step, "step_title": STEPS[step]}
+    return normalised
+
+
+def _failure(values: Mapping[str, Any], *, where: str) -> dict[str, Any]:
+    """One delivery-failure report: the required ``failed_*`` keys and the optional ones."""
+    lacking = [key for key in _FAILURE_KEYS if key not in values]
+    if lacking:
+        raise ValueError(f"delivery failure in {where} lacks {', '.join(lacking)}")
+    report = {key: values[key] for key in _FAILURE_KEYS}
+    for key, default in _FAILURE_OPTIONAL.items():
+        report[key] = values.get(key) or default
+    report["failed_departments"] = list(report["failed_departments"])
+    return report
+
+
+def by_measure(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``items`` grouped by measure, for readers who oversee many units: the
+    measures with the highest rung first (then by number), and within one the
+    most severe, then by unit. Each group: ``number``, ``title``, ``source``,
+    ``leads`` (lead departments' names), ``top_level`` and ``tasks`` (the items)."""
+    groups: dict[tuple[Any, str, str], dict[str, Any]] = {}
+    for item in items:
+        key = (item["measure_number"], str(item["measure_title"]), str(item.get("source") or ""))
+        group = groups.setdefault(
+            key,
+            {"number": key[0], "title": key[1], "source": key[2], "leads": [], "tasks": [],
+             "top_level": 0},
+        )
+        group["tasks"].append(item)
+        group["top_level"] = max(group["top_level"], int(item.get("level") or 0))
+        for lead in item.get("lead_departments") or ():
+            if lead not in group["leads"]:
+                group["leads"].append(lead)
+    for group in groups.values():
+        group["tasks"].sort(
+            key=lambda i: (-int(i.get("level") or 0), str(i.get("department") or ""), str(i["due"]))
+        )
+    return sorted(groups.values(), key=lambda g: (-g["top_level"], g["number"], g["title"]))
+
+
+def rung_counts(items: Sequence[Mapping[str, Any]]) -> str:
+    """``红色督办 3 项、黄色督办 9 项``: how many items of each rung, highest first."""
+    counts: dict[int, int] = {}
+    for item in items:
+        level = int(item.get("level") or 0)
+        counts[level] = counts.get(level, 0) + 1
+    return "、".join(f"{RUNGS.get(level, '提醒')} {counts[level]} 项" for level in sorted(
+        counts, reverse=True))
 
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
@@ -234,7 +343,12 @@ def _names(values: Any) -> str:
 def _environments(root: Path) -> dict[str, jinja2.Environment]:
     """One environment per output kind; cached per templates directory."""
     loader = jinja2.FileSystemLoader(str(root))
-    common_filters: dict[str, Callable[..., Any]] = {"privacy": _privacy, "names": _names}
+    common_filters: dict[str, Callable[..., Any]] = {
+        "privacy": _privacy,
+        "names": _names,
+        "by_measure": by_measure,
+        "rung_counts": rung_counts,
+    }
 
     def make(kind: str, **options: Any) -> jinja2.Environment:
         env = jinja2.Environment(

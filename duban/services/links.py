@@ -171,6 +171,50 @@ def task_link(
     return f"{base_url.rstrip('/')}/tasks/{task.id}?k={token}"
 
 
+def staff_task_link(task_id: int, *, base_url: str | None) -> str:
+    """``BASE/tasks/ID``: the staff page of a task (it asks staff to sign in);
+    "" without a base URL. Staff messages carry this, never a department token."""
+    if not base_url:
+        return ""
+    return f"{base_url.rstrip('/')}/tasks/{task_id}"
+
+
+def reader_task_link(
+    session: Session,
+    task: Task,
+    *,
+    reader_department_id: int,
+    base_url: str | None,
+    now: datetime,
+    signer: LinkSigner | None = None,
+) -> str:
+    """``BASE/tasks/ID?k=TOKEN`` signed for the *reader's* department: for a
+    lead department told about a supporting unit's task, it opens a read-only
+    view of that task (see :func:`may_watch`), never the supporter's forms.
+    "" without a base URL."""
+    if not base_url:
+        return ""
+    token = department_token(session, reader_department_id, now=now, signer=signer)
+    return f"{base_url.rstrip('/')}/tasks/{task.id}?k={token}"
+
+
+def may_watch(session: Session, department_id: int, task: Task) -> bool:
+    """Whether ``department_id`` leads the measure of ``task``, a supporting
+    task (same measure and deadline): such a department may read the task,
+    not act on it. The same rule routes a 督办 to the lead department."""
+    if task.role != "supporting" or task.department_id == department_id:
+        return False
+    lead = session.scalar(
+        select(Task.id).where(
+            Task.measure_id == task.measure_id,
+            Task.deadline == task.deadline,
+            Task.role == "lead",
+            Task.department_id == department_id,
+        ).limit(1)
+    )
+    return lead is not None
+
+
 def department_link(
     department_id: int,
     *,

@@ -46,8 +46,8 @@ from duban.domain.escalation import (
     next_rung,
     next_step_after,
     step_by_name,
-    step_label,
 )
+from duban.domain.items import item_source_text
 from duban.domain.workdays import Unpublished, WorkCalendar
 from duban.services.links import LinkSigner, task_link
 from duban.services.org import ContactWithChannels, contacts_for
@@ -546,80 +546,12 @@ def _mark_notices_failed(
 def build_message_context(
     session: Session, delivery: Delivery, context: DeliveryContext, now: datetime
 ) -> tuple[str, dict[str, Any]]:
-    """The template name and context of a delivery (see notifications.render)."""
-    items: list[dict[str, Any]] = []
-    templates: list[str] = []
-    department_names: set[str] = set()
-    for item in delivery.items:
-        notice = session.get(Notice, item.notice_id)
-        assert notice is not None
-        task = session.get(Task, notice.task_id)
-        assert task is not None
-        entry, template = _item_context(session, notice, task, context, now)
-        items.append(entry)
-        templates.append(template)
-        department_names.add(entry["department"])
-    # Most severe first, then by measure and due date: the same order however
-    # (and by how many routers at once) the items were added.
-    order = sorted(
-        range(len(items)),
-        key=lambda i: (
-            -int(items[i]["level"]),
-            items[i]["measure_number"],
-            items[i]["due"],
-            items[i]["department"],
-            items[i]["step"],
-        ),
-    )
-    items, templates = [items[i] for i in order], [templates[i] for i in order]
-    contact = delivery.contact
-    template = templates[0] if len(items) == 1 else "digest"
-    own = session.get(Department, contact.department_id) if contact.department_id else None
-    names = sorted(department_names)
-    about = (
-        own.name if own else (names[0] if len(names) == 1 else f"{names[0]}等{len(names)}个单位")
-    )
-    extra: dict[str, Any] = {}
-    if template == FAILED_STEP:
-        extra = _failure_context(session, delivery.items[0].notice_id)
-    return template, {
-        **extra,
-        "recipient_name": contact.name,
-        "department": about,
-        "items": items,
-        "sender": context.sender_name,
-        "base_url": context.base_url or "",
-    }
+    """The template name and context of a delivery, written for its reader
+    (see duban.services.messages and notifications.render)."""
+    # Imported here: the messages module builds on this one.
+    from duban.services.messages import compose
 
-
-def _failure_context(session: Session, notice_id: int) -> dict[str, Any]:
-    """What the coordinators need to fix a failed delivery: which step, to which
-    contact (the template prints only its privacy form), the error, the tries."""
-    notice = session.get(Notice, notice_id)
-    assert notice is not None
-    failed = session.get(Delivery, int(StepKey.parse(notice.step).anchor))
-    if failed is None:  # pragma: no cover - deliveries are never deleted
-        return {
-            "failed_step_label": "通知",
-            "failed_contact": "",
-            "failed_error": notice.reason,
-            "failed_attempts": 0,
-        }
-    labels: list[str] = []
-    for item in failed.items:
-        carried = session.get(Notice, item.notice_id)
-        task = session.get(Task, carried.task_id) if carried else None
-        if carried is None or task is None:
-            continue
-        label = step_label(policy_for(session, task.policy_id), carried.step)
-        if label not in labels:
-            labels.append(label)
-    return {
-        "failed_step_label": "、".join(labels) or "通知",
-        "failed_contact": failed.channel.url_privacy,
-        "failed_error": failed.last_error or "",
-        "failed_attempts": failed.attempts,
-    }
+    return compose(session, delivery, context, now)
 
 
 def _item_context(
@@ -663,6 +595,9 @@ def _item_context(
         )
         .order_by(Task.role, Department.name)
     ).all()
+    leads = [n for n, r in others if r == "lead"]
+    if task.role == "lead":
+        leads = sorted([department.name, *leads])
     days_left: int | None = None
     days_overdue: int | None = None
     if today <= task.due:
@@ -689,6 +624,9 @@ def _item_context(
         "next_step_date": next_date,
         "link": link,
         "other_departments": [f"{n}({ROLE_LABELS.get(r, r)})" for n, r in others],
+        "lead_departments": leads,
+        # A single 督办件's source, 文号 and instructing leader ("" for a plan's measure).
+        "source": item_source_text(measure.source_kind, measure.doc_ref, measure.instructed_by),
         "reason": notice.reason,
         # What a coordinator wrote when taking a step by hand (督办科催办).
         "note": notice.note,

@@ -1,7 +1,9 @@
 """The liaison's pages (联络员), reached without a password from the signed
 link in every notice: the department's tasks, one task with the measure, the
 other departments, the due date and the ladder ahead, and the actions
-签收 / 进度反馈 / 报结 (with attachments) / 延期申请.
+签收 / 进度反馈 / 报结 (with attachments) / 延期申请. A lead department's link
+also opens its supporting units' tasks of the measures it leads, read-only
+(``department/watch.html``: no forms, no files); their actions stay refused.
 
 Every route takes the link token in its path and serves only the tasks of the
 token's department; every form also carries the session's CSRF token. Each
@@ -30,11 +32,12 @@ from duban.services.attachments import (
     staged_files,
 )
 from duban.services.ics import department_ics
+from duban.services.links import LinkHolder
 from duban.services.outlook import next_steps, past_escalations
 from duban.services.tasks import list_tasks
 from duban.web.auth import CheckedForm
 from duban.web.limits import accepts_uploads
-from duban.web.links import guard_task, holder_of
+from duban.web.links import guard_task, holder_of, watching
 from duban.web.state import WebState, flash, parse_day, render, state_of
 
 router = APIRouter(include_in_schema=False)
@@ -134,8 +137,10 @@ def department_calendar(request: Request, token: str) -> Response:
 @router.get("/d/{token}/tasks/{task_id}")
 def department_task(request: Request, token: str, task_id: int) -> Response:
     holder = holder_of(request, token)
-    guard_task(request, holder, task_id)
     web = state_of(request)
+    if watching(request, holder, task_id):
+        return _watch_page(request, holder, token, task_id)
+    guard_task(request, holder, task_id)
     detail = web.task_detail(task_id)
     returns = [e for e in detail.events if e.action == "return"]
     return render(
@@ -158,6 +163,28 @@ def department_task(request: Request, token: str, task_id: int) -> Response:
         past=past_escalations(task_id, zone=web.zone, session_factory=web.context.session_factory),
         can_act=detail.state in OPEN_STATES,
         max_upload=web.context.settings.upload_max_bytes,
+    )
+
+
+def _watch_page(request: Request, holder: LinkHolder, token: str, task_id: int) -> Response:
+    """A supporting unit's task as its lead department reads it: facts, the
+    ladder and the record, without forms or attachments (read-only)."""
+    web = state_of(request)
+    return render(
+        request,
+        "department/watch.html",
+        holder=holder,
+        token=token,
+        task=web.task_detail(task_id),
+        attachments=[],
+        steps=next_steps(
+            task_id,
+            today=web.today(),
+            calendar=web.context.calendar,
+            zone=web.zone,
+            session_factory=web.context.session_factory,
+        ),
+        past=past_escalations(task_id, zone=web.zone, session_factory=web.context.session_factory),
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import HTTPException, Request
 from sqlalchemy import select
 
-from duban.services.links import LinkError, LinkHolder
+from duban.services.links import LinkError, LinkHolder, may_watch
 from duban.web.state import state_of
 from models import Task
 
@@ -35,3 +35,12 @@ def guard_task(request: Request, holder: LinkHolder, task_id: int) -> None:
         raise HTTPException(404, f"找不到任务 #{task_id}")
     if owner != holder.department_id:
         raise HTTPException(403, f"此链接属于{holder.department},不能查看或办理其他单位的任务")
+
+
+def watching(request: Request, holder: LinkHolder, task_id: int) -> bool:
+    """Whether the link's department reads ``task_id`` as the lead of its
+    measure (a supporting unit's task): a read-only view, never its actions."""
+    web = state_of(request)
+    with web.context.session_factory() as session:
+        task = session.get(Task, task_id)
+        return task is not None and may_watch(session, holder.department_id, task)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,11 @@ def context_for(step: str) -> dict[str, Any]:
     )
 
 
-@pytest.mark.parametrize("step", sorted(set(STEPS) - REPORT_STEPS))  # reports: tests/reports
+# Messages to a department; staff and failure reports have tests of their own below.
+STAFF_STEPS = {"staff_digest", "lead_digest", "delivery_failed"}
+
+
+@pytest.mark.parametrize("step", sorted(set(STEPS) - REPORT_STEPS - STAFF_STEPS))
 def test_every_step_renders_what_who_when_next_and_how(step: str) -> None:
     message = render(step, context_for(step), templates_dir=DEFAULT_TEMPLATES_DIR)
     assert message.title.startswith("【") and "\n" not in message.title
@@ -64,7 +69,7 @@ def test_every_step_renders_what_who_when_next_and_how(step: str) -> None:
         ("escalate_yellow", ["黄色督办单", "负责人"]),
         ("escalate_red", ["红色督办单", "约谈"]),
         ("digest", ["【催办】", "【到期提醒】", "2 项督办事项"]),
-        ("delivery_failed", ["未能送达", "交办通知", "5 次"]),
+        ("delivery_failed", ["未能送达", "交办通知", "5 次", "珠海市教育局"]),
     ],
 )
 def test_step_wording(step: str, phrases: list[str]) -> None:
@@ -157,8 +162,8 @@ def test_undefined_variables_are_errors(tmp_path: Path) -> None:
         (step_dir / name).write_text("{{ no_such_variable }}", encoding="utf-8")
     with pytest.raises(jinja2.UndefinedError):
         render("urge", sample_context(), templates_dir=tmp_path)
-    # ... as does the delivery_failed template when its extra fields are missing.
-    with pytest.raises(jinja2.UndefinedError):
+    # A delivery_failed report without its fields is refused, naming what it lacks.
+    with pytest.raises(ValueError, match="failed_step_label"):
         render("delivery_failed", sample_context(), templates_dir=DEFAULT_TEMPLATES_DIR)
 
 
@@ -184,3 +189,94 @@ def test_long_titles_are_cut_so_mail_servers_accept_them(tmp_path: object) -> No
     }
     title = render("urge", context, templates_dir=DEFAULT_TEMPLATES_DIR).title
     assert len(title) == TITLE_MAX and title.endswith("…")
+
+
+# --- messages by reader -------------------------------------------------------------
+
+def _visible(html: str) -> str:
+    """The HTML's text as a mail reader shows it (tags dropped, entities kept)."""
+    return re.sub(r"<[^>]+>", "", html)
+
+
+def _staff_items() -> list[dict[str, Any]]:
+    """A 督办科 day: two units of measure 10 and a single 督办件, one urged by hand."""
+    return [
+        sample_item(task_id=7, step="escalate_yellow", step_label="督办(黄色督办单)", level=2,
+                    measure_number=10, measure_title="增强城乡基层群众自治活力",
+                    department="香洲区", role_label="配合", days_left=None, days_overdue=5,
+                    lead_departments=["珠海市民政局"], link="https://duban.example.gov.cn/tasks/7"),
+        sample_item(task_id=8, step="escalate_red", step_label="督办(红色督办单,约谈)", level=3,
+                    measure_number=10, measure_title="增强城乡基层群众自治活力",
+                    department="斗门区", role_label="配合", days_left=None, days_overdue=10,
+                    lead_departments=["珠海市民政局"], link="https://duban.example.gov.cn/tasks/8"),
+        sample_item(task_id=9, step="manual_urge", step_label="督办科催办", level=1,
+                    measure_number=1, measure_title="老旧小区加装电梯",
+                    department="珠海市住房和城乡规划建设局", role_label="牵头",
+                    source="领导批示 · 市府办批〔2027〕12号 · 张市长批示",
+                    note="请本周内报送进展", days_left=None, days_overdue=2,
+                    link="https://duban.example.gov.cn/tasks/9"),
+    ]
+
+
+def test_staff_read_each_unit_by_measure_with_rung_lateness_and_the_staff_link() -> None:
+    context = sample_context(recipient_name="督办科", department="督办科", items=_staff_items())
+    message = render("staff_digest", context, templates_dir=DEFAULT_TEMPLATES_DIR)
+    assert message.title.startswith("【督办情况】3 项任务：红色督办 1 项、黄色督办 1 项、催办 1 项")
+    for body in (message.text, _visible(message.html), message.markdown):
+        # The measure with the highest rung first, its lead named; each unit its own.
+        assert body.index("措施10 增强城乡基层群众自治活力") < body.index("措施1 老旧小区加装电梯")
+        assert "牵头：珠海市民政局" in body
+        assert body.index("斗门区") < body.index("香洲区")  # red before yellow
+        assert "斗门区（配合）" in body and "香洲区（配合）" in body
+        assert "珠海市住房和城乡规划建设局（牵头）" in body
+        assert "已逾期 10 个工作日" in body and "已逾期 5 个工作日" in body
+        assert "请本周内报送进展" in body  # the 督办科催办's note
+        assert "市府办批〔2027〕12号" in body  # the 督办件's source and 文号
+        assert "https://duban.example.gov.cn/tasks/7" in body and "需登录" in body
+        assert "你单位" not in body and "珠海市教育局" not in body
+    for rung in ("【红色督办】", "【黄色督办】", "【催办】"):
+        assert rung in message.text
+    assert '<font color="warning">【红色督办】</font>' in message.markdown
+    assert "[查看任务 7（需登录）](https://duban.example.gov.cn/tasks/7)" in message.markdown
+
+
+def test_a_lead_department_reads_its_supporters_with_read_only_links() -> None:
+    items = _staff_items()[:2]
+    message = render("lead_digest", sample_context(department="珠海市民政局", items=items),
+                     templates_dir=DEFAULT_TEMPLATES_DIR)
+    assert "珠海市民政局牵头措施中 2 项配合任务" in message.title
+    for body in (message.text, _visible(message.html), message.markdown):
+        assert "你单位牵头的措施中" in body and "只读" in body
+        assert "香洲区（配合）" in body and "斗门区（配合）" in body
+    # Its own tasks and its supporters' in one day's digest: two parts.
+    own = sample_item(department="珠海市民政局", role_label="牵头")
+    mixed = render("digest", sample_context(department="珠海市民政局", items=[own],
+                                            watched_items=items),
+                   templates_dir=DEFAULT_TEMPLATES_DIR)
+    for body in (mixed.text, _visible(mixed.html), mixed.markdown):
+        assert "责任单位：珠海市民政局（牵头）" in body
+        own_at, part_at = body.index("责任单位：珠海市民政局"), body.index("配合单位有 2 项任务")
+        assert own_at < part_at < body.index("香洲区（配合）")
+
+
+def test_a_failure_report_names_every_department_and_each_report() -> None:
+    one = {"failed_step_label": "督办提醒", "failed_contact": SECRET_CONTACT,
+           "failed_error": "550 unknown", "failed_attempts": 1, "failed_recipient": "民政联络员",
+           "failed_departments": ["万山海洋开发试验区", "斗门区", "珠海市民政局"],
+           "failed_tasks": 3, "failed_link": "https://duban.example.gov.cn/desk/deliveries/5"}
+    context = sample_context(department="督办科", items=[], failures=[one, {**one,
+                             "failed_recipient": "督查室", "failed_departments": ["香洲区"]}])
+    message = render("delivery_failed", context, templates_dir=DEFAULT_TEMPLATES_DIR)
+    assert message.title == "【送达失败】2 条通知未能送达"
+    for body in (message.text, _visible(message.html), message.markdown):
+        assert "万山海洋开发试验区、斗门区、珠海市民政局" in body and "共 3 项任务" in body
+        assert "发给督查室的" in body and "/desk/deliveries/5" in body
+        assert "S3cretPassw0rd" not in body
+
+
+def test_the_way_in_is_never_empty_without_a_base_url() -> None:
+    context = sample_context(base_url="", items=[sample_item(link="")])
+    message = render("urge", context, templates_dir=DEFAULT_TEMPLATES_DIR)
+    for body in (message.text, _visible(message.html), message.markdown):
+        assert "办理入口：登录督办系统，查看任务 101" in body
+        assert "办理入口：\n" not in body + "\n" and "请登录督办系统办理：" not in body

@@ -120,3 +120,27 @@ def test_images_and_pdfs_are_shown_inline_everything_else_downloads(
     other = link(world.single)
     assert client.get(
         f"/d/{other}/tasks/{world.lead}/files/{ids['现场照片.png']}/view").status_code == 403
+
+
+def test_a_lead_department_reads_a_supporting_task_but_cannot_act_on_it(
+    client: TestClient, world: World, link: Callable[..., str]
+) -> None:
+    lead = link(world.lead)  # 市卫计局 leads measure 8; 市民政局 supports it
+    opened = client.get(f"/tasks/{world.support}?k={lead}")
+    assert opened.status_code == 303
+    page = client.get(opened.headers["location"])
+    assert page.status_code == 200
+    text = _visible(page.text)
+    assert "珠海市民政局" in text and "只读" in text and "办理记录" in text
+    assert "<form" not in page.text and 'id="actions"' not in page.text
+    token = csrf(client, f"/d/{lead}/tasks/{world.lead}")  # its own task has forms
+    for action in ("ack", "report", "extend"):
+        refused = client.post(f"/d/{lead}/tasks/{world.support}/{action}",
+                              data={"csrf_token": token, "note": "代办", "actor": "王五"})
+        assert refused.status_code == 403, action
+    # Only the lead: a supporter cannot read the lead's task, nor another unit's.
+    supporter = link(world.support)
+    assert client.get(f"/d/{supporter}/tasks/{world.lead}").status_code == 403
+    assert client.get(f"/d/{link(world.single)}/tasks/{world.support}").status_code == 403
+    # Its own task still has its forms.
+    assert 'id="ack-form"' in client.get(f"/d/{lead}/tasks/{world.lead}").text
