@@ -17,6 +17,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from duban.domain.errors import NotFoundError
 from duban.domain.scorecard import ScoreWeights
@@ -26,12 +28,19 @@ from duban.services.dashboard import SCORE_COLUMNS, measure_overview, scorecard_
 from duban.services.ledger import build_ledger
 from duban.services.ledger_files import write_ledger_xlsx
 from duban.services.links import department_ids_with_tasks
-from duban.services.logs import escalation_log
+from duban.services.logs import (
+    NOTICE_STATUS_FILTERS,
+    STATUS_LABELS,
+    escalation_entry,
+    escalation_page,
+    page_offset,
+)
 from duban.services.measure_page import SHOW_FILTERS, measure_detail
 from duban.services.scorecard import load_weights, weights_description
 from duban.services.summary_charts import departments_svg, ledger_charts
 from duban.web.auth import Staff
-from duban.web.state import WebState, parse_day, render, state_of
+from duban.web.state import WebState, page_number, parse_day, render, state_of
+from models import Measure, Plan
 
 router = APIRouter(include_in_schema=False)
 
@@ -71,8 +80,13 @@ def measures(
             light=chosen,
             zone=web.zone,
         )
-    except NotFoundError as err:
-        return render(request, "dashboard/empty.html", message=str(err))
+    except NotFoundError:
+        message = (
+            "找不到所选的工作方案,请从看板重新选择。"
+            if plan
+            else "还没有工作方案。督办科在“方案与交办”上传方案、审核导入并交办后,这里显示各项措施。"
+        )
+        return render(request, "dashboard/empty.html", message=message)
     ledger = build_ledger(
         web.context.session_factory,
         as_of=web.today(),
@@ -127,40 +141,74 @@ def escalations(
     user: Staff,
     level: str | None = None,
     department: str | None = None,
+    measure: str | None = None,
     since: str | None = None,
     until: str | None = None,
-    delivered: str | None = None,
+    status: str | None = None,
+    page: str | None = None,
 ) -> Response:
+    """The escalation log, 50 a page, filtered by level, department, measure,
+    dates and status."""
     web = state_of(request)
     chosen_level = _int(level)
-    entries = escalation_log(
+    chosen_measure = _int(measure)
+    found = escalation_page(
         web.context.session_factory,
         zone=web.zone,
         since=parse_day(since),
         until=parse_day(until),
         department=department or None,
         level=chosen_level if chosen_level in (0, 1, 2, 3) else None,
+        measure_id=chosen_measure,
+        status=status if status in NOTICE_STATUS_FILTERS else None,
+        offset=page_offset(page_number(page)),
     )
-    if delivered == "yes":
-        entries = [e for e in entries if e.delivered]
-    elif delivered == "no":
-        entries = [e for e in entries if not e.delivered]
     with web.context.session_factory() as session:
         departments = [name for _id, name in department_ids_with_tasks(session)]
+        measures = measure_choices(session)
     return render(
         request,
         "dashboard/escalations.html",
-        entries=entries[:500],
-        total=len(entries),
+        page=found,
         departments=departments,
+        measures=measures,
+        statuses=[(key, STATUS_LABELS[key]) for key in NOTICE_STATUS_FILTERS],
         filters={
             "level": "" if chosen_level is None else str(chosen_level),
             "department": department or "",
+            "measure": chosen_measure,
             "since": since or "",
             "until": until or "",
-            "delivered": delivered or "",
+            "status": status or "",
         },
     )
+
+
+@router.get("/dashboard/escalations/{notice_id}")
+def escalation_detail(request: Request, user: Staff, notice_id: int) -> Response:
+    """One step of the ladder: what, why, to whom (the address in its privacy
+    form), delivered or not."""
+    web = state_of(request)
+    entry = escalation_entry(web.context.session_factory, notice_id, zone=web.zone)
+    if entry is None:
+        return render(request, "dashboard/empty.html", status_code=404,
+                      message="找不到这条督办记录")
+    return render(request, "dashboard/escalation.html", e=entry)
+
+
+def measure_choices(session: Session) -> list[tuple[int, str]]:
+    """(id, 措施N 标题) of every measure, plan by plan; the plan's key first
+    when there are several plans."""
+    rows = session.execute(
+        select(Measure.id, Measure.number, Measure.title, Plan.key)
+        .join(Plan, Plan.id == Measure.plan_id)
+        .order_by(Plan.id, Measure.number)
+    ).all()
+    several = len({key for *_rest, key in rows}) > 1
+    return [
+        (mid, f"{key + ' ' if several else ''}措施{number} {title[:18]}")
+        for mid, number, title, key in rows
+    ]
 
 
 @router.get("/dashboard/scorecard")

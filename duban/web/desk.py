@@ -25,13 +25,18 @@ from duban.services.assignment import assign_measure
 from duban.services.attachments import list_attachments
 from duban.services.issued_documents import list_documents
 from duban.services.links import department_ids_with_tasks, department_link, revoke_links
-from duban.services.logs import delivery_log
+from duban.services.logs import (
+    DELIVERY_STATUS_FILTERS,
+    delivery_entry,
+    delivery_page,
+    page_offset,
+)
 from duban.services.org import org_settings
 from duban.services.outlook import next_steps, past_escalations
 from duban.services.work_queue import SECTION_LABELS, work_queue
 from duban.web.auth import CheckedForm, Coordinator, Staff, require_staff
 from duban.web.department import send_attachment
-from duban.web.state import WebState, flash, parse_day, render, state_of
+from duban.web.state import WebState, flash, page_number, parse_day, render, state_of
 from models import Contact, ContactChannel, Delivery
 
 router = APIRouter(include_in_schema=False)
@@ -243,31 +248,55 @@ def decide_extension(
 
 
 @router.get("/desk/deliveries")
-def deliveries(request: Request, user: Coordinator, status: str | None = None) -> Response:
+def deliveries(
+    request: Request,
+    user: Coordinator,
+    status: str | None = None,
+    department: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    page: str | None = None,
+) -> Response:
+    """Every message sent or to be sent, 50 a page, newest first; filtered by
+    status, the recipient's department and the day."""
     web = state_of(request)
-    chosen = status if status in ("pending", "sent", "failed", "sending") else None
-    entries = delivery_log(web.context.session_factory, zone=web.zone, status=chosen, limit=300)
-    return render(request, "desk/deliveries.html", entries=entries, status=chosen or "")
+    chosen = status if status in DELIVERY_STATUS_FILTERS else None
+    found = delivery_page(
+        web.context.session_factory,
+        zone=web.zone,
+        status=chosen,
+        department=department or None,
+        since=parse_day(since),
+        until=parse_day(until),
+        offset=page_offset(page_number(page)),
+    )
+    with web.context.session_factory() as session:
+        departments = [name for _id, name in department_ids_with_tasks(session)]
+    return render(
+        request,
+        "desk/deliveries.html",
+        page=found,
+        departments=departments,
+        statuses=[("sent", "已送达"), ("pending", "待发送"), ("failed", "发送失败")],
+        filters={"status": chosen or "", "department": department or "", "since": since or "",
+                 "until": until or ""},
+    )
 
 
 @router.get("/desk/deliveries/{delivery_id}")
-def delivery_page(request: Request, user: Coordinator, delivery_id: int) -> Response:
+def delivery_detail(request: Request, user: Coordinator, delivery_id: int) -> Response:
     web = state_of(request)
     with web.context.session_factory() as session:
         row = session.get(Delivery, delivery_id)
         if row is None:
-            raise HTTPException(404, f"找不到发送记录 #{delivery_id}")
+            raise HTTPException(404, "找不到这条发送记录")
         contact = session.get(Contact, row.contact_id)
         channels = session.scalars(
             select(ContactChannel)
             .where(ContactChannel.contact_id == row.contact_id)
             .order_by(ContactChannel.position)
         ).all()
-        entry = next(
-            (e for e in delivery_log(web.context.session_factory, zone=web.zone)
-             if e.id == delivery_id),
-            None,
-        )
+        entry = delivery_entry(web.context.session_factory, delivery_id, zone=web.zone)
         return render(
             request,
             "desk/delivery.html",

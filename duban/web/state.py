@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -103,7 +104,23 @@ def make_templates(templates_dir: Path) -> Jinja2Templates:
     env.globals["LEVEL_LABELS"] = LEVEL_LABELS
     env.globals["LIGHTS"] = [(x.value, LIGHT_LABELS[x], LIGHT_MEANINGS[x]) for x in Light]
     env.globals["DELIVERY_STATUS_LABELS"] = DELIVERY_STATUS_LABELS
+    env.globals["page_url"] = page_url
     return Jinja2Templates(env=env)
+
+
+def page_url(request: Request, number: int) -> str:
+    """This page's URL with its filters kept and ``page`` set to ``number``."""
+    query = {k: v for k, v in request.query_params.items() if k != "page"}
+    query["page"] = str(number)
+    return f"{request.url.path}?{urlencode(query)}"
+
+
+def page_number(value: str | None) -> int:
+    """A 1-based page number from a query value (1 when missing or malformed)."""
+    try:
+        return max(int(value or 1), 1)
+    except ValueError:
+        return 1
 
 
 _URL = re.compile(r"https?://[^\s<>\"'）)]+")

@@ -21,10 +21,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.config import Settings
+from duban.services.calendar_data import build_work_calendar
 from duban.services.links import LinkSigner, department_token
 from duban.web import create_app
 from models import Task, User
 from tests.db.conftest import World, at, seed_world
+from tests.reports.conftest import History, seed_history
 from tests.web.screens import browser  # noqa: F401  (the browser tests' chromium, one per module)
 
 AS_OF = at("2015-06-01", 10)
@@ -56,6 +58,25 @@ def world(
                              password_hash=password_hash, active=True, created_at=AS_OF,
                              password_changed_at=AS_OF))
     return world
+
+
+@pytest.fixture
+def history_client(
+    web_settings: Settings,
+    session_factory: sessionmaker[Session],
+    synced_directory: None,
+    password_hash: str,
+) -> tuple[TestClient, History]:
+    """A client of the app on the small world with a known history
+    (tests/reports/conftest.py) seen on 2016-01-29, with both accounts."""
+    history = seed_history(session_factory, build_work_calendar([]))
+    with session_factory.begin() as session:
+        for role in ("coordinator", "supervisor"):
+            session.add(User(username=role, display_name=f"{role}-name", role=role,
+                             password_hash=password_hash, active=True, created_at=AS_OF,
+                             password_changed_at=AS_OF))
+    app = create_app(web_settings, as_of=at("2016-01-29", 10))
+    return TestClient(app, base_url="http://duban.test", follow_redirects=False), history
 
 
 @pytest.fixture

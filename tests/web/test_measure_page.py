@@ -11,33 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.config import Settings
-from duban.services.calendar_data import build_work_calendar
-from duban.web import create_app
-from models import Measure, User
-from tests.db.conftest import CIVIL, HEALTH, HR, XIANGZHOU, at
-from tests.reports.conftest import History, seed_history
-from tests.web.conftest import AS_OF
-
-
-@pytest.fixture
-def history_client(
-    web_settings: Settings,
-    session_factory: sessionmaker[Session],
-    synced_directory: None,
-    password_hash: str,
-) -> tuple[TestClient, History]:
-    history = seed_history(session_factory, build_work_calendar([]))
-    with session_factory.begin() as session:
-        session.add(User(username="supervisor", display_name="李主任", role="supervisor",
-                         password_hash=password_hash, active=True, created_at=AS_OF,
-                         password_changed_at=AS_OF))
-    app = create_app(web_settings, as_of=at("2016-01-29", 10))
-    return TestClient(app, base_url="http://duban.test", follow_redirects=False), history
+from models import Measure
+from tests.db.conftest import CIVIL, HEALTH, HR, XIANGZHOU
+from tests.reports.conftest import History
 
 
 def _measure_id(session_factory: sessionmaker[Session], plan_id: int, number: int) -> int:

@@ -1,0 +1,118 @@
+"""The escalation and delivery logs as people read them: 50 a page with next
+and previous, filtered in the database (department, measure, level, dates,
+status), recipients by name and role, the address only in its privacy form on
+a detail page, and no internal ids (the small world with 60 more 催办, each
+delivered to 香洲区's liaison; SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from duban.services.logs import delivery_page, escalation_log, escalation_page
+from models import Contact, Delivery, DeliveryItem, Notice, Task
+from tests.db.conftest import XIANGZHOU, at
+from tests.db.outbox_world import add_contacts, liaison_url
+from tests.reports.conftest import History
+
+ZONE = ZoneInfo("Asia/Shanghai")
+EXTRA = 60
+
+
+def _sixty_urges(session_factory: sessionmaker[Session], task_id: int) -> int:
+    """60 催办 on ``task_id`` from 2016-02-01 on, every other one delivered (sent)
+    to its department's liaison; returns the department's id."""
+    add_contacts(session_factory)
+    with session_factory.begin() as session:
+        department_id = session.get_one(Task, task_id).department_id
+        liaison = session.scalars(
+            select(Contact).where(Contact.department_id == department_id,
+                                  Contact.role == "liaison")).one()
+        for n in range(EXTRA):
+            day = date(2016, 2, 1) + timedelta(days=n)
+            notice = Notice(task_id=task_id, step=f"manual_urge@{day}", due_at=at(str(day)),
+                            status="sent" if n % 2 else "pending", created_at=at(str(day)),
+                            level=1)
+            session.add(notice)
+            delivery = Delivery(channel_id=liaison.channels[0].id, contact_id=liaison.id,
+                                day=day, status="sent" if n % 2 else "failed",
+                                not_before=at(str(day)), next_attempt_at=at(str(day)),
+                                created_at=at(str(day)), title=f"催办{n}")
+            session.add(delivery)
+            session.flush()
+            session.add(DeliveryItem(delivery_id=delivery.id, notice_id=notice.id,
+                                     channel_id=liaison.channels[0].id))
+    return department_id
+
+
+def test_logs_are_paged_and_filtered_in_the_database(
+    history_client: tuple[TestClient, History], session_factory: sessionmaker[Session]
+) -> None:
+    _client, history = history_client
+    _sixty_urges(session_factory, history.world.district)
+    everything = escalation_log(session_factory, zone=ZONE)
+    first = escalation_page(session_factory, zone=ZONE)
+    second = escalation_page(session_factory, zone=ZONE, offset=50)
+    assert first.total == len(everything) > 50 and len(first.entries) == 50
+    assert [e.id for e in first.entries + second.entries] == [e.id for e in everything]
+    assert (first.number, first.pages, second.number) == (1, 2, 2)
+    with session_factory() as session:
+        m9 = session.get_one(Task, history.world.single).measure_id
+    only_m9 = escalation_page(session_factory, zone=ZONE, measure_id=m9)
+    assert only_m9.total == 1 and only_m9.entries[0].department != XIANGZHOU  # 人社局's 催办
+    sent = escalation_page(session_factory, zone=ZONE, status="sent", department=XIANGZHOU,
+                           since=date(2016, 2, 1), until=date(2016, 2, 10))
+    assert sent.total == 5 and all(e.status == "sent" for e in sent.entries)
+    recipient = sent.entries[0].recipients[0]
+    assert (recipient.role_label, recipient.department) == ("联络员", XIANGZHOU)
+    deliveries = delivery_page(session_factory, zone=ZONE, status="failed", department=XIANGZHOU)
+    assert deliveries.total == 30 and deliveries.entries[0].role_label == "联络员"
+    assert deliveries.entries[0].task_labels[0][1] == f"措施8 · {XIANGZHOU}"
+    assert delivery_page(session_factory, zone=ZONE, department="珠海市民政局").total == 0
+
+
+def test_log_pages_show_names_and_roles_and_the_address_only_in_detail(
+    history_client: tuple[TestClient, History],
+    session_factory: sessionmaker[Session],
+    login: Callable[[TestClient, str], str],
+) -> None:
+    client, history = history_client
+    department_id = _sixty_urges(session_factory, history.world.district)
+    address = liaison_url(department_id)
+    with client:
+        login(client, "coordinator")
+        page = client.get("/dashboard/escalations").text
+        rows = re.findall(r'<tr class="level-\d">', page)
+        assert len(rows) == 50 and 'rel="next"' in page and 'rel="prev"' not in page
+        assert "联络员" in page and address not in page and "mailto" not in page
+        assert not re.search(r">[^<]*#\d", page)  # no internal ids as text
+        second = client.get("/dashboard/escalations?page=2").text
+        assert 'rel="prev"' in second and 'rel="next"' not in second
+        assert len(re.findall(r'<tr class="level-\d">', second)) == len(
+            escalation_log(session_factory, zone=ZONE)) - 50
+        filtered = client.get("/dashboard/escalations", params={
+            "department": XIANGZHOU, "status": "sent", "since": "2016-02-01",
+            "until": "2016-02-10"}).text
+        assert len(re.findall(r'<tr class="level-\d">', filtered)) == 5
+        detail = re.search(r'href="(/dashboard/escalations/\d+)"', filtered)
+        assert detail is not None
+        shown = client.get(detail.group(1)).text
+        assert address in shown and "联络员" in shown and XIANGZHOU in shown
+
+        log = client.get("/desk/deliveries").text
+        assert log.count("<td class=\"nowrap\">2016-") == 50 and 'rel="next"' in log
+        assert address not in log and "联络员" in log and not re.search(r">[^<]*#\d", log)
+        failed = client.get("/desk/deliveries", params={"status": "failed",
+                                                        "department": XIANGZHOU}).text
+        assert "共 30 条" in failed
+        one = re.search(r'href="(/desk/deliveries/\d+)"', failed)
+        assert one is not None
+        delivery = client.get(one.group(1)).text
+        assert address in delivery and f"措施8 · {XIANGZHOU}" in delivery
+        assert not re.search(r">[^<]*#\d", delivery)
