@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     default_horizon: date = date(2020, 12, 31)
     # A supporting department's task is due this many working days before the lead's.
     support_lead_workdays: int = 10
+    # A task whose due date has passed (or is within the first reminder's lead)
+    # when assigned is due this many working days after assignment instead.
+    past_due_grace_workdays: int = Field(default=15, ge=1, le=250)
     # The 考核 weights (YAML, keys of duban.domain.scorecard.ScoreWeights) for the
     # scorecard page, the workbook and `duban report scorecard`; None: the defaults.
     score_weights_file: Path | None = None

@@ -9,9 +9,11 @@ import typer
 
 from duban.cli.app import app
 from duban.config import apply_prefect_defaults
+from duban.domain.assignment import LateTask
 from duban.domain.errors import DubanError
-from duban.services.assignment import MeasureRef, measures_to_run, planned_tasks, tasks_per_measure
+from duban.services.assignment import MeasureRef, late_tasks, measures_to_run, tasks_per_measure
 from duban.services.context import AppContext, open_context
+from duban.timeutil import parse_as_of
 
 
 @app.command("assign")
@@ -24,6 +26,13 @@ def assign_command(
         str | None, typer.Option("--as-of", help="交办时间(YYYY-MM-DD 或 ISO 时间)")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+    accept_past: Annotated[
+        bool,
+        typer.Option(
+            "--accept-past",
+            help="确认交办完成时限已过或临近的任务(期限改为自交办日起的办理期)",
+        ),
+    ] = False,
     deployments: Annotated[
         bool,
         typer.Option(
@@ -35,17 +44,22 @@ def assign_command(
     """交办:每项措施运行一次 Prefect 流程,生成各责任单位的任务并排队交办通知。"""
     context = open_context()
     refs = measures_to_run(context.session_factory, plan=plan, measure=measure)
+    now = parse_as_of(as_of, context.settings.timezone)
+    late: list[LateTask] = []
     for ref in refs:
         if ref.assignable:
-            # Unknown calendar years and the like are reported here, before any
-            # flow starts, rather than from inside a failed flow run.
-            planned_tasks(
+            # Unknown calendar years, due dates already past and the like are
+            # reported here, before any flow starts or anything is written.
+            late += late_tasks(
                 context.session_factory,
                 plan=ref.plan,
                 measure=ref.number,
+                now=now,
                 calendar=context.calendar,
                 policy=context.assignment_policy,
             )
+    if late and not accept_past:
+        raise DubanError(past_warning(late, context.assignment_policy.grace_workdays))
     if deployments:
         _assign_on_workers(context, refs, as_of=as_of, as_json=as_json)
         return
@@ -89,6 +103,22 @@ def describe_cancelled(item: dict[str, object]) -> str:
     carried = int(item.get("carried_reports") or 0)  # type: ignore[call-overload]
     more = f",已承接进度反馈 {carried} 次" if carried else ""
     return f"{head}:{item['reason']},由 {item['successor_text']} 接替{more}"
+
+
+def past_warning(late: list[LateTask], grace: int) -> str:
+    """The refusal that lists the late tasks and how to confirm them."""
+    lines = [
+        f"未交办任何任务:以下 {len(late)} 项任务的完成时限在交办时已过,"
+        "或距交办日不足首次到期提醒的提前量:"
+    ]
+    lines += [f"  {item.describe()}" for item in late[:30]]
+    if len(late) > 30:
+        lines.append(f"  ……另有 {len(late) - 30} 项")
+    lines.append(
+        f"确认交办请加 --accept-past:这些任务的期限改为自交办日起 {grace} 个工作日,"
+        "提醒、催办据此计算,不会在交办当天催办或督办。"
+    )
+    return "\n".join(lines)
 
 
 def run_measure_flows(refs: list[MeasureRef], *, as_of: str | None) -> list[dict[str, object]]:

@@ -6,18 +6,23 @@
 * a supporting department is due ``support_lead_workdays`` working days before
   the lead, so the lead can consolidate its input;
 * a collective name (各区) expands to one task per district in the directory;
-* a due date on a non-working day moves to the previous working day.
+* a due date on a non-working day moves to the previous working day;
+* a task whose due date has passed by the day it is assigned, or leaves less
+  than the first reminder's lead time (``reminder_lead_workdays``), is *late*:
+  assigning it needs the coordinator's confirmation, and its due date becomes
+  ``grace_workdays`` working days after assignment (the plan's date stays its
+  deadline), so its ladder starts from assignment — never an immediate 催办.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 
 from duban.domain.errors import DubanError
 from duban.domain.plan_draft import Role
-from duban.domain.workdays import WorkCalendar
+from duban.domain.workdays import Unpublished, WorkCalendar
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,10 @@ class AssignmentPolicy:
     support_lead_workdays: int = 10
     # Used when a measure has no dated target and the plan names no horizon.
     default_horizon: date = date(2020, 12, 31)
+    # A late task (see the module doc) gets this many working days from assignment.
+    grace_workdays: int = 15
+    # The first reminder's lead (the ladder's earliest 到期提醒), in working days.
+    reminder_lead_workdays: int = 10
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,9 @@ class TaskSpec:
     department: str
     named_as: str = field(compare=False)
     due: date = field(compare=False)
+    # Set when the task is late at assignment: the due date the plan gave,
+    # which ``due`` replaces with the grace period's end.
+    plan_due: date | None = field(default=None, compare=False)
 
     @property
     def key(self) -> tuple[int, str, str, date]:
@@ -135,6 +147,61 @@ def plan_tasks(
             )
         )
     return specs
+
+
+@dataclass(frozen=True)
+class LateTask:
+    """A task late at assignment: the plan's due date, whether it has already
+    passed (else it is within the first reminder's lead), and the due date the
+    grace period gives it."""
+
+    spec: TaskSpec
+    plan_due: date
+    passed: bool
+    grace_due: date
+
+    def describe(self) -> str:
+        role = "牵头" if self.spec.role is Role.LEAD else "配合"
+        why = "已过" if self.passed else "临近"
+        return (
+            f"措施{self.spec.measure} {self.spec.department}({role}):方案时限 "
+            f"{self.plan_due.isoformat()}{why},将改为 {self.grace_due.isoformat()}"
+        )
+
+
+def late_at_assignment(
+    specs: list[TaskSpec],
+    *,
+    assigned_on: date,
+    calendar: WorkCalendar,
+    policy: AssignmentPolicy | None = None,
+) -> list[LateTask]:
+    """The specs that are late when assigned on ``assigned_on`` (see the module
+    doc), with the due date the grace period gives them. Raises CalendarError
+    when the grace period ends in a year the calendar does not know."""
+    policy = policy or AssignmentPolicy()
+    late: list[LateTask] = []
+    for spec in specs:
+        first = calendar.maybe_add_workdays(spec.due, -policy.reminder_lead_workdays)
+        passed = spec.due < assigned_on
+        if not passed and (isinstance(first, Unpublished) or first >= assigned_on):
+            continue
+        grace = calendar.add_workdays(
+            calendar.workday_on_or_before(assigned_on), policy.grace_workdays
+        )
+        late.append(LateTask(spec, spec.due, passed, max(grace, spec.due)))
+    return late
+
+
+def with_grace(specs: list[TaskSpec], late: list[LateTask]) -> list[TaskSpec]:
+    """``specs`` with each late one's due date moved to its grace date."""
+    moved = {item.spec.key: item for item in late}
+    return [
+        replace(spec, due=moved[spec.key].grace_due, plan_due=spec.due)
+        if spec.key in moved
+        else spec
+        for spec in specs
+    ]
 
 
 class Fate(StrEnum):

@@ -10,7 +10,7 @@ and adds only what is missing: never a duplicate.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -20,17 +20,22 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from duban.db import insert_for
 from duban.domain.assignment import (
     AssignmentPolicy,
+    LateTask,
     MeasureToAssign,
     Responsible,
     TaskIdentity,
     TaskSpec,
+    late_at_assignment,
     plan_tasks,
+    with_grace,
 )
 from duban.domain.errors import NotFoundError
+from duban.domain.escalation import Anchor
 from duban.domain.lifecycle import Action, ActorRole, TaskState
 from duban.domain.plan_draft import Role
 from duban.domain.workdays import WorkCalendar
 from duban.services.plans import find_plan
+from duban.services.sweep import policy_for
 from duban.services.withdrawal import Cancelled, cancel_withdrawn
 from models import (
     Department,
@@ -209,6 +214,56 @@ def planned_tasks(
         return measure_row.id, plan_row.key, measure_row.title, specs, department_ids
 
 
+def effective_policy(
+    session_factory: sessionmaker[Session], policy: AssignmentPolicy | None
+) -> AssignmentPolicy:
+    """``policy`` with the first reminder's lead taken from the escalation policy
+    in force (its earliest 到期提醒), which new tasks will follow."""
+    policy = policy or AssignmentPolicy()
+    with session_factory() as session:
+        current = session.scalar(
+            select(EscalationPolicyRow.id).where(EscalationPolicyRow.current.is_(True)).limit(1)
+        )
+        ladder = policy_for(session, current)
+    leads = [s.workdays for s in ladder.steps if s.anchor is Anchor.BEFORE_DUE]
+    return replace(policy, reminder_lead_workdays=max(leads, default=0))
+
+
+def late_tasks(
+    session_factory: sessionmaker[Session],
+    *,
+    plan: str | None,
+    measure: int,
+    now: datetime,
+    calendar: WorkCalendar,
+    policy: AssignmentPolicy | None = None,
+) -> list[LateTask]:
+    """The tasks assigning ``measure`` at ``now`` would create late (due date
+    passed, or within the first reminder's lead; see duban.domain.assignment),
+    for the coordinator to confirm first. Tasks that exist already are not
+    listed (they are not created again). Writes nothing."""
+    policy = effective_policy(session_factory, policy)
+    measure_id, _key, _title, specs, department_ids = planned_tasks(
+        session_factory, plan=plan, measure=measure, calendar=calendar, policy=policy
+    )
+    with session_factory() as session:
+        existing = {
+            (department_id, role, deadline)
+            for department_id, role, deadline in session.execute(
+                select(Task.department_id, Task.role, Task.deadline).where(
+                    Task.measure_id == measure_id
+                )
+            )
+        }
+    new = [
+        s for s in specs
+        if (department_ids[s.department], s.role.value, s.deadline) not in existing
+    ]
+    return late_at_assignment(
+        new, assigned_on=now.astimezone(ZONE).date(), calendar=calendar, policy=policy
+    )
+
+
 def assign_measure(
     session_factory: sessionmaker[Session],
     *,
@@ -223,14 +278,26 @@ def assign_measure(
     yields (see :mod:`duban.services.withdrawal`); return what was created,
     found and cancelled.
 
+    A task late at assignment (its due date passed, or within the first
+    reminder's lead) is created due ``policy.grace_workdays`` working days
+    after ``now`` (its deadline stays the plan's date); callers that face a
+    coordinator ask first (:func:`late_tasks`).
+
     ``on_task_created(n)`` is called after the n-th new task is committed (a
     seam for progress and for fault-injection tests). Raises NotFoundError for
     an unknown plan or measure, DubanError for a measure without a lead, and
     CalendarError when a due date lies outside the calendar's years — before
     anything is written.
     """
+    policy = effective_policy(session_factory, policy)
     measure_id, plan_key, title, specs, department_ids = planned_tasks(
         session_factory, plan=plan, measure=measure, calendar=calendar, policy=policy
+    )
+    specs = with_grace(
+        specs,
+        late_at_assignment(
+            specs, assigned_on=now.astimezone(ZONE).date(), calendar=calendar, policy=policy
+        ),
     )
     result = AssignResult(plan=plan_key, measure=measure, title=title)
     ids: dict[tuple[str, str, date], int] = {}
@@ -312,8 +379,12 @@ def _create_task(
                 actor=SYSTEM_ACTOR,
                 from_state=None,
                 to_state=TaskState.ASSIGNED.value,
-                note=None,
-                data={"due": spec.due.isoformat(), "deadline": spec.deadline.isoformat()},
+                note=_late_note(spec),
+                data={
+                    "due": spec.due.isoformat(),
+                    "deadline": spec.deadline.isoformat(),
+                    **({"plan_due": spec.plan_due.isoformat()} if spec.plan_due else {}),
+                },
             )
         )
         session.add(
@@ -327,6 +398,15 @@ def _create_task(
             )
         )
         return inserted, True
+
+
+def _late_note(spec: TaskSpec) -> str | None:
+    if spec.plan_due is None:
+        return None
+    return (
+        f"方案时限 {spec.plan_due.isoformat()} 在交办时已过或临近,经督办科确认交办,"
+        f"办理期限自交办日起计算,定为 {spec.due.isoformat()}"
+    )
 
 
 def _obsolete(

@@ -45,6 +45,7 @@ class AppContext:
         return AssignmentPolicy(
             support_lead_workdays=self.settings.support_lead_workdays,
             default_horizon=self.settings.default_horizon,
+            grace_workdays=self.settings.past_due_grace_workdays,
         )
 
     def clock(self) -> SweepClock:

@@ -21,7 +21,7 @@ from duban.domain.errors import DubanError, NotFoundError
 from duban.domain.issued_documents import NOTICE_KINDS
 from duban.domain.lifecycle import OPEN_STATES, TaskState
 from duban.services import desk, lifecycle
-from duban.services.assignment import assign_measure
+from duban.services.assignment import assign_measure, measures_to_run
 from duban.services.attachments import list_attachments
 from duban.services.issued_documents import list_documents
 from duban.services.links import department_ids_with_tasks, department_link, revoke_links
@@ -36,6 +36,7 @@ from duban.services.outlook import next_steps, past_escalations
 from duban.services.work_queue import SECTION_LABELS, work_queue
 from duban.web.auth import CheckedForm, Coordinator, Staff, require_staff
 from duban.web.department import send_attachment
+from duban.web.desk_plans import late_refusal
 from duban.web.state import WebState, flash, page_number, parse_day, render, state_of
 from models import Contact, ContactChannel, Delivery
 
@@ -378,11 +379,19 @@ def assign(request: Request, user: Coordinator, form: CheckedForm) -> Response:
     outcome: dict[str, Any] = {}
 
     def run(web: WebState) -> None:
+        refs = [r for r in measures_to_run(web.context.session_factory, plan=plan,
+                                           measure=number) if r.assignable]
+        refusal = late_refusal(web, refs, accepted=form.get("accept_past") == "1")
+        if refusal:
+            raise DubanError(refusal)
         result = assign_measure(web.context.session_factory, plan=plan, measure=number,
                                 now=web.clock.now(), calendar=web.context.calendar,
                                 policy=web.context.assignment_policy)
         outcome["text"] = (f"措施{number}:新交办 {len(result.created)} 项,"
                            f"已存在 {len(result.existing)} 项。")
+        if result.cancelled:
+            outcome["text"] += (f"撤销方案已不再包含的任务 {len(result.cancelled)} 项"
+                                "(已通知相关单位)。")
         web.wake_delivery()
 
     response = _do(request, "/desk/plans", run, "")

@@ -39,7 +39,7 @@ from duban.domain.draft_edits import (
 )
 from duban.domain.errors import DubanError
 from duban.domain.plan_draft import PlanDraft
-from duban.services.assignment import assign_measure, measures_to_run
+from duban.services.assignment import MeasureRef, assign_measure, late_tasks, measures_to_run
 from duban.services.directory import directory_from_db
 from duban.services.documents import MAX_DOCUMENT_BYTES, format_of, read_plan_document
 from duban.services.draft_io import dump_draft, load_draft
@@ -307,6 +307,29 @@ def save_or_import(
     return RedirectResponse("/desk/plans#assign", 303)
 
 
+def late_refusal(web: WebState, refs: list[MeasureRef], *, accepted: bool) -> str | None:
+    """Why assigning ``refs`` now needs the coordinator's confirmation (tasks
+    whose due date has passed or is too near), or None; raises DubanError as
+    assigning would (unknown year, no lead). Writes nothing."""
+    if accepted:
+        return None
+    late = [
+        item
+        for ref in refs
+        for item in late_tasks(web.context.session_factory, plan=ref.plan, measure=ref.number,
+                               now=web.clock.now(), calendar=web.context.calendar,
+                               policy=web.context.assignment_policy)
+    ]
+    if not late:
+        return None
+    shown = ";".join(item.describe() for item in late[:10])
+    more = f"等 {len(late)} 项" if len(late) > 10 else ""
+    grace = web.context.assignment_policy.grace_workdays
+    return (f"未交办:以下任务的完成时限在交办时已过或临近——{shown}{more}。"
+            f"如确认交办,请勾选“确认交办时限已过或临近的任务”后重新提交:"
+            f"这些任务的期限将改为自交办日起 {grace} 个工作日,不会在交办当天催办或督办。")
+
+
 STATUS_LABELS = {
     ImportStatus.CREATED: "新方案",
     ImportStatus.UPDATED: "更新已有方案",
@@ -322,6 +345,11 @@ def assign_all(request: Request, user: Coordinator, form: CheckedForm) -> Respon
     plan = str(form.get("plan") or "").strip() or None
     try:
         refs = measures_to_run(web.context.session_factory, plan=plan, measure=None)
+        refusal = late_refusal(web, [r for r in refs if r.assignable],
+                               accepted=form.get("accept_past") == "1")
+        if refusal:
+            flash(request, refusal, "error")
+            return RedirectResponse("/desk/plans#assign", 303)
         created = existing = 0
         cancelled: list[Cancelled] = []
         for ref in refs:

@@ -247,3 +247,35 @@ def _ack_keys(page: str) -> list[str]:
     import re
 
     return re.findall(r'name="ack" value="([^"]+)"', page)
+
+
+LATE_PLAN = (
+    "关于推进社区治理的实施方案(测试)\n珠委办〔2015〕31号\n\n一、重点任务\n"
+    "1.完善社区服务。2015年5月底前,社区综合服务设施全覆盖。(市民政局牵头)\n"
+)
+
+
+def test_a_task_already_late_is_assigned_only_once_the_coordinator_confirms(
+    client: TestClient, world: World, login: Login, session_factory: sessionmaker[Session]
+) -> None:
+    from duban.domain.plan_parser import parse_plan
+    from duban.services.plan_import import import_plan
+
+    draft = parse_plan(LATE_PLAN, known=lambda name: True, source_name="late.txt")
+    key = import_plan(draft, session_factory=session_factory).key
+    csrf = login(client, "coordinator")
+    page = client.get("/desk/plans").text
+    assert 'name="accept_past"' in page
+    refused = client.post("/desk/plans/assign-all", data={"csrf_token": csrf, "plan": key})
+    text = client.get(refused.headers["location"]).text
+    assert "未交办:以下任务的完成时限在交办时已过或临近" in text and "2015-05-29已过" in text
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Task).join(Measure).where(
+            Measure.plan_id != world.plan_id)) == 0
+    confirmed = client.post("/desk/assign", data={"csrf_token": csrf, "plan": key,
+                                                   "measure": "1", "accept_past": "1"})
+    assert "措施1:新交办 1 项" in client.get(confirmed.headers["location"]).text
+    with session_factory() as session:
+        task = session.scalars(select(Task).join(Measure).where(
+            Measure.plan_id != world.plan_id)).one()
+        assert task.deadline == date(2015, 5, 31) and task.due == date(2015, 6, 23)
