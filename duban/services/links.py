@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import ColumnElement, and_, exists, select
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from duban.config import Settings, get_settings
 from duban.domain.errors import NotFoundError
@@ -198,21 +198,28 @@ def reader_task_link(
     return f"{base_url.rstrip('/')}/tasks/{task.id}?k={token}"
 
 
-def may_watch(session: Session, department_id: int, task: Task) -> bool:
-    """Whether ``department_id`` leads the measure of ``task``, a supporting
-    task (same measure and deadline): such a department may read the task,
+def watched_by(department_id: int) -> ColumnElement[bool]:
+    """The condition on ``Task`` of a supporting task whose measure (same
+    deadline) ``department_id`` leads: such a department may read the task,
     not act on it. The same rule routes a 督办 to the lead department."""
-    if task.role != "supporting" or task.department_id == department_id:
-        return False
-    lead = session.scalar(
-        select(Task.id).where(
-            Task.measure_id == task.measure_id,
-            Task.deadline == task.deadline,
-            Task.role == "lead",
-            Task.department_id == department_id,
-        ).limit(1)
+    lead = aliased(Task)
+    return and_(
+        Task.role == "supporting",
+        Task.department_id != department_id,
+        exists().where(
+            lead.measure_id == Task.measure_id,
+            lead.deadline == Task.deadline,
+            lead.role == "lead",
+            lead.department_id == department_id,
+        ),
     )
-    return lead is not None
+
+
+def may_watch(session: Session, department_id: int, task: Task) -> bool:
+    """Whether ``department_id`` may read ``task`` as the lead of its measure
+    (see :func:`watched_by`)."""
+    found = session.scalar(select(Task.id).where(Task.id == task.id, watched_by(department_id)))
+    return found is not None
 
 
 def department_link(

@@ -50,6 +50,7 @@ from duban.domain.status import (
 )
 from duban.domain.workdays import WorkCalendar
 from duban.services.directory import directory_from_db
+from duban.services.links import watched_by
 from duban.services.plans import find_plan
 from duban.services.serialize import jsonable
 from models import (
@@ -488,6 +489,7 @@ def list_tasks(
     light: Light | None = None,
     overdue: bool = False,
     zone: tzinfo = LOCAL_ZONE,
+    supporters_of: int | None = None,
 ) -> list[TaskView]:
     """Tasks with their status and light as of the day ``as_of``.
 
@@ -495,13 +497,17 @@ def list_tasks(
     means all its members), ``plan`` (key or id, see
     :func:`~duban.services.plans.find_plan`), ``measure`` (printed number; with
     no ``plan``, the only stored plan), ``light``, and ``overdue`` (status
-    overdue only). Ordered by plan, measure number, deadline, role (lead
-    first). Raises NotFoundError for an unknown department, plan or measure,
-    and CalendarError when a date involved lies outside the calendar.
+    overdue only), ``supporters_of`` (a department id: the supporting tasks of
+    the measures it leads, see ``duban.services.links.watched_by``). Ordered
+    by plan, measure number, deadline, role (lead first). Raises NotFoundError
+    for an unknown department, plan or measure, and CalendarError when a date
+    involved lies outside the calendar.
     """
     policy = policy or StatusPolicy()
     with session_factory() as session:
         query = _task_query(session, department=department, measure=measure, plan=plan)
+        if supporters_of is not None:
+            query = query.where(watched_by(supporters_of))
         views = _assess_all(
             session, query, as_of=as_of, calendar=calendar, policy=policy, zone=zone
         )

@@ -98,9 +98,22 @@ def department_home(request: Request, token: str, tab: str = "open") -> Response
         STATE_ORDER.get(v.state, 2), v.status is not TaskStatus.OVERDUE, v.due, v.id))
     for name in ("submitted", "approved", "cancelled"):
         grouped[name].sort(key=lambda v: (v.due, v.id), reverse=True)
+    # The measures it leads: their supporting units' open tasks, read-only.
+    watched = [
+        view for view in list_tasks(
+            web.context.session_factory,
+            as_of=web.today(),
+            calendar=web.context.calendar,
+            zone=web.zone,
+            supporters_of=holder.department_id,
+        )
+        if view.state in OPEN_STATES or view.state is TaskState.SUBMITTED
+    ] if tab == "open" else []
+    watched.sort(key=lambda v: (v.status is not TaskStatus.OVERDUE, v.due, v.measure, v.id))
     return render(
         request,
         "department/home.html",
+        watched=watched,
         holder=holder,
         token=token,
         tabs=TABS,

@@ -188,6 +188,10 @@ def the_lead_department_reads_its_supporters_tasks_read_only(
         assert page.status_code == 200
         assert supporters[task_id] in page.text and "只读" in page.text
         assert "<form" not in page.text and "签收</button>" not in page.text
+        # The staff messages' link to the same task asks to sign in first.
+        staff = client.get(f"/tasks/{task_id}")
+        assert staff.status_code == 303
+        assert staff.headers["location"] == f"/login?next=/tasks/{task_id}"
         refused = client.post(f"/d/{token}/tasks/{task_id}/ack", data={"actor": "张三"})
         assert refused.status_code == 403
         with session_factory() as session:

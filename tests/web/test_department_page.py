@@ -144,3 +144,9 @@ def test_a_lead_department_reads_a_supporting_task_but_cannot_act_on_it(
     assert client.get(f"/d/{link(world.single)}/tasks/{world.support}").status_code == 403
     # Its own task still has its forms.
     assert 'id="ack-form"' in client.get(f"/d/{lead}/tasks/{world.lead}").text
+    # Its list shows its supporters' open tasks apart from its own; a supporter's does not.
+    home = client.get(f"/d/{lead}").text
+    part = home[home.index('id="supporters"'):]
+    assert f"/d/{lead}/tasks/{world.support}" in part and "珠海市民政局" in part
+    assert f"/d/{lead}/tasks/{world.district}" in part and f"tasks/{world.lead}" not in part
+    assert 'id="supporters"' not in client.get(f"/d/{supporter}").text
