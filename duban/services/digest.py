@@ -43,6 +43,7 @@ from duban.domain.status import LIGHT_LABELS, Light, worst_light
 from duban.services.charts import load_trajectories, trajectory_svg
 from duban.services.ledger import Ledger, LedgerRow, load_ledger
 from duban.services.ledger_files import write_ledger_xlsx
+from duban.services.links import department_token
 from duban.services.org import ContactWithChannels, contacts_for
 from duban.services.outbox import DeliveryContext, SendTimeFn
 from duban.services.reminders import RoundReport, RoundTools, run_round
@@ -227,7 +228,20 @@ def report_message(
         )
         name = contact.department.name if contact.department else ""
         return ReportMessage(
-            SUMMARY_STEP, {**common, "department": name, **summary_context(ledger, context)}
+            SUMMARY_STEP,
+            {
+                **common,
+                "department": name,
+                **summary_context(
+                    ledger,
+                    context,
+                    # The department's own password-less link, as in its notices:
+                    # a liaison has no account to sign in with.
+                    link_token=department_token(
+                        session, contact.department_id, now=now, signer=context.link_signer
+                    ),
+                ),
+            },
         )
     ledger = load_ledger(session, as_of=as_of, calendar=context.calendar, all_plans=True, zone=zone)
     scratch = Path(tempfile.mkdtemp(prefix="duban-digest-"))
@@ -345,9 +359,13 @@ def _reason_counts(rows: list[LedgerRow]) -> list[str]:
     return [f"{name}{n}项" for name, n in sorted(counts.items(), key=lambda kv: -kv[1])]
 
 
-def summary_context(ledger: Ledger, context: DeliveryContext) -> dict[str, Any]:
-    """A liaison's summary: the department's unfinished tasks, most urgent first."""
+def summary_context(
+    ledger: Ledger, context: DeliveryContext, *, link_token: str = ""
+) -> dict[str, Any]:
+    """A liaison's summary: the department's unfinished tasks, most urgent first,
+    each linked with ``link_token`` (the department's signed link token)."""
     base = (context.base_url or "").rstrip("/")
+    query = f"?k={link_token}" if link_token else ""
     rank = {light: index for index, light in enumerate(Light)}  # worst first
     rows = sorted(
         (r for r in ledger.rows if r.state not in (TaskState.APPROVED, TaskState.CANCELLED)),
@@ -370,7 +388,7 @@ def summary_context(ledger: Ledger, context: DeliveryContext) -> dict[str, Any]:
                 "latest_progress_on": (
                     row.latest_progress_on.isoformat() if row.latest_progress_on else None
                 ),
-                "link": f"{base}/tasks/{row.task_id}" if base else "",
+                "link": f"{base}/tasks/{row.task_id}{query}" if base else "",
             }
             for row in rows
         ],

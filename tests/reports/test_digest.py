@@ -5,6 +5,7 @@ and what the digest says, from the small world's ledger."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -27,6 +28,7 @@ from duban.services.digest import (
     week_of,
 )
 from duban.services.ledger import build_ledger
+from duban.services.links import LinkSigner
 from duban.services.org import load_org_file, sync_org
 from models import Delivery, DeliveryItem
 from notifications.render import DEFAULT_TEMPLATES_DIR, render
@@ -153,8 +155,15 @@ def test_digest_arrives_with_the_ledger_attached(
     [health] = to(org, "wj@example.gov.cn")
     body = health.get_body(preferencelist=("plain", "html")).get_content()  # type: ignore[union-attr]
     assert "每周任务清单" in str(health["Subject"]) and "未办结任务 1 项" in str(health["Subject"])
-    assert f"http://duban.test/tasks/{world.later}" in body
+    # Each task by the department's own signed link (a liaison has no account).
+    found = re.search(rf"http://duban\.test/tasks/{world.later}\?k=([\w.\-]+)", body)
+    assert found is not None
+    with session_factory() as session:
+        holder = LinkSigner.from_settings(context.settings).read(
+            found.group(1), now=MONDAY, session=session)
+    assert holder.department == HEALTH
     assert f"/tasks/{world.lead}" not in body
+    assert "?k=" not in text  # never in the supervisors' digest
     assert to(org, "rs@example.gov.cn") == []
     [district] = to(org, "xz@example.gov.cn")
     assert (
