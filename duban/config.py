@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     # WeCom API root for dubanwecom:// and dubanwecomapp:// contacts without ?base=;
     # government editions (政务微信, 粤政易) serve the same API at their own address.
     wecom_api_base: str = "https://qyapi.weixin.qq.com"
+    # A message still unsent this many working days after it was due (it is
+    # retried all the while) is shown as 送达受阻 on the desk and the dashboard.
+    delivery_blocked_workdays: int = 1
     # Web (duban serve). The key signs sessions and department links; when unset
     # one is generated once and kept in DATA_DIR/secret_key (never committed).
     secret_key: str | None = None

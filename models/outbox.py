@@ -30,7 +30,7 @@ from models.base import Base, in_values
 from models.department import Department
 
 CONTACT_ROLES = ("liaison", "head", "coordinator", "supervisor")
-DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "dead")
+DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "dead", "superseded")
 
 
 class Contact(Base):
@@ -99,6 +99,11 @@ class Delivery(Base):
 
     Recorded before sending; claimed by a worker with a compare-and-set on
     ``status``/``claimed_at``; ``next_attempt_at`` drives retries with back-off.
+    ``failed`` is retried until sent; ``dead`` was refused for good;
+    ``superseded`` had nothing left worth sending when it was retried.
+    ``parts_sent`` counts the parts of a split message the channel accepted
+    and ``partial`` keeps that message (title, text, html, markdown), so a
+    retry sends the rest of it.
     """
 
     __tablename__ = "deliveries"
@@ -124,6 +129,8 @@ class Delivery(Base):
     title: Mapped[str | None] = mapped_column(Text)
     body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    partial: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     channel: Mapped[ContactChannel] = relationship()
     contact: Mapped[Contact] = relationship()

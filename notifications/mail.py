@@ -102,6 +102,8 @@ class NotifyDubanEmail(FailureReporting, NotifyEmail):  # type: ignore[misc]
     idle_check_seconds = 5.0
     # Close a session idle this long instead (servers drop idle clients anyway).
     max_idle_seconds = 60.0
+    # The last send failed to reach the server at all (refused, timed out).
+    _unreachable = False
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -177,6 +179,7 @@ class NotifyDubanEmail(FailureReporting, NotifyEmail):  # type: ignore[misc]
             return self._fail("邮件无法生成（附件无法读取或 PGP 处理失败）", permanent=True)
 
         failures: list[tuple[str, bool]] = []
+        self._unreachable = False
         for message in messages:
             if self.is_delivered(message.recipient):
                 continue
@@ -190,8 +193,16 @@ class NotifyDubanEmail(FailureReporting, NotifyEmail):  # type: ignore[misc]
                     break  # the server or connection is the problem: stop this round
         self.pgp.prune()
         if failures:
-            return self._fail(failures[0][0], permanent=all(p for _, p in failures))
+            return self._fail(
+                failures[0][0],
+                permanent=all(p for _, p in failures),
+                unreachable=self._unreachable,
+            )
         return True
+
+    def server(self) -> str:
+        """The mail server this contact's messages go through."""
+        return f"smtp:{self.smtp_host}:{self.port}"
 
     def close(self) -> None:
         """Close the kept SMTP session of this contact's server, if any (QUIT,
@@ -225,8 +236,10 @@ class NotifyDubanEmail(FailureReporting, NotifyEmail):  # type: ignore[misc]
         except smtplib.SMTPResponseException as exc:
             return f"邮件服务器拒绝连接（{exc.smtp_code}）", _reply_is_permanent(exc.smtp_code)
         except TimeoutError:
+            self._unreachable = True
             return "连接邮件服务器超时", False
         except _SMTP_ERRORS as exc:
+            self._unreachable = True
             return f"无法连接邮件服务器（{type(exc).__name__}）", False
 
         try:

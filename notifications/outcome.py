@@ -22,11 +22,17 @@ class SendOutcome:
     otherwise the failure is transient (connection refused, timeout, 5xx, rate
     limit) and a later retry may succeed. ``error`` is a Chinese, operator-facing
     reason that never contains a password, key, token or the raw contact URL.
+    ``parts_sent`` is, for a message sent in parts (WeCom), how many leading
+    parts the channel has accepted by now (those skipped included).
+    ``unreachable`` says the server itself could not be reached (refused,
+    timed out): every other message through it would fail the same way now.
     """
 
     ok: bool
     permanent: bool = False
     error: str | None = None
+    parts_sent: int = 0
+    unreachable: bool = False
 
 
 SENT = SendOutcome(ok=True)
@@ -41,7 +47,9 @@ class FailureReporting:
 
     last_failure: SendOutcome | None = None
 
-    def _fail(self, error: str, *, permanent: bool) -> bool:
+    def _fail(self, error: str, *, permanent: bool, unreachable: bool = False) -> bool:
         """Record a failure and return False, so ``return self._fail(...)`` reads well."""
-        self.last_failure = SendOutcome(ok=False, permanent=permanent, error=error)
+        self.last_failure = SendOutcome(
+            ok=False, permanent=permanent, error=error, unreachable=unreachable
+        )
         return False

@@ -200,7 +200,12 @@ class Sender:
         self._lock = threading.Lock()
 
     def send(
-        self, url: str, message: RenderedMessage, *, attachments: Sequence[Path] = ()
+        self,
+        url: str,
+        message: RenderedMessage,
+        *,
+        attachments: Sequence[Path] = (),
+        skip_parts: int = 0,
     ) -> SendOutcome:
         """Deliver ``message`` to ``url``; never raises for delivery problems.
 
@@ -209,6 +214,8 @@ class Sender:
         anything else ``title`` + ``text``. ``attachments`` go to channels that take
         attachments (email); a missing file is a permanent failure. An unusable URL
         is a permanent failure carrying the :class:`ContactError` message.
+        ``skip_parts`` leading parts of a split (WeCom) message are not sent
+        again; the outcome's ``parts_sent`` counts the parts accepted so far.
         """
         try:
             channel = self._channel(url)
@@ -222,6 +229,8 @@ class Sender:
             plugin = channel.plugin
             if isinstance(plugin, FailureReporting):
                 plugin.last_failure = None
+            if isinstance(plugin, wecom.WeComPlugin):
+                plugin.skip_parts, plugin.parts_accepted = skip_parts, skip_parts
             attach = (
                 AppriseAttachment([str(path) for path in attachments], asset=self._asset)
                 if attachments and plugin.attachment_support
@@ -236,6 +245,9 @@ class Sender:
             except Exception as exc:  # a plugin bug must not take the caller down
                 ok, crash = False, type(exc).__name__
             failure = plugin.last_failure if isinstance(plugin, FailureReporting) else None
+            parts = plugin.parts_accepted if isinstance(plugin, wecom.WeComPlugin) else 0
+            if isinstance(plugin, wecom.WeComPlugin):
+                plugin.skip_parts = 0
         if ok:
             return SENT
         if crash is not None:
@@ -244,7 +256,24 @@ class Sender:
             failure = _classify(lines)
         error = _scrub(failure.error or "发送失败", channel.secrets)
         log.warning("通知发送失败（%s）：%s", channel.privacy, error)
-        return SendOutcome(ok=False, permanent=failure.permanent, error=error)
+        return SendOutcome(
+            ok=False,
+            permanent=failure.permanent,
+            error=error,
+            parts_sent=parts,
+            unreachable=failure.unreachable,
+        )
+
+    def server_of(self, url: str) -> str | None:
+        """The server ``url``'s messages go through (mail server, WeCom API
+        host), or None when unknown; never contains a secret. Once one send
+        finds a server unreachable, the others through it may wait."""
+        try:
+            plugin = self._channel(url).plugin
+        except ContactError:
+            return None
+        server = getattr(plugin, "server", None)
+        return str(server()) if callable(server) else None
 
     def close(self) -> None:
         """Close kept connections (SMTP sessions); the sender stays usable."""

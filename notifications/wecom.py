@@ -28,11 +28,18 @@ it to contacts without ``?base=``).
 
 Failures are classified (``last_failure``, see :mod:`notifications.outcome`):
 ``errcode`` 93000/93004/93008 (bad key, bot disabled, not in group), 40001/40013/
-40056 (bad secret, corp id, agent id), 40014 (bad token, after one refresh),
-40003/81013 (no valid recipient), 48001/48002/60020 (not allowed), 4xx and
-redirects are permanent; -1 (busy), 45009/45033 (rate limits), 42001 (token
-expired twice in a row), 5xx, 429, timeouts and refused connections are
-transient, as are codes we do not know.
+40056 (bad secret, corp id, agent id), 40003/81013 (no valid recipient),
+40058 (bad request), 45002 (too long, after our split), 48001/48002/60020 (not
+allowed), 4xx and redirects are permanent; -1 (busy), 45009/45033 (rate
+limits), 40014/42001 (token invalid or expired even after one refresh), 5xx,
+429, timeouts and refused connections are transient, as are codes we do not
+know.
+
+Pacing: a group bot takes 20 messages a minute and one member of an
+application 30 (more are dropped, sometimes silently). Every part waits in
+:data:`PACE` until the bot, and each user the message names, is under its
+limit. The pace is kept per process: processes sending at once share the
+limit only through WeCom's 45009 answer, which is retried.
 """
 
 # Apprise plugins declare their class attributes (names, schemes, templates) by
@@ -43,7 +50,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
+from collections import deque
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -75,7 +85,7 @@ ERRCODES: dict[int, tuple[bool, str]] = {
     40003: (True, "接收人账号无效"),
     40008: (True, "消息类型无效"),
     40013: (True, "企业 CorpID 无效"),
-    40014: (True, "access_token 无效"),
+    40014: (False, "access_token 无效"),
     40056: (True, "应用 AgentID 无效"),
     40058: (True, "请求参数不合法"),
     42001: (False, "access_token 已过期"),
@@ -95,6 +105,52 @@ _TOKEN_ERRCODES = frozenset({40014, 42001})
 _USER = re.compile(r"^@?(?P<user>[A-Za-z0-9][A-Za-z0-9_@.\-]*)$")
 _DEPARTMENT = re.compile(r"^#(?P<id>[0-9]+)$")
 _TAG = re.compile(r"^\+(?P<id>[0-9]+)$")
+
+
+class Pace:
+    """Sliding-window rate limits per key: a key of kind ``k`` takes at most
+    ``limits[k] = (count, seconds)`` sends in any ``seconds``. Thread-safe;
+    ``clock`` and ``sleep`` are parameters so a test can run it without waiting."""
+
+    def __init__(
+        self,
+        limits: dict[str, tuple[int, float]],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.limits = limits
+        self.clock = clock
+        self.sleep = sleep
+        self._sent: dict[tuple[str, ...], deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, keys: Sequence[tuple[str, ...]]) -> float:
+        """Block until every key (``(kind, …)``) may send, then count a send
+        for each; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self.clock()
+                delay = 0.0
+                for key in keys:
+                    count, seconds = self.limits[key[0]]
+                    sent = self._sent.setdefault(key, deque())
+                    while sent and sent[0] <= now - seconds:
+                        sent.popleft()
+                    if len(sent) >= count:
+                        delay = max(delay, sent[0] + seconds - now)
+                if delay <= 0:
+                    for key in keys:
+                        self._sent[key].append(now)
+                    return waited
+            self.sleep(delay)
+            waited += delay
+
+
+# WeCom's documented limits: a group bot 20 messages a minute, an application
+# 30 a minute to one member.
+PACE = Pace({"bot": (20, 60.0), "member": (30, 60.0)})
 
 
 def normalise_api_base(value: str | None) -> str | None:
@@ -133,6 +189,10 @@ class WeComPlugin(FailureReporting, NotifyBase):  # type: ignore[misc]
     limit_bytes: ClassVar[int] = WECOM_BOT_LIMIT_BYTES
     # The errcode of the last failed call, for callers that can cure it.
     last_errcode: int | None = None
+    # Parts of the next message already accepted (set by the sender), and the
+    # parts of the last one accepted so far (skipped ones included).
+    skip_parts: int = 0
+    parts_accepted: int = 0
 
     template_args = dict(  # noqa: RUF012 - Apprise's declarative convention
         NotifyBase.template_args,
@@ -165,17 +225,32 @@ class WeComPlugin(FailureReporting, NotifyBase):  # type: ignore[misc]
     def send(
         self, body: str, title: str = "", notify_type: NotifyType = NotifyType.INFO, **kwargs: Any
     ) -> bool:
-        """Post ``body`` as markdown, in as many parts as the byte limit needs.
+        """Post ``body`` as markdown, in as many parts as the byte limit needs,
+        from part ``skip_parts`` on (the earlier ones were accepted before).
 
         Stops at the first part that fails (``last_failure`` says why); parts
-        already delivered are not recalled.
+        already delivered are not recalled: ``parts_accepted`` counts them
+        (the skipped ones included). Each part waits for the pace WeCom allows
+        (:data:`PACE`).
         """
         self.last_failure = None
-        for part in fit_markdown(body, self.limit_bytes):
+        parts = fit_markdown(body, self.limit_bytes)
+        self.parts_accepted = min(self.skip_parts, len(parts))
+        for part in parts[self.parts_accepted :]:
+            PACE.wait(self.pace_keys())
             if not self._send_part(part):
                 return False
+            self.parts_accepted += 1
         self.logger.info("Sent %s notification.", self.service_name)
         return True
+
+    def pace_keys(self) -> list[tuple[str, ...]]:
+        """Who a message counts against in WeCom's rate limits."""
+        return []
+
+    def server(self) -> str:
+        """The API host this contact's messages go through."""
+        return f"wecom:{self.api_base}"
 
     def _send_part(self, content: str) -> bool:
         raise NotImplementedError
@@ -204,11 +279,13 @@ class WeComPlugin(FailureReporting, NotifyBase):  # type: ignore[misc]
                 allow_redirects=False,
             )
         except requests.Timeout:
-            self._fail("连接企业微信接口超时", permanent=False)
+            self._fail("连接企业微信接口超时", permanent=False, unreachable=True)
             return None
         except requests.RequestException as exc:
             # str(exc) would contain the request URL, key included.
-            self._fail(f"无法连接企业微信接口（{type(exc).__name__}）", permanent=False)
+            self._fail(
+                f"无法连接企业微信接口（{type(exc).__name__}）", permanent=False, unreachable=True
+            )
             return None
         status = response.status_code
         if status != 200:
@@ -281,6 +358,9 @@ class NotifyDubanWeComBot(WeComPlugin):
             key=self.pprint(self.key, privacy, safe=""),
             params=self.urlencode(params),
         )
+
+    def pace_keys(self) -> list[tuple[str, ...]]:
+        return [("bot", self.api_base, self.key)]
 
     def _send_part(self, content: str) -> bool:
         payload = {"msgtype": "markdown", "markdown": {"content": content}}
@@ -409,6 +489,15 @@ class NotifyDubanWeComApp(WeComPlugin):
         self._token = token
         self._token_expires = time.monotonic() + max(60, lifetime - self.token_margin_seconds)
         return token
+
+    def pace_keys(self) -> list[tuple[str, ...]]:
+        """Each user named; departments, tags and @all count as one target each."""
+        base = (self.api_base, self.corpid, self.agentid)
+        return [
+            *(("member", *base, user) for user in self.users),
+            *(("member", *base, f"#{d}") for d in self.departments),
+            *(("member", *base, f"+{t}") for t in self.tag_ids),
+        ]
 
     def _send_part(self, content: str) -> bool:
         payload: dict[str, Any] = {

@@ -396,6 +396,53 @@ def evaluate(
     return result
 
 
+def stale_reason(
+    task: TaskTimeline,
+    policy: EscalationPolicy,
+    calendar: WorkCalendar,
+    *,
+    today: date,
+    key: str,
+) -> str | None:
+    """Why the notice of step ``key``, due earlier but not delivered yet, is no
+    longer worth sending on ``today`` (None: it still is).
+
+    The sweep's rules, applied to a message held up by a failing channel: the
+    task is no longer open; the step is no longer meaningful (acknowledged,
+    overdue, the period's report made …); a later reminder of the same family
+    (签收, 到期, a later report period) has fallen due since; the step is no
+    longer on the task's ladder (an extension moved the due date it counted
+    from). A manual 催办 and the overdue ladder stay worth sending while the
+    task is open (each rung reaches other people); keys of other kinds (a
+    delivery-failure report) always do."""
+    parsed = StepKey.parse(key)
+    if task.state not in OPEN:
+        return "任务已报结或办结"
+    if parsed.is_manual or parsed.anchor_date is None:
+        return None
+    if all(step.name != parsed.name for step in policy.steps):
+        return None
+    known = ladder(task, policy, calendar, until=max(today, task.due)).known
+    occ = next((o for o in known if o.key == key), None)
+    if occ is None:
+        return "到期日已调整,原提醒不再发送"
+    reason = _not_meaningful(occ, task, today)
+    if reason:
+        return reason
+    family = _REMINDER_FAMILIES.get(occ.step.anchor)
+    for later in known:
+        if later.on > today or later.key == key or _not_meaningful(later, task, today):
+            continue
+        if family is not None and _REMINDER_FAMILIES.get(later.step.anchor) == family:
+            if (later.on, later.step.level, later.key) > (occ.on, occ.step.level, occ.key):
+                return f"已被“{later.step.label}”取代"
+        reports = (Anchor.REPORT_DUE, Anchor.REPORT_MISSING)
+        if occ.step.anchor in reports and later.step.anchor in reports:
+            if later.anchor_date > occ.anchor_date:
+                return "已由最近一期的报送提醒取代"
+    return None
+
+
 def _waiting_not_meaningful(waiting: WaitingStep, task: TaskTimeline) -> bool:
     """Whether a step not yet dated will surely not be sent, whatever its day."""
     anchor = waiting.step.anchor

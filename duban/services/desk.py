@@ -2,6 +2,8 @@
 
 - :func:`review_queue`: submissions to approve or return, extension requests
   to decide, deliveries that failed;
+- :func:`blocked_deliveries`: 送达受阻, what was refused for good or is still
+  unsent a working day (configurable) after it was due;
 - :func:`retry_delivery`: try a failed delivery once more, soon;
 - :func:`replace_channel`: give a contact a corrected address; the unsent
   deliveries of the old address move to the new one (sent ones stay where they
@@ -19,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from duban.db import insert_for
@@ -27,6 +29,7 @@ from duban.domain.errors import DubanError, NotFoundError
 from duban.domain.escalation import MANUAL_URGE, Anchor, StepKey
 from duban.domain.lifecycle import OPEN_STATES, STATE_LABELS, TaskState
 from duban.domain.org import url_scheme
+from duban.domain.workdays import Unpublished, WorkCalendar
 from duban.services.sweep import policy_for
 from duban.services.tasks import LOCAL_ZONE, TASK_ROLE_LABELS, local_date
 from models import (
@@ -150,11 +153,45 @@ def review_queue(session_factory: sessionmaker[Session]) -> ReviewQueue:
 
 def failed_deliveries(session: Session) -> list[FailedDelivery]:
     """Deliveries that failed (retrying) or were given up (dead), newest first."""
+    return _failed(session, [])
+
+
+def blocked_deliveries(
+    session: Session,
+    *,
+    now: datetime,
+    calendar: WorkCalendar,
+    zone: tzinfo = LOCAL_ZONE,
+    after_workdays: int = 1,
+) -> list[FailedDelivery]:
+    """送达受阻: deliveries refused for good (dead), and those still unsent
+    ``after_workdays`` working days or more after they were first due (retried
+    meanwhile, or never tried: no dispatcher ran), newest first; each with its
+    error (never a secret)."""
+    today = local_date(now, zone)
+    held = []
+    for delivery_id, not_before in session.execute(
+        select(Delivery.id, Delivery.not_before).where(Delivery.status.in_(("pending", "failed")))
+    ):
+        since = local_date(not_before, zone)
+        waited = calendar.maybe_count_workdays(since, today)
+        days = (today - since).days if isinstance(waited, Unpublished) else waited
+        if days >= after_workdays:
+            held.append(delivery_id)
+    return _failed(session, held, dead=True)
+
+
+def _failed(session: Session, ids: list[int], *, dead: bool = False) -> list[FailedDelivery]:
+    wanted = (
+        Delivery.status.in_(("failed", "dead"))
+        if not dead
+        else or_(Delivery.status == "dead", Delivery.id.in_(ids))
+    )
     rows = session.execute(
         select(Delivery, Contact, ContactChannel)
         .join(Contact, Contact.id == Delivery.contact_id)
         .join(ContactChannel, ContactChannel.id == Delivery.channel_id)
-        .where(Delivery.status.in_(("failed", "dead")))
+        .where(wanted)
         .order_by(Delivery.id.desc())
     )
     departments = dict(session.execute(select(Department.id, Department.name)).all())
@@ -196,7 +233,7 @@ def retry_delivery(
     delivery_id: int, *, actor: str, now: datetime, session_factory: sessionmaker[Session]
 ) -> None:
     """Make a failed or given-up delivery due again now: the next delivery pass
-    tries it once more (and gives up again at once if that fails). Its notices
+    tries it once more (and retries it as any other if that fails). Its notices
     count as pending again until it is sent. Raises NotFoundError, or
     DubanError when the delivery is not a failed one."""
     with session_factory.begin() as session:

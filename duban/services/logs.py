@@ -35,13 +35,19 @@ from models import (
     Task,
 )
 
-STATUS_LABELS = {
+STATUS_LABELS = {  # of a notice
     "pending": "待发送",
     "sent": "已送达",
     "failed": "发送失败",
     "superseded": "已取代(未发送)",
     "sending": "发送中",
     "dead": "发送失败(不再重试)",
+}
+DELIVERY_STATUS_LABELS = {
+    **STATUS_LABELS,
+    "failed": "未送达(重试中)",
+    "dead": "被拒收(不再重试)",
+    "superseded": "已取代(内容已过时,未发送)",
 }
 
 
@@ -444,7 +450,7 @@ def _delivery_entries(session: Session, rows: Any, zone: ZoneInfo) -> list[Deliv
             role=contact.role,
             channel=channel.url_privacy,
             status=delivery.status,
-            status_label=STATUS_LABELS.get(delivery.status, delivery.status),
+            status_label=DELIVERY_STATUS_LABELS.get(delivery.status, delivery.status),
             attempts=delivery.attempts,
             error=delivery.last_error,
             day=delivery.day.isoformat(),

@@ -7,10 +7,22 @@ delivery — the day's digest. A delivery is recorded before it is sent.
 
 Delivering claims a delivery with a compare-and-set on (status, attempts), so
 two dispatchers never send the same delivery; renders it (one item: the step's
-template; several: the digest); sends it; records the attempt. Transient
-failures are retried with back-off inside office hours; permanent ones (a bad
-URL, a rejected key) or too many attempts mark it dead and queue a
-``delivery_failed`` notice for the coordinators.
+template; several: the digest); sends it; records the attempt. Nothing is given
+up on a transient failure (refused connection, timeout, a busy or rate-limited
+server, an error while composing the message): the delivery is retried with
+back-off capped at two hours, inside office hours, day after day. Before each
+retry the notices it carries are checked with the sweep's rule
+(:func:`duban.domain.escalation.stale_reason`): those no longer worth sending
+(the task finished, a newer reminder of the same kind fell due) are dropped and
+recorded as superseded, and a delivery left with nothing to say is superseded
+itself. Only a permanent failure (a bad or unknown address, a rejected key)
+marks it dead at once and queues a ``delivery_failed`` notice for the
+coordinators. A delivery held up for long is shown on the coordinators' desk
+(:func:`duban.services.desk.blocked_deliveries`).
+
+A message split into parts (WeCom) records how many parts the channel accepted
+and the message as sent (``parts_sent``, ``partial``): a retry sends the same
+message from the first part not accepted, never a part twice.
 
 Routing and delivering run at once in several processes: routing locks the
 delivery it adds an item to, so a claim waits for that item (see
@@ -45,14 +57,16 @@ from duban.domain.escalation import (
     StepKey,
     next_rung,
     next_step_after,
+    stale_reason,
     step_by_name,
 )
 from duban.domain.items import item_source_text
 from duban.domain.workdays import Unpublished, WorkCalendar
 from duban.services.links import LinkSigner, task_link
 from duban.services.org import ContactWithChannels, contacts_for
-from duban.services.sweep import LEASE, SweepClock, policy_for
+from duban.services.sweep import LEASE, SweepClock, policy_for, timeline_of
 from models import (
+    ContactChannel,
     Delivery,
     DeliveryAttempt,
     DeliveryItem,
@@ -72,7 +86,6 @@ AUDIENCE_LABELS = {
     "lead_department": "牵头单位联络员",
 }
 FAILED_STEP = "delivery_failed"
-MAX_ATTEMPTS = 6
 # Deliveries of notices use batches 1, 2, … per channel and day; lower batches
 # are scheduled reports without notices (duban.services.digest).
 FIRST_NOTICE_BATCH = 1
@@ -95,8 +108,12 @@ class Outcome(Protocol):
 
 
 class MessageSender(Protocol):
-    # ``attachments`` is passed only for scheduled reports (the weekly digest).
-    def send(self, url: str, message: Any, *, attachments: Sequence[Path] = ()) -> Outcome: ...
+    # ``attachments`` is passed only for scheduled reports (the weekly digest);
+    # ``skip_parts`` only when an earlier attempt had parts of the message
+    # accepted (the outcome's ``parts_sent``, when it has one, counts them all).
+    def send(
+        self, url: str, message: Any, *, attachments: Sequence[Path] = (), skip_parts: int = 0
+    ) -> Outcome: ...
 
 
 RenderFn = Callable[[str, Mapping[str, Any]], Rendered]
@@ -116,6 +133,7 @@ class DispatchReport:
     sent: int = 0
     failed: int = 0
     dead: int = 0
+    superseded: int = 0
     claimed_elsewhere: int = 0
 
 
@@ -305,14 +323,20 @@ def dispatch(
     context: DeliveryContext,
     send_time: SendTimeFn,
     worker: str = "local",
-    max_attempts: int = MAX_ATTEMPTS,
     limit: int | None = None,
 ) -> DispatchReport:
-    """Send every delivery that is due (or whose claim lease expired)."""
+    """Send every delivery that is due (or whose claim lease expired).
+
+    Once a send finds its server unreachable (the sender's ``server_of`` names
+    servers), the other deliveries through that server are not tried in this
+    pass: they wait for the same retry moment (counted as failed, no attempt
+    recorded), so an outage costs one attempt per server and retry, not one
+    per message."""
     report = DispatchReport()
     with session_factory() as session:
         query = (
-            select(Delivery.id, Delivery.status, Delivery.attempts)
+            select(Delivery.id, Delivery.status, Delivery.attempts, ContactChannel.url)
+            .join(ContactChannel, ContactChannel.id == Delivery.channel_id)
             .where(
                 or_(
                     and_(
@@ -326,11 +350,18 @@ def dispatch(
             .order_by(Delivery.next_attempt_at, Delivery.id)
         )
         candidates = session.execute(query.limit(limit) if limit else query).all()
-    for delivery_id, status, attempts in candidates:
+    server_of = getattr(sender, "server_of", None)
+    down: dict[str, datetime] = {}
+    waiting: list[tuple[int, str, int, datetime]] = []
+    for delivery_id, status, attempts, url in candidates:
+        server = server_of(url) if callable(server_of) else None
+        if server is not None and server in down and status != "sending":
+            waiting.append((delivery_id, status, attempts, down[server]))
+            continue
         if not _claim(session_factory, delivery_id, status, attempts, now, worker):
             report.claimed_elsewhere += 1
             continue
-        outcome_kind = _deliver(
+        done = _deliver(
             session_factory,
             delivery_id,
             now=now,
@@ -339,10 +370,45 @@ def dispatch(
             context=context,
             send_time=send_time,
             worker=worker,
-            max_attempts=max_attempts,
         )
-        setattr(report, outcome_kind, getattr(report, outcome_kind) + 1)
+        setattr(report, done.kind, getattr(report, done.kind) + 1)
+        if server is not None and done.unreachable and done.retry_at is not None:
+            down[server] = done.retry_at
+    if waiting:
+        deferred = _defer(session_factory, waiting)
+        report.failed += deferred
+        report.claimed_elsewhere += len(waiting) - deferred
     return report
+
+
+def _defer(
+    session_factory: sessionmaker[Session], waiting: list[tuple[int, str, int, datetime]]
+) -> int:
+    """Move unclaimed deliveries' next attempt to the moment given with each
+    (compare-and-set on status and attempts, in one transaction); returns how
+    many moved."""
+    moved = 0
+    with session_factory.begin() as session:
+        for delivery_id, status, attempts, until in waiting:
+            result = session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id == delivery_id,
+                    Delivery.status == status,
+                    Delivery.attempts == attempts,
+                )
+                .values(next_attempt_at=until)
+                .execution_options(synchronize_session=False)
+            )
+            moved += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return moved
+
+
+@dataclass(frozen=True)
+class _Done:
+    kind: str  # the DispatchReport field it counts in
+    retry_at: datetime | None = None
+    unreachable: bool = False
 
 
 def _claim(
@@ -375,48 +441,68 @@ def _deliver(
     context: DeliveryContext,
     send_time: SendTimeFn,
     worker: str,
-    max_attempts: int,
-) -> str:
+) -> _Done:
+    """Send one claimed delivery and record the attempt; returns what came of
+    it. Never raises for the message or the channel: only a database error
+    leaves the claim to expire."""
+    if _drop_stale(session_factory, delivery_id, context=context, now=now):
+        return _Done("superseded")
     report = None
     template, message_context = "", {}
     unbuilt: Exception | None = None
+    stored: StoredMessage | None = None
     with session_factory() as session:
         delivery = session.get(Delivery, delivery_id)
         assert delivery is not None
-        try:
-            if delivery.batch < FIRST_NOTICE_BATCH:
-                # A scheduled report (the weekly digest) carries no notices. Imported
-                # here: the digest module builds on this one.
-                from duban.services.digest import report_message
+        skip_parts = delivery.parts_sent
+        if skip_parts and delivery.partial:
+            # Parts of this message were accepted: the rest of the same message goes.
+            stored = StoredMessage.from_data(delivery.partial)
+        elif not delivery.items and delivery.batch >= FIRST_NOTICE_BATCH:
+            stored = None  # nothing to say (see below)
+        else:
+            try:
+                if delivery.batch < FIRST_NOTICE_BATCH:
+                    # A scheduled report (the weekly digest) carries no notices.
+                    # Imported here: the digest module builds on this one.
+                    from duban.services.digest import report_message
 
-                report = report_message(session, delivery, context, now)
-                template, message_context = report.template, report.context
-            else:
-                template, message_context = build_message_context(
-                    session, delivery, context, now
-                )
-        except Exception as err:  # recorded as a failed attempt below, never left 'sending'
-            LOG.exception("delivery %s: its content could not be built", delivery_id)
-            session.rollback()
-            unbuilt = err
+                    report = report_message(session, delivery, context, now)
+                    template, message_context = report.template, report.context
+                else:
+                    template, message_context = build_message_context(
+                        session, delivery, context, now
+                    )
+            except Exception as err:  # recorded as a failed attempt below, never left 'sending'
+                LOG.exception("delivery %s: its content could not be built", delivery_id)
+                session.rollback()
+                unbuilt = err
         # What the message carries: only these notices are marked sent (or failed).
         rendered = [item.notice_id for item in delivery.items]
         url = delivery.channel.url
         attempts = delivery.attempts
-    message: Rendered | None
+        empty = not rendered and delivery.batch >= FIRST_NOTICE_BATCH
+    if empty:
+        # A router created it and then found its notice routed by another one.
+        return _Done(_set_superseded(session_factory, delivery_id, attempts, now))
+    message: Any | None
     outcome: Outcome
     try:
-        if unbuilt is not None:
+        if stored is not None:
+            message = stored
+        elif unbuilt is not None:
             raise unbuilt
-        message = render(template, message_context)
-    except Exception as err:  # a template bug must not stop the other deliveries
-        message = None
-        outcome = _Failure(permanent=True, error=f"消息生成失败:{type(err).__name__}")
-    else:
-        if report is not None and report.attachments:
-            outcome = sender.send(url, message, attachments=report.attachments)
         else:
-            outcome = sender.send(url, message)
+            message = render(template, message_context)
+    except Exception as err:  # a bug or bad data must not stop the other deliveries
+        LOG.exception("delivery %s: its message could not be composed", delivery_id)
+        message = None
+        outcome = _Failure(permanent=False, error=f"消息生成失败:{type(err).__name__}")
+    else:
+        extra: dict[str, Any] = {"skip_parts": skip_parts} if skip_parts else {}
+        if report is not None and report.attachments:
+            extra["attachments"] = report.attachments
+        outcome = sender.send(url, message, **extra)
     finally:
         if report is not None:
             report.discard()
@@ -438,25 +524,197 @@ def _deliver(
             # The lease ran out while sending and another worker claimed the
             # delivery again: its outcome sets the state, not this stale one
             # (which, failed, would queue a third send or report a false failure).
-            return "claimed_elsewhere"
+            return _Done("claimed_elsewhere")
         if message is not None:
             delivery.title = message.title
             delivery.body = message.text
+        parts = int(getattr(outcome, "parts_sent", 0) or 0)
+        if not outcome.ok and parts > delivery.parts_sent and message is not None:
+            delivery.parts_sent = parts
+            delivery.partial = StoredMessage.of(message).to_data()
         _move_unrendered(session, delivery, rendered, now)
         if outcome.ok:
             delivery.status, delivery.sent_at, delivery.last_error = "sent", now, None
+            delivery.partial = None
             session.flush()
             _mark_notices_sent(session, rendered)
-            return "sent"
+            return _Done("sent")
         delivery.last_error = outcome.error
-        if outcome.permanent or attempts >= max_attempts:
+        if outcome.permanent:
             delivery.status = "dead"
             session.flush()
             _mark_notices_failed(session, rendered, delivery, now)
-            return "dead"
+            return _Done("dead")
         delivery.status = "failed"
         delivery.next_attempt_at = send_time(now + backoff(attempts))
-        return "failed"
+        return _Done(
+            "failed", delivery.next_attempt_at, bool(getattr(outcome, "unreachable", False))
+        )
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A rendered message as kept on a delivery whose parts were partly accepted."""
+
+    title: str
+    text: str
+    html: str = ""
+    markdown: str = ""
+
+    @classmethod
+    def of(cls, message: Any) -> StoredMessage:
+        return cls(
+            title=str(message.title),
+            text=str(message.text),
+            html=str(getattr(message, "html", "") or ""),
+            markdown=str(getattr(message, "markdown", "") or ""),
+        )
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> StoredMessage:
+        return cls(**{k: str(data.get(k) or "") for k in ("title", "text", "html", "markdown")})
+
+    def to_data(self) -> dict[str, str]:
+        return dict(title=self.title, text=self.text, html=self.html, markdown=self.markdown)
+
+
+def _set_superseded(
+    session_factory: sessionmaker[Session], delivery_id: int, attempts: int, now: datetime
+) -> str:
+    """Close a claimed delivery that has nothing left to send."""
+    with session_factory.begin() as session:
+        delivery = session.get(Delivery, delivery_id, with_for_update={"key_share": True})
+        assert delivery is not None
+        if delivery.attempts != attempts:
+            return "claimed_elsewhere"
+        if delivery.items:
+            # Joined meanwhile (should not happen: routing skips claimed deliveries).
+            delivery.status, delivery.next_attempt_at = "failed", now
+            return "failed"
+        delivery.status = "superseded"
+        return "superseded"
+
+
+def _drop_stale(
+    session_factory: sessionmaker[Session],
+    delivery_id: int,
+    *,
+    context: DeliveryContext,
+    now: datetime,
+) -> bool:
+    """Before a retry: take in the channel's other held-up deliveries (one
+    message with everything still unsent, not one per day of an outage), then
+    drop the notices no longer worth sending (see the module doc). True when
+    none is left and the delivery was marked superseded.
+
+    A first attempt, a scheduled report and a message with parts already
+    accepted are left as they are. The check never stops a send: if it fails,
+    the delivery goes as it is."""
+    try:
+        with session_factory() as session:
+            delivery = session.get(Delivery, delivery_id, with_for_update={"key_share": True})
+            if (
+                delivery is None
+                or delivery.attempts <= 1
+                or delivery.batch < FIRST_NOTICE_BATCH
+                or delivery.parts_sent
+                or delivery.status != "sending"
+            ):
+                return False
+            merged = _take_in_held_up(session, delivery)
+            today = context.clock.today(now)
+            stale: list[tuple[DeliveryItem, Notice, str]] = []
+            for item in delivery.items:
+                notice = session.get(Notice, item.notice_id)
+                task = session.get(Task, notice.task_id) if notice is not None else None
+                if notice is None or task is None:
+                    continue
+                reason = stale_reason(
+                    timeline_of(session, task, context.clock.zone),
+                    policy_for(session, task.policy_id),
+                    context.calendar,
+                    today=today,
+                    key=notice.step,
+                )
+                if reason:
+                    stale.append((item, notice, reason))
+            if not stale and not merged:
+                session.rollback()
+                return False
+            everything = bool(stale) and len(stale) == len(delivery.items)
+            for item, _notice, _reason in stale:
+                delivery.items.remove(item)
+            session.flush()
+            for _item, notice, reason in stale:
+                _settle_dropped(session, notice, reason)
+            if stale:
+                LOG.info("delivery %s: %d notice(s) superseded before a retry", delivery_id,
+                         len(stale))
+            if everything:
+                delivery.status = "superseded"
+            session.commit()
+            return everything
+    except Exception:
+        LOG.exception("delivery %s: could not check what is still worth sending", delivery_id)
+        return False
+
+
+def _take_in_held_up(session: Session, delivery: Delivery) -> int:
+    """Move the items of the channel's other deliveries waiting for a retry
+    into ``delivery`` (claimed by the caller); each one taken is closed as
+    superseded, with a note naming this one. Compare-and-set on each, so a
+    delivery another worker claimed meanwhile is left to it. Returns how many."""
+    others = session.execute(
+        select(Delivery.id, Delivery.attempts).where(
+            Delivery.channel_id == delivery.channel_id,
+            Delivery.id != delivery.id,
+            Delivery.status == "failed",
+            Delivery.parts_sent == 0,
+            Delivery.batch >= FIRST_NOTICE_BATCH,
+        )
+    ).all()
+    taken = 0
+    for other_id, attempts in others:
+        closed = session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id == other_id,
+                Delivery.status == "failed",
+                Delivery.attempts == attempts,
+            )
+            .values(status="superseded", last_error=f"已并入发送记录 #{delivery.id} 一并重发")
+            .execution_options(synchronize_session=False)
+        )
+        if closed.rowcount != 1:  # type: ignore[attr-defined]
+            continue
+        session.execute(
+            update(DeliveryItem)
+            .where(DeliveryItem.delivery_id == other_id)
+            .values(delivery_id=delivery.id)
+            .execution_options(synchronize_session=False)
+        )
+        taken += 1
+    if taken:
+        session.expire(delivery, ["items"])
+    return taken
+
+
+def _settle_dropped(session: Session, notice: Notice, reason: str) -> None:
+    """A notice dropped from one delivery: superseded if no other channel
+    carries it, sent if every other one sent it, else still pending."""
+    statuses = list(
+        session.scalars(
+            select(Delivery.status)
+            .join(DeliveryItem, DeliveryItem.delivery_id == Delivery.id)
+            .where(DeliveryItem.notice_id == notice.id)
+        )
+    )
+    if notice.status != "pending":
+        return
+    if not statuses:
+        notice.status, notice.reason = "superseded", reason
+    elif all(status == "sent" for status in statuses):
+        notice.status = "sent"
 
 
 def _move_unrendered(

@@ -10,7 +10,9 @@ Six sections, each a count and a list sorted by urgency:
   progress report, most periods missed first, then the oldest deadline;
 - ``submissions`` 待审核报结: submitted tasks, longest waiting first;
 - ``extensions`` 待批延期: pending extension requests, the soonest due first;
-- ``failed`` 送达失败: deliveries that failed or were given up, newest first.
+- ``failed`` 送达受阻: deliveries refused for good, or still unsent
+  ``blocked_after_workdays`` working days after they were due (they are
+  retried meanwhile), newest first; each can be retried or redirected.
 
 A task is in at most one of the first three (the first that applies, in that
 order), so their counts add up to the tasks that need urging; its row still
@@ -32,7 +34,13 @@ from duban.domain.escalation import Anchor, StepKey
 from duban.domain.lifecycle import OPEN_STATES, TaskState
 from duban.domain.status import Light, StatusPolicy, TaskStatus
 from duban.domain.workdays import Unpublished, WorkCalendar
-from duban.services.desk import ExtensionItem, FailedDelivery, SubmissionItem, review_queue
+from duban.services.desk import (
+    ExtensionItem,
+    FailedDelivery,
+    SubmissionItem,
+    blocked_deliveries,
+    review_queue,
+)
 from duban.services.sweep import policy_for
 from duban.services.tasks import TaskView, list_tasks, local_date
 from models import Notice, Task
@@ -44,7 +52,7 @@ SECTION_LABELS = {
     "missing_reports": "缺报进度",
     "submissions": "待审核报结",
     "extensions": "待批延期",
-    "failed": "送达失败",
+    "failed": "送达受阻",
 }
 LEVEL_NAMES = {1: "催办", 2: "黄色督办", 3: "红色督办"}
 # Working days to the first acknowledgement reminder when a ladder has none.
@@ -105,6 +113,7 @@ def work_queue(
     calendar: WorkCalendar,
     zone: ZoneInfo,
     policy: StatusPolicy | None = None,
+    blocked_after_workdays: int = 1,
 ) -> WorkQueue:
     """Everything waiting for a coordinator as of ``now`` (see the module doc).
 
@@ -156,7 +165,10 @@ def work_queue(
         review.submissions, key=lambda s: (s.submitted_at or now, s.task_id)
     )
     queue.extensions = sorted(review.extensions, key=lambda x: (x.current_due, x.id))
-    queue.failed = review.failed
+    with session_factory() as session:
+        queue.failed = blocked_deliveries(
+            session, now=now, calendar=calendar, zone=zone, after_workdays=blocked_after_workdays
+        )
     return queue
 
 

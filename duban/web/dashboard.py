@@ -25,6 +25,7 @@ from duban.domain.scorecard import ScoreWeights
 from duban.domain.status import Light
 from duban.services.charts import trajectory_svg
 from duban.services.dashboard import SCORE_COLUMNS, measure_overview, scorecard_of_ledger
+from duban.services.desk import blocked_deliveries
 from duban.services.ledger import build_ledger
 from duban.services.ledger_files import write_ledger_xlsx
 from duban.services.links import department_ids_with_tasks
@@ -99,11 +100,21 @@ def measures(
         measures_link=f"/dashboard?plan={quote(overview.plan_key)}",
         department=department or None,
     )
+    with web.context.session_factory() as session:
+        blocked = blocked_deliveries(
+            session,
+            now=web.clock.now(),
+            calendar=web.context.calendar,
+            zone=web.zone,
+            after_workdays=web.context.settings.delivery_blocked_workdays,
+        )
     return render(
         request,
         "dashboard/measures.html",
         overview=overview,
         charts={name: Markup(svg) for name, svg in charts.items()},
+        blocked=blocked,
+        is_coordinator=user.role == "coordinator",
         filters={"section": _int(section), "department": department or "", "light": light or ""},
     )
 

@@ -81,7 +81,8 @@ def _back(form: FormData, default: str) -> str:
 def _queue(request: Request) -> Any:
     web = state_of(request)
     return work_queue(web.context.session_factory, now=web.clock.now(),
-                      calendar=web.context.calendar, zone=web.zone)
+                      calendar=web.context.calendar, zone=web.zone,
+                      blocked_after_workdays=web.context.settings.delivery_blocked_workdays)
 
 
 @router.get("/desk")

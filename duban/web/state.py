@@ -24,7 +24,7 @@ from duban.domain.plan_draft import format_value
 from duban.domain.status import LIGHT_LABELS, LIGHT_MEANINGS, Light, StatusPolicy
 from duban.services.context import AppContext
 from duban.services.links import LinkSigner
-from duban.services.logs import STATUS_LABELS as DELIVERY_STATUS_LABELS
+from duban.services.logs import DELIVERY_STATUS_LABELS
 from duban.services.tasks import TaskDetail, get_task
 from duban.web.signin import SignIn
 

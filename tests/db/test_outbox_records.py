@@ -8,11 +8,14 @@
 - A dispatcher whose claim ran out while it was sending (another one claimed
   the delivery again) records its attempt, but the delivery's state is the
   other's to set.
+- An error while a message is composed (its content or its template) is a
+  failed attempt like a refused connection: recorded, retried, never left
+  'sending' and never a reason for the dispatcher to stop.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -21,12 +24,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.workdays import WorkCalendar
 from duban.services.calendar_data import build_work_calendar
-from duban.services.outbox import dispatch, route
+from duban.services.outbox import DeliveryContext, dispatch, route
 from duban.services.sweep import LEASE
 from models import Delivery, DeliveryAttempt, DeliveryItem, Department, Notice
 from tests.db.conftest import HEALTH, World, at
 from tests.db.outbox_world import (
     CLOCK,
+    Message,
     RecordingSender,
     Sent,
     add_contacts,
@@ -198,3 +202,105 @@ def test_a_dispatcher_whose_claim_was_taken_over_leaves_the_delivery_alone(
         assert [tuple(a) for a in attempts] == [("second", True), ("first", False)]
         statuses = dict(session.execute(select(Notice.id, Notice.status)).all())
     assert statuses == {notice: "sent"}  # and no 发送失败 notice for the coordinators
+
+
+@dataclass(frozen=True)
+class BrokenClock(type(CLOCK)):  # type: ignore[misc]
+    """A clock that fails while a message's content is being built."""
+
+    def today(self, now: Any) -> Any:
+        raise RuntimeError("broken")
+
+
+def refusing_render(template: str, context: Any) -> Any:
+    raise KeyError("department")
+
+
+@pytest.mark.parametrize("fault", ["context", "template"])
+def test_an_error_while_composing_is_a_failed_attempt_retried_like_any_other(
+    session_factory: sessionmaker[Session],
+    world: World,
+    calendar: WorkCalendar,
+    fault: str,
+) -> None:
+    add_contacts(session_factory)
+    notice = add_notice(session_factory, world.lead)
+    route(session_factory, now=T0, send_time=at_once, clock=CLOCK)
+    context = delivery_context(calendar)
+    if fault == "context":
+        broken = DeliveryContext(
+            base_url=None, sender_name="督办科", calendar=calendar, clock=BrokenClock()
+        )
+    sender = RecordingSender()
+    report = dispatch(
+        session_factory,
+        now=T0,
+        sender=sender,
+        render=refusing_render if fault == "template" else render_items,
+        context=broken if fault == "context" else context,
+        send_time=lambda moment: moment + LEASE,
+    )
+    assert (report.failed, report.dead, sender.sent) == (1, 0, [])
+    with session_factory() as session:
+        delivery = session.scalars(select(Delivery)).one()
+        assert delivery.status == "failed" and delivery.next_attempt_at > T0
+        [attempt] = session.scalars(select(DeliveryAttempt)).all()
+        assert not attempt.ok and not attempt.permanent
+        assert attempt.error and attempt.error.startswith("消息生成失败")
+        assert session.get(Notice, notice).status == "pending"  # type: ignore[union-attr]
+    # Fixed (a template corrected, data repaired): the next pass sends it once.
+    report = dispatch(
+        session_factory,
+        now=NEXT_DAY,
+        sender=sender,
+        render=render_items,
+        context=context,
+        send_time=at_once,
+    )
+    assert report.sent == 1 and len(sender.sent) == 1
+    with session_factory() as session:
+        assert session.get(Notice, notice).status == "sent"  # type: ignore[union-attr]
+
+
+@dataclass
+class AcceptsOnePart(RecordingSender):
+    """The first send has its first part accepted and then fails; records the
+    ``skip_parts`` every send was given."""
+
+    calls: list[tuple[int, str]] = field(default_factory=list)
+
+    def send(self, url: str, message: Any, **kwargs: Any) -> Any:
+        self.calls.append((int(kwargs.get("skip_parts", 0)), message.text))
+        if len(self.calls) == 1:
+            return PartlySent()
+        return super().send(url, message, **kwargs)
+
+
+@dataclass(frozen=True)
+class PartlySent:
+    ok: bool = False
+    permanent: bool = False
+    error: str | None = "企业微信系统繁忙(errcode -1)"
+    parts_sent: int = 1
+
+
+def test_a_message_partly_accepted_is_retried_from_the_first_part_not_accepted(
+    session_factory: sessionmaker[Session], world: World, calendar: WorkCalendar
+) -> None:
+    add_contacts(session_factory)
+    add_notice(session_factory, world.lead)
+    route(session_factory, now=T0, send_time=at_once, clock=CLOCK)
+    sender = AcceptsOnePart()
+    renders = iter(["as first composed", "composed again, differently"])
+
+    def render(template: str, context: Any) -> Message:
+        return Message(f"[{template}]", next(renders), ())
+
+    for now in (T0, NEXT_DAY):
+        dispatch(session_factory, now=now, sender=sender, render=render,
+                 context=delivery_context(calendar), send_time=at_once)
+    # The same message as first composed, from its second part on.
+    assert sender.calls == [(0, "as first composed"), (1, "as first composed")]
+    with session_factory() as session:
+        delivery = session.scalars(select(Delivery)).one()
+        assert (delivery.status, delivery.parts_sent, delivery.partial) == ("sent", 1, None)

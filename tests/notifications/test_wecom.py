@@ -10,6 +10,7 @@ from apprise import Apprise
 
 from notifications.render import DEFAULT_TEMPLATES_DIR, RenderedMessage, render
 from notifications.send import Sender
+from notifications.wecom import Pace
 from tests.notifications.conftest import WeComServer, sample_context, sample_item
 
 KEY = "693a91f6-7x0c-4bc4-97a0-0ec2sifa5aaa"
@@ -35,7 +36,8 @@ def test_bot_posts_markdown_and_accepts_errcode_0(
     [
         (200, {"errcode": 93000, "errmsg": "invalid webhook url"}, True, "93000"),
         (200, {"errcode": 93004, "errmsg": "bot disabled"}, True, "停用"),
-        (200, {"errcode": 40014, "errmsg": "invalid access_token"}, True, "40014"),
+        (200, {"errcode": 40014, "errmsg": "invalid access_token"}, False, "40014"),
+        (200, {"errcode": 40058, "errmsg": "invalid parameter"}, True, "40058"),
         (200, {"errcode": 45009, "errmsg": "api freq out of limit"}, False, "频率"),
         (200, {"errcode": -1, "errmsg": "system busy"}, False, "繁忙"),
         (200, {"errcode": 12345, "errmsg": "something new"}, False, "12345"),
@@ -124,6 +126,49 @@ def test_a_failed_part_stops_the_rest(wecom_server: WeComServer) -> None:
     outcome = Sender().send(bot_url(wecom_server), long_message())
     assert not outcome.ok and not outcome.permanent
     assert len(wecom_server.sends()) == 2
+
+
+def test_a_retry_of_a_split_message_sends_only_the_parts_not_accepted(
+    wecom_server: WeComServer,
+) -> None:
+    message = long_message()
+    wecom_server.replies.extend([(200, {"errcode": 0}), (200, {"errcode": -1, "errmsg": "x"})])
+    sender = Sender()
+    first = sender.send(bot_url(wecom_server), message)
+    assert not first.ok and not first.permanent and first.parts_sent == 1
+    retry = sender.send(bot_url(wecom_server), message, skip_parts=first.parts_sent)
+    assert retry.ok, retry.error
+    contents = [call.body["markdown"]["content"] for call in wecom_server.sends()]
+    parts = len(contents) - 1  # part 2 was refused once
+    assert contents[0].startswith(f"## 督办提醒（1/{parts}）")
+    assert contents[1] == contents[2] and "（续2/" in contents[1]
+    assert sum("（1/" in c for c in contents) == 1  # part 1 never again
+
+
+@pytest.mark.parametrize(
+    ("limits", "keys", "sends", "waited"),
+    [
+        ({"bot": (20, 60.0)}, [("bot", "k")], 20, 0.0),
+        ({"bot": (20, 60.0)}, [("bot", "k")], 21, 60.0),
+        ({"member": (30, 60.0)}, [("member", "a"), ("member", "b")], 31, 60.0),
+    ],
+    ids=["twenty-a-minute-to-a-bot", "the-21st-waits", "each-member-counts"],
+)
+def test_sends_are_paced_per_bot_and_per_member(
+    limits: dict[str, tuple[int, float]],
+    keys: list[tuple[str, ...]],
+    sends: int,
+    waited: float,
+) -> None:
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    pace = Pace(limits, clock=lambda: clock[0], sleep=sleep)
+    total = sum(pace.wait(keys) for _ in range(sends))
+    assert total == waited
+    assert pace.wait([("bot", "another")] if "bot" in limits else [("member", "c")]) == 0.0
 
 
 def test_user_text_cannot_break_the_markdown(wecom_server: WeComServer) -> None:

@@ -17,6 +17,7 @@ from duban.domain.escalation import (
     TaskTimeline,
     evaluate,
     next_rung,
+    stale_reason,
     step_by_name,
     step_label,
 )
@@ -201,3 +202,41 @@ def test_nothing_waits_for_a_finished_task(cal: WorkCalendar) -> None:
                         due=date(2026, 12, 31))
     result = evaluate(task, DEFAULT_POLICY, cal, today=date(2026, 12, 17))
     assert result.waiting == [] and result.waits_for is None
+
+
+ACKED = replace(TASK, state=TaskState.IN_PROGRESS, acknowledged_on=date(2015, 9, 2))
+
+
+@pytest.mark.parametrize(
+    ("task", "today", "key", "expected"),
+    [
+        (TASK, date(2015, 9, 2), "assigned@2015-09-01", None),
+        (replace(TASK, state=TaskState.SUBMITTED), date(2015, 9, 2), "assigned@2015-09-01",
+         "任务已报结或办结"),
+        (ACKED, date(2015, 9, 8), "ack_reminder@2015-09-01", "已签收"),
+        (ACKED, date(2015, 12, 17), "due_reminder_10@2015-12-31", None),
+        # Held up until the 3-day reminder fell due: only that one still goes.
+        (ACKED, date(2015, 12, 28), "due_reminder_10@2015-12-31", "已被“到期提醒”取代"),
+        (ACKED, date(2015, 12, 28), "due_reminder_3@2015-12-31", None),
+        (ACKED, date(2016, 1, 5), "due_reminder_3@2015-12-31", "任务已逾期,到期提醒不再发送"),
+        # The overdue ladder is cumulative: 催办 still goes once 督办 is due too.
+        (ACKED, date(2016, 1, 20), "urge@2015-12-31", None),
+        (ACKED, date(2015, 10, 14), "report_due@2015-10-13", "报送期限已过,改为逾期未报提醒"),
+        (ACKED, date(2016, 1, 20), "report_missing@2015-10-13", "已由最近一期的报送提醒取代"),
+        (replace(ACKED, report_dates=(date(2015, 10, 20),)), date(2015, 10, 21),
+         "report_missing@2015-10-13", "本期进度已报送"),
+        (replace(ACKED, due=date(2016, 3, 31)), date(2015, 12, 28),
+         "due_reminder_3@2015-12-31", "到期日已调整,原提醒不再发送"),
+        (ACKED, date(2016, 1, 20), "manual_urge@2016-01-04", None),
+        (ACKED, date(2016, 1, 20), "delivery_failed@17", None),
+    ],
+    ids=[
+        "fresh", "task-closed", "acknowledged", "still-due", "later-reminder", "latest-reminder",
+        "overdue", "ladder-cumulative", "report-deadline-passed", "later-period",
+        "report-made", "due-date-moved", "manual", "failure-report",
+    ],
+)
+def test_a_held_up_notice_goes_out_only_while_the_sweep_would_still_send_it(
+    cal: WorkCalendar, task: TaskTimeline, today: date, key: str, expected: str | None
+) -> None:
+    assert stale_reason(task, DEFAULT_POLICY, cal, today=today, key=key) == expected

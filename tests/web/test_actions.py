@@ -184,8 +184,10 @@ def test_a_failed_delivery_is_retried_or_sent_to_a_new_address(
     delivery_id, channel_id = _failed_delivery(session_factory, world.lead)
     form = login(client, "coordinator")
     desk = client.get("/desk").text
-    assert "连接被拒绝" in desk and "mailto://u:****@mail.invalid" in desk
+    assert "送达受阻" in desk and "连接被拒绝" in desk and "mailto://u:****@mail.invalid" in desk
     assert "secret" not in desk
+    dashboard = client.get("/dashboard").text  # shown where supervisors look, too
+    assert "送达受阻" in dashboard and "连接被拒绝" in dashboard and "secret" not in dashboard
     client.post(f"/desk/deliveries/{delivery_id}/retry", data={"csrf_token": form})
     with session_factory() as session:
         delivery = session.get(Delivery, delivery_id)
