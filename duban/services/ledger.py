@@ -37,6 +37,7 @@ from duban.domain.status import (
     missing_reports,
 )
 from duban.domain.workdays import WorkCalendar
+from duban.services.org import org_settings
 from duban.services.outlook import upcoming_steps
 from duban.services.plans import find_plan
 from duban.services.sweep import policy_for
@@ -64,6 +65,7 @@ from models import (
 COMPARATOR_SIGNS = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "=": "="}
 ESCALATION_LABELS = {1: "催办", 2: "黄色督办", 3: "红色督办"}
 NO_SECTION = "(未分章节)"
+DEFAULT_ISSUER = "督办科"
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,7 @@ class Ledger:
     rows: list[LedgerRow] = field(default_factory=list)
     # The directory's order (机构序列) of every department: name → position.
     department_order: dict[str, int] = field(default_factory=dict)
+    issuer: str = "督办科"  # 制表单位: the office that keeps the ledger
 
     def department_key(self, name: str) -> tuple[int, str]:
         """Sort key of a department name in the directory's order (unknown last)."""
@@ -205,7 +208,13 @@ class Ledger:
     @property
     def title(self) -> str:
         names = "、".join(title for _key, title in self.plans) or "督办事项"
-        return f"{names} 督办台账"
+        return f"{names}督办台账"
+
+    @property
+    def dated_title(self) -> str:
+        """The title row: ``…督办台账(截至2016年1月29日)``."""
+        day = self.as_of
+        return f"{self.title}(截至{day.year}年{day.month}月{day.day}日)"
 
     def by_section(self) -> list[SummaryRow]:
         """One summary per section (in plan and section order)."""
@@ -317,6 +326,7 @@ def load_ledger(
         as_of=as_of,
         plans=[(p.key, p.title) for p in plans],
         department_order=department_order(session),
+        issuer=org_settings(session).documents.issuer or DEFAULT_ISSUER,
     )
     tasks = session.scalars(
         query.options(
@@ -331,6 +341,18 @@ def load_ledger(
     related = _Related.load(session, ids, until=_end_of(as_of, zone))
     for task in tasks:
         ledger.rows.append(_row(task, related, as_of, calendar, policy, zone))
+    # Within a measure and deadline: 牵头 first, then the directory's order.
+    plan_order = {key: index for index, (key, _title) in enumerate(ledger.plans)}
+    ledger.rows.sort(
+        key=lambda r: (
+            plan_order.get(r.plan, 0),
+            r.measure,
+            r.deadline,
+            r.role != "lead",
+            ledger.department_key(r.department),
+            r.task_id,
+        )
+    )
     return ledger
 
 
@@ -414,6 +436,7 @@ class _Related:
             related.targets[target.measure_id].append(target)
         for responsibility in session.scalars(
             select(Responsibility)
+            .options(joinedload(Responsibility.department))
             .where(Responsibility.measure_id.in_(measure_ids))
             .order_by(Responsibility.position, Responsibility.id)
         ):
@@ -457,8 +480,10 @@ def _row(
         measure_id=measure.id,
         measure_title=measure.title,
         item_source=item_source_text(measure.source_kind, measure.doc_ref, measure.instructed_by),
-        lead_departments=[r.named_as for r in responsibilities if r.role == "lead"],
-        supporting_departments=[r.named_as for r in responsibilities if r.role == "supporting"],
+        lead_departments=[_full_name(r) for r in responsibilities if r.role == "lead"],
+        supporting_departments=[
+            _full_name(r) for r in responsibilities if r.role == "supporting"
+        ],
         department=task.department.name,
         named_as=task.named_as,
         role=task.role,
@@ -497,6 +522,13 @@ def _row(
         facts=facts,
         next_step=_next_step(task, facts, related, as_of, calendar, zone),
     )
+
+
+def _full_name(responsibility: Responsibility) -> str:
+    """The directory's full name of a responsible unit; a collective (各区)
+    as the plan wrote it."""
+    department = responsibility.department
+    return department.name if department is not None else responsibility.named_as
 
 
 def _next_step(

@@ -4,12 +4,19 @@ Workbook sheets, all with Chinese headers, a frozen header row, filters,
 column widths, and print settings (landscape, fit to page width, header row
 repeated on every page):
 
-- 台账: one row per task (:data:`LEDGER_COLUMNS`); the light column is filled
-  with its colour (:data:`LIGHT_FILLS`), dates are date cells;
+- 台账: a title row (``…督办台账(截至2016年1月29日)``), a row with the
+  制表单位 and the day, then the header and one numbered row (序号) per task
+  (:data:`LEDGER_COLUMNS`); the light column is filled with its colour
+  (:data:`LIGHT_FILLS`), dates are date cells;
 - 按章节汇总 / 按单位汇总: counts per section and per department, with a
   合计 row;
 - 考核: the department scorecard, when one is given;
 - 说明: the day, the light legend and the scoring formula.
+
+Every printed page carries the 制表单位 and the day in its header and
+``第 N 页,共 M 页`` in its footer. Departments come in the directory's order
+(机构序列) and by their full names. :func:`ledger_file_name` is the Chinese
+name a download is offered under.
 
 Values are written, never formulas, so a reader without a calculation engine
 (openpyxl, pandas) sees the same numbers as Excel or LibreOffice. Text that a
@@ -105,6 +112,7 @@ LEDGER_COLUMNS: tuple[Column, ...] = (
     Column("任务编号", 7, lambda r: r.task_id),
 )
 PLAN_COLUMN = Column("方案", 20, lambda r: r.plan, wrap=True)
+SERIAL_COLUMN = Column("序号", 5, lambda r: None)  # numbered as written
 ITEM_COLUMN = Column("来源及文号", 22, lambda r: r.item_source, wrap=True)  # single 督办件
 LIGHT_COLUMN = "灯色"
 
@@ -146,6 +154,14 @@ def neutralise(text: str) -> str:
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
+def ledger_file_name(ledger: Ledger, suffix: str = ".xlsx") -> str:
+    """``督办台账(截至2016-01-29).xlsx`` with the plan's key when it covers one
+    plan (``珠委办201423督办台账(截至…).xlsx``); no path separators."""
+    key = ledger.plans[0][0] if len(ledger.plans) == 1 else ""
+    name = f"{key}督办台账(截至{ledger.as_of.isoformat()}){suffix}"
+    return name.replace("/", "-").replace("\\", "-")
+
+
 # --- CSV -----------------------------------------------------------------------
 
 
@@ -174,13 +190,20 @@ def _csv_value(value: Any) -> str:
 # --- workbook ------------------------------------------------------------------
 
 
-def write_ledger_xlsx(ledger: Ledger, path: Path, *, scorecard: Scorecard | None = None) -> Path:
-    """Write the workbook (see the module docstring) to ``path``; returns it."""
+def write_ledger_xlsx(
+    ledger: Ledger,
+    path: Path,
+    *,
+    scorecard: Scorecard | None = None,
+    base_url: str | None = None,
+) -> Path:
+    """Write the workbook (see the module docstring) to ``path``; returns it.
+    With ``base_url`` each measure's name links to its page on the site."""
     workbook = Workbook()
     sheet = workbook.active
     assert sheet is not None
     sheet.title = SHEET_LEDGER
-    _ledger_sheet(sheet, ledger)
+    _ledger_sheet(sheet, ledger, base_url=base_url)
     measures = len({row.measure_id for row in ledger.rows})
     _summary_sheet(
         workbook.create_sheet("按章节汇总"), "章节", ledger.by_section(), measures=measures
@@ -193,6 +216,7 @@ def write_ledger_xlsx(ledger: Ledger, path: Path, *, scorecard: Scorecard | None
     _notes_sheet(workbook.create_sheet("说明"), ledger, scorecard)
     for each in workbook.worksheets:
         _neutralise_sheet(each)
+        _page_footer(each, ledger)
     workbook.properties.title = ledger.title
     workbook.properties.creator = "duban 督办"
     workbook.save(path)
@@ -207,10 +231,45 @@ _TOP = Alignment(vertical="top")
 _CENTER = Alignment(horizontal="center", vertical="top")
 
 
-def _header(sheet: Worksheet, headers: Sequence[str], widths: Sequence[float]) -> None:
-    sheet.append(list(headers))
+TITLE_ROWS = 2  # the 台账 sheet's title and 制表单位/截至 rows above its header
+
+
+def _title_rows(sheet: Worksheet, ledger: Ledger, columns: int) -> None:
+    """Row 1: ``…督办台账(截至…)`` across the table; row 2: 制表单位 on the
+    left, 截至 on the right."""
+    last = get_column_letter(columns)
+    sheet.append([ledger.dated_title])
+    sheet.merge_cells(f"A1:{last}1")
+    title = sheet["A1"]
+    title.font = Font(bold=True, size=16)
+    title.alignment = Alignment(horizontal="center", vertical="center")
+    sheet.row_dimensions[1].height = 30
+    half = max(columns // 2, 1)
+    sheet.append([f"制表单位:{ledger.issuer}"])
+    sheet.cell(row=2, column=half + 1, value=f"截至:{ledger.as_of.isoformat()}")
+    sheet.merge_cells(f"A2:{get_column_letter(half)}2")
+    sheet.merge_cells(f"{get_column_letter(half + 1)}2:{last}2")
+    sheet.cell(row=2, column=half + 1).alignment = Alignment(horizontal="right")
+
+
+def _page_footer(sheet: Worksheet, ledger: Ledger) -> None:
+    """Page numbers in the footer and the title and day in the header of
+    every printed page."""
+    sheet.oddFooter.center.text = "第 &P 页,共 &N 页"
+    sheet.oddHeader.left.text = f"{ledger.issuer}"
+    sheet.oddHeader.right.text = f"截至 {ledger.as_of.isoformat()}"
+
+
+def _header(
+    sheet: Worksheet, headers: Sequence[str], widths: Sequence[float], *, at: int = 1
+) -> None:
+    if at == 1:
+        sheet.append(list(headers))
+    else:
+        for index, header in enumerate(headers, start=1):
+            sheet.cell(row=at, column=index, value=header)
     for index, width in enumerate(widths, start=1):
-        cell = sheet.cell(row=1, column=index)
+        cell = sheet.cell(row=at, column=index)
         cell.font = _HEADER_FONT
         cell.fill = PatternFill("solid", fgColor=HEADER_FILL)
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
@@ -218,12 +277,14 @@ def _header(sheet: Worksheet, headers: Sequence[str], widths: Sequence[float]) -
         sheet.column_dimensions[get_column_letter(index)].width = width
 
 
-def _finish(sheet: Worksheet, *, filters: bool = True) -> None:
-    """Freeze the header, filter, and print landscape on A3, fit to width."""
-    sheet.freeze_panes = "A2"
-    if filters and sheet.max_row > 1:
-        sheet.auto_filter.ref = sheet.dimensions
-    sheet.print_title_rows = "1:1"
+def _finish(sheet: Worksheet, *, filters: bool = True, header_row: int = 1) -> None:
+    """Freeze the header, filter, and print landscape on A3, fit to width,
+    the header row on every page."""
+    sheet.freeze_panes = f"A{header_row + 1}"
+    if filters and sheet.max_row > header_row:
+        last = get_column_letter(sheet.max_column)
+        sheet.auto_filter.ref = f"A{header_row}:{last}{sheet.max_row}"
+    sheet.print_title_rows = f"{header_row}:{header_row}"
     sheet.page_setup.orientation = "landscape"
     sheet.page_setup.paperSize = sheet.PAPERSIZE_A3
     sheet.page_setup.fitToWidth = 1
@@ -231,12 +292,15 @@ def _finish(sheet: Worksheet, *, filters: bool = True) -> None:
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
 
 
-def _ledger_sheet(sheet: Worksheet, ledger: Ledger) -> None:
-    columns = ledger_columns(ledger)
-    _header(sheet, [c.header for c in columns], [c.width for c in columns])
+def _ledger_sheet(sheet: Worksheet, ledger: Ledger, *, base_url: str | None = None) -> None:
+    columns = (SERIAL_COLUMN, *ledger_columns(ledger))
+    header_row = TITLE_ROWS + 1
+    title_index = [c.header for c in columns].index("措施名称") + 1
+    _title_rows(sheet, ledger, len(columns))
+    _header(sheet, [c.header for c in columns], [c.width for c in columns], at=header_row)
     light_index = [c.header for c in columns].index(LIGHT_COLUMN) + 1
-    for row in ledger.rows:
-        sheet.append([_clean(c.value(row)) for c in columns])
+    for serial, row in enumerate(ledger.rows, start=1):
+        sheet.append([serial, *(_clean(c.value(row)) for c in columns[1:])])
         number = sheet.max_row
         for index, column in enumerate(columns, start=1):
             cell = sheet.cell(row=number, column=index)
@@ -250,11 +314,15 @@ def _ledger_sheet(sheet: Worksheet, ledger: Ledger) -> None:
         sheet.row_dimensions[number].height = row_height(
             [(str(c.value(row) or ""), c.width) for c in columns if c.wrap]
         )
+        if base_url:
+            link = sheet.cell(row=number, column=title_index)
+            link.hyperlink = f"{base_url.rstrip('/')}/dashboard/measures/{row.measure_id}"
+            link.font = Font(color="FF0B5CAD", underline="single")
         light = sheet.cell(row=number, column=light_index)
         light.fill = PatternFill("solid", fgColor=LIGHT_FILLS[row.light])
         light.font = Font(bold=True, color=LIGHT_FONTS[row.light])
         light.alignment = _CENTER
-    _finish(sheet)
+    _finish(sheet, header_row=header_row)
 
 
 def _neutralise_sheet(sheet: Worksheet) -> None:

@@ -83,8 +83,8 @@ class DepartmentScore:
 
 @dataclass
 class Scorecard:
-    """Every department with tasks in the ledger, best score first (ties by
-    name), then those without a score yet (by name)."""
+    """Every department with tasks in the ledger, best score first (ties in
+    the directory's order, 机构序列), then those without a score yet."""
 
     as_of: date
     period: Period
@@ -147,7 +147,9 @@ def scorecard_from_ledger(
         )
         for name, value in counts.items()
     ]
-    rows.sort(key=lambda r: (r.score is None, -(r.score or 0.0), r.department))
+    rows.sort(
+        key=lambda r: (r.score is None, -(r.score or 0.0), ledger.department_key(r.department))
+    )
     for index, row in enumerate(rows):
         if row.score is None:
             continue

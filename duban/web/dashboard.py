@@ -21,13 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.domain.errors import NotFoundError
-from duban.domain.scorecard import ScoreWeights
+from duban.domain.scorecard import Period, ScoreWeights
 from duban.domain.status import Light
 from duban.services.charts import trajectory_svg
 from duban.services.dashboard import SCORE_COLUMNS, measure_overview, scorecard_of_ledger
 from duban.services.desk import blocked_deliveries
 from duban.services.ledger import build_ledger
-from duban.services.ledger_files import write_ledger_xlsx
+from duban.services.ledger_files import ledger_file_name, write_ledger_xlsx
 from duban.services.links import department_ids_with_tasks
 from duban.services.logs import (
     NOTICE_STATUS_FILTERS,
@@ -37,7 +37,7 @@ from duban.services.logs import (
     page_offset,
 )
 from duban.services.measure_page import SHOW_FILTERS, measure_detail
-from duban.services.scorecard import load_weights, weights_description
+from duban.services.scorecard import load_weights, scorecard_from_ledger, weights_description
 from duban.services.summary_charts import departments_svg, ledger_charts
 from duban.web.auth import Staff
 from duban.web.state import WebState, page_number, parse_day, render, state_of
@@ -259,7 +259,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 @router.get("/dashboard/ledger.xlsx")
 def ledger_download(request: Request, user: Staff, plan: str | None = None) -> Response:
-    """The ledger workbook of ``plan`` (default: every plan) as of the server's today."""
+    """The ledger workbook of ``plan`` (default: every plan) as of the server's
+    today, with its 考核 sheet, under a Chinese file name."""
     web = state_of(request)
     ledger = build_ledger(
         web.context.session_factory,
@@ -269,12 +270,24 @@ def ledger_download(request: Request, user: Staff, plan: str | None = None) -> R
         all_plans=not plan,
         zone=web.zone,
     )
+    card = scorecard_from_ledger(
+        ledger, period=Period(), calendar=web.context.calendar, weights=score_weights(web)
+    )
     with tempfile.TemporaryDirectory() as folder:
-        path = write_ledger_xlsx(ledger, Path(folder) / "ledger.xlsx")
+        path = write_ledger_xlsx(
+            ledger,
+            Path(folder) / "ledger.xlsx",
+            scorecard=card,
+            base_url=web.context.settings.base_url or str(request.base_url),
+        )
         content = path.read_bytes()
-    filename = f"duban-ledger-{web.today().isoformat()}.xlsx"
+    filename = ledger_file_name(ledger)
+    fallback = f"ledger-{web.today().isoformat()}.xlsx"  # for clients without RFC 5987
     return Response(
         content,
         media_type=XLSX,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={
+            "Content-Disposition": f"attachment; filename=\"{fallback}\"; "
+            f"filename*=UTF-8''{quote(filename)}"
+        },
     )

@@ -94,23 +94,29 @@ def test_workbook_layout_colours_and_csv(
     book = load_workbook(path)
     assert book.sheetnames == ["台账", "按章节汇总", "按单位汇总", "考核", "说明"]
     sheet = book["台账"]
-    assert [c.value for c in sheet[1]] == HEADERS
-    assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == f"A1:{sheet.cell(1, len(HEADERS)).column_letter}6"
-    assert sheet.column_dimensions["C"].width == 24
-    light_col = HEADERS.index("灯色") + 1
-    id_col = HEADERS.index("任务编号") + 1
-    by_id = {sheet.cell(r, id_col).value: r for r in range(2, sheet.max_row + 1)}
+    # A title row, 制表单位 and the day, then the header and numbered rows.
+    assert sheet["A1"].value == "珠海市加快社会建设工作方案督办台账(截至2016年1月29日)"
+    assert sheet["A2"].value == "制表单位:督办科"
+    assert any(c.value == "截至:2016-01-29" for c in sheet[2])
+    assert [c.value for c in sheet[3]] == ["序号", *HEADERS]
+    assert [sheet.cell(r, 1).value for r in range(4, sheet.max_row + 1)] == [1, 2, 3, 4, 5]
+    assert sheet.freeze_panes == "A4" and sheet.print_title_rows == "$3:$3"
+    assert sheet.auto_filter.ref == f"A3:{sheet.cell(3, len(HEADERS) + 1).column_letter}8"
+    assert sheet.column_dimensions["D"].width == 24
+    assert all(each.oddFooter.center.text == "第 &P 页,共 &N 页" for each in book.worksheets)
+    light_col = HEADERS.index("灯色") + 2
+    id_col = HEADERS.index("任务编号") + 2
+    by_id = {sheet.cell(r, id_col).value: r for r in range(4, sheet.max_row + 1)}
     for row in ledger.rows:
         cell = sheet.cell(by_id[row.task_id], light_col)
         assert cell.value == row.light_label
         assert cell.fill.fgColor.rgb == LIGHT_FILLS[row.light]
-    due = sheet.cell(by_id[history.world.single], HEADERS.index("完成时限") + 1)
+    due = sheet.cell(by_id[history.world.single], HEADERS.index("完成时限") + 2)
     assert due.value.date() == date(2016, 1, 15) and due.number_format == "yyyy-mm-dd"
     assert sheet.cell(
-        by_id[history.world.single], HEADERS.index("原定时限") + 1
+        by_id[history.world.single], HEADERS.index("原定时限") + 2
     ).value.date() == date(2015, 12, 31)
-    note = sheet.cell(by_id[history.world.later], HEADERS.index("最新进展") + 1)
+    note = sheet.cell(by_id[history.world.later], HEADERS.index("最新进展") + 2)
     # Text a spreadsheet would run stays text (see tests/security/test_exports.py).
     assert (note.value, note.data_type) == ("'=HYPERLINK(\"http://x\")", "s")
     scores = book["考核"]

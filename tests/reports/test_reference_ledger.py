@@ -175,9 +175,9 @@ def test_every_task_with_the_light_duban_tasks_shows(reference: Reference) -> No
     expected = {v.id: v.light for v in views}
     book = load_workbook(reference.workbook)
     sheet = book["台账"]
-    light_col, id_col = HEADERS.index("灯色") + 1, HEADERS.index("任务编号") + 1
+    light_col, id_col = HEADERS.index("灯色") + 2, HEADERS.index("任务编号") + 2  # after 序号
     seen: Counter[Light] = Counter()
-    for number in range(2, sheet.max_row + 1):
+    for number in range(4, sheet.max_row + 1):  # after the title rows and the header
         task_id = sheet.cell(number, id_col).value
         light = expected.pop(task_id)
         cell = sheet.cell(number, light_col)
@@ -233,9 +233,10 @@ def test_opens_in_libreoffice(reference: Reference, tmp_path: Path) -> None:
     )
     with exported.open(encoding="utf-8") as handle:
         table = list(csv.reader(handle))
-    assert table[0] == HEADERS
-    id_col, light_col = HEADERS.index("任务编号"), HEADERS.index("灯色")
-    lights = {int(r[id_col]): r[light_col] for r in table[1:]}
+    assert table[0][0] == reference.ledger.dated_title and table[1][0] == "制表单位:督办科"
+    assert table[2] == ["序号", *HEADERS]
+    id_col, light_col = HEADERS.index("任务编号") + 1, HEADERS.index("灯色") + 1
+    lights = {int(r[id_col]): r[light_col] for r in table[3:]}
     assert lights == {r.task_id: r.light_label for r in reference.ledger.rows}
     ARTIFACTS.mkdir(exist_ok=True)
     pdf = _convert(soffice, reference.workbook, "pdf", ARTIFACTS, profile)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from datetime import date
+from urllib.parse import quote
 
 from fastapi.testclient import TestClient
 from icalendar import Calendar
@@ -20,8 +21,17 @@ def test_staff_download_the_ledger_with_every_task(
     login(client, "supervisor")
     response = client.get("/dashboard/ledger.xlsx")
     assert response.status_code == 200
-    assert "attachment" in response.headers["content-disposition"]
-    sheet = load_workbook(io.BytesIO(response.content)).worksheets[0]
+    disposition = response.headers["content-disposition"]
+    assert "attachment" in disposition
+    # A Chinese file name (RFC 5987), and the 考核 sheet as in the command's workbook.
+    assert "filename*=UTF-8''" in disposition
+    assert quote("督办台账(截至2015-06-01).xlsx") in disposition
+    book = load_workbook(io.BytesIO(response.content))
+    assert "考核" in book.sheetnames
+    sheet = book.worksheets[0]
+    # Each measure's name links to its page on the site.
+    links = {c.hyperlink.target for row in sheet.iter_rows(min_row=4) for c in row if c.hyperlink}
+    assert links and all(t.startswith("http://duban.test/dashboard/measures/") for t in links)
     task_ids = {world.lead, world.support, world.district, world.later, world.single}
     cells = {str(c.value) for row in sheet.iter_rows() for c in row if c.value is not None}
     assert len([r for r in sheet.iter_rows(min_row=2) if any(c.value for c in r)]) >= len(
