@@ -280,3 +280,19 @@ def test_the_way_in_is_never_empty_without_a_base_url() -> None:
     for body in (message.text, _visible(message.html), message.markdown):
         assert "办理入口：登录督办系统，查看任务 101" in body
         assert "办理入口：\n" not in body + "\n" and "请登录督办系统办理：" not in body
+
+
+def test_a_manual_urge_of_a_single_item_names_its_unit_note_and_source() -> None:
+    item = sample_item(step="manual_urge", step_label="督办科催办", level=1, task_id=9,
+                       measure_number=1, measure_title="老旧小区加装电梯",
+                       department="珠海市住房和城乡规划建设局", role_label="牵头",
+                       source="领导批示 · 市府办批〔2027〕12号 · 张市长批示",
+                       note="请本周内报送进展", link="https://duban.example.gov.cn/tasks/9?k=T")
+    context = sample_context(department="珠海市住房和城乡规划建设局", items=[item])
+    message = render("manual_urge", context, templates_dir=DEFAULT_TEMPLATES_DIR)
+    assert message.title.startswith("【督办科催办】措施1 老旧小区加装电梯（珠海市住房和城乡规划建设局牵头")
+    for body in (message.text, _visible(message.html), message.markdown):
+        assert "督办科现就以下任务催办" in body
+        assert "来源：领导批示 · 市府办批〔2027〕12号 · 张市长批示" in body
+        assert "责任单位：珠海市住房和城乡规划建设局（牵头）" in body
+        assert "请本周内报送进展" in body and "tasks/9?k=T" in body
