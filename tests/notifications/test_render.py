@@ -290,7 +290,8 @@ def test_a_manual_urge_of_a_single_item_names_its_unit_note_and_source() -> None
                        note="请本周内报送进展", link="https://duban.example.gov.cn/tasks/9?k=T")
     context = sample_context(department="珠海市住房和城乡规划建设局", items=[item])
     message = render("manual_urge", context, templates_dir=DEFAULT_TEMPLATES_DIR)
-    assert message.title.startswith("【督办科催办】措施1 老旧小区加装电梯（珠海市住房和城乡规划建设局牵头")
+    assert message.title.startswith(
+        "【督办科催办】措施1 老旧小区加装电梯（珠海市住房和城乡规划建设局牵头")
     for body in (message.text, _visible(message.html), message.markdown):
         assert "督办科现就以下任务催办" in body
         assert "来源：领导批示 · 市府办批〔2027〕12号 · 张市长批示" in body
