@@ -19,7 +19,8 @@ Steps (:data:`STEPS`)
     (level 1), ``manual_urge`` 督办科催办 (level 1, taken by hand, with a note),
     ``escalate_yellow`` 黄色督办单 (level 2), ``escalate_red`` 红色督办单 / 约谈
     (level 3), ``task_cancelled`` 任务撤销通知 (the task's last message: its
-    ``note`` says why and which task replaces it), ``digest`` (several items of
+    ``note`` says why and which task replaces it), ``due_moved`` 期限调整通知 (a new
+    holiday arrangement moved the due date; ``note`` names the rule), ``digest`` (several items of
     any steps for one recipient on one working day) and ``delivery_failed`` (to
     coordinators). Reports (:data:`REPORT_STEPS`):
     ``weekly_digest`` 每周督办简报 and ``weekly_summary`` 每周任务清单, whose context
@@ -112,6 +113,7 @@ STEPS: dict[str, str] = {
     "escalate_yellow": "黄色督办单",
     "escalate_red": "红色督办单",
     "task_cancelled": "任务撤销通知",
+    "due_moved": "期限调整通知",
     "digest": "督办提醒",
     "delivery_failed": "送达失败",
     # Written for their reader (duban/services/messages.py): staff, and a lead

@@ -27,6 +27,7 @@ from duban.cli import report as _report  # noqa: F401  isort: skip
 from duban.cli import issued_documents as _issued_documents  # noqa: F401  isort: skip
 from duban.cli import cluster as _cluster  # noqa: F401  isort: skip
 from duban.cli import items as _items  # noqa: F401  isort: skip
+from duban.cli import calendar as _calendar  # noqa: F401  isort: skip
 
 
 def main() -> None:

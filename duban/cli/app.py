@@ -20,3 +20,5 @@ cluster_app = typer.Typer(
     help="生产配置:PostgreSQL 上的 Prefect 服务器、多个 worker 与网页。", no_args_is_help=True
 )
 app.add_typer(cluster_app, name="cluster")
+calendar_app = typer.Typer(help="工作日日历:已有年份、导入节假日安排。", no_args_is_help=True)
+app.add_typer(calendar_app, name="calendar")

@@ -48,7 +48,9 @@ class Anchor(StrEnum):
     REPORT_DUE = "report_due"  # n working days before a periodic report deadline
     REPORT_MISSING = "report_missing"  # n working days after a report deadline, if missing
     MANUAL = "manual"  # taken by hand (MANUAL_URGE); never in a policy, never swept
-    CANCELLED = "cancelled"  # the task was withdrawn (TASK_CANCELLED); never in a policy
+    # A one-off message about the task (TASK_CANCELLED, DUE_MOVED), not a rung;
+    # never in a policy, never swept, nothing follows it.
+    ANNOUNCE = "announce"
 
 
 class Audience(StrEnum):
@@ -114,10 +116,10 @@ class EscalationPolicy:
                     "不能用于督办规则",
                     where=where,
                 )
-            if step.anchor is Anchor.CANCELLED or step.name == TASK_CANCELLED.name:
+            if step.anchor is Anchor.ANNOUNCE or step.name in ANNOUNCEMENTS:
                 raise DubanError(
-                    f"anchor cancelled 与步骤名 {TASK_CANCELLED.name} 保留给任务撤销通知,"
-                    "不能用于督办规则",
+                    f"anchor announce 与步骤名 {'、'.join(ANNOUNCEMENTS)} 保留给系统通知"
+                    "(任务撤销、期限调整),不能用于督办规则",
                     where=where,
                 )
             if step.workdays < 0 or not 0 <= step.level <= 3 or not step.audience:
@@ -180,8 +182,12 @@ MANUAL_URGE = LadderStep(
 # The one message a task gets when a changed plan withdraws it (任务撤销通知):
 # to the department's liaison, once (its key has no anchor), and the last.
 TASK_CANCELLED = LadderStep(
-    "task_cancelled", Anchor.CANCELLED, 0, 0, (Audience.LIAISON,), "任务撤销通知"
+    "task_cancelled", Anchor.ANNOUNCE, 0, 0, (Audience.LIAISON,), "任务撤销通知"
 )
+# The message a task gets when a new holiday arrangement moves its due date
+# (期限调整通知), keyed by the new date.
+DUE_MOVED = LadderStep("due_moved", Anchor.ANNOUNCE, 0, 0, (Audience.LIAISON,), "期限调整通知")
+ANNOUNCEMENTS = {step.name: step for step in (TASK_CANCELLED, DUE_MOVED)}
 
 
 @dataclass(frozen=True)
@@ -477,12 +483,12 @@ def _not_meaningful(occ: Occurrence, task: TaskTimeline, today: date) -> str | N
 
 
 def step_by_name(policy: EscalationPolicy, name: str) -> LadderStep:
-    """The policy's step ``name``, :data:`MANUAL_URGE` or :data:`TASK_CANCELLED`;
-    DubanError otherwise."""
+    """The policy's step ``name``, :data:`MANUAL_URGE` or one of
+    :data:`ANNOUNCEMENTS`; DubanError otherwise."""
     if name == MANUAL_URGE.name:
         return MANUAL_URGE
-    if name == TASK_CANCELLED.name:
-        return TASK_CANCELLED
+    if name in ANNOUNCEMENTS:
+        return ANNOUNCEMENTS[name]
     for step in policy.steps:
         if step.name == name:
             return step

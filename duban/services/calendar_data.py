@@ -32,7 +32,7 @@ Year holiday can start). Errors name the file and the entry at fault.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
@@ -300,3 +300,93 @@ def _package_version() -> str:
         return version("chinesecalendar")
     except PackageNotFoundError:  # imported from a source tree without metadata
         return ""
+
+
+# --- importing a year's file ---------------------------------------------------
+
+JSON_SUFFIX = ".json"
+HOLIDAY_CN_KEYS = ("year", "papers", "days")
+
+
+def read_calendar_file(path: Path) -> HolidayNotice:
+    """One year's arrangement from the operator's YAML (the format above) or a
+    holiday-cn JSON file (``{year, papers, days: [{name, date, isOffDay}]}``).
+    CalendarError names the file and the field or entry at fault."""
+    if path.suffix.lower() == JSON_SUFFIX:
+        return read_holiday_cn_file(path)
+    if path.suffix.lower() not in NOTICE_SUFFIXES:
+        raise CalendarError(
+            "日历文件应为 .yaml/.yml(本系统格式)或 .json(holiday-cn 格式)", where=str(path)
+        )
+    return read_notice_file(path)
+
+
+def read_holiday_cn_file(path: Path) -> HolidayNotice:
+    """A holiday-cn year file: ``year``, ``papers`` (the notices' URLs) and
+    ``days``, each ``{name, date: "YYYY-MM-DD", isOffDay: true|false}`` (false:
+    a weekend day worked, 调休上班). Other top-level keys ($schema, $id) are
+    ignored. Raises CalendarError naming the file and the entry."""
+    import json
+
+    source = str(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CalendarError(f"无法读取(需为 UTF-8 文本):{exc}", where=source) from exc
+    except json.JSONDecodeError as exc:
+        raise CalendarError(
+            f"不是有效的 JSON:{exc.msg}", where=f"{source} 第{exc.lineno}行"
+        ) from exc
+    if not isinstance(data, dict) or "days" not in data:
+        raise CalendarError("应为含 year、papers、days 的 holiday-cn 格式对象", where=source)
+    year = data.get("year")
+    if isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 2999:
+        raise CalendarError(f"year 应为四位年份整数,实际为 {year!r}", where=source)
+    stem_year = int(path.stem) if path.stem.isdigit() else None
+    if stem_year is not None and stem_year != year:
+        raise CalendarError(f"文件名表示{stem_year}年,内容却是 year: {year}", where=source)
+    papers = data.get("papers") or []
+    if not isinstance(papers, list) or not all(isinstance(p, str) for p in papers):
+        raise CalendarError("papers 应为通知网址的列表", where=source)
+    days = data["days"]
+    if not isinstance(days, list):
+        raise CalendarError("days 应为列表,每项含 name、date、isOffDay", where=source)
+    if not days:
+        raise CalendarError(
+            f"days 为空:{year}年的节假日安排尚未收录(通知可能尚未发布),未导入", where=source
+        )
+    holidays: dict[date, str] = {}
+    workdays: dict[date, str] = {}
+    for index, item in enumerate(days, start=1):
+        entry = f"days 第{index}项"
+        if not isinstance(item, dict):
+            raise CalendarError(f"{entry}应为含 name、date、isOffDay 的对象", where=source)
+        missing = [key for key in ("name", "date", "isOffDay") if key not in item]
+        if missing:
+            raise CalendarError(f"{entry}缺少 {'、'.join(missing)}", where=source)
+        name = _holiday_name(item["name"], entry=entry, source=source)
+        day = _parse_date(item["date"], entry=f"{entry}“{name}”", source=source)
+        off = item["isOffDay"]
+        if not isinstance(off, bool):
+            raise CalendarError(f"{entry}“{name}”的 isOffDay 应为 true 或 false", where=source)
+        _put(holidays if off else workdays, day, name, entry=f"{entry}“{name}”", source=source)
+    label = f"{source}(holiday-cn;{papers[0]})" if papers else f"{source}(holiday-cn)"
+    return HolidayNotice(year=year, holidays=holidays, workdays=workdays, source=label)
+
+
+def notice_yaml(notice: HolidayNotice, title: str | None = None) -> str:
+    """``notice`` in the operator's YAML format (one holiday per name, its days
+    in order), which :func:`read_notice_file` reads back as the same notice."""
+    def grouped(days: Mapping[date, str]) -> list[dict[str, object]]:
+        names: dict[str, list[str]] = {}
+        for day, name in sorted(days.items()):
+            names.setdefault(name or "调休", []).append(day.isoformat())
+        return [{"name": name, "days": listed} for name, listed in names.items()]
+
+    data: dict[str, object] = {"year": notice.year}
+    if title:
+        data["notice"] = title
+    data["holidays"] = grouped(notice.holidays)
+    if notice.workdays:
+        data["workdays"] = grouped(notice.workdays)
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)

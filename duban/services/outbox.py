@@ -829,8 +829,8 @@ def _item_context(
     else:
         step = step_by_name(policy, name)
         label, template, level = step.label, step.template_name, step.level
-        if step.anchor is Anchor.CANCELLED:
-            pass  # the task's last message: nothing follows
+        if step.anchor is Anchor.ANNOUNCE:
+            pass  # a one-off message (撤销, 期限调整): no rung follows from it
         elif step.anchor is Anchor.MANUAL:
             # Taken by hand on any day: what follows is the ladder's next rung
             # still ahead (the automatic 催办 and 督办 go on as planned).
