@@ -69,7 +69,11 @@ class Overview:
 
     @property
     def counts(self) -> dict[str, int]:
-        return {light.value: sum(1 for m in self.measures if m.light is light) for light in Light}
+        """Measures per light; a measure without tasks (总体要求) has no light."""
+        return {
+            light.value: sum(1 for m in self.measures if m.task_count and m.light is light)
+            for light in Light
+        }
 
 
 def latest_plan_key(*, session: Session) -> str | None:
@@ -140,7 +144,7 @@ def measure_overview(
     if department:
         rows = [r for r in rows if department in r.departments]
     if light is not None:
-        rows = [r for r in rows if r.light is light]
+        rows = [r for r in rows if r.task_count and r.light is light]
     return Overview(
         plan_id=detail.id,
         plan_key=detail.key,

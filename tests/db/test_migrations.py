@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import func, inspect, select
 
 from duban.config import Settings
 from duban.db import (
@@ -86,3 +88,39 @@ def test_a_missing_sqlite_file_is_refused_and_not_created(tmp_path) -> None:
     with pytest.raises(SchemaNotReadyError, match="数据库尚未初始化"):
         open_session_factory(settings)
     assert not (tmp_path / "none").exists()
+
+
+def test_sqlite_migrations_that_rebuild_a_table_keep_the_rows_that_reference_it(
+    tmp_path: Path,
+) -> None:
+    """Batch migrations rebuild ``tasks`` on SQLite; its events and notices
+    (ON DELETE CASCADE) survive going down past 0011 and up again."""
+    from duban.db import make_session_factory
+    from duban.services.directory import load_directory_file, sync_directory
+    from models import Notice, TaskEvent
+    from tests.db.conftest import at, seed_world
+
+    settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'x.db'}")
+    upgrade(settings)
+    engine = engine_for_url(settings.database_url)
+    try:
+        factory = make_session_factory(engine)
+        sync_directory(load_directory_file(settings.directory_file), session_factory=factory)
+        world = seed_world(factory)
+        with factory.begin() as session:
+            session.add(Notice(task_id=world.district, step="urge", due_at=at("2015-12-18"),
+                               status="sent", created_at=at("2015-12-18"), level=1))
+
+        def counts() -> tuple[int, int]:
+            with factory() as session:
+                return (session.scalar(select(func.count()).select_from(TaskEvent)) or 0,
+                        session.scalar(select(func.count()).select_from(Notice)) or 0)
+
+        before = counts()
+        assert before[0] >= 5 and before[1] == 1
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection=connection), "0010")
+        assert upgrade(settings) == head_revision()
+        assert counts() == before
+    finally:
+        engine.dispose()
