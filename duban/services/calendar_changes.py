@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.config import Settings
@@ -46,7 +46,7 @@ from duban.services.calendar_data import (
     read_calendar_file,
     read_notice_dir,
 )
-from models import Department, ExtensionRequest, Notice, Task, TaskEvent
+from models import Department, ExtensionRequest, Notice, Target, Task, TaskEvent
 
 SYSTEM_ACTOR = "督办系统"
 _LIVE = [s.value for s in OPEN_STATES] + [TaskState.SUBMITTED.value]
@@ -355,3 +355,53 @@ def _rule_derived(session: Session, task: Task) -> bool:
         if action == Action.ASSIGN.value and data and data.get("plan_due"):
             return False
     return True
+
+
+@dataclass(frozen=True)
+class NextYearWarning:
+    """From 1 November: next year's holidays are not known and work depends on them."""
+
+    year: int
+    waiting_tasks: int  # open tasks with a step waiting for the year (待日历公布)
+    measures: int  # measures with a target due in the year or later, not yet assigned
+
+    @property
+    def text(self) -> str:
+        parts = []
+        if self.waiting_tasks:
+            parts.append(f"{self.waiting_tasks} 项任务的后续提醒或催办日期待日历公布")
+        if self.measures:
+            parts.append(
+                f"{self.measures} 项措施的完成时限在{self.year}年及以后,导入该年日历后才能交办"
+            )
+        return (
+            f"{self.year}年节假日安排尚未导入:" + ";".join(parts) + "。国务院办公厅发布通知后,"
+            "请运行 duban calendar import 导入该年安排(本系统 YAML 或 holiday-cn JSON)。"
+        )
+
+
+def next_year_warning(
+    session_factory: sessionmaker[Session], *, calendar: WorkCalendar, today: date
+) -> NextYearWarning | None:
+    """The banner the dashboard shows from 1 November while next year is not
+    covered and open tasks wait for it or unassigned targets are due in it."""
+    if today.month < 11:
+        return None
+    year = today.year + 1
+    if calendar.covers(year):
+        return None
+    with session_factory() as session:
+        waiting = session.scalar(
+            select(func.count())
+            .select_from(Task)
+            .where(Task.state.in_(_LIVE), Task.calendar_wait_year == year)
+        ) or 0
+        measures = session.scalar(
+            select(func.count(func.distinct(Target.measure_id))).where(
+                Target.due >= date(year, 1, 1),
+                ~select(Task.id).where(Task.measure_id == Target.measure_id).exists(),
+            )
+        ) or 0
+    if not waiting and not measures:
+        return None
+    return NextYearWarning(year, int(waiting), int(measures))

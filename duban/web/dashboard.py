@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from duban.domain.errors import NotFoundError
 from duban.domain.scorecard import Period, ScoreWeights
 from duban.domain.status import Light
+from duban.services.calendar_changes import next_year_warning
 from duban.services.charts import trajectory_svg
 from duban.services.dashboard import SCORE_COLUMNS, measure_overview, scorecard_of_ledger
 from duban.services.desk import blocked_deliveries
@@ -111,6 +112,9 @@ def measures(
     return render(
         request,
         "dashboard/measures.html",
+        calendar_warning=next_year_warning(
+            web.context.session_factory, calendar=web.context.calendar, today=web.today()
+        ),
         overview=overview,
         charts={name: Markup(svg) for name, svg in charts.items()},
         blocked=blocked,

@@ -12,14 +12,22 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.config import Settings
-from duban.services.calendar_changes import calendar_status, import_calendar_file
+from duban.services.calendar_changes import (
+    NextYearWarning,
+    calendar_status,
+    import_calendar_file,
+    next_year_warning,
+)
 from duban.services.calendar_data import load_work_calendar, read_notice_file
 from duban.services.reminders import replay
-from models import Notice, Task, TaskEvent
+from duban.web import create_app
+from models import Notice, Task, TaskEvent, User
 from tests.conftest import CliRunner
 from tests.db.test_calendar_horizon import (
     ASSIGNED,
@@ -29,6 +37,7 @@ from tests.db.test_calendar_horizon import (
     tools,
 )
 from tests.db.test_reminders import ZONE, RecordingSender
+from tests.web.conftest import csrf_of
 
 
 def holiday_cn(path: Path, *, dragon_boat: str) -> Path:
@@ -134,6 +143,26 @@ def test_a_years_data_changed_mid_year_moves_due_dates_and_tells_each_department
         assert f"due_reminder_3@{due.isoformat()}" in steps
     assert all(got[tasks[k]]["due_moved"] == 0 for k in ((2, "lead"), (3, "lead")))
 
+    # From 1 November the dashboard says 2028 is missing and what depends on it.
+    assert next_year_warning(session_factory, calendar=calendar, today=date(2027, 10, 31)) is None
+    warning = next_year_warning(session_factory, calendar=calendar, today=date(2027, 11, 1))
+    assert warning == NextYearWarning(2028, waiting_tasks=2, measures=0)
+    with session_factory.begin() as session:
+        session.add(User(username="supervisor", display_name="督查室", role="supervisor",
+                         password_hash=PasswordHasher().hash("pw-pw-pw-pw"), active=True,
+                         created_at=ASSIGNED, password_changed_at=ASSIGNED))
+    app = create_app(
+        Settings(data_dir=tmp_path / "data", database_url=migrated_url, secret_key="k",
+                 calendar_dir=operator),
+        as_of=datetime(2027, 11, 1, 10, tzinfo=ZONE),
+    )
+    client = TestClient(app, base_url="http://duban.test", follow_redirects=False)
+    token = csrf_of(client.get("/login").text)
+    assert client.post("/login", data={"username": "supervisor", "password": "pw-pw-pw-pw",
+                                       "csrf_token": token}).status_code == 303
+    page = client.get("/dashboard").text
+    assert "2028年节假日安排尚未导入:2 项任务的后续提醒或催办日期待日历公布" in page
+
     # 2028 arrives: nothing waits any more.
     shutil.copy(CALENDARS / "2028.yaml", tmp_path / "2028.yaml")
     added = import_calendar_file(tmp_path / "2028.yaml", settings=settings,
@@ -149,3 +178,5 @@ def test_a_years_data_changed_mid_year_moves_due_dates_and_tells_each_department
     status = calendar_status(session_factory, settings=settings,
                              calendar=load_work_calendar(settings))
     assert status.waiting == {} and 2028 in {y.year for y in status.years}
+    assert next_year_warning(session_factory, calendar=load_work_calendar(settings),
+                             today=date(2027, 11, 2)) is None
