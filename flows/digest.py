@@ -12,7 +12,9 @@ from prefect.runtime import flow_run
 from duban.config import get_settings
 from duban.services.context import open_context
 from duban.services.digest import send_weekly_digest
+from duban.services.round_lock import round_lock
 from duban.timeutil import parse_as_of
+from flows.sweep import LOCK_WAIT_SECONDS
 
 
 def _run_name() -> str:
@@ -26,7 +28,10 @@ def weekly_digest_flow(as_of: str | None = None) -> dict[str, object]:
     logger = get_run_logger()
     context = open_context(get_settings())
     now = parse_as_of(as_of, context.settings.timezone)
-    with context.sender() as sender:
+    with (
+        round_lock(context.session_factory, holder="weekly-digest flow", wait=LOCK_WAIT_SECONDS),
+        context.sender() as sender,
+    ):
         tools = context.round_tools(sender=sender, worker=f"digest:{flow_run.id or 'local'}")
         result = send_weekly_digest(context.session_factory, now=now, tools=tools)
     queued, delivery = result.queued, result.round.delivery

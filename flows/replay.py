@@ -19,7 +19,8 @@ from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settin
 from duban.config import get_settings
 from duban.services.context import open_context
 from duban.services.reminders import RoundReport, outstanding, replay
-from flows.sweep import sweep_flow
+from duban.services.round_lock import round_lock
+from flows.sweep import LOCK_WAIT_SECONDS, sweep_flow
 
 # Longest wait for the other replays' share of a phase (their leases last 10 minutes).
 DEFAULT_SETTLE_SECONDS = 600.0
@@ -56,7 +57,11 @@ def replay_flow(start: str, end: str, settle: float = DEFAULT_SETTLE_SECONDS) ->
         with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
             return _as_report(now, sweep_flow(as_of=now.isoformat(), settle=settle))
 
-    with context.sender() as sender:
+    with (
+        round_lock(context.session_factory, holder="replay flow", shared=True,
+                   wait=LOCK_WAIT_SECONDS),
+        context.sender() as sender,
+    ):
         tools = context.round_tools(sender=sender, worker=f"replay:{flow_run.id or 'local'}")
         rounds = replay(
             context.session_factory,

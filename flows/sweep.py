@@ -19,6 +19,7 @@ from duban.faults import pause_point
 from duban.services.assignment import MeasureRef, measure_refs
 from duban.services.context import AppContext, open_context
 from duban.services.reminders import run_round
+from duban.services.round_lock import round_lock
 from duban.services.sweep import (
     SweepClock,
     SweepReport,
@@ -27,6 +28,10 @@ from duban.services.sweep import (
     release_waiting,
 )
 from duban.timeutil import parse_as_of
+
+# How long a flow run waits for another process's round before it fails (and
+# Prefect retries it).
+LOCK_WAIT_SECONDS = 600.0
 
 
 def _task_name() -> str:
@@ -64,8 +69,19 @@ def sweep_flow(as_of: str | None = None, settle: float | None = None) -> dict[st
     With ``settle`` (seconds) the round waits after each phase until the work
     of that phase is finished by everyone doing the same round (replays run in
     step on several workers; see duban.services.reminders.run_round)."""
-    logger = get_run_logger()
     context = open_context(get_settings())
+    # Replays in step on several workers (settle) share rounds on purpose.
+    with round_lock(
+        context.session_factory,
+        holder="sweep flow",
+        shared=settle is not None,
+        wait=LOCK_WAIT_SECONDS,
+    ):
+        return _sweep(context, as_of, settle)
+
+
+def _sweep(context: AppContext, as_of: str | None, settle: float | None) -> dict[str, object]:
+    logger = get_run_logger()
     now = parse_as_of(as_of, context.settings.timezone)
     release_waiting(context.session_factory, now=now, calendar=context.calendar)
     due = measure_refs(

@@ -16,6 +16,7 @@ from duban.domain.errors import DubanError
 from duban.services.context import AppContext, open_context
 from duban.services.logs import delivery_log, escalation_log
 from duban.services.reminders import replay
+from duban.services.round_lock import round_lock
 from duban.services.tasks import find_department
 
 LEVEL_LABELS = {0: "提醒", 1: "催办", 2: "督办(黄)", 3: "督办(红)"}
@@ -43,7 +44,10 @@ def sweep_command(
 
     from flows.sweep import sweep_flow
 
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+    with (
+        round_lock(context.session_factory, holder="duban sweep"),
+        temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+    ):
         result = sweep_flow(as_of=as_of)
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False))
@@ -68,7 +72,10 @@ def replay_command(
     if last < first:
         raise DubanError("--to 不能早于 --from")
     context = open_context()
-    with context.sender() as sender:
+    with (
+        round_lock(context.session_factory, holder="duban replay"),
+        context.sender() as sender,
+    ):
         tools = context.round_tools(sender=sender, worker="replay")
         rounds = replay(context.session_factory, start=first, end=last, tools=tools)
     totals = {"notices": 0, "superseded": 0, "sent": 0, "failed": 0, "dead": 0}

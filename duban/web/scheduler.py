@@ -7,8 +7,9 @@ later (retries, re-sent notices, fixed addresses) — when woken by the web or
 at the next retry time, and at least every ``poll`` seconds. A failed round
 is logged and tried again at the next wake; the thread never dies of it.
 
-Sweeps and deliveries are safe to run twice or beside another process (leases
-and compare-and-set claims), so a restart or a second server does no harm.
+A round holds the round lock (:mod:`duban.services.round_lock`): while
+another process runs one (a replay, a second server), this one skips its
+round and looks again at the next wake.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from duban.domain.workdays import likely_workday
 from duban.services.context import AppContext
 from duban.services.org import org_settings
 from duban.services.reminders import next_delivery_time, run_round
+from duban.services.round_lock import RoundBusyError, round_lock
 
 log = logging.getLogger("duban.scheduler")
 
@@ -84,8 +86,8 @@ class Scheduler:
         started = local.time() >= org.office_hours.start
         in_hours = workday and started and local.time() < org.office_hours.end
         if workday and started and self._swept_on != local.date():
-            self._round(now, sweep=True)
-            self._swept_on = local.date()
+            if self._round(now, sweep=True):
+                self._swept_on = local.date()
         elif in_hours:
             due = next_delivery_time(self.context.session_factory)
             if self._woken or (due is not None and due <= now):
@@ -93,10 +95,21 @@ class Scheduler:
         self._woken = False
         return self._seconds_to_next(now, local.date(), in_hours)
 
-    def _round(self, now: datetime, *, sweep: bool) -> None:
-        with self.context.sender() as sender:
-            tools = self.context.round_tools(sender=sender, worker=self.worker)
-            report = run_round(self.context.session_factory, now=now, tools=tools, sweep=sweep)
+    def _round(self, now: datetime, *, sweep: bool) -> bool:
+        """Run a round unless another process is running one (then False:
+        tried again at the next wake, at the latest after ``poll`` seconds)."""
+        try:
+            with (
+                round_lock(self.context.session_factory, holder="duban serve"),
+                self.context.sender() as sender,
+            ):
+                tools = self.context.round_tools(sender=sender, worker=self.worker)
+                report = run_round(
+                    self.context.session_factory, now=now, tools=tools, sweep=sweep
+                )
+        except RoundBusyError as busy:
+            log.info("本轮跳过:%s", busy)
+            return False
         self.rounds += 1
         log.info(
             "督办轮次 %s:新增通知 %d,发送 %d,待重试 %d,失败 %d",
@@ -106,6 +119,7 @@ class Scheduler:
             report.delivery.failed,
             report.delivery.dead,
         )
+        return True
 
     def _seconds_to_next(self, now: datetime, today: date, in_hours: bool) -> float:
         """Until the next office morning (today's, if still ahead), or sooner

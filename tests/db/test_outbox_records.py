@@ -26,10 +26,18 @@ from duban.domain.workdays import WorkCalendar
 from duban.services.calendar_data import build_work_calendar
 from duban.services.outbox import DeliveryContext, dispatch, route
 from duban.services.sweep import LEASE
-from models import Delivery, DeliveryAttempt, DeliveryItem, Department, Notice
+from models import (
+    ContactChannel,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryItem,
+    Department,
+    Notice,
+)
 from tests.db.conftest import HEALTH, World, at
 from tests.db.outbox_world import (
     CLOCK,
+    COORDINATOR_URL,
     Message,
     RecordingSender,
     Sent,
@@ -304,3 +312,24 @@ def test_a_message_partly_accepted_is_retried_from_the_first_part_not_accepted(
     with session_factory() as session:
         delivery = session.scalars(select(Delivery)).one()
         assert (delivery.status, delivery.parts_sent, delivery.partial) == ("sent", 1, None)
+
+
+def test_a_delivery_a_router_left_empty_is_closed_not_a_crash(
+    session_factory: sessionmaker[Session], world: World, calendar: WorkCalendar
+) -> None:
+    """Two routers at once on SQLite: one creates the day's delivery, then finds
+    its notice routed by the other (the digest of nothing raised IndexError)."""
+    add_contacts(session_factory)
+    with session_factory.begin() as session:
+        channel = session.scalars(
+            select(ContactChannel).where(ContactChannel.url == COORDINATOR_URL)
+        ).one()
+        session.add(Delivery(channel_id=channel.id, contact_id=channel.contact_id,
+                             day=T0.date(), batch=1, status="pending", attempts=0,
+                             not_before=T0, next_attempt_at=T0, created_at=T0))
+    sender = RecordingSender()
+    report = dispatch(session_factory, now=T0, sender=sender, render=render_items,
+                      context=delivery_context(calendar), send_time=at_once)
+    assert (report.superseded, report.failed, sender.sent) == (1, 0, [])
+    with session_factory() as session:
+        assert session.scalars(select(Delivery.status)).one() == "superseded"
