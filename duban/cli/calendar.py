@@ -110,6 +110,6 @@ def render_import(result: CalendarImport) -> str:
         lines.append("没有任务的期限因此改变。")
     lines.append(
         f"{result.looked_again} 项未办结任务的提醒将在下一轮按新日历重新计算;"
-        "正在运行的 duban serve 需重启后使用新日历。"
+        "正在运行的 duban serve 会在数秒内读取新日历。"
     )
     return "\n".join(lines)

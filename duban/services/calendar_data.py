@@ -107,6 +107,24 @@ def load_work_calendar(settings: Settings, *, weekend_fallback: bool = False) ->
     )
 
 
+def calendar_signature(settings: Settings) -> tuple[tuple[str, int, int], ...]:
+    """Name, modification time and size of every calendar file the settings
+    point at: equal signatures, equal calendars (cheap: one stat per file)."""
+    try:
+        directories = calendar_sources(settings).directories
+    except CalendarError:
+        return ()
+    found: list[tuple[str, int, int]] = []
+    for directory in directories:
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.iterdir()):
+            if path.suffix.lower() in NOTICE_SUFFIXES and path.is_file():
+                stat = path.stat()
+                found.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(found)
+
+
 def build_work_calendar(
     directories: Sequence[Path],
     *,

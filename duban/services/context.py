@@ -3,8 +3,10 @@ the one session factory, the working-day calendar and the policies."""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,8 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.config import Settings, get_settings
 from duban.db import open_session_factory
 from duban.domain.assignment import AssignmentPolicy
-from duban.domain.workdays import WorkCalendar
-from duban.services.calendar_data import load_work_calendar
+from duban.domain.workdays import CalendarError, WorkCalendar
+from duban.services.calendar_data import calendar_signature, load_work_calendar
 from duban.services.links import LinkSigner
 from duban.services.org import org_settings
 from duban.services.outbox import DeliveryContext, MessageSender
@@ -23,6 +25,8 @@ from duban.services.reminders import RoundTools
 from duban.services.sweep import SweepClock
 from notifications.render import RenderedMessage, render
 from notifications.send import Sender
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclass
@@ -34,11 +38,38 @@ class AppContext:
         """Raises SchemaNotReadyError (with the command to run) if the schema is missing."""
         return open_session_factory(self.settings)
 
-    @cached_property
+    # How often a long-running process (duban serve) looks for new calendar files.
+    calendar_recheck_seconds: float = 5.0
+    _calendar: WorkCalendar | None = field(default=None, init=False, repr=False)
+    _calendar_signature: tuple[tuple[str, int, int], ...] = field(
+        default=(), init=False, repr=False
+    )
+    _calendar_checked: float = field(default=0.0, init=False, repr=False)
+
+    @property
     def calendar(self) -> WorkCalendar:
-        return load_work_calendar(
-            self.settings, weekend_fallback=self.settings.calendar_weekend_fallback
-        )
+        """The working-day calendar, read again when a file in the calendar
+        directories changed (``duban calendar import`` while ``duban serve``
+        runs). A broken new file keeps the calendar in use, logged; at the
+        first read it raises CalendarError naming the file."""
+        moment = time.monotonic()
+        if self._calendar is not None and moment - self._calendar_checked < (
+            self.calendar_recheck_seconds
+        ):
+            return self._calendar
+        self._calendar_checked = moment
+        signature = calendar_signature(self.settings)
+        if self._calendar is None or signature != self._calendar_signature:
+            try:
+                self._calendar = load_work_calendar(
+                    self.settings, weekend_fallback=self.settings.calendar_weekend_fallback
+                )
+            except CalendarError:
+                if self._calendar is None:
+                    raise
+                LOG.exception("calendar files changed but cannot be read; the old calendar stays")
+            self._calendar_signature = signature
+        return self._calendar
 
     @cached_property
     def assignment_policy(self) -> AssignmentPolicy:

@@ -236,3 +236,23 @@ def test_settings_calendar_dir_must_exist(tmp_path: Path) -> None:
     with pytest.raises(CalendarError, match="DUBAN_CALENDAR_DIR") as caught:
         load_work_calendar(settings)
     assert str(tmp_path / "missing") in str(caught.value)
+
+
+def test_a_running_process_reads_a_year_added_to_the_calendar_directory(
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    from duban.services.context import AppContext
+    from tests.paths import FIXTURES
+
+    operator = tmp_path / "calendar"
+    operator.mkdir()
+    context = AppContext(Settings(data_dir=tmp_path / "data", calendar_dir=operator))
+    context.calendar_recheck_seconds = 0
+    assert not context.calendar.covers(2027)
+    shutil.copy(FIXTURES / "calendar" / "2027.yaml", operator / "2027.yaml")
+    assert context.calendar.covers(2027)
+    # A broken file dropped in later does not take the calendar away.
+    (operator / "2028.yaml").write_text("year: 2028\nholidays: nonsense\n", encoding="utf-8")
+    assert context.calendar.covers(2027) and not context.calendar.covers(2028)
