@@ -115,7 +115,13 @@ def _for_staff(
         entry["link"] = staff_task_link(task.id, base_url=context.base_url)
         items.append(entry)
     office = STAFF_OFFICES.get(role, "督办科")
-    values = {**common, "department": office, "items": items, "failures": failures}
+    values = {
+        **common,
+        "department": office,
+        "reader": role,  # a supervisor reads; a coordinator also acts
+        "items": items,
+        "failures": failures,
+    }
     if not items:
         return FAILED_STEP, {**_failed_fields(failures[0]), **values}
     return STAFF_STEP, values

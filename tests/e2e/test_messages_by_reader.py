@@ -140,6 +140,8 @@ def staff_read_grouped_measures_with_staff_links_and_no_department_token(
     red = [bodies(m)[0] for m in mails_to(smtp, "dcs@example.gov.cn")]
     assert any(all(f"{n}（配合）【红色督办】" in body for n in supporters) for body in red)
     assert any(f"{LEAD}（牵头）【红色督办】" in body for body in red)
+    assert all("登录后查看。" in body and "催办或审核" not in body for body in red)
+    assert "登录后查看、催办或审核" in text
 
 
 def a_failed_digest_report_names_every_department_in_it(replayed: dict[str, Any]) -> None:
