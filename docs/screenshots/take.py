@@ -33,10 +33,12 @@ AS_OF = "2016-01-29T10:00"
 SIZES = {"1280": {"width": 1280, "height": 800}, "390": {"width": 390, "height": 844}}
 # The top of each page: as much as a reader takes in (a whole queue is metres long).
 HEIGHT = {"1280": 1400, "390": 1800}
-# (role, account, [(name, path)]); a path "{link}" is the department's link.
+# (role, account, [(name, path)]); a path "{link}" is the department's link,
+# "{returned}" its first returned task, "{red-measure}" the dashboard's first red measure.
 PAGES = [
     ("coordinator", "dbk", [("desk", "/desk"), ("documents", "/documents")]),
-    ("supervisor", "dcs", [("dashboard", "/dashboard"), ("escalations", "/dashboard/escalations"),
+    ("supervisor", "dcs", [("dashboard", "/dashboard"), ("measure", "{red-measure}"),
+                           ("escalations", "/dashboard/escalations"),
                            ("scorecard", "/dashboard/scorecard")]),
     ("department", None, [("home", "{link}"), ("returned", "{returned}")]),
 ]
@@ -61,6 +63,9 @@ def main() -> int:
                 if account:
                     password_sign_in(account, passwords[account])(page, base)
                 for name, path in pages:
+                    if path == "{red-measure}":
+                        page.goto(f"{base}/dashboard?light=red")
+                        path = str(page.locator("td.m-title a").first.get_attribute("href"))
                     if path == "{returned}":
                         page.goto(link)
                         returned = page.locator("li.task-row.returned a").first

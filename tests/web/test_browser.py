@@ -3,7 +3,8 @@ Playwright, against a ``duban serve`` subprocess on 127.0.0.1.
 
 A department opens its link (on a phone-sized screen), acknowledges, reports
 and submits with an attachment; a coordinator signs in and approves; a
-supervisor filters the dashboard to red measures and reads the escalation log;
+supervisor filters the dashboard to red measures, drills down to a red measure's
+units (both widths) and reads the escalation log and the scorecard;
 a coordinator takes a Word plan from upload through review to assigned tasks
 and records a single 督办件 (last: it adds plans to the served database).
 Screenshots of every page go to ``test-artifacts/screenshots/``.
@@ -165,20 +166,37 @@ def test_a_supervisor_filters_to_red_and_reads_the_escalation_log(
     )
     assert lights and set(lights) == {"red"}
     viewer.look(page.url, "supervisor-2-red")
+    # Drill down: a red measure's page names each unit's task, its light and why,
+    # at both widths; its 逾期 count lists exactly that many tasks.
+    red = page.url
+    for window in viewer.pages:
+        window.goto(red)
+        window.click("table.measures tbody tr[data-light=red] td.m-title a")
+        window.wait_for_url("**/dashboard/measures/**")
+        assert window.locator("li.unit[data-light=red] .why").count() > 0
+    viewer.snap("supervisor-3-measure")
+    assert "香洲区" in page.content() and "已逾期" in page.content()
+    page.go_back()
+    overdue = page.locator("table.measures tbody tr[data-light=red] a.bad").first
+    expected = int(overdue.inner_text().split()[0])
+    overdue.click()
+    page.wait_for_url("**show=overdue**")
+    assert page.locator("li.unit").count() == expected
     page.click("nav >> text=督办记录")
     page.wait_for_url("**/dashboard/escalations")
     rows = page.locator("table.list tbody tr")
     assert rows.count() > 0
     text = page.content()
     assert "督办(红色督办单,约谈)" in text and "已送达" in text
-    viewer.look(page.url, "supervisor-3-escalations")
+    viewer.look(page.url, "supervisor-4-escalations")
     page.select_option("#escalation-filters select[name=level]", "3")
     page.click("#escalation-filters button[type=submit]")
     page.wait_for_url("**level=3**")
-    viewer.look(page.url, "supervisor-4-escalations-red")
+    viewer.look(page.url, "supervisor-5-escalations-red")
     page.click("nav >> text=单位考核")
-    viewer.look(page.url, "supervisor-5-scorecard")
+    viewer.look(page.url, "supervisor-6-scorecard")
     assert page.locator("table.score tbody tr").count() > 0
+    assert "计分规则" in page.content() and page.locator("#department-chart svg").count() == 1
 
 
 WORD_PLAN = """\
