@@ -150,3 +150,33 @@ def test_a_lead_department_reads_a_supporting_task_but_cannot_act_on_it(
     assert f"/d/{lead}/tasks/{world.support}" in part and "珠海市民政局" in part
     assert f"/d/{lead}/tasks/{world.district}" in part and f"tasks/{world.lead}" not in part
     assert 'id="supporters"' not in client.get(f"/d/{supporter}").text
+
+
+def test_a_cancelled_task_stays_in_view_under_its_tab_without_actions(
+    client: TestClient,
+    world: World,
+    link: Callable[..., str],
+    login: Login,
+    session_factory: sessionmaker[Session],
+) -> None:
+    from duban.services.withdrawal import cancel_withdrawn
+    from models import Task
+    from tests.web.conftest import AS_OF
+
+    with session_factory() as session:
+        measure_id = session.scalar(select(Task.measure_id).where(Task.id == world.single))
+    assert measure_id is not None
+    # The plan no longer yields the task (measure 9 withdrawn from this unit).
+    done = cancel_withdrawn(session_factory, measure_id=measure_id, measure_number=9,
+                            yielded=[], task_ids={}, now=AS_OF)
+    assert [c.task_id for c in done] == [world.single]
+    token = link(world.single)
+    home = client.get(f"/d/{token}?tab=cancelled").text
+    assert "已撤销 <b>1</b></a>" in home and "待办理 <b>0</b>" in home
+    assert f"/d/{token}/tasks/{world.single}" in home
+    page = client.get(f"/d/{token}/tasks/{world.single}").text
+    assert "工作方案修订后已撤销,不再提醒或督办" in page
+    assert 'id="ack-form"' not in page and "已撤销,不再提醒或督办。" in page
+    login(client, "coordinator")
+    desk = client.get(f"/tasks/{world.single}").text
+    assert "工作方案修订后已撤销" in desk and "撤销" in desk
