@@ -127,9 +127,14 @@ PREFECT_DEFAULTS = {
 
 
 def apply_prefect_defaults() -> None:
-    """Set Prefect settings duban relies on, unless the operator set them."""
+    """Set Prefect settings duban relies on, unless the operator set them, and
+    make a local API server Prefect starts stop with this process (also after
+    ``kill -9``: duban.prefect_server)."""
     for key, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(key, value)
+    from duban.prefect_server import guard_ephemeral_server
+
+    guard_ephemeral_server()
 
 
 def get_settings() -> Settings:

@@ -16,6 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 import duban
@@ -46,6 +47,27 @@ def insert_for(session: Session, table: Any) -> Any:
 def mask_url(url: str) -> str:
     """The URL with any password replaced by ``***``, for printing."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+def unreachable_message(err: BaseException, url: str) -> str | None:
+    """The Chinese message for a database that cannot be reached or used right
+    now (refused, timed out, restarting, a SQLite file locked or unreadable),
+    naming ``url`` without its password and what to check; None for other errors."""
+    if not isinstance(err, OperationalError | InterfaceError):
+        if not (isinstance(err, DBAPIError) and err.connection_invalidated):
+            return None
+    parsed = make_url(url)
+    reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0][:200]
+    if parsed.password:
+        reason = reason.replace(str(parsed.password), "***")
+    if parsed.get_backend_name() == "sqlite":
+        check = "数据库文件是否存在、可读写,是否被其他程序锁住(DUBAN_DATABASE_URL / DUBAN_DATA_DIR)"
+    else:
+        check = (
+            "数据库服务是否在运行,主机与端口是否正确,用户名与密码是否正确"
+            "(DUBAN_DATABASE_URL),网络与防火墙是否放行"
+        )
+    return f"无法使用数据库 {mask_url(url)}:{reason}。请检查:{check}。数据未作任何改动"
 
 
 def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import sys
 
 import typer
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
 
 from duban.cli.app import app
 from duban.cli.usage import is_no_args_help, is_usage_error, usage_message
+from duban.config import get_settings
+from duban.db import unreachable_message
 from duban.domain.errors import DubanError
 
 # Importing the command modules registers their commands on ``app``.
@@ -33,7 +35,9 @@ from duban.cli import calendar as _calendar  # noqa: F401  isort: skip
 def main() -> None:
     """Entry point: run the CLI. A DubanError becomes a Chinese message and exit
     1; a usage error (unknown option, missing or malformed value) a Chinese
-    message naming the option and exit 2; never a traceback for either."""
+    message naming the option and exit 2; a database that cannot be reached a
+    Chinese message naming it (password hidden) and what to check, exit 1;
+    never a traceback for any of them."""
     try:
         code = app(standalone_mode=False, prog_name="duban")
     except DubanError as err:
@@ -44,6 +48,12 @@ def main() -> None:
     except (OverflowError, DataError):
         # A number no column can hold (SQLite raises OverflowError binding it).
         print("错误:数值超出范围(编号或序号过大)", file=sys.stderr)
+        sys.exit(1)
+    except DBAPIError as err:  # the database away (DataError, a DBAPIError, is above)
+        message = unreachable_message(err, get_settings().database_url)
+        if message is None:
+            raise
+        print(f"错误:{message}", file=sys.stderr)
         sys.exit(1)
     except Exception as err:  # typer's bundled click (or click itself)
         if is_no_args_help(err):

@@ -39,6 +39,7 @@ Nothing is ever lost.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -46,6 +47,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.db import insert_for
@@ -506,50 +508,75 @@ def _deliver(
     finally:
         if report is not None:
             report.discard()
-    with session_factory.begin() as session:
-        # Locked, so no claim can slip in between the check below and the record.
-        delivery = session.get(Delivery, delivery_id, with_for_update={"key_share": True})
-        assert delivery is not None
-        session.add(
-            DeliveryAttempt(
-                delivery_id=delivery_id,
-                at=now,
-                ok=outcome.ok,
-                permanent=outcome.permanent,
-                error=outcome.error,
-                worker=worker,
+
+    def record() -> _Done:
+        with session_factory.begin() as session:
+            # Locked, so no claim can slip in between the check below and the record.
+            delivery = session.get(Delivery, delivery_id, with_for_update={"key_share": True})
+            assert delivery is not None
+            session.add(
+                DeliveryAttempt(
+                    delivery_id=delivery_id,
+                    at=now,
+                    ok=outcome.ok,
+                    permanent=outcome.permanent,
+                    error=outcome.error,
+                    worker=worker,
+                )
             )
-        )
-        if delivery.attempts != attempts:
-            # The lease ran out while sending and another worker claimed the
-            # delivery again: its outcome sets the state, not this stale one
-            # (which, failed, would queue a third send or report a false failure).
-            return _Done("claimed_elsewhere")
-        if message is not None:
-            delivery.title = message.title
-            delivery.body = message.text
-        parts = int(getattr(outcome, "parts_sent", 0) or 0)
-        if not outcome.ok and parts > delivery.parts_sent and message is not None:
-            delivery.parts_sent = parts
-            delivery.partial = StoredMessage.of(message).to_data()
-        _move_unrendered(session, delivery, rendered, now)
-        if outcome.ok:
-            delivery.status, delivery.sent_at, delivery.last_error = "sent", now, None
-            delivery.partial = None
-            session.flush()
-            _mark_notices_sent(session, rendered)
-            return _Done("sent")
-        delivery.last_error = outcome.error
-        if outcome.permanent:
-            delivery.status = "dead"
-            session.flush()
-            _mark_notices_failed(session, rendered, delivery, now)
-            return _Done("dead")
-        delivery.status = "failed"
-        delivery.next_attempt_at = send_time(now + backoff(attempts))
-        return _Done(
-            "failed", delivery.next_attempt_at, bool(getattr(outcome, "unreachable", False))
-        )
+            if delivery.attempts != attempts:
+                # The lease ran out while sending and another worker claimed the
+                # delivery again: its outcome sets the state, not this stale one
+                # (which, failed, would queue a third send or report a false failure).
+                return _Done("claimed_elsewhere")
+            if message is not None:
+                delivery.title = message.title
+                delivery.body = message.text
+            parts = int(getattr(outcome, "parts_sent", 0) or 0)
+            if not outcome.ok and parts > delivery.parts_sent and message is not None:
+                delivery.parts_sent = parts
+                delivery.partial = StoredMessage.of(message).to_data()
+            _move_unrendered(session, delivery, rendered, now)
+            if outcome.ok:
+                delivery.status, delivery.sent_at, delivery.last_error = "sent", now, None
+                delivery.partial = None
+                session.flush()
+                _mark_notices_sent(session, rendered)
+                return _Done("sent")
+            delivery.last_error = outcome.error
+            if outcome.permanent:
+                delivery.status = "dead"
+                session.flush()
+                _mark_notices_failed(session, rendered, delivery, now)
+                return _Done("dead")
+            delivery.status = "failed"
+            delivery.next_attempt_at = send_time(now + backoff(attempts))
+            return _Done(
+                "failed", delivery.next_attempt_at, bool(getattr(outcome, "unreachable", False))
+            )
+
+    return _recorded(record, delivery_id)
+
+
+
+def _recorded(record: Callable[[], _Done], delivery_id: int) -> _Done:
+    """Run ``record`` (the attempt's transaction), again after a lost database
+    connection, for about 15 seconds (a database restarting): a message that
+    went out is then recorded as sent instead of being sent again when its
+    claim's lease runs out. Raises what the last try raised."""
+    for pause in (*RECORD_RETRY_PAUSES, None):
+        try:
+            return record()
+        except (OperationalError, InterfaceError) as err:
+            if pause is None:
+                raise
+            LOG.warning("delivery %s: attempt not recorded yet (%s); retrying",
+                        delivery_id, type(err).__name__)
+            time.sleep(pause)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+RECORD_RETRY_PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 @dataclass(frozen=True)

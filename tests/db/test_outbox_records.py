@@ -20,9 +20,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.workdays import WorkCalendar
+from duban.services import outbox
 from duban.services.calendar_data import build_work_calendar
 from duban.services.outbox import DeliveryContext, dispatch, route
 from duban.services.sweep import LEASE
@@ -333,3 +335,30 @@ def test_a_delivery_a_router_left_empty_is_closed_not_a_crash(
     assert (report.superseded, report.failed, sender.sent) == (1, 0, [])
     with session_factory() as session:
         assert session.scalars(select(Delivery.status)).one() == "superseded"
+
+
+def test_the_attempt_is_recorded_once_the_database_is_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A database restarting while a message went out: recording the attempt
+    is tried again (for about 15 s) rather than leaving the message to be sent
+    again when its claim runs out."""
+    monkeypatch.setattr(outbox, "RECORD_RETRY_PAUSES", (0.0, 0.0, 0.0))
+    tries: list[int] = []
+
+    def record() -> Any:
+        tries.append(1)
+        if len(tries) < 3:
+            raise OperationalError("UPDATE deliveries", {}, Exception("server closed"))
+        return "recorded"
+
+    assert outbox._recorded(record, 7) == "recorded" and len(tries) == 3
+    tries.clear()
+
+    def never() -> Any:
+        tries.append(1)
+        raise OperationalError("UPDATE deliveries", {}, Exception("connection refused"))
+
+    with pytest.raises(OperationalError):
+        outbox._recorded(never, 7)
+    assert len(tries) == 4
