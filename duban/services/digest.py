@@ -247,7 +247,7 @@ def report_message(
     scratch = Path(tempfile.mkdtemp(prefix="duban-digest-"))
     message = ReportMessage(DIGEST_STEP, {}, scratch=scratch)
     try:
-        values = digest_context(ledger)
+        values = digest_context(ledger, base_url=context.base_url or "")
         workbook = scratch / f"督办台账-{as_of.isoformat()}.xlsx"
         card = scorecard_from_ledger(ledger, period=Period(), calendar=context.calendar)
         message.attachments.append(write_ledger_xlsx(ledger, workbook, scorecard=card))
@@ -266,10 +266,13 @@ def report_message(
     return message
 
 
-def digest_context(ledger: Ledger) -> dict[str, Any]:
-    """The digest's data from the ledger: totals, red and yellow measures, new
-    escalations (last seven days up to the ledger's day), departments with
-    missing reports, and the (plan, measure) pairs behind their trajectory."""
+def digest_context(ledger: Ledger, *, base_url: str = "") -> dict[str, Any]:
+    """The digest's data from the ledger: totals, red and yellow measures (each
+    with its measure page's ``link`` when ``base_url`` is known; units in the
+    directory's order), new escalations (last seven days up to the ledger's
+    day), departments with missing reports, and the (plan, measure) pairs
+    behind their trajectory."""
+    base = base_url.rstrip("/")
     since = ledger.as_of - timedelta(days=WINDOW_DAYS - 1)
     active = [r for r in ledger.rows if r.state is not TaskState.CANCELLED]  # 已撤销: left out
     measures: dict[tuple[str, int], list[LedgerRow]] = defaultdict(list)
@@ -295,7 +298,10 @@ def digest_context(ledger: Ledger) -> dict[str, Any]:
                 "red": len(red),
                 "yellow": len(yellow),
                 "tasks": len(rows),
-                "red_departments": sorted({r.department for r in red}),
+                "red_departments": sorted(
+                    {r.department for r in red}, key=ledger.department_key
+                ),
+                "link": f"{base}/dashboard/measures/{rows[0].measure_id}" if base else "",
                 "blue": sum(1 for r in rows if r.light is Light.BLUE),
                 "reasons": _reason_counts(
                     [r for r in rows if r.light in (Light.YELLOW, Light.BLUE)]

@@ -185,7 +185,7 @@ def test_digest_content_from_the_ledger(
     history: History, session_factory: sessionmaker[Session]
 ) -> None:
     ledger = build_ledger(session_factory, as_of=date(2016, 1, 4), calendar=history.calendar)
-    data = digest_context(ledger)
+    data = digest_context(ledger, base_url="http://duban.test/")
     # 市民政局's support task was submitted late: 逾期办结, not green.
     assert data["totals"] == {"tasks": 5, "red": 1, "yellow": 1, "blue": 0, "late": 1,
                               "green": 2, "approved": 3}
@@ -208,8 +208,12 @@ def test_digest_content_from_the_ledger(
         },
         templates_dir=DEFAULT_TEMPLATES_DIR,
     )
+    m8_id = next(r.measure_id for r in ledger.rows if r.measure == 8)
+    measure_page = f"http://duban.test/dashboard/measures/{m8_id}"
+    assert m8["link"] == measure_page and "逾期办结 1 项" in message.text
     for body in (message.text, message.html, message.markdown):
         assert "措施8" in body and "红色督办" in body and XIANGZHOU in body
+        assert measure_page in body  # each flagged measure links to its page
     assert message.markdown.startswith("## 每周督办简报")
 
 
