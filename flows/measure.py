@@ -58,4 +58,7 @@ def measure_flow(
     logger.info(
         "措施%s:新交办 %d 项,已存在 %d 项", measure, len(result.created), len(result.existing)
     )
+    for cancelled in result.cancelled:
+        logger.info("措施%s:撤销任务#%d %s(%s)", measure, cancelled.task_id,
+                    cancelled.department, cancelled.reason)
     return result.as_dict()

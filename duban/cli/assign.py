@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -13,6 +14,7 @@ from duban.domain.assignment import LateTask
 from duban.domain.errors import DubanError
 from duban.services.assignment import MeasureRef, late_tasks, measures_to_run, tasks_per_measure
 from duban.services.context import AppContext, open_context
+from duban.services.withdrawal import cancelled_since
 from duban.timeutil import parse_as_of
 
 
@@ -61,7 +63,7 @@ def assign_command(
     if late and not accept_past:
         raise DubanError(past_warning(late, context.assignment_policy.grace_workdays))
     if deployments:
-        _assign_on_workers(context, refs, as_of=as_of, as_json=as_json)
+        _assign_on_workers(context, refs, as_of=as_of, as_json=as_json, since=now)
         return
     results = run_measure_flows(refs, as_of=as_of)
     skipped = [r for r in refs if not r.assignable]
@@ -142,7 +144,12 @@ def run_measure_flows(refs: list[MeasureRef], *, as_of: str | None) -> list[dict
 
 
 def _assign_on_workers(
-    context: AppContext, refs: list[MeasureRef], *, as_of: str | None, as_json: bool
+    context: AppContext,
+    refs: list[MeasureRef],
+    *,
+    as_of: str | None,
+    as_json: bool,
+    since: datetime,
 ) -> None:
     """Run the measure deployment once per assignable measure on the workers;
     exit 1 if any run did not complete (rerunning is safe: a measure's
@@ -162,6 +169,17 @@ def _assign_on_workers(
         [r.number for r in runnable],
         plan=runnable[0].plan if runnable else None,
     )
+    # What the runs cancelled (the plan no longer yields it), read back from the log.
+    withdrawn = (
+        cancelled_since(
+            context.session_factory,
+            plan=runnable[0].plan,
+            numbers=[r.number for r in runnable],
+            since=since,
+        )
+        if runnable
+        else []
+    )
     if as_json:
         typer.echo(
             json.dumps(
@@ -176,6 +194,7 @@ def _assign_on_workers(
                         for o in outcomes
                     ],
                     "skipped": [r.number for r in refs if not r.assignable],
+                    "cancelled": [c.as_dict() for c in withdrawn],
                 },
                 ensure_ascii=False,
                 indent=2,
@@ -186,8 +205,11 @@ def _assign_on_workers(
             number = int(o.parameters["measure"])
             state = "完成" if o.ok else f"未完成({o.state})"
             typer.echo(f"措施{number}:{state},任务 {counts.get(number, 0)} 项(流程运行 {o.name})")
+        for item in withdrawn:
+            typer.echo(describe_cancelled(item.as_dict()))
+        tail = f";撤销 {len(withdrawn)} 项方案已不再包含的任务(已通知相关单位)" if withdrawn else ""
         typer.echo(
-            f"合计:{len(outcomes) - len(failed)} 项措施的流程已完成,{len(failed)} 项未完成。"
+            f"合计:{len(outcomes) - len(failed)} 项措施的流程已完成,{len(failed)} 项未完成{tail}。"
         )
     if failed:
         numbers = "、".join(f"措施{o.parameters['measure']}" for o in failed)

@@ -426,3 +426,51 @@ def _carry_over(session: Session, old: Task, successor_id: int, *, now: datetime
         .execution_options(synchronize_session=False)
     )
     return len(reports)
+
+
+def cancelled_since(
+    session_factory: sessionmaker[Session], *, plan: str, numbers: Sequence[int], since: datetime
+) -> list[Cancelled]:
+    """The tasks of measures ``numbers`` of ``plan`` cancelled at or after
+    ``since`` (what measure flows run elsewhere did), by task id."""
+    from models import Measure, Plan
+
+    found: list[Cancelled] = []
+    with session_factory() as session:
+        rows = session.execute(
+            select(TaskEvent, Task, Department.name)
+            .join(Task, Task.id == TaskEvent.task_id)
+            .join(Department, Department.id == Task.department_id)
+            .join(Measure, Measure.id == Task.measure_id)
+            .join(Plan, Plan.id == Measure.plan_id)
+            .where(
+                TaskEvent.action == Action.CANCEL.value,
+                TaskEvent.at >= since,
+                Plan.key == plan,
+                Measure.number.in_(list(numbers)),
+            )
+            .order_by(Task.id)
+        ).all()
+        for event, task, name in rows:
+            data = event.data or {}
+            successor = session.get(Task, task.replaced_by_id) if task.replaced_by_id else None
+            text = ""
+            if successor is not None:
+                other = session.get(Department, successor.department_id)
+                role = ROLE_NAMES.get(successor.role, successor.role)
+                text = (
+                    f"任务#{successor.id} {other.name if other else ''}"
+                    f"({role},期限 {successor.deadline.isoformat()})"
+                )
+            found.append(
+                Cancelled(
+                    task_id=task.id,
+                    department=name,
+                    role=task.role,
+                    deadline=task.deadline,
+                    reason=str(data.get("reason") or event.note or ""),
+                    successor_id=task.replaced_by_id,
+                    successor=text,
+                )
+            )
+    return found

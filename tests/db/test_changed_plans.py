@@ -32,7 +32,7 @@ from duban.services.reminders import RoundTools, replay
 from duban.services.scorecard import build_scorecard
 from duban.services.sweep import SweepClock
 from duban.services.tasks import get_task, measure_lights
-from duban.services.withdrawal import fate_lines
+from duban.services.withdrawal import cancelled_since, fate_lines
 from models import Contact, ContactChannel, Delivery, DeliveryItem, Department, Notice, Task
 from notifications.render import render
 from notifications.send import Sender
@@ -166,6 +166,11 @@ def test_a_changed_lead_and_a_changed_date_cancel_the_old_tasks_with_one_notice_
         assert len(cancelled) == 4  # m1: lead and support; m2: lead and support
         assert all(c.successor_id is not None for c in cancelled.values())
         assert cancelled[m2_lead.id].carried_reports == 1
+        # Read back from the log as `duban assign --deployments` prints it.
+        logged = cancelled_since(session_factory, plan=key, numbers=[1, 2],
+                                 since=CHANGED.astimezone(UTC))
+        assert {(c.task_id, c.successor_id, c.successor, c.reason) for c in logged} == {
+            (c.task_id, c.successor_id, c.successor, c.reason) for c in cancelled.values()}
         again = _assign(session_factory, key, CHANGED)  # a rerun cancels nothing twice
         assert [c for r in again for c in r.cancelled] == []
 
