@@ -12,7 +12,7 @@ WeCom key the server rejects, so a digest of many departments fails.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.services import desk
-from duban.services.links import LinkSigner
+from duban.services.links import LinkSigner, signing_key
 from duban.services.reminders import replay
 from duban.web import create_app
 from models import Department, Measure, Task
@@ -102,6 +102,33 @@ def test_every_reader_gets_a_message_written_for_them(
     a_failed_digest_report_names_every_department_in_it(replayed)
     the_lead_department_reads_its_supporters_tasks_read_only(replayed, session_factory)
     departments_read_their_own_unit_and_the_manual_urge_note(replayed)
+    every_link_is_signed_for_its_reader_only(replayed, session_factory)
+
+
+def every_link_is_signed_for_its_reader_only(
+    replayed: dict[str, Any], session_factory: sessionmaker[Session]
+) -> None:
+    """Each token in every message received speaks for the recipient's own department."""
+    smtp, wecom, context = replayed["smtp"], replayed["wecom"], replayed["context"]
+    # Whenever it was sent: the replay spans more than a link's lifetime.
+    signer = LinkSigner(signing_key(context.settings), max_age=timedelta(days=3650))
+    # (The rejected key is both 斗门区's and the supervisors': staff messages carry no token.)
+    readers = {"mz@": LEAD, "mzh@": LEAD, GOOD_KEY: "香洲区", BAD_KEY: "斗门区"}
+    received = [(str(m["To"]), body) for m in smtp.messages for body in bodies(m)]
+    received += [(c.query.get("key", ""), c.body["markdown"]["content"]) for c in wecom.sends()
+                 if c.body.get("msgtype") == "markdown"]
+    seen = 0
+    with session_factory() as session:
+        for to, body in received:
+            for _task, token in LINK.findall(body):
+                if not token:
+                    continue
+                reader = next(name for key, name in readers.items() if key in to)
+                holder = signer.read(token, now=datetime(2016, 1, 15, 10, tzinfo=ZONE),
+                                     session=session)
+                assert holder.department == reader, (to, holder.department)
+                seen += 1
+    assert seen > 20
 
 
 def staff_read_grouped_measures_with_staff_links_and_no_department_token(
