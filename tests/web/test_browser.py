@@ -197,6 +197,11 @@ def test_a_supervisor_filters_to_red_and_reads_the_escalation_log(
     viewer.look(page.url, "supervisor-6-scorecard")
     assert page.locator("table.score tbody tr").count() > 0
     assert "计分规则" in page.content() and page.locator("#department-chart svg").count() == 1
+    # A unit's own view: its measures and charts, from its name on the scorecard.
+    page.click("table.score tbody a >> text=香洲区")
+    page.wait_for_url("**department=**")
+    assert page.locator("#charts svg").count() == 2
+    viewer.look(page.url, "supervisor-7-department")
 
 
 WORD_PLAN = """\
