@@ -341,6 +341,8 @@ def bulletin_counts(rows: list[LedgerRow], period: Period, *, as_of: date) -> di
     counts = dict.fromkeys(BULLETIN_COUNTS, 0)
     levels = {1: "urge", 2: "escalate_yellow", 3: "escalate_red"}
     for row in rows:
+        if row.cancelled:
+            continue  # 已撤销 by a changed plan: not part of the 通报
         counts["tasks"] += 1
         counts["due"] += row.due <= as_of
         counts["approved"] += row.state is TaskState.APPROVED

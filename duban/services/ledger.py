@@ -238,6 +238,8 @@ def summarise(rows: Iterable[LedgerRow], key: Any) -> list[SummaryRow]:
     groups: dict[str, SummaryRow] = {}
     measures: dict[str, set[int]] = defaultdict(set)
     for row in rows:
+        if row.cancelled:
+            continue  # 已撤销: listed in the ledger, counted nowhere
         name = key(row)
         summary = groups.setdefault(name, SummaryRow(name))
         measures[name].add(row.measure_id)

@@ -228,6 +228,8 @@ def test_a_changed_lead_and_a_changed_date_cancel_the_old_tasks_with_one_notice_
     ledger = build_ledger(session_factory, as_of=date(2016, 1, 29), calendar=CALENDAR)
     states = {r.task_id: r.state_label for r in ledger.rows}
     assert {states[t] for t in cancelled} == {"已撤销"}
+    summary = {row.name: row for row in ledger.by_department()}
+    assert SOCIAL not in summary and summary[HEALTH].tasks == 1  # counted nowhere
     card = build_scorecard(session_factory, as_of=date(2016, 1, 29), calendar=CALENDAR)
     social_score = next(r for r in card.rows if r.department == SOCIAL)
     assert social_score.score is None and social_score.rank is None  # its only task withdrawn
