@@ -18,7 +18,7 @@ the actor. Addresses are secrets: only their privacy form leaves this module.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 
 from sqlalchemy import func, or_, select, update
@@ -88,6 +88,8 @@ class FailedDelivery:
     error: str | None
     day: date
     tasks: list[int]
+    # Who else may take it (redirect_delivery): (contact id, name and role).
+    alternatives: list[tuple[int, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,14 @@ def _failed(session: Session, ids: list[int], *, dead: bool = False) -> list[Fai
         .order_by(Delivery.id.desc())
     )
     departments = dict(session.execute(select(Department.id, Department.name)).all())
+    reachable = session.execute(
+        select(Contact.id, Contact.name, Contact.role, Contact.department_id)
+        .where(
+            Contact.active,
+            Contact.id.in_(select(ContactChannel.contact_id).where(ContactChannel.active)),
+        )
+        .order_by(Contact.department_id, Contact.role, Contact.name)
+    ).all()
     result = []
     for delivery, contact, channel in rows:
         tasks = sorted(
@@ -219,6 +229,12 @@ def _failed(session: Session, ids: list[int], *, dead: bool = False) -> list[Fai
                 error=delivery.last_error,
                 day=delivery.day,
                 tasks=tasks,
+                alternatives=[
+                    (other.id, f"{other.name}({CONTACT_ROLE_NAMES.get(other.role, other.role)})")
+                    for other in reachable
+                    if other.id != contact.id
+                    and other.department_id in (contact.department_id, None)
+                ],
             )
         )
     return result
@@ -255,6 +271,78 @@ def retry_delivery(
         _audit(session, now=now, actor=actor, action="retry_delivery",
                subject=f"发给{delivery.contact.name}的消息({delivery.day.isoformat()})",
                data={"delivery": delivery_id, "channel": delivery.channel.url_privacy})
+
+
+CONTACT_ROLE_NAMES = {
+    "liaison": "联络员",
+    "head": "单位负责人",
+    "coordinator": "督办科",
+    "supervisor": "督查室",
+}
+
+
+def redirect_delivery(
+    delivery_id: int,
+    contact_id: int,
+    *,
+    actor: str,
+    now: datetime,
+    session_factory: sessionmaker[Session],
+    zone: tzinfo = LOCAL_ZONE,
+) -> int:
+    """Send an unsent delivery's notices to another contact instead (another
+    liaison, the department's head, the coordinators): they join that
+    contact's open delivery on each of its channels, due now; this one is
+    closed as superseded with a note naming the new recipient, and notices
+    given up on count as pending again. A notice the contact already got on a
+    channel is not sent to it twice. Returns how many channels it goes to.
+
+    Raises NotFoundError for an unknown delivery or contact, DubanError when
+    the delivery was sent or is being sent, or the contact has no address."""
+    from duban.services.outbox import mark_notices_sent, open_delivery
+
+    with session_factory.begin() as session:
+        delivery = session.get(Delivery, delivery_id, with_for_update={"key_share": True})
+        if delivery is None:
+            raise NotFoundError(f"找不到发送记录 #{delivery_id}")
+        if delivery.status not in UNSENT:
+            raise DubanError("这条消息已发出或正在发送,不能改发")
+        target = session.get(Contact, contact_id)
+        if target is None:
+            raise NotFoundError(f"找不到联系人 #{contact_id}")
+        if target.id == delivery.contact_id:
+            raise DubanError("改发对象与原收件人相同")
+        channels = [c for c in target.channels if c.active] if target.active else []
+        if not channels:
+            raise DubanError(f"{target.name}没有可用的联系方式")
+        notice_ids = [item.notice_id for item in delivery.items]
+        day = local_date(now, zone)
+        for channel in sorted(channels, key=lambda c: c.id):
+            opened = open_delivery(session, channel.id, target.id, day, now, now)
+            for notice_id in notice_ids:
+                session.execute(
+                    insert_for(session, DeliveryItem)
+                    .values(delivery_id=opened, notice_id=notice_id, channel_id=channel.id)
+                    .on_conflict_do_nothing(index_elements=["notice_id", "channel_id"])
+                )
+        for item in list(delivery.items):
+            delivery.items.remove(item)
+        session.flush()
+        # A notice the contact had already received everywhere it goes now is sent.
+        mark_notices_sent(session, notice_ids)
+        delivery.status = "superseded"
+        delivery.last_error = f"已改发给{target.name}"
+        session.execute(
+            update(Notice)
+            .where(Notice.id.in_(notice_ids), Notice.status == "failed")
+            .values(status="pending")
+            .execution_options(synchronize_session=False)
+        )
+        _audit(session, now=now, actor=actor, action="redirect_delivery",
+               subject=f"发给{delivery.contact.name}的消息({delivery.day.isoformat()})",
+               data={"delivery": delivery_id, "to": target.name,
+                     "channels": [c.url_privacy for c in channels]})
+        return len(channels)
 
 
 def replace_channel(
@@ -384,6 +472,7 @@ def resend_notice(
 
 AUDIT_ACTION_LABELS = {
     "retry_delivery": "重试发送",
+    "redirect_delivery": "改发其他联系人",
     "replace_channel": "更换联系方式",
     "resend_notice": "重新发送交办通知",
     "urge": "督办科催办",

@@ -225,6 +225,9 @@ def _open_delivery(
         batch += 1  # today's digest already went out: a new one
 
 
+open_delivery = _open_delivery  # for the desk's redirect (duban.services.desk)
+
+
 def route(
     session_factory: sessionmaker[Session],
     *,
@@ -790,6 +793,9 @@ def _mark_notices_sent(session: Session, notice_ids: list[int]) -> None:
                 .values(status="sent")
                 .execution_options(synchronize_session=False)
             )
+
+
+mark_notices_sent = _mark_notices_sent  # for the desk's redirect
 
 
 def _mark_notices_failed(

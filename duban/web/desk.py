@@ -319,6 +319,24 @@ def retry(request: Request, user: Coordinator, delivery_id: int, form: CheckedFo
     return _do(request, _back(form, "/desk"), run, "这条消息将在办公时间内重新发送。")
 
 
+@router.post("/desk/deliveries/{delivery_id}/redirect")
+def redirect(
+    request: Request, user: Coordinator, delivery_id: int, form: CheckedForm
+) -> Response:
+    try:
+        contact_id = int(_text(form, "contact"))
+    except ValueError:
+        flash(request, "请选择改发给谁", "error")
+        return RedirectResponse(_back(form, "/desk"), 303)
+
+    def run(web: WebState) -> None:
+        desk.redirect_delivery(delivery_id, contact_id, actor=user.actor, now=web.clock.now(),
+                               session_factory=web.context.session_factory, zone=web.zone)
+        web.wake_delivery()
+
+    return _do(request, _back(form, "/desk"), run, "这条消息将改发给所选联系人(办公时间内发送)。")
+
+
 @router.post("/desk/channels/{channel_id}/replace")
 def replace_channel(
     request: Request, user: Coordinator, channel_id: int, form: CheckedForm

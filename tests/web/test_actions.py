@@ -255,3 +255,35 @@ def test_the_department_page_says_what_the_task_is_and_what_comes_next(
     assert "2015-12-17" in page  # its own due date
     assert "到期提醒" in page and "催办" in page  # the ladder ahead
     assert "每千名老人拥有养老床位:≥ 30张" in page
+
+
+def test_a_blocked_delivery_is_redirected_to_another_contact(
+    client: TestClient, world: World, login: Login, session_factory: sessionmaker[Session]
+) -> None:
+    delivery_id, _channel = _failed_delivery(session_factory, world.lead)
+    with session_factory.begin() as session:
+        liaison = session.scalars(select(Contact).where(Contact.name == "张联络")).one()
+        head = Contact(key=f"{HEALTH}/head/李局长", department_id=liaison.department_id,
+                       role="head", name="李局长", active=True)
+        head.channels = [ContactChannel(position=1, url="mailto://head@mail.example.com",
+                                        url_privacy="mailto://head@mail.example.com",
+                                        scheme="mailto")]
+        session.add(head)
+        session.flush()
+        head_id = head.id
+    form = login(client, "coordinator")
+    assert "李局长(单位负责人)" in client.get("/desk").text
+    response = client.post(f"/desk/deliveries/{delivery_id}/redirect",
+                           data={"contact": str(head_id), "csrf_token": form})
+    assert response.status_code == 303
+    with session_factory() as session:
+        old = session.get(Delivery, delivery_id)
+        assert old is not None and old.status == "superseded" and old.items == []
+        assert old.last_error == "已改发给李局长"
+        new = session.scalars(select(Delivery).where(Delivery.contact_id == head_id)).one()
+        assert new.status == "pending" and len(new.items) == 1
+        assert session.scalars(select(Notice.status)).one() == "pending"
+        assert "redirect_delivery" in {a.action for a in session.scalars(select(AuditEntry))}
+    again = client.post(f"/desk/deliveries/{delivery_id}/redirect",
+                        data={"contact": str(head_id), "csrf_token": form})
+    assert "未能办理" in client.get(again.headers["location"]).text
