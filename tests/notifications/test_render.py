@@ -237,7 +237,7 @@ def test_staff_read_each_unit_by_measure_with_rung_lateness_and_the_staff_link()
     for rung in ("【红色督办】", "【黄色督办】", "【催办】"):
         assert rung in message.text
     assert '<font color="warning">【红色督办】</font>' in message.markdown
-    assert "[查看任务 7（需登录）](https://duban.example.gov.cn/tasks/7)" in message.markdown
+    assert "[查看任务 7](https://duban.example.gov.cn/tasks/7)" in message.markdown
 
 
 def test_a_lead_department_reads_its_supporters_with_read_only_links() -> None:
