@@ -232,7 +232,7 @@ def test_staff_read_each_unit_by_measure_with_rung_lateness_and_the_staff_link()
         assert "已逾期 10 个工作日" in body and "已逾期 5 个工作日" in body
         assert "请本周内报送进展" in body  # the 督办科催办's note
         assert "市府办批〔2027〕12号" in body  # the 督办件's source and 文号
-        assert "https://duban.example.gov.cn/tasks/7" in body and "需登录" in body
+        assert "https://duban.example.gov.cn/tasks/7" in body and "登录后查看" in body
         assert "你单位" not in body and "珠海市教育局" not in body
     for rung in ("【红色督办】", "【黄色督办】", "【催办】"):
         assert rung in message.text
