@@ -42,7 +42,7 @@ from duban.web import (
 from duban.web.auth import LoginRequired, login_redirect
 from duban.web.limits import BodyLimit, NumberGuard, upload_routes
 from duban.web.scheduler import Scheduler
-from duban.web.state import Clock, WebState, make_templates, render
+from duban.web.state import Clock, WebState, for_people, make_templates, render
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -169,7 +169,8 @@ def _install_error_pages(app: FastAPI) -> None:
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if _wants_json(request):
             return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
-        return render(request, "error.html", status_code=exc.status_code, message=exc.detail)
+        message = for_people(str(exc.detail))
+        return render(request, "error.html", status_code=exc.status_code, message=message)
 
     @app.exception_handler(OverflowError)
     @app.exception_handler(DataError)
@@ -188,4 +189,4 @@ def _install_error_pages(app: FastAPI) -> None:
             status = 503
         if _wants_json(request):
             return JSONResponse({"detail": str(exc)}, status)
-        return render(request, "error.html", status_code=status, message=str(exc))
+        return render(request, "error.html", status_code=status, message=for_people(str(exc)))

@@ -38,7 +38,7 @@ from duban.services.tasks import list_tasks
 from duban.web.auth import CheckedForm
 from duban.web.limits import accepts_uploads
 from duban.web.links import guard_task, holder_of, watching
-from duban.web.state import WebState, flash, parse_day, render, state_of
+from duban.web.state import WebState, flash, for_people, parse_day, render, state_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -351,7 +351,7 @@ def send_attachment(
             session_factory=web.context.session_factory,
         )
     except DubanError as err:
-        return render(request, "error.html", status_code=404, message=err.message)
+        return render(request, "error.html", status_code=404, message=for_people(err.message))
     shown = preview_type(path) if inline else None
     if shown is not None:
         return FileResponse(path, filename=view.filename, media_type=shown,

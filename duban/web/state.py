@@ -139,10 +139,31 @@ def _local(moment: datetime | None, zone: str = "Asia/Shanghai") -> str:
     return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
 
 
+# Services word their errors for the command line too: a record by its number
+# (任务 #203) and the command to run. A page names neither (see for_people).
+_COMMAND_HINT = re.compile(r"[((][^()()]*duban [^()()]*[))]|,?请先运行 duban [^,。;]*")
+_NUMBERED = re.compile(
+    r"(任务|延期申请|发送记录|联系方式|措施|文书)\s*#\d+(?:[((]任务\s*#\d+[))])?"
+)
+_BARE_NUMBER = re.compile(r"\s*#\d+")
+
+
+def for_people(message: str) -> str:
+    """``message`` as a page shows it: no command names, no internal numbers
+    (``找不到任务 #203(可用 duban tasks 查看任务列表)`` → ``找不到该任务``)."""
+    text = _COMMAND_HINT.sub("", message)
+    def named(match: re.Match[str]) -> str:
+        after_de = text[max(match.start() - 1, 0) : match.start()] == "的"
+        return match.group(1) if after_de else f"该{match.group(1)}"
+
+    text = _NUMBERED.sub(named, text)
+    return _BARE_NUMBER.sub("", text)
+
+
 def flash(request: Request, message: str, kind: str = "ok") -> None:
-    """Show ``message`` on the next page this browser loads."""
+    """Show ``message`` (:func:`for_people`) on the next page this browser loads."""
     # Reassign, not append in place: the session notices assignments only.
-    request.session["flash"] = [*request.session.get("flash", []), [kind, message]]
+    request.session["flash"] = [*request.session.get("flash", []), [kind, for_people(message)]]
 
 
 def render(

@@ -74,3 +74,6 @@ def test_a_dashboard_row_drills_down_to_each_unit_and_counts_list_that_many(
         single = client.get(f"/dashboard/measures/{m9}").text
         assert HR in single and "2015-12-31→2016-01-15(已同意)" in single  # extension history
         assert client.get("/dashboard/measures/999999").status_code == 404
+        missing = client.get("/tasks/999999")  # an error page in words, no number
+        assert missing.status_code == 404 and "找不到该任务" in missing.text
+        assert "999999" not in missing.text.split("<main>", 1)[1] and "duban " not in missing.text
