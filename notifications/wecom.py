@@ -293,7 +293,8 @@ class WeComPlugin(FailureReporting, NotifyBase):  # type: ignore[misc]
                 reason = f"企业微信接口返回重定向 HTTP {status}，请检查 base 参数"
                 self._fail(reason, permanent=True)
             else:
-                transient = status == 429 or status >= 500
+                # Timeouts, too early, too many requests: a later try may pass.
+                transient = status in (408, 425, 429) or status >= 500
                 self._fail(f"企业微信接口返回 HTTP {status}", permanent=not transient)
             return None
         try:

@@ -40,6 +40,7 @@ from duban.services.issued_documents import issue_bulletin, issue_notice, list_d
 from duban.services.links import LinkSigner, department_link
 from duban.services.logs import escalation_log
 from duban.services.reminders import RoundReport, replay, run_round
+from duban.services.round_lock import round_lock
 from duban.services.tasks import find_department
 
 DEMO_START = "2014-09-01"
@@ -166,7 +167,10 @@ def demo_command(
         work = plan_work(context.session_factory, start=start, end=end,
                          calendar=context.calendar)
         acts = sum(len(day) for day in work.values())
-        with context.sender() as sender:
+        with (
+            round_lock(context.session_factory, holder="duban demo"),
+            context.sender() as sender,
+        ):
             tools = context.round_tools(sender=sender, worker="demo")
 
             def round_at(now: datetime) -> RoundReport:

@@ -1,6 +1,8 @@
-"""A mail server down for a day, and for four weeks, then back: nothing lost,
-nothing sent twice, on SQLite and PostgreSQL, through the real send path (a
-real SMTP server on loopback, the WeCom endpoint of test_reminder_delivery).
+"""A mail server down for a day, and for four weeks, then back; a replay
+killed at a random moment and run again: nothing lost, nothing sent twice
+(beyond the one message in flight at a kill), on SQLite and PostgreSQL,
+through the real send path (a real SMTP server on loopback, the WeCom
+endpoint of test_reminder_delivery).
 
 While it is down, every message is retried inside office hours, day after day,
 and shown as 送达受阻 once it is a working day late; when it is back, what
@@ -10,6 +12,10 @@ still means something goes out once, and what the tasks have outgrown (a
 
 from __future__ import annotations
 
+import random
+import subprocess
+import sys
+import time
 from collections import Counter
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -21,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.services.desk import blocked_deliveries
 from duban.services.reminders import replay
+from duban.services.round_lock import round_lock
 from models import ContactChannel, Delivery, DeliveryItem, Notice
 from tests.e2e.test_reminder_delivery import BAD_KEY, world  # noqa: F401  (fixture)
 from tests.notifications.conftest import smtp_server, wecom_server  # noqa: F401  (fixtures)
@@ -94,3 +101,42 @@ def test_a_mail_server_down_then_back_loses_nothing_and_repeats_nothing(
         stale = [n for n in notices if n.status == "superseded" and n.step.startswith("due_")]
         assert stale and all("逾期" in (n.reason or "") or "取代" in (n.reason or "")
                              for n in stale)
+
+
+def test_duban_replay_killed_mid_round_and_run_again_loses_nothing(
+    world: dict[str, Any],  # noqa: F811
+    session_factory: sessionmaker[Session],
+) -> None:
+    """kill -9 at a random moment of a replay: its round lock goes with it, the
+    next replay takes over its claim once the lease runs out, and at most the
+    message in flight goes out once more (the documented limit)."""
+    context, smtp = world["context"], world["smtp"]
+    end = date(2016, 1, 22)
+    replaying = subprocess.Popen(
+        [sys.executable, "-m", "duban", "replay", "--from", str(START), "--to", str(end),
+         "--quiet"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        point = random.randint(2, 12)
+        while len(smtp.messages) < point and replaying.poll() is None:
+            time.sleep(0.01)
+    finally:
+        replaying.kill()
+        replaying.wait()
+    with context.sender() as sender:
+        tools = context.round_tools(sender=sender)
+        with round_lock(session_factory, holder="test"):  # not left behind
+            replay(session_factory, start=START, end=end, tools=tools)
+    with session_factory() as session:
+        deliveries = session.execute(
+            select(Delivery.status, ContactChannel.url).join(
+                ContactChannel, ContactChannel.id == Delivery.channel_id
+            )
+        ).all()
+        pending = session.scalars(select(Notice).where(Notice.status == "pending")).all()
+    mail = [d for d in deliveries if d.url.startswith("mailto://")]
+    assert {d.status for d in mail} <= {"sent", "superseded"} and not pending
+    sent = sum(1 for d in mail if d.status == "sent")
+    assert sent <= len(smtp.messages) <= sent + 1

@@ -44,6 +44,7 @@ def test_bot_posts_markdown_and_accepts_errcode_0(
         (500, {"error": "boom"}, False, "HTTP 500"),
         (502, b"<html>bad gateway</html>", False, "HTTP 502"),
         (429, {}, False, "HTTP 429"),
+        (408, {}, False, "HTTP 408"),
         (404, b"not found", True, "HTTP 404"),
         (302, b"", True, "重定向"),
         (200, b"<html>portal</html>", False, "JSON"),
