@@ -13,11 +13,17 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from duban.config import Settings
+from duban.services.context import AppContext
 from duban.services.round_lock import RoundBusyError, round_lock
+from duban.web.scheduler import Scheduler
 from tests.conftest import CliRunner
 
 HOLD = """
@@ -86,3 +92,16 @@ def test_duban_replay_beside_another_round_says_so_and_exits_1(
     assert result.exit_code == 1
     assert "错误:另一个督办进程正在运行(test-holder" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_serve_scheduler_skips_its_round_while_another_process_runs_one(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    context = AppContext(Settings(database_url=migrated_url, data_dir=tmp_path / "data"))
+    monday = datetime(2015, 9, 7, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    scheduler = Scheduler(context, lambda: monday, poll=60)
+    with held_elsewhere(migrated_url, "exclusive"):
+        assert scheduler.step() <= 60  # looks again within the poll interval
+        assert scheduler.rounds == 0
+    scheduler.step()
+    assert scheduler.rounds == 1  # the day's round, once the other is done
