@@ -73,7 +73,9 @@ class Message:
 
 
 def render_items(template: str, context: Mapping[str, Any]) -> Message:
-    carried = tuple((int(i["task_id"]), str(i["step"])) for i in context["items"])
+    # A department's message may carry its supporters' tasks too (watched_items).
+    items = [*context["items"], *context.get("watched_items", ())]
+    carried = tuple((int(i["task_id"]), str(i["step"])) for i in items)
     return Message(f"[{template}] {context['recipient_name']}", repr(carried), carried)
 
 
