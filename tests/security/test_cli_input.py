@@ -29,7 +29,10 @@ HUGE = str(2**63)
     ("args", "message"),
     [
         (["task", "ack", "abc", "-d", "市民政局"], "参数 TASK_ID 的值“abc”应为整数"),
-        (["tasks", "--light", "purple"], "选项 --light 的值“purple”应为 red、yellow、blue、late、green 之一"),
+        (
+            ["tasks", "--light", "purple"],
+            "选项 --light 的值“purple”应为 red、yellow、blue、late、green 之一",
+        ),
         (["task", "ack", "1"], "缺少选项 --department/-d"),
         (["task", "show", HUGE], f"参数 TASK_ID 的值“{HUGE}”超出范围"),
         (["extension", "approve", "0"], "参数 EXTENSION_ID 的值“0”超出范围(应不小于 1)"),
