@@ -72,6 +72,13 @@ _STATUS_CLASS = {
 }
 
 
+def status_class(status: TaskStatus | None) -> str | None:
+    """The class a task due in the period is counted in (a key of
+    :class:`ScoreCounts`: on_time, after_extension, awaiting_review, late,
+    overdue or open); None for a cancelled task."""
+    return None if status is None else _STATUS_CLASS.get(status)
+
+
 # --- periods -------------------------------------------------------------------
 
 
@@ -344,7 +351,7 @@ def department_counts(
             continue
         if record.role in roles and window.contains(record.due):
             row.tasks_due += 1
-            kind = _STATUS_CLASS[record.status]
+            kind = _STATUS_CLASS[record.status]  # see status_class
             setattr(row, kind, getattr(row, kind) + 1)
         previous_end = record.assigned_on
         for owed in owed_reports(record, as_of, calendar, policy):

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.domain.errors import NotFoundError
-from duban.domain.scorecard import Period, ScoreWeights
+from duban.domain.scorecard import ROLE_LABELS, Period, ScoreWeights
 from duban.domain.status import Light
 from duban.services.calendar_changes import next_year_warning
 from duban.services.charts import trajectory_svg
@@ -40,6 +40,7 @@ from duban.services.logs import (
 from duban.services.measure_page import SHOW_FILTERS, measure_detail
 from duban.services.scorecard import load_weights, scorecard_from_ledger, weights_description
 from duban.services.summary_charts import departments_svg, ledger_charts
+from duban.services.unit_page import UNIT_FILTERS, unit_detail
 from duban.web.auth import Staff
 from duban.web.state import WebState, page_number, parse_day, render, state_of
 from models import Measure, Plan
@@ -148,6 +149,35 @@ def measure_page(
         chart = Markup(svg.split("?>", 1)[-1])  # our own autoescaped template, inline
     return render(request, "dashboard/measure.html", m=detail, chart=chart,
                   show_filters=SHOW_FILTERS)
+
+
+@router.get("/dashboard/units")
+def unit_page(request: Request, user: Staff, name: str = "", show: str | None = None) -> Response:
+    """One unit's tasks of every plan, each scorecard count a filter of exactly
+    that many tasks, with its charts."""
+    web = state_of(request)
+    weights = score_weights(web)
+    try:
+        detail = unit_detail(
+            web.context.session_factory,
+            name.strip(),
+            as_of=web.today(),
+            calendar=web.context.calendar,
+            weights=weights,
+            show=show,
+            zone=web.zone,
+        )
+    except NotFoundError as err:
+        return render(request, "dashboard/empty.html", status_code=404, message=str(err))
+    charts = ledger_charts(detail.ledger, department=detail.name)
+    return render(
+        request,
+        "dashboard/unit.html",
+        u=detail,
+        filters=UNIT_FILTERS,
+        roles="、".join(ROLE_LABELS[r] for r in weights.task_roles),
+        charts={key: Markup(svg) for key, svg in charts.items()},
+    )
 
 
 @router.get("/dashboard/escalations")

@@ -197,11 +197,11 @@ def test_a_supervisor_filters_to_red_and_reads_the_escalation_log(
     viewer.look(page.url, "supervisor-6-scorecard")
     assert page.locator("table.score tbody tr").count() > 0
     assert "计分规则" in page.content() and page.locator("#department-chart svg").count() == 1
-    # A unit's own view: its measures and charts, from its name on the scorecard.
+    # A unit's own page: its tasks of every plan and its charts, from the scorecard.
     page.click("table.score tbody a >> text=香洲区")
-    page.wait_for_url("**department=**")
-    assert page.locator("#charts svg").count() == 2
-    viewer.look(page.url, "supervisor-7-department")
+    page.wait_for_url("**/dashboard/units?name=**")
+    assert page.locator("#charts svg").count() == 2 and page.locator("li.unit").count() > 0
+    viewer.look(page.url, "supervisor-7-unit")
 
 
 WORD_PLAN = """\

@@ -77,3 +77,21 @@ def test_a_dashboard_row_drills_down_to_each_unit_and_counts_list_that_many(
         missing = client.get("/tasks/999999")  # an error page in words, no number
         assert missing.status_code == 404 and "找不到该任务" in missing.text
         assert "999999" not in missing.text.split("<main>", 1)[1] and "duban " not in missing.text
+
+
+def test_each_scorecard_count_opens_the_units_tasks_it_counted(
+    history_client: tuple[TestClient, History], login: Callable[[TestClient, str], str]
+) -> None:
+    client, _history = history_client
+    with client:
+        login(client, "supervisor")
+        card = client.get("/dashboard/scorecard").text
+        links = re.findall(r'href="(/dashboard/units\?name=[^"&]+&amp;show=\w+)">(\d+)<', card)
+        assert len(links) >= 4  # 市卫计局 and 市人社局: 计分到期, 按期办结 / 延期后办结
+        for link, number in links:
+            page = client.get(link.replace("&amp;", "&")).text
+            assert len(_units(page)) == int(number), link
+        health = client.get("/dashboard/units", params={"name": HEALTH}).text
+        # Both its tasks (the later one not yet due, not counted), its charts.
+        assert len(_units(health)) == 2 and health.count("<svg") == 2
+        assert client.get("/dashboard/units", params={"name": "没有的单位"}).status_code == 404
