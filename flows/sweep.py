@@ -17,6 +17,7 @@ from prefect.runtime import flow_run, task_run
 from duban.config import get_settings
 from duban.faults import pause_point
 from duban.services.assignment import MeasureRef, measure_refs
+from duban.services.calendar_changes import sync_calendar
 from duban.services.context import AppContext, open_context
 from duban.services.reminders import run_round
 from duban.services.round_lock import round_lock
@@ -83,6 +84,10 @@ def sweep_flow(as_of: str | None = None, settle: float | None = None) -> dict[st
 def _sweep(context: AppContext, as_of: str | None, settle: float | None) -> dict[str, object]:
     logger = get_run_logger()
     now = parse_as_of(as_of, context.settings.timezone)
+    sync_calendar(
+        context.session_factory, calendar=context.calendar, now=now,
+        policy=context.assignment_policy,
+    )
     release_waiting(context.session_factory, now=now, calendar=context.calendar)
     due = measure_refs(
         context.session_factory, measures_with_due_work(context.session_factory, now=now)

@@ -7,6 +7,7 @@ Import every model from here (``from models import Plan``) so that
 from __future__ import annotations
 
 from models.base import NAMING_CONVENTION, Base, UTCDateTime
+from models.calendar import CalendarYear
 from models.department import DEPARTMENT_KINDS, Department, DepartmentAlias
 from models.document import DOCUMENT_KINDS, IssuedDocument
 from models.outbox import (
@@ -65,6 +66,7 @@ __all__ = [
     "Attachment",
     "AuditEntry",
     "Base",
+    "CalendarYear",
     "Contact",
     "ContactChannel",
     "Delivery",

@@ -20,12 +20,18 @@ it now reads, :func:`recompute_due_dates`:
 * every open task is looked at again by the next round (its next action time
   is now), so reminders and 催办 are dated with the new calendar.
 
-Running it again changes nothing.
+Running it again changes nothing. :func:`sync_calendar` is how this happens
+whatever brought the year (an import, a file copied in, a package upgrade):
+every round compares the calendar with the years last applied
+(``calendar_years``) and recomputes once for years added or changed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -46,7 +52,7 @@ from duban.services.calendar_data import (
     read_calendar_file,
     read_notice_dir,
 )
-from models import Department, ExtensionRequest, Notice, Target, Task, TaskEvent
+from models import CalendarYear, Department, ExtensionRequest, Notice, Target, Task, TaskEvent
 
 SYSTEM_ACTOR = "督办系统"
 _LIVE = [s.value for s in OPEN_STATES] + [TaskState.SUBMITTED.value]
@@ -156,6 +162,8 @@ def import_calendar_file(
     sources = calendar_sources(settings)
     directory = Path(sources.hint)
     before = load_work_calendar(settings, weekend_fallback=settings.calendar_weekend_fallback)
+    # What the database has applied so far is the calendar before this file.
+    sync_calendar(session_factory, calendar=before, now=now, policy=policy)
     old = before.notice(notice.year)
     # The directory's other files stay; this year's file(s) are replaced.
     others = [n for n in read_notice_dir(directory) if n.year != notice.year] if (
@@ -181,10 +189,9 @@ def import_calendar_file(
         replaced=old is not None,
         changed=old is None or not _same(old, notice),
     )
-    result.moved = recompute_due_dates(
-        session_factory, calendar=after, now=now, policy=policy, year=notice.year
-    )
-    result.looked_again = look_again(session_factory, now=now)
+    synced = sync_calendar(session_factory, calendar=after, now=now, policy=policy)
+    result.moved = synced.moved
+    result.looked_again = synced.looked_again
     return result
 
 
@@ -232,11 +239,11 @@ def recompute_due_dates(
     calendar: WorkCalendar,
     now: datetime,
     policy: AssignmentPolicy | None = None,
-    year: int | None = None,
+    years: Sequence[int] = (),
 ) -> list[MovedDue]:
     """Move every rule-derived due date (see the module doc) that the calendar
-    now places elsewhere; each task in its own transaction. ``year`` names
-    the arrangement that changed (for the log). Returns what moved."""
+    now places elsewhere; each task in its own transaction. ``years`` name
+    the arrangements that changed (for the log). Returns what moved."""
     policy = policy or AssignmentPolicy()
     with session_factory() as session:
         candidates = list(
@@ -247,7 +254,7 @@ def recompute_due_dates(
     moved: list[MovedDue] = []
     for task_id in candidates:
         with session_factory.begin() as session:
-            change = _move_one(session, task_id, calendar, policy, now=now, year=year)
+            change = _move_one(session, task_id, calendar, policy, now=now, years=years)
         if change is not None:
             moved.append(change)
     return moved
@@ -260,7 +267,7 @@ def _move_one(
     policy: AssignmentPolicy,
     *,
     now: datetime,
-    year: int | None,
+    years: Sequence[int],
 ) -> MovedDue | None:
     task = session.get(Task, task_id, with_for_update=True)
     if task is None or task.state not in _LIVE or not _rule_derived(session, task):
@@ -283,7 +290,7 @@ def _move_one(
         )
     if isinstance(new, Unpublished) or new == task.due:
         return None
-    arrangement = f"{year}年节假日安排" if year else "节假日安排"
+    arrangement = "、".join(f"{y}年" for y in years) + "节假日安排" if years else "节假日安排"
     note = (
         f"{arrangement}已更新:按“{rule}”,期限由 {task.due.isoformat()} "
         f"调整为 {new.isoformat()}"
@@ -306,7 +313,7 @@ def _move_one(
             to_state=task.state,
             note=note,
             data={"from": old.isoformat(), "to": new.isoformat(), "rule": rule,
-                  "calendar_year": year},
+                  "calendar_years": list(years)},
         )
     )
     if task.state != TaskState.SUBMITTED.value:
@@ -405,3 +412,70 @@ def next_year_warning(
     if not waiting and not measures:
         return None
     return NextYearWarning(year, int(waiting), int(measures))
+
+
+def year_fingerprint(notice: HolidayNotice) -> str:
+    """SHA-256 of a year's days off and make-up working days (names included)."""
+    days = {
+        "holidays": [[d.isoformat(), n] for d, n in sorted(notice.holidays.items())],
+        "workdays": [[d.isoformat(), n] for d, n in sorted(notice.workdays.items())],
+    }
+    text = json.dumps(days, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class CalendarSync:
+    """What :func:`sync_calendar` found and did."""
+
+    added: list[int] = field(default_factory=list)
+    changed: list[int] = field(default_factory=list)
+    moved: list[MovedDue] = field(default_factory=list)
+    looked_again: int = 0
+    baseline: bool = False  # first sight: recorded, nothing recomputed
+
+
+def sync_calendar(
+    session_factory: sessionmaker[Session],
+    *,
+    calendar: WorkCalendar,
+    now: datetime,
+    policy: AssignmentPolicy | None = None,
+) -> CalendarSync:
+    """Compare ``calendar`` with the years last applied (``calendar_years``):
+    for years added or changed since, recompute the due dates and look at
+    every open task again (see the module doc), then record them. The first
+    time (nothing recorded) the calendar is only recorded. Cheap when nothing
+    changed: one small read. Safe to run in several processes at once (the
+    recomputation is idempotent; recording is an upsert)."""
+    current: dict[int, tuple[str, str]] = {}
+    for year in calendar.years:
+        notice = calendar.notice(year)
+        if notice is not None:
+            current[year] = (year_fingerprint(notice), notice.source[:500])
+    with session_factory() as session:
+        stored = dict(session.execute(select(CalendarYear.year, CalendarYear.fingerprint)).all())
+    result = CalendarSync(baseline=not stored)
+    if stored:
+        result.added = sorted(y for y in current if y not in stored)
+        result.changed = sorted(y for y in current if y in stored and stored[y] != current[y][0])
+        years = sorted(result.added + result.changed)
+        if not years:
+            return result
+        result.moved = recompute_due_dates(
+            session_factory, calendar=calendar, now=now, policy=policy, years=years
+        )
+        result.looked_again = look_again(session_factory, now=now)
+    record = {y: v for y, v in current.items() if stored.get(y) != v[0]}
+    if record:
+        with session_factory.begin() as session:
+            for year, (fingerprint, source) in sorted(record.items()):
+                session.execute(
+                    insert_for(session, CalendarYear)
+                    .values(year=year, fingerprint=fingerprint, source=source, recorded_at=now)
+                    .on_conflict_do_update(
+                        index_elements=["year"],
+                        set_={"fingerprint": fingerprint, "source": source, "recorded_at": now},
+                    )
+                )
+    return result

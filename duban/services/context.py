@@ -110,6 +110,7 @@ class AppContext:
                 link_signer=LinkSigner.from_settings(self.settings),
             ),
             worker=worker,
+            assignment=self.assignment_policy,
         )
 
     def sender(self) -> Sender:

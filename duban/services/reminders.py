@@ -17,8 +17,10 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from duban.domain.assignment import AssignmentPolicy
 from duban.domain.org import OfficeHours, next_send_time
 from duban.domain.workdays import WorkCalendar, likely_workday
+from duban.services.calendar_changes import sync_calendar
 from duban.services.outbox import (
     DeliveryContext,
     DispatchReport,
@@ -46,6 +48,8 @@ class RoundTools:
     render: RenderFn
     context: DeliveryContext
     worker: str = "local"
+    # The assignment rules due dates follow (recomputed when the calendar changes).
+    assignment: AssignmentPolicy = field(default_factory=AssignmentPolicy)
 
     def send_time(self, moment: datetime) -> datetime:
         return next_send_time(moment, hours=self.hours, calendar=self.calendar, tz=self.clock.zone)
@@ -88,6 +92,9 @@ def run_round(
     one process would (see :func:`outstanding`)."""
     report = RoundReport(at=now)
     if sweep:
+        # A year added or changed since the last round moves the due dates it
+        # governs (once); then tasks waiting for a year now covered are due.
+        sync_calendar(session_factory, calendar=tools.calendar, now=now, policy=tools.assignment)
         release_waiting(session_factory, now=now, calendar=tools.calendar)
         report.sweep = advance(
             session_factory,

@@ -12,7 +12,8 @@ Cancelling a task, in one transaction of its own: the state becomes
 its next action and any calendar wait are cleared, so the sweep never looks
 at it again; its pending notices are superseded and taken out of every
 delivery not yet being sent (a digest waiting for the next office morning, a
-retry), so nothing about the task goes out after its cancellation notice;
+retry; one left empty is superseded), so nothing about the task goes out
+after its cancellation notice;
 and one 任务撤销通知 is queued for its department (step ``task_cancelled``,
 unique per task, so a rerun never sends a second). When the successor belongs
 to the same department, its 签收 and the progress already reported (events
@@ -311,8 +312,8 @@ WITHDRAWN = "任务已撤销"
 
 def _withdraw_unsent(session: Session, task_id: int) -> None:
     """Supersede the task's pending notices, taking them out of deliveries not
-    yet being sent. A delivery left empty is deleted (never tried) or closed as
-    dead with the reason (tried before). A delivery being sent right now keeps
+    yet being sent. A delivery left empty is closed as superseded, with the
+    reason. A delivery being sent right now keeps
     its items: its outcome then marks them (at worst one message already on
     its way still arrives)."""
     pending = list(
@@ -346,10 +347,8 @@ def _withdraw_unsent(session: Session, task_id: int) -> None:
             )
             if left is not None:
                 continue
-            if delivery.attempts == 0:
-                session.delete(delivery)
-            else:
-                delivery.status, delivery.last_error = "dead", f"所载通知均因{WITHDRAWN}不再发送"
+            delivery.status = "superseded"
+            delivery.last_error = f"所载通知均因{WITHDRAWN}不再发送"
             session.flush()
         if not kept:
             notice.status, notice.reason = "superseded", WITHDRAWN

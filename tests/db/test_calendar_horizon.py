@@ -170,6 +170,8 @@ def test_a_plan_into_an_unpublished_year_runs_every_round_and_waits_only_for_wha
     assert {v.status.value for v in views if v.id == waiting[0].id} == {"due_soon"}
 
     # 2028's data arrives: the round that first sees it dates and sends what waited.
+    # Its New Year holiday starts on 2027-12-31, so that due date becomes 2027-12-30
+    # (the department is told once) and the 催办 counts from it.
     calendar = calendar_with(2027, 2028)
     sender = RecordingSender()
     replay(
@@ -179,10 +181,12 @@ def test_a_plan_into_an_unpublished_year_runs_every_round_and_waits_only_for_wha
     got = received(sender, session_factory)
     with session_factory() as session:
         for task in waiting:
-            assert got[task.id]["urge"] == 1, got[task.id]
-            assert session.get(Task, task.id).calendar_wait_year is None  # type: ignore[union-attr]
+            assert got[task.id]["urge"] == 1 and got[task.id]["due_moved"] == 1, got[task.id]
+            moved = session.get(Task, task.id)
+            assert moved is not None and moved.calendar_wait_year is None
+            assert moved.due == date(2027, 12, 30)
         urged = session.scalars(
-            select(Notice.due_at).where(Notice.step == "urge@2027-12-31")
+            select(Notice.due_at).where(Notice.step == "urge@2027-12-30")
         ).all()
     assert {d.astimezone(ZONE).date() for d in urged} == {date(2028, 1, 3)}
 
