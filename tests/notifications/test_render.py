@@ -297,3 +297,17 @@ def test_a_manual_urge_of_a_single_item_names_its_unit_note_and_source() -> None
         assert "来源：领导批示 · 市府办批〔2027〕12号 · 张市长批示" in body
         assert "责任单位：珠海市住房和城乡规划建设局（牵头）" in body
         assert "请本周内报送进展" in body and "tasks/9?k=T" in body
+
+
+def test_a_department_is_told_its_links_need_no_sign_in_and_staff_to_sign_in() -> None:
+    department = render("urge", sample_context(), templates_dir=DEFAULT_TEMPLATES_DIR)
+    staff = render(
+        "staff_digest",
+        sample_context(recipient_name="督办科", department="督办科", reader="coordinator",
+                       items=_staff_items()),
+        templates_dir=DEFAULT_TEMPLATES_DIR,
+    )
+    for body in (department.text, _visible(department.html), department.markdown):
+        assert "本单位专用链接" in body and "无需登录" in body and "请登录" not in body
+    for body in (staff.text, _visible(staff.html), staff.markdown):
+        assert "请登录督办系统查看" in body and "本单位专用链接" not in body
