@@ -117,8 +117,8 @@ def past_warning(late: list[LateTask], grace: int) -> str:
     if len(late) > 30:
         lines.append(f"  ……另有 {len(late) - 30} 项")
     lines.append(
-        f"确认交办请加 --accept-past:这些任务的期限改为自交办日起 {grace} 个工作日,"
-        "提醒、催办据此计算,不会在交办当天催办或督办。"
+        f"确认交办请加 --accept-past:时限已过的任务期限改为自交办日起 {grace} 个工作日,"
+        "提醒、催办据此计算,不会在交办当天催办或督办;时限临近的保持原期限。"
     )
     return "\n".join(lines)
 

@@ -9,9 +9,10 @@
 * a due date on a non-working day moves to the previous working day;
 * a task whose due date has passed by the day it is assigned, or leaves less
   than the first reminder's lead time (``reminder_lead_workdays``), is *late*:
-  assigning it needs the coordinator's confirmation, and its due date becomes
-  ``grace_workdays`` working days after assignment (the plan's date stays its
-  deadline), so its ladder starts from assignment — never an immediate 催办.
+  assigning it needs the coordinator's confirmation. One already past becomes
+  due ``grace_workdays`` working days after assignment (the plan's date stays
+  its deadline), so its ladder starts from assignment — never an immediate
+  催办; one merely near keeps its date (nothing is overdue yet).
 """
 
 from __future__ import annotations
@@ -152,8 +153,8 @@ def plan_tasks(
 @dataclass(frozen=True)
 class LateTask:
     """A task late at assignment: the plan's due date, whether it has already
-    passed (else it is within the first reminder's lead), and the due date the
-    grace period gives it."""
+    passed (else it is within the first reminder's lead), and the due date it
+    gets (the grace period's end when passed, else its own)."""
 
     spec: TaskSpec
     plan_due: date
@@ -162,11 +163,10 @@ class LateTask:
 
     def describe(self) -> str:
         role = "牵头" if self.spec.role is Role.LEAD else "配合"
-        why = "已过" if self.passed else "临近"
-        return (
-            f"措施{self.spec.measure} {self.spec.department}({role}):方案时限 "
-            f"{self.plan_due.isoformat()}{why},将改为 {self.grace_due.isoformat()}"
-        )
+        head = f"措施{self.spec.measure} {self.spec.department}({role}):方案时限 "
+        if self.passed:
+            return f"{head}{self.plan_due.isoformat()}已过,将改为 {self.grace_due.isoformat()}"
+        return f"{head}{self.plan_due.isoformat()}临近,不足首次到期提醒的提前量,保持不变"
 
 
 def late_at_assignment(
@@ -186,16 +186,18 @@ def late_at_assignment(
         passed = spec.due < assigned_on
         if not passed and (isinstance(first, Unpublished) or first >= assigned_on):
             continue
-        grace = calendar.add_workdays(
-            calendar.workday_on_or_before(assigned_on), policy.grace_workdays
-        )
-        late.append(LateTask(spec, spec.due, passed, max(grace, spec.due)))
+        grace_due = spec.due
+        if passed:
+            grace_due = calendar.add_workdays(
+                calendar.workday_on_or_before(assigned_on), policy.grace_workdays
+            )
+        late.append(LateTask(spec, spec.due, passed, grace_due))
     return late
 
 
 def with_grace(specs: list[TaskSpec], late: list[LateTask]) -> list[TaskSpec]:
-    """``specs`` with each late one's due date moved to its grace date."""
-    moved = {item.spec.key: item for item in late}
+    """``specs`` with each past one's due date moved to its grace date."""
+    moved = {item.spec.key: item for item in late if item.passed}
     return [
         replace(spec, due=moved[spec.key].grace_due, plan_due=spec.due)
         if spec.key in moved

@@ -20,11 +20,10 @@ from duban.domain.items import (
     check_item,
     item_source_text,
 )
-from duban.services.assignment import assign_measure, measures_to_run
+from duban.services.assignment import assign_measure
 from duban.services.directory import directory_from_db
 from duban.services.items import add_item, known_names, list_items
 from duban.web.auth import CheckedForm, Coordinator
-from duban.web.desk_plans import late_refusal
 from duban.web.state import flash, render, state_of
 
 router = APIRouter(include_in_schema=False)
@@ -78,13 +77,6 @@ def add(request: Request, user: Coordinator, form: CheckedForm) -> Response:
     done = f"已登记督办件:{record.plan} 措施{record.number} {record.title}。"
     if assign:
         try:
-            refusal = late_refusal(web, measures_to_run(web.context.session_factory,
-                                                        plan=record.plan, measure=record.number),
-                                   accepted=False)
-            if refusal:
-                flash(request, done + "尚未交办:" + refusal.removeprefix("未交办:")
-                      .replace("请勾选", "请在“方案与交办”中勾选"), "error")
-                return RedirectResponse("/desk/items", 303)
             result = assign_measure(web.context.session_factory, plan=record.plan,
                                     measure=record.number, now=web.clock.now(),
                                     calendar=web.context.calendar,

@@ -327,7 +327,8 @@ def late_refusal(web: WebState, refs: list[MeasureRef], *, accepted: bool) -> st
     grace = web.context.assignment_policy.grace_workdays
     return (f"未交办:以下任务的完成时限在交办时已过或临近——{shown}{more}。"
             f"如确认交办,请勾选“确认交办时限已过或临近的任务”后重新提交:"
-            f"这些任务的期限将改为自交办日起 {grace} 个工作日,不会在交办当天催办或督办。")
+            f"时限已过的任务期限将改为自交办日起 {grace} 个工作日,不会在交办当天催办或督办;"
+            "时限临近的保持原期限。")
 
 
 STATUS_LABELS = {

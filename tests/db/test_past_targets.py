@@ -56,7 +56,8 @@ def test_late_tasks_are_listed_first_and_start_their_ladder_from_assignment(
     # Measure 1 passed (both units), measure 2 within the 10-day lead; measure 3 is fine.
     assert sorted((i.spec.measure, i.passed) for i in late) == [(1, True), (1, True), (2, False)]
     grace = date(2015, 9, 23)  # 15 working days after 2015-09-01 (9-3, 9-4 off; 9-6 on)
-    assert {i.grace_due for i in late} == {grace}
+    # Only what has passed gets the grace period; a near date is kept.
+    assert {(i.spec.measure, i.grace_due) for i in late} == {(1, grace), (2, date(2015, 9, 15))}
     assert "方案时限 2015-06-30已过,将改为 2015-09-23" in late[0].describe()
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Task)) == 0  # nothing written
@@ -69,6 +70,7 @@ def test_late_tasks_are_listed_first_and_start_their_ladder_from_assignment(
         lead = tasks[(1, "lead")]
         assert (lead.deadline, lead.due, lead.original_due) == (date(2015, 6, 30), grace, grace)
         assert tasks[(3, "lead")].due == date(2015, 12, 31)  # on time: untouched
+        assert tasks[(2, "lead")].due == date(2015, 9, 15)  # near: confirmed, kept
         event = session.scalars(select(TaskEvent).where(TaskEvent.task_id == lead.id)).one()
         assert event.data is not None and event.data["plan_due"] == "2015-06-30"
         assert event.note is not None and "在交办时已过或临近" in event.note
@@ -85,14 +87,15 @@ def test_late_tasks_are_listed_first_and_start_their_ladder_from_assignment(
                 select(Notice.task_id, Notice.step, Notice.due_at).where(Notice.status == "sent")
             )
         }
-    late_ids = {tasks[(1, "lead")].id, tasks[(1, "supporting")].id, tasks[(2, "lead")].id}
-    for task_id in late_ids:
-        mine = {(step, day) for t, step, day in steps if t == task_id}
+    overdue_ladder = ("urge", "escalate_yellow", "escalate_red")
+    for key, ends in (((1, "lead"), grace), ((1, "supporting"), grace),
+                      ((2, "lead"), date(2015, 9, 15))):
+        mine = {(step, day) for t, step, day in steps if t == tasks[key].id}
         assert ("assigned", ASSIGNED.date()) in mine
-        # Nothing of the overdue ladder before the grace period ended.
-        assert all(day > grace for step, day in mine if step in ("urge", "escalate_yellow",
-                                                                  "escalate_red")), mine
-        assert ("urge", date(2015, 9, 24)) in mine  # the day after the grace due date
+        # Nothing of the overdue ladder before its (new) due date has passed.
+        assert all(day > ends for step, day in mine if step in overdue_ladder), mine
+    assert ("urge", date(2015, 9, 24)) in {  # the working day after the grace due date
+        (step, day) for t, step, day in steps if t == tasks[(1, "lead")].id}
 
 
 def test_the_cli_lists_late_tasks_and_writes_nothing_without_accept_past(
@@ -106,9 +109,8 @@ def test_the_cli_lists_late_tasks_and_writes_nothing_without_accept_past(
     result = run_cli("assign", "--as-of", "2015-09-01")
     assert result.exit_code == 1
     assert "未交办任何任务:以下 3 项任务的完成时限在交办时已过" in result.stderr
-    assert "措施2 中共珠海市委社会工作部(牵头):方案时限 2015-09-15临近,将改为 2015-09-23" in (
-        result.stderr
-    )
+    near = "措施2 中共珠海市委社会工作部(牵头):方案时限 2015-09-15临近,不足首次到期提醒的提前量"
+    assert near in result.stderr
     assert "确认交办请加 --accept-past" in result.stderr
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Task)) == 0
