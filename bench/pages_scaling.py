@@ -155,8 +155,8 @@ def _skeleton(engine: Engine, measures: int, rng: random.Random) -> Skeleton:
                 title=f"措施{m + 1}", text=f"到2016年6月底,完成措施{m + 1}的各项任务。",
                 source_line=12 + m, source_end_line=12 + m, clause="牵头", clause_line=12 + m)
             for position, day in enumerate((date(2015, 12, 31), date(2016, 6, 30))):
-                measure.targets.append(Target(position=position, due=day, text=f"目标{position + 1}",
-                                              source_line=12 + m))
+                measure.targets.append(Target(position=position, due=day,
+                                              text=f"目标{position + 1}", source_line=12 + m))
             picked = rng.sample(units, 3)
             for position, unit in enumerate(picked):
                 measure.responsibilities.append(Responsibility(
@@ -240,7 +240,7 @@ def fill(engine: Engine, n: int, seed: int = 7) -> tuple[Skeleton, float]:
                         "actor_role": actor_role,
                         "actor": SYSTEM_ACTOR if actor_role == "system" else "联络员",
                         "from_state": from_state, "to_state": to_state,
-                        "note": "按计划推进,已完成阶段性工作。" if action is Action.REPORT else None,
+                        "note": "已完成阶段性工作。" if action is Action.REPORT else None,
                         "data": {"due": due.isoformat(), "deadline": deadline.isoformat()}
                         if action is Action.ASSIGN else None})
                 notices.append({"task_id": task_id, "step": assign_step_key(assigned),

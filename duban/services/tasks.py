@@ -20,7 +20,7 @@ from datetime import date, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from duban.domain.directory import normalize_name
@@ -51,6 +51,7 @@ from duban.domain.status import (
 from duban.domain.workdays import WorkCalendar
 from duban.services.directory import directory_from_db
 from duban.services.links import watched_by
+from duban.services.logs import Page
 from duban.services.plans import find_plan
 from duban.services.serialize import jsonable
 from models import (
@@ -468,7 +469,10 @@ def _assess_all(
     tasks = session.scalars(query.options(*_TASK_LOADS)).all()
     if not tasks:
         return []
-    ids = query.with_only_columns(Task.id).order_by(None)
+    # A paged query keeps its order, so the subquery selects the same tasks.
+    paged = query._limit_clause is not None or query._offset_clause is not None
+    ids = query.with_only_columns(Task.id)
+    ids = ids if paged else ids.order_by(None)
     related = _load_related(session, ids, all_events=False)
     views = []
     for task in tasks:
@@ -511,11 +515,50 @@ def list_tasks(
         views = _assess_all(
             session, query, as_of=as_of, calendar=calendar, policy=policy, zone=zone
         )
+    return _filtered(views, light=light, overdue=overdue)
+
+
+def _filtered(views: list[TaskView], *, light: Light | None, overdue: bool) -> list[TaskView]:
     if light is not None:
         views = [v for v in views if v.light is light]
     if overdue:
         views = [v for v in views if v.status is TaskStatus.OVERDUE]
     return views
+
+
+def task_page(
+    session_factory: sessionmaker[Session],
+    *,
+    as_of: date,
+    calendar: WorkCalendar,
+    offset: int,
+    limit: int,
+    department: str | None = None,
+    measure: int | None = None,
+    plan: str | int | None = None,
+    light: Light | None = None,
+    overdue: bool = False,
+    zone: tzinfo = LOCAL_ZONE,
+) -> Page[TaskView]:
+    """``limit`` tasks of :func:`list_tasks` (same filters and order) from
+    ``offset``, and how many match in all.
+
+    Without ``light`` or ``overdue`` the database counts and pages, so only the
+    page's tasks are assessed; those two filters depend on the day's status,
+    so every task matching the other filters is assessed to find the page.
+    Raises as :func:`list_tasks`.
+    """
+    if light is not None or overdue:
+        views = list_tasks(session_factory, as_of=as_of, calendar=calendar,
+                           department=department, measure=measure, plan=plan, light=light,
+                           overdue=overdue, zone=zone)
+        return Page(views[offset:offset + limit], len(views), offset, limit)
+    with session_factory() as session:
+        query = _task_query(session, department=department, measure=measure, plan=plan)
+        total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+        views = _assess_all(session, query.offset(offset).limit(limit), as_of=as_of,
+                            calendar=calendar, policy=StatusPolicy(), zone=zone)
+    return Page(views, total or 0, offset, limit)
 
 
 def measure_lights(

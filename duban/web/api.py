@@ -24,13 +24,24 @@ from duban.domain.status import Light, StatusPolicy
 from duban.services.accounts import UserView
 from duban.services.dashboard import measure_overview, scorecard
 from duban.services.links import LinkError, LinkHolder
-from duban.services.logs import delivery_log, escalation_log
-from duban.services.tasks import get_task, list_tasks, tasks_to_json
+from duban.services.logs import Page, delivery_log, escalation_page
+from duban.services.tasks import get_task, task_page, tasks_to_json
 from duban.web.auth import current_user, sign_in
 from duban.web.signin import LOCKED_MESSAGE, WINDOW
 from duban.web.state import parse_day, state_of
 
 router = APIRouter(prefix="/api", tags=["督办"])
+
+# Lists come a page at a time: ``limit`` (default and most) items from ``offset``.
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="每页条数")]
+Offset = Annotated[int, Query(ge=0, description="从第几条起(0 起)")]
+
+
+def paged(page: Page[Any], items: list[Any]) -> dict[str, Any]:
+    """A page as the API answers it: ``total`` matching, this page's ``items``."""
+    return {"total": page.total, "offset": page.offset, "limit": page.limit, "items": items}
 
 
 @dataclass(frozen=True)
@@ -81,7 +92,7 @@ CallerDep = Annotated[Caller, Depends(caller)]
 StaffDep = Annotated[Caller, Depends(staff_caller)]
 
 
-@router.get("/tasks", summary="任务列表(状态与灯色按当日计算)")
+@router.get("/tasks", summary="任务列表(状态与灯色按当日计算,分页)")
 def tasks(
     request: Request,
     who: CallerDep,
@@ -90,12 +101,15 @@ def tasks(
     plan: str | None = None,
     light: Light | None = None,
     overdue: bool = False,
-) -> list[dict[str, Any]]:
-    """Each task as ``duban tasks --json`` prints it. A department sees its own only."""
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """``items``: each task as ``duban tasks --json`` prints it, ``limit`` of
+    them from ``offset``; ``total``: how many match. A department sees its own only."""
     web = state_of(request)
     if who.department is not None:
         department = who.department.department
-    views = list_tasks(
+    page = task_page(
         web.context.session_factory,
         as_of=web.today(),
         calendar=web.context.calendar,
@@ -105,8 +119,10 @@ def tasks(
         light=light,
         overdue=overdue,
         zone=web.zone,
+        offset=offset,
+        limit=limit,
     )
-    return tasks_to_json(views)
+    return paged(page, tasks_to_json(page.entries))
 
 
 @router.get("/tasks/{task_id}", summary="任务详情(办理记录、延期申请、指标报送)")
@@ -125,7 +141,7 @@ def task(request: Request, who: CallerDep, task_id: int) -> dict[str, Any]:
     return detail.to_dict()
 
 
-@router.get("/measures", summary="措施与灯色(督查室看板)")
+@router.get("/measures", summary="措施与灯色(督查室看板,分页)")
 def measures(
     request: Request,
     who: StaffDep,
@@ -133,7 +149,11 @@ def measures(
     section: int | None = None,
     department: str | None = None,
     light: Light | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
+    """``counts``: measures by light over every match; ``measures``: ``limit``
+    of them from ``offset``; ``total``: how many match."""
     web = state_of(request)
     overview = measure_overview(
         web.context.session_factory,
@@ -149,11 +169,14 @@ def measures(
         "plan": overview.plan_key,
         "as_of": overview.as_of.isoformat(),
         "counts": overview.counts,
-        "measures": [m.to_dict() for m in overview.measures],
+        "total": len(overview.measures),
+        "offset": offset,
+        "limit": limit,
+        "measures": [m.to_dict() for m in overview.measures[offset:offset + limit]],
     }
 
 
-@router.get("/escalations", summary="督办记录(新的在前)")
+@router.get("/escalations", summary="督办记录(新的在前,分页)")
 def escalations(
     request: Request,
     who: StaffDep,
@@ -161,19 +184,24 @@ def escalations(
     until: str | None = None,
     department: str | None = None,
     level: Annotated[int | None, Query(ge=0, le=3)] = None,
-) -> list[dict[str, Any]]:
-    """Fields as ``duban escalations --json``: task, measure, department, step,
-    level, at, recipients (privacy form), delivered, …"""
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """``items``: fields as ``duban escalations --json`` (task, measure,
+    department, step, level, at, recipients in privacy form, delivered, …),
+    ``limit`` of them from ``offset``; ``total``: how many match."""
     web = state_of(request)
-    entries = escalation_log(
+    page = escalation_page(
         web.context.session_factory,
         zone=web.zone,
         since=parse_day(since),
         until=parse_day(until),
         department=department,
         level=level,
+        offset=offset,
+        limit=limit,
     )
-    return [e.to_dict() for e in entries]
+    return paged(page, [e.to_dict() for e in page.entries])
 
 
 @router.get("/deliveries", summary="发送记录(地址仅显示隐去密钥的形式)")

@@ -1,0 +1,85 @@
+"""The JSON API's lists come a page at a time: ``limit`` items from
+``offset`` with the ``total`` matching, a default and a maximum ``limit``;
+the pages together are the whole list in its order (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from duban.services.calendar_data import build_work_calendar
+from duban.services.tasks import list_tasks, task_page
+from duban.web.api import DEFAULT_LIMIT, MAX_LIMIT
+from tests.db.conftest import World
+from tests.reports.conftest import History
+from tests.web.conftest import AS_OF
+from tests.web.test_logs_paged import EXTRA, _sixty_urges
+
+
+def _walk(client: TestClient, path: str, limit: int, key: str = "items") -> list[dict]:
+    seen: list[dict] = []
+    offset = 0
+    while True:
+        body = client.get(f"{path}{'&' if '?' in path else '?'}limit={limit}&offset={offset}")
+        assert body.status_code == 200, body.text
+        page = body.json()
+        assert (page["offset"], page["limit"]) == (offset, limit)
+        assert len(page[key]) == min(limit, max(0, page["total"] - offset))
+        seen += page[key]
+        offset += limit
+        if offset >= page["total"]:
+            return seen
+
+
+def test_tasks_come_in_pages_that_add_up_to_the_whole_list(
+    client: TestClient, world: World, login: Callable[[TestClient, str], str]
+) -> None:
+    login(client, "supervisor")
+    whole = client.get("/api/tasks").json()
+    assert whole["limit"] == DEFAULT_LIMIT and whole["offset"] == 0
+    assert whole["total"] == len(whole["items"]) == 5
+    ids = [t["id"] for t in whole["items"]]
+    assert [t["id"] for t in _walk(client, "/api/tasks", 2)] == ids
+    beyond = client.get("/api/tasks?offset=10").json()
+    assert (beyond["total"], beyond["items"]) == (5, [])
+    # A filter on the day's status pages what matches it, and counts it.
+    red = client.get("/api/tasks?overdue=true&limit=1").json()
+    assert red["total"] == len(client.get("/api/tasks?overdue=true").json()["items"])
+    for wrong in ("limit=0", f"limit={MAX_LIMIT + 1}", "offset=-1"):
+        assert client.get(f"/api/tasks?{wrong}").status_code == 422, wrong
+
+
+def test_a_task_page_is_the_same_slice_of_the_list_and_counts_the_filter(
+    session_factory: sessionmaker[Session], world: World
+) -> None:
+    calendar = build_work_calendar([])
+    every = list_tasks(session_factory, as_of=AS_OF.date(), calendar=calendar)
+    page = task_page(session_factory, as_of=AS_OF.date(), calendar=calendar, offset=1, limit=3)
+    assert page.total == len(every) and [v.id for v in page.entries] == [v.id for v in every[1:4]]
+    assert [v.light for v in page.entries] == [v.light for v in every[1:4]]
+    only = task_page(session_factory, as_of=AS_OF.date(), calendar=calendar, offset=0, limit=9,
+                     department="珠海市卫生和计划生育局")
+    assert only.total == 2 and {v.id for v in only.entries} == {world.lead, world.later}
+
+
+def test_escalations_and_measures_come_in_pages_with_their_totals(
+    history_client: tuple[TestClient, History],
+    session_factory: sessionmaker[Session],
+    login: Callable[[TestClient, str], str],
+) -> None:
+    client, history = history_client
+    _sixty_urges(session_factory, history.world.district)
+    login(client, "coordinator")
+    first = client.get("/api/escalations").json()
+    assert first["total"] > EXTRA and len(first["items"]) == min(first["total"], DEFAULT_LIMIT)
+    walked = _walk(client, "/api/escalations", 25)
+    assert [e["id"] for e in walked] == [e["id"] for e in first["items"]]
+    assert len({e["id"] for e in walked}) == first["total"]
+    at_level_one = client.get("/api/escalations?level=1&limit=1").json()
+    assert at_level_one["total"] >= EXTRA and at_level_one["items"][0]["level"] == 1
+    measures = client.get("/api/measures").json()
+    numbers = [m["number"] for m in measures["measures"]]
+    assert measures["total"] == len(numbers) >= 2
+    assert [m["number"] for m in _walk(client, "/api/measures", 1, "measures")] == numbers
