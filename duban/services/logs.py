@@ -16,7 +16,7 @@ from datetime import date, datetime, time
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.escalation import StepKey, step_label
@@ -369,19 +369,34 @@ def delivery_page(
     department: str | None = None,
     since: date | None = None,
     until: date | None = None,
+    measure_id: int | None = None,
+    level: int | None = None,
     offset: int = 0,
     limit: int = PAGE_SIZE,
 ) -> Page[DeliveryEntry]:
     """One page of deliveries, newest first: ``status`` a key of
-    :data:`DELIVERY_STATUS_FILTERS` (anything else: all), ``department`` the
-    recipient's department (official name), dates bound the delivery's day."""
+    :data:`DELIVERY_STATUS_FILTERS` (anything else: all); ``department``
+    (official name) the recipient's department or that of a task the message
+    is about; ``measure_id`` and ``level`` (0 reminders … 3 红色督办) what
+    one of its steps is about; dates bound the delivery's day."""
     query = _delivery_query()
+    about = (
+        select(DeliveryItem.id)
+        .join(Notice, Notice.id == DeliveryItem.notice_id)
+        .join(Task, Task.id == Notice.task_id)
+        .where(DeliveryItem.delivery_id == Delivery.id)
+    )
     if status in DELIVERY_STATUS_FILTERS:
         query = query.where(Delivery.status.in_(DELIVERY_STATUS_FILTERS[status]))
     if department is not None:
-        query = query.join(Department, Department.id == Contact.department_id).where(
-            Department.name == department
+        wanted = select(Department.id).where(Department.name == department).scalar_subquery()
+        query = query.where(
+            or_(Contact.department_id == wanted, about.where(Task.department_id == wanted).exists())
         )
+    if measure_id is not None:
+        query = query.where(about.where(Task.measure_id == measure_id).exists())
+    if level is not None:
+        query = query.where(about.where(Notice.level == level).exists())
     if since is not None:
         query = query.where(Delivery.day >= since)
     if until is not None:

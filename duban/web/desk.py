@@ -35,6 +35,7 @@ from duban.services.org import org_settings
 from duban.services.outlook import next_steps, past_escalations
 from duban.services.work_queue import SECTION_LABELS, work_queue
 from duban.web.auth import CheckedForm, Coordinator, Staff, require_staff
+from duban.web.dashboard import measure_choices
 from duban.web.department import send_attachment
 from duban.web.desk_plans import late_refusal
 from duban.web.state import WebState, flash, page_number, parse_day, render, state_of
@@ -257,12 +258,16 @@ def deliveries(
     department: str | None = None,
     since: str | None = None,
     until: str | None = None,
+    measure: str | None = None,
+    level: str | None = None,
     page: str | None = None,
 ) -> Response:
     """Every message sent or to be sent, 50 a page, newest first; filtered by
-    status, the recipient's department and the day."""
+    status, department, measure, level and day."""
     web = state_of(request)
     chosen = status if status in DELIVERY_STATUS_FILTERS else None
+    chosen_measure = int(measure) if measure and measure.isdigit() else None
+    chosen_level = int(level) if level in ("0", "1", "2", "3") else None
     found = delivery_page(
         web.context.session_factory,
         zone=web.zone,
@@ -270,18 +275,23 @@ def deliveries(
         department=department or None,
         since=parse_day(since),
         until=parse_day(until),
+        measure_id=chosen_measure,
+        level=chosen_level,
         offset=page_offset(page_number(page)),
     )
     with web.context.session_factory() as session:
         departments = [name for _id, name in department_ids_with_tasks(session)]
+        measures = measure_choices(session)
     return render(
         request,
         "desk/deliveries.html",
         page=found,
         departments=departments,
         statuses=[("sent", "已送达"), ("pending", "待发送"), ("failed", "发送失败")],
+        measures=measures,
         filters={"status": chosen or "", "department": department or "", "since": since or "",
-                 "until": until or ""},
+                 "until": until or "", "measure": chosen_measure,
+                 "level": "" if chosen_level is None else str(chosen_level)},
     )
 
 

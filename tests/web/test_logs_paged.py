@@ -75,6 +75,10 @@ def test_logs_are_paged_and_filtered_in_the_database(
     assert deliveries.total == 30 and deliveries.entries[0].role_label == "联络员"
     assert deliveries.entries[0].task_labels[0][1] == f"措施8 · {XIANGZHOU}"
     assert delivery_page(session_factory, zone=ZONE, department="珠海市民政局").total == 0
+    m8 = escalation_log(session_factory, zone=ZONE)[0].measure_id
+    assert delivery_page(session_factory, zone=ZONE, measure_id=m8, level=1).total == EXTRA
+    assert delivery_page(session_factory, zone=ZONE, measure_id=m9).total == 0
+    assert delivery_page(session_factory, zone=ZONE, level=3).total == 0
 
 
 def test_log_pages_show_names_and_roles_and_the_address_only_in_detail(
@@ -111,6 +115,10 @@ def test_log_pages_show_names_and_roles_and_the_address_only_in_detail(
         failed = client.get("/desk/deliveries", params={"status": "failed",
                                                         "department": XIANGZHOU}).text
         assert "共 30 条" in failed
+        with session_factory() as session:
+            m8 = session.get_one(Task, history.world.district).measure_id
+        about = client.get("/desk/deliveries", params={"measure": m8, "level": 1}).text
+        assert f"共 {EXTRA} 条" in about
         one = re.search(r'href="(/desk/deliveries/\d+)"', failed)
         assert one is not None
         delivery = client.get(one.group(1)).text
