@@ -10,7 +10,13 @@ from duban.domain.assignment import (
     AssignmentPolicy,
     MeasureToAssign,
     Responsible,
+    TaskIdentity,
+    TaskSpec,
+    Withdrawn,
+    late_at_assignment,
     plan_tasks,
+    successors,
+    with_grace,
 )
 from duban.domain.errors import DubanError
 from duban.domain.plan_draft import Role
@@ -92,3 +98,71 @@ def test_measure_without_lead_is_refused(calendar: WorkCalendar) -> None:
     m = MeasureToAssign(3, "x", (Responsible("各区", Role.SUPPORTING, DISTRICTS),))
     with pytest.raises(DubanError, match="措施3没有牵头单位"):
         plan_tasks(m, calendar=calendar, horizon=None)
+
+
+# --- a changed plan: who takes over from a withdrawn task -----------------------
+
+D1, D2 = date(2027, 6, 30), date(2027, 9, 30)
+
+
+def _new(deadline: date, role: Role, department: str) -> TaskIdentity:
+    return TaskIdentity(deadline, role, department, department)
+
+
+@pytest.mark.parametrize(
+    ("withdrawn", "new", "expected"),
+    [
+        pytest.param(
+            Withdrawn(1, "社管部", Role.LEAD, D1), [_new(D2, Role.LEAD, "社管部")],
+            _new(D2, Role.LEAD, "社管部"), id="a moved date: the same unit at the new date",
+        ),
+        pytest.param(
+            Withdrawn(1, "社管部", Role.LEAD, D1), [_new(D1, Role.LEAD, "民政局")],
+            _new(D1, Role.LEAD, "民政局"), id="a changed lead: the new lead",
+        ),
+        pytest.param(
+            Withdrawn(1, "民政局", Role.SUPPORTING, D1),
+            [_new(D1, Role.LEAD, "民政局"), _new(D1, Role.SUPPORTING, "财政局")],
+            _new(D1, Role.LEAD, "民政局"), id="a supporting unit made lead: its own new task",
+        ),
+        pytest.param(
+            Withdrawn(1, "社管部", Role.LEAD, D1), [_new(D2, Role.LEAD, "民政局")],
+            _new(D2, Role.LEAD, "民政局"), id="a new lead and a new date: the only lead",
+        ),
+        pytest.param(
+            Withdrawn(1, "财政局", Role.SUPPORTING, D1),
+            [_new(D1, Role.SUPPORTING, "香洲区"), _new(D1, Role.SUPPORTING, "斗门区")],
+            None, id="a supporting unit dropped among several: nobody takes over",
+        ),
+    ],
+)
+def test_successors(withdrawn: Withdrawn, new: list[TaskIdentity],
+                    expected: TaskIdentity | None) -> None:
+    assert successors([withdrawn], new) == {withdrawn.key: expected}
+
+
+# --- past targets at assignment ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("due", "late", "passed", "gets"),
+    [
+        pytest.param(date(2015, 6, 30), True, True, date(2015, 9, 23), id="passed: grace"),
+        pytest.param(date(2015, 9, 1), True, False, date(2015, 9, 1),
+                     id="due on the day of assignment: near, kept"),
+        pytest.param(date(2015, 9, 15), True, False, date(2015, 9, 15),
+                     id="within the 10-day lead: late, kept"),
+        pytest.param(date(2015, 9, 16), False, False, date(2015, 9, 16),
+                     id="its first reminder on the day of assignment: on time"),
+    ],
+)
+def test_late_at_assignment(
+    calendar: WorkCalendar, due: date, late: bool, passed: bool, gets: date
+) -> None:
+    spec = TaskSpec(measure=1, deadline=due, role=Role.LEAD, department="民政局",
+                    named_as="民政局", due=due)
+    found = late_at_assignment([spec], assigned_on=date(2015, 9, 1), calendar=calendar)
+    assert bool(found) is late
+    if found:
+        assert (found[0].passed, found[0].grace_due) == (passed, gets)
+        assert with_grace([spec], found)[0].due == gets
