@@ -404,7 +404,8 @@ def replace_channel(
             session.execute(
                 update(Delivery)
                 .where(Delivery.id.in_(moved))
-                .values(channel_id=new.id)
+                # The new address has none of the parts the old one accepted.
+                .values(channel_id=new.id, parts_sent=0, partial=None)
                 .execution_options(synchronize_session=False)
             )
             session.execute(  # what had failed is due again now, on the new address

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import date
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.config import Settings
@@ -193,6 +193,8 @@ def test_a_failed_delivery_is_retried_or_sent_to_a_new_address(
         delivery = session.get(Delivery, delivery_id)
         assert delivery is not None and delivery.status == "failed"
         assert session.scalars(select(Notice.status)).one() == "pending"
+    with session_factory.begin() as session:  # two parts of it reached the old address
+        session.execute(update(Delivery).values(parts_sent=2, partial={"title": "t"}))
     response = client.post(f"/desk/channels/{channel_id}/replace",
                            data={"url": "mailto://u:newpass@mail.example.com",
                                  "csrf_token": form})
@@ -204,6 +206,7 @@ def test_a_failed_delivery_is_retried_or_sent_to_a_new_address(
         assert "newpass" not in new.url_privacy
         delivery = session.get(Delivery, delivery_id)
         assert delivery is not None and delivery.channel_id == new.id
+        assert (delivery.parts_sent, delivery.partial) == (0, None)  # all of it, anew
         assert {a.action for a in session.scalars(select(AuditEntry))} == {
             "retry_delivery", "replace_channel"}
     bad = client.post(f"/desk/channels/{new.id}/replace",
