@@ -39,7 +39,8 @@ PAGES = [
     ("coordinator", "dbk", [("desk", "/desk"), ("documents", "/documents")]),
     ("supervisor", "dcs", [("dashboard", "/dashboard"), ("measure", "{red-measure}"),
                            ("escalations", "/dashboard/escalations"),
-                           ("scorecard", "/dashboard/scorecard")]),
+                           ("scorecard", "/dashboard/scorecard"),
+                           ("unit", "/dashboard/units?name=珠海市民政局")]),
     ("department", None, [("home", "{link}"), ("returned", "{returned}")]),
 ]
 

@@ -199,7 +199,8 @@ def columns_svg(title: str, points: list[tuple[date, int]], *, colour: str = "#d
     top, bottom, left = 40, 40, 30
     height = 220
     plot_bottom = height - bottom
-    ticks = nice_ticks(0, max((v for _d, v in points), default=0) or 1, 4)
+    # Counts: whole-number ticks, at least 0-4 (never 0, 0.5, 1).
+    ticks = nice_ticks(0, max(max((v for _d, v in points), default=0), 4), 4)
     high = ticks[-1] or 1
     span = WIDTH - left - RIGHT
     step = span / max(len(points), 1)
