@@ -182,8 +182,11 @@ def ics_command(
     department: Annotated[str, typer.Option("--department", "-d", help="单位(全称或简称)")],
     out: Annotated[Path | None, typer.Option("--out", help="写入文件(默认输出到屏幕)")] = None,
     as_of: AsOf = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="全部任务与日期(默认:未办结任务,近一月至未来一年)")
+    ] = False,
 ) -> None:
-    """日历订阅:单位全部任务的完成时限与进度报送截止日(iCalendar .ics)。"""
+    """日历订阅:单位未办结任务的完成时限与进度报送截止日(iCalendar .ics)。"""
     if out is not None:
         _writable(out, "--out")
     env = _env(as_of)
@@ -196,6 +199,7 @@ def ics_command(
         calendar=env.context.calendar,
         base_url=base_url,
         zone=env.zone,
+        everything=everything,
     )
     if out is None:
         typer.echo(text, nl=False)

@@ -8,6 +8,12 @@ all-day and transparent (deadlines, not meetings). Their UIDs are stable
 so a subscribed calendar updates an event in place when a due date moves
 (extension approved) or a status changes, and drops report deadlines a task
 no longer owes once it is submitted.
+
+By default a feed holds what the department still has to do: its open tasks
+(their due dates, overdue ones included) and their report deadlines from
+:data:`WINDOW_BEFORE` ago to :data:`WINDOW_AFTER` ahead, and the tasks
+cancelled with a due date in that window (marked CANCELLED, so a calendar that
+imported them drops them). ``everything`` gives every task and every date.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from icalendar import Calendar, Event
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.errors import NotFoundError
+from duban.domain.lifecycle import OPEN_STATES, TaskState
 from duban.domain.status import StatusPolicy, report_periods
 from duban.domain.workdays import WorkCalendar
 from duban.services.ledger import LedgerRow, load_ledger
@@ -29,6 +36,9 @@ from models import Department
 PRODID = "-//duban//督办//ZH"
 UID_DOMAIN = "duban"
 REFRESH = timedelta(hours=1)
+# The default feed's window of dates around today.
+WINDOW_BEFORE = timedelta(days=31)
+WINDOW_AFTER = timedelta(days=366)
 
 
 def department_ics(
@@ -41,9 +51,12 @@ def department_ics(
     base_url: str | None = None,
     zone: tzinfo = LOCAL_ZONE,
     link_token: str | None = None,
+    everything: bool = False,
 ) -> str:
     """The feed of ``department`` (a name, an alias, or a department id) over
-    every plan, with statuses as of ``now`` (aware; also the DTSTAMP).
+    every plan, with statuses as of ``now`` (aware; also the DTSTAMP): its open
+    tasks and the dates around ``now`` (see the module), or with ``everything``
+    every task and date.
 
     With ``base_url`` each event links to its task; with ``link_token`` too
     (the department's link, as the web serves the feed at it) the link opens
@@ -54,6 +67,8 @@ def department_ics(
     """
     policy = policy or StatusPolicy()
     today = now.astimezone(zone).date()
+    window = None if everything else (today - WINDOW_BEFORE, today + WINDOW_AFTER)
+    states = None if everything else [s.value for s in (*OPEN_STATES, TaskState.CANCELLED)]
     with session_factory() as session:
         found = _department(session, department)
         ledger = load_ledger(
@@ -64,6 +79,7 @@ def department_ics(
             all_plans=True,
             department_ids=[found.id],
             zone=zone,
+            states=states,
         )
         name = found.name
     feed = Calendar()
@@ -84,8 +100,10 @@ def department_ics(
         return f"{url}?k={quote(link_token, safe='')}" if link_token else url
 
     for row in ledger.rows:
+        if window is not None and row.cancelled and not window[0] <= row.due <= window[1]:
+            continue
         feed.add_component(_due_event(row, stamp, link(row)))
-        for event in _report_events(row, stamp, calendar, policy, link(row)):
+        for event in _report_events(row, stamp, calendar, policy, link(row), window):
             feed.add_component(event)
     return feed.to_ical().decode("utf-8")
 
@@ -141,9 +159,10 @@ def _report_events(
     calendar: WorkCalendar,
     policy: StatusPolicy,
     link: str | None,
+    window: tuple[date, date] | None = None,
 ) -> Iterator[Event]:
     """Report deadlines of the periods the task owes (ending before it was
-    submitted, and by its due date)."""
+    submitted, and by its due date), those dated within ``window`` if given."""
     until = row.due
     if row.submitted_on is not None:
         until = min(until, row.submitted_on - timedelta(days=1))
@@ -153,13 +172,16 @@ def _report_events(
         quarter = f"{period.period_end.year}年{period.period_end.month}月底前"
         summary = f"【进度报送】措施{row.measure} {row.measure_title}({quarter}进展)"
         deadline = period.known_deadline
+        shown_on = deadline or period.period_end
+        if window is not None and not window[0] <= shown_on <= window[1]:
+            continue
         if deadline is None:
             # The deadline's year has no holiday notice yet: shown on the period's
             # last day, marked; the same UID moves it once the date is known.
             summary += f"(报送截止日期{period.deadline_text})"
         event = _all_day(
             f"duban-task-{row.task_id}-report-{period.period_end.isoformat()}",
-            deadline or period.period_end,
+            shown_on,
             summary,
             stamp,
         )

@@ -15,7 +15,7 @@ calendar feeds read the same rows.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -302,11 +302,13 @@ def load_ledger(
     department_ids: Sequence[int] | None = None,
     measure_id: int | None = None,
     zone: tzinfo = LOCAL_ZONE,
+    states: Collection[str] | None = None,
 ) -> Ledger:
     """The ledger read in ``session`` (read only).
 
     ``department_ids`` keeps only those departments' tasks, ``measure_id``
-    only that measure's (of ``plan``, or of any plan with ``all_plans``). Raises
+    only that measure's (of ``plan``, or of any plan with ``all_plans``),
+    ``states`` only the tasks in those states. Raises
     NotFoundError for an unknown plan, DubanError when no plan is named, not
     ``all_plans``, and several are stored, and CalendarError when a date
     involved lies outside the calendar.
@@ -323,6 +325,8 @@ def load_ledger(
         query = query.where(Task.department_id.in_(list(department_ids)))
     if measure_id is not None:
         query = query.where(Task.measure_id == measure_id)
+    if states is not None:
+        query = query.where(Task.state.in_(list(states)))
     query = query.order_by(Plan.id, Measure.number, Task.deadline, Task.role, Task.id)
     ledger = Ledger(
         as_of=as_of,

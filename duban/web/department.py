@@ -13,10 +13,10 @@ action is recorded in the task's event log as ``单位(经办人)``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, unquote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
@@ -126,9 +126,12 @@ def department_home(request: Request, token: str, tab: str = "open") -> Response
 
 
 @router.get("/d/{token}/calendar.ics")
-def department_calendar(request: Request, token: str) -> Response:
-    """The department's iCalendar feed (every due date and report deadline of its
-    tasks), at the same signed link, so Outlook or a phone calendar can subscribe."""
+def department_calendar(
+    request: Request, token: str, everything: Annotated[bool, Query(alias="all")] = False
+) -> Response:
+    """The department's iCalendar feed (the due dates and report deadlines of its
+    open tasks around today; ``?all=1`` every task and date), at the same signed
+    link, so Outlook or a phone calendar can subscribe."""
     holder = holder_of(request, token)
     web = state_of(request)
     feed = department_ics(
@@ -139,6 +142,7 @@ def department_calendar(request: Request, token: str) -> Response:
         base_url=str(request.base_url).rstrip("/"),
         zone=web.zone,
         link_token=token,  # each event opens the task at this same link
+        everything=everything,
     )
     return Response(
         feed,

@@ -38,6 +38,7 @@ def test_feed_has_every_due_date_and_report_deadline(
         now=NOW,
         calendar=history.calendar,
         base_url="http://duban.test",
+        everything=True,
     )
     feed = Calendar.from_ical(text)
     assert str(feed["X-WR-CALNAME"]) == f"督办事项 · {HEALTH}"
@@ -65,6 +66,32 @@ def test_feed_has_every_due_date_and_report_deadline(
     assert len(lead_reports) == 3
 
 
+def test_the_default_feed_holds_open_tasks_and_the_dates_around_today(
+    history: History, session_factory: sessionmaker[Session]
+) -> None:
+    found = events(department_ics(session_factory, department="市卫计局", now=NOW,
+                                  calendar=history.calendar))
+    whole = events(department_ics(session_factory, department="市卫计局", now=NOW,
+                                  calendar=history.calendar, everything=True))
+    assert set(found) < set(whole)
+    # The approved lead task is gone with its reports; the open 2017 task stays.
+    assert not any(uid.startswith(f"duban-task-{history.world.lead}-") for uid in found)
+    assert f"duban-task-{history.world.later}-due@duban" in found
+    reports = sorted(
+        found[uid].decoded("DTSTART")  # type: ignore[attr-defined]
+        for uid in found
+        if uid.startswith(f"duban-task-{history.world.later}-report-")
+    )
+    window = (date(2015, 12, 29), date(2017, 1, 29))  # 31 days back, 366 ahead
+    assert reports and all(window[0] <= day <= window[1] for day in reports)
+    assert reports == sorted(
+        whole[uid].decoded("DTSTART")  # type: ignore[attr-defined]
+        for uid in whole
+        if uid.startswith(f"duban-task-{history.world.later}-report-")
+        and window[0] <= whole[uid].decoded("DTSTART") <= window[1]  # type: ignore[attr-defined]
+    )
+
+
 def test_feed_follows_an_extension_and_takes_ids(
     history: History, session_factory: sessionmaker[Session]
 ) -> None:
@@ -72,7 +99,8 @@ def test_feed_follows_an_extension_and_takes_ids(
         hr = session.scalar(select(Department.id).where(Department.name == HR))
     assert hr is not None
     found = events(
-        department_ics(session_factory, department=hr, now=NOW, calendar=history.calendar)
+        department_ics(session_factory, department=hr, now=NOW, calendar=history.calendar,
+                       everything=True)
     )
     due = found[f"duban-task-{history.world.single}-due@duban"]
     assert due.decoded("DTSTART") == date(2016, 1, 15)  # type: ignore[attr-defined]

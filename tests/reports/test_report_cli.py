@@ -49,10 +49,14 @@ def test_report_commands(
                       "--as-of", "2016-01-29", "--weights", str(weights), "--json")
     assert json.loads(heavier.stdout)["departments"][0]["score"] == 96.7  # 80 + 20 × 5/6
 
-    result = run_cli("report", "ics", "-d", "市卫计局", "--as-of", "2016-01-29")
+    result = run_cli("report", "ics", "-d", "市卫计局", "--as-of", "2016-01-29", "--all")
     assert result.exit_code == 0, result.stderr
     feed = Calendar.from_ical(result.stdout)
     assert len(feed.walk("VEVENT")) == 2 + 3 + 11  # two due dates, their report deadlines
+    result = run_cli("report", "ics", "-d", "市卫计局", "--as-of", "2016-01-29")
+    feed = Calendar.from_ical(result.stdout)
+    # The open task only, its report deadlines within a month back and a year ahead.
+    assert len(feed.walk("VEVENT")) == 1 + 5
     chart = tmp_path / "m8.svg"
     result = run_cli("report", "chart", "--measure", "8", "--out", str(chart))
     assert result.exit_code == 0 and chart.read_text(encoding="utf-8").startswith("<?xml")

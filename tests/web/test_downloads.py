@@ -50,6 +50,10 @@ def test_the_department_link_serves_its_calendar_feed_only(
     feed = Calendar.from_ical(response.content)
     dues = {event.decoded("dtstart") for event in feed.walk("VEVENT")}
     assert date(2015, 12, 31) in {d if isinstance(d, date) else d.date() for d in dues}
+    # ?all=1: every task and date; the default (open tasks, a window of dates) is within it.
+    whole = Calendar.from_ical(client.get(f"/d/{token}/calendar.ics?all=1").content)
+    uids = {str(e["UID"]) for e in feed.walk("VEVENT")}
+    assert uids < {str(e["UID"]) for e in whole.walk("VEVENT")}
     tampered = client.get(f"/d/{token[:-2]}xx/calendar.ics")
     assert tampered.status_code in (403, 404)
 
