@@ -47,6 +47,29 @@ PLOT_BOUND = 1e15  # beyond any believable reading (see duban.domain.indicators)
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 64, 230, 44, 40
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Where a panel's parts go: the wide layout has its legend on the right,
+    the narrow one (a phone's width) under the plot."""
+
+    width: int = WIDTH
+    plot_height: int = PANEL_HEIGHT
+    margin_left: int = MARGIN_LEFT
+    margin_right: int = MARGIN_RIGHT
+    legend_below: bool = False
+    legend_step: int = 20
+
+    def panel_height(self, series: int) -> int:
+        if not self.legend_below:
+            return self.plot_height
+        return self.plot_height + 16 + self.legend_step * (series + 1)
+
+
+WIDE = Layout()
+NARROW = Layout(width=360, plot_height=240, margin_left=40, margin_right=12,
+                legend_below=True, legend_step=18)
+
+
 @dataclass
 class Series:
     """One task's readings of one indicator, and its straight-line path."""
@@ -225,7 +248,9 @@ def _month_ticks(start: date, end: date, most: int = 8) -> list[date]:
     return ticks
 
 
-def _panel_view(panel: IndicatorPanel, top: float, as_of: date) -> dict[str, object]:
+def _panel_view(
+    panel: IndicatorPanel, top: float, as_of: date, layout: Layout = WIDE
+) -> dict[str, object]:
     starts = [s.assigned_on for s in panel.series] + [
         r.on for s in panel.series for r in s.readings
     ]
@@ -241,11 +266,15 @@ def _panel_view(panel: IndicatorPanel, top: float, as_of: date) -> dict[str, obj
         end=end,
         low=ticks[0],
         high=ticks[-1],
-        left=MARGIN_LEFT,
-        right=WIDTH - MARGIN_RIGHT,
+        left=layout.margin_left,
+        right=layout.width - layout.margin_right,
         top=top + MARGIN_TOP,
-        bottom=top + PANEL_HEIGHT - MARGIN_BOTTOM,
+        bottom=top + layout.plot_height - MARGIN_BOTTOM,
     )
+    if layout.legend_below:
+        legend_x, legend_top = float(layout.margin_left), scale.bottom + 34
+    else:
+        legend_x, legend_top = float(layout.width - layout.margin_right + 16), scale.top + 8
     lines = []
     for index, series in enumerate(panel.series):
         colour = PALETTE[index % len(PALETTE)]
@@ -265,6 +294,8 @@ def _panel_view(panel: IndicatorPanel, top: float, as_of: date) -> dict[str, obj
                 "colour": colour,
                 "label": f"{series.department}({series.role_label})",
                 "behind": series.behind,
+                "lx": legend_x,
+                "ly": legend_top + index * layout.legend_step,
                 "points": [
                     {"x": scale.x(r.on), "y": scale.y(r.value), "on": r.on, "value": r.value}
                     for r in series.readings
@@ -276,7 +307,9 @@ def _panel_view(panel: IndicatorPanel, top: float, as_of: date) -> dict[str, obj
     sign = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "=": "="}.get(panel.comparator, "")
     return {
         "top": top,
-        "title": f"{panel.indicator}(目标 {sign}{_fmt(panel.value)}{panel.unit})",
+        "title": _fit(f"{panel.indicator}(目标 {sign}{_fmt(panel.value)}{panel.unit})", layout),
+        "full_title": f"{panel.indicator}(目标 {sign}{_fmt(panel.value)}{panel.unit})",
+        "title_x": 8 if layout.legend_below else scale.left,
         "unit": panel.unit,
         "left": scale.left,
         "right": scale.right,
@@ -287,10 +320,22 @@ def _panel_view(panel: IndicatorPanel, top: float, as_of: date) -> dict[str, obj
         "as_of_x": scale.x(as_of) if start <= as_of <= end else None,
         "y_ticks": [{"y": scale.y(t), "label": _fmt(t)} for t in ticks],
         "x_ticks": [
-            {"x": scale.x(d), "label": f"{d.year}-{d.month:02d}"} for d in _month_ticks(start, end)
+            {"x": scale.x(d), "label": f"{d.year}-{d.month:02d}"}
+            for d in _month_ticks(start, end, 4 if layout.legend_below else 8)
         ],
         "lines": lines,
+        "legend_x": legend_x,
+        # the straight-line entry, after the series (a little apart when wide)
+        "path_ly": legend_top + len(lines) * layout.legend_step + (0 if layout.legend_below else 6),
     }
+
+
+def _fit(text: str, layout: Layout) -> str:
+    """``text`` cut with … to the narrow layout's line (13 px a character)."""
+    room = (layout.width - 16) // 13
+    if not layout.legend_below or len(text) <= room:
+        return text
+    return text[: room - 1] + "…"
 
 
 def _clamp(value: float) -> float:
@@ -310,23 +355,28 @@ def trajectory_svg(
     *,
     as_of: date,
     templates_dir: Path = DEFAULT_TEMPLATES_DIR,
+    layout: Layout = WIDE,
 ) -> str:
-    """The SVG document (UTF-8 text) of the panels, stacked under ``title``."""
-    header = 36
-    views = [
-        _panel_view(panel, header + index * PANEL_HEIGHT, as_of)
-        for index, panel in enumerate(panels)
-    ]
+    """The SVG document (UTF-8 text) of the panels, stacked under ``title``;
+    ``layout`` :data:`WIDE` (legend on the right) or :data:`NARROW` (a
+    phone's width, the legend under each plot)."""
+    header = 56 if layout.legend_below else 36
+    views = []
+    top = header
+    for panel in panels:
+        views.append(_panel_view(panel, top, as_of, layout))
+        top += layout.panel_height(len(panel.series))
     template = _environment(Path(templates_dir).resolve()).get_template(
         "reports/indicator_chart.svg"
     )
     return template.render(
         title=title,
         as_of=as_of,
-        width=WIDTH,
-        height=header + PANEL_HEIGHT * len(panels),
-        legend_x=WIDTH - MARGIN_RIGHT + 16,
+        width=layout.width,
+        height=top,
         panels=views,
+        # the day: right of the title when wide, on its own line when narrow
+        as_of_at=(16, 44, "start") if layout.legend_below else (layout.width - 16, 24, "end"),
     )
 
 

@@ -24,7 +24,7 @@ from duban.domain.errors import NotFoundError
 from duban.domain.scorecard import ROLE_LABELS, Period, ScoreWeights
 from duban.domain.status import Light
 from duban.services.calendar_changes import next_year_warning
-from duban.services.charts import trajectory_svg
+from duban.services.charts import NARROW, WIDE, trajectory_svg
 from duban.services.dashboard import SCORE_COLUMNS, measure_overview, scorecard_of_ledger
 from duban.services.desk import blocked_deliveries
 from duban.services.ledger import build_ledger
@@ -142,12 +142,14 @@ def measure_page(
         )
     except NotFoundError as err:
         return render(request, "dashboard/empty.html", status_code=404, message=str(err))
-    chart = None
+    charts = {}
     if detail.panels:
-        svg = trajectory_svg(f"措施{detail.number} {detail.title}", detail.panels,
-                             as_of=detail.as_of)
-        chart = Markup(svg.split("?>", 1)[-1])  # our own autoescaped template, inline
-    return render(request, "dashboard/measure.html", m=detail, chart=chart,
+        for name, layout in (("wide", WIDE), ("narrow", NARROW)):
+            svg = trajectory_svg(f"措施{detail.number} {detail.title}", detail.panels,
+                                 as_of=detail.as_of, layout=layout)
+            # our own autoescaped template, inline without its XML declaration
+            charts[name] = Markup(svg.split("?>", 1)[-1])
+    return render(request, "dashboard/measure.html", m=detail, charts=charts,
                   show_filters=SHOW_FILTERS)
 
 

@@ -51,3 +51,20 @@ def test_charts_count_lights_completion_and_overdue_weeks(
     assert "&amp;department=" in charts["departments"] and "逾期" in charts["trend"]
     only = ledger_charts(ledger, department=XIANGZHOU)
     assert set(only) == {"sections", "trend"} and "红灯1" in only["sections"]
+
+
+def test_the_trajectory_chart_drawn_for_a_phone_keeps_every_label_inside(
+    history: History, session_factory: sessionmaker[Session]
+) -> None:
+    from duban.services.charts import NARROW, WIDE, measure_trajectories, trajectory_svg
+
+    title, panels = measure_trajectories(session_factory, measure=8, as_of=date(2016, 1, 29))
+    wide = ET.fromstring(trajectory_svg(title, panels, as_of=date(2016, 1, 29)))
+    narrow = ET.fromstring(trajectory_svg(title, panels, as_of=date(2016, 1, 29), layout=NARROW))
+    assert wide.get("width") == str(WIDE.width) and narrow.get("width") == "360"
+    for root, width in ((wide, WIDE.width), (narrow, 360)):
+        xs = [float(t.get("x", 0)) for t in root.iter(f"{SVG}text")]
+        assert xs and max(xs) <= width  # nothing starts outside the drawing
+    # On the phone each series' legend sits under its plot, not beside it.
+    legends = [t for t in narrow.iter(f"{SVG}text") if "(牵头)" in "".join(t.itertext())]
+    assert legends and all(float(t.get("x", 0)) < 100 for t in legends)
