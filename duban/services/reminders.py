@@ -227,14 +227,27 @@ def wait_settled(
 
 
 def next_delivery_time(session_factory: sessionmaker[Session]) -> datetime | None:
-    """When the next unsent delivery may be tried (None if there is none)."""
+    """When the next unsent delivery may be tried (None if there is none): a
+    pending or failed one's next attempt, or the end of the lease of one
+    claimed by a process that never finished it (killed while sending)."""
     with session_factory() as session:
-        return session.scalar(
-            select(Delivery.next_attempt_at)
-            .where(Delivery.status.in_(("pending", "failed")))
-            .order_by(Delivery.next_attempt_at)
-            .limit(1)
+        due = session.scalar(
+            select(func.min(Delivery.next_attempt_at)).where(
+                Delivery.status.in_(("pending", "failed"))
+            )
         )
+        stuck = _lease_end(session)
+    known = [m for m in (due, stuck) if m is not None]
+    return min(known) if known else None
+
+
+def _lease_end(session: Session) -> datetime | None:
+    """The first moment a dispatcher takes over a claim left behind (see
+    ``outbox.dispatch``: claimed before ``now - LEASE``)."""
+    claimed = session.scalar(
+        select(func.min(Delivery.claimed_at)).where(Delivery.status == "sending")
+    )
+    return claimed + LEASE + timedelta(seconds=1) if claimed is not None else None
 
 
 def working_days(calendar: WorkCalendar, start: date, end: date) -> list[date]:
@@ -319,6 +332,7 @@ def next_wake(session_factory: sessionmaker[Session]) -> datetime | None:
                     Delivery.status.in_(("pending", "failed"))
                 )
             ),
+            _lease_end(session),
         ]
     known = [m for m in moments if m is not None]
     return min(known) if known else None
