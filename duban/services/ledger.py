@@ -431,10 +431,15 @@ class _Related:
             )
         ):
             related.steps[task_id].add(step)
+        # A few policy versions for many tasks: each read once (the identity
+        # map keeps no row that nothing holds, so policy_for would query each time).
+        versions: dict[int | None, EscalationPolicy] = {}
         for task_id, policy_id in session.execute(
             select(Task.id, Task.policy_id).where(Task.id.in_(task_ids))
         ):
-            related.policies[task_id] = policy_for(session, policy_id)
+            if policy_id not in versions:
+                versions[policy_id] = policy_for(session, policy_id)
+            related.policies[task_id] = versions[policy_id]
         measure_ids = select(Task.measure_id).where(Task.id.in_(task_ids))
         for target in session.scalars(
             select(Target).where(Target.measure_id.in_(measure_ids)).order_by(Target.position)
