@@ -508,7 +508,10 @@ def _row(
         status=assessment.status,
         status_label=STATUS_LABELS[assessment.status],
         light=assessment.light,
-        light_label=LIGHT_LABELS[assessment.light],
+        # A cancelled task (已撤销) has no light of its own.
+        light_label=(
+            "" if assessment.status is TaskStatus.CANCELLED else LIGHT_LABELS[assessment.light]
+        ),
         reasons=list(assessment.reasons),
         assigned_on=local_date(task.assigned_at, zone),
         acknowledged_on=local_date(task.acknowledged_at, zone) if task.acknowledged_at else None,

@@ -418,7 +418,10 @@ def _view(task: Task, related: _Related, assessment: Assessment, as_of: date) ->
         status=assessment.status,
         status_label=STATUS_LABELS[assessment.status],
         light=assessment.light,
-        light_label=LIGHT_LABELS[assessment.light],
+        # A cancelled task (已撤销) has no light of its own.
+        light_label=(
+            "" if assessment.status is TaskStatus.CANCELLED else LIGHT_LABELS[assessment.light]
+        ),
         reasons=list(assessment.reasons),
         extended=any(x.status == "approved" for x in extensions),
         pending_extension=pending[0] if pending else None,

@@ -226,8 +226,8 @@ def test_a_changed_lead_and_a_changed_date_cancel_the_old_tasks_with_one_notice_
 
     # In the ledger as 已撤销; out of scores and lights.
     ledger = build_ledger(session_factory, as_of=date(2016, 1, 29), calendar=CALENDAR)
-    states = {r.task_id: r.state_label for r in ledger.rows}
-    assert {states[t] for t in cancelled} == {"已撤销"}
+    states = {r.task_id: (r.state_label, r.light_label) for r in ledger.rows}
+    assert {states[t] for t in cancelled} == {("已撤销", "")}
     summary = {row.name: row for row in ledger.by_department()}
     assert SOCIAL not in summary and summary[HEALTH].tasks == 1  # counted nowhere
     card = build_scorecard(session_factory, as_of=date(2016, 1, 29), calendar=CALENDAR)

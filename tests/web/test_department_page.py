@@ -177,6 +177,7 @@ def test_a_cancelled_task_stays_in_view_under_its_tab_without_actions(
     page = client.get(f"/d/{token}/tasks/{world.single}").text
     assert "工作方案修订后已撤销,不再提醒或督办" in page
     assert 'id="ack-form"' not in page and "已撤销,不再提醒或督办。" in page
+    assert "<dd>已撤销 " in page and "绿灯" not in page  # no light of its own
     login(client, "coordinator")
     desk = client.get(f"/tasks/{world.single}").text
     assert "工作方案修订后已撤销" in desk and "撤销" in desk
