@@ -76,7 +76,7 @@ def render_status(status: CalendarStatus) -> str:
         years = f"{first}年" if first == last else f"{first}–{last}年"
         lines.append(f"  {years}:{label}")
     lines.append(f"导入新的年份:duban calendar import 文件(写入 {status.directory})")
-    if not status.waiting and not status.fallback_due:
+    if not status.waiting and not status.fallback_due and not status.unassigned:
         lines.append("没有未办结任务在等待尚未公布的年份。")
     for year, ids in sorted(status.waiting.items()):
         lines.append(
@@ -84,6 +84,10 @@ def render_status(status: CalendarStatus) -> str:
             + "、".join(f"#{i}" for i in ids[:20])
             + ("等" if len(ids) > 20 else "")
             + ")"
+        )
+    for year, count in sorted(status.unassigned.items()):
+        lines.append(
+            f"{year}年尚未公布:{count} 项措施的完成时限在该年,导入该年日历后才能交办"
         )
     for year, ids in sorted(status.fallback_due.items()):
         lines.append(

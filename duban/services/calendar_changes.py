@@ -72,6 +72,8 @@ class CalendarStatus:
     directory: str  # where ``duban calendar import`` writes
     waiting: dict[int, list[int]] = field(default_factory=dict)  # year -> task ids
     fallback_due: dict[int, list[int]] = field(default_factory=dict)  # year -> task ids
+    # year -> measures not yet assigned with a target due that year (交办 waits for it)
+    unassigned: dict[int, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -79,6 +81,7 @@ class CalendarStatus:
             "directory": self.directory,
             "waiting": {str(k): v for k, v in sorted(self.waiting.items())},
             "fallback_due": {str(k): v for k, v in sorted(self.fallback_due.items())},
+            "unassigned": {str(k): v for k, v in sorted(self.unassigned.items())},
         }
 
 
@@ -97,11 +100,22 @@ def calendar_status(
             .where(Task.state.in_(_LIVE))
             .order_by(Task.id)
         ).all()
+        targets = session.execute(
+            select(Target.measure_id, Target.due).where(
+                Target.due.is_not(None),
+                ~select(Task.id).where(Task.measure_id == Target.measure_id).exists(),
+            )
+        ).all()
     for task_id, wait_year, due in rows:
         if wait_year is not None and not calendar.covers(wait_year):
             status.waiting.setdefault(wait_year, []).append(task_id)
         if not calendar.covers(due.year):
             status.fallback_due.setdefault(due.year, []).append(task_id)
+    measures: dict[int, set[int]] = {}
+    for measure_id, target_due in targets:
+        if target_due is not None and not calendar.covers(target_due.year):
+            measures.setdefault(target_due.year, set()).add(measure_id)
+    status.unassigned = {year: len(ids) for year, ids in sorted(measures.items())}
     return status
 
 

@@ -30,6 +30,9 @@ def test_a_year_the_calendar_does_not_know_is_an_error_and_nothing_is_assigned(
     assert "日历不含2031年" in result.stderr and "2031.yaml" in result.stderr
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Task)) == 0
+    status = run_cli("calendar", "status")
+    assert status.exit_code == 0, status.stderr
+    assert "2031年尚未公布:1 项措施的完成时限在该年,导入该年日历后才能交办" in status.stdout
 
 
 def test_unknown_plan_or_measure_is_named(
