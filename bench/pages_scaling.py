@@ -342,7 +342,10 @@ class Timing:
 
 def time_page(client: httpx.Client, path: str, runs: int, budget: float) -> Timing:
     started = time.perf_counter()
-    response = client.get(path)
+    try:
+        response = client.get(path)
+    except httpx.TimeoutException:  # printed as more than the client's timeout
+        return Timing(path, (time.perf_counter() - started) * 1000, 0, 0)
     warm = time.perf_counter() - started
     assert response.status_code == 200, (path, response.status_code, response.text[:300])
     size = len(response.content)
@@ -399,6 +402,9 @@ def measure_size(url: str, n: int, args: argparse.Namespace) -> dict[str, Timing
             for name, path in pages(token):
                 timing = time_page(client, path, args.runs, args.budget)
                 results[name] = timing
+                if not timing.runs:
+                    print(f"  {name:<18} > {timing.ms / 1000:.0f} s: no answer (client timeout)")
+                    continue
                 print(f"  {name:<18} {timing.ms:>9.1f} {timing.ms / health.ms:>10.0f}"
                       f" {_size(timing.size):>9}  {timing.runs}", flush=True)
         finally:
