@@ -32,14 +32,17 @@ import csv
 import math
 import unicodedata
 from collections.abc import Callable, Sequence
+from copy import copy
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
+from openpyxl.styles.fonts import DEFAULT_FONT
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -198,25 +201,22 @@ def write_ledger_xlsx(
     base_url: str | None = None,
 ) -> Path:
     """Write the workbook (see the module docstring) to ``path``; returns it.
-    With ``base_url`` each measure's name links to its page on the site."""
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = SHEET_LEDGER
-    _ledger_sheet(sheet, ledger, base_url=base_url)
+    With ``base_url`` each measure's name links to its page on the site.
+
+    Written as a stream (openpyxl's write-only workbook): each row goes to the
+    file as it is made, its cells styled by name from a few named styles, so
+    time and the workbook's memory grow with the rows, not faster."""
+    workbook = Workbook(write_only=True)
+    styles = _Styles(workbook)
+    _ledger_sheet(_sheet(workbook, SHEET_LEDGER, ledger), ledger, styles, base_url=base_url)
     measures = len({row.measure_id for row in ledger.rows})
-    _summary_sheet(
-        workbook.create_sheet("按章节汇总"), "章节", ledger.by_section(), measures=measures
-    )
-    _summary_sheet(
-        workbook.create_sheet("按单位汇总"), "责任单位", ledger.by_department(), measures=measures
-    )
+    _summary_sheet(_sheet(workbook, "按章节汇总", ledger), styles, "章节", ledger.by_section(),
+                   measures=measures)
+    _summary_sheet(_sheet(workbook, "按单位汇总", ledger), styles, "责任单位",
+                   ledger.by_department(), measures=measures)
     if scorecard is not None:
-        _scorecard_sheet(workbook.create_sheet("考核"), scorecard)
-    _notes_sheet(workbook.create_sheet("说明"), ledger, scorecard)
-    for each in workbook.worksheets:
-        _neutralise_sheet(each)
-        _page_footer(each, ledger)
+        _scorecard_sheet(_sheet(workbook, "考核", ledger), styles, scorecard)
+    _notes_sheet(_sheet(workbook, "说明", ledger), styles, ledger, scorecard)
     workbook.properties.title = ledger.title
     workbook.properties.creator = "duban 督办"
     workbook.save(path)
@@ -229,141 +229,168 @@ _HEADER_FONT = Font(bold=True)
 _WRAP = Alignment(wrap_text=True, vertical="top")
 _TOP = Alignment(vertical="top")
 _CENTER = Alignment(horizontal="center", vertical="top")
-
+_HEADER_ALIGNMENT = Alignment(horizontal="center", vertical="center", wrap_text=True)
+_ALIGNMENTS = {
+    "wrap": _WRAP,
+    "top": _TOP,
+    "center": _CENTER,
+    "right": Alignment(horizontal="right"),
+    "title": Alignment(horizontal="center", vertical="center"),
+}
 
 TITLE_ROWS = 2  # the 台账 sheet's title and 制表单位/截至 rows above its header
 
 
-def _title_rows(sheet: Worksheet, ledger: Ledger, columns: int) -> None:
-    """Row 1: ``…督办台账(截至…)`` across the table; row 2: 制表单位 on the
-    left, 截至 on the right."""
-    last = get_column_letter(columns)
-    sheet.append([ledger.dated_title])
-    sheet.merge_cells(f"A1:{last}1")
-    title = sheet["A1"]
-    title.font = Font(bold=True, size=16)
-    title.alignment = Alignment(horizontal="center", vertical="center")
-    sheet.row_dimensions[1].height = 30
-    half = max(columns // 2, 1)
-    sheet.append([f"制表单位:{ledger.issuer}"])
-    sheet.cell(row=2, column=half + 1, value=f"截至:{ledger.as_of.isoformat()}")
-    sheet.merge_cells(f"A2:{get_column_letter(half)}2")
-    sheet.merge_cells(f"{get_column_letter(half + 1)}2:{last}2")
-    sheet.cell(row=2, column=half + 1).alignment = Alignment(horizontal="right")
-
-
-def _page_footer(sheet: Worksheet, ledger: Ledger) -> None:
-    """Page numbers in the footer and the title and day in the header of
-    every printed page."""
-    sheet.oddFooter.center.text = "第 &P 页,共 &N 页"
-    sheet.oddHeader.left.text = f"{ledger.issuer}"
-    sheet.oddHeader.right.text = f"截至 {ledger.as_of.isoformat()}"
-
-
-def _header(
-    sheet: Worksheet, headers: Sequence[str], widths: Sequence[float], *, at: int = 1
-) -> None:
-    if at == 1:
-        sheet.append(list(headers))
-    else:
-        for index, header in enumerate(headers, start=1):
-            sheet.cell(row=at, column=index, value=header)
-    for index, width in enumerate(widths, start=1):
-        cell = sheet.cell(row=at, column=index)
-        cell.font = _HEADER_FONT
-        cell.fill = PatternFill("solid", fgColor=HEADER_FILL)
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        cell.border = _BORDER
-        sheet.column_dimensions[get_column_letter(index)].width = width
-
-
-def _finish(sheet: Worksheet, *, filters: bool = True, header_row: int = 1) -> None:
-    """Freeze the header, filter, and print landscape on A3, fit to width,
-    the header row on every page."""
-    sheet.freeze_panes = f"A{header_row + 1}"
-    if filters and sheet.max_row > header_row:
-        last = get_column_letter(sheet.max_column)
-        sheet.auto_filter.ref = f"A{header_row}:{last}{sheet.max_row}"
-    sheet.print_title_rows = f"{header_row}:{header_row}"
-    sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A3
-    sheet.page_setup.fitToWidth = 1
-    sheet.page_setup.fitToHeight = 0
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
-
-
-class _RowStyles:
-    """The ledger rows' few cell styles, registered once as named styles: a
+class _Styles:
+    """The workbook's few cell styles, registered once as named styles: a
     cell takes one by name (a copy of its style ids) instead of hashing a
-    border, an alignment, a fill and a font for every cell, which made a
-    10,000-row ledger take minutes."""
+    border, an alignment, a fill and a font for every cell. A style is a
+    tuple of parts, applied in order: ``border``, an alignment (``wrap``,
+    ``top``, ``center``, ``right``, ``title``), ``header`` (bold, filled,
+    centred, bordered), ``bold``, ``big`` (the title's 16 pt), ``date``,
+    ``percent``, ``link``, or a light's value (its fill and font)."""
 
     def __init__(self, workbook: Workbook) -> None:
-        self.names: dict[tuple[str, ...], str] = {}
         self.workbook = workbook
+        self.names: dict[tuple[str, ...], str] = {}
 
-    def name(self, *key: str) -> str:
-        """The named style of ``key``: ``wrap``/``top`` (alignment), then any of
-        ``date``, ``link`` and a light's value; made on first use."""
-        found = self.names.get(key)
+    def name(self, *parts: str) -> str:
+        found = self.names.get(parts)
         if found is not None:
             return found
-        style = NamedStyle(name=f"台账·{'·'.join(key)}", border=_BORDER,
-                           alignment=_WRAP if key[0] == "wrap" else _TOP)
-        for part in key[1:]:
-            if part == "date":
+        style = NamedStyle(name=f"台账·{'·'.join(parts)}", font=copy(DEFAULT_FONT))
+        for part in parts:
+            if part == "border":
+                style.border = _BORDER
+            elif part in _ALIGNMENTS:
+                style.alignment = _ALIGNMENTS[part]
+            elif part == "header":
+                style.font = _HEADER_FONT
+                style.fill = PatternFill("solid", fgColor=HEADER_FILL)
+                style.alignment = _HEADER_ALIGNMENT
+                style.border = _BORDER
+            elif part == "bold":
+                style.font = _HEADER_FONT
+            elif part == "big":
+                style.font = Font(bold=True, size=16)
+            elif part == "date":
                 style.number_format = DATE_FORMAT
+            elif part == "percent":
+                style.number_format = "0.0%"
             elif part == "link":
                 style.font = Font(color="FF0B5CAD", underline="single")
             else:
                 light = Light(part)
                 style.fill = PatternFill("solid", fgColor=LIGHT_FILLS[light])
                 style.font = Font(bold=True, color=LIGHT_FONTS[light])
-                style.alignment = _CENTER
         self.workbook.add_named_style(style)
-        self.names[key] = style.name
+        self.names[parts] = style.name
         return style.name
 
+    def cell(self, sheet: Any, value: Any, *parts: str) -> WriteOnlyCell:
+        """A cell of ``value`` (text cleaned and :func:`neutralise`-d, so it is
+        never a formula) in the style of ``parts`` (none: unstyled)."""
+        if isinstance(value, str):
+            value = neutralise(_clean(value))
+        cell = WriteOnlyCell(sheet, value=value)
+        if isinstance(value, str) and cell.data_type == "f":
+            cell.data_type = "s"
+        if parts:
+            cell.style = self.name(*parts)
+        return cell
 
-def _ledger_sheet(sheet: Worksheet, ledger: Ledger, *, base_url: str | None = None) -> None:
+
+def _sheet(workbook: Workbook, title: str, ledger: Ledger) -> Any:
+    """A new streamed sheet with the page header and footer: the 制表单位 and
+    the day on top, ``第 N 页,共 M 页`` below."""
+    sheet = workbook.create_sheet(title)
+    sheet.oddFooter.center.text = "第 &P 页,共 &N 页"
+    sheet.oddHeader.left.text = f"{ledger.issuer}"
+    sheet.oddHeader.right.text = f"截至 {ledger.as_of.isoformat()}"
+    return sheet
+
+
+def _layout(sheet: Any, widths: Sequence[float], *, header_row: int = 1) -> None:
+    """Before the first row (a stream writes these first): column widths, the
+    frozen header, landscape A3 fitted to the page width, the header row on
+    every printed page."""
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.freeze_panes = f"A{header_row + 1}"
+    sheet.print_title_rows = f"{header_row}:{header_row}"
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = Worksheet.PAPERSIZE_A3
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+
+
+def _filter(sheet: Any, *, header_row: int, last_row: int, columns: int) -> None:
+    """The header's filter over the rows written (none without rows)."""
+    if last_row > header_row:
+        sheet.auto_filter.ref = f"A{header_row}:{get_column_letter(columns)}{last_row}"
+
+
+def _title_rows(sheet: Any, styles: _Styles, ledger: Ledger, columns: int) -> None:
+    """Row 1: ``…督办台账(截至…)`` across the table; row 2: 制表单位 on the
+    left, 截至 on the right."""
+    last = get_column_letter(columns)
+    half = max(columns // 2, 1)
+    sheet.row_dimensions[1].height = 30
+    sheet.append([styles.cell(sheet, ledger.dated_title, "big", "title")])
+    second: list[Any] = [None] * (half + 1)
+    second[0] = f"制表单位:{ledger.issuer}"
+    second[half] = styles.cell(sheet, f"截至:{ledger.as_of.isoformat()}", "right")
+    sheet.append(second)
+    for ref in (f"A1:{last}1", f"A2:{get_column_letter(half)}2",
+                f"{get_column_letter(half + 1)}2:{last}2"):
+        sheet.merged_cells.add(ref)
+
+
+def _header_cells(
+    sheet: Any, styles: _Styles, headers: Sequence[str], *, lights: bool = False
+) -> list[WriteOnlyCell]:
+    """The header row; with ``lights`` (the summaries) a light's column in its colours."""
+    return [
+        styles.cell(sheet, header, "header", *(
+            (_SUMMARY_LIGHTS[header].value,) if lights and header in _SUMMARY_LIGHTS else ()))
+        for header in headers
+    ]
+
+
+def _ledger_sheet(
+    sheet: Any, ledger: Ledger, styles: _Styles, *, base_url: str | None = None
+) -> None:
     columns = (SERIAL_COLUMN, *ledger_columns(ledger))
+    headers = [c.header for c in columns]
     header_row = TITLE_ROWS + 1
-    title_index = [c.header for c in columns].index("措施名称") + 1
-    _title_rows(sheet, ledger, len(columns))
-    _header(sheet, [c.header for c in columns], [c.width for c in columns], at=header_row)
-    light_index = [c.header for c in columns].index(LIGHT_COLUMN) + 1
-    styles = _RowStyles(sheet.parent)
-    number = header_row  # counted: sheet.max_row looks at every cell each time
+    title_index = headers.index("措施名称")
+    light_index = headers.index(LIGHT_COLUMN)
+    _layout(sheet, [c.width for c in columns], header_row=header_row)
+    _title_rows(sheet, styles, ledger, len(columns))
+    sheet.append([styles.cell(sheet, header, "header") for header in headers])
+    number = header_row
     for serial, row in enumerate(ledger.rows, start=1):
-        sheet.append([serial, *(_clean(c.value(row)) for c in columns[1:])])
         number += 1
-        for index, column in enumerate(columns, start=1):
-            cell = sheet.cell(row=number, column=index)
-            if isinstance(cell.value, str) and cell.data_type == "f":
-                cell.data_type = "s"  # user text such as "=…" stays text, never a formula
-            key = ["wrap" if column.wrap else "top"]
-            if isinstance(cell.value, date | datetime):
-                key.append("date")
-            if index == title_index and base_url:
-                cell.hyperlink = f"{base_url.rstrip('/')}/dashboard/measures/{row.measure_id}"
-                key.append("link")
-            if index == light_index:
-                key.append(row.light.value)
-            cell.style = styles.name(*key)
         # LibreOffice does not grow rows for wrapped text on import: size them.
         sheet.row_dimensions[number].height = row_height(
             [(str(c.value(row) or ""), c.width) for c in columns if c.wrap]
         )
-    _finish(sheet, header_row=header_row)
-
-
-def _neutralise_sheet(sheet: Worksheet) -> None:
-    """Every text cell that a spreadsheet would take for a formula stays text."""
-    for row_cells in sheet.iter_rows():
-        for cell in row_cells:
-            if isinstance(cell.value, str) and cell.value.startswith(FORMULA_STARTS):
-                cell.value = neutralise(cell.value)
-                cell.data_type = "s"
+        cells = []
+        for index, column in enumerate(columns):
+            value = serial if index == 0 else column.value(row)
+            parts = ["border", "wrap" if column.wrap else "top"]
+            if isinstance(value, date | datetime):
+                parts.append("date")
+            if index == light_index:
+                parts[1:] = ["center", row.light.value]
+            cell = styles.cell(sheet, value, *parts)
+            if index == title_index and base_url:
+                cell.hyperlink = f"{base_url.rstrip('/')}/dashboard/measures/{row.measure_id}"
+                cell.style = styles.name(*parts, "link")
+            cells.append(cell)
+        sheet.append(cells)
+    _filter(sheet, header_row=header_row, last_row=number, columns=len(columns))
 
 
 def _clean(value: Any) -> Any:
@@ -388,34 +415,24 @@ def row_height(cells: Sequence[tuple[str, float]]) -> float:
 
 
 def _summary_sheet(
-    sheet: Worksheet, name_header: str, rows: Sequence[SummaryRow], *, measures: int
+    sheet: Any, styles: _Styles, name_header: str, rows: Sequence[SummaryRow], *, measures: int
 ) -> None:
     """Counts per group (``measures``: the distinct measures of the whole ledger)."""
     headers = [name_header, *(label for _attr, label in SUMMARY_COLUMNS)]
-    _header(sheet, headers, [34, *(9 for _ in SUMMARY_COLUMNS)])
-    for index, header in enumerate(headers, start=1):
-        light = _SUMMARY_LIGHTS.get(header)
-        if light is not None:
-            cell = sheet.cell(row=1, column=index)
-            cell.fill = PatternFill("solid", fgColor=LIGHT_FILLS[light])
-            cell.font = Font(bold=True, color=LIGHT_FONTS[light])
+    _layout(sheet, [34, *(9 for _ in SUMMARY_COLUMNS)])
+    sheet.append(_header_cells(sheet, styles, headers, lights=True))
     for summary in rows:
-        sheet.append([summary.name, *(getattr(summary, attr) for attr, _ in SUMMARY_COLUMNS)])
+        values = [summary.name, *(getattr(summary, attr) for attr, _ in SUMMARY_COLUMNS)]
+        sheet.append([styles.cell(sheet, value, "border", "wrap" if index == 0 else "top")
+                      for index, value in enumerate(values)])
     total: list[Any] = ["合计", *(sum(getattr(s, a) for s in rows) for a, _ in SUMMARY_COLUMNS)]
     total[1] = measures  # departments share measures: count each measure once
-    for row_cells in sheet.iter_rows(min_row=2, max_row=sheet.max_row):
-        for cell in row_cells:
-            cell.border = _BORDER
-            cell.alignment = _WRAP if cell.column == 1 else _TOP
-    _finish(sheet)
     # The total row goes below the filtered range, so sorting keeps it last.
-    sheet.append(total)
-    for cell in sheet[sheet.max_row]:
-        cell.font = _HEADER_FONT
-        cell.border = _BORDER
+    _filter(sheet, header_row=1, last_row=1 + len(rows), columns=len(headers))
+    sheet.append([styles.cell(sheet, value, "bold", "border") for value in total])
 
 
-def _scorecard_sheet(sheet: Worksheet, scorecard: Scorecard) -> None:
+def _scorecard_sheet(sheet: Any, styles: _Styles, scorecard: Scorecard) -> None:
     headers = [
         "排名",
         "责任单位",
@@ -427,48 +444,42 @@ def _scorecard_sheet(sheet: Worksheet, scorecard: Scorecard) -> None:
         "黄色督办",
         "红色督办",
     ]
-    _header(sheet, headers, [6, 30, 8, 10, 8, *(9 for _ in COUNT_COLUMNS), 7, 9, 9])
+    _layout(sheet, [6, 30, 8, 10, 8, *(9 for _ in COUNT_COLUMNS), 7, 9, 9])
+    sheet.append(_header_cells(sheet, styles, headers))
     for row in scorecard.rows:
-        sheet.append(
-            [
-                row.rank if row.rank is not None else "—",
-                row.department,
-                row.score if row.score is not None else NO_SCORE,
-                row.task_rate if row.score is not None else "—",
-                row.report_rate,
-                *(getattr(row.counts, attr) for attr, _label in COUNT_COLUMNS),
-                *(row.counts.escalations.get(level, 0) for level in (1, 2, 3)),
-            ]
-        )
-        number = sheet.max_row
-        sheet.cell(row=number, column=4).number_format = "0.0%"
-        sheet.cell(row=number, column=5).number_format = "0.0%"
-        for cell in sheet[number]:
-            cell.border = _BORDER
-    _finish(sheet)
+        values = [
+            row.rank if row.rank is not None else "—",
+            row.department,
+            row.score if row.score is not None else NO_SCORE,
+            row.task_rate if row.score is not None else "—",
+            row.report_rate,
+            *(getattr(row.counts, attr) for attr, _label in COUNT_COLUMNS),
+            *(row.counts.escalations.get(level, 0) for level in (1, 2, 3)),
+        ]
+        sheet.append([
+            styles.cell(sheet, value, "border", *(("percent",) if index in (3, 4) else ()))
+            for index, value in enumerate(values)
+        ])
+    _filter(sheet, header_row=1, last_row=1 + len(scorecard.rows), columns=len(headers))
 
 
-def _notes_sheet(sheet: Worksheet, ledger: Ledger, scorecard: Scorecard | None) -> None:
+def _notes_sheet(
+    sheet: Any, styles: _Styles, ledger: Ledger, scorecard: Scorecard | None
+) -> None:
     sheet.column_dimensions["A"].width = 16
     sheet.column_dimensions["B"].width = 100
-    lines: list[tuple[str, str]] = [
-        ("台账", ledger.title),
-        ("统计日期", ledger.as_of.isoformat()),
-        ("任务数", str(len(ledger.rows))),
-        *((LIGHT_LABELS[light], LIGHT_MEANINGS[light]) for light in Light),
-        ("原定时限", "完成时限经同意延期或调整后,原来的时限"),
-        ("督办记录", "催办(逾期后第1个工作日)、黄色督办(逾期5个工作日)、红色督办(逾期10个工作日)"),
+    sheet.page_setup.orientation = "landscape"
+    lines: list[tuple[str, str, tuple[str, ...]]] = [
+        ("台账", ledger.title, ()),
+        ("统计日期", ledger.as_of.isoformat(), ()),
+        ("任务数", str(len(ledger.rows)), ()),
+        *((LIGHT_LABELS[light], LIGHT_MEANINGS[light], (light.value,)) for light in Light),
+        ("原定时限", "完成时限经同意延期或调整后,原来的时限", ()),
+        ("督办记录",
+         "催办(逾期后第1个工作日)、黄色督办(逾期5个工作日)、红色督办(逾期10个工作日)", ()),
     ]
     if scorecard is not None:
-        lines.append(("考核期间", scorecard.period.label))
-        lines.extend(("考核计分", text) for text in weights_description(scorecard.weights))
-    for key, text in lines:
-        sheet.append([key, text])
-    for row_number, light in enumerate(Light, start=4):
-        cell = sheet.cell(row=row_number, column=1)
-        cell.fill = PatternFill("solid", fgColor=LIGHT_FILLS[light])
-        cell.font = Font(bold=True, color=LIGHT_FONTS[light])
-    for row_cells in sheet.iter_rows():
-        for cell in row_cells:
-            cell.alignment = _WRAP
-    sheet.page_setup.orientation = "landscape"
+        lines.append(("考核期间", scorecard.period.label, ()))
+        lines.extend(("考核计分", text, ()) for text in weights_description(scorecard.weights))
+    for key, text, light in lines:
+        sheet.append([styles.cell(sheet, key, "wrap", *light), styles.cell(sheet, text, "wrap")])
