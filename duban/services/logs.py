@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.domain.escalation import StepKey, step_label
+from duban.domain.escalation import EscalationPolicy, StepKey, step_label
 from duban.domain.plan_keys import key_variants
 from duban.services.sweep import policy_for
 from models import (
@@ -281,9 +281,13 @@ def _escalation_query(
 def _escalation_entries(session: Session, rows: Any, zone: ZoneInfo) -> list[EscalationEntry]:
     recipients = _recipients(session, [row[0].id for row in rows], zone)
     entries: list[EscalationEntry] = []
+    # Each policy version read once (policy_for queries whenever nothing holds its row).
+    policies: dict[int | None, EscalationPolicy] = {}
     for notice, task, measure, dept, plan_row in rows:
         key = StepKey.parse(notice.step)
-        label = step_label(policy_for(session, task.policy_id), notice.step)
+        if task.policy_id not in policies:
+            policies[task.policy_id] = policy_for(session, task.policy_id)
+        label = step_label(policies[task.policy_id], notice.step)
         got = recipients.get(notice.id, [])
         entries.append(
             EscalationEntry(
