@@ -33,6 +33,13 @@ from duban.config import DEFAULT_DIRECTORY_FILE
 from duban.db import alembic_config, engine_for_url, make_session_factory
 from models import Base
 
+# Prefect's local API keeps its database under PREFECT_HOME: each test
+# process (an xdist worker, say) gets its own, never the user's ~/.prefect.
+if "PREFECT_HOME" not in os.environ:
+    import tempfile
+
+    os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="duban-test-prefect-")
+
 # Tests read the environment directly: these are not duban settings.
 REQUIRE_POSTGRES_ENV = "DUBAN_TEST_REQUIRE_POSTGRES"
 PG_HOST_URL = os.environ.get(
@@ -245,3 +252,18 @@ def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch)
         return CliResult(code, out, err)
 
     return run
+
+
+# Under pytest-xdist (./run test), the tests of these folders share a costly
+# session fixture (a Prefect test server, a printed corpus, a reference run
+# and its clusters): each folder runs on one worker, so it is built once.
+SHARED_SESSION_FOLDERS = ("cluster", "flows", "documents")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests_dir = Path(__file__).parent
+    for item in items:
+        parts = item.path.relative_to(tests_dir).parts
+        if len(parts) > 1 and parts[0] in SHARED_SESSION_FOLDERS:
+            item.add_marker(pytest.mark.xdist_group(parts[0]))
+
