@@ -23,6 +23,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, event, text
@@ -254,16 +255,23 @@ def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch)
     return run
 
 
+
 # Under pytest-xdist (./run test), the tests of these folders share a costly
 # session fixture (a Prefect test server, a printed corpus, a reference run
-# and its clusters): each folder runs on one worker, so it is built once.
+# and its clusters): each folder runs on one worker, so it is built once; every
+# other test goes wherever a worker is free.
 SHARED_SESSION_FOLDERS = ("cluster", "flows", "documents")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    tests_dir = Path(__file__).parent
-    for item in items:
-        parts = item.path.relative_to(tests_dir).parts
-        if len(parts) > 1 and parts[0] in SHARED_SESSION_FOLDERS:
-            item.add_marker(pytest.mark.xdist_group(parts[0]))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
 
+    class FolderScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            parts = nodeid.split("/")
+            if len(parts) > 2 and parts[1] in SHARED_SESSION_FOLDERS:
+                return parts[1]
+            return nodeid
+
+    return FolderScheduling(config, log)
