@@ -262,7 +262,8 @@ def report_message(
         message.discard()
         raise
     values["attachments"] = [path.name for path in message.attachments]
-    message.context = {**common, "department": "全部责任单位", **values}
+    # "reader": staff are asked to sign in (the footer), not told of a unit's link.
+    message.context = {**common, "department": "全部责任单位", "reader": contact.role, **values}
     return message
 
 

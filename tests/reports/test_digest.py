@@ -141,6 +141,8 @@ def test_digest_arrives_with_the_ledger_attached(
     assert "每周督办简报" in str(digest["Subject"])
     text = digest.get_body(preferencelist=("plain", "html")).get_content()  # type: ignore[union-attr]
     assert "措施8 保障和改善民生" in text and "2015-12-31 红色督办" in text.replace("：", " ")
+    # Staff sign in; only a department is told its links need none.
+    assert "请登录督办系统查看" in text and "本单位专用链接" not in text
     files = attachments(digest)
     assert set(files) == {"督办台账-2016-01-04.xlsx", "指标进度-措施8.svg"}
     book = load_workbook(io.BytesIO(files["督办台账-2016-01-04.xlsx"]))
@@ -155,6 +157,7 @@ def test_digest_arrives_with_the_ledger_attached(
     [health] = to(org, "wj@example.gov.cn")
     body = health.get_body(preferencelist=("plain", "html")).get_content()  # type: ignore[union-attr]
     assert "每周任务清单" in str(health["Subject"]) and "未办结任务 1 项" in str(health["Subject"])
+    assert "本单位专用链接" in body and "请登录" not in body
     # Each task by the department's own signed link (a liaison has no account).
     found = re.search(rf"http://duban\.test/tasks/{world.later}\?k=([\w.\-]+)", body)
     assert found is not None
