@@ -37,9 +37,11 @@ from models import Base
 # Prefect's local API keeps its database under PREFECT_HOME: each test
 # process (an xdist worker, say) gets its own, never the user's ~/.prefect.
 if "PREFECT_HOME" not in os.environ:
+    import atexit
     import tempfile
 
     os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="duban-test-prefect-")
+    atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
 
 # Tests read the environment directly: these are not duban settings.
 REQUIRE_POSTGRES_ENV = "DUBAN_TEST_REQUIRE_POSTGRES"
