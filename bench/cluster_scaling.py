@@ -11,7 +11,7 @@ MailSink run in this process (like ``duban demo``).
 
 For each worker count W in ``--workers``, on a fresh duban database and a fresh
 Prefect database (both dropped at the end): the production profile is started
-with ``duban.cluster.Supervisor`` (Prefect server on PostgreSQL, ``prefect
+with ``duban.ops.cluster.Supervisor`` (Prefect server on PostgreSQL, ``prefect
 deploy --all``, W process workers with ``--worker-limit`` runs each, no web;
 Prefect's scheduler off, so the daily schedules do not fire), then, as of the
 first day of the range:
@@ -79,14 +79,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from synthetic_plan import department_names, due_spread, synthetic_draft, synthetic_org
 
-from duban.cluster import ClusterPlan, RunOutcome, Supervisor, run_deployments
 from duban.config import Settings
-from duban.mail_sink import MailSink, free_port
-from duban.services.assignment import assign_measure, measures_to_run, tasks_per_measure
-from duban.services.context import AppContext
-from duban.services.org import load_org_file, sync_org
-from duban.services.plan_import import import_plan
+from duban.ops.cluster import ClusterPlan, RunOutcome, Supervisor, run_deployments
+from duban.ops.mail_sink import MailSink, free_port
+from duban.services.accounts.org import load_org_file, sync_org
+from duban.services.plans.assignment import assign_measure, measures_to_run, tasks_per_measure
+from duban.services.plans.importer import import_plan
 from duban.timeutil import parse_as_of
+from duban.wiring import AppContext
 from models import Delivery, DeliveryAttempt, Notice, Task
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -500,7 +500,7 @@ def in_process_calls(
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from duban.config import get_settings
-    from duban.services.context import open_context
+    from duban.wiring import open_context
     from flows.measure import measure_flow
 
     now = parse_as_of(as_of, TIMEZONE)

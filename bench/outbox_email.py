@@ -2,7 +2,7 @@
 
 A fresh database (alembic upgrade head) gets 1,000 departments, each with one
 liaison whose only channel is a ``mailto://`` URL to a loopback MailSink
-(``duban.mail_sink``, run in its own process as a real server would be, so its
+(``duban.ops.mail_sink``, run in its own process as a real server would be, so its
 parsing does not share this process's interpreter lock), and 1,000 tasks (200
 measures of one lead and four supporting departments), each with its pending
 交办通知 — what assignment leaves behind. Then, against the same sink:
@@ -60,12 +60,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.db import make_session_factory
 from duban.domain.escalation import DEFAULT_POLICY
-from duban.mail_sink import MailSink
-from duban.services.assignment import assign_step_key
-from duban.services.context import AppContext, open_context
-from duban.services.outbox import build_message_context, dispatch, route
-from duban.services.policy import store_policy
-from duban.services.reminders import RoundTools
+from duban.ops.mail_sink import MailSink
+from duban.services.ladder.policy import store_policy
+from duban.services.ladder.rounds import RoundTools
+from duban.services.outbox.deliver import build_message_context, dispatch, route
+from duban.services.plans.assignment import assign_step_key
+from duban.wiring import AppContext, open_context
 from models import (
     Contact,
     ContactChannel,

@@ -50,9 +50,9 @@ from duban.config import Settings
 from duban.db import make_session_factory
 from duban.domain.escalation import DEFAULT_POLICY
 from duban.domain.lifecycle import Action
-from duban.services.assignment import SYSTEM_ACTOR, assign_step_key
-from duban.services.links import LinkSigner, department_token
-from duban.services.policy import store_policy
+from duban.services.accounts.links import LinkSigner, department_token
+from duban.services.ladder.policy import store_policy
+from duban.services.plans.assignment import SYSTEM_ACTOR, assign_step_key
 from duban.web import create_app
 from models import (
     Contact,

@@ -14,7 +14,7 @@ Timed, on that database:
 
 * ``query``      the bare ``SELECT id FROM tasks WHERE next_action_at <= :now``
                  (best of 21);
-* ``select``     ``duban.services.sweep.due_tasks`` — the sweep's own selection
+* ``select``     ``duban.services.ladder.sweep.due_tasks`` — the sweep's own selection
                  of the due set, through the ORM (best of 21);
 * ``sweep``      one real ``advance(...)`` over the due set: claim each task,
                  evaluate its ladder, insert its notice, set its next action
@@ -28,7 +28,7 @@ grow with the table either:
 * ``measures``   ``measures_with_due_work`` (which measures get a flow run);
 * ``per-measure`` ``due_tasks(measure_ids=[m])`` for every such measure, as the
                  measure flows run it (sum of all, best of 3);
-* ``route``      ``duban.services.outbox.route`` when no notice is pending: the
+* ``route``      ``duban.services.outbox.deliver.route`` when no notice is pending: the
                  time it takes the outbox to find that there is nothing to route.
 
 Prints one row per size, the ratios sweep/query and own/query, how much each
@@ -74,12 +74,12 @@ from duban.db import make_session_factory
 from duban.domain.escalation import DEFAULT_POLICY, TaskTimeline, evaluate
 from duban.domain.lifecycle import Action, TaskState
 from duban.domain.workdays import WorkCalendar
-from duban.services import sweep as sweep_module
-from duban.services.assignment import SYSTEM_ACTOR, assign_step_key
-from duban.services.calendar_data import build_work_calendar
-from duban.services.outbox import route
-from duban.services.policy import store_policy
-from duban.services.sweep import SweepClock, advance, due_tasks, measures_with_due_work
+from duban.services.calendar.data import build_work_calendar
+from duban.services.ladder import sweep as sweep_module
+from duban.services.ladder.policy import store_policy
+from duban.services.ladder.sweep import SweepClock, advance, due_tasks, measures_with_due_work
+from duban.services.outbox.deliver import route
+from duban.services.plans.assignment import SYSTEM_ACTOR, assign_step_key
 from models import Department, Measure, Notice, Plan, Section, Task, TaskEvent, UTCDateTime
 
 ZONE = ZoneInfo("Asia/Shanghai")

@@ -4,7 +4,7 @@
 * :func:`synthetic_draft` — a plan draft as the parser and the reviewed YAML
   draft give it (``duban.domain.plan_draft``): N numbered measures in five
   sections, each with one lead and 0-3 supporting departments and 1-3 dated
-  milestones, ready for ``duban.services.plan_import.import_plan``;
+  milestones, ready for ``duban.services.plans.importer.import_plan``;
 * :func:`synthetic_org` — the organisation file's data: every department with
   a liaison and a head, a 督办科 coordinator and a 督查室 supervisor, every
   address a ``mailto://`` to one loopback mail sink (like ``duban demo``).

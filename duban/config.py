@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     database_url: str = ""
     directory_file: Path = DEFAULT_DIRECTORY_FILE
     # Operator holiday-notice files (<year>.yaml); None means data_dir/"calendar"
-    # when that directory exists. See duban/services/calendar_data.py.
+    # when that directory exists. See duban/services/calendar/data.py.
     calendar_dir: Path | None = None
     # Opt-in: count Monday-Friday as working days in years no notice covers
     # (otherwise such a date is an error that names the missing year).

@@ -1,5 +1,5 @@
 """The weekly digest: queued through the outbox and sent like every other
-message (a thin wrapper over duban.services.digest). Deploy it on a weekly
+message (a thin wrapper over duban.services.reports.digest). Deploy it on a weekly
 schedule, e.g. Mondays 09:30 Asia/Shanghai (entrypoint
 ``flows/digest.py:weekly_digest_flow``); running it twice in a week sends nothing
 new."""
@@ -10,10 +10,10 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from duban.config import get_settings
-from duban.services.context import open_context
-from duban.services.digest import send_weekly_digest
-from duban.services.round_lock import round_lock
+from duban.services.ladder.round_lock import round_lock
+from duban.services.reports.digest import send_weekly_digest
 from duban.timeutil import parse_as_of
+from duban.wiring import open_context
 from flows.sweep import LOCK_WAIT_SECONDS
 
 

@@ -15,10 +15,10 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from duban.config import get_settings
-from duban.faults import pause_point
-from duban.services.assignment import assign_measure
-from duban.services.context import open_context
+from duban.ops.faults import pause_point
+from duban.services.plans.assignment import assign_measure
 from duban.timeutil import parse_as_of
+from duban.wiring import open_context
 
 
 def _run_name() -> str:

@@ -17,9 +17,9 @@ from prefect.runtime import flow_run
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
 from duban.config import get_settings
-from duban.services.context import open_context
-from duban.services.reminders import RoundReport, outstanding, replay
-from duban.services.round_lock import round_lock
+from duban.services.ladder.round_lock import round_lock
+from duban.services.ladder.rounds import RoundReport, outstanding, replay
+from duban.wiring import open_context
 from flows.sweep import LOCK_WAIT_SECONDS, sweep_flow
 
 # Longest wait for the other replays' share of a phase (their leases last 10 minutes).

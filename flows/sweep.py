@@ -15,20 +15,20 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run, task_run
 
 from duban.config import get_settings
-from duban.faults import pause_point
-from duban.services.assignment import MeasureRef, measure_refs
-from duban.services.calendar_changes import sync_calendar
-from duban.services.context import AppContext, open_context
-from duban.services.reminders import run_round
-from duban.services.round_lock import round_lock
-from duban.services.sweep import (
+from duban.ops.faults import pause_point
+from duban.services.calendar.changes import sync_calendar
+from duban.services.ladder.round_lock import round_lock
+from duban.services.ladder.rounds import run_round
+from duban.services.ladder.sweep import (
     SweepClock,
     SweepReport,
     advance,
     measures_with_due_work,
     release_waiting,
 )
+from duban.services.plans.assignment import MeasureRef, measure_refs
 from duban.timeutil import parse_as_of
+from duban.wiring import AppContext, open_context
 
 # How long a flow run waits for another process's round before it fails (and
 # Prefect retries it).
@@ -69,7 +69,7 @@ def sweep_flow(as_of: str | None = None, settle: float | None = None) -> dict[st
 
     With ``settle`` (seconds) the round waits after each phase until the work
     of that phase is finished by everyone doing the same round (replays run in
-    step on several workers; see duban.services.reminders.run_round)."""
+    step on several workers; see duban.services.ladder.rounds.run_round)."""
     context = open_context(get_settings())
     # Replays in step on several workers (settle) share rounds on purpose.
     with round_lock(

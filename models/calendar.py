@@ -3,7 +3,7 @@
 Each round compares the calendar it loaded (package, shipped and operator
 files) with these rows; a year added or changed since makes the due dates
 that follow from the calendar be recomputed once
-(``duban.services.calendar_changes.sync_calendar``).
+(``duban.services.calendar.changes.sync_calendar``).
 """
 
 from __future__ import annotations

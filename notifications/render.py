@@ -24,7 +24,7 @@ Steps (:data:`STEPS`)
     any steps for one recipient on one working day) and ``delivery_failed`` (to
     coordinators). Reports (:data:`REPORT_STEPS`):
     ``weekly_digest`` 每周督办简报 and ``weekly_summary`` 每周任务清单, whose context
-    is documented in ``duban/services/digest.py`` (``items`` empty).
+    is documented in ``duban/services/reports/digest.py`` (``items`` empty).
 
 Context contract (every step)
     ``recipient_name``  str   the person addressed (联络员 name, or the coordinator)
@@ -60,7 +60,7 @@ message), ``failed_tasks`` (how many) and ``failed_link`` (its desk page): eithe
 at the top level (one report) or as a ``failures`` list (which ``staff_digest``
 also prints).
 
-Readers (built by ``duban/services/messages.py``): ``staff_digest`` (督办科, 督查室)
+Readers (built by ``duban/services/outbox/message.py``): ``staff_digest`` (督办科, 督查室)
 and ``lead_digest`` (a lead department about its supporters) print ``items``
 grouped by measure (filter ``by_measure``); ``digest`` prints an optional
 ``watched_items`` list (supporters' tasks, read-only links) after the
@@ -116,16 +116,16 @@ STEPS: dict[str, str] = {
     "due_moved": "期限调整通知",
     "digest": "督办提醒",
     "delivery_failed": "送达失败",
-    # Written for their reader (duban/services/messages.py): staff, and a lead
+    # Written for their reader (duban/services/outbox/message.py): staff, and a lead
     # department about its supporting units' tasks.
     "staff_digest": "督办情况",
     "lead_digest": "配合单位督办情况",
-    # Weekly reports (REPORT_STEPS, built by duban.services.digest).
+    # Weekly reports (REPORT_STEPS, built by duban.services.reports.digest).
     "weekly_digest": "每周督办简报",
     "weekly_summary": "每周任务清单",
 }
 # Steps whose messages are reports, not notices about tasks: their context is
-# their own (documented in duban/services/digest.py) and ``items`` may be empty.
+# their own (documented in duban/services/reports/digest.py) and ``items`` may be empty.
 REPORT_STEPS = frozenset({"weekly_digest", "weekly_summary"})
 _ITEMS_OPTIONAL = frozenset({"delivery_failed"}) | REPORT_STEPS
 

@@ -208,7 +208,7 @@ def writes(engine: Engine) -> Iterator[WriteLog]:
 @pytest.fixture
 def synced_directory(session_factory: sessionmaker[Session]) -> None:
     """The built-in Zhuhai directory, loaded into the test database."""
-    from duban.services.directory import load_directory_file, sync_directory
+    from duban.services.accounts.directory import load_directory_file, sync_directory
 
     sync_directory(load_directory_file(DEFAULT_DIRECTORY_FILE), session_factory=session_factory)
 

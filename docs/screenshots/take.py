@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))  # the checkout: tests.web.screens
 
 from duban.config import get_settings  # noqa: E402
-from duban.mail_sink import free_port  # noqa: E402
+from duban.ops.mail_sink import free_port  # noqa: E402
 from tests.web.screens import (  # noqa: E402
     CHROMIUM,
     LAUNCH_ARGS,
@@ -94,9 +94,9 @@ def _department_link(settings: object, base: str) -> str:
     """The demo department's link as the demo printed it, on this server."""
     from datetime import UTC, datetime
 
-    from duban.services.context import AppContext
-    from duban.services.links import LinkSigner, department_link
-    from duban.services.tasks import find_department
+    from duban.services.accounts.links import LinkSigner, department_link
+    from duban.services.tasks.queries import find_department
+    from duban.wiring import AppContext
 
     context = AppContext(settings)  # type: ignore[arg-type]
     with context.session_factory() as session:

@@ -12,10 +12,15 @@ from duban.cli.app import app
 from duban.config import apply_prefect_defaults
 from duban.domain.assignment import LateTask
 from duban.domain.errors import DubanError
-from duban.services.assignment import MeasureRef, late_tasks, measures_to_run, tasks_per_measure
-from duban.services.context import AppContext, open_context
-from duban.services.withdrawal import cancelled_since
+from duban.services.plans.assignment import (
+    MeasureRef,
+    late_tasks,
+    measures_to_run,
+    tasks_per_measure,
+)
+from duban.services.plans.withdrawal import cancelled_since
 from duban.timeutil import parse_as_of
+from duban.wiring import AppContext, open_context
 
 
 @app.command("assign")
@@ -97,7 +102,7 @@ def assign_command(
 
 def describe_cancelled(item: dict[str, object]) -> str:
     """One line for a task a flow cancelled (its ``cancelled`` entry, see
-    :meth:`duban.services.withdrawal.Cancelled.as_dict`)."""
+    :meth:`duban.services.plans.withdrawal.Cancelled.as_dict`)."""
     role = {"lead": "牵头", "supporting": "配合"}.get(str(item["role"]), str(item["role"]))
     head = f"  已撤销 任务#{item['task']} {item['department']}({role},期限 {item['deadline']})"
     if item.get("successor") is None:
@@ -155,7 +160,7 @@ def _assign_on_workers(
     exit 1 if any run did not complete (rerunning is safe: a measure's
     existing tasks are kept, missing ones are created)."""
     from duban.cli.cluster import api_url
-    from duban.cluster import run_deployments
+    from duban.ops.cluster import run_deployments
 
     runnable = [r for r in refs if r.assignable]
     outcomes = run_deployments(

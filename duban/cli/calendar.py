@@ -9,14 +9,14 @@ from typing import Annotated
 import typer
 
 from duban.cli.app import calendar_app
-from duban.services.calendar_changes import (
+from duban.services.calendar.changes import (
     CalendarImport,
     CalendarStatus,
     calendar_status,
     import_calendar_file,
 )
-from duban.services.context import open_context
 from duban.timeutil import parse_as_of
+from duban.wiring import open_context
 
 
 @calendar_app.command("status")

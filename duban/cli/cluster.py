@@ -9,7 +9,9 @@ from typing import Annotated
 import typer
 
 from duban.cli.app import app, cluster_app
-from duban.cluster import (
+from duban.config import environment, get_settings
+from duban.db import mask_url, upgrade
+from duban.ops.cluster import (
     PREFECT_DB_VARIABLE,
     ClusterError,
     ClusterPlan,
@@ -19,8 +21,6 @@ from duban.cluster import (
     ensure_database,
     read_status,
 )
-from duban.config import environment, get_settings
-from duban.db import mask_url, upgrade
 
 
 def api_url() -> str:

@@ -31,17 +31,17 @@ from duban.cli.store import import_command
 from duban.config import REFERENCE_PLAN_FILE, Settings, get_settings
 from duban.db import mask_url
 from duban.domain.scorecard import parse_period
-from duban.mail_sink import MailSink, free_port, text_of
+from duban.ops.mail_sink import MailSink, free_port, text_of
 from duban.private_files import write_private
-from duban.services.accounts import add_user, list_users
-from duban.services.context import AppContext, open_context
-from duban.services.directory import load_directory_file
-from duban.services.issued_documents import issue_bulletin, issue_notice, list_documents
-from duban.services.links import LinkSigner, department_link
-from duban.services.logs import escalation_log
-from duban.services.reminders import RoundReport, replay, run_round
-from duban.services.round_lock import round_lock
-from duban.services.tasks import find_department
+from duban.services.accounts.directory import load_directory_file
+from duban.services.accounts.links import LinkSigner, department_link
+from duban.services.accounts.staff import add_user, list_users
+from duban.services.ladder.round_lock import round_lock
+from duban.services.ladder.rounds import RoundReport, replay, run_round
+from duban.services.reports.issued_documents import issue_bulletin, issue_notice, list_documents
+from duban.services.reports.logs import escalation_log
+from duban.services.tasks.queries import find_department
+from duban.wiring import AppContext, open_context
 
 DEMO_START = "2014-09-01"
 DEMO_REPLAY_END = "2016-01-29"

@@ -36,9 +36,9 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from duban.domain.lifecycle import Action
 from duban.domain.workdays import WorkCalendar
-from duban.services import lifecycle
-from duban.services.desk import urge_now
-from duban.services.tasks import numeric_targets
+from duban.services.tasks import lifecycle
+from duban.services.tasks.desk import urge_now
+from duban.services.tasks.queries import numeric_targets
 from models import Department, Measure, Task, TaskEvent
 
 SHOWN = "珠海市民政局"

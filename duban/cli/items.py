@@ -12,11 +12,11 @@ from duban.cli.app import app
 from duban.cli.table import render_table, truncate
 from duban.domain.errors import DubanError
 from duban.domain.items import SOURCE_LABELS, ItemInput, check_item, item_source_text
-from duban.services.assignment import measures_to_run, planned_tasks
-from duban.services.context import open_context
-from duban.services.items import add_item, known_names, list_items
+from duban.services.plans.assignment import measures_to_run, planned_tasks
+from duban.services.plans.items import add_item, known_names, list_items
 from duban.services.serialize import jsonable
 from duban.timeutil import parse_as_of
+from duban.wiring import open_context
 
 item_app = typer.Typer(
     help="督办件:领导批示、会议议定事项等不来自工作方案的单项督办(每年汇入“YYYY年督办件”)。",

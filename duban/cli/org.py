@@ -18,7 +18,7 @@ from duban.config import get_settings
 from duban.db import open_session_factory
 from duban.domain.directory import KIND_LABELS, DepartmentKind
 from duban.domain.org import ROLE_LABELS, ContactRole, OrgFile
-from duban.services.org import (
+from duban.services.accounts.org import (
     ContactWithChannels,
     OrgOverview,
     OrgSyncReport,
@@ -26,7 +26,7 @@ from duban.services.org import (
     org_overview,
     sync_org,
 )
-from duban.services.policy import PolicyChange
+from duban.services.ladder.policy import PolicyChange
 from duban.timeutil import parse_as_of
 
 POLICY_CHANGES = {

@@ -11,9 +11,9 @@ import typer
 from duban.cli.app import plan_app
 from duban.config import get_settings
 from duban.domain.plan_draft import PlanDraft, draft_to_json, format_value
-from duban.services.directory import load_directory_file
-from duban.services.draft_io import write_draft
-from duban.services.plan_files import load_parser_config, parse_plan_file
+from duban.services.accounts.directory import load_directory_file
+from duban.services.plans.draft_io import write_draft
+from duban.services.plans.files import load_parser_config, parse_plan_file
 
 
 @plan_app.command("parse")

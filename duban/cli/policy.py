@@ -15,14 +15,14 @@ import typer
 from duban.cli.app import app
 from duban.domain.escalation import Anchor, Audience, EscalationPolicy, LadderStep
 from duban.domain.status import Cadence
-from duban.services.context import open_context
-from duban.services.policy import (
+from duban.services.ladder.policy import (
     apply_current_policy,
     current_policy,
     policy_versions,
     stale_open_tasks,
 )
 from duban.timeutil import parse_as_of
+from duban.wiring import open_context
 
 policy_app = typer.Typer(
     help="督办规则:查看当前规则,让未办结任务改用当前规则。", no_args_is_help=True

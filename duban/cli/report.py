@@ -23,13 +23,12 @@ from duban.config import apply_prefect_defaults
 from duban.domain.errors import DubanError
 from duban.domain.scorecard import parse_period
 from duban.domain.status import LIGHT_LABELS, Light
-from duban.services.charts import indicator_chart
-from duban.services.context import AppContext, open_context
-from duban.services.ics import department_ics
-from duban.services.ledger import build_ledger
-from duban.services.ledger_files import write_ledger_csv, write_ledger_xlsx
-from duban.services.org import org_settings
-from duban.services.scorecard import (
+from duban.services.accounts.org import org_settings
+from duban.services.reports.charts import indicator_chart
+from duban.services.reports.ics import department_ics
+from duban.services.reports.ledger import build_ledger
+from duban.services.reports.ledger_files import write_ledger_csv, write_ledger_xlsx
+from duban.services.reports.scorecard import (
     COUNT_COLUMNS,
     NO_SCORE,
     load_weights,
@@ -37,6 +36,7 @@ from duban.services.scorecard import (
     weights_description,
 )
 from duban.timeutil import parse_as_of
+from duban.wiring import AppContext, open_context
 
 report_app = typer.Typer(
     help="报表:台账(Excel/CSV)、考核、日历订阅(iCalendar)、指标进度图。", no_args_is_help=True

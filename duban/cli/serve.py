@@ -10,8 +10,8 @@ import typer
 
 from duban.cli.app import app
 from duban.db import mask_url
-from duban.services.context import open_context
 from duban.timeutil import parse_as_of
+from duban.wiring import open_context
 
 
 @app.command("serve")

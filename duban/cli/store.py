@@ -17,9 +17,8 @@ from duban.db import open_session_factory
 from duban.domain.assignment import AssignmentPolicy
 from duban.domain.errors import DubanError
 from duban.domain.plan_draft import PlanDraft, format_value
-from duban.services.directory import directory_from_db
-from duban.services.plan_import import FieldChange, ImportReport, ImportStatus, import_plan
-from duban.services.plans import (
+from duban.services.accounts.directory import directory_from_db
+from duban.services.plans.catalog import (
     MeasureView,
     PlanDetail,
     ResponsibilityView,
@@ -28,7 +27,8 @@ from duban.services.plans import (
     show_plan,
     summaries_to_json,
 )
-from duban.services.withdrawal import fate_lines
+from duban.services.plans.importer import FieldChange, ImportReport, ImportStatus, import_plan
+from duban.services.plans.withdrawal import fate_lines
 
 DRAFT_SUFFIXES = (".yaml", ".yml")
 
@@ -65,12 +65,12 @@ def import_command(
     settings = get_settings()
     session_factory = open_session_factory(settings)
     if file.suffix.lower() in DRAFT_SUFFIXES:
-        from duban.services.draft_io import read_draft
+        from duban.services.plans.draft_io import read_draft
 
         draft = read_draft(file)
         source_text = _source_text_for_draft(draft, file)
     else:
-        from duban.services.plan_files import parse_plan_file
+        from duban.services.plans.files import parse_plan_file
 
         with session_factory() as session:
             directory = directory_from_db(session=session)
@@ -146,7 +146,7 @@ def _source_text_for_draft(draft: PlanDraft, draft_path: Path) -> str | None:
     working directory) and is exactly the text the draft was parsed from."""
     if not draft.source_name or not draft.source_sha256:
         return None
-    from duban.services.plan_files import read_plan_text
+    from duban.services.plans.files import read_plan_text
 
     name = Path(draft.source_name).name
     for candidate in (draft_path.parent / name, Path.cwd() / name):

@@ -26,11 +26,17 @@ from duban.domain.errors import DubanError
 from duban.domain.lifecycle import ACTION_LABELS, STATE_LABELS, TaskState
 from duban.domain.status import LIGHT_LABELS, Light, StatusPolicy
 from duban.domain.workdays import WorkCalendar
-from duban.services import lifecycle
-from duban.services.context import AppContext, open_context
-from duban.services.lifecycle import ActionResult
-from duban.services.tasks import TaskDetail, TaskView, get_task, list_tasks, tasks_to_json
+from duban.services.tasks import lifecycle
+from duban.services.tasks.lifecycle import ActionResult
+from duban.services.tasks.queries import (
+    TaskDetail,
+    TaskView,
+    get_task,
+    list_tasks,
+    tasks_to_json,
+)
 from duban.timeutil import parse_as_of
+from duban.wiring import AppContext, open_context
 
 task_app = typer.Typer(
     help="任务:查看详情,签收、进度反馈、报结、办结、退回、延期申请。", no_args_is_help=True

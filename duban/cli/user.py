@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from duban.cli.app import app
-from duban.services import accounts
-from duban.services.context import open_context
+from duban.services.accounts import staff as accounts
+from duban.wiring import open_context
 
 user_app = typer.Typer(help="账号:督办科(coordinator)与督查室(supervisor)。", no_args_is_help=True)
 app.add_typer(user_app, name="user")

@@ -1,7 +1,7 @@
 """The reviewable draft of a plan: what the parser understood, before import.
 
 A draft is plain data (stdlib dataclasses). The parser produces one, a
-coordinator may edit it as YAML (``duban.services.draft_io``), and the import
+coordinator may edit it as YAML (``duban.services.plans.draft_io``), and the import
 service stores it. Every element keeps the 1-based line of the source text it
 came from (its provenance).
 """

@@ -21,11 +21,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 
 from duban.domain.status import Light, StatusPolicy
-from duban.services.accounts import UserView
-from duban.services.dashboard import measure_overview, scorecard
-from duban.services.links import LinkError, LinkHolder
-from duban.services.logs import Page, delivery_log, escalation_page
-from duban.services.tasks import get_task, task_page, tasks_to_json
+from duban.services.accounts.links import LinkError, LinkHolder
+from duban.services.accounts.staff import UserView
+from duban.services.reports.dashboard import measure_overview, scorecard
+from duban.services.reports.logs import Page, delivery_log, escalation_page
+from duban.services.tasks.queries import get_task, task_page, tasks_to_json
 from duban.web.auth import current_user, sign_in
 from duban.web.signin import LOCKED_MESSAGE, WINDOW
 from duban.web.state import parse_day, state_of

@@ -27,8 +27,7 @@ from starlette.types import Scope
 from duban.config import Settings
 from duban.db import SchemaNotReadyError
 from duban.domain.errors import DubanError, NotFoundError
-from duban.services.context import AppContext
-from duban.services.links import LinkSigner, signing_key
+from duban.services.accounts.links import LinkSigner, signing_key
 from duban.web import (
     api,
     auth,
@@ -43,6 +42,7 @@ from duban.web.auth import LoginRequired, login_redirect
 from duban.web.limits import BodyLimit, NumberGuard, upload_routes
 from duban.web.scheduler import Scheduler
 from duban.web.state import Clock, WebState, for_people, make_templates, render
+from duban.wiring import AppContext
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",

@@ -2,7 +2,7 @@
 
 Staff sign in with a username and password through :mod:`duban.web.signin`
 (the same lockout as the API's HTTP Basic). A signed-in browser holds the
-token of a server-side session (:func:`duban.services.accounts.open_session`)
+token of a server-side session (:func:`duban.services.accounts.staff.open_session`)
 in Starlette's signed cookie (itsdangerous), beside the CSRF token: signing
 out, a new password or a disabled account ends it, and it ends anyway
 ``DUBAN_SESSION_HOURS`` after signing in. Every POST form carries
@@ -25,8 +25,8 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from duban.services import accounts
-from duban.services.accounts import UserView
+from duban.services.accounts import staff as accounts
+from duban.services.accounts.staff import UserView
 from duban.web.signin import LOCKED_MESSAGE, SignInResult
 from duban.web.state import flash, render, state_of
 

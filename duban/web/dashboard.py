@@ -23,24 +23,28 @@ from sqlalchemy.orm import Session
 from duban.domain.errors import NotFoundError
 from duban.domain.scorecard import ROLE_LABELS, Period, ScoreWeights
 from duban.domain.status import Light
-from duban.services.calendar_changes import next_year_warning
-from duban.services.charts import NARROW, WIDE, trajectory_svg
-from duban.services.dashboard import SCORE_COLUMNS, measure_overview, scorecard_of_ledger
-from duban.services.desk import blocked_deliveries
-from duban.services.ledger import build_ledger
-from duban.services.ledger_files import ledger_file_name, write_ledger_xlsx
-from duban.services.links import department_ids_with_tasks
-from duban.services.logs import (
+from duban.services.accounts.links import department_ids_with_tasks
+from duban.services.calendar.changes import next_year_warning
+from duban.services.reports.charts import NARROW, WIDE, trajectory_svg
+from duban.services.reports.dashboard import SCORE_COLUMNS, measure_overview, scorecard_of_ledger
+from duban.services.reports.ledger import build_ledger
+from duban.services.reports.ledger_files import ledger_file_name, write_ledger_xlsx
+from duban.services.reports.logs import (
     NOTICE_STATUS_FILTERS,
     STATUS_LABELS,
     escalation_entry,
     escalation_page,
     page_offset,
 )
-from duban.services.measure_page import SHOW_FILTERS, measure_detail
-from duban.services.scorecard import load_weights, scorecard_from_ledger, weights_description
-from duban.services.summary_charts import departments_svg, ledger_charts
-from duban.services.unit_page import UNIT_FILTERS, unit_detail
+from duban.services.reports.measure_page import SHOW_FILTERS, measure_detail
+from duban.services.reports.scorecard import (
+    load_weights,
+    scorecard_from_ledger,
+    weights_description,
+)
+from duban.services.reports.summary_charts import departments_svg, ledger_charts
+from duban.services.reports.unit_page import UNIT_FILTERS, unit_detail
+from duban.services.tasks.desk import blocked_deliveries
 from duban.web.auth import Staff
 from duban.web.state import WebState, page_number, parse_day, render, state_of
 from models import Measure, Plan

@@ -23,18 +23,18 @@ from starlette.datastructures import FormData, UploadFile
 from duban.domain.errors import DubanError
 from duban.domain.lifecycle import OPEN_STATES, TaskState
 from duban.domain.status import TaskStatus
-from duban.services import lifecycle
-from duban.services.attachments import (
+from duban.services.accounts.links import LinkHolder
+from duban.services.ladder.outlook import next_steps, past_escalations
+from duban.services.reports.ics import department_ics
+from duban.services.tasks import lifecycle
+from duban.services.tasks.attachments import (
     Upload,
     attachment_file,
     list_attachments,
     preview_type,
     staged_files,
 )
-from duban.services.ics import department_ics
-from duban.services.links import LinkHolder
-from duban.services.outlook import next_steps, past_escalations
-from duban.services.tasks import list_tasks
+from duban.services.tasks.queries import list_tasks
 from duban.web.auth import CheckedForm
 from duban.web.limits import accepts_uploads
 from duban.web.links import guard_task, holder_of, watching

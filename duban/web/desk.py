@@ -20,20 +20,20 @@ from starlette.datastructures import FormData
 from duban.domain.errors import DubanError, NotFoundError
 from duban.domain.issued_documents import NOTICE_KINDS
 from duban.domain.lifecycle import OPEN_STATES, TaskState
-from duban.services import desk, lifecycle
-from duban.services.assignment import assign_measure, measures_to_run
-from duban.services.attachments import list_attachments
-from duban.services.issued_documents import list_documents
-from duban.services.links import department_ids_with_tasks, department_link, revoke_links
-from duban.services.logs import (
+from duban.services.accounts.links import department_ids_with_tasks, department_link, revoke_links
+from duban.services.accounts.org import org_settings
+from duban.services.ladder.outlook import next_steps, past_escalations
+from duban.services.plans.assignment import assign_measure, measures_to_run
+from duban.services.reports.issued_documents import list_documents
+from duban.services.reports.logs import (
     DELIVERY_STATUS_FILTERS,
     delivery_entry,
     delivery_page,
     page_offset,
 )
-from duban.services.org import org_settings
-from duban.services.outlook import next_steps, past_escalations
-from duban.services.work_queue import SECTION_LABELS, work_queue
+from duban.services.tasks import desk, lifecycle
+from duban.services.tasks.attachments import list_attachments
+from duban.services.tasks.work_queue import SECTION_LABELS, work_queue
 from duban.web.auth import CheckedForm, Coordinator, Staff, require_staff
 from duban.web.dashboard import measure_choices
 from duban.web.department import send_attachment

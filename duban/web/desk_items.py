@@ -20,9 +20,9 @@ from duban.domain.items import (
     check_item,
     item_source_text,
 )
-from duban.services.assignment import assign_measure
-from duban.services.directory import directory_from_db
-from duban.services.items import add_item, known_names, list_items
+from duban.services.accounts.directory import directory_from_db
+from duban.services.plans.assignment import assign_measure
+from duban.services.plans.items import add_item, known_names, list_items
 from duban.web.auth import CheckedForm, Coordinator
 from duban.web.state import flash, render, state_of
 

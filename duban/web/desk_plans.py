@@ -5,7 +5,7 @@ import it; then assign a measure or the whole plan.
 
 A draft under review lives in ``DATA_DIR/drafts/<id>.yaml`` (the same YAML as
 ``duban plan parse --out``) with the document's text beside it (``<id>.txt``: line N
-is the document's block N, see :mod:`duban.services.documents`) and each line's
+is the document's block N, see :mod:`duban.services.plans.documents`) and each line's
 provenance label (``<id>.where.json``: 第2页 第3段, 表1 第4行 …), so review survives a
 restart and the CLI can read it too. Uploads are .txt, .docx, .pdf, .ofd, .html and
 .doc/.wps (through LibreOffice), streamed to a temporary file, never held whole.
@@ -39,14 +39,14 @@ from duban.domain.draft_edits import (
 )
 from duban.domain.errors import DubanError
 from duban.domain.plan_draft import PlanDraft
-from duban.services.assignment import MeasureRef, assign_measure, late_tasks, measures_to_run
-from duban.services.directory import directory_from_db
-from duban.services.documents import MAX_DOCUMENT_BYTES, format_of, read_plan_document
-from duban.services.draft_io import dump_draft, load_draft
-from duban.services.plan_files import parse_plan_document
-from duban.services.plan_import import ImportStatus, import_plan
-from duban.services.plans import list_plans
-from duban.services.withdrawal import Cancelled, fate_lines
+from duban.services.accounts.directory import directory_from_db
+from duban.services.plans.assignment import MeasureRef, assign_measure, late_tasks, measures_to_run
+from duban.services.plans.catalog import list_plans
+from duban.services.plans.documents import MAX_DOCUMENT_BYTES, format_of, read_plan_document
+from duban.services.plans.draft_io import dump_draft, load_draft
+from duban.services.plans.files import parse_plan_document
+from duban.services.plans.importer import ImportStatus, import_plan
+from duban.services.plans.withdrawal import Cancelled, fate_lines
 from duban.web.auth import CheckedForm, Coordinator
 from duban.web.limits import accepts_uploads
 from duban.web.review_view import (

@@ -18,8 +18,8 @@ from starlette.datastructures import FormData
 from duban.domain.errors import DubanError, NotFoundError
 from duban.domain.issued_documents import NOTICE_KINDS, DocumentKind, parse_kind
 from duban.domain.scorecard import parse_period
-from duban.services.issued_document_files import ConverterMissing, docx_bytes, pdf_bytes
-from duban.services.issued_documents import (
+from duban.services.reports.issued_document_files import ConverterMissing, docx_bytes, pdf_bytes
+from duban.services.reports.issued_documents import (
     IssuedView,
     get_document,
     issue_bulletin,

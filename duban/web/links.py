@@ -2,7 +2,7 @@
 token speaks for, and the guard that keeps it to that department's tasks.
 
 Token rules (signature, expiry, revocation) live in
-:mod:`duban.services.links`; here a bad token becomes a 403 page that says
+:mod:`duban.services.accounts.links`; here a bad token becomes a 403 page that says
 what to do, and a task of another department a 403 as well.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import HTTPException, Request
 from sqlalchemy import select
 
-from duban.services.links import LinkError, LinkHolder, may_watch
+from duban.services.accounts.links import LinkError, LinkHolder, may_watch
 from duban.web.state import state_of
 from models import Task
 

@@ -1,13 +1,13 @@
 """The daily reminder round inside ``duban serve``: one background thread.
 
 On each working day, once office hours have begun, it runs the full round
-(sweep → route → deliver, :func:`duban.services.reminders.run_round`) through
+(sweep → route → deliver, :func:`duban.services.ladder.rounds.run_round`) through
 the real sender; during office hours it also delivers whatever falls due
 later (retries, re-sent notices, fixed addresses) — when woken by the web or
 at the next retry time, and at least every ``poll`` seconds. A failed round
 is logged and tried again at the next wake; the thread never dies of it.
 
-A round holds the round lock (:mod:`duban.services.round_lock`): while
+A round holds the round lock (:mod:`duban.services.ladder.round_lock`): while
 another process runs one (a replay, a second server), this one skips its
 round and looks again at the next wake.
 """
@@ -20,10 +20,10 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from duban.domain.workdays import likely_workday
-from duban.services.context import AppContext
-from duban.services.org import org_settings
-from duban.services.reminders import next_delivery_time, run_round
-from duban.services.round_lock import RoundBusyError, round_lock
+from duban.services.accounts.org import org_settings
+from duban.services.ladder.round_lock import RoundBusyError, round_lock
+from duban.services.ladder.rounds import next_delivery_time, run_round
+from duban.wiring import AppContext
 
 log = logging.getLogger("duban.scheduler")
 

@@ -4,7 +4,7 @@ Basic alike: the same lockout, the same counting, about the same time.
 :meth:`SignIn.attempt` refuses at once (``locked``) while the name or the
 client address has too many recent failures; otherwise it checks the
 password (Argon2; an unknown name costs as much as a known one, see
-:func:`duban.services.accounts.authenticate`), counts a failure against both
+:func:`duban.services.accounts.staff.authenticate`), counts a failure against both
 the name and the address, and clears the name's count on success.
 
 :class:`LoginThrottle` keeps the failures in memory, bounded: keys are
@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.services import accounts
-from duban.services.accounts import UserView
+from duban.services.accounts import staff as accounts
+from duban.services.accounts.staff import UserView
 
 # Failures within WINDOW seconds that lock a name, and an address (an office
 # behind one gateway shares its address, so that limit is higher).

@@ -22,11 +22,11 @@ from starlette.templating import Jinja2Templates
 
 from duban.domain.plan_draft import format_value
 from duban.domain.status import LIGHT_LABELS, LIGHT_MEANINGS, Light, StatusPolicy
-from duban.services.context import AppContext
-from duban.services.links import LinkSigner
-from duban.services.logs import DELIVERY_STATUS_LABELS
-from duban.services.tasks import TaskDetail, get_task
+from duban.services.accounts.links import LinkSigner
+from duban.services.reports.logs import DELIVERY_STATUS_LABELS
+from duban.services.tasks.queries import TaskDetail, get_task
 from duban.web.signin import SignIn
+from duban.wiring import AppContext
 
 LEVEL_LABELS = {0: "提醒", 1: "催办", 2: "黄色督办", 3: "红色督办"}
 COMPARATOR_SIGNS = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "=": "约"}

@@ -10,7 +10,7 @@ import pytest
 
 from duban.config import REFERENCE_PLAN_FILE
 from duban.db import head_revision
-from duban.services.draft_io import write_draft
+from duban.services.plans.draft_io import write_draft
 from tests.conftest import CliRunner
 from tests.drafts import SAMPLE_DOC_NUMBER, SAMPLE_SOURCE, sample_draft, supporting
 

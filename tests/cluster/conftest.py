@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from duban.mail_sink import MailSink
+from duban.ops.mail_sink import MailSink
 from tests.cluster.harness import cluster_env, mail_of, snapshot, write_org
 from tests.conftest import PostgresServer
 from tests.paths import REFERENCE_PLAN, ROOT
@@ -91,9 +91,9 @@ def assign_in_process(url: str, data_dir: Path, *, skip: frozenset[int] = frozen
     """Assign every assignable measure but ``skip`` as of ASSIGN_AT with the
     measure service itself (the measure flow's body), in this process."""
     from duban.config import Settings
-    from duban.services.assignment import assign_measure, measures_to_run
-    from duban.services.context import AppContext
+    from duban.services.plans.assignment import assign_measure, measures_to_run
     from duban.timeutil import parse_as_of
+    from duban.wiring import AppContext
     from tests.cluster.harness import SECRET_KEY
 
     context = AppContext(Settings(database_url=url, data_dir=data_dir, secret_key=SECRET_KEY))

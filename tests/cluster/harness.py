@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, aliased
 
-from duban.mail_sink import MailSink, free_port, text_of
+from duban.ops.mail_sink import MailSink, free_port, text_of
 from models import (
     Contact,
     ContactChannel,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 
-from duban.mail_sink import free_port
+from duban.ops.mail_sink import free_port
 
 
 def _bin_dir() -> Path | None:

@@ -20,8 +20,8 @@ from uuid import UUID
 
 import pytest
 
-from duban.cluster import ZOMBIE_MESSAGE, RunOutcome, api_ready, run_deployments
-from duban.mail_sink import MailSink
+from duban.ops.cluster import ZOMBIE_MESSAGE, RunOutcome, api_ready, run_deployments
+from duban.ops.mail_sink import MailSink
 from tests.cluster.conftest import ASSIGN_AT, STRETCHES, Reference, assign_in_process
 from tests.cluster.harness import (
     Cluster,

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.workdays import WorkCalendar
-from duban.services.outbox import DeliveryContext
-from duban.services.sweep import SweepClock
+from duban.services.ladder.sweep import SweepClock
+from duban.services.outbox.deliver import DeliveryContext
 from models import Contact, ContactChannel, Department
 
 ZONE = ZoneInfo("Asia/Shanghai")

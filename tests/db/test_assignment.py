@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.assignment import AssignmentPolicy
 from duban.domain.workdays import WorkCalendar
-from duban.services.assignment import assign_measure, measures_to_run
-from duban.services.calendar_data import build_work_calendar
-from duban.services.plan_files import parse_plan_file
-from duban.services.plan_import import import_plan
+from duban.services.calendar.data import build_work_calendar
+from duban.services.plans.assignment import assign_measure, measures_to_run
+from duban.services.plans.files import parse_plan_file
+from duban.services.plans.importer import import_plan
 from models import Department, Notice, Task, TaskEvent
 from tests.paths import REFERENCE_PLAN
 

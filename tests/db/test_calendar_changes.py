@@ -18,14 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.config import Settings
-from duban.services.calendar_changes import (
+from duban.services.calendar.changes import (
     NextYearWarning,
     calendar_status,
     import_calendar_file,
     next_year_warning,
 )
-from duban.services.calendar_data import load_work_calendar, read_notice_file
-from duban.services.reminders import replay
+from duban.services.calendar.data import load_work_calendar, read_notice_file
+from duban.services.ladder.rounds import replay
 from duban.web import create_app
 from models import Notice, Task, TaskEvent, User
 from tests.conftest import CliRunner

@@ -19,16 +19,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.plan_parser import parse_plan
 from duban.domain.workdays import WorkCalendar
-from duban.services.assignment import assign_measure, measures_to_run
-from duban.services.calendar_data import package_notices, read_notice_file
-from duban.services.directory import directory_from_db
-from duban.services.ics import department_ics
-from duban.services.ledger import build_ledger
-from duban.services.outbox import build_message_context
-from duban.services.outlook import next_steps
-from duban.services.plan_import import import_plan
-from duban.services.reminders import RoundTools, replay
-from duban.services.tasks import list_tasks
+from duban.services.accounts.directory import directory_from_db
+from duban.services.calendar.data import package_notices, read_notice_file
+from duban.services.ladder.outlook import next_steps
+from duban.services.ladder.rounds import RoundTools, replay
+from duban.services.outbox.deliver import build_message_context
+from duban.services.plans.assignment import assign_measure, measures_to_run
+from duban.services.plans.importer import import_plan
+from duban.services.reports.ics import department_ics
+from duban.services.reports.ledger import build_ledger
+from duban.services.tasks.queries import list_tasks
 from models import Delivery, Notice, Task
 from notifications.render import render
 from tests.db.outbox_world import add_contacts, liaison_url

@@ -18,21 +18,21 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.domain.assignment import Fate
 from duban.domain.org import OfficeHours
 from duban.domain.plan_parser import parse_plan
-from duban.mail_sink import MailSink, text_of
-from duban.services import lifecycle
-from duban.services.assignment import AssignResult, assign_measure
-from duban.services.calendar_data import build_work_calendar
-from duban.services.desk import urge_now
-from duban.services.directory import directory_from_db
-from duban.services.ics import department_ics
-from duban.services.ledger import build_ledger
-from duban.services.outbox import DeliveryContext, route
-from duban.services.plan_import import import_plan
-from duban.services.reminders import RoundTools, replay
-from duban.services.scorecard import build_scorecard
-from duban.services.sweep import SweepClock
-from duban.services.tasks import get_task, measure_lights
-from duban.services.withdrawal import cancelled_since, fate_lines
+from duban.ops.mail_sink import MailSink, text_of
+from duban.services.accounts.directory import directory_from_db
+from duban.services.calendar.data import build_work_calendar
+from duban.services.ladder.rounds import RoundTools, replay
+from duban.services.ladder.sweep import SweepClock
+from duban.services.outbox.deliver import DeliveryContext, route
+from duban.services.plans.assignment import AssignResult, assign_measure
+from duban.services.plans.importer import import_plan
+from duban.services.plans.withdrawal import cancelled_since, fate_lines
+from duban.services.reports.ics import department_ics
+from duban.services.reports.ledger import build_ledger
+from duban.services.reports.scorecard import build_scorecard
+from duban.services.tasks import lifecycle
+from duban.services.tasks.desk import urge_now
+from duban.services.tasks.queries import get_task, measure_lights
 from models import Contact, ContactChannel, Delivery, DeliveryItem, Department, Notice, Task
 from notifications.render import render
 from notifications.send import Sender

@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.cli.demo_work import SHOWN, plan_work
 from duban.domain.workdays import WorkCalendar
-from duban.services.assignment import assign_measure
-from duban.services.calendar_data import build_work_calendar
-from duban.services.plan_files import parse_plan_file
-from duban.services.plan_import import import_plan
-from duban.services.tasks import list_tasks
+from duban.services.calendar.data import build_work_calendar
+from duban.services.plans.assignment import assign_measure
+from duban.services.plans.files import parse_plan_file
+from duban.services.plans.importer import import_plan
+from duban.services.tasks.queries import list_tasks
 from models import Department, ExtensionRequest, Notice, Task, TaskEvent
 from tests.paths import REFERENCE_PLAN
 

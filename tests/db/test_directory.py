@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.config import DEFAULT_DIRECTORY_FILE
 from duban.domain.directory import DepartmentKind, Directory
 from duban.domain.errors import DirectoryError
-from duban.services.directory import directory_from_db, load_directory_file, sync_directory
+from duban.services.accounts.directory import directory_from_db, load_directory_file, sync_directory
 from models import Department, DepartmentAlias
 from tests.conftest import WriteLog
 

@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.errors import DirectoryError, DubanError
 from duban.domain.items import Item, ItemSource
-from duban.services.assignment import assign_measure
-from duban.services.calendar_data import build_work_calendar
-from duban.services.items import add_item, list_items
-from duban.services.ledger import build_ledger
-from duban.services.ledger_files import ledger_columns
-from duban.services.plan_import import import_plan
-from duban.services.plans import find_plan
+from duban.services.calendar.data import build_work_calendar
+from duban.services.plans.assignment import assign_measure
+from duban.services.plans.catalog import find_plan
+from duban.services.plans.importer import import_plan
+from duban.services.plans.items import add_item, list_items
+from duban.services.reports.ledger import build_ledger
+from duban.services.reports.ledger_files import ledger_columns
 from models import AuditEntry, Department, Measure, Plan, Section, Task
 from tests.conftest import WriteLog
 from tests.drafts import sample_draft

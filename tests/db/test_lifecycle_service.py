@@ -19,10 +19,10 @@ from duban.domain.errors import DubanError, NotFoundError
 from duban.domain.lifecycle import Action, TaskState, TransitionError
 from duban.domain.status import Light, StatusPolicy, TaskStatus
 from duban.domain.workdays import WorkCalendar
-from duban.services import lifecycle as lc
-from duban.services.calendar_data import build_work_calendar
-from duban.services.lifecycle import ConcurrentChangeError
-from duban.services.tasks import get_task, list_tasks, measure_lights
+from duban.services.calendar.data import build_work_calendar
+from duban.services.tasks import lifecycle as lc
+from duban.services.tasks.lifecycle import ConcurrentChangeError
+from duban.services.tasks.queries import get_task, list_tasks, measure_lights
 from models import Department, ExtensionRequest, IndicatorReading, Task, TaskEvent
 from tests.db.conftest import (
     BEDS,

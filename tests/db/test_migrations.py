@@ -96,7 +96,7 @@ def test_sqlite_migrations_that_rebuild_a_table_keep_the_rows_that_reference_it(
     """Batch migrations rebuild ``tasks`` on SQLite; its events and notices
     (ON DELETE CASCADE) survive going down past 0011 and up again."""
     from duban.db import make_session_factory
-    from duban.services.directory import load_directory_file, sync_directory
+    from duban.services.accounts.directory import load_directory_file, sync_directory
     from models import Notice, TaskEvent
     from tests.db.conftest import at, seed_world
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.config import DEFAULT_DIRECTORY_FILE
 from duban.domain.errors import DubanError
 from duban.domain.escalation import DEFAULT_POLICY
-from duban.services.org import (
+from duban.services.accounts.org import (
     OrgSyncReport,
     contacts_for,
     load_org_file,
@@ -20,7 +20,7 @@ from duban.services.org import (
     org_settings,
     sync_org,
 )
-from duban.services.policy import (
+from duban.services.ladder.policy import (
     PolicyChange,
     apply_current_policy,
     current_policy,

@@ -24,10 +24,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.workdays import WorkCalendar
-from duban.services import outbox
-from duban.services.calendar_data import build_work_calendar
-from duban.services.outbox import DeliveryContext, dispatch, route
-from duban.services.sweep import LEASE
+from duban.services.calendar.data import build_work_calendar
+from duban.services.ladder.sweep import LEASE
+from duban.services.outbox.deliver import DeliveryContext, dispatch, route
+from duban.services.outbox import deliver as outbox
 from models import (
     ContactChannel,
     Delivery,

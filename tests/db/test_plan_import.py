@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.domain.errors import DirectoryError, DraftError
 from duban.domain.plan_draft import Measure as DraftMeasure
 from duban.domain.plan_draft import NewAlias, NewDepartment, PlanDraft, Target
-from duban.services.plan_import import FieldChange, ImportReport, ImportStatus, import_plan
+from duban.services.plans.importer import FieldChange, ImportReport, ImportStatus, import_plan
 from models import Department, Measure, Plan, Responsibility, Section
 from models import Target as TargetRow
 from tests.conftest import WriteLog
@@ -420,7 +420,7 @@ def test_a_plan_stored_under_another_bracket_spelling_is_updated_not_duplicated(
     """Plans imported before the 文号 kept its brackets were stored as 珠委办(2014)99号:
     importing the printed 珠委办〔2014〕99号 updates that plan and gives it the printed key,
     and a key typed either way finds it."""
-    from duban.services.plans import find_plan
+    from duban.services.plans.catalog import find_plan
 
     old = run(session_factory, replace(sample_draft(), doc_number="珠委办(2014)99号"))
     assert old.key == "珠委办(2014)99号"

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.errors import DubanError, NotFoundError
-from duban.services.plan_import import import_plan
-from duban.services.plans import list_plans, show_plan
+from duban.services.plans.catalog import list_plans, show_plan
+from duban.services.plans.importer import import_plan
 from tests.drafts import SAMPLE_DOC_NUMBER, SAMPLE_SOURCE, sample_draft
 
 pytestmark = pytest.mark.usefixtures("synced_directory")

@@ -21,14 +21,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.org import OfficeHours
 from duban.domain.workdays import WorkCalendar
-from duban.services import lifecycle
-from duban.services.assignment import assign_measure
-from duban.services.calendar_data import build_work_calendar
-from duban.services.outbox import DeliveryContext
-from duban.services.plan_files import parse_plan_file
-from duban.services.plan_import import import_plan
-from duban.services.reminders import RoundTools, replay, run_round
-from duban.services.sweep import SweepClock
+from duban.services.calendar.data import build_work_calendar
+from duban.services.ladder.rounds import RoundTools, replay, run_round
+from duban.services.ladder.sweep import SweepClock
+from duban.services.outbox.deliver import DeliveryContext
+from duban.services.plans.assignment import assign_measure
+from duban.services.plans.files import parse_plan_file
+from duban.services.plans.importer import import_plan
+from duban.services.tasks import lifecycle
 from models import Contact, ContactChannel, Delivery, DeliveryItem, Department, Notice, Task
 from tests.paths import REFERENCE_PLAN
 
@@ -327,8 +327,8 @@ def test_crash_mid_sweep_is_recovered_after_the_lease_without_doubles(
     session_factory: sessionmaker[Session], world: str, calendar: WorkCalendar,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from duban.services import sweep as sweep_module
-    from duban.services.sweep import LEASE
+    from duban.services.ladder import sweep as sweep_module
+    from duban.services.ladder.sweep import LEASE
 
     real = sweep_module._advance_one
     calls = {"n": 0}
@@ -361,7 +361,7 @@ def test_crash_mid_sweep_is_recovered_after_the_lease_without_doubles(
 def test_crash_between_send_and_record_resends_at_most_once(
     session_factory: sessionmaker[Session], world: str, calendar: WorkCalendar
 ) -> None:
-    from duban.services.sweep import LEASE
+    from duban.services.ladder.sweep import LEASE
 
     class DiesAfterSending(RecordingSender):
         def send(self, url: str, message: Any) -> Outcome:
@@ -387,7 +387,7 @@ def test_a_task_that_cannot_be_evaluated_does_not_stop_the_others(
     session_factory: sessionmaker[Session], world: str, calendar: WorkCalendar,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from duban.services import sweep as sweep_module
+    from duban.services.ladder import sweep as sweep_module
 
     broken = task_id(session_factory, 10, "珠海市民政局")
     real = sweep_module.timeline_of

@@ -21,15 +21,15 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.config import Settings
-from duban.services.context import AppContext
-from duban.services.round_lock import RoundBusyError, round_lock
+from duban.services.ladder.round_lock import RoundBusyError, round_lock
 from duban.web.scheduler import Scheduler
+from duban.wiring import AppContext
 from tests.conftest import CliRunner
 
 HOLD = """
 import sys, time
 from duban.db import engine_for_url, make_session_factory
-from duban.services.round_lock import round_lock
+from duban.services.ladder.round_lock import round_lock
 factory = make_session_factory(engine_for_url(sys.argv[1]))
 with round_lock(factory, holder="test-holder", shared=sys.argv[2] == "shared"):
     print("held", flush=True)

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from duban.domain.errors import PlanParseError
-from duban.services.documents import read_plan_document
-from duban.services.documents.legacy import soffice_path
-from duban.services.plan_files import parse_plan_file
+from duban.services.plans.documents import read_plan_document
+from duban.services.plans.documents.legacy import soffice_path
+from duban.services.plans.files import parse_plan_file
 from tests.documents.render import write_docx, write_pdf
 
 PLAN = "某工作方案\n一、总体\n1.推进甲工作。(市发改委牵头,市财政局配合)\n"

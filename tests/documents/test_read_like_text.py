@@ -13,8 +13,8 @@ import pytest
 
 from duban.domain.plan_draft import PlanDraft
 from duban.domain.plan_parser import parse_plan
-from duban.services.documents import read_plan_document
-from duban.services.plan_files import parse_plan_document
+from duban.services.plans.documents import read_plan_document
+from duban.services.plans.files import parse_plan_document
 from tests.documents.conftest import CASES, case_id
 from tests.documents.render import HEADER, paragraphs
 from tests.plan_corpus import CorpusDocument

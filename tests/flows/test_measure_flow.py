@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.services.plan_files import parse_plan_file
-from duban.services.plan_import import import_plan
+from duban.services.plans.files import parse_plan_file
+from duban.services.plans.importer import import_plan
 from models import Department, Task
 from tests.paths import REFERENCE_PLAN
 
@@ -127,9 +127,9 @@ def test_lifecycle_extension_and_lights_after_a_real_flow_run(
 
     from duban.domain.lifecycle import TransitionError
     from duban.domain.status import Light, TaskStatus
-    from duban.services import lifecycle
-    from duban.services.calendar_data import build_work_calendar
-    from duban.services.tasks import list_tasks
+    from duban.services.calendar.data import build_work_calendar
+    from duban.services.tasks import lifecycle
+    from duban.services.tasks.queries import list_tasks
     from duban.timeutil import parse_as_of
     from flows.measure import measure_flow
 

@@ -13,12 +13,12 @@ import pytest
 import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.mail_sink import MailSink
-from duban.services.assignment import assign_measure
-from duban.services.calendar_data import build_work_calendar
-from duban.services.org import load_org_file, sync_org
-from duban.services.plan_files import parse_plan_file
-from duban.services.plan_import import import_plan
+from duban.ops.mail_sink import MailSink
+from duban.services.accounts.org import load_org_file, sync_org
+from duban.services.calendar.data import build_work_calendar
+from duban.services.plans.assignment import assign_measure
+from duban.services.plans.files import parse_plan_file
+from duban.services.plans.importer import import_plan
 from tests.conftest import CliRunner
 from tests.paths import REFERENCE_PLAN
 

@@ -28,8 +28,8 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.workdays import WorkCalendar
-from duban.services import lifecycle
-from duban.services.calendar_data import build_work_calendar
+from duban.services.calendar.data import build_work_calendar
+from duban.services.tasks import lifecycle
 from models import Notice
 from tests.db.conftest import CIVIL, HEALTH, HR, World, at, seed_world
 

@@ -19,17 +19,17 @@ from prefect.flows import load_flow_from_entrypoint
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.services import lifecycle
-from duban.services.context import open_context
-from duban.services.digest import (
+from duban.services.accounts.links import LinkSigner
+from duban.services.accounts.org import load_org_file, sync_org
+from duban.services.reports.digest import (
     WEEKLY_BATCH,
     digest_context,
     send_weekly_digest,
     week_of,
 )
-from duban.services.ledger import build_ledger
-from duban.services.links import LinkSigner
-from duban.services.org import load_org_file, sync_org
+from duban.services.reports.ledger import build_ledger
+from duban.services.tasks import lifecycle
+from duban.wiring import open_context
 from models import Delivery, DeliveryItem
 from notifications.render import DEFAULT_TEMPLATES_DIR, render
 from tests.db.conftest import HEALTH, HR, XIANGZHOU, at

@@ -12,15 +12,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.scorecard import Period
 from duban.domain.status import Light, TaskStatus
-from duban.services import lifecycle
-from duban.services.ledger import build_ledger
-from duban.services.ledger_files import (
+from duban.services.reports.ledger import build_ledger
+from duban.services.reports.ledger_files import (
     LEDGER_COLUMNS,
     LIGHT_FILLS,
     write_ledger_csv,
     write_ledger_xlsx,
 )
-from duban.services.scorecard import scorecard_from_ledger
+from duban.services.reports.scorecard import scorecard_from_ledger
+from duban.services.tasks import lifecycle
 from tests.db.conftest import CIVIL, HEALTH, HR, XIANGZHOU, at
 from tests.reports.conftest import History
 

@@ -35,19 +35,19 @@ from duban.domain.org import OfficeHours
 from duban.domain.scorecard import Period
 from duban.domain.status import Light
 from duban.domain.workdays import WorkCalendar
-from duban.services import lifecycle
-from duban.services.assignment import assign_measure, measures_to_run
-from duban.services.calendar_data import build_work_calendar
-from duban.services.directory import load_directory_file, sync_directory
-from duban.services.ledger import Ledger, build_ledger
-from duban.services.ledger_files import LEDGER_COLUMNS, LIGHT_FILLS, write_ledger_xlsx
-from duban.services.outbox import DeliveryContext
-from duban.services.plan_files import parse_plan_file
-from duban.services.plan_import import import_plan
-from duban.services.reminders import RoundTools, run_round
-from duban.services.scorecard import scorecard_from_ledger
-from duban.services.sweep import SweepClock
-from duban.services.tasks import list_tasks
+from duban.services.accounts.directory import load_directory_file, sync_directory
+from duban.services.calendar.data import build_work_calendar
+from duban.services.ladder.rounds import RoundTools, run_round
+from duban.services.ladder.sweep import SweepClock
+from duban.services.outbox.deliver import DeliveryContext
+from duban.services.plans.assignment import assign_measure, measures_to_run
+from duban.services.plans.files import parse_plan_file
+from duban.services.plans.importer import import_plan
+from duban.services.reports.ledger import Ledger, build_ledger
+from duban.services.reports.ledger_files import LEDGER_COLUMNS, LIGHT_FILLS, write_ledger_xlsx
+from duban.services.reports.scorecard import scorecard_from_ledger
+from duban.services.tasks import lifecycle
+from duban.services.tasks.queries import list_tasks
 from models import Department, Measure, Task
 from tests.paths import REFERENCE_PLAN
 

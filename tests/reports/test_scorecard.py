@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.errors import DubanError
 from duban.domain.scorecard import Period, ScoreCounts, ScoreWeights, parse_period, score
-from duban.services.scorecard import build_scorecard
+from duban.services.reports.scorecard import build_scorecard
 from tests.db.conftest import CIVIL, HEALTH, HR, XIANGZHOU
 from tests.reports.conftest import History
 

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from icalendar import Calendar
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.services.links import revoke_links
+from duban.services.accounts.links import revoke_links
 from tests.db.conftest import World
 from tests.security.test_roles_and_csrf import COORDINATOR_PAGES, STAFF_PAGES, count_events
 from tests.web.conftest import AS_OF, csrf

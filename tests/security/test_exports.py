@@ -23,11 +23,11 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.scorecard import Period
-from duban.services import lifecycle
-from duban.services.calendar_data import build_work_calendar
-from duban.services.ledger import build_ledger
-from duban.services.ledger_files import neutralise, write_ledger_csv, write_ledger_xlsx
-from duban.services.scorecard import scorecard_from_ledger
+from duban.services.calendar.data import build_work_calendar
+from duban.services.reports.ledger import build_ledger
+from duban.services.reports.ledger_files import neutralise, write_ledger_csv, write_ledger_xlsx
+from duban.services.reports.scorecard import scorecard_from_ledger
+from duban.services.tasks import lifecycle
 from models import Department
 from tests.db.conftest import HEALTH, World, at
 

@@ -22,10 +22,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.indicators import range_problem, value_range
-from duban.services import lifecycle
-from duban.services.charts import indicator_chart
-from duban.services.context import open_context
-from duban.services.digest import send_weekly_digest
+from duban.services.reports.charts import indicator_chart
+from duban.services.reports.digest import send_weekly_digest
+from duban.services.tasks import lifecycle
+from duban.wiring import open_context
 from models import Delivery, IndicatorReading, Target, Task, TaskEvent
 from tests.conftest import CliRunner
 from tests.db.conftest import BEDS, HEALTH, REIMBURSEMENT, World, at, seed_world

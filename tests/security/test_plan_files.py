@@ -16,7 +16,7 @@ import pytest
 from duban.config import REFERENCE_PLAN_FILE
 from duban.domain.errors import PlanParseError
 from duban.domain.text_decoding import decode_plan_bytes
-from duban.services.plan_files import read_plan_text
+from duban.services.plans.files import read_plan_text
 
 MB = 1024 * 1024
 

@@ -17,7 +17,7 @@ import pytest
 from duban.config import Settings
 from duban.db import upgrade
 from duban.private_files import private_dir, write_private
-from duban.services.links import KEY_FILE, signing_key
+from duban.services.accounts.links import KEY_FILE, signing_key
 
 
 def mode(path: Path) -> int:

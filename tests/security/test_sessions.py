@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.config import Settings
-from duban.services.accounts import add_user, deactivate_user
+from duban.services.accounts.staff import add_user, deactivate_user
 from duban.web.state import Clock
 from models import StaffSession
 from tests.db.conftest import World

@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.services import accounts
-from duban.services.accounts import authenticate
+from duban.services.accounts import staff as accounts
+from duban.services.accounts.staff import authenticate
 from duban.web.signin import MAX_FAILURES_PER_NAME, LoginThrottle, SignIn, name_key
 from models import User
 from tests.db.conftest import World

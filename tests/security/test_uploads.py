@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.config import Settings
 from duban.domain.errors import DubanError
-from duban.services.attachments import NAME_BYTES, Upload, safe_name, staged_files
+from duban.services.tasks.attachments import NAME_BYTES, Upload, safe_name, staged_files
 from models import Attachment, TaskEvent
 from tests.db.conftest import World
 from tests.web.conftest import csrf

@@ -21,7 +21,7 @@ from duban.domain.assignment import (
 from duban.domain.errors import DubanError
 from duban.domain.plan_draft import Role
 from duban.domain.workdays import WorkCalendar
-from duban.services.calendar_data import build_work_calendar
+from duban.services.calendar.data import build_work_calendar
 
 DISTRICTS = ("香洲区", "斗门区", "金湾区")
 

@@ -10,7 +10,7 @@ import pytest
 
 from duban.config import Settings
 from duban.domain.workdays import CalendarError, WorkCalendar
-from duban.services.calendar_data import (
+from duban.services.calendar.data import (
     SHIPPED_CALENDAR_DIR,
     build_work_calendar,
     load_work_calendar,
@@ -243,7 +243,7 @@ def test_a_running_process_reads_a_year_added_to_the_calendar_directory(
 ) -> None:
     import shutil
 
-    from duban.services.context import AppContext
+    from duban.wiring import AppContext
     from tests.paths import FIXTURES
 
     operator = tmp_path / "calendar"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from duban.cluster import (
+from duban.ops.cluster import (
     PREFECT_DB_VARIABLE,
     ClusterError,
     ClusterPlan,

@@ -6,7 +6,7 @@ import pytest
 
 from duban.domain.directory import Department, DepartmentKind, Directory, collective_kind
 from duban.domain.plan_parser import parse_plan
-from duban.services.draft_io import dump_draft, load_draft
+from duban.services.plans.draft_io import dump_draft, load_draft
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import pytest
 
 from duban.domain.errors import DraftError
 from duban.domain.plan_draft import NewAlias, NewDepartment, ParseWarning, WarningKind
-from duban.services.draft_io import dump_draft, load_draft
+from duban.services.plans.draft_io import dump_draft, load_draft
 from tests.drafts import sample_draft
 
 

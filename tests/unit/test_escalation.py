@@ -23,7 +23,7 @@ from duban.domain.escalation import (
 )
 from duban.domain.lifecycle import TaskState
 from duban.domain.workdays import WorkCalendar
-from duban.services.calendar_data import build_work_calendar
+from duban.services.calendar.data import build_work_calendar
 
 TASK = TaskTimeline(state=TaskState.ASSIGNED, assigned_on=date(2015, 9, 1), due=date(2015, 12, 31))
 

@@ -23,7 +23,7 @@ from duban.domain.org import (
     parse_org,
 )
 from duban.domain.workdays import WorkCalendar
-from duban.services.calendar_data import build_work_calendar
+from duban.services.calendar.data import build_work_calendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SECRET = "S3cretPw"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from duban.domain.plan_draft import PlanDraft
-from duban.services.directory import load_directory_file
-from duban.services.plan_files import parse_plan_file
+from duban.services.accounts.directory import load_directory_file
+from duban.services.plans.files import parse_plan_file
 from tests.paths import REFERENCE_PLAN, default_directory_file
 
 # measure -> (lead, supporting) exactly as printed, 各区 as its own entry.

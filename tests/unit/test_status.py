@@ -20,7 +20,7 @@ from duban.domain.status import (
     worst_light,
 )
 from duban.domain.workdays import WorkCalendar
-from duban.services.calendar_data import build_work_calendar
+from duban.services.calendar.data import build_work_calendar
 
 DUE = date(2015, 12, 31)
 

@@ -21,8 +21,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.config import Settings
-from duban.services.calendar_data import build_work_calendar
-from duban.services.links import LinkSigner, department_token
+from duban.services.accounts.links import LinkSigner, department_token
+from duban.services.calendar.data import build_work_calendar
 from duban.web import create_app
 from models import Task, User
 from tests.db.conftest import World, at, seed_world

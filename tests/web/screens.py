@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from duban.config import Settings
-from duban.mail_sink import free_port
+from duban.ops.mail_sink import free_port
 from tests.paths import ROOT
 
 if TYPE_CHECKING:
@@ -205,7 +205,7 @@ def serve(
     """``duban serve`` on ``settings`` (database, data dir, secret key, base URL)
     at ``port`` (default: a free one) on 127.0.0.1 with its clock at ``as_of``;
     yields the base URL once ``/healthz`` answers, stops the server afterwards.
-    Pick the port first (:func:`duban.mail_sink.free_port`) when messages sent
+    Pick the port first (:func:`duban.ops.mail_sink.free_port`) when messages sent
     before serving must link to it."""
     port = port or free_port()
     env = {

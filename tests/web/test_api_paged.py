@@ -9,8 +9,8 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.services.calendar_data import build_work_calendar
-from duban.services.tasks import list_tasks, task_page
+from duban.services.calendar.data import build_work_calendar
+from duban.services.tasks.queries import list_tasks, task_page
 from duban.web.api import DEFAULT_LIMIT, MAX_LIMIT
 from tests.db.conftest import World
 from tests.reports.conftest import History

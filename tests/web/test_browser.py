@@ -30,13 +30,13 @@ from duban.cli.demo import demo_org
 from duban.config import Settings
 from duban.db import engine_for_url, make_session_factory
 from duban.domain.org import parse_org
-from duban.mail_sink import MailSink, free_port
-from duban.services.accounts import add_user
-from duban.services.context import AppContext
-from duban.services.directory import load_directory_file, sync_directory
-from duban.services.links import LinkSigner, task_link
-from duban.services.org import sync_org
-from duban.services.reminders import replay
+from duban.ops.mail_sink import MailSink, free_port
+from duban.services.accounts.directory import load_directory_file, sync_directory
+from duban.services.accounts.links import LinkSigner, task_link
+from duban.services.accounts.org import sync_org
+from duban.services.accounts.staff import add_user
+from duban.services.ladder.rounds import replay
+from duban.wiring import AppContext
 from models import Department, Measure, Plan, Task
 from notifications.send import validate_url
 from tests.db.conftest import REIMBURSEMENT, World, at, seed_world

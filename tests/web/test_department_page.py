@@ -159,7 +159,7 @@ def test_a_cancelled_task_stays_in_view_under_its_tab_without_actions(
     login: Login,
     session_factory: sessionmaker[Session],
 ) -> None:
-    from duban.services.withdrawal import cancel_withdrawn
+    from duban.services.plans.withdrawal import cancel_withdrawn
     from models import Task
     from tests.web.conftest import AS_OF
 

@@ -2,7 +2,7 @@
 
 ``duban serve`` runs with its reminder thread (as in production), its clock in
 office hours on 2016-01-20, every contact routed to a loopback mail server
-(:class:`duban.mail_sink.MailSink`). A coordinator works the queue: 催办 by
+(:class:`duban.ops.mail_sink.MailSink`). A coordinator works the queue: 催办 by
 hand reaches the department's liaison by mail and the escalation log; a
 黄色/红色督办单 is issued, downloaded as .docx (read back with python-docx) and
 as PDF (rendered to PNG with pdftoppm). A department on a phone acts from the
@@ -32,13 +32,13 @@ from duban.cli.demo import demo_org
 from duban.config import Settings
 from duban.db import engine_for_url, make_session_factory
 from duban.domain.org import parse_org
-from duban.mail_sink import MailSink, free_port, text_of
-from duban.services.accounts import add_user
-from duban.services.context import AppContext
-from duban.services.directory import load_directory_file, sync_directory
-from duban.services.links import LinkSigner, task_link
-from duban.services.org import sync_org
-from duban.services.reminders import replay
+from duban.ops.mail_sink import MailSink, free_port, text_of
+from duban.services.accounts.directory import load_directory_file, sync_directory
+from duban.services.accounts.links import LinkSigner, task_link
+from duban.services.accounts.org import sync_org
+from duban.services.accounts.staff import add_user
+from duban.services.ladder.rounds import replay
+from duban.wiring import AppContext
 from models import Notice, Task
 from notifications.send import validate_url
 from tests.db.conftest import World, at, seed_world

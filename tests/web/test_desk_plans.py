@@ -259,7 +259,7 @@ def test_a_task_already_late_is_assigned_only_once_the_coordinator_confirms(
     client: TestClient, world: World, login: Login, session_factory: sessionmaker[Session]
 ) -> None:
     from duban.domain.plan_parser import parse_plan
-    from duban.services.plan_import import import_plan
+    from duban.services.plans.importer import import_plan
 
     draft = parse_plan(LATE_PLAN, known=lambda name: True, source_name="late.txt")
     key = import_plan(draft, session_factory=session_factory).key

@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from duban.config import Settings
-from duban.services.documents import MAX_DOCUMENT_BYTES
+from duban.services.plans.documents import MAX_DOCUMENT_BYTES
 from tests.db.conftest import World
 from tests.documents.render import write_docx
 from tests.plan_corpus import corpus_documents

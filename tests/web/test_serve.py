@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.config import Settings
-from duban.services.accounts import authenticate
-from duban.services.context import AppContext
+from duban.services.accounts.staff import authenticate
 from duban.web.scheduler import Scheduler
+from duban.wiring import AppContext
 from models import Notice, Task, User
 from tests.conftest import CliRunner
 from tests.db.conftest import World, at

@@ -1,0 +1,191 @@
+"""Whom a delivery is for, and the message context written for that reader.
+
+A delivery goes to one contact; what it says depends on who that is:
+
+- a **department** contact (liaison, head): its own tasks, each naming the
+  department and its role, with the department's signed link (its forms). If
+  the department leads a measure and is told about a supporting unit's task
+  (the 督办 copy to the lead department), those tasks come as a separate part,
+  grouped by measure, each with a link signed for the *reader's* department,
+  which opens a read-only view (``duban.services.accounts.links.may_watch``), never the
+  supporter's forms. Templates: the step's own for one own item, ``digest``
+  for several, ``lead_digest`` when the message is only about supporters.
+- a **staff** contact (督办科 coordinators, 督查室 supervisors): ``staff_digest``,
+  grouped by measure, each task naming its unit, role, how late, which rung,
+  with the link to the staff page of the task (``BASE/tasks/ID``, which asks to
+  sign in) — never a department token. Delivery-failure reports come as a
+  ``failures`` list naming every department of the failed delivery; a message
+  of failure reports only uses the ``delivery_failed`` template.
+
+The render contract is in ``notifications/render.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from duban.domain.escalation import StepKey, step_label
+from duban.services.accounts.links import reader_task_link, staff_task_link
+from duban.services.ladder.sweep import policy_for
+from duban.services.outbox.deliver import FAILED_STEP, DeliveryContext, _item_context
+from models import Delivery, Department, Notice, Task
+
+STAFF_STEP = "staff_digest"
+LEAD_STEP = "lead_digest"
+DIGEST_STEP = "digest"
+STAFF_OFFICES = {"coordinator": "督办科", "supervisor": "督查室"}
+
+
+def compose(
+    session: Session, delivery: Delivery, context: DeliveryContext, now: Any
+) -> tuple[str, dict[str, Any]]:
+    """The template name and render context of a notice delivery for its reader.
+
+    Raises whatever loading its notices and tasks raises (the outbox records
+    that as a failed attempt)."""
+    rows: list[tuple[dict[str, Any], str, Task]] = []
+    for item in delivery.items:
+        notice = session.get(Notice, item.notice_id)
+        assert notice is not None
+        task = session.get(Task, notice.task_id)
+        assert task is not None
+        entry, template = _item_context(session, notice, task, context, now)
+        if template == FAILED_STEP:
+            entry["failure"] = failure_report(session, notice, base_url=context.base_url)
+        rows.append((entry, template, task))
+    # Most severe first, then by measure and due date: the same order however
+    # (and by how many routers at once) the items were added.
+    rows.sort(
+        key=lambda row: (
+            -int(row[0]["level"]),
+            row[0]["measure_number"],
+            row[0]["due"],
+            row[0]["department"],
+            row[0]["step"],
+        )
+    )
+    contact = delivery.contact
+    common: dict[str, Any] = {
+        "recipient_name": contact.name,
+        "sender": context.sender_name,
+        "base_url": context.base_url or "",
+    }
+    if contact.department_id is None:
+        return _for_staff(contact.role, rows, context, common)
+    own = session.get(Department, contact.department_id)
+    mine = [row for row in rows if row[2].department_id == contact.department_id]
+    watched = [row for row in rows if row[2].department_id != contact.department_id]
+    for entry, _template, task in watched:
+        entry["link"] = reader_task_link(
+            session,
+            task,
+            reader_department_id=contact.department_id,
+            base_url=context.base_url,
+            now=now,
+            signer=context.link_signer,
+        )
+        entry["read_only"] = True
+    values: dict[str, Any] = {**common, "department": own.name if own else ""}
+    if not watched:
+        template = mine[0][1] if len(mine) == 1 else DIGEST_STEP
+        extra = mine[0][0].get("failure") or {} if template == FAILED_STEP else {}
+        return template, {**_failed_fields(extra), **values, "items": [r[0] for r in mine]}
+    if not mine:
+        return LEAD_STEP, {**values, "items": [r[0] for r in watched]}
+    return DIGEST_STEP, {
+        **values,
+        "items": [r[0] for r in mine],
+        "watched_items": [r[0] for r in watched],
+    }
+
+
+def _for_staff(
+    role: str,
+    rows: list[tuple[dict[str, Any], str, Task]],
+    context: DeliveryContext,
+    common: dict[str, Any],
+) -> tuple[str, dict[str, Any]]:
+    failures = [row[0]["failure"] for row in rows if row[1] == FAILED_STEP]
+    items = []
+    for entry, template, task in rows:
+        if template == FAILED_STEP:
+            continue
+        entry["link"] = staff_task_link(task.id, base_url=context.base_url)
+        items.append(entry)
+    office = STAFF_OFFICES.get(role, "督办科")
+    values = {
+        **common,
+        "department": office,
+        "reader": role,  # a supervisor reads; a coordinator also acts
+        "items": items,
+        "failures": failures,
+    }
+    if not items:
+        return FAILED_STEP, {**_failed_fields(failures[0]), **values}
+    return STAFF_STEP, values
+
+
+def _failed_fields(failure: dict[str, Any]) -> dict[str, Any]:
+    """The single-report fields of ``delivery_failed`` (see notifications.render)."""
+    if not failure:
+        return {}
+    return {
+        key: failure[key]
+        for key in (
+            "failed_step_label",
+            "failed_contact",
+            "failed_error",
+            "failed_attempts",
+            "failed_recipient",
+            "failed_departments",
+            "failed_tasks",
+            "failed_link",
+        )
+    }
+
+
+def failure_report(session: Session, notice: Notice, *, base_url: str | None) -> dict[str, Any]:
+    """What the coordinators need to fix a failed delivery: which steps, to whom
+    (the template prints only the contact's privacy form), every department of
+    the tasks it carried, the error, the tries and the desk page of it."""
+    failed = session.get(Delivery, int(StepKey.parse(notice.step).anchor))
+    if failed is None:  # pragma: no cover - deliveries are never deleted
+        return {
+            "failed_step_label": "通知",
+            "failed_contact": "",
+            "failed_error": notice.reason or "",
+            "failed_attempts": 0,
+            "failed_recipient": "",
+            "failed_departments": [],
+            "failed_tasks": 0,
+            "failed_link": "",
+        }
+    labels: list[str] = []
+    departments: list[str] = []
+    tasks: set[int] = set()
+    for item in failed.items:
+        carried = session.get(Notice, item.notice_id)
+        task = session.get(Task, carried.task_id) if carried else None
+        if carried is None or task is None:
+            continue
+        tasks.add(task.id)
+        label = step_label(policy_for(session, task.policy_id), carried.step)
+        if label not in labels:
+            labels.append(label)
+        department = session.get(Department, task.department_id)
+        if department is not None and department.name not in departments:
+            departments.append(department.name)
+    contact = failed.contact
+    link = f"{base_url.rstrip('/')}/desk/deliveries/{failed.id}" if base_url else ""
+    return {
+        "failed_step_label": "、".join(labels) or "通知",
+        "failed_contact": failed.channel.url_privacy,
+        "failed_error": failed.last_error or "",
+        "failed_attempts": failed.attempts,
+        "failed_recipient": contact.name if contact else "",
+        "failed_departments": sorted(departments),
+        "failed_tasks": len(tasks),
+        "failed_link": link,
+    }

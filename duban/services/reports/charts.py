@@ -1,0 +1,417 @@
+"""Indicator trajectories: reported values against the straight line to target.
+
+For a measure with numeric targets, :func:`measure_trajectories` gives one
+:class:`IndicatorPanel` per target, with one :class:`Series` per task that
+reports it (the department's readings up to ``as_of``, and the straight path
+from its first reading — the baseline, as in
+:func:`duban.domain.status.behind_trajectory` — to the target value on the
+task's due date). :func:`trajectory_svg` draws the panels as one small SVG
+(Jinja2 template ``templates/reports/indicator_chart.svg``, autoescaped), no
+plotting library needed; :func:`indicator_chart` does both.
+
+Readings no report could give today (not finite, or beyond ±10¹⁵, stored
+before values were checked) are left out of the chart, so it is always drawn.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload, sessionmaker
+
+from duban.domain.errors import DubanError, NotFoundError
+from duban.domain.indicators import plottable
+from duban.domain.lifecycle import TaskState
+from duban.domain.status import (
+    Indicator,
+    Reading,
+    TaskFacts,
+    behind_trajectory,
+    expected_value,
+)
+from duban.services.plans.catalog import find_plan
+from duban.services.tasks.queries import (
+    TASK_ROLE_LABELS,
+    indicator_name,
+    local_date,
+    numeric_targets,
+)
+from models import IndicatorReading, Measure, Target, Task
+from notifications.render import DEFAULT_TEMPLATES_DIR
+
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+WIDTH, PANEL_HEIGHT = 820, 300
+PLOT_BOUND = 1e15  # beyond any believable reading (see duban.domain.indicators)
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 64, 230, 44, 40
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a panel's parts go: the wide layout has its legend on the right,
+    the narrow one (a phone's width) under the plot."""
+
+    width: int = WIDTH
+    plot_height: int = PANEL_HEIGHT
+    margin_left: int = MARGIN_LEFT
+    margin_right: int = MARGIN_RIGHT
+    legend_below: bool = False
+    legend_step: int = 20
+
+    def panel_height(self, series: int) -> int:
+        if not self.legend_below:
+            return self.plot_height
+        return self.plot_height + 16 + self.legend_step * (series + 1)
+
+
+WIDE = Layout()
+NARROW = Layout(width=360, plot_height=240, margin_left=40, margin_right=12,
+                legend_below=True, legend_step=18)
+
+
+@dataclass
+class Series:
+    """One task's readings of one indicator, and its straight-line path."""
+
+    task_id: int
+    department: str
+    role_label: str
+    assigned_on: date
+    due: date
+    readings: list[Reading]
+    behind: bool = False
+
+    @property
+    def baseline(self) -> Reading | None:
+        return self.readings[0] if self.readings else None
+
+
+@dataclass
+class IndicatorPanel:
+    """One numeric target of the measure and every task reporting it."""
+
+    target_id: int
+    indicator: str
+    comparator: str
+    value: float
+    unit: str
+    series: list[Series] = field(default_factory=list)
+
+
+def measure_trajectories(
+    session_factory: sessionmaker[Session],
+    *,
+    measure: int,
+    as_of: date,
+    plan: str | int | None = None,
+) -> tuple[str, list[IndicatorPanel]]:
+    """The measure's title and its panels (readings up to ``as_of``).
+
+    Raises NotFoundError for an unknown plan or measure, DubanError when the
+    measure has no numeric target with tasks.
+    """
+    with session_factory() as session:
+        return load_trajectories(session, measure=measure, as_of=as_of, plan=plan)
+
+
+def load_trajectories(
+    session: Session, *, measure: int, as_of: date, plan: str | int | None = None
+) -> tuple[str, list[IndicatorPanel]]:
+    """:func:`measure_trajectories` read in an open ``session`` (read only)."""
+    found = find_plan(plan, session=session)
+    row = session.scalar(
+        select(Measure).where(Measure.plan_id == found.id, Measure.number == measure)
+    )
+    if row is None:
+        raise NotFoundError(f"工作方案“{found.key}”中没有第{measure}项措施")
+    targets = list(
+        session.scalars(select(Target).where(Target.measure_id == row.id).order_by(Target.position))
+    )
+    tasks = list(
+        session.scalars(
+            select(Task)
+            .options(joinedload(Task.department))
+            .where(Task.measure_id == row.id)
+            .order_by(Task.deadline, Task.role, Task.id)
+        )
+    )
+    readings: dict[tuple[int, int], list[Reading]] = defaultdict(list)
+    for reading in session.scalars(
+        select(IndicatorReading)
+        .where(
+            IndicatorReading.task_id.in_([t.id for t in tasks]),
+            IndicatorReading.reported_on <= as_of,
+        )
+        .order_by(IndicatorReading.reported_on, IndicatorReading.id)
+    ):
+        if plottable(reading.value, bound=PLOT_BOUND):
+            readings[(reading.task_id, reading.target_id)].append(
+                Reading(reading.reported_on, reading.value)
+            )
+    panels: dict[int, IndicatorPanel] = {}
+    for task in tasks:
+        for target in numeric_targets(task, targets):
+            assert target.value is not None
+            panel = panels.setdefault(
+                target.id,
+                IndicatorPanel(
+                    target_id=target.id,
+                    indicator=indicator_name(target),
+                    comparator=target.comparator or ">=",
+                    value=target.value,
+                    unit=target.unit or "",
+                ),
+            )
+            series = Series(
+                task_id=task.id,
+                department=task.department.name,
+                role_label=TASK_ROLE_LABELS.get(task.role, task.role),
+                assigned_on=local_date(task.assigned_at),
+                due=task.due,
+                readings=readings[(task.id, target.id)],
+            )
+            series.behind = _behind(series, panel, as_of)
+            panel.series.append(series)
+    if not panels:
+        raise DubanError(f"措施{measure}“{row.title}”没有已交办的量化指标,无法绘制指标进度图")
+    return row.title, list(panels.values())
+
+
+def _behind(series: Series, panel: IndicatorPanel, as_of: date) -> bool:
+    facts = TaskFacts(
+        state=TaskState.IN_PROGRESS,
+        due=series.due,
+        original_due=series.due,
+        assigned_on=series.assigned_on,
+        indicator=Indicator(panel.comparator, panel.value),
+        readings=tuple(series.readings),
+    )
+    return behind_trajectory(facts, as_of)
+
+
+# --- drawing -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Maps dates and values into one panel's plot area (SVG coordinates)."""
+
+    start: date
+    end: date
+    low: float
+    high: float
+    left: float
+    right: float
+    top: float
+    bottom: float
+
+    def x(self, day: date) -> float:
+        span = max((self.end - self.start).days, 1)
+        return round(self.left + (self.right - self.left) * (day - self.start).days / span, 1)
+
+    def y(self, value: float) -> float:
+        span = (self.high - self.low) or 1.0
+        return round(self.bottom - (self.bottom - self.top) * (value - self.low) / span, 1)
+
+
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Round tick values covering [low, high] (1, 2 or 5 times a power of ten apart)."""
+    if high <= low:
+        high = low + 1
+    raw = (high - low) / max(count, 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = math.floor(low / step) * step
+    ticks = []
+    value = first
+    while value <= high + step * 1e-9:
+        ticks.append(round(value, 10))
+        value += step
+    if ticks[-1] < high:
+        ticks.append(round(ticks[-1] + step, 10))
+    return ticks
+
+
+def _month_ticks(start: date, end: date, most: int = 8) -> list[date]:
+    months = (end.year - start.year) * 12 + end.month - start.month + 1
+    every = max(1, math.ceil(months / most))
+    ticks, year, month = [], start.year, start.month
+    index = 0
+    while date(year, month, 1) <= end:
+        if date(year, month, 1) >= start and index % every == 0:
+            ticks.append(date(year, month, 1))
+        index += 1
+        month += 1
+        if month > 12:
+            year, month = year + 1, 1
+    return ticks
+
+
+def _panel_view(
+    panel: IndicatorPanel, top: float, as_of: date, layout: Layout = WIDE
+) -> dict[str, object]:
+    starts = [s.assigned_on for s in panel.series] + [
+        r.on for s in panel.series for r in s.readings
+    ]
+    ends = [s.due for s in panel.series] + [as_of]
+    start, end = min(starts), max(ends)
+    end = max(end, start + timedelta(days=30))
+    values = [_clamp(panel.value)] + [r.value for s in panel.series for r in s.readings]
+    low, high = min(values), max(values)
+    pad = (high - low) * 0.1 or abs(high) * 0.1 or 1.0
+    ticks = nice_ticks(low - pad, high + pad)
+    scale = Scale(
+        start=start,
+        end=end,
+        low=ticks[0],
+        high=ticks[-1],
+        left=layout.margin_left,
+        right=layout.width - layout.margin_right,
+        top=top + MARGIN_TOP,
+        bottom=top + layout.plot_height - MARGIN_BOTTOM,
+    )
+    if layout.legend_below:
+        legend_x, legend_top = float(layout.margin_left), scale.bottom + 34
+    else:
+        legend_x, legend_top = float(layout.width - layout.margin_right + 16), scale.top + 8
+    lines = []
+    for index, series in enumerate(panel.series):
+        colour = PALETTE[index % len(PALETTE)]
+        base = series.baseline
+        path = None
+        if base is not None:
+            indicator = Indicator(panel.comparator, _clamp(panel.value))
+            at_due = expected_value(indicator, base, series.due, series.due)
+            path = {
+                "x1": scale.x(base.on),
+                "y1": scale.y(base.value),
+                "x2": scale.x(series.due),
+                "y2": scale.y(at_due),
+            }
+        lines.append(
+            {
+                "colour": colour,
+                "label": f"{series.department}({series.role_label})",
+                "behind": series.behind,
+                "lx": legend_x,
+                "ly": legend_top + index * layout.legend_step,
+                "points": [
+                    {"x": scale.x(r.on), "y": scale.y(r.value), "on": r.on, "value": r.value}
+                    for r in series.readings
+                ],
+                "path": path,
+                "empty": not series.readings,
+            }
+        )
+    sign = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "=": "="}.get(panel.comparator, "")
+    return {
+        "top": top,
+        "title": _fit(f"{panel.indicator}(目标 {sign}{_fmt(panel.value)}{panel.unit})", layout),
+        "full_title": f"{panel.indicator}(目标 {sign}{_fmt(panel.value)}{panel.unit})",
+        "title_x": 8 if layout.legend_below else scale.left,
+        "unit": panel.unit,
+        "left": scale.left,
+        "right": scale.right,
+        "plot_top": scale.top,
+        "plot_bottom": scale.bottom,
+        "target_y": scale.y(_clamp(panel.value)),
+        "target_label": f"目标 {_fmt(panel.value)}{panel.unit}",
+        "as_of_x": scale.x(as_of) if start <= as_of <= end else None,
+        "y_ticks": [{"y": scale.y(t), "label": _fmt(t)} for t in ticks],
+        "x_ticks": [
+            {"x": scale.x(d), "label": f"{d.year}-{d.month:02d}"}
+            for d in _month_ticks(start, end, 4 if layout.legend_below else 8)
+        ],
+        "lines": lines,
+        "legend_x": legend_x,
+        # the straight-line entry, after the series (a little apart when wide)
+        "path_ly": legend_top + len(lines) * layout.legend_step + (0 if layout.legend_below else 6),
+    }
+
+
+def _fit(text: str, layout: Layout) -> str:
+    """``text`` cut with … to the narrow layout's line (13 px a character)."""
+    room = (layout.width - 16) // 13
+    if not layout.legend_below or len(text) <= room:
+        return text
+    return text[: room - 1] + "…"
+
+
+def _clamp(value: float) -> float:
+    """A target value the scale can take (a plan may hold anything)."""
+    if not math.isfinite(value):
+        return 0.0
+    return max(-PLOT_BOUND, min(PLOT_BOUND, value))
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.10g}"
+
+
+def trajectory_svg(
+    title: str,
+    panels: list[IndicatorPanel],
+    *,
+    as_of: date,
+    templates_dir: Path = DEFAULT_TEMPLATES_DIR,
+    layout: Layout = WIDE,
+) -> str:
+    """The SVG document (UTF-8 text) of the panels, stacked under ``title``;
+    ``layout`` :data:`WIDE` (legend on the right) or :data:`NARROW` (a
+    phone's width, the legend under each plot)."""
+    header = 56 if layout.legend_below else 36
+    views = []
+    top = header
+    for panel in panels:
+        views.append(_panel_view(panel, top, as_of, layout))
+        top += layout.panel_height(len(panel.series))
+    template = _environment(Path(templates_dir).resolve()).get_template(
+        "reports/indicator_chart.svg"
+    )
+    return template.render(
+        title=title,
+        as_of=as_of,
+        width=layout.width,
+        height=top,
+        panels=views,
+        # the day: right of the title when wide, on its own line when narrow
+        as_of_at=(16, 44, "start") if layout.legend_below else (layout.width - 16, 24, "end"),
+    )
+
+
+def svg_template(name: str, templates_dir: Path = DEFAULT_TEMPLATES_DIR) -> jinja2.Template:
+    """The SVG template ``name`` under ``templates_dir`` (autoescaped, strict)."""
+    return _environment(Path(templates_dir).resolve()).get_template(name)
+
+
+@lru_cache(maxsize=4)
+def _environment(root: Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(root)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def indicator_chart(
+    session_factory: sessionmaker[Session],
+    *,
+    measure: int,
+    as_of: date,
+    plan: str | int | None = None,
+    templates_dir: Path = DEFAULT_TEMPLATES_DIR,
+) -> str:
+    """The SVG chart of measure ``measure``'s numeric targets as of ``as_of``
+    (errors as :func:`measure_trajectories`)."""
+    title, panels = measure_trajectories(session_factory, measure=measure, as_of=as_of, plan=plan)
+    return trajectory_svg(
+        f"措施{measure} {title}", panels, as_of=as_of, templates_dir=templates_dir
+    )

@@ -1,0 +1,403 @@
+"""The weekly digest, through the same outbox as every other message.
+
+Two messages a week, each a *scheduled report*: a delivery that carries no
+notice. :func:`queue_weekly_digest` records one delivery per channel of
+
+- every supervisor (督查室) and coordinator (督办科): ``weekly_digest`` — red
+  and yellow measures, escalations of the past seven days, departments with
+  missing progress reports, with the ledger (.xlsx) attached, and an SVG
+  indicator chart for each measure whose numbers are behind their line;
+- the liaison of every department that still has unfinished tasks:
+  ``weekly_summary`` — its own open tasks, with status and light.
+
+Identity without a schema change: a scheduled report is a delivery in batch
+:data:`WEEKLY_BATCH` (0; the day's notice digests use batches 1, 2, …) whose
+``day`` is the Monday of the ISO week, so the unique (channel, day, batch)
+makes it at most one per channel and week, also when two runs race. The
+delivery is recorded before it is sent and the outbox's dispatch sends it
+like any other: claimed by compare-and-set, retried with back-off, given up
+after permanent errors (there is no notice to mark failed, so no failure
+report is queued; the delivery log shows it). Its content is built when it is
+sent (:func:`report_message`, called by the outbox) as of the local day it
+was queued (``created_at``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from duban.db import insert_for
+from duban.domain.errors import DubanError
+from duban.domain.lifecycle import TaskState
+from duban.domain.scorecard import Period
+from duban.domain.status import LIGHT_LABELS, Light, worst_light
+from duban.services.accounts.links import department_token
+from duban.services.accounts.org import ContactWithChannels, contacts_for
+from duban.services.ladder.rounds import RoundReport, RoundTools, run_round
+from duban.services.ladder.sweep import SweepClock
+from duban.services.outbox.deliver import DeliveryContext, SendTimeFn
+from duban.services.reports.charts import load_trajectories, trajectory_svg
+from duban.services.reports.ledger import Ledger, LedgerRow, load_ledger
+from duban.services.reports.ledger_files import write_ledger_xlsx
+from duban.services.reports.scorecard import scorecard_from_ledger
+from models import Delivery, Task
+
+WEEKLY_BATCH = 0
+DIGEST_STEP = "weekly_digest"
+SUMMARY_STEP = "weekly_summary"
+WINDOW_DAYS = 7
+BEHIND = "指标进度落后"
+
+
+@dataclass
+class DigestQueueReport:
+    """What :func:`queue_weekly_digest` recorded for the week starting ``week``."""
+
+    week: date
+    digests: int = 0  # new deliveries to supervisors and coordinators
+    summaries: int = 0  # new deliveries to liaisons
+    existing: int = 0  # already queued this week
+    deliveries: list[int] = field(default_factory=list)
+
+
+@dataclass
+class ReportMessage:
+    """A scheduled report ready to render: template (step), context, and the
+    files to attach, which live in ``scratch`` until :meth:`discard`."""
+
+    template: str
+    context: dict[str, Any]
+    attachments: list[Path] = field(default_factory=list)
+    scratch: Path | None = None
+
+    def discard(self) -> None:
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def week_of(day: date) -> date:
+    """The Monday of ``day``'s ISO week: the identity of a weekly delivery."""
+    return day - timedelta(days=day.weekday())
+
+
+# --- queueing ------------------------------------------------------------------
+
+
+def queue_weekly_digest(
+    session_factory: sessionmaker[Session],
+    *,
+    now: datetime,
+    send_time: SendTimeFn,
+    clock: SweepClock | None = None,
+) -> DigestQueueReport:
+    """Record this week's digest and summaries (see the module docstring).
+
+    Each goes out at ``send_time(now)`` (inside office hours on a working day).
+    Running again in the same week records nothing new (``existing`` counts
+    what was there). Returns the ids of the deliveries it created.
+    """
+    clock = clock or SweepClock()
+    week = week_of(clock.today(now))
+    send_at = send_time(now)
+    report = DigestQueueReport(week=week)
+    with session_factory.begin() as session:
+        readers = [
+            *contacts_for(session, department_id=None, role="supervisor"),
+            *contacts_for(session, department_id=None, role="coordinator"),
+        ]
+        busy = session.scalars(
+            select(Task.department_id)
+            .where(Task.state.not_in((TaskState.APPROVED.value, TaskState.CANCELLED.value)))
+            .distinct()
+            .order_by(Task.department_id)
+        )
+        liaisons = [
+            contact
+            for department_id in busy
+            for contact in contacts_for(session, department_id=department_id, role="liaison")
+        ]
+        for contact, kind in [(c, "digests") for c in readers] + [
+            (c, "summaries") for c in liaisons
+        ]:
+            for created in _record(session, contact, week, send_at, now):
+                if created is None:
+                    report.existing += 1
+                else:
+                    report.deliveries.append(created)
+                    setattr(report, kind, getattr(report, kind) + 1)
+    return report
+
+
+def _record(
+    session: Session, contact: ContactWithChannels, week: date, send_at: datetime, now: datetime
+) -> list[int | None]:
+    """One pending delivery per channel of ``contact`` (None where one exists)."""
+    results: list[int | None] = []
+    for channel in contact.channels:
+        created = session.execute(
+            insert_for(session, Delivery)
+            .values(
+                channel_id=channel.id,
+                contact_id=contact.contact_id,
+                day=week,
+                batch=WEEKLY_BATCH,
+                status="pending",
+                attempts=0,
+                not_before=send_at,
+                next_attempt_at=send_at,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["channel_id", "day", "batch"])
+            .returning(Delivery.id)
+        ).scalar_one_or_none()
+        results.append(created)
+    return results
+
+
+@dataclass
+class WeeklyDigestResult:
+    queued: DigestQueueReport
+    round: RoundReport
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "week": self.queued.week.isoformat(),
+            "digests": self.queued.digests,
+            "summaries": self.queued.summaries,
+            "existing": self.queued.existing,
+            "sent": self.round.delivery.sent,
+            "failed": self.round.delivery.failed,
+            "dead": self.round.delivery.dead,
+        }
+
+
+def send_weekly_digest(
+    session_factory: sessionmaker[Session], *, now: datetime, tools: RoundTools
+) -> WeeklyDigestResult:
+    """Queue this week's digest and summaries, then run the outbox (route and
+    dispatch, without a sweep), which sends them if ``now`` is inside office
+    hours on a working day; otherwise the next daily round sends them."""
+    queued = queue_weekly_digest(
+        session_factory, now=now, send_time=tools.send_time, clock=tools.clock
+    )
+    report = run_round(session_factory, now=now, tools=tools, sweep=False)
+    return WeeklyDigestResult(queued=queued, round=report)
+
+
+# --- content -------------------------------------------------------------------
+
+
+def report_message(
+    session: Session, delivery: Delivery, context: DeliveryContext, now: datetime
+) -> ReportMessage:
+    """The message of a scheduled-report delivery (batch :data:`WEEKLY_BATCH`):
+    the liaison's summary, or the digest with its attachments for anyone else.
+
+    Raises DubanError for a delivery that is not a scheduled report.
+    """
+    if delivery.batch != WEEKLY_BATCH:
+        raise DubanError(f"发送记录 #{delivery.id} 不是每周简报")
+    zone = context.clock.zone
+    as_of = context.clock.today(delivery.created_at)
+    contact = delivery.contact
+    common = {
+        "recipient_name": contact.name,
+        "sender": context.sender_name,
+        "base_url": context.base_url or "",
+        "items": [],
+        "as_of": as_of.isoformat(),
+        "since": (as_of - timedelta(days=WINDOW_DAYS - 1)).isoformat(),
+    }
+    if contact.role == "liaison" and contact.department_id is not None:
+        ledger = load_ledger(
+            session,
+            as_of=as_of,
+            calendar=context.calendar,
+            all_plans=True,
+            department_ids=[contact.department_id],
+            zone=zone,
+        )
+        name = contact.department.name if contact.department else ""
+        return ReportMessage(
+            SUMMARY_STEP,
+            {
+                **common,
+                "department": name,
+                **summary_context(
+                    ledger,
+                    context,
+                    # The department's own password-less link, as in its notices:
+                    # a liaison has no account to sign in with.
+                    link_token=department_token(
+                        session, contact.department_id, now=now, signer=context.link_signer
+                    ),
+                ),
+            },
+        )
+    ledger = load_ledger(session, as_of=as_of, calendar=context.calendar, all_plans=True, zone=zone)
+    scratch = Path(tempfile.mkdtemp(prefix="duban-digest-"))
+    message = ReportMessage(DIGEST_STEP, {}, scratch=scratch)
+    try:
+        values = digest_context(ledger, base_url=context.base_url or "")
+        workbook = scratch / f"督办台账-{as_of.isoformat()}.xlsx"
+        card = scorecard_from_ledger(ledger, period=Period(), calendar=context.calendar)
+        message.attachments.append(write_ledger_xlsx(ledger, workbook, scorecard=card))
+        for number, plan in values["behind_measures"]:
+            title, panels = load_trajectories(session, measure=number, as_of=as_of, plan=plan)
+            chart = scratch / f"指标进度-措施{number}.svg"
+            chart.write_text(
+                trajectory_svg(f"措施{number} {title}", panels, as_of=as_of), encoding="utf-8"
+            )
+            message.attachments.append(chart)
+    except BaseException:
+        message.discard()
+        raise
+    values["attachments"] = [path.name for path in message.attachments]
+    # "reader": staff are asked to sign in (the footer), not told of a unit's link.
+    message.context = {**common, "department": "全部责任单位", "reader": contact.role, **values}
+    return message
+
+
+def digest_context(ledger: Ledger, *, base_url: str = "") -> dict[str, Any]:
+    """The digest's data from the ledger: totals, red and yellow measures (each
+    with its measure page's ``link`` when ``base_url`` is known; units in the
+    directory's order), new escalations (last seven days up to the ledger's
+    day), departments with missing reports, and the (plan, measure) pairs
+    behind their trajectory."""
+    base = base_url.rstrip("/")
+    since = ledger.as_of - timedelta(days=WINDOW_DAYS - 1)
+    active = [r for r in ledger.rows if r.state is not TaskState.CANCELLED]  # 已撤销: left out
+    measures: dict[tuple[str, int], list[LedgerRow]] = defaultdict(list)
+    for row in active:
+        measures[(row.plan, row.measure)].append(row)
+    flagged = []
+    behind: list[tuple[int, str]] = []
+    for (plan, number), rows in measures.items():
+        light = worst_light(r.light for r in rows)
+        if any(BEHIND in r.reasons for r in rows):
+            behind.append((number, plan))
+        if light in (Light.GREEN, Light.LATE):  # nothing left to act on
+            continue
+        red = [r for r in rows if r.light is Light.RED]
+        yellow = [r for r in rows if r.light is Light.YELLOW]
+        flagged.append(
+            {
+                "plan": plan,
+                "number": number,
+                "title": rows[0].measure_title,
+                "light": light.value,
+                "light_label": LIGHT_LABELS[light],
+                "red": len(red),
+                "yellow": len(yellow),
+                "tasks": len(rows),
+                "red_departments": sorted(
+                    {r.department for r in red}, key=ledger.department_key
+                ),
+                "link": f"{base}/dashboard/measures/{rows[0].measure_id}" if base else "",
+                "blue": sum(1 for r in rows if r.light is Light.BLUE),
+                "reasons": _reason_counts(
+                    [r for r in rows if r.light in (Light.YELLOW, Light.BLUE)]
+                ),
+            }
+        )
+    flagged.sort(key=lambda m: (m["light"] != Light.RED.value, m["plan"], m["number"]))
+    recent = sorted(
+        (
+            (mark, row)
+            for row in active
+            for mark in row.escalations
+            if since <= mark.on <= ledger.as_of
+        ),
+        key=lambda pair: (pair[0].on, -pair[0].level, pair[1].measure),
+    )
+    escalations = [
+        {
+            "on": mark.on.isoformat(),
+            "level": mark.level,
+            "label": mark.label,
+            "measure_number": row.measure,
+            "measure_title": row.measure_title,
+            "department": row.department,
+            "role_label": row.role_label,
+        }
+        for mark, row in recent
+    ]
+    missing: dict[str, list[int]] = defaultdict(list)
+    for row in active:
+        if row.missing_reports:
+            missing[row.department].append(row.missing_reports)
+    lights = [row.light for row in active]
+    return {
+        "totals": {
+            "tasks": len(active),
+            "red": lights.count(Light.RED),
+            "yellow": lights.count(Light.YELLOW),
+            "blue": lights.count(Light.BLUE),
+            "late": lights.count(Light.LATE),
+            "green": lights.count(Light.GREEN),
+            "approved": sum(r.state is TaskState.APPROVED for r in active),
+        },
+        "measures": flagged,
+        "escalations": escalations,
+        "missing_departments": [
+            {"department": name, "tasks": len(counts), "periods": sum(counts)}
+            for name, counts in sorted(missing.items(), key=lambda kv: (-sum(kv[1]), kv[0]))
+        ],
+        "behind_measures": behind,
+    }
+
+
+def _reason_counts(rows: list[LedgerRow]) -> list[str]:
+    counts: dict[str, int] = defaultdict(int)
+    for row in rows:
+        for reason in row.reasons:
+            key = "缺报进度" if reason.startswith("缺报进度") else reason
+            key = "临近期限" if key.startswith("距期限") else key
+            counts[key] += 1
+    return [f"{name}{n}项" for name, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+
+
+def summary_context(
+    ledger: Ledger, context: DeliveryContext, *, link_token: str = ""
+) -> dict[str, Any]:
+    """A liaison's summary: the department's unfinished tasks, most urgent first,
+    each linked with ``link_token`` (the department's signed link token)."""
+    base = (context.base_url or "").rstrip("/")
+    query = f"?k={link_token}" if link_token else ""
+    rank = {light: index for index, light in enumerate(Light)}  # worst first
+    rows = sorted(
+        (r for r in ledger.rows if r.state not in (TaskState.APPROVED, TaskState.CANCELLED)),
+        key=lambda r: (rank[r.light], r.due, r.measure),
+    )
+    return {
+        "tasks": [
+            {
+                "task_id": row.task_id,
+                "measure_number": row.measure,
+                "measure_title": row.measure_title,
+                "role_label": row.role_label,
+                "due": row.due.isoformat(),
+                "original_due": row.original_due.isoformat() if row.original_due else None,
+                "state_label": row.state_label,
+                "status_label": row.status_label,
+                "light": row.light.value,
+                "light_label": row.light_label,
+                "reasons": row.reasons,
+                "latest_progress_on": (
+                    row.latest_progress_on.isoformat() if row.latest_progress_on else None
+                ),
+                "link": f"{base}/tasks/{row.task_id}{query}" if base else "",
+            }
+            for row in rows
+        ],
+        "counts": {light.value: sum(1 for r in rows if r.light is light) for light in Light},
+    }

@@ -1,0 +1,229 @@
+"""Department scorecards (考核) from the ledger's rows.
+
+The counting rules and the score are :mod:`duban.domain.scorecard`'s; this
+module feeds them the ledger (:mod:`duban.services.reports.ledger`), reads weights
+from a YAML file, and shapes the result for the CLI, JSON and the workbook.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, tzinfo
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy.orm import Session, sessionmaker
+
+from duban.domain.errors import DubanError
+from duban.domain.scorecard import (
+    LEVEL_LABELS,
+    ROLE_LABELS,
+    Period,
+    ScoreCounts,
+    ScoreWeights,
+    TaskRecord,
+    department_counts,
+    has_score,
+    report_rate,
+    score,
+    task_rate,
+)
+from duban.domain.status import StatusPolicy
+from duban.domain.workdays import WorkCalendar
+from duban.services.reports.ledger import Ledger, LedgerRow, build_ledger
+from duban.services.tasks.queries import LOCAL_ZONE
+
+NO_SCORE = "暂无得分"
+
+# (attribute of ScoreCounts, Chinese header) in the order reports show them.
+COUNT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("tasks_due", "到期任务"),
+    ("on_time", "按期办结"),
+    ("after_extension", "延期后办结"),
+    ("late", "逾期办结"),
+    ("awaiting_review", "已报结待审核"),
+    ("overdue", "仍逾期"),
+    ("open", "当日到期未办结"),
+    ("reports_on_time", "按时报送"),
+    ("reports_late", "迟报"),
+    ("reports_missing", "缺报"),
+)
+
+
+@dataclass
+class DepartmentScore:
+    """One department's counts, rates and score; ``rank`` 1 is the best.
+    ``score`` and ``rank`` are None while it has no score yet (暂无得分)."""
+
+    department: str
+    counts: ScoreCounts
+    task_rate: float
+    report_rate: float
+    score: float | None
+    rank: int | None = None
+
+    @property
+    def score_text(self) -> str:
+        """``86`` or ``暂无得分``, as pages and sheets print it."""
+        return NO_SCORE if self.score is None else f"{self.score:g}"
+
+    def to_dict(self) -> dict[str, Any]:
+        counts = {name: getattr(self.counts, name) for name, _label in COUNT_COLUMNS}
+        return {
+            "department": self.department,
+            "rank": self.rank,
+            "score": self.score,
+            "task_rate": round(self.task_rate, 4),
+            "report_rate": round(self.report_rate, 4),
+            **counts,
+            "escalations": {str(level): n for level, n in self.counts.escalations.items()},
+        }
+
+
+@dataclass
+class Scorecard:
+    """Every department with tasks in the ledger, best score first (ties in
+    the directory's order, 机构序列), then those without a score yet."""
+
+    as_of: date
+    period: Period
+    weights: ScoreWeights
+    rows: list[DepartmentScore] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``duban report scorecard --json`` shape."""
+        return {
+            "as_of": self.as_of.isoformat(),
+            "period": {
+                "start": self.period.start.isoformat() if self.period.start else None,
+                "end": self.period.end.isoformat() if self.period.end else None,
+            },
+            "weights": self.weights.to_data(),
+            "departments": [row.to_dict() for row in self.rows],
+        }
+
+
+def record_of(row: LedgerRow) -> TaskRecord:
+    """The scorecard's view of a ledger row."""
+    return TaskRecord(
+        department=row.department,
+        due=row.due,
+        status=None if row.cancelled else row.status,
+        assigned_on=row.assigned_on,
+        role=row.role,
+        closed_on=row.submitted_on,
+        report_dates=row.facts.report_dates,
+        escalations=tuple((mark.level, mark.on) for mark in row.escalations),
+    )
+
+
+def scorecard_from_ledger(
+    ledger: Ledger,
+    *,
+    period: Period,
+    calendar: WorkCalendar,
+    policy: StatusPolicy | None = None,
+    weights: ScoreWeights | None = None,
+) -> Scorecard:
+    """The scorecard of the ledger's departments for ``period`` seen on the
+    ledger's ``as_of`` (see :mod:`duban.domain.scorecard` for the rules)."""
+    weights = weights or ScoreWeights()
+    counts = department_counts(  # cancelled tasks (已撤销) are left out there
+        (record_of(row) for row in ledger.rows),
+        period=period,
+        as_of=ledger.as_of,
+        calendar=calendar,
+        policy=policy,
+        task_roles=weights.task_roles,
+    )
+    rows = [
+        DepartmentScore(
+            department=name,
+            counts=value,
+            task_rate=task_rate(value, weights),
+            report_rate=report_rate(value, weights),
+            score=score(value, weights) if has_score(value) else None,
+        )
+        for name, value in counts.items()
+    ]
+    rows.sort(
+        key=lambda r: (r.score is None, -(r.score or 0.0), ledger.department_key(r.department))
+    )
+    for index, row in enumerate(rows):
+        if row.score is None:
+            continue
+        # Equal scores share a rank (1, 2, 2, 4, …).
+        row.rank = (
+            rows[index - 1].rank if index and row.score == rows[index - 1].score else index + 1
+        )
+    return Scorecard(as_of=ledger.as_of, period=period, weights=weights, rows=rows)
+
+
+def build_scorecard(
+    session_factory: sessionmaker[Session],
+    *,
+    as_of: date,
+    calendar: WorkCalendar,
+    period: Period | None = None,
+    plan: str | int | None = None,
+    all_plans: bool = False,
+    policy: StatusPolicy | None = None,
+    weights: ScoreWeights | None = None,
+    zone: tzinfo = LOCAL_ZONE,
+) -> Scorecard:
+    """The scorecard of ``plan`` (see :func:`~duban.services.reports.ledger.build_ledger`
+    for ``plan``/``all_plans`` and the errors raised) for ``period`` (default:
+    everything up to ``as_of``)."""
+    ledger = build_ledger(
+        session_factory,
+        as_of=as_of,
+        calendar=calendar,
+        policy=policy,
+        plan=plan,
+        all_plans=all_plans,
+        zone=zone,
+    )
+    return scorecard_from_ledger(
+        ledger, period=period or Period(), calendar=calendar, policy=policy, weights=weights
+    )
+
+
+def load_weights(path: Path) -> ScoreWeights:
+    """Weights from a YAML file (keys of :class:`ScoreWeights`; missing keys
+    keep the defaults). Raises DubanError naming the file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as err:
+        raise DubanError(f"无法读取考核权重文件:{err.strerror}", where=str(path)) from None
+    except yaml.YAMLError as err:
+        raise DubanError(f"考核权重文件不是有效的 YAML:{err}", where=str(path)) from None
+    if not isinstance(data, dict):
+        raise DubanError("考核权重文件应为映射(键: 值)", where=str(path))
+    return ScoreWeights.from_data(data, source=str(path))
+
+
+def weights_description(weights: ScoreWeights) -> list[str]:
+    """The formula with these weights, in Chinese, one line per part."""
+    credit = weights.task_credit
+    report = weights.report_credit
+    penalty = weights.escalation_penalty
+    roles = "、".join(ROLE_LABELS[r] for r in weights.task_roles)
+    return [
+        f"得分 = {_n(weights.task_points)} × 任务完成率 + {_n(weights.report_points)} × 报送率"
+        f" − 督办扣分,限定在 0–100 分。",
+        "任务完成率:到期任务的平均得分(按期办结 "
+        f"{_n(credit['on_time'])}、延期后办结 {_n(credit['after_extension'])}、已报结待审核 "
+        f"{_n(credit['awaiting_review'])}、逾期办结 {_n(credit['late'])}、仍逾期 "
+        f"{_n(credit['overdue'])};当日到期尚未办结的不计),只计{roles}任务。",
+        f"报送率:应报进度的平均得分(按时 {_n(report['on_time'])}、迟报 {_n(report['late'])}、"
+        f"缺报 {_n(report['missing'])}),无应报时为 1。",
+        "督办扣分:"
+        + "、".join(f"{LEVEL_LABELS[level]}每次 {_n(penalty[level])} 分" for level in (1, 2, 3))
+        + "。",
+        f"暂无得分:考核期内没有到期的{roles}任务的单位不计分、不排名,列在最后。",
+    ]
+
+
+def _n(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"

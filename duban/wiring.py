@@ -1,0 +1,122 @@
+"""What every entry point (CLI, flows, web) needs to call services: settings,
+the one session factory, the working-day calendar and the policies."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from duban.config import Settings, get_settings
+from duban.db import open_session_factory
+from duban.domain.assignment import AssignmentPolicy
+from duban.domain.workdays import CalendarError, WorkCalendar
+from duban.services.accounts.links import LinkSigner
+from duban.services.accounts.org import org_settings
+from duban.services.calendar.data import calendar_signature, load_work_calendar
+from duban.services.ladder.rounds import RoundTools
+from duban.services.ladder.sweep import SweepClock
+from duban.services.outbox.deliver import DeliveryContext, MessageSender
+from notifications.render import RenderedMessage, render
+from notifications.send import Sender
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+
+    @cached_property
+    def session_factory(self) -> sessionmaker[Session]:
+        """Raises SchemaNotReadyError (with the command to run) if the schema is missing."""
+        return open_session_factory(self.settings)
+
+    # How often a long-running process (duban serve) looks for new calendar files.
+    calendar_recheck_seconds: float = 5.0
+    _calendar: WorkCalendar | None = field(default=None, init=False, repr=False)
+    _calendar_signature: tuple[tuple[str, int, int], ...] = field(
+        default=(), init=False, repr=False
+    )
+    _calendar_checked: float = field(default=0.0, init=False, repr=False)
+
+    @property
+    def calendar(self) -> WorkCalendar:
+        """The working-day calendar, read again when a file in the calendar
+        directories changed (``duban calendar import`` while ``duban serve``
+        runs). A broken new file keeps the calendar in use, logged; at the
+        first read it raises CalendarError naming the file."""
+        moment = time.monotonic()
+        if self._calendar is not None and moment - self._calendar_checked < (
+            self.calendar_recheck_seconds
+        ):
+            return self._calendar
+        self._calendar_checked = moment
+        signature = calendar_signature(self.settings)
+        if self._calendar is None or signature != self._calendar_signature:
+            try:
+                self._calendar = load_work_calendar(
+                    self.settings, weekend_fallback=self.settings.calendar_weekend_fallback
+                )
+            except CalendarError:
+                if self._calendar is None:
+                    raise
+                LOG.exception("calendar files changed but cannot be read; the old calendar stays")
+            self._calendar_signature = signature
+        return self._calendar
+
+    @cached_property
+    def assignment_policy(self) -> AssignmentPolicy:
+        return AssignmentPolicy(
+            support_lead_workdays=self.settings.support_lead_workdays,
+            default_horizon=self.settings.default_horizon,
+            grace_workdays=self.settings.past_due_grace_workdays,
+        )
+
+    def clock(self) -> SweepClock:
+        """Time zone and office start from the org settings."""
+        with self.session_factory() as session:
+            org = org_settings(session)
+        return SweepClock(zone=ZoneInfo(org.timezone), office_start=org.office_hours.start)
+
+    def round_tools(self, *, sender: MessageSender, worker: str = "local") -> RoundTools:
+        """Calendar, office hours and zone from the org settings, the templates,
+        and ``sender`` (normally ``notifications.send.Sender``)."""
+        with self.session_factory() as session:
+            org = org_settings(session)
+        clock = self.clock()
+        templates = self.settings.templates_dir
+
+        def render_message(template: str, context: Mapping[str, Any]) -> RenderedMessage:
+            return render(template, context, templates_dir=templates)
+
+        return RoundTools(
+            calendar=self.calendar,
+            hours=org.office_hours,
+            clock=clock,
+            sender=sender,
+            render=render_message,
+            context=DeliveryContext(
+                base_url=org.base_url or self.settings.base_url,
+                sender_name=self.settings.sender_name,
+                calendar=self.calendar,
+                clock=clock,
+                link_signer=LinkSigner.from_settings(self.settings),
+            ),
+            worker=worker,
+            assignment=self.assignment_policy,
+        )
+
+    def sender(self) -> Sender:
+        """The real sender (Apprise); close it when done."""
+        return Sender(wecom_api_base=self.settings.wecom_api_base, timezone=self.settings.timezone)
+
+
+def open_context(settings: Settings | None = None) -> AppContext:
+    return AppContext(settings or get_settings())
