@@ -52,9 +52,9 @@ from duban.services.calendar.data import (
     read_calendar_file,
     read_notice_dir,
 )
+from duban.services.task_events import system_event
 from models import CalendarYear, Department, ExtensionRequest, Notice, Target, Task, TaskEvent
 
-SYSTEM_ACTOR = "督办系统"
 _LIVE = [s.value for s in OPEN_STATES] + [TaskState.SUBMITTED.value]
 
 
@@ -317,12 +317,10 @@ def _move_one(
         .execution_options(synchronize_session=False)
     )
     session.add(
-        TaskEvent(
-            task_id=task.id,
+        system_event(
+            task.id,
+            Action.CHANGE_DUE,
             at=now,
-            action=Action.CHANGE_DUE.value,
-            actor_role=ActorRole.SYSTEM.value,
-            actor=SYSTEM_ACTOR,
             from_state=task.state,
             to_state=task.state,
             note=note,

@@ -31,12 +31,13 @@ from duban.domain.assignment import (
 )
 from duban.domain.errors import NotFoundError
 from duban.domain.escalation import Anchor
-from duban.domain.lifecycle import Action, ActorRole, TaskState
+from duban.domain.lifecycle import Action, TaskState
 from duban.domain.plan_draft import Role
 from duban.domain.workdays import WorkCalendar
 from duban.services.ladder.sweep import policy_for
 from duban.services.plans.catalog import find_plan
 from duban.services.plans.withdrawal import Cancelled, cancel_withdrawn
+from duban.services.task_events import system_event
 from models import (
     Department,
     EscalationPolicyRow,
@@ -45,11 +46,9 @@ from models import (
     Plan,
     Responsibility,
     Task,
-    TaskEvent,
 )
 
 ASSIGN_STEP = "assigned"
-SYSTEM_ACTOR = "督办系统"
 ZONE = ZoneInfo("Asia/Shanghai")
 
 
@@ -371,12 +370,10 @@ def _create_task(
             assert existing is not None
             return existing, False
         session.add(
-            TaskEvent(
-                task_id=inserted,
+            system_event(
+                inserted,
+                Action.ASSIGN,
                 at=now,
-                action=Action.ASSIGN.value,
-                actor_role=ActorRole.SYSTEM.value,
-                actor=SYSTEM_ACTOR,
                 from_state=None,
                 to_state=TaskState.ASSIGNED.value,
                 note=_late_note(spec),

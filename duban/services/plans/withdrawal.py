@@ -41,6 +41,7 @@ from duban.domain.assignment import (
 from duban.domain.escalation import TASK_CANCELLED
 from duban.domain.lifecycle import STATE_LABELS, Action, ActorRole, TaskState, next_state
 from duban.domain.plan_draft import Role
+from duban.services.task_events import system_event
 from models import (
     Delivery,
     DeliveryItem,
@@ -51,7 +52,6 @@ from models import (
     TaskEvent,
 )
 
-SYSTEM_ACTOR = "督办系统"
 ROLE_NAMES = {"lead": "牵头", "supporting": "配合"}
 _CANCELLABLE = frozenset(
     {
@@ -265,12 +265,10 @@ def _cancel_one(
             .execution_options(synchronize_session=False)
         )
         session.add(
-            TaskEvent(
-                task_id=task.id,
+            system_event(
+                task.id,
+                Action.CANCEL,
                 at=now,
-                action=Action.CANCEL.value,
-                actor_role=ActorRole.SYSTEM.value,
-                actor=SYSTEM_ACTOR,
                 from_state=from_state.value,
                 to_state=to.value,
                 note=message,
@@ -374,12 +372,10 @@ def _carry_over(session: Session, old: Task, successor_id: int, *, now: datetime
     state = TaskState.IN_PROGRESS if reports else TaskState.ACKNOWLEDGED
     carried_note = f"承接自已撤销的任务#{old.id}"
     session.add(
-        TaskEvent(
-            task_id=successor.id,
+        system_event(
+            successor.id,
+            Action.ACKNOWLEDGE,
             at=now,
-            action=Action.ACKNOWLEDGE.value,
-            actor_role=ActorRole.SYSTEM.value,
-            actor=SYSTEM_ACTOR,
             from_state=TaskState.ASSIGNED.value,
             to_state=TaskState.ACKNOWLEDGED.value,
             note=f"{carried_note}(原签收时间 {old.acknowledged_at.isoformat()})",
