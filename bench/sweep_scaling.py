@@ -76,8 +76,9 @@ from duban.domain.lifecycle import Action, TaskState
 from duban.domain.workdays import WorkCalendar
 from duban.services.calendar.data import build_work_calendar
 from duban.services.ladder import sweep as sweep_module
+from duban.services.ladder.core import OrgClock
 from duban.services.ladder.policy import store_policy
-from duban.services.ladder.sweep import SweepClock, advance, due_tasks, measures_with_due_work
+from duban.services.ladder.sweep import advance, due_tasks, measures_with_due_work
 from duban.services.outbox.deliver import route
 from duban.services.plans.assignment import SYSTEM_ACTOR, assign_step_key
 from models import Department, Measure, Notice, Plan, Section, Task, TaskEvent, UTCDateTime
@@ -465,7 +466,7 @@ class Result:
 def measure(engine: Engine, backend: str, n: int, calendar: WorkCalendar, runs: int) -> Result:
     world = fill(engine, n, calendar)
     session_factory = make_session_factory(engine)
-    clock = SweepClock(ZONE)
+    clock = OrgClock(ZONE)
 
     with engine.connect() as connection:
 

@@ -20,8 +20,8 @@ from duban.domain.workdays import CalendarError, WorkCalendar
 from duban.services.accounts.links import LinkSigner
 from duban.services.accounts.org import org_settings
 from duban.services.calendar.data import calendar_signature, load_work_calendar
+from duban.services.ladder.core import OrgClock
 from duban.services.ladder.rounds import RoundTools
-from duban.services.ladder.sweep import SweepClock
 from duban.services.outbox.deliver import DeliveryContext, MessageSender
 from notifications.render import RenderedMessage, render
 from notifications.send import Sender
@@ -79,11 +79,11 @@ class AppContext:
             grace_workdays=self.settings.past_due_grace_workdays,
         )
 
-    def clock(self) -> SweepClock:
+    def clock(self) -> OrgClock:
         """Time zone and office start from the org settings."""
         with self.session_factory() as session:
             org = org_settings(session)
-        return SweepClock(zone=ZoneInfo(org.timezone), office_start=org.office_hours.start)
+        return OrgClock(zone=ZoneInfo(org.timezone), office_start=org.office_hours.start)
 
     def round_tools(self, *, sender: MessageSender, worker: str = "local") -> RoundTools:
         """Calendar, office hours and zone from the org settings, the templates,

@@ -17,10 +17,10 @@ from prefect.runtime import flow_run, task_run
 from duban.config import get_settings
 from duban.ops.faults import pause_point
 from duban.services.calendar.changes import sync_calendar
+from duban.services.ladder.core import OrgClock
 from duban.services.ladder.round_lock import round_lock
 from duban.services.ladder.rounds import run_round
 from duban.services.ladder.sweep import (
-    SweepClock,
     SweepReport,
     advance,
     measures_with_due_work,
@@ -49,7 +49,7 @@ def _run_name() -> str:
 # the database or the network was away for a moment is simply run again.
 @task(name="advance-measure", task_run_name=_task_name, cache_policy=NO_CACHE)
 def advance_measure(
-    context: AppContext, clock: SweepClock, ref: MeasureRef, now: datetime
+    context: AppContext, clock: OrgClock, ref: MeasureRef, now: datetime
 ) -> SweepReport:
     """Evaluate the escalation ladder of measure ``ref``'s due tasks."""
     assert ref.measure_id is not None

@@ -17,12 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.workdays import WorkCalendar
-from duban.services.ladder.sweep import SweepClock
+from duban.services.ladder.core import OrgClock
 from duban.services.outbox.deliver import DeliveryContext
 from models import Contact, ContactChannel, Department
 
 ZONE = ZoneInfo("Asia/Shanghai")
-CLOCK = SweepClock(ZONE)
+CLOCK = OrgClock(ZONE)
 COORDINATOR_URL = "mailto://coordinator"
 SUPERVISOR_URL = "mailto://supervisor"
 

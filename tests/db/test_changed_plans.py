@@ -21,8 +21,8 @@ from duban.domain.plan_parser import parse_plan
 from duban.ops.mail_sink import MailSink, text_of
 from duban.services.accounts.directory import directory_from_db
 from duban.services.calendar.data import build_work_calendar
+from duban.services.ladder.core import OrgClock
 from duban.services.ladder.rounds import RoundTools, replay
-from duban.services.ladder.sweep import SweepClock
 from duban.services.outbox.deliver import DeliveryContext, route
 from duban.services.plans.assignment import AssignResult, assign_measure
 from duban.services.plans.importer import import_plan
@@ -98,7 +98,7 @@ def _contacts(session_factory: sessionmaker[Session], sink: MailSink) -> dict[st
 
 
 def _tools(sender: Sender) -> RoundTools:
-    clock = SweepClock(ZONE)
+    clock = OrgClock(ZONE)
     return RoundTools(
         calendar=CALENDAR,
         hours=OfficeHours(),

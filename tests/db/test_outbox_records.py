@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.workdays import WorkCalendar
 from duban.services.calendar.data import build_work_calendar
-from duban.services.ladder.sweep import LEASE
+from duban.services.ladder.core import LEASE
 from duban.services.outbox import deliver as outbox
 from duban.services.outbox.deliver import DeliveryContext, dispatch, route
 from models import (

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.domain.org import OfficeHours
 from duban.domain.workdays import WorkCalendar
 from duban.services.calendar.data import build_work_calendar
+from duban.services.ladder.core import OrgClock
 from duban.services.ladder.rounds import RoundTools, replay, run_round
-from duban.services.ladder.sweep import SweepClock
 from duban.services.outbox.deliver import DeliveryContext
 from duban.services.plans.assignment import assign_measure
 from duban.services.plans.files import parse_plan_file
@@ -122,14 +122,14 @@ def tools(calendar: WorkCalendar, sender: RecordingSender) -> RoundTools:
     return RoundTools(
         calendar=calendar,
         hours=OfficeHours(time(9), time(18)),
-        clock=SweepClock(ZONE),
+        clock=OrgClock(ZONE),
         sender=sender,
         render=fake_render,
         context=DeliveryContext(
             base_url="http://duban.test",
             sender_name="督办科",
             calendar=calendar,
-            clock=SweepClock(ZONE),
+            clock=OrgClock(ZONE),
         ),
     )
 
@@ -328,7 +328,7 @@ def test_crash_mid_sweep_is_recovered_after_the_lease_without_doubles(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from duban.services.ladder import sweep as sweep_module
-    from duban.services.ladder.sweep import LEASE
+    from duban.services.ladder.core import LEASE
 
     real = sweep_module._advance_one
     calls = {"n": 0}
@@ -361,7 +361,7 @@ def test_crash_mid_sweep_is_recovered_after_the_lease_without_doubles(
 def test_crash_between_send_and_record_resends_at_most_once(
     session_factory: sessionmaker[Session], world: str, calendar: WorkCalendar
 ) -> None:
-    from duban.services.ladder.sweep import LEASE
+    from duban.services.ladder.core import LEASE
 
     class DiesAfterSending(RecordingSender):
         def send(self, url: str, message: Any) -> Outcome:
@@ -399,7 +399,7 @@ def test_a_task_that_cannot_be_evaluated_does_not_stop_the_others(
 
     monkeypatch.setattr(sweep_module, "timeline_of", failing)
     report = sweep_module.advance(session_factory, now=ASSIGNED, calendar=calendar,
-                                  clock=SweepClock(ZONE))
+                                  clock=OrgClock(ZONE))
     assert report.errors == [broken]
     with session_factory() as session:
         stepped = set(session.scalars(select(Notice.task_id)))

@@ -37,8 +37,8 @@ from duban.domain.status import Light
 from duban.domain.workdays import WorkCalendar
 from duban.services.accounts.directory import load_directory_file, sync_directory
 from duban.services.calendar.data import build_work_calendar
+from duban.services.ladder.core import OrgClock
 from duban.services.ladder.rounds import RoundTools, run_round
-from duban.services.ladder.sweep import SweepClock
 from duban.services.outbox.deliver import DeliveryContext
 from duban.services.plans.assignment import assign_measure, measures_to_run
 from duban.services.plans.files import parse_plan_file
@@ -147,7 +147,7 @@ def reference(
             lifecycle.report(
                 task_id, department=department, note=f"{day} 进展", now=at(day), session_factory=sf
             )
-    clock = SweepClock(ZONE)
+    clock = OrgClock(ZONE)
     tools = RoundTools(
         calendar=calendar,
         hours=OfficeHours(time(9), time(18)),

@@ -21,7 +21,7 @@ from duban.domain.escalation import (
 )
 from duban.domain.lifecycle import OPEN_STATES, TaskState
 from duban.domain.workdays import UNPUBLISHED_LABEL, Unpublished, WorkCalendar
-from duban.services.ladder.sweep import policy_for, timeline_of
+from duban.services.ladder.core import policy_for, timeline_of
 from models import Notice, Task
 
 NOTICE_STATUS_LABELS = {

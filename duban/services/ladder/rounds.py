@@ -21,7 +21,8 @@ from duban.domain.assignment import AssignmentPolicy
 from duban.domain.org import OfficeHours, next_send_time
 from duban.domain.workdays import WorkCalendar, likely_workday
 from duban.services.calendar.changes import sync_calendar
-from duban.services.ladder.sweep import LEASE, SweepClock, SweepReport, advance, release_waiting
+from duban.services.ladder.core import LEASE, OrgClock
+from duban.services.ladder.sweep import SweepReport, advance, release_waiting
 from duban.services.outbox.deliver import (
     DeliveryContext,
     DispatchReport,
@@ -43,7 +44,7 @@ class RoundTools:
 
     calendar: WorkCalendar
     hours: OfficeHours
-    clock: SweepClock
+    clock: OrgClock
     sender: MessageSender
     render: RenderFn
     context: DeliveryContext

@@ -16,22 +16,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.db import insert_for
-from duban.domain.escalation import DEFAULT_POLICY, EscalationPolicy, TaskTimeline, evaluate
-from duban.domain.lifecycle import Action, TaskState
+from duban.domain.escalation import evaluate
+from duban.domain.lifecycle import TaskState
 from duban.domain.workdays import WorkCalendar
-from models import DeliveryItem, EscalationPolicyRow, Notice, Task, TaskEvent
+from duban.services.ladder.core import LEASE, OrgClock, policy_for, timeline_of
+from models import DeliveryItem, Notice, Task
 
 LOG = logging.getLogger(__name__)
-LEASE = timedelta(minutes=10)
-DEFAULT_OFFICE_START = time(9, 0)
 
 
 @dataclass
@@ -50,21 +48,6 @@ class SweepReport:
         self.superseded += other.superseded
         self.measures |= other.measures
         self.errors.extend(other.errors)
-
-
-@dataclass(frozen=True)
-class SweepClock:
-    """Where "today" and "office morning" are: a time zone and office start."""
-
-    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
-    office_start: time = DEFAULT_OFFICE_START
-
-    def today(self, now: datetime) -> date:
-        return now.astimezone(self.zone).date()
-
-    def morning(self, day: date) -> datetime:
-        """The office start of ``day``, as an aware datetime."""
-        return datetime.combine(day, self.office_start, tzinfo=self.zone)
 
 
 def due_tasks(
@@ -108,7 +91,7 @@ def advance(
     *,
     now: datetime,
     calendar: WorkCalendar,
-    clock: SweepClock | None = None,
+    clock: OrgClock | None = None,
     measure_ids: Iterable[int] | None = None,
     limit: int | None = None,
     on_claimed: Callable[[list[int]], None] | None = None,
@@ -124,7 +107,7 @@ def advance(
     evaluated, its batch is redone one task per transaction; a task that
     fails alone is leased for ``LEASE`` and left for a later round.
     ``on_claimed(ids)`` runs after each claim (fault-injection tests)."""
-    clock = clock or SweepClock()
+    clock = clock or OrgClock()
     wanted = None if measure_ids is None else list(measure_ids)
     report = SweepReport()
     broken: list[int] = []
@@ -182,7 +165,7 @@ def _advance_singly(
     *,
     now: datetime,
     calendar: WorkCalendar,
-    clock: SweepClock,
+    clock: OrgClock,
 ) -> SweepReport:
     report = SweepReport()
     for task_id in task_ids:
@@ -250,43 +233,6 @@ def _claim(
     return sorted(got)
 
 
-_PARSED: dict[str, EscalationPolicy] = {}
-
-
-def policy_for(session: Session, policy_id: int | None) -> EscalationPolicy:
-    """The stored policy version ``policy_id`` (the default ladder when None).
-
-    Parsed policies are cached by content fingerprint, which is safe across
-    databases and never stale (a version's data never changes)."""
-    if policy_id is None:
-        return DEFAULT_POLICY
-    row = session.get(EscalationPolicyRow, policy_id)
-    if row is None:
-        return DEFAULT_POLICY
-    cached = _PARSED.get(row.fingerprint)
-    if cached is None:
-        cached = _PARSED[row.fingerprint] = EscalationPolicy.from_data(row.data)
-    return cached
-
-
-def timeline_of(session: Session, task: Task, zone: ZoneInfo) -> TaskTimeline:
-    """The facts the ladder needs, from the task and its events."""
-    reports = session.scalars(
-        select(TaskEvent.at).where(
-            TaskEvent.task_id == task.id, TaskEvent.action == Action.REPORT.value
-        )
-    ).all()
-    return TaskTimeline(
-        state=TaskState(task.state),
-        assigned_on=task.assigned_at.astimezone(zone).date(),
-        due=task.due,
-        acknowledged_on=(
-            task.acknowledged_at.astimezone(zone).date() if task.acknowledged_at else None
-        ),
-        report_dates=tuple(sorted(at.astimezone(zone).date() for at in reports)),
-    )
-
-
 def _insert_notice(session: Session, **values: object) -> bool:
     inserted = session.execute(
         insert_for(session, Notice)
@@ -304,7 +250,7 @@ def _advance_one(
     *,
     now: datetime,
     calendar: WorkCalendar,
-    clock: SweepClock,
+    clock: OrgClock,
 ) -> SweepReport:
     """Evaluate one claimed task inside the caller's transaction."""
     report = SweepReport(evaluated=1)

@@ -66,7 +66,7 @@ from duban.domain.items import item_source_text
 from duban.domain.workdays import Unpublished, WorkCalendar
 from duban.services.accounts.links import LinkSigner, task_link
 from duban.services.accounts.org import ContactWithChannels, contacts_for
-from duban.services.ladder.sweep import LEASE, SweepClock, policy_for, timeline_of
+from duban.services.ladder.core import LEASE, OrgClock, policy_for, timeline_of
 from models import (
     ContactChannel,
     Delivery,
@@ -233,7 +233,7 @@ def route(
     *,
     now: datetime,
     send_time: SendTimeFn,
-    clock: SweepClock | None = None,
+    clock: OrgClock | None = None,
     limit: int | None = None,
 ) -> RouteReport:
     """Hand every pending, due, unrouted notice to deliveries (see module doc).
@@ -241,7 +241,7 @@ def route(
     ``send_time(moment)`` gives the first instant inside office hours on a
     working day at or after ``moment``. A notice nobody can receive is marked
     failed with the reason."""
-    clock = clock or SweepClock()
+    clock = clock or OrgClock()
     report = RouteReport()
     with session_factory() as session:
         query = (
@@ -308,7 +308,7 @@ class DeliveryContext:
     base_url: str | None
     sender_name: str
     calendar: WorkCalendar
-    clock: SweepClock
+    clock: OrgClock
     # Signs the department links in messages; built once per round from the
     # round's settings (None: from the environment's settings).
     link_signer: LinkSigner | None = None

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from duban.domain.escalation import StepKey, step_label
 from duban.services.accounts.links import reader_task_link, staff_task_link
-from duban.services.ladder.sweep import policy_for
+from duban.services.ladder.core import policy_for
 from duban.services.outbox.deliver import FAILED_STEP, DeliveryContext, _item_context
 from models import Delivery, Department, Notice, Task
 

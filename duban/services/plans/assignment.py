@@ -34,7 +34,7 @@ from duban.domain.escalation import Anchor
 from duban.domain.lifecycle import Action, TaskState
 from duban.domain.plan_draft import Role
 from duban.domain.workdays import WorkCalendar
-from duban.services.ladder.sweep import policy_for
+from duban.services.ladder.core import policy_for
 from duban.services.plans.catalog import find_plan
 from duban.services.plans.withdrawal import Cancelled, cancel_withdrawn
 from duban.services.task_events import system_event

@@ -42,8 +42,8 @@ from duban.domain.scorecard import Period
 from duban.domain.status import LIGHT_LABELS, Light, worst_light
 from duban.services.accounts.links import department_token
 from duban.services.accounts.org import ContactWithChannels, contacts_for
+from duban.services.ladder.core import OrgClock
 from duban.services.ladder.rounds import RoundReport, RoundTools, run_round
-from duban.services.ladder.sweep import SweepClock
 from duban.services.outbox.deliver import DeliveryContext, SendTimeFn
 from duban.services.reports.charts import load_trajectories, trajectory_svg
 from duban.services.reports.ledger import Ledger, LedgerRow, load_ledger
@@ -97,7 +97,7 @@ def queue_weekly_digest(
     *,
     now: datetime,
     send_time: SendTimeFn,
-    clock: SweepClock | None = None,
+    clock: OrgClock | None = None,
 ) -> DigestQueueReport:
     """Record this week's digest and summaries (see the module docstring).
 
@@ -105,7 +105,7 @@ def queue_weekly_digest(
     Running again in the same week records nothing new (``existing`` counts
     what was there). Returns the ids of the deliveries it created.
     """
-    clock = clock or SweepClock()
+    clock = clock or OrgClock()
     week = week_of(clock.today(now))
     send_at = send_time(now)
     report = DigestQueueReport(week=week)

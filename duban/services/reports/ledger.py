@@ -38,8 +38,8 @@ from duban.domain.status import (
 )
 from duban.domain.workdays import WorkCalendar
 from duban.services.accounts.org import org_settings
+from duban.services.ladder.core import policy_for
 from duban.services.ladder.outlook import upcoming_steps
-from duban.services.ladder.sweep import policy_for
 from duban.services.plans.catalog import find_plan
 from duban.services.tasks.queries import (
     EXTENSION_STATUS_LABELS,

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.escalation import EscalationPolicy, StepKey, step_label
 from duban.domain.plan_keys import key_variants
-from duban.services.ladder.sweep import policy_for
+from duban.services.ladder.core import policy_for
 from models import (
     Contact,
     ContactChannel,

@@ -30,7 +30,7 @@ from duban.domain.escalation import MANUAL_URGE, Anchor, StepKey
 from duban.domain.lifecycle import OPEN_STATES, STATE_LABELS, TaskState
 from duban.domain.org import url_scheme
 from duban.domain.workdays import Unpublished, WorkCalendar
-from duban.services.ladder.sweep import policy_for
+from duban.services.ladder.core import policy_for
 from duban.services.tasks.queries import LOCAL_ZONE, TASK_ROLE_LABELS, local_date
 from models import (
     AuditEntry,

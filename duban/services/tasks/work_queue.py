@@ -34,7 +34,7 @@ from duban.domain.escalation import Anchor, StepKey
 from duban.domain.lifecycle import OPEN_STATES, TaskState
 from duban.domain.status import Light, StatusPolicy, TaskStatus
 from duban.domain.workdays import Unpublished, WorkCalendar
-from duban.services.ladder.sweep import policy_for
+from duban.services.ladder.core import policy_for
 from duban.services.tasks.desk import (
     ExtensionItem,
     FailedDelivery,

@@ -1,0 +1,77 @@
+"""The ladder's floor: what every room that reads or moves the ladder shares.
+
+``OrgClock`` (where "today" and "office morning" are), ``LEASE`` (how long a
+claim by the sweep or the outbox holds), ``policy_for`` (a stored policy
+version) and ``timeline_of`` (the facts of a task the ladder reads).
+
+This module depends on the domain and the models only, so the rooms below the
+ladder (plans, tasks) may use it as well as the ones above (outbox, reports).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from duban.domain.escalation import DEFAULT_POLICY, EscalationPolicy, TaskTimeline
+from duban.domain.lifecycle import Action, TaskState
+from models import EscalationPolicyRow, Task, TaskEvent
+
+LEASE = timedelta(minutes=10)
+DEFAULT_OFFICE_START = time(9, 0)
+
+
+@dataclass(frozen=True)
+class OrgClock:
+    """Where "today" and "office morning" are: a time zone and office start."""
+
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    office_start: time = DEFAULT_OFFICE_START
+
+    def today(self, now: datetime) -> date:
+        return now.astimezone(self.zone).date()
+
+    def morning(self, day: date) -> datetime:
+        """The office start of ``day``, as an aware datetime."""
+        return datetime.combine(day, self.office_start, tzinfo=self.zone)
+
+
+_PARSED: dict[str, EscalationPolicy] = {}
+
+
+def policy_for(session: Session, policy_id: int | None) -> EscalationPolicy:
+    """The stored policy version ``policy_id`` (the default ladder when None).
+
+    Parsed policies are cached by content fingerprint, which is safe across
+    databases and never stale (a version's data never changes)."""
+    if policy_id is None:
+        return DEFAULT_POLICY
+    row = session.get(EscalationPolicyRow, policy_id)
+    if row is None:
+        return DEFAULT_POLICY
+    cached = _PARSED.get(row.fingerprint)
+    if cached is None:
+        cached = _PARSED[row.fingerprint] = EscalationPolicy.from_data(row.data)
+    return cached
+
+
+def timeline_of(session: Session, task: Task, zone: ZoneInfo) -> TaskTimeline:
+    """The facts the ladder needs, from the task and its events."""
+    reports = session.scalars(
+        select(TaskEvent.at).where(
+            TaskEvent.task_id == task.id, TaskEvent.action == Action.REPORT.value
+        )
+    ).all()
+    return TaskTimeline(
+        state=TaskState(task.state),
+        assigned_on=task.assigned_at.astimezone(zone).date(),
+        due=task.due,
+        acknowledged_on=(
+            task.acknowledged_at.astimezone(zone).date() if task.acknowledged_at else None
+        ),
+        report_dates=tuple(sorted(at.astimezone(zone).date() for at in reports)),
+    )
