@@ -6,7 +6,8 @@ token of a server-side session (:func:`duban.services.accounts.staff.open_sessio
 in Starlette's signed cookie (itsdangerous), beside the CSRF token: signing
 out, a new password or a disabled account ends it, and it ends anyway
 ``DUBAN_SESSION_HOURS`` after signing in. Every POST form carries
-``csrf_token``, which must equal the session's (compared in constant time).
+``csrf_token``, which must equal the session's (compared in constant time;
+:mod:`duban.web.csrf`).
 
 Permissions: :func:`require_staff` (coordinator or supervisor) for reading,
 :func:`require_coordinator` for acting. A department link never creates a
@@ -15,8 +16,6 @@ staff session, so it can never pass either.
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from datetime import timedelta
 from typing import Annotated
 from urllib.parse import quote
@@ -27,33 +26,17 @@ from starlette.datastructures import FormData
 
 from duban.services.accounts import staff as accounts
 from duban.services.accounts.staff import UserView
+from duban.web.csrf import check_csrf
 from duban.web.signin import LOCKED_MESSAGE, SignInResult
 from duban.web.state import flash, render, state_of
 
 router = APIRouter(include_in_schema=False)
 
-CSRF_FIELD = "csrf_token"
 SESSION_KEY = "sid"  # the server-side session's token in the signed cookie
 
 
 class LoginRequired(Exception):
     """Raised for a page that needs a signed-in user; becomes a redirect to /login."""
-
-
-def csrf_token(request: Request) -> str:
-    """The session's CSRF token (created on first use)."""
-    token = request.session.get("csrf")
-    if not token:
-        token = request.session["csrf"] = secrets.token_urlsafe(32)
-    return str(token)
-
-
-def check_csrf(request: Request, form: FormData) -> None:
-    """Raise 403 unless the form's token matches the session's."""
-    sent = form.get(CSRF_FIELD)
-    expected = request.session.get("csrf")
-    if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
-        raise HTTPException(403, "表单已失效(缺少或不匹配的安全校验码),请刷新页面后重试")
 
 
 async def checked_form(request: Request) -> FormData:

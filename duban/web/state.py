@@ -25,6 +25,7 @@ from duban.domain.status import LIGHT_LABELS, LIGHT_MEANINGS, Light, StatusPolic
 from duban.services.accounts.links import LinkSigner
 from duban.services.reports.logs import DELIVERY_STATUS_LABELS
 from duban.services.tasks.queries import TaskDetail, get_task
+from duban.web.csrf import csrf_token
 from duban.web.signin import SignIn
 from duban.wiring import AppContext
 
@@ -171,8 +172,6 @@ def render(
 ) -> HTMLResponse:
     """Render ``templates/web/<template>`` with the user, CSRF token, flash
     messages and today's date in its context."""
-    from duban.web.auth import csrf_token
-
     web = state_of(request)
     messages = request.session.pop("flash", [])
     context.setdefault("user", getattr(request.state, "user", None))
