@@ -328,7 +328,7 @@ def _md_finalize(value: Any) -> str:
 def _privacy(url: Any) -> str:
     # Imported here: rendering must not pay for importing apprise unless a
     # template prints a contact.
-    from notifications.send import privacy
+    from notifications.contacts import privacy
 
     return privacy("" if url is None else str(url))
 

@@ -12,7 +12,8 @@ The one place that sends. Contacts are Apprise URLs; the ones duban is built for
 * any other Apprise URL — plain text with the title (``wecombot://`` included,
   but it cannot detect a rejected key: prefer ``dubanwecom://``).
 
-Secrets: contact URLs hold passwords and keys. :func:`privacy` gives the form that
+Secrets: contact URLs hold passwords and keys. :func:`privacy`
+(:mod:`notifications.contacts`, where URLs are checked) gives the form that
 may be shown or logged; :class:`ContactError` messages and ``SendOutcome.error``
 never contain a secret. Apprise's own logger is detached from the application's
 logging (:mod:`notifications.apprise_logging`): its DEBUG output prints keys and
@@ -29,115 +30,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
 
 import apprise
-from apprise import Apprise, AppriseAsset, AppriseAttachment, NotificationManager, NotifyFormat
+from apprise import AppriseAsset, AppriseAttachment, NotifyFormat
 from apprise.plugins.email import NotifyEmail
 
-from duban.domain.errors import DubanError
-from notifications import apprise_logging, mail, wecom
+from notifications import wecom
 from notifications.apprise_logging import TAP as _TAP
+from notifications.contacts import ContactError, privacy, validate_url
+from notifications.contacts import instantiate as _instantiate
+from notifications.contacts import scrub as _scrub
+from notifications.contacts import secrets_of as _secrets
 from notifications.outcome import SENT, FailureReporting, SendOutcome
 from notifications.render import RenderedMessage
 
 __all__ = ["ContactError", "SendOutcome", "Sender", "privacy", "validate_url"]
 
 log = logging.getLogger(__name__)
-
-
-class ContactError(DubanError):
-    """A contact URL that cannot be used. The message names the scheme, never the secret."""
-
-
-apprise_logging.isolate()
-# Our plugins register on import; say so here, where the schemes are relied on.
-mail.register()
-wecom.register()
-
-
-# --- Contacts ---------------------------------------------------------------------------
-
-_SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]{0,31})://")
-_WECOM_WEBHOOK = re.compile(r"^https?://[^/]+/cgi-bin/webhook/send\?(?:.*&)?key=", re.I)
-_ASSET = AppriseAsset(app_id="duban", app_desc="duban", timezone="Asia/Shanghai")
-
-
-def _scheme(url: str) -> str | None:
-    match = _SCHEME.match(url)
-    return match.group(1).lower() if match else None
-
-
-def _instantiate(url: str, asset: AppriseAsset) -> apprise.NotifyBase:
-    """An Apprise plugin for ``url``, or ContactError (Chinese, secret-free)."""
-    if not isinstance(url, str) or not url.strip():
-        raise ContactError("联系方式为空")
-    if _WECOM_WEBHOOK.match(url.strip()):
-        raise ContactError("这是企业微信机器人的 webhook 地址，请改写为 dubanwecom://<key> 的形式")
-    scheme = _scheme(url)
-    if scheme is None:
-        raise ContactError(
-            "联系方式格式不正确：应为“协议://…”形式的地址（如 mailto://、dubanwecom://）"
-        )
-    if scheme not in NotificationManager().schemas():
-        raise ContactError(f"不支持的联系方式协议：{scheme}://")
-    with _TAP.capture():  # Apprise's reasons may quote the secret; drop them
-        plugin = Apprise.instantiate(url.strip(), asset=asset)
-    if plugin is None:
-        raise ContactError(f"联系方式无效：{scheme}:// 地址缺少必要部分或参数不正确")
-    return plugin
-
-
-def validate_url(url: str) -> str:
-    """Check that Apprise can use ``url``; return its privacy form (``plugin.url(privacy=True)``).
-
-    Raises :class:`ContactError` for an empty, unparseable or unsupported URL; the
-    message names at most the scheme, never the URL or its secret.
-    """
-    return str(_instantiate(url, _ASSET).url(privacy=True))
-
-
-def privacy(url: str) -> str:
-    """The form of ``url`` that is safe for logs, pages and errors. Never raises.
-
-    A usable URL gives Apprise's privacy form (passwords ``****``, keys ``a...z``);
-    an unusable one gives only ``scheme://****``.
-    """
-    try:
-        return validate_url(url)
-    except ContactError:
-        scheme = _scheme(url) if isinstance(url, str) else None
-        return f"{scheme}://****" if scheme else "****"
-
-
-def _secrets(url: str, plugin: apprise.NotifyBase) -> list[str]:
-    """Every secret ``url`` carries, longest first, for scrubbing free text."""
-    found: set[str] = {url.strip()}
-    try:
-        password = urlsplit(url.strip()).password
-    except ValueError:
-        password = None
-    if password:
-        found.add(unquote(password))
-    tokens = {**plugin.template_tokens, **plugin.template_args}
-    for name, spec in tokens.items():
-        if isinstance(spec, dict) and spec.get("private"):
-            for attr in (name, spec.get("map_to")):
-                value = getattr(plugin, attr, None) if attr else None
-                if isinstance(value, str):
-                    found.add(value)
-    found.add(str(getattr(plugin, "password", "") or ""))
-    with _TAP.capture():
-        found.add(str(plugin.url(privacy=False)))
-    found = {value for value in found if len(value) >= 3}
-    variants = found | {quote(value, safe="") for value in found}
-    return sorted(variants, key=len, reverse=True)
-
-
-def _scrub(text: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "****")
-    return text
 
 
 # --- Sending ---------------------------------------------------------------------------

@@ -122,7 +122,7 @@ class ContactSpec:
     """One person as the file names them, with their notification addresses.
 
     ``urls`` are Apprise URLs and secrets: never print them, print their
-    privacy form (``notifications.send.privacy``).
+    privacy form (``notifications.contacts.privacy``).
     """
 
     role: ContactRole

@@ -52,7 +52,7 @@ departments:
 
 
 def accept(url: str) -> str:
-    """A stand-in for notifications.send.validate_url: refuses URLs with "bad"."""
+    """A stand-in for notifications.contacts.validate_url: refuses URLs with "bad"."""
     if "bad" in url:
         raise DubanError("无法识别的通知地址")
     return url

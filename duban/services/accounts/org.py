@@ -1,7 +1,7 @@
 """The organisation file: read it, keep the database in step, answer who gets messages.
 
 ``load_org_file`` reads and validates a whole file first — every notification
-address included (``notifications.send.validate_url``) — so a bad entry
+address included (``notifications.contacts.validate_url``) — so a bad entry
 anywhere stores nothing. ``sync_org`` then writes, in one transaction:
 
 - departments and aliases (:func:`duban.services.accounts.directory.sync_departments`);
@@ -53,7 +53,7 @@ from duban.services.ladder.policy import (
 )
 from models import Contact, ContactChannel, OrgSetting
 from models import Department as DepartmentRow
-from notifications.send import privacy, validate_url
+from notifications.contacts import privacy, validate_url
 
 
 @dataclass

@@ -45,7 +45,7 @@ from models import (
     Task,
     TaskEvent,
 )
-from notifications.send import validate_url
+from notifications.contacts import validate_url
 
 UNSENT = ("pending", "failed", "dead")
 
