@@ -23,8 +23,9 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from duban.domain.status import Light, StatusPolicy
 from duban.services.accounts.links import LinkError, LinkHolder
 from duban.services.accounts.staff import UserView
+from duban.services.paging import Page
 from duban.services.reports.dashboard import measure_overview, scorecard
-from duban.services.reports.logs import Page, delivery_log, escalation_page
+from duban.services.reports.logs import delivery_log, escalation_page
 from duban.services.tasks.queries import get_task, task_page, tasks_to_json
 from duban.web.auth import current_user, sign_in
 from duban.web.signin import LOCKED_MESSAGE, WINDOW

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time
-from typing import Any, Generic, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, or_, select
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.domain.escalation import EscalationPolicy, StepKey, step_label
 from duban.domain.plan_keys import key_variants
 from duban.services.ladder.core import policy_for
+from duban.services.paging import Page
 from models import (
     Contact,
     ContactChannel,
@@ -70,35 +71,6 @@ DELIVERY_STATUS_FILTERS: dict[str, tuple[str, ...]] = {
     "pending": ("pending", "sending"),
     "failed": ("failed", "dead"),
 }
-
-T = TypeVar("T")
-
-
-@dataclass
-class Page(Generic[T]):
-    """One page of a log: ``entries`` from ``offset``, of ``total`` matching."""
-
-    entries: list[T]
-    total: int
-    offset: int
-    limit: int
-
-    @property
-    def number(self) -> int:
-        return self.offset // self.limit + 1
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.limit))
-
-    @property
-    def first_shown(self) -> int:
-        return self.offset + 1 if self.entries else 0
-
-    @property
-    def last_shown(self) -> int:
-        return self.offset + len(self.entries)
-
 
 def page_offset(page: int | None, limit: int = PAGE_SIZE) -> int:
     """The offset of 1-based ``page`` (anything below 1 is the first)."""

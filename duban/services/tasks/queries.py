@@ -51,8 +51,8 @@ from duban.domain.status import (
 from duban.domain.workdays import WorkCalendar
 from duban.services.accounts.directory import directory_from_db
 from duban.services.accounts.links import watched_by
+from duban.services.paging import Page
 from duban.services.plans.catalog import find_plan
-from duban.services.reports.logs import Page
 from duban.services.serialize import jsonable
 from models import (
     Department,
