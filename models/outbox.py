@@ -26,11 +26,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from duban.domain.outbox import DeliveryStatus
 from models.base import Base, in_values
 from models.department import Department
 
 CONTACT_ROLES = ("liaison", "head", "coordinator", "supervisor")
-DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "dead", "superseded")
+DELIVERY_STATUSES = tuple(s.value for s in DeliveryStatus)
 
 
 class Contact(Base):
@@ -118,7 +119,7 @@ class Delivery(Base):
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     day: Mapped[date] = mapped_column(Date)
     batch: Mapped[int] = mapped_column(Integer, default=1)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     not_before: Mapped[datetime]
     next_attempt_at: Mapped[datetime]

@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from duban.domain.outbox import NoticeStatus
 from models.base import Base, in_values
 from models.department import Department
 from models.plan import ROLES, Measure, Target
@@ -35,7 +36,7 @@ TASK_STATES = (
     "assigned", "acknowledged", "in_progress", "submitted", "approved", "returned", "cancelled"
 )
 EXTENSION_STATUSES = ("pending", "approved", "refused")
-NOTICE_STATUSES = ("pending", "sent", "failed", "superseded")
+NOTICE_STATUSES = tuple(s.value for s in NoticeStatus)
 
 
 class Task(Base):
@@ -185,9 +186,9 @@ class Notice(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
-    step: Mapped[str] = mapped_column(String(64))
+    step: Mapped[str] = mapped_column(String(64))  # a StepKey, formatted
     due_at: Mapped[datetime] = mapped_column(index=True)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=NoticeStatus.PENDING.value)
     created_at: Mapped[datetime]
     level: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     # Why it was superseded or could not be delivered (shown in the log).

@@ -61,7 +61,7 @@ class Audience(StrEnum):
     LEAD_DEPARTMENT = "lead_department"  # a supporting task's measure lead (its liaison)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LadderStep:
     name: str  # stable id, also the template name unless ``template`` is set
     anchor: Anchor
@@ -152,42 +152,71 @@ L, H, C, S, LD = (
 
 DEFAULT_POLICY = EscalationPolicy(
     steps=(
-        LadderStep("assigned", Anchor.ASSIGNED, 0, 0, (L,), "交办通知"),
-        LadderStep("ack_reminder", Anchor.UNACKNOWLEDGED, 2, 0, (L,), "签收提醒"),
-        LadderStep("due_reminder_10", Anchor.BEFORE_DUE, 10, 0, (L,), "到期提醒", "due_reminder"),
-        LadderStep("due_reminder_3", Anchor.BEFORE_DUE, 3, 0, (L,), "到期提醒", "due_reminder"),
-        LadderStep("report_due", Anchor.REPORT_DUE, 3, 0, (L,), "报送提醒", "report_reminder"),
         LadderStep(
-            "report_missing",
-            Anchor.REPORT_MISSING,
-            1,
-            0,
-            (L,),
-            "报送提醒(逾期未报)",
-            "report_reminder",
+            name="assigned", anchor=Anchor.ASSIGNED, workdays=0, level=0, audience=(L,),
+            label="交办通知",
         ),
-        LadderStep("urge", Anchor.AFTER_DUE, 1, 1, (L, H), "催办"),
-        LadderStep("escalate_yellow", Anchor.AFTER_DUE, 5, 2, (H, C, LD), "督办(黄色督办单)"),
-        LadderStep("escalate_red", Anchor.AFTER_DUE, 10, 3, (S,), "督办(红色督办单,约谈)"),
+        LadderStep(
+            name="ack_reminder", anchor=Anchor.UNACKNOWLEDGED, workdays=2, level=0,
+            audience=(L,), label="签收提醒",
+        ),
+        LadderStep(
+            name="due_reminder_10", anchor=Anchor.BEFORE_DUE, workdays=10, level=0,
+            audience=(L,), label="到期提醒", template="due_reminder",
+        ),
+        LadderStep(
+            name="due_reminder_3", anchor=Anchor.BEFORE_DUE, workdays=3, level=0,
+            audience=(L,), label="到期提醒", template="due_reminder",
+        ),
+        LadderStep(
+            name="report_due", anchor=Anchor.REPORT_DUE, workdays=3, level=0, audience=(L,),
+            label="报送提醒", template="report_reminder",
+        ),
+        LadderStep(
+            name="report_missing", anchor=Anchor.REPORT_MISSING, workdays=1, level=0,
+            audience=(L,), label="报送提醒(逾期未报)", template="report_reminder",
+        ),
+        LadderStep(
+            name="urge", anchor=Anchor.AFTER_DUE, workdays=1, level=1, audience=(L, H),
+            label="催办",
+        ),
+        LadderStep(
+            name="escalate_yellow", anchor=Anchor.AFTER_DUE, workdays=5, level=2,
+            audience=(H, C, LD), label="督办(黄色督办单)",
+        ),
+        LadderStep(
+            name="escalate_red", anchor=Anchor.AFTER_DUE, workdays=10, level=3, audience=(S,),
+            label="督办(红色督办单,约谈)",
+        ),
     )
 )
 
 # The rung a coordinator takes by hand ("催办 now"): level 1 like the ladder's
 # 催办, to the department's liaison, with the coordinator's note.
 MANUAL_URGE = LadderStep(
-    "manual_urge", Anchor.MANUAL, 0, 1, (Audience.LIAISON,), "督办科催办"
+    name="manual_urge", anchor=Anchor.MANUAL, workdays=0, level=1,
+    audience=(Audience.LIAISON,), label="督办科催办",
 )
 
 
 # The one message a task gets when a changed plan withdraws it (任务撤销通知):
 # to the department's liaison, once (its key has no anchor), and the last.
 TASK_CANCELLED = LadderStep(
-    "task_cancelled", Anchor.ANNOUNCE, 0, 0, (Audience.LIAISON,), "任务撤销通知"
+    name="task_cancelled", anchor=Anchor.ANNOUNCE, workdays=0, level=0,
+    audience=(Audience.LIAISON,), label="任务撤销通知",
 )
 # The message a task gets when a new holiday arrangement moves its due date
 # (期限调整通知), keyed by the new date.
-DUE_MOVED = LadderStep("due_moved", Anchor.ANNOUNCE, 0, 0, (Audience.LIAISON,), "期限调整通知")
+DUE_MOVED = LadderStep(
+    name="due_moved", anchor=Anchor.ANNOUNCE, workdays=0, level=0,
+    audience=(Audience.LIAISON,), label="期限调整通知",
+)
 ANNOUNCEMENTS = {step.name: step for step in (TASK_CANCELLED, DUE_MOVED)}
+
+
+# The step name of a notice reporting a failed delivery to the coordinators
+# (送达失败): its key's anchor is the delivery's id, not a date.
+DELIVERY_FAILED = "delivery_failed"
 
 
 @dataclass(frozen=True)
@@ -195,21 +224,34 @@ class StepKey:
     """A notice's step key, ``name@anchor``: unique per task.
 
     ``anchor`` is an ISO date for ladder steps and manual rungs (the date the
-    step is counted from, or the day a manual rung was taken) and a delivery
-    id for a delivery-failure report."""
+    step is counted from, or the day a manual rung was taken), a delivery id
+    for a delivery-failure report, and empty for a once-only announcement
+    (``task_cancelled``). :meth:`parse` and :meth:`format` are inverse:
+    ``StepKey.parse(k).format() == k`` for every key."""
 
     name: str
     anchor: str = ""
 
     @classmethod
     def parse(cls, key: str) -> StepKey:
+        """Split ``name@anchor`` at the first ``@``; a key without one has no anchor."""
         name, _, anchor = key.partition("@")
         return cls(name, anchor)
 
     @classmethod
+    def on(cls, name: str, day: date) -> StepKey:
+        """The key of step ``name`` anchored on ``day``."""
+        return cls(name, day.isoformat())
+
+    @classmethod
     def manual(cls, day: date) -> StepKey:
         """The key of a manual 催办 taken on ``day`` (one per task and day)."""
-        return cls(MANUAL_URGE.name, day.isoformat())
+        return cls.on(MANUAL_URGE.name, day)
+
+    @classmethod
+    def delivery_failure(cls, delivery_id: int) -> StepKey:
+        """The key of the report that delivery ``delivery_id`` failed (one per delivery)."""
+        return cls(DELIVERY_FAILED, str(delivery_id))
 
     @property
     def anchor_date(self) -> date | None:
@@ -222,8 +264,23 @@ class StepKey:
     def is_manual(self) -> bool:
         return self.name == MANUAL_URGE.name
 
-    def __str__(self) -> str:
+    @property
+    def is_delivery_failure(self) -> bool:
+        return self.name == DELIVERY_FAILED
+
+    @property
+    def delivery_id(self) -> int:
+        """The failed delivery a delivery-failure key names; ValueError for other keys."""
+        if not self.is_delivery_failure:
+            raise ValueError(f"not a delivery-failure key: {self.format()}")
+        return int(self.anchor)
+
+    def format(self) -> str:
+        """The key as stored in ``notices.step``."""
         return f"{self.name}@{self.anchor}" if self.anchor else self.name
+
+    def __str__(self) -> str:
+        return self.format()
 
 
 _REMINDER_FAMILIES = {
@@ -332,7 +389,7 @@ def ladder(
                 continue
             assert not isinstance(anchor_date, Unpublished)  # an unknown anchor gives no day
             if on <= until:
-                key = f"{step.name}@{anchor_date.isoformat()}"
+                key = StepKey.on(step.name, anchor_date).format()
                 found.append(Occurrence(key, step, on, anchor_date, window_start))
     found.sort(key=lambda o: (o.on, o.step.level, o.key))
     waiting.sort(key=lambda w: w.year)

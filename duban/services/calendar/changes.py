@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.config import Settings
 from duban.db import insert_for
 from duban.domain.assignment import AssignmentPolicy
-from duban.domain.escalation import DUE_MOVED
+from duban.domain.escalation import DUE_MOVED, StepKey
 from duban.domain.lifecycle import OPEN_STATES, Action, ActorRole, TaskState
 from duban.domain.workdays import CalendarError, HolidayNotice, Unpublished, WorkCalendar
 from duban.services.calendar.data import (
@@ -333,7 +333,7 @@ def _move_one(
             insert_for(session, Notice)
             .values(
                 task_id=task.id,
-                step=f"{DUE_MOVED.name}@{new.isoformat()}",
+                step=StepKey.on(DUE_MOVED.name, new).format(),
                 status="pending",
                 level=DUE_MOVED.level,
                 due_at=now,

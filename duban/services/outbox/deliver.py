@@ -52,6 +52,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.db import insert_for
 from duban.domain.escalation import (
+    DELIVERY_FAILED,
     Anchor,
     Audience,
     LadderStep,
@@ -87,7 +88,7 @@ AUDIENCE_LABELS = {
     "supervisors": "督查室",
     "lead_department": "牵头单位联络员",
 }
-FAILED_STEP = "delivery_failed"
+FAILED_STEP = DELIVERY_FAILED
 # Deliveries of notices use batches 1, 2, … per channel and day; lower batches
 # are scheduled reports without notices (duban.services.reports.digest).
 FIRST_NOTICE_BATCH = 1
@@ -809,7 +810,9 @@ def _mark_notices_failed(
         notice = session.get(Notice, notice_id)
         if notice is None:
             continue
-        is_failure_notice = is_failure_notice or notice.step.startswith(FAILED_STEP)
+        is_failure_notice = (
+            is_failure_notice or StepKey.parse(notice.step).is_delivery_failure
+        )
         if notice.status == "pending":
             notice.status, notice.reason = "failed", reason
     if is_failure_notice or not notice_ids:
@@ -820,7 +823,7 @@ def _mark_notices_failed(
         insert_for(session, Notice)
         .values(
             task_id=first.task_id,
-            step=f"{FAILED_STEP}@{delivery.id}",
+            step=StepKey.delivery_failure(delivery.id).format(),
             status="pending",
             level=0,
             due_at=now,

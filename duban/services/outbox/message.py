@@ -150,7 +150,7 @@ def failure_report(session: Session, notice: Notice, *, base_url: str | None) ->
     """What the coordinators need to fix a failed delivery: which steps, to whom
     (the template prints only the contact's privacy form), every department of
     the tasks it carried, the error, the tries and the desk page of it."""
-    failed = session.get(Delivery, int(StepKey.parse(notice.step).anchor))
+    failed = session.get(Delivery, StepKey.parse(notice.step).delivery_id)
     if failed is None:  # pragma: no cover - deliveries are never deleted
         return {
             "failed_step_label": "通知",

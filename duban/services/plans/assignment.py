@@ -30,7 +30,7 @@ from duban.domain.assignment import (
     with_grace,
 )
 from duban.domain.errors import NotFoundError
-from duban.domain.escalation import Anchor
+from duban.domain.escalation import Anchor, StepKey
 from duban.domain.lifecycle import Action, TaskState
 from duban.domain.plan_draft import Role
 from duban.domain.workdays import WorkCalendar
@@ -54,7 +54,7 @@ ZONE = ZoneInfo("Asia/Shanghai")
 
 def assign_step_key(assigned_at: datetime) -> str:
     """The 交办通知 notice's step key, as the escalation ladder names it."""
-    return f"{ASSIGN_STEP}@{assigned_at.astimezone(ZONE).date().isoformat()}"
+    return StepKey.on(ASSIGN_STEP, assigned_at.astimezone(ZONE).date()).format()
 
 
 @dataclass

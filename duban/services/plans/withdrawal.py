@@ -38,7 +38,7 @@ from duban.domain.assignment import (
     Withdrawn,
     successors,
 )
-from duban.domain.escalation import TASK_CANCELLED
+from duban.domain.escalation import TASK_CANCELLED, StepKey
 from duban.domain.lifecycle import STATE_LABELS, Action, ActorRole, TaskState, next_state
 from duban.domain.plan_draft import Role
 from duban.services.task_events import system_event
@@ -280,7 +280,7 @@ def _cancel_one(
             insert_for(session, Notice)
             .values(
                 task_id=task.id,
-                step=TASK_CANCELLED.name,
+                step=StepKey(TASK_CANCELLED.name).format(),
                 status="pending",
                 level=TASK_CANCELLED.level,
                 due_at=now,

@@ -453,7 +453,7 @@ def resend_notice(
             insert_for(session, Notice)
             .values(
                 task_id=task_id,
-                step=f"{step.name}@{today.isoformat()}",
+                step=StepKey.on(step.name, today).format(),
                 status="pending",
                 level=step.level,
                 due_at=now,
@@ -534,7 +534,7 @@ def urge_now(
     note = (note or "").strip() or None
     if note is not None and len(note) > NOTE_MAX:
         raise DubanError(f"催办意见不能超过 {NOTE_MAX} 字(现 {len(note)} 字)")
-    key = str(StepKey.manual(local_date(now, zone)))
+    key = StepKey.manual(local_date(now, zone)).format()
     urged: list[int] = []
     skipped: list[tuple[int, str]] = []
     with session_factory.begin() as session:

@@ -202,7 +202,7 @@ def _task_facts(
     far of each task, in a fixed number of queries."""
     if not task_ids:
         return {}
-    manual_today = str(StepKey.manual(today))
+    manual_today = StepKey.manual(today).format()
     rungs: dict[int, list[tuple[int, date]]] = defaultdict(list)
     urged: set[int] = set()
     with session_factory() as session:
