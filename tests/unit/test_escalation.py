@@ -16,6 +16,7 @@ from duban.domain.escalation import (
     StepKey,
     TaskTimeline,
     evaluate,
+    ladder,
     next_rung,
     stale_reason,
     step_by_name,
@@ -149,6 +150,38 @@ def test_step_keys_read_and_write_name_and_anchor() -> None:
     failure = StepKey.parse("delivery_failed@17")
     assert failure.anchor == "17" and failure.anchor_date is None
     assert str(StepKey.parse("assigned")) == "assigned"
+
+
+@pytest.mark.parametrize(
+    ("key", "parsed"),
+    [
+        ("due_reminder_3@2015-12-31", StepKey.on("due_reminder_3", date(2015, 12, 31))),
+        ("manual_urge@2016-01-29", StepKey.manual(date(2016, 1, 29))),
+        ("delivery_failed@17", StepKey.delivery_failure(17)),
+        ("task_cancelled", StepKey("task_cancelled")),
+    ],
+    ids=["ladder-step", "manual-rung", "delivery-failure", "announcement"],
+)
+def test_a_step_key_parses_to_its_parts_and_formats_back_to_itself(
+    key: str, parsed: StepKey
+) -> None:
+    assert StepKey.parse(key) == parsed
+    assert parsed.format() == str(parsed) == key
+
+
+def test_a_delivery_failure_key_names_its_delivery_and_no_other_key_does() -> None:
+    assert StepKey.parse("delivery_failed@17").delivery_id == 17
+    assert StepKey.parse("delivery_failed@17").is_delivery_failure
+    assert not StepKey.parse("urge@2016-01-04").is_delivery_failure
+    with pytest.raises(ValueError, match="not a delivery-failure key"):
+        _ = StepKey.parse("urge@2016-01-04").delivery_id
+
+
+def test_every_key_the_ladder_makes_reads_back_as_its_step_and_anchor(cal: WorkCalendar) -> None:
+    known = ladder(TASK, DEFAULT_POLICY, cal, until=date(2016, 3, 31)).known
+    assert {o.step.name for o in known} == {s.name for s in DEFAULT_POLICY.steps}
+    for occ in known:
+        assert StepKey.parse(occ.key) == StepKey.on(occ.step.name, occ.anchor_date)
 
 
 def test_the_manual_rung_is_known_by_name_but_refused_in_a_policy() -> None:
