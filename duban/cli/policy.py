@@ -16,11 +16,11 @@ from duban.cli.app import app
 from duban.domain.escalation import Anchor, Audience, EscalationPolicy, LadderStep
 from duban.domain.status import Cadence
 from duban.services.ladder.policy import (
-    apply_current_policy,
     current_policy,
     policy_versions,
     stale_open_tasks,
 )
+from duban.services.ladder.reapply import apply_current_policy
 from duban.timeutil import parse_as_of
 from duban.wiring import open_context
 

@@ -22,10 +22,10 @@ from duban.services.accounts.org import (
 )
 from duban.services.ladder.policy import (
     PolicyChange,
-    apply_current_policy,
     current_policy,
     policy_fingerprint,
 )
+from duban.services.ladder.reapply import apply_current_policy
 from models import (
     Contact,
     ContactChannel,

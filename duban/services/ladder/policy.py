@@ -3,7 +3,8 @@
 Each distinct policy (by the sha256 of its canonical JSON) is stored once, as
 an ``escalation_policies`` row; exactly one row is ``current``. A task keeps
 the policy that was current when it was assigned (``Task.policy_id``) until a
-coordinator re-applies the current one with :func:`apply_current_policy`.
+coordinator re-applies the current one
+(:func:`duban.services.ladder.reapply.apply_current_policy`).
 
 Reads never write: with no stored policy, :func:`current_policy` answers
 ``(None, DEFAULT_POLICY)``. ``duban org load`` always stores a policy (the
@@ -19,13 +20,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.domain.errors import DubanError, NotFoundError
 from duban.domain.escalation import DEFAULT_POLICY, OPEN, EscalationPolicy
-from duban.services.plans.catalog import find_plan
-from models import EscalationPolicyRow, Measure, Task
+from models import EscalationPolicyRow, Task
 
 
 class PolicyChange(StrEnum):
@@ -42,14 +41,6 @@ class PolicyVersion:
     created_at: datetime
     current: bool
     tasks: int  # open tasks that follow this version
-
-
-@dataclass(frozen=True)
-class PolicyApplyReport:
-    policy_id: int
-    policy_name: str
-    applied: int  # open tasks moved to the current policy (and marked for re-evaluation)
-    already: int  # open tasks in scope that followed it already
 
 
 def policy_data(policy: EscalationPolicy) -> dict[str, Any]:
@@ -151,7 +142,7 @@ def policy_versions(*, session: Session) -> list[PolicyVersion]:
 
 def stale_open_tasks(*, session: Session) -> int:
     """Open tasks not on the current version (none stored: 0): what
-    :func:`apply_current_policy` would move."""
+    ``apply_current_policy`` (:mod:`duban.services.ladder.reapply`) would move."""
     policy_id, _ = current_policy(session)
     if policy_id is None:
         return 0
@@ -163,71 +154,3 @@ def stale_open_tasks(*, session: Session) -> int:
             or_(Task.policy_id.is_(None), Task.policy_id != policy_id),
         )
     ) or 0
-
-
-def apply_current_policy(
-    *,
-    session_factory: sessionmaker[Session],
-    now: datetime,
-    plan: str | None = None,
-    measure: int | None = None,
-) -> PolicyApplyReport:
-    """Move open tasks (of one plan or measure, else all) to the current policy.
-
-    Each task moved gets ``policy_id`` = the current version, ``next_action_at
-    = now`` (the sweep re-evaluates it) and ``version + 1`` (so a sweep that
-    read the old policy cannot overwrite the new next action time). Tasks
-    already on it are left alone: running it twice changes nothing. Raises
-    DubanError when no policy is stored yet, NotFoundError for an unknown plan
-    or measure; nothing is written then.
-    """
-    with session_factory.begin() as session:
-        policy_id, policy = current_policy(session)
-        if policy_id is None:
-            raise DubanError("尚未载入督办规则,请先运行 duban org load")
-        scope = _open_tasks(session, plan=plan, measure=measure)
-        total = session.scalar(select(func.count()).select_from(scope.subquery())) or 0
-        ids = list(
-            session.scalars(
-                select(Task.id).where(
-                    Task.id.in_(scope.with_only_columns(Task.id)),
-                    or_(Task.policy_id.is_(None), Task.policy_id != policy_id),
-                )
-            )
-        )
-        applied = 0
-        if ids:
-            result = cast(
-                CursorResult[Any],
-                session.execute(
-                    update(Task)
-                    # Re-checked here: a task closed or moved meanwhile is left alone.
-                    .where(
-                        Task.id.in_(ids),
-                        Task.state.in_([s.value for s in OPEN]),
-                        or_(Task.policy_id.is_(None), Task.policy_id != policy_id),
-                    )
-                    .values(policy_id=policy_id, next_action_at=now, version=Task.version + 1)
-                    .execution_options(synchronize_session=False)
-                ),
-            )
-            applied = result.rowcount
-    return PolicyApplyReport(policy_id, policy.name, applied, total - applied)
-
-
-def _open_tasks(session: Session, *, plan: str | None, measure: int | None) -> Select[Any]:
-    query = select(Task).where(Task.state.in_([s.value for s in OPEN]))
-    if plan is None and measure is None:
-        return query
-    plan_row = find_plan(plan, session=session)
-    query = query.join(Measure, Measure.id == Task.measure_id).where(Measure.plan_id == plan_row.id)
-    if measure is not None:
-        if (
-            session.scalar(
-                select(Measure.id).where(Measure.plan_id == plan_row.id, Measure.number == measure)
-            )
-            is None
-        ):
-            raise NotFoundError(f"方案“{plan_row.key}”中没有第{measure}项措施")
-        query = query.where(Measure.number == measure)
-    return query
