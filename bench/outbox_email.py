@@ -62,9 +62,11 @@ from duban.db import make_session_factory
 from duban.domain.escalation import DEFAULT_POLICY
 from duban.ops.mail_sink import MailSink
 from duban.services.ladder.policy import store_policy
-from duban.services.ladder.rounds import RoundTools
-from duban.services.outbox.deliver import build_message_context, dispatch, route
+from duban.services.outbox.deliver import dispatch
+from duban.services.outbox.message import compose
+from duban.services.outbox.route import route
 from duban.services.plans.assignment import assign_step_key
+from duban.services.rounds.daily import RoundTools
 from duban.wiring import AppContext, open_context
 from models import (
     Contact,
@@ -300,7 +302,7 @@ def first_message(session_factory: sessionmaker[Session], tools: RoundTools) -> 
     with session_factory() as session:
         delivery = session.scalars(select(Delivery).order_by(Delivery.id)).first()
         assert delivery is not None
-        template, context = build_message_context(session, delivery, tools.context, NOW)
+        template, context = compose(session, delivery, tools.context, NOW)
         message = tools.render(template, context)
         assert isinstance(message, RenderedMessage)
         return message

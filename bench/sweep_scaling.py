@@ -79,7 +79,7 @@ from duban.services.ladder import sweep as sweep_module
 from duban.services.ladder.core import OrgClock
 from duban.services.ladder.policy import store_policy
 from duban.services.ladder.sweep import advance, due_tasks, measures_with_due_work
-from duban.services.outbox.deliver import route
+from duban.services.outbox.route import route
 from duban.services.plans.assignment import SYSTEM_ACTOR, assign_step_key
 from models import Department, Measure, Notice, Plan, Section, Task, TaskEvent, UTCDateTime
 

@@ -21,8 +21,8 @@ from duban.services.accounts.links import LinkSigner
 from duban.services.accounts.org import org_settings
 from duban.services.calendar.data import calendar_signature, load_work_calendar
 from duban.services.ladder.core import OrgClock
-from duban.services.ladder.rounds import RoundTools
-from duban.services.outbox.deliver import DeliveryContext, MessageSender
+from duban.services.outbox.contract import DeliveryContext, MessageSender
+from duban.services.rounds.daily import RoundTools
 from notifications.render import RenderedMessage, render
 from notifications.send import Sender
 

@@ -11,7 +11,7 @@ from prefect.runtime import flow_run
 
 from duban.config import get_settings
 from duban.services.ladder.round_lock import round_lock
-from duban.services.reports.digest import send_weekly_digest
+from duban.services.rounds.weekly import send_weekly_digest
 from duban.timeutil import parse_as_of
 from duban.wiring import open_context
 from flows.sweep import LOCK_WAIT_SECONDS

@@ -18,7 +18,7 @@ from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settin
 
 from duban.config import get_settings
 from duban.services.ladder.round_lock import round_lock
-from duban.services.ladder.rounds import RoundReport, outstanding, replay
+from duban.services.rounds.daily import RoundReport, outstanding, replay
 from duban.wiring import open_context
 from flows.sweep import LOCK_WAIT_SECONDS, sweep_flow
 

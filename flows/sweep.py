@@ -19,7 +19,6 @@ from duban.ops.faults import pause_point
 from duban.services.calendar.changes import sync_calendar
 from duban.services.ladder.core import OrgClock
 from duban.services.ladder.round_lock import round_lock
-from duban.services.ladder.rounds import run_round
 from duban.services.ladder.sweep import (
     SweepReport,
     advance,
@@ -27,6 +26,7 @@ from duban.services.ladder.sweep import (
     release_waiting,
 )
 from duban.services.plans.assignment import MeasureRef, measure_refs
+from duban.services.rounds.daily import run_round
 from duban.timeutil import parse_as_of
 from duban.wiring import AppContext, open_context
 
@@ -69,7 +69,7 @@ def sweep_flow(as_of: str | None = None, settle: float | None = None) -> dict[st
 
     With ``settle`` (seconds) the round waits after each phase until the work
     of that phase is finished by everyone doing the same round (replays run in
-    step on several workers; see duban.services.ladder.rounds.run_round)."""
+    step on several workers; see duban.services.rounds.daily.run_round)."""
     context = open_context(get_settings())
     # Replays in step on several workers (settle) share rounds on purpose.
     with round_lock(

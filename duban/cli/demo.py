@@ -37,9 +37,9 @@ from duban.services.accounts.directory import load_directory_file
 from duban.services.accounts.links import LinkSigner, department_link
 from duban.services.accounts.staff import add_user, list_users
 from duban.services.ladder.round_lock import round_lock
-from duban.services.ladder.rounds import RoundReport, replay, run_round
 from duban.services.reports.issued_documents import issue_bulletin, issue_notice, list_documents
 from duban.services.reports.logs import escalation_log
+from duban.services.rounds.daily import RoundReport, replay, run_round
 from duban.services.tasks.queries import find_department
 from duban.wiring import AppContext, open_context
 

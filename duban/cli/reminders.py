@@ -14,8 +14,8 @@ from duban.cli.table import render_table, truncate
 from duban.config import apply_prefect_defaults
 from duban.domain.errors import DubanError
 from duban.services.ladder.round_lock import round_lock
-from duban.services.ladder.rounds import replay
 from duban.services.reports.logs import delivery_log, escalation_log
+from duban.services.rounds.daily import replay
 from duban.services.tasks.queries import find_department
 from duban.wiring import AppContext, open_context
 

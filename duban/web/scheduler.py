@@ -1,7 +1,7 @@
 """The daily reminder round inside ``duban serve``: one background thread.
 
 On each working day, once office hours have begun, it runs the full round
-(sweep → route → deliver, :func:`duban.services.ladder.rounds.run_round`) through
+(sweep → route → deliver, :func:`duban.services.rounds.daily.run_round`) through
 the real sender; during office hours it also delivers whatever falls due
 later (retries, re-sent notices, fixed addresses) — when woken by the web or
 at the next retry time, and at least every ``poll`` seconds. A failed round
@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from duban.domain.workdays import likely_workday
 from duban.services.accounts.org import org_settings
 from duban.services.ladder.round_lock import RoundBusyError, round_lock
-from duban.services.ladder.rounds import next_delivery_time, run_round
+from duban.services.rounds.daily import next_delivery_time, run_round
 from duban.wiring import AppContext
 
 log = logging.getLogger("duban.scheduler")

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.workdays import WorkCalendar
 from duban.services.ladder.core import OrgClock
-from duban.services.outbox.deliver import DeliveryContext
+from duban.services.outbox.contract import DeliveryContext
 from models import Contact, ContactChannel, Department
 
 ZONE = ZoneInfo("Asia/Shanghai")

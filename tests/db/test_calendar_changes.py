@@ -25,7 +25,7 @@ from duban.services.calendar.changes import (
     next_year_warning,
 )
 from duban.services.calendar.data import load_work_calendar, read_notice_file
-from duban.services.ladder.rounds import replay
+from duban.services.rounds.daily import replay
 from duban.web import create_app
 from models import Notice, Task, TaskEvent, User
 from tests.conftest import CliRunner

@@ -22,12 +22,12 @@ from duban.domain.workdays import WorkCalendar
 from duban.services.accounts.directory import directory_from_db
 from duban.services.calendar.data import package_notices, read_notice_file
 from duban.services.ladder.outlook import next_steps
-from duban.services.ladder.rounds import RoundTools, replay
-from duban.services.outbox.deliver import build_message_context
+from duban.services.outbox.message import compose
 from duban.services.plans.assignment import assign_measure, measures_to_run
 from duban.services.plans.importer import import_plan
 from duban.services.reports.ics import department_ics
 from duban.services.reports.ledger import build_ledger
+from duban.services.rounds.daily import RoundTools, replay
 from duban.services.tasks.queries import list_tasks
 from models import Delivery, Notice, Task
 from notifications.render import render
@@ -145,7 +145,7 @@ def test_a_plan_into_an_unpublished_year_runs_every_round_and_waits_only_for_wha
         assert reminder is not None
         context = tools(calendar, sender).context
         moment = datetime(2027, 12, 28, 9, tzinfo=ZONE)
-        template, values = build_message_context(session, reminder, context, moment)
+        template, values = compose(session, reminder, context, moment)
     # The message says when the next rung comes: not yet known.
     text = render(template, values, templates_dir=ROOT / "templates").text
     assert "将发出催办（日期待日历公布）" in text

@@ -22,14 +22,15 @@ from duban.ops.mail_sink import MailSink, text_of
 from duban.services.accounts.directory import directory_from_db
 from duban.services.calendar.data import build_work_calendar
 from duban.services.ladder.core import OrgClock
-from duban.services.ladder.rounds import RoundTools, replay
-from duban.services.outbox.deliver import DeliveryContext, route
+from duban.services.outbox.contract import DeliveryContext
+from duban.services.outbox.route import route
 from duban.services.plans.assignment import AssignResult, assign_measure
 from duban.services.plans.importer import import_plan
 from duban.services.plans.withdrawal import cancelled_since, fate_lines
 from duban.services.reports.ics import department_ics
 from duban.services.reports.ledger import build_ledger
 from duban.services.reports.scorecard import build_scorecard
+from duban.services.rounds.daily import RoundTools, replay
 from duban.services.tasks import lifecycle
 from duban.services.tasks.desk import urge_now
 from duban.services.tasks.queries import get_task, measure_lights

@@ -29,11 +29,12 @@ from duban.domain.org import OfficeHours
 from duban.domain.workdays import WorkCalendar
 from duban.services.calendar.data import build_work_calendar
 from duban.services.ladder import sweep
-from duban.services.ladder.rounds import RoundTools, run_round
-from duban.services.outbox.deliver import DispatchReport, dispatch, route
+from duban.services.outbox.deliver import DispatchReport, dispatch
+from duban.services.outbox.route import route
 from duban.services.plans.assignment import assign_measure, planned_tasks
 from duban.services.plans.files import parse_plan_file
 from duban.services.plans.importer import import_plan
+from duban.services.rounds.daily import RoundTools, run_round
 from models import ContactChannel, Delivery, DeliveryItem, Department, Notice, Task, TaskEvent
 from tests.db.conftest import HEALTH, World, at
 from tests.db.outbox_world import (

@@ -27,7 +27,9 @@ from duban.domain.workdays import WorkCalendar
 from duban.services.calendar.data import build_work_calendar
 from duban.services.ladder.core import LEASE
 from duban.services.outbox import deliver as outbox
-from duban.services.outbox.deliver import DeliveryContext, dispatch, route
+from duban.services.outbox.contract import DeliveryContext
+from duban.services.outbox.deliver import dispatch
+from duban.services.outbox.route import route
 from models import (
     ContactChannel,
     Delivery,

@@ -23,11 +23,11 @@ from duban.domain.org import OfficeHours
 from duban.domain.workdays import WorkCalendar
 from duban.services.calendar.data import build_work_calendar
 from duban.services.ladder.core import OrgClock
-from duban.services.ladder.rounds import RoundTools, replay, run_round
-from duban.services.outbox.deliver import DeliveryContext
+from duban.services.outbox.contract import DeliveryContext
 from duban.services.plans.assignment import assign_measure
 from duban.services.plans.files import parse_plan_file
 from duban.services.plans.importer import import_plan
+from duban.services.rounds.daily import RoundTools, replay, run_round
 from duban.services.tasks import lifecycle
 from models import Contact, ContactChannel, Delivery, DeliveryItem, Department, Notice, Task
 from tests.paths import REFERENCE_PLAN

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.services.accounts.links import LinkSigner, signing_key
-from duban.services.ladder.rounds import replay
+from duban.services.rounds.daily import replay
 from duban.services.tasks import desk
 from duban.web import create_app
 from models import Department, Measure, Task

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.services.ladder.round_lock import round_lock
-from duban.services.ladder.rounds import replay
+from duban.services.rounds.daily import replay
 from duban.services.tasks.desk import blocked_deliveries
 from models import ContactChannel, Delivery, DeliveryItem, Notice
 from tests.e2e.test_reminder_delivery import BAD_KEY, world  # noqa: F401  (fixture)

@@ -17,11 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.services.accounts.org import load_org_file, sync_org
-from duban.services.ladder.rounds import replay, run_round
 from duban.services.plans.assignment import assign_measure
 from duban.services.plans.files import parse_plan_file
 from duban.services.plans.importer import import_plan
 from duban.services.reports.logs import delivery_log, escalation_log
+from duban.services.rounds.daily import replay, run_round
 from duban.wiring import open_context
 from models import Delivery, Notice
 from tests.notifications.conftest import (  # noqa: F401  (fixtures)

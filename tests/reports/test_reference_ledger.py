@@ -38,14 +38,14 @@ from duban.domain.workdays import WorkCalendar
 from duban.services.accounts.directory import load_directory_file, sync_directory
 from duban.services.calendar.data import build_work_calendar
 from duban.services.ladder.core import OrgClock
-from duban.services.ladder.rounds import RoundTools, run_round
-from duban.services.outbox.deliver import DeliveryContext
+from duban.services.outbox.contract import DeliveryContext
 from duban.services.plans.assignment import assign_measure, measures_to_run
 from duban.services.plans.files import parse_plan_file
 from duban.services.plans.importer import import_plan
 from duban.services.reports.ledger import Ledger, build_ledger
 from duban.services.reports.ledger_files import LEDGER_COLUMNS, LIGHT_FILLS, write_ledger_xlsx
 from duban.services.reports.scorecard import scorecard_from_ledger
+from duban.services.rounds.daily import RoundTools, run_round
 from duban.services.tasks import lifecycle
 from duban.services.tasks.queries import list_tasks
 from models import Department, Measure, Task

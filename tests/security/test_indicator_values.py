@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.indicators import range_problem, value_range
 from duban.services.reports.charts import indicator_chart
-from duban.services.reports.digest import send_weekly_digest
+from duban.services.rounds.weekly import send_weekly_digest
 from duban.services.tasks import lifecycle
 from duban.wiring import open_context
 from models import Delivery, IndicatorReading, Target, Task, TaskEvent

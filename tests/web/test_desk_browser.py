@@ -37,7 +37,7 @@ from duban.services.accounts.directory import load_directory_file, sync_director
 from duban.services.accounts.links import LinkSigner, task_link
 from duban.services.accounts.org import sync_org
 from duban.services.accounts.staff import add_user
-from duban.services.ladder.rounds import replay
+from duban.services.rounds.daily import replay
 from duban.wiring import AppContext
 from models import Notice, Task
 from notifications.send import validate_url

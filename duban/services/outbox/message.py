@@ -22,20 +22,41 @@ The render contract is in ``notifications/render.py``.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.domain.escalation import StepKey, step_label
-from duban.services.accounts.links import reader_task_link, staff_task_link
+from duban.domain.escalation import (
+    Anchor,
+    Occurrence,
+    StepKey,
+    next_rung,
+    next_step_after,
+    step_by_name,
+    step_label,
+)
+from duban.domain.items import item_source_text
+from duban.domain.workdays import Unpublished
+from duban.services.accounts.links import reader_task_link, staff_task_link, task_link
 from duban.services.ladder.core import policy_for
-from duban.services.outbox.deliver import FAILED_STEP, DeliveryContext, _item_context
-from models import Delivery, Department, Notice, Task
+from duban.services.outbox.contract import FAILED_STEP, DeliveryContext, OutgoingMessage
+from models import Delivery, Department, Measure, Notice, Task
 
 STAFF_STEP = "staff_digest"
 LEAD_STEP = "lead_digest"
 DIGEST_STEP = "digest"
 STAFF_OFFICES = {"coordinator": "督办科", "supervisor": "督查室"}
+ROLE_LABELS = {"lead": "牵头", "supporting": "配合"}
+
+
+def notice_message(
+    session: Session, delivery: Delivery, context: DeliveryContext, now: datetime
+) -> OutgoingMessage:
+    """The outbox's message builder for notice deliveries (see :func:`compose`)."""
+    template, values = compose(session, delivery, context, now)
+    return OutgoingMessage(template, values)
 
 
 def compose(
@@ -51,7 +72,7 @@ def compose(
         assert notice is not None
         task = session.get(Task, notice.task_id)
         assert task is not None
-        entry, template = _item_context(session, notice, task, context, now)
+        entry, template = item_context(session, notice, task, context, now)
         if template == FAILED_STEP:
             entry["failure"] = failure_report(session, notice, base_url=context.base_url)
         rows.append((entry, template, task))
@@ -189,3 +210,95 @@ def failure_report(session: Session, notice: Notice, *, base_url: str | None) ->
         "failed_tasks": len(tasks),
         "failed_link": link,
     }
+
+
+def item_context(
+    session: Session, notice: Notice, task: Task, context: DeliveryContext, now: datetime
+) -> tuple[dict[str, Any], str]:
+    measure = session.get(Measure, task.measure_id)
+    department = session.get(Department, task.department_id)
+    assert measure is not None and department is not None
+    today = context.clock.today(now)
+    key = StepKey.parse(notice.step)
+    name = key.name
+    policy = policy_for(session, task.policy_id)
+    next_label: str | None = None
+    next_date: str | None = None
+    if name == FAILED_STEP:
+        label, template, level = "发送失败", FAILED_STEP, 0
+    else:
+        step = step_by_name(policy, name)
+        label, template, level = step.label, step.template_name, step.level
+        if step.anchor is Anchor.ANNOUNCE:
+            pass  # a one-off message (撤销, 期限调整): no rung follows from it
+        elif step.anchor is Anchor.MANUAL:
+            # Taken by hand on any day: what follows is the ladder's next rung
+            # still ahead (the automatic 催办 and 督办 go on as planned).
+            ahead = next_rung(policy, due=task.due, today=today, calendar=context.calendar)
+            if ahead is not None:
+                next_label, next_date = ahead[0].label, _day_text(ahead[1])
+        else:
+            occ = Occurrence(notice.step, step, today, key.anchor_date or today)
+            following = next_step_after(policy, occ)
+            if following is not None:
+                next_label = following.label
+                next_date = _day_text(
+                    context.calendar.maybe_add_workdays(task.due, following.workdays)
+                )
+    others = session.execute(
+        select(Department.name, Task.role)
+        .join(Task, Task.department_id == Department.id)
+        .where(
+            Task.measure_id == task.measure_id, Task.deadline == task.deadline, Task.id != task.id
+        )
+        .order_by(Task.role, Department.name)
+    ).all()
+    leads = [n for n, r in others if r == "lead"]
+    if task.role == "lead":
+        leads = sorted([department.name, *leads])
+    days_left: int | None = None
+    days_overdue: int | None = None
+    if today <= task.due:
+        days_left = _known(context.calendar.maybe_count_workdays(today, task.due))
+    else:
+        days_overdue = _known(context.calendar.maybe_count_workdays(task.due, today))
+    link = task_link(  # signed, per department
+        session, task, base_url=context.base_url, now=now, signer=context.link_signer
+    )
+    entry = {
+        "step": name,
+        "step_label": label,
+        "level": level,
+        "task_id": task.id,
+        "measure_number": measure.number,
+        "measure_title": measure.title,
+        "department": department.name,
+        "role_label": ROLE_LABELS.get(task.role, task.role),
+        "due": task.due.isoformat(),
+        "original_due": task.original_due.isoformat(),
+        "days_left": days_left,
+        "days_overdue": days_overdue,
+        "next_step_label": next_label,
+        "next_step_date": next_date,
+        "link": link,
+        "other_departments": [f"{n}({ROLE_LABELS.get(r, r)})" for n, r in others],
+        "lead_departments": leads,
+        # A single 督办件's source, 文号 and instructing leader ("" for a plan's measure).
+        "source": item_source_text(measure.source_kind, measure.doc_ref, measure.instructed_by),
+        "reason": notice.reason,
+        # What a coordinator wrote when taking a step by hand (督办科催办).
+        "note": notice.note,
+        "requested_by": notice.requested_by,
+    }
+    return entry, template
+
+
+def _day_text(day: date | Unpublished) -> str:
+    """A step's day as a message prints it: ISO, or 待日历公布."""
+    return str(day) if isinstance(day, Unpublished) else day.isoformat()
+
+
+def _known(count: int | Unpublished) -> int | None:
+    """A count of working days, or None (not printed) while it needs an unpublished year."""
+    return None if isinstance(count, Unpublished) else count
+

@@ -19,12 +19,12 @@ like any other: claimed by compare-and-set, retried with back-off, given up
 after permanent errors (there is no notice to mark failed, so no failure
 report is queued; the delivery log shows it). Its content is built when it is
 sent (:func:`report_message`, called by the outbox) as of the local day it
-was queued (``created_at``).
+was queued (``created_at``). Queued and sent together by
+:func:`duban.services.rounds.weekly.send_weekly_digest`.
 """
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -43,8 +43,7 @@ from duban.domain.status import LIGHT_LABELS, Light, worst_light
 from duban.services.accounts.links import department_token
 from duban.services.accounts.org import ContactWithChannels, contacts_for
 from duban.services.ladder.core import OrgClock
-from duban.services.ladder.rounds import RoundReport, RoundTools, run_round
-from duban.services.outbox.deliver import DeliveryContext, SendTimeFn
+from duban.services.outbox.contract import DeliveryContext, OutgoingMessage, SendTimeFn
 from duban.services.reports.charts import load_trajectories, trajectory_svg
 from duban.services.reports.ledger import Ledger, LedgerRow, load_ledger
 from duban.services.reports.ledger_files import write_ledger_xlsx
@@ -69,19 +68,8 @@ class DigestQueueReport:
     deliveries: list[int] = field(default_factory=list)
 
 
-@dataclass
-class ReportMessage:
-    """A scheduled report ready to render: template (step), context, and the
-    files to attach, which live in ``scratch`` until :meth:`discard`."""
-
-    template: str
-    context: dict[str, Any]
-    attachments: list[Path] = field(default_factory=list)
-    scratch: Path | None = None
-
-    def discard(self) -> None:
-        if self.scratch is not None:
-            shutil.rmtree(self.scratch, ignore_errors=True)
+# A scheduled report ready to render (kept under its old name for readers).
+ReportMessage = OutgoingMessage
 
 
 def week_of(day: date) -> date:
@@ -161,36 +149,6 @@ def _record(
         ).scalar_one_or_none()
         results.append(created)
     return results
-
-
-@dataclass
-class WeeklyDigestResult:
-    queued: DigestQueueReport
-    round: RoundReport
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "week": self.queued.week.isoformat(),
-            "digests": self.queued.digests,
-            "summaries": self.queued.summaries,
-            "existing": self.queued.existing,
-            "sent": self.round.delivery.sent,
-            "failed": self.round.delivery.failed,
-            "dead": self.round.delivery.dead,
-        }
-
-
-def send_weekly_digest(
-    session_factory: sessionmaker[Session], *, now: datetime, tools: RoundTools
-) -> WeeklyDigestResult:
-    """Queue this week's digest and summaries, then run the outbox (route and
-    dispatch, without a sweep), which sends them if ``now`` is inside office
-    hours on a working day; otherwise the next daily round sends them."""
-    queued = queue_weekly_digest(
-        session_factory, now=now, send_time=tools.send_time, clock=tools.clock
-    )
-    report = run_round(session_factory, now=now, tools=tools, sweep=False)
-    return WeeklyDigestResult(queued=queued, round=report)
 
 
 # --- content -------------------------------------------------------------------

@@ -299,7 +299,8 @@ def redirect_delivery(
 
     Raises NotFoundError for an unknown delivery or contact, DubanError when
     the delivery was sent or is being sent, or the contact has no address."""
-    from duban.services.outbox.deliver import mark_notices_sent, open_delivery
+    from duban.services.outbox.records import mark_notices_sent
+    from duban.services.outbox.route import open_delivery
 
     with session_factory.begin() as session:
         delivery = session.get(Delivery, delivery_id, with_for_update={"key_share": True})

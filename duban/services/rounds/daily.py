@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.assignment import AssignmentPolicy
@@ -23,18 +23,26 @@ from duban.domain.workdays import WorkCalendar, likely_workday
 from duban.services.calendar.changes import sync_calendar
 from duban.services.ladder.core import LEASE, OrgClock
 from duban.services.ladder.sweep import SweepReport, advance, release_waiting
-from duban.services.outbox.deliver import (
+from duban.services.outbox.contract import (
+    Builders,
     DeliveryContext,
-    DispatchReport,
+    DeliveryKind,
     MessageSender,
     RenderFn,
-    RouteReport,
-    dispatch,
-    route,
+    delivery_due,
+    notice_due,
 )
+from duban.services.outbox.deliver import DispatchReport, dispatch
+from duban.services.outbox.message import notice_message
+from duban.services.outbox.route import RouteReport, route
+from duban.services.reports.digest import report_message
 from models import Delivery, DeliveryItem, Notice, Task
 
 LOG = logging.getLogger(__name__)
+STANDARD_BUILDERS: Builders = {
+    DeliveryKind.NOTICES: notice_message,
+    DeliveryKind.REPORT: report_message,
+}
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,8 @@ class RoundTools:
     worker: str = "local"
     # The assignment rules due dates follow (recomputed when the calendar changes).
     assignment: AssignmentPolicy = field(default_factory=AssignmentPolicy)
+    # How the outbox writes each kind of delivery's message.
+    builders: Builders = field(default_factory=lambda: dict(STANDARD_BUILDERS))
 
     def send_time(self, moment: datetime) -> datetime:
         return next_send_time(moment, hours=self.hours, calendar=self.calendar, tz=self.clock.zone)
@@ -118,6 +128,7 @@ def run_round(
             context=tools.context,
             send_time=tools.send_time,
             worker=tools.worker,
+            builders=tools.builders,
         )
         if settle is not None:
             wait_settled(session_factory, now=now, phase="deliveries", timeout=settle)
@@ -163,33 +174,11 @@ def outstanding(session_factory: sessionmaker[Session], *, now: datetime) -> Out
             .select_from(Task)
             .where(Task.next_action_at <= now)
         )
-        notices = session.scalar(
-            select(func.count())
-            .select_from(Notice)
-            .where(
-                Notice.status == "pending",
-                Notice.due_at <= now,
-                ~exists().where(DeliveryItem.notice_id == Notice.id),
-            )
-        )
+        notices = session.scalar(select(func.count()).select_from(Notice).where(notice_due(now)))
+        # Being sent in this round, or claimed so long ago that this round's
+        # dispatch takes it over; not a claim of another round.
         deliveries = session.scalar(
-            select(func.count())
-            .select_from(Delivery)
-            .where(
-                or_(
-                    and_(
-                        Delivery.status.in_(("pending", "failed")),
-                        Delivery.next_attempt_at <= now,
-                        Delivery.not_before <= now,
-                    ),
-                    # Being sent in this round, or claimed so long ago that this
-                    # round's dispatch takes it over; not a claim of another round.
-                    and_(
-                        Delivery.status == "sending",
-                        or_(Delivery.claimed_at == now, Delivery.claimed_at < now - LEASE),
-                    ),
-                )
-            )
+            select(func.count()).select_from(Delivery).where(delivery_due(now, this_round=True))
         )
     return Outstanding(tasks=tasks or 0, notices=notices or 0, deliveries=deliveries or 0)
 
@@ -244,7 +233,7 @@ def next_delivery_time(session_factory: sessionmaker[Session]) -> datetime | Non
 
 def _lease_end(session: Session) -> datetime | None:
     """The first moment a dispatcher takes over a claim left behind (see
-    ``outbox.dispatch``: claimed before ``now - LEASE``)."""
+    ``outbox.deliver.dispatch``: claimed before ``now - LEASE``)."""
     claimed = session.scalar(
         select(func.min(Delivery.claimed_at)).where(Delivery.status == "sending")
     )
