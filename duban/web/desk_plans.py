@@ -62,7 +62,6 @@ from duban.web.review_view import (
     short_message,
 )
 from duban.web.state import WebState, flash, render, state_of
-from models import AuditEntry
 
 router = APIRouter(include_in_schema=False)
 
@@ -276,6 +275,7 @@ def save_or_import(
             dry_run=do != "import",
             now=web.clock.now(),
             policy=web.context.assignment_policy,
+            actor=user.actor,
         )
     except DubanError as err:
         flash(request, f"修改已保存,但未能导入:{err}", "error")
@@ -294,12 +294,6 @@ def save_or_import(
     if do != "import":
         flash(request, "检查通过(未写入):" + summary + f";{STATUS_LABELS[report.status]}")
         return RedirectResponse(back, 303)
-    with web.context.session_factory.begin() as session:
-        session.add(AuditEntry(at=web.clock.now(), actor=user.actor, action="import_plan",
-                               subject=report.key,
-                               data={"status": report.status.value,
-                                     "created_departments": report.created_departments,
-                                     "created_aliases": report.created_aliases}))
     yaml_path.unlink(missing_ok=True)
     text_path.unlink(missing_ok=True)
     text_path.with_suffix(".where.json").unlink(missing_ok=True)

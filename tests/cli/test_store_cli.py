@@ -157,3 +157,25 @@ def test_import_the_reference_plan_document(ready: CliRunner) -> None:
     detail = ready("plan", "show", "8")
     assert "各区(全部区,交办时展开)" in detail.stdout
     assert ready("plan", "show", "99").stderr.startswith("错误:")
+
+
+def test_an_import_from_the_command_line_is_audited_like_one_from_the_web(
+    ready: CliRunner, draft_file: Path, database_url: str
+) -> None:
+    from duban.db import engine_for_url, make_session_factory
+    from duban.services.tasks.desk import audit_entries
+
+    assert ready("plan", "import", str(draft_file), "--dry-run").exit_code == 0
+    assert ready("plan", "import", str(draft_file)).exit_code == 0
+    assert ready("plan", "import", str(draft_file)).stdout.startswith("无变化")
+
+    engine = engine_for_url(database_url)
+    try:
+        entries = audit_entries(make_session_factory(engine))
+    finally:
+        engine.dispose()
+    # newest first: the unchanged import, then the first; the dry run wrote nothing
+    assert [(e.action, e.actor, e.subject) for e in entries] == [
+        ("import_plan", "命令行", SAMPLE_DOC_NUMBER)
+    ] * 2
+    assert [e.data["status"] for e in entries] == ["unchanged", "created"]

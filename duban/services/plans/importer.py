@@ -42,6 +42,7 @@ from duban.services.accounts.directory import directory_from_db
 from duban.services.plans.withdrawal import MeasureFates, task_fates
 from duban.services.serialize import jsonable
 from models import (
+    AuditEntry,
     Department,
     DepartmentAlias,
     IndicatorReading,
@@ -60,6 +61,8 @@ MAX_SOURCE_NAME = 500
 MAX_LABEL = 20
 MAX_NAME = 200
 MAX_UNIT = 50
+
+CONSOLE_ACTOR = "命令行"  # the audit log's name for the command line
 
 ROLE_LABELS = {Role.LEAD: "牵头单位", Role.SUPPORTING: "配合单位"}
 
@@ -153,6 +156,7 @@ def import_plan(
     create_unknown: bool = False,
     now: datetime | None = None,
     policy: AssignmentPolicy | None = None,
+    actor: str = CONSOLE_ACTOR,
 ) -> ImportReport:
     """Store ``draft`` as a new plan or apply it to the stored plan with its key.
 
@@ -173,69 +177,100 @@ def import_plan(
     to its tasks (``task_fates``; ``policy`` is the assignment policy, for a
     measure without dated targets).
 
-    Raises DraftError for an inconsistent draft. Writes nothing on error, when
-    the content is unchanged (same fingerprint), or when ``dry_run``.
+    Every import that is not a dry run and does not fail — unchanged content
+    too — is recorded in the audit log (``import_plan``, by ``actor``: the
+    signed-in coordinator on the web, :data:`CONSOLE_ACTOR` from the command
+    line), in the same transaction.
+
+    Raises DraftError for an inconsistent draft. Writes nothing on error or
+    when ``dry_run``, and only the audit entry when the content is unchanged
+    (same fingerprint).
     """
     validate_draft(draft)
     now = now or datetime.now(UTC)
+    with session_factory() as session, session.begin():
+        report = _store(
+            session, draft, source_text=source_text, dry_run=dry_run,
+            create_unknown=create_unknown, now=now, policy=policy,
+        )
+        if not dry_run:
+            session.add(AuditEntry(
+                at=now, actor=actor, action="import_plan", subject=report.key,
+                data={"status": report.status.value,
+                      "created_departments": report.created_departments,
+                      "created_aliases": report.created_aliases},
+            ))
+    return report
+
+
+def _store(
+    session: Session,
+    draft: PlanDraft,
+    *,
+    source_text: str | None,
+    dry_run: bool,
+    create_unknown: bool,
+    now: datetime,
+    policy: AssignmentPolicy | None,
+) -> ImportReport:
+    """The body of :func:`import_plan` inside its transaction."""
     key = plan_key(draft)
     fingerprint = draft.content_fingerprint()
-    with session_factory() as session, session.begin():
-        plan = _load_plan(session, key)
-        report = ImportReport(
-            status=ImportStatus.CREATED if plan is None else ImportStatus.UPDATED,
-            dry_run=dry_run,
-            key=key,
-            title=draft.title,
-            plan_id=plan.id if plan is not None else None,
-            measure_count=len(draft.measures),
-            responsibility_count=sum(len(m.responsibilities) for m in draft.measures),
-            target_count=sum(len(m.targets) for m in draft.measures),
+    plan = _load_plan(session, key)
+    report = ImportReport(
+        status=ImportStatus.CREATED if plan is None else ImportStatus.UPDATED,
+        dry_run=dry_run,
+        key=key,
+        title=draft.title,
+        plan_id=plan.id if plan is not None else None,
+        measure_count=len(draft.measures),
+        responsibility_count=sum(len(m.responsibilities) for m in draft.measures),
+        target_count=sum(len(m.targets) for m in draft.measures),
+    )
+    if plan is not None and plan.kind == "standing":
+        raise DubanError(
+            f"“{key}”是督办件汇总(逐件登记的督办件),不能用方案文件导入或覆盖;"
+            "请修改方案标题或文号"
         )
-        if plan is not None and plan.kind == "standing":
-            raise DubanError(
-                f"“{key}”是督办件汇总(逐件登记的督办件),不能用方案文件导入或覆盖;"
-                "请修改方案标题或文号"
-            )
-        if plan is not None and plan.fingerprint == fingerprint:
-            report.status = ImportStatus.UNCHANGED
-            return report
+    if plan is not None and plan.fingerprint == fingerprint:
+        report.status = ImportStatus.UNCHANGED
+        return report
 
-        directory = directory_from_db(session=session)
-        new_departments, new_aliases = _directory_changes(draft, directory)
-        unknown = _unknown_names(draft, with_pending(directory, draft))
-        if unknown and not create_unknown:
-            raise DirectoryError(_unknown_message(unknown))
-        report.created_departments = [d.name for d in new_departments] + list(unknown)
-        report.created_aliases = [f"{a.alias}={a.department}" for a in new_aliases]
-        if plan is not None:
-            _diff(plan, draft, report)
-            _guard_assigned_work(session, plan, draft)
-            report.task_fates = _task_fates(
-                session, plan, draft, with_pending(directory, draft), policy=policy
-            )
-        if dry_run:
-            return report  # nothing was added to the session
+    directory = directory_from_db(session=session)
+    new_departments, new_aliases = _directory_changes(draft, directory)
+    unknown = _unknown_names(draft, with_pending(directory, draft))
+    if unknown and not create_unknown:
+        raise DirectoryError(_unknown_message(unknown))
+    report.created_departments = [d.name for d in new_departments] + list(unknown)
+    report.created_aliases = [f"{a.alias}={a.department}" for a in new_aliases]
+    if plan is not None:
+        _diff(plan, draft, report)
+        _guard_assigned_work(session, plan, draft)
+        report.task_fates = _task_fates(
+            session, plan, draft, with_pending(directory, draft), policy=policy
+        )
+    if dry_run:
+        return report  # nothing was added to the session
 
-        for new in new_departments:
-            session.add(Department(name=new.name, kind=new.kind, functional_area=False))
-        for name in unknown:
-            session.add(Department(name=name, kind="department", functional_area=False))
-        session.flush()
-        ids = {name: id_ for name, id_ in session.execute(select(Department.name, Department.id))}
-        for alias in new_aliases:
-            session.add(DepartmentAlias(department_id=ids[alias.department], alias=alias.alias))
-        session.flush()
-        resolutions = _resolve_all(session, draft, directory_from_db(session=session))
-        if plan is None:
-            plan = Plan(key=key, status="active", imported_at=now)
-            session.add(plan)
-        plan.key = key  # a plan stored under another bracket spelling takes the printed one
-        _apply(plan, draft, resolutions, source_text=source_text)
-        plan.fingerprint = fingerprint
-        plan.updated_at = now
-        session.flush()
-        report.plan_id = plan.id
+    for new in new_departments:
+        session.add(Department(name=new.name, kind=new.kind, functional_area=False))
+    for name in unknown:
+        session.add(Department(name=name, kind="department", functional_area=False))
+    session.flush()
+    ids = {name: id_ for name, id_ in session.execute(select(Department.name, Department.id))}
+    for alias in new_aliases:
+        session.add(DepartmentAlias(department_id=ids[alias.department], alias=alias.alias))
+    session.flush()
+    resolutions = _resolve_all(session, draft, directory_from_db(session=session))
+    if plan is None:
+        plan = Plan(key=key, status="active", imported_at=now)
+        session.add(plan)
+    plan.key = key  # a plan stored under another bracket spelling takes the printed one
+    _apply(plan, draft, resolutions, source_text=source_text)
+    plan.fingerprint = fingerprint
+    plan.updated_at = now
+    session.flush()
+    report.plan_id = plan.id
     return report
 
 
