@@ -17,15 +17,13 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from markupsafe import Markup
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from duban.domain.errors import NotFoundError
 from duban.domain.scorecard import ROLE_LABELS, Period, ScoreWeights
 from duban.domain.status import Light
-from duban.services.accounts.links import department_ids_with_tasks
 from duban.services.calendar.changes import next_year_warning
 from duban.services.reports.charts import NARROW, WIDE, trajectory_svg
+from duban.services.reports.choices import filter_choices
 from duban.services.reports.dashboard import SCORE_COLUMNS, measure_overview, scorecard_of_ledger
 from duban.services.reports.ledger import build_ledger
 from duban.services.reports.ledger_files import ledger_file_name, write_ledger_xlsx
@@ -47,7 +45,6 @@ from duban.services.reports.unit_page import UNIT_FILTERS, unit_detail
 from duban.services.tasks.desk import blocked_deliveries
 from duban.web.auth import Staff
 from duban.web.state import WebState, page_number, parse_day, render, state_of
-from models import Measure, Plan
 
 router = APIRouter(include_in_schema=False)
 
@@ -214,15 +211,13 @@ def escalations(
         status=status if status in NOTICE_STATUS_FILTERS else None,
         offset=page_offset(page_number(page)),
     )
-    with web.context.session_factory() as session:
-        departments = [name for _id, name in department_ids_with_tasks(session)]
-        measures = measure_choices(session)
+    choices = filter_choices(web.context.session_factory)
     return render(
         request,
         "dashboard/escalations.html",
         page=found,
-        departments=departments,
-        measures=measures,
+        departments=choices.departments,
+        measures=choices.measures,
         statuses=[(key, STATUS_LABELS[key]) for key in NOTICE_STATUS_FILTERS],
         filters={
             "level": "" if chosen_level is None else str(chosen_level),
@@ -245,21 +240,6 @@ def escalation_detail(request: Request, user: Staff, notice_id: int) -> Response
         return render(request, "dashboard/empty.html", status_code=404,
                       message="找不到这条督办记录")
     return render(request, "dashboard/escalation.html", e=entry)
-
-
-def measure_choices(session: Session) -> list[tuple[int, str]]:
-    """(id, 措施N 标题) of every measure, plan by plan; the plan's key first
-    when there are several plans."""
-    rows = session.execute(
-        select(Measure.id, Measure.number, Measure.title, Plan.key)
-        .join(Plan, Plan.id == Measure.plan_id)
-        .order_by(Plan.id, Measure.number)
-    ).all()
-    several = len({key for *_rest, key in rows}) > 1
-    return [
-        (mid, f"{key + ' ' if several else ''}措施{number} {title[:18]}")
-        for mid, number, title, key in rows
-    ]
 
 
 @router.get("/dashboard/scorecard")

@@ -23,21 +23,21 @@ from starlette.datastructures import FormData, UploadFile
 from duban.domain.errors import DubanError
 from duban.domain.lifecycle import OPEN_STATES, TaskState
 from duban.domain.status import TaskStatus
+from duban.services.accounts.link_access import TaskAccess
 from duban.services.accounts.links import LinkHolder
-from duban.services.ladder.outlook import next_steps, past_escalations
 from duban.services.reports.ics import department_ics
+from duban.services.reports.task_page import TaskPage, task_page
 from duban.services.tasks import lifecycle
 from duban.services.tasks.attachments import (
     Upload,
     attachment_file,
-    list_attachments,
     preview_type,
     staged_files,
 )
 from duban.services.tasks.queries import list_tasks
 from duban.web.auth import CheckedForm
 from duban.web.limits import accepts_uploads
-from duban.web.links import guard_task, holder_of, watching
+from duban.web.links import access_to, guard_task, holder_of
 from duban.web.state import WebState, flash, for_people, parse_day, render, state_of
 
 router = APIRouter(include_in_schema=False)
@@ -155,54 +155,37 @@ def department_calendar(
 def department_task(request: Request, token: str, task_id: int) -> Response:
     holder = holder_of(request, token)
     web = state_of(request)
-    if watching(request, holder, task_id):
+    if access_to(request, holder, task_id) is TaskAccess.WATCHED:
         return _watch_page(request, holder, token, task_id)
-    guard_task(request, holder, task_id)
-    detail = web.task_detail(task_id)
+    page = task_page_of(web, task_id)
+    detail = page.task
     returns = [e for e in detail.events if e.action == "return"]
     return render(
         request,
         "department/task.html",
         holder=holder,
         token=token,
-        task=detail,
+        **page.context(),
         returned=returns[-1] if detail.state is TaskState.RETURNED and returns else None,
         actor=remembered_actor(request),
         ask_actor=not remembered_actor(request) or request.query_params.get("who") == "change",
-        attachments=list_attachments(task_id, session_factory=web.context.session_factory),
-        steps=next_steps(
-            task_id,
-            today=web.today(),
-            calendar=web.context.calendar,
-            zone=web.zone,
-            session_factory=web.context.session_factory,
-        ),
-        past=past_escalations(task_id, zone=web.zone, session_factory=web.context.session_factory),
         can_act=detail.state in OPEN_STATES,
         max_upload=web.context.settings.upload_max_bytes,
     )
 
 
+def task_page_of(web: WebState, task_id: int, *, with_attachments: bool = True) -> TaskPage:
+    """The task's page as of the server's today (staff and department pages alike)."""
+    return task_page(task_id, today=web.today(), calendar=web.context.calendar, zone=web.zone,
+                     session_factory=web.context.session_factory,
+                     with_attachments=with_attachments)
+
+
 def _watch_page(request: Request, holder: LinkHolder, token: str, task_id: int) -> Response:
     """A supporting unit's task as its lead department reads it: facts, the
     ladder and the record, without forms or attachments (read-only)."""
-    web = state_of(request)
-    return render(
-        request,
-        "department/watch.html",
-        holder=holder,
-        token=token,
-        task=web.task_detail(task_id),
-        attachments=[],
-        steps=next_steps(
-            task_id,
-            today=web.today(),
-            calendar=web.context.calendar,
-            zone=web.zone,
-            session_factory=web.context.session_factory,
-        ),
-        past=past_escalations(task_id, zone=web.zone, session_factory=web.context.session_factory),
-    )
+    page = task_page_of(state_of(request), task_id, with_attachments=False)
+    return render(request, "department/watch.html", holder=holder, token=token, **page.context())
 
 
 def _actor(request: Request, form: FormData) -> str:

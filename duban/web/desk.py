@@ -14,32 +14,28 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 from starlette.datastructures import FormData
 
 from duban.domain.errors import DubanError, NotFoundError
 from duban.domain.issued_documents import NOTICE_KINDS
 from duban.domain.lifecycle import OPEN_STATES, TaskState
-from duban.services.accounts.links import department_ids_with_tasks, department_link, revoke_links
-from duban.services.accounts.org import org_settings
-from duban.services.ladder.outlook import next_steps, past_escalations
+from duban.services.accounts.link_access import issue_department_link
+from duban.services.accounts.links import revoke_links
 from duban.services.plans.assignment import assign_measure, measures_to_run
+from duban.services.reports.choices import departments_with_tasks, filter_choices
+from duban.services.reports.delivery_detail import find_delivery
 from duban.services.reports.issued_documents import list_documents
 from duban.services.reports.logs import (
     DELIVERY_STATUS_FILTERS,
-    delivery_entry,
     delivery_page,
     page_offset,
 )
 from duban.services.tasks import desk, lifecycle
-from duban.services.tasks.attachments import list_attachments
 from duban.services.tasks.work_queue import SECTION_LABELS, work_queue
 from duban.web.auth import CheckedForm, Coordinator, Staff, require_staff
-from duban.web.dashboard import measure_choices
-from duban.web.department import send_attachment
+from duban.web.department import send_attachment, task_page_of
 from duban.web.desk_plans import late_refusal
 from duban.web.state import WebState, flash, page_number, parse_day, render, state_of
-from models import Contact, ContactChannel, Delivery
 
 router = APIRouter(include_in_schema=False)
 
@@ -154,23 +150,14 @@ def task_page(request: Request, task_id: int, k: str | None = None) -> Response:
         return RedirectResponse(f"/d/{quote(k, safe='')}/tasks/{task_id}", 303)
     user = require_staff(request)
     web = state_of(request)
-    detail = web.task_detail(task_id)
+    page = task_page_of(web, task_id)
     return render(
         request,
         "desk/task.html",
         user=user,
-        task=detail,
-        attachments=list_attachments(task_id, session_factory=web.context.session_factory),
-        steps=next_steps(
-            task_id,
-            today=web.today(),
-            calendar=web.context.calendar,
-            zone=web.zone,
-            session_factory=web.context.session_factory,
-        ),
-        past=past_escalations(task_id, zone=web.zone, session_factory=web.context.session_factory),
-        is_open=detail.state in OPEN_STATES,
-        is_submitted=detail.state is TaskState.SUBMITTED,
+        **page.context(),
+        is_open=page.task.state in OPEN_STATES,
+        is_submitted=page.task.state is TaskState.SUBMITTED,
         documents=list_documents(web.context.session_factory, task_id=task_id),
         document_kinds=NOTICE_KINDS,
     )
@@ -279,16 +266,14 @@ def deliveries(
         level=chosen_level,
         offset=page_offset(page_number(page)),
     )
-    with web.context.session_factory() as session:
-        departments = [name for _id, name in department_ids_with_tasks(session)]
-        measures = measure_choices(session)
+    choices = filter_choices(web.context.session_factory)
     return render(
         request,
         "desk/deliveries.html",
         page=found,
-        departments=departments,
+        departments=choices.departments,
         statuses=[("sent", "已送达"), ("pending", "待发送"), ("failed", "发送失败")],
-        measures=measures,
+        measures=choices.measures,
         filters={"status": chosen or "", "department": department or "", "since": since or "",
                  "until": until or "", "measure": chosen_measure,
                  "level": "" if chosen_level is None else str(chosen_level)},
@@ -298,25 +283,10 @@ def deliveries(
 @router.get("/desk/deliveries/{delivery_id}")
 def delivery_detail(request: Request, user: Coordinator, delivery_id: int) -> Response:
     web = state_of(request)
-    with web.context.session_factory() as session:
-        row = session.get(Delivery, delivery_id)
-        if row is None:
-            raise HTTPException(404, "找不到这条发送记录")
-        contact = session.get(Contact, row.contact_id)
-        channels = session.scalars(
-            select(ContactChannel)
-            .where(ContactChannel.contact_id == row.contact_id)
-            .order_by(ContactChannel.position)
-        ).all()
-        entry = delivery_entry(web.context.session_factory, delivery_id, zone=web.zone)
-        return render(
-            request,
-            "desk/delivery.html",
-            delivery=row,
-            entry=entry,
-            contact=contact,
-            channels=[(c.id, c.url_privacy, c.active, c.id == row.channel_id) for c in channels],
-        )
+    detail = find_delivery(web.context.session_factory, delivery_id, zone=web.zone)
+    if detail is None:
+        raise HTTPException(404, "找不到这条发送记录")
+    return render(request, "desk/delivery.html", delivery=detail)
 
 
 @router.post("/desk/deliveries/{delivery_id}/retry")
@@ -362,9 +332,7 @@ def replace_channel(
 
 @router.get("/desk/departments")
 def departments(request: Request, user: Coordinator) -> Response:
-    web = state_of(request)
-    with web.context.session_factory() as session:
-        rows = department_ids_with_tasks(session)
+    rows = departments_with_tasks(state_of(request).context.session_factory)
     return render(request, "desk/departments.html", departments=rows, link=None, link_for=None)
 
 
@@ -373,15 +341,13 @@ def make_link(
     request: Request, user: Coordinator, department_id: int, form: CheckedForm
 ) -> Response:
     web = state_of(request)
-    with web.context.session_factory() as session:
-        base = org_settings(session).base_url or web.context.settings.base_url
-        rows = department_ids_with_tasks(session)
-    base = base or str(request.base_url)
     try:
-        link = department_link(department_id, base_url=base, now=web.clock.now(),
-                               session_factory=web.context.session_factory, signer=web.signer)
+        link = issue_department_link(
+            department_id, fallback_base_url=web.context.settings.base_url or str(request.base_url),
+            now=web.clock.now(), session_factory=web.context.session_factory, signer=web.signer)
     except DubanError as err:
         raise HTTPException(404, str(err)) from None
+    rows = departments_with_tasks(web.context.session_factory)
     name = dict(rows).get(department_id, "")
     return render(request, "desk/departments.html", departments=rows, link=link, link_for=name)
 

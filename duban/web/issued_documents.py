@@ -12,12 +12,12 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 from starlette.datastructures import FormData
 
 from duban.domain.errors import DubanError, NotFoundError
 from duban.domain.issued_documents import NOTICE_KINDS, DocumentKind, parse_kind
 from duban.domain.scorecard import parse_period
+from duban.services.reports.choices import department_names
 from duban.services.reports.issued_document_files import ConverterMissing, docx_bytes, pdf_bytes
 from duban.services.reports.issued_documents import (
     IssuedView,
@@ -28,7 +28,6 @@ from duban.services.reports.issued_documents import (
 )
 from duban.web.auth import CheckedForm, Coordinator, Staff
 from duban.web.state import flash, render, state_of
-from models import Department
 
 router = APIRouter(include_in_schema=False)
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -61,11 +60,9 @@ def recent_periods(today: date) -> list[tuple[str, str]]:
 @router.get("/documents")
 def documents_page(request: Request, user: Staff) -> Response:
     web = state_of(request)
-    with web.context.session_factory() as session:
-        departments = list(session.scalars(select(Department.name).order_by(Department.id)))
     return render(request, "documents/list.html", documents=list_documents(
         web.context.session_factory), periods=recent_periods(web.today()),
-        departments=departments, kinds=NOTICE_KINDS)
+        departments=department_names(web.context.session_factory), kinds=NOTICE_KINDS)
 
 
 def _issued(request: Request, form: FormData, action: Any) -> Response:
