@@ -36,8 +36,8 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from duban.domain.lifecycle import Action
 from duban.domain.workdays import WorkCalendar
+from duban.services.desk.urge import urge_now
 from duban.services.tasks import lifecycle
-from duban.services.tasks.desk import urge_now
 from duban.services.tasks.queries import numeric_targets
 from models import Department, Measure, Task, TaskEvent
 

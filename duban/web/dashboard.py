@@ -22,6 +22,7 @@ from duban.domain.errors import NotFoundError
 from duban.domain.scorecard import ROLE_LABELS, Period, ScoreWeights
 from duban.domain.status import Light
 from duban.services.calendar.changes import next_year_warning
+from duban.services.desk.review import blocked_deliveries
 from duban.services.reports.charts import NARROW, WIDE, trajectory_svg
 from duban.services.reports.choices import filter_choices
 from duban.services.reports.dashboard import SCORE_COLUMNS, measure_overview, scorecard_of_ledger
@@ -42,7 +43,6 @@ from duban.services.reports.scorecard import (
 )
 from duban.services.reports.summary_charts import departments_svg, ledger_charts
 from duban.services.reports.unit_page import UNIT_FILTERS, unit_detail
-from duban.services.tasks.desk import blocked_deliveries
 from duban.web.auth import Staff
 from duban.web.state import WebState, page_number, parse_day, render, state_of
 

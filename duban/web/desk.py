@@ -19,8 +19,10 @@ from starlette.datastructures import FormData
 from duban.domain.errors import DubanError, NotFoundError
 from duban.domain.issued_documents import NOTICE_KINDS
 from duban.domain.lifecycle import OPEN_STATES, TaskState
+from duban.services import desk
 from duban.services.accounts.link_access import issue_department_link
 from duban.services.accounts.links import revoke_links
+from duban.services.desk.queue import SECTION_LABELS, work_queue
 from duban.services.plans.assignment import assign_measure, measures_to_run
 from duban.services.reports.choices import departments_with_tasks, filter_choices
 from duban.services.reports.delivery_detail import find_delivery
@@ -30,8 +32,7 @@ from duban.services.reports.logs import (
     delivery_page,
     page_offset,
 )
-from duban.services.tasks import desk, lifecycle
-from duban.services.tasks.work_queue import SECTION_LABELS, work_queue
+from duban.services.tasks import lifecycle
 from duban.web.auth import CheckedForm, Coordinator, Staff, require_staff
 from duban.web.department import send_attachment, task_page_of
 from duban.web.desk_plans import late_refusal

@@ -163,7 +163,7 @@ def test_an_import_from_the_command_line_is_audited_like_one_from_the_web(
     ready: CliRunner, draft_file: Path, database_url: str
 ) -> None:
     from duban.db import engine_for_url, make_session_factory
-    from duban.services.tasks.desk import audit_entries
+    from duban.services.desk.audit import audit_entries
 
     assert ready("plan", "import", str(draft_file), "--dry-run").exit_code == 0
     assert ready("plan", "import", str(draft_file)).exit_code == 0

@@ -21,6 +21,7 @@ from duban.domain.plan_parser import parse_plan
 from duban.ops.mail_sink import MailSink, text_of
 from duban.services.accounts.directory import directory_from_db
 from duban.services.calendar.data import build_work_calendar
+from duban.services.desk.urge import urge_now
 from duban.services.ladder.core import OrgClock
 from duban.services.outbox.contract import DeliveryContext
 from duban.services.outbox.route import route
@@ -32,7 +33,6 @@ from duban.services.reports.ledger import build_ledger
 from duban.services.reports.scorecard import build_scorecard
 from duban.services.rounds.daily import RoundTools, replay
 from duban.services.tasks import lifecycle
-from duban.services.tasks.desk import urge_now
 from duban.services.tasks.queries import get_task, measure_lights
 from models import Contact, ContactChannel, Delivery, DeliveryItem, Department, Notice, Task
 from notifications.render import render

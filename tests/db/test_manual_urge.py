@@ -19,11 +19,11 @@ from duban.domain.errors import DubanError
 from duban.domain.org import OfficeHours
 from duban.domain.workdays import WorkCalendar
 from duban.services.calendar.data import build_work_calendar
+from duban.services.desk.queue import work_queue
+from duban.services.desk.urge import urge_now
 from duban.services.reports.logs import escalation_log
 from duban.services.rounds.daily import RoundTools, run_round
 from duban.services.tasks import lifecycle
-from duban.services.tasks.desk import urge_now
-from duban.services.tasks.work_queue import work_queue
 from models import Department, Notice, Task
 from notifications.render import render
 from tests.db.conftest import World, at

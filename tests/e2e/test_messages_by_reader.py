@@ -23,9 +23,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from duban.services import desk
 from duban.services.accounts.links import LinkSigner, signing_key
 from duban.services.rounds.daily import replay
-from duban.services.tasks import desk
 from duban.web import create_app
 from models import Department, Measure, Task
 from tests.e2e.test_reminder_delivery import BAD_KEY, GOOD_KEY, build_world, mail

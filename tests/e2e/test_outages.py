@@ -25,9 +25,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from duban.services.desk.review import blocked_deliveries
 from duban.services.ladder.round_lock import round_lock
 from duban.services.rounds.daily import replay
-from duban.services.tasks.desk import blocked_deliveries
 from models import ContactChannel, Delivery, DeliveryItem, Notice
 from tests.e2e.test_reminder_delivery import BAD_KEY, world  # noqa: F401  (fixture)
 from tests.notifications.conftest import smtp_server, wecom_server  # noqa: F401  (fixtures)

@@ -11,7 +11,7 @@ longer worth sending are dropped (:mod:`duban.services.outbox.records`). Only
 a permanent failure (a bad or unknown address, a rejected key) marks it dead at
 once and queues a ``delivery_failed`` notice for the coordinators. A delivery
 held up for long is shown on the coordinators' desk
-(:func:`duban.services.tasks.desk.blocked_deliveries`).
+(:func:`duban.services.desk.review.blocked_deliveries`).
 
 A message split into parts (WeCom) records how many parts the channel accepted
 and the message as sent (``parts_sent``, ``partial``): a retry sends the same

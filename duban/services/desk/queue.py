@@ -34,14 +34,14 @@ from duban.domain.escalation import Anchor, StepKey
 from duban.domain.lifecycle import OPEN_STATES, TaskState
 from duban.domain.status import Light, StatusPolicy, TaskStatus
 from duban.domain.workdays import Unpublished, WorkCalendar
-from duban.services.ladder.core import policy_for
-from duban.services.tasks.desk import (
+from duban.services.desk.review import (
     ExtensionItem,
     FailedDelivery,
     SubmissionItem,
     blocked_deliveries,
     review_queue,
 )
+from duban.services.ladder.core import policy_for
 from duban.services.tasks.queries import TaskView, list_tasks, local_date
 from models import Notice, Task
 

@@ -1,0 +1,238 @@
+"""What waits for a coordinator: submissions to approve or return, extension
+requests to decide, and deliveries that failed or are blocked (送达受阻), each
+with the contacts it could be redirected to; and how pages name a task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, joinedload, sessionmaker
+
+from duban.domain.workdays import Unpublished, WorkCalendar
+from duban.services.tasks.queries import LOCAL_ZONE, TASK_ROLE_LABELS, local_date
+from models import (
+    Contact,
+    ContactChannel,
+    Delivery,
+    DeliveryItem,
+    Department,
+    ExtensionRequest,
+    Measure,
+    Notice,
+    Task,
+    TaskEvent,
+)
+
+CONTACT_ROLE_NAMES = {
+    "liaison": "联络员",
+    "head": "单位负责人",
+    "coordinator": "督办科",
+    "supervisor": "督查室",
+}
+
+
+@dataclass(frozen=True)
+class SubmissionItem:
+    task_id: int
+    measure: int
+    measure_title: str
+    department: str
+    role_label: str
+    due: date
+    submitted_at: datetime | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class ExtensionItem:
+    id: int
+    task_id: int
+    measure: int
+    department: str
+    current_due: date
+    new_due: date
+    reason: str
+    requested_by: str
+    requested_at: datetime
+
+
+@dataclass(frozen=True)
+class FailedDelivery:
+    id: int
+    contact_id: int
+    contact: str
+    department: str | None
+    channel_id: int
+    channel: str  # privacy form
+    status: str
+    attempts: int
+    error: str | None
+    day: date
+    tasks: list[int]
+    # Who else may take it (redirect_delivery): (contact id, name and role).
+    alternatives: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReviewQueue:
+    submissions: list[SubmissionItem]
+    extensions: list[ExtensionItem]
+    failed: list[FailedDelivery]
+
+
+def review_queue(session_factory: sessionmaker[Session]) -> ReviewQueue:
+    """Everything waiting for a coordinator, oldest first."""
+    with session_factory() as session:
+        submitted = session.scalars(
+            select(Task)
+            .where(Task.state == "submitted")
+            .options(joinedload(Task.measure), joinedload(Task.department))
+            .order_by(Task.submitted_at, Task.id)
+        ).all()
+        notes: dict[int, str | None] = {}
+        for task_id, note in session.execute(
+            select(TaskEvent.task_id, TaskEvent.note)
+            .where(TaskEvent.action == "submit", TaskEvent.task_id.in_([t.id for t in submitted]))
+            .order_by(TaskEvent.id)
+        ):
+            notes[task_id] = note
+        submissions = [
+            SubmissionItem(
+                task_id=t.id,
+                measure=t.measure.number,
+                measure_title=t.measure.title,
+                department=t.department.name,
+                role_label=TASK_ROLE_LABELS.get(t.role, t.role),
+                due=t.due,
+                submitted_at=t.submitted_at,
+                note=notes.get(t.id),
+            )
+            for t in submitted
+        ]
+        extensions = [
+            ExtensionItem(
+                id=x.id,
+                task_id=task.id,
+                measure=measure.number,
+                department=department.name,
+                current_due=x.current_due,
+                new_due=x.new_due,
+                reason=x.reason,
+                requested_by=x.requested_by,
+                requested_at=x.requested_at,
+            )
+            for x, task, measure, department in session.execute(
+                select(ExtensionRequest, Task, Measure, Department)
+                .join(Task, Task.id == ExtensionRequest.task_id)
+                .join(Measure, Measure.id == Task.measure_id)
+                .join(Department, Department.id == Task.department_id)
+                .where(ExtensionRequest.status == "pending")
+                .order_by(ExtensionRequest.requested_at, ExtensionRequest.id)
+            )
+        ]
+        failed = failed_deliveries(session)
+    return ReviewQueue(submissions, extensions, failed)
+
+
+def failed_deliveries(session: Session) -> list[FailedDelivery]:
+    """Deliveries that failed (retrying) or were given up (dead), newest first."""
+    return _failed(session, [])
+
+
+def blocked_deliveries(
+    session: Session,
+    *,
+    now: datetime,
+    calendar: WorkCalendar,
+    zone: tzinfo = LOCAL_ZONE,
+    after_workdays: int = 1,
+) -> list[FailedDelivery]:
+    """送达受阻: deliveries refused for good (dead), and those still unsent
+    ``after_workdays`` working days or more after they were first due (retried
+    meanwhile, or never tried: no dispatcher ran), newest first; each with its
+    error (never a secret)."""
+    today = local_date(now, zone)
+    held = []
+    for delivery_id, not_before in session.execute(
+        select(Delivery.id, Delivery.not_before).where(Delivery.status.in_(("pending", "failed")))
+    ):
+        since = local_date(not_before, zone)
+        waited = calendar.maybe_count_workdays(since, today)
+        days = (today - since).days if isinstance(waited, Unpublished) else waited
+        if days >= after_workdays:
+            held.append(delivery_id)
+    return _failed(session, held, dead=True)
+
+
+def _failed(session: Session, ids: list[int], *, dead: bool = False) -> list[FailedDelivery]:
+    wanted = (
+        Delivery.status.in_(("failed", "dead"))
+        if not dead
+        else or_(Delivery.status == "dead", Delivery.id.in_(ids))
+    )
+    rows = session.execute(
+        select(Delivery, Contact, ContactChannel)
+        .join(Contact, Contact.id == Delivery.contact_id)
+        .join(ContactChannel, ContactChannel.id == Delivery.channel_id)
+        .where(wanted)
+        .order_by(Delivery.id.desc())
+    )
+    departments = dict(session.execute(select(Department.id, Department.name)).all())
+    reachable = session.execute(
+        select(Contact.id, Contact.name, Contact.role, Contact.department_id)
+        .where(
+            Contact.active,
+            Contact.id.in_(select(ContactChannel.contact_id).where(ContactChannel.active)),
+        )
+        .order_by(Contact.department_id, Contact.role, Contact.name)
+    ).all()
+    result = []
+    for delivery, contact, channel in rows:
+        tasks = sorted(
+            set(
+                session.scalars(
+                    select(Notice.task_id)
+                    .join(DeliveryItem, DeliveryItem.notice_id == Notice.id)
+                    .where(DeliveryItem.delivery_id == delivery.id)
+                )
+            )
+        )
+        result.append(
+            FailedDelivery(
+                id=delivery.id,
+                contact_id=contact.id,
+                contact=contact.name,
+                department=departments.get(contact.department_id or -1),
+                channel_id=channel.id,
+                channel=channel.url_privacy,
+                status=delivery.status,
+                attempts=delivery.attempts,
+                error=delivery.last_error,
+                day=delivery.day,
+                tasks=tasks,
+                alternatives=[
+                    (other.id, f"{other.name}({CONTACT_ROLE_NAMES.get(other.role, other.role)})")
+                    for other in reachable
+                    if other.id != contact.id
+                    and other.department_id in (contact.department_id, None)
+                ],
+            )
+        )
+    return result
+
+
+def task_caption(session_factory: sessionmaker[Session], task_id: int) -> str:
+    """How pages name a task: ``措施8 珠海市民政局(牵头)``; empty when unknown."""
+    with session_factory() as session:
+        row = session.execute(
+            select(Measure.number, Department.name, Task.role)
+            .join(Task, Task.measure_id == Measure.id)
+            .join(Department, Department.id == Task.department_id)
+            .where(Task.id == task_id)
+        ).one_or_none()
+    if row is None:
+        return ""
+    return f"措施{row.number} {row.name}({TASK_ROLE_LABELS.get(row.role, row.role)})"
