@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from weakref import WeakKeyDictionary
 
 from duban.domain.lifecycle import TaskState
 from duban.domain.workdays import UNPUBLISHED_LABEL, Unpublished, WorkCalendar
@@ -171,10 +172,26 @@ def report_periods(
     """The periodic progress reports a task owes: periods ending after assignment
     and up to ``until``, each with its deadline (N working days after its end;
     :class:`Unpublished` when that needs a year not yet published)."""
-    return [
-        ReportPeriod(end, calendar.maybe_add_workdays(end, policy.report_workdays_after_period))
-        for end in _period_ends(assigned_on, until, policy.report_cadence)
-    ]
+    key = (assigned_on, until, policy.report_cadence, policy.report_workdays_after_period)
+    known = _PERIODS.setdefault(calendar, {})
+    found = known.get(key)
+    if found is None:
+        if len(known) >= _PERIODS_KEPT:  # a long-running server asks ever new days
+            known.clear()
+        found = known[key] = tuple(
+            ReportPeriod(end, calendar.maybe_add_workdays(end, policy.report_workdays_after_period))
+            for end in _period_ends(assigned_on, until, policy.report_cadence)
+        )
+    return list(found)
+
+
+# Report periods already worked out, per calendar (a calendar never changes
+# once built; a new one is a new object): a page that assesses thousands of
+# tasks assigned on the same few days asks the calendar once per distinct span.
+_PERIODS: WeakKeyDictionary[
+    WorkCalendar, dict[tuple[date, date, Cadence, int], tuple[ReportPeriod, ...]]
+] = WeakKeyDictionary()
+_PERIODS_KEPT = 100_000
 
 
 def missing_reports(

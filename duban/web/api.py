@@ -165,15 +165,17 @@ def measures(
         department=department,
         light=light,
         zone=web.zone,
+        offset=offset,
+        limit=limit,
     )
     return {
         "plan": overview.plan_key,
         "as_of": overview.as_of.isoformat(),
         "counts": overview.counts,
-        "total": len(overview.measures),
+        "total": overview.total,
         "offset": offset,
         "limit": limit,
-        "measures": [m.to_dict() for m in overview.measures[offset:offset + limit]],
+        "measures": [m.to_dict() for m in overview.measures],
     }
 
 

@@ -30,6 +30,7 @@ from duban.services.reports.ledger import build_ledger
 from duban.services.reports.ledger_files import ledger_file_name, write_ledger_xlsx
 from duban.services.reports.logs import (
     NOTICE_STATUS_FILTERS,
+    PAGE_SIZE,
     STATUS_LABELS,
     escalation_entry,
     escalation_page,
@@ -39,9 +40,10 @@ from duban.services.reports.measure_page import SHOW_FILTERS, measure_detail
 from duban.services.reports.scorecard import (
     load_weights,
     scorecard_from_ledger,
+    task_ledger,
     weights_description,
 )
-from duban.services.reports.summary_charts import departments_svg, ledger_charts
+from duban.services.reports.summary_charts import ChartTasks, departments_svg, ledger_charts
 from duban.services.reports.unit_page import UNIT_FILTERS, unit_detail
 from duban.web.auth import Staff
 from duban.web.state import WebState, page_number, parse_day, render, state_of
@@ -70,7 +72,10 @@ def measures(
     department: str | None = None,
     light: str | None = None,
     plan: str | None = None,
+    page: str | None = None,
 ) -> Response:
+    """The plan's measures, 50 a page, with their lights and progress; the
+    light counts and charts cover every measure that matches."""
     web = state_of(request)
     chosen = Light(light) if light in {x.value for x in Light} else None
     try:
@@ -83,6 +88,8 @@ def measures(
             department=department or None,
             light=chosen,
             zone=web.zone,
+            offset=page_offset(page_number(page)),
+            limit=PAGE_SIZE,
         )
     except NotFoundError:
         message = (
@@ -91,15 +98,8 @@ def measures(
             else "还没有工作方案。督办科在“方案与交办”上传方案、审核导入并交办后,这里显示各项措施。"
         )
         return render(request, "dashboard/empty.html", message=message)
-    ledger = build_ledger(
-        web.context.session_factory,
-        as_of=web.today(),
-        calendar=web.context.calendar,
-        plan=overview.plan_id,
-        zone=web.zone,
-    )
     charts = ledger_charts(
-        ledger,
+        ChartTasks(overview.as_of, overview.tasks, overview.department_order),
         measures_link=f"/dashboard?plan={quote(overview.plan_key)}",
         department=department or None,
     )
@@ -246,11 +246,10 @@ def escalation_detail(request: Request, user: Staff, notice_id: int) -> Response
 def score(request: Request, user: Staff, sort: str = "score", order: str = "desc") -> Response:
     web = state_of(request)
     weights = score_weights(web)
-    ledger = build_ledger(
+    ledger = task_ledger(
         web.context.session_factory,
         as_of=web.today(),
         calendar=web.context.calendar,
-        all_plans=True,
         zone=web.zone,
     )
     rows = scorecard_of_ledger(

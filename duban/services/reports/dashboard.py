@@ -12,16 +12,25 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, tzinfo
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from duban.domain.items import item_source_text
 from duban.domain.lifecycle import TaskState
 from duban.domain.scorecard import Period, ScoreWeights
 from duban.domain.status import LIGHT_LABELS, Light, StatusPolicy, TaskStatus, worst_light
 from duban.domain.workdays import Unpublished, WorkCalendar
-from duban.services.plans.catalog import list_plans, show_plan
-from duban.services.reports.ledger import Ledger, build_ledger
-from duban.services.reports.scorecard import scorecard_from_ledger
-from duban.services.tasks.queries import LOCAL_ZONE, TaskView, list_tasks
+from duban.services.paging import Page
+from duban.services.plans.catalog import find_plan, list_plans
+from duban.services.reports.ledger import department_order
+from duban.services.reports.scorecard import (
+    ScoreSource,
+    scorecard_from_ledger,
+    task_ledger,
+)
+from duban.services.tasks.lights import LitTask, light_tasks
+from duban.services.tasks.queries import LOCAL_ZONE
+from models import Department, Measure, Responsibility, Section
 
 
 @dataclass
@@ -66,14 +75,24 @@ class Overview:
     sections: list[tuple[int, str]]
     departments: list[str]
     plans: list[tuple[str, str]] = field(default_factory=list)  # (key, title), oldest first
+    # Every measure that matches the filters, of which ``measures`` is a page.
+    total: int = 0
+    offset: int = 0
+    limit: int = 1
+    light_counts: dict[str, int] = field(default_factory=dict)
+    # The plan's tasks with their lights, for the charts.
+    tasks: list[LitTask] = field(default_factory=list, repr=False)
+    department_order: dict[str, int] = field(default_factory=dict, repr=False)
 
     @property
     def counts(self) -> dict[str, int]:
-        """Measures per light; a measure without tasks (总体要求) has no light."""
-        return {
-            light.value: sum(1 for m in self.measures if m.task_count and m.light is light)
-            for light in Light
-        }
+        """Measures per light of every match; a measure without tasks (总体要求)
+        has no light."""
+        return self.light_counts
+
+    @property
+    def page(self) -> Page[MeasureRow]:
+        return Page(self.measures, self.total, self.offset, self.limit)
 
 
 def latest_plan_key(*, session: Session) -> str | None:
@@ -94,70 +113,135 @@ def measure_overview(
     department: str | None = None,
     light: Light | None = None,
     zone: tzinfo = LOCAL_ZONE,
+    offset: int = 0,
+    limit: int | None = None,
 ) -> Overview:
-    """Measures of ``plan`` (default: the latest imported) as of ``as_of``.
+    """Measures of ``plan`` (default: the latest imported) as of ``as_of``,
+    ``limit`` of them from ``offset`` (all with None); ``total`` and
+    ``counts`` cover every measure that matches.
 
     Filters: ``section`` (its number), ``department`` (official name: measures
     where it has a task), ``light`` (the measure's light). ``sections`` and
     ``departments`` list every choice for the filters. Raises NotFoundError
-    when no plan exists or ``plan`` is unknown.
+    when no plan exists or ``plan`` is unknown. Tasks are read as plain
+    columns (:func:`~duban.services.tasks.lights.light_tasks`); each measure's
+    detail is its own page's.
     """
     with session_factory() as session:
-        key = plan or latest_plan_key(session=session)
-        detail = show_plan(key, session=session)
+        found = find_plan(plan or latest_plan_key(session=session), session=session)
         plans = [(p.key, p.title) for p in list_plans(session=session)]
-    views = list_tasks(session_factory, as_of=as_of, calendar=calendar, plan=detail.id, zone=zone)
-    by_measure: dict[int, list[TaskView]] = defaultdict(list)
-    for view in views:
-        by_measure[view.measure_id].append(view)
-    rows: list[MeasureRow] = []
-    sections: dict[int, str] = {}
-    for measure in detail.measures:
-        if measure.section_number is not None and measure.section:
-            sections[measure.section_number] = measure.section
-        # A cancelled task (已撤销) is out of the measure's light and counts.
-        tasks = [t for t in by_measure.get(measure.id, []) if t.state is not TaskState.CANCELLED]
-        reasons = _reasons_by_light(tasks)
-        rows.append(
-            MeasureRow(
-                id=measure.id,
-                number=measure.number,
-                title=measure.title,
-                section=measure.section,
-                section_number=measure.section_number,
-                source=measure.item_source,
-                lead=[r.department or r.named_as for r in measure.lead],
-                departments=sorted({t.department for t in tasks}),
-                deadlines=sorted({t.due for t in tasks if t.role == "lead"}),
-                light=worst_light(t.light for t in tasks),
-                light_label=LIGHT_LABELS[worst_light(t.light for t in tasks)],
-                task_count=len(tasks),
-                approved=sum(1 for t in tasks if t.state is TaskState.APPROVED),
-                submitted=sum(1 for t in tasks if t.state is TaskState.SUBMITTED),
-                overdue=sum(1 for t in tasks if t.status is TaskStatus.OVERDUE),
-                reasons=reasons,
-            )
+        measures = _plan_measures(session, found.id)
+        order = department_order(session)
+        tasks = light_tasks(
+            session, where=[Measure.plan_id == found.id], as_of=as_of, calendar=calendar,
+            zone=zone,
         )
-    all_departments = sorted({v.department for v in views})
+    by_measure: dict[int, list[LitTask]] = defaultdict(list)
+    for task in tasks:
+        if not task.cancelled:  # 已撤销: out of the measure's light and counts
+            by_measure[task.measure_id].append(task)
+    rows = [_measure_row(measure, by_measure.get(measure.id, [])) for measure in measures]
+    sections = {
+        m.section_number: m.section
+        for m in measures
+        if m.section_number is not None and m.section
+    }
     if section is not None:
         rows = [r for r in rows if r.section_number == section]
     if department:
         rows = [r for r in rows if department in r.departments]
     if light is not None:
         rows = [r for r in rows if r.task_count and r.light is light]
+    counts = {
+        each.value: sum(1 for m in rows if m.task_count and m.light is each) for each in Light
+    }
+    shown = rows[offset:] if limit is None else rows[offset:offset + limit]
     return Overview(
-        plan_id=detail.id,
-        plan_key=detail.key,
-        plan_title=detail.title,
+        plan_id=found.id,
+        plan_key=found.key,
+        plan_title=found.title,
         as_of=as_of,
-        measures=rows,
+        measures=shown,
         sections=sorted(sections.items()),
-        departments=all_departments,
+        departments=sorted({t.department for t in tasks}),
         plans=plans,
+        total=len(rows),
+        offset=offset,
+        limit=limit or max(len(rows), 1),
+        light_counts=counts,
+        tasks=tasks,
+        department_order=order,
     )
 
 
-def _reasons_by_light(tasks: list[TaskView]) -> list[str]:
+@dataclass(frozen=True)
+class _Measure:
+    id: int
+    number: int
+    title: str
+    section: str | None
+    section_number: int | None
+    source: str
+    lead: list[str]
+
+
+def _plan_measures(session: Session, plan_id: int) -> list[_Measure]:
+    """The plan's measures in number order, each with its lead units as the
+    plan names them (the directory's name, or 各区 for a collective)."""
+    lead: dict[int, list[str]] = defaultdict(list)
+    for measure_id, named_as, name in session.execute(
+        select(Responsibility.measure_id, Responsibility.named_as, Department.name)
+        .join(Measure, Responsibility.measure_id == Measure.id)
+        .outerjoin(Department, Responsibility.department_id == Department.id)
+        .where(Measure.plan_id == plan_id, Responsibility.role == "lead")
+        .order_by(Responsibility.measure_id, Responsibility.position, Responsibility.id)
+    ):
+        lead[measure_id].append(name or named_as)
+    rows = session.execute(
+        select(Measure.id, Measure.number, Measure.title, Section.number, Section.label,
+               Section.title, Measure.source_kind, Measure.doc_ref, Measure.instructed_by)
+        .outerjoin(Section, Measure.section_id == Section.id)
+        .where(Measure.plan_id == plan_id)
+        .order_by(Measure.number)
+    )
+    return [
+        _Measure(
+            id=measure_id,
+            number=number,
+            title=title,
+            section=(f"{label}、{heading}" if label else heading) if section is not None else None,
+            section_number=section,
+            source=item_source_text(kind, doc_ref, instructed_by),
+            lead=lead.get(measure_id, []),
+        )
+        for (measure_id, number, title, section, label, heading, kind, doc_ref,
+             instructed_by) in rows
+    ]
+
+
+def _measure_row(measure: _Measure, tasks: list[LitTask]) -> MeasureRow:
+    worst = worst_light(t.light for t in tasks)
+    return MeasureRow(
+        id=measure.id,
+        number=measure.number,
+        title=measure.title,
+        section=measure.section,
+        section_number=measure.section_number,
+        source=measure.source,
+        lead=measure.lead,
+        departments=sorted({t.department for t in tasks}),
+        deadlines=sorted({t.due for t in tasks if t.role == "lead"}),
+        light=worst,
+        light_label=LIGHT_LABELS[worst],
+        task_count=len(tasks),
+        approved=sum(1 for t in tasks if t.state is TaskState.APPROVED),
+        submitted=sum(1 for t in tasks if t.state is TaskState.SUBMITTED),
+        overdue=sum(1 for t in tasks if t.status is TaskStatus.OVERDUE),
+        reasons=_reasons_by_light(tasks),
+    )
+
+
+def _reasons_by_light(tasks: list[LitTask]) -> list[str]:
     """One line per light other than green, worst first, saying how many
     units have it and why: ``红灯 4 个单位:已逾期30个工作日等``."""
     lines = []
@@ -227,16 +311,14 @@ def scorecard(
     """Every department with tasks (all plans), scored as of ``as_of``, sorted
     by ``sort`` (a ScoreRow field; unknown names sort by ``score``), ties by
     name; rows without a value (no score yet) sort last."""
-    ledger = build_ledger(
-        session_factory, as_of=as_of, calendar=calendar, policy=policy, all_plans=True, zone=zone
-    )
+    ledger = task_ledger(session_factory, as_of=as_of, calendar=calendar, policy=policy, zone=zone)
     return scorecard_of_ledger(
         ledger, calendar=calendar, policy=policy, weights=weights, sort=sort, descending=descending
     )
 
 
 def scorecard_of_ledger(
-    ledger: Ledger,
+    ledger: ScoreSource,
     *,
     calendar: WorkCalendar,
     policy: StatusPolicy | None = None,
@@ -244,8 +326,10 @@ def scorecard_of_ledger(
     sort: str = "score",
     descending: bool = True,
 ) -> list[ScoreRow]:
-    """:func:`scorecard` of a ledger already read (every plan's, as of its day);
-    ties in the directory's order (机构序列)."""
+    """:func:`scorecard` of a ledger already read (every plan's, as of its day:
+    a :class:`~duban.services.reports.ledger.Ledger` or a
+    :class:`~duban.services.reports.scorecard.TaskLedger`); ties in the
+    directory's order (机构序列)."""
     as_of = ledger.as_of
     card = scorecard_from_ledger(
         ledger, period=Period(), calendar=calendar, policy=policy, weights=weights

@@ -344,7 +344,7 @@ def load_ledger(
     if not tasks:
         return ledger
     ids = query.with_only_columns(Task.id).order_by(None)
-    related = _Related.load(session, ids, until=_end_of(as_of, zone))
+    related = _Related.load(session, ids, until=end_of_day(as_of, zone))
     for task in tasks:
         ledger.rows.append(_row(task, related, as_of, calendar, policy, zone))
     # Within a measure and deadline: 牵头 first, then the directory's order.
@@ -369,7 +369,8 @@ def department_order(session: Session) -> dict[str, int]:
     return {name: index for index, name in enumerate(names)}
 
 
-def _end_of(day: date, zone: tzinfo) -> datetime:
+def end_of_day(day: date, zone: tzinfo) -> datetime:
+    """The moment ``day`` ends in ``zone`` (the next day's midnight)."""
     return datetime.combine(day + timedelta(days=1), time.min, zone)
 
 

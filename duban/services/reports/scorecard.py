@@ -7,10 +7,11 @@ from a YAML file, and shapes the result for the CLI, JSON and the workbook.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,9 +30,10 @@ from duban.domain.scorecard import (
     score,
     task_rate,
 )
-from duban.domain.status import StatusPolicy
+from duban.domain.status import StatusPolicy, TaskFacts, TaskStatus
 from duban.domain.workdays import WorkCalendar
-from duban.services.reports.ledger import Ledger, LedgerRow, build_ledger
+from duban.services.reports.ledger import build_ledger, department_order, end_of_day
+from duban.services.tasks.lights import LitTask, light_tasks
 from duban.services.tasks.queries import LOCAL_ZONE
 
 NO_SCORE = "暂无得分"
@@ -104,7 +106,83 @@ class Scorecard:
         }
 
 
-def record_of(row: LedgerRow) -> TaskRecord:
+class _Mark(Protocol):
+    @property
+    def level(self) -> int: ...
+    @property
+    def on(self) -> date: ...
+
+
+class ScoredRow(Protocol):
+    """What the scorecard reads of a task: a ledger row
+    (:class:`~duban.services.reports.ledger.LedgerRow`) or a task's light read
+    with every report and its history
+    (:class:`~duban.services.tasks.lights.LitTask`)."""
+
+    @property
+    def department(self) -> str: ...
+    @property
+    def due(self) -> date: ...
+    @property
+    def cancelled(self) -> bool: ...
+    @property
+    def status(self) -> TaskStatus: ...
+    @property
+    def assigned_on(self) -> date: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def submitted_on(self) -> date | None: ...
+    @property
+    def facts(self) -> TaskFacts: ...
+    @property
+    def escalations(self) -> Sequence[_Mark]: ...
+
+
+class ScoreSource(Protocol):
+    """What the scorecard reads of a ledger: its day, rows and the directory's order."""
+
+    @property
+    def as_of(self) -> date: ...
+    @property
+    def rows(self) -> Sequence[ScoredRow]: ...
+    def department_key(self, name: str) -> tuple[int, str]: ...
+
+
+@dataclass
+class TaskLedger:
+    """Tasks with their lights, every report and their escalations as of a
+    day: what the scorecard and the charts read, without the ledger's other
+    columns (a :class:`ScoreSource` and a chart source)."""
+
+    as_of: date
+    rows: list[LitTask]
+    department_order: dict[str, int] = field(default_factory=dict)
+
+    def department_key(self, name: str) -> tuple[int, str]:
+        """Sort key of a department name in the directory's order (unknown last)."""
+        return (self.department_order.get(name, len(self.department_order)), name)
+
+
+def task_ledger(
+    session_factory: sessionmaker[Session],
+    *,
+    as_of: date,
+    calendar: WorkCalendar,
+    policy: StatusPolicy | None = None,
+    zone: tzinfo = LOCAL_ZONE,
+) -> TaskLedger:
+    """Every plan's tasks as of ``as_of``, read as the ledger reads its
+    history (up to the end of that day), in a few column queries."""
+    with session_factory() as session:
+        rows = light_tasks(
+            session, where=[], as_of=as_of, calendar=calendar, zone=zone, policy=policy,
+            all_reports=True, history_until=end_of_day(as_of, zone),
+        )
+        return TaskLedger(as_of, rows, department_order(session))
+
+
+def record_of(row: ScoredRow) -> TaskRecord:
     """The scorecard's view of a ledger row."""
     return TaskRecord(
         department=row.department,
@@ -119,7 +197,7 @@ def record_of(row: LedgerRow) -> TaskRecord:
 
 
 def scorecard_from_ledger(
-    ledger: Ledger,
+    ledger: ScoreSource,
     *,
     period: Period,
     calendar: WorkCalendar,

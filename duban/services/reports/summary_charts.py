@@ -16,15 +16,66 @@ words (a legend, the counts in text) so a grey printout still reads.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Protocol
 from urllib.parse import quote
 
 from duban.domain.lifecycle import TaskState
-from duban.domain.status import LIGHT_LABELS, Light, TaskStatus
+from duban.domain.status import LIGHT_LABELS, Light, TaskFacts, TaskStatus
 from duban.services.reports.charts import nice_ticks, svg_template
-from duban.services.reports.ledger import Ledger, LedgerRow
 from notifications.render import DEFAULT_TEMPLATES_DIR
+
+
+class ChartRow(Protocol):
+    """What the charts read of a task: a ledger row
+    (:class:`~duban.services.reports.ledger.LedgerRow`) or a task's light
+    (:class:`~duban.services.tasks.lights.LitTask`)."""
+
+    @property
+    def plan(self) -> str: ...
+    @property
+    def section(self) -> str: ...
+    @property
+    def section_number(self) -> int | None: ...
+    @property
+    def department(self) -> str: ...
+    @property
+    def state(self) -> TaskState: ...
+    @property
+    def status(self) -> TaskStatus: ...
+    @property
+    def light(self) -> Light: ...
+    @property
+    def due(self) -> date: ...
+    @property
+    def assigned_on(self) -> date: ...
+    @property
+    def facts(self) -> TaskFacts: ...
+    @property
+    def cancelled(self) -> bool: ...
+
+
+class ChartSource(Protocol):
+    """What the charts read of a ledger: its day, its rows and the
+    directory's order of departments."""
+
+    @property
+    def as_of(self) -> date: ...
+    @property
+    def rows(self) -> Sequence[ChartRow]: ...
+    @property
+    def department_order(self) -> dict[str, int]: ...
+
+
+@dataclass
+class ChartTasks:
+    """Rows to chart as of a day (a :class:`ChartSource`)."""
+
+    as_of: date
+    rows: Sequence[ChartRow]
+    department_order: dict[str, int] = field(default_factory=dict)
 
 WIDTH = 360
 LIGHT_COLOURS = {
@@ -63,14 +114,14 @@ class Bar:
         return sum(s.value for s in self.segments)
 
 
-def _active(rows: list[LedgerRow]) -> list[LedgerRow]:
+def _active(rows: Sequence[ChartRow]) -> list[ChartRow]:
     return [r for r in rows if not r.cancelled]
 
 
-def lights_by_section(ledger: Ledger, *, link: str | None = None) -> list[Bar]:
+def lights_by_section(ledger: ChartSource, *, link: str | None = None) -> list[Bar]:
     """One bar per section (plan and section order): its tasks by light.
     ``link`` (a URL prefix) makes each bar link to ``link + section number``."""
-    groups: dict[tuple[str, int | None], list[LedgerRow]] = {}
+    groups: dict[tuple[str, int | None], list[ChartRow]] = {}
     names: dict[tuple[str, int | None], str] = {}
     for row in sorted(_active(ledger.rows), key=lambda r: (r.plan, r.section_number or 0)):
         key = (row.plan, row.section_number)
@@ -89,13 +140,13 @@ def lights_by_section(ledger: Ledger, *, link: str | None = None) -> list[Bar]:
 
 
 def completion_by_department(
-    ledger: Ledger, *, order: dict[str, int] | None = None, link: str | None = None
+    ledger: ChartSource, *, order: dict[str, int] | None = None, link: str | None = None
 ) -> list[Bar]:
     """One bar per department (in ``order``, the directory's, then by name):
     已办结, 待审核, 在办 (open, not overdue) and 逾期 (open and overdue), with
     ``办结率 N%`` as the note. ``link`` + the department's name (URL-quoted by
     the template) is each bar's link."""
-    by_department: dict[str, list[LedgerRow]] = {}
+    by_department: dict[str, list[ChartRow]] = {}
     for row in _active(ledger.rows):
         by_department.setdefault(row.department, []).append(row)
     rank = order or {}
@@ -115,7 +166,7 @@ def completion_by_department(
     return bars
 
 
-def overdue_on(row: LedgerRow, day: date) -> bool:
+def overdue_on(row: ChartRow, day: date) -> bool:
     """Whether ``row`` was overdue at the end of ``day``: past its (current)
     due date and not yet submitted by then (a 报结 later returned counts as
     not submitted)."""
@@ -123,7 +174,7 @@ def overdue_on(row: LedgerRow, day: date) -> bool:
     return row.due < day and (submitted is None or submitted > day)
 
 
-def overdue_trend(ledger: Ledger, *, weeks: int = 12) -> list[tuple[date, int]]:
+def overdue_trend(ledger: ChartSource, *, weeks: int = 12) -> list[tuple[date, int]]:
     """(day, overdue tasks) at the ledger's day and at each of the ``weeks`` - 1
     weeks before it, oldest first; weeks before the first task was assigned are
     left out."""
@@ -230,7 +281,7 @@ def _render(template: str, **context: object) -> str:
 
 
 def ledger_charts(
-    ledger: Ledger,
+    ledger: ChartSource,
     *,
     measures_link: str | None = None,
     department: str | None = None,
@@ -242,9 +293,8 @@ def ledger_charts(
     without ``department``, ``departments`` (completion and overdue; bars link
     to ``measures_link`` + ``&department=NAME``)."""
     if department is not None:
-        ledger = Ledger(ledger.as_of, ledger.plans,
-                        [r for r in ledger.rows if r.department == department],
-                        ledger.department_order)
+        ledger = ChartTasks(ledger.as_of, [r for r in ledger.rows if r.department == department],
+                            ledger.department_order)
     link = measures_link
     charts = {
         "sections": bars_svg(
@@ -261,7 +311,7 @@ def ledger_charts(
     return charts
 
 
-def departments_svg(ledger: Ledger, *, link: str | None = None) -> str:
+def departments_svg(ledger: ChartSource, *, link: str | None = None) -> str:
     """Completion and overdue by department, in the directory's order."""
     return bars_svg(
         "各单位办结与逾期",

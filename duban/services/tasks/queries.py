@@ -54,6 +54,7 @@ from duban.services.accounts.links import watched_by
 from duban.services.paging import Page
 from duban.services.plans.catalog import find_plan
 from duban.services.serialize import jsonable
+from duban.services.tasks.lights import light_tasks
 from models import (
     Department,
     ExtensionRequest,
@@ -582,26 +583,26 @@ def measure_lights(
     policy = policy or StatusPolicy()
     with session_factory() as session:
         found = find_plan(plan, session=session)
-        measures = session.scalars(
-            select(Measure).where(Measure.plan_id == found.id).order_by(Measure.number)
+        measures = session.execute(
+            select(Measure.id, Measure.number, Measure.title)
+            .where(Measure.plan_id == found.id)
+            .order_by(Measure.number)
         ).all()
-        query = _task_query(session, department=None, measure=None, plan=found.id)
-        views = _assess_all(
-            session, query, as_of=as_of, calendar=calendar, policy=policy, zone=zone
-        )
+        tasks = light_tasks(session, where=[Measure.plan_id == found.id], as_of=as_of,
+                            calendar=calendar, zone=zone, policy=policy)
     by_measure: dict[int, list[Light]] = defaultdict(list)
-    for view in views:
-        if view.state is not TaskState.CANCELLED:  # out of lights
-            by_measure[view.measure_id].append(view.light)
+    for task in tasks:
+        if not task.cancelled:  # out of lights
+            by_measure[task.measure_id].append(task.light)
     result = []
-    for row in measures:
-        lights = by_measure.get(row.id, [])
+    for measure_id, number, title in measures:
+        lights = by_measure.get(measure_id, [])
         result.append(
             MeasureLight(
-                plan_id=row.plan_id,
-                measure_id=row.id,
-                number=row.number,
-                title=row.title,
+                plan_id=found.id,
+                measure_id=measure_id,
+                number=number,
+                title=title,
                 light=worst_light(lights),
                 task_count=len(lights),
                 counts={light: lights.count(light) for light in Light},
