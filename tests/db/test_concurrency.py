@@ -28,7 +28,7 @@ from duban.db import engine_for_url, make_session_factory
 from duban.domain.org import OfficeHours
 from duban.domain.workdays import WorkCalendar
 from duban.services.calendar.data import build_work_calendar
-from duban.services.ladder import sweep
+from duban.services.ladder import batch, sweep
 from duban.services.outbox.deliver import DispatchReport, dispatch
 from duban.services.outbox.route import route
 from duban.services.plans.assignment import assign_measure, planned_tasks
@@ -355,15 +355,15 @@ def test_two_sweeps_evaluate_each_due_task_once_and_create_each_notice_once(
     monkeypatch.setattr(sweep, "BATCH", 5)  # many small claims, so the sweeps interleave
     evaluated: Counter[int] = Counter()
     lock = threading.Lock()
-    real = sweep._advance_one
+    real = batch._evaluate
 
-    def counted(session: Session, task_id: int, *args: Any, **kwargs: Any) -> sweep.SweepReport:
-        report = real(session, task_id, *args, **kwargs)
+    def counted(task: Task, *args: Any, **kwargs: Any) -> Any:
+        outcome = real(task, *args, **kwargs)
         with lock:
-            evaluated[task_id] += 1
-        return report
+            evaluated[task.id] += 1
+        return outcome
 
-    monkeypatch.setattr(sweep, "_advance_one", counted)
+    monkeypatch.setattr(batch, "_evaluate", counted)
 
     def sweep_once(factory: sessionmaker[Session]) -> sweep.SweepReport:
         return sweep.advance(factory, now=LATER, calendar=calendar, clock=CLOCK)

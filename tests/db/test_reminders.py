@@ -327,24 +327,24 @@ def test_crash_mid_sweep_is_recovered_after_the_lease_without_doubles(
     session_factory: sessionmaker[Session], world: str, calendar: WorkCalendar,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from duban.services.ladder import sweep as sweep_module
+    from duban.services.ladder import batch as batch_module
     from duban.services.ladder.core import LEASE
 
-    real = sweep_module._advance_one
+    real = batch_module._evaluate
     calls = {"n": 0}
 
     def crashing(*args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 3:
-            raise Crash  # dies holding the lease of the third task
+            raise Crash  # dies holding the claim of its batch, at the third task
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sweep_module, "_advance_one", crashing)
+    monkeypatch.setattr(batch_module, "_evaluate", crashing)
     sender = RecordingSender()
     t = tools(calendar, sender)
     with pytest.raises(Crash):
         run_round(session_factory, now=ASSIGNED, tools=t)
-    monkeypatch.setattr(sweep_module, "_advance_one", real)
+    monkeypatch.setattr(batch_module, "_evaluate", real)
     run_round(session_factory, now=ASSIGNED, tools=t)  # the crashed claim is still leased
     leased_later = ASSIGNED + LEASE + LEASE
     run_round(session_factory, now=leased_later, tools=t)
@@ -387,17 +387,18 @@ def test_a_task_that_cannot_be_evaluated_does_not_stop_the_others(
     session_factory: sessionmaker[Session], world: str, calendar: WorkCalendar,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from duban.services.ladder import batch as batch_module
     from duban.services.ladder import sweep as sweep_module
 
     broken = task_id(session_factory, 10, "珠海市民政局")
-    real = sweep_module.timeline_of
+    real = batch_module._evaluate
 
-    def failing(session: Session, task: Task, zone: ZoneInfo) -> Any:
+    def failing(task: Task, *args: Any, **kwargs: Any) -> Any:
         if task.id == broken:
             raise ValueError("corrupt task")
-        return real(session, task, zone)
+        return real(task, *args, **kwargs)
 
-    monkeypatch.setattr(sweep_module, "timeline_of", failing)
+    monkeypatch.setattr(batch_module, "_evaluate", failing)
     report = sweep_module.advance(session_factory, now=ASSIGNED, calendar=calendar,
                                   clock=OrgClock(ZONE))
     assert report.errors == [broken]

@@ -10,6 +10,8 @@ ladder (plans, tasks) may use it as well as the ones above (outbox, reports).
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -41,18 +43,35 @@ class OrgClock:
 
 
 _PARSED: dict[str, EscalationPolicy] = {}
+_SESSION_CACHE = "duban.policies"  # session.info key: policy id -> parsed policy
 
 
 def policy_for(session: Session, policy_id: int | None) -> EscalationPolicy:
     """The stored policy version ``policy_id`` (the default ladder when None).
 
-    Parsed policies are cached by content fingerprint, which is safe across
-    databases and never stale (a version's data never changes)."""
+    Read once per session (a version's data never changes; the session's
+    identity map alone would forget a row nothing holds and query again), and
+    parsed once per content fingerprint, which is safe across databases."""
     if policy_id is None:
         return DEFAULT_POLICY
-    row = session.get(EscalationPolicyRow, policy_id)
+    known: dict[int, EscalationPolicy] = session.info.setdefault(_SESSION_CACHE, {})
+    policy = known.get(policy_id)
+    if policy is None:
+        policy = _read_policy(session, policy_id)
+        if policy is None:
+            return DEFAULT_POLICY  # not stored (yet): asked again next time
+        known[policy_id] = policy
+    return policy
+
+
+def _read_policy(session: Session, policy_id: int) -> EscalationPolicy | None:
+    row = session.execute(
+        select(EscalationPolicyRow.fingerprint, EscalationPolicyRow.data).where(
+            EscalationPolicyRow.id == policy_id
+        )
+    ).one_or_none()
     if row is None:
-        return DEFAULT_POLICY
+        return None
     cached = _PARSED.get(row.fingerprint)
     if cached is None:
         cached = _PARSED[row.fingerprint] = EscalationPolicy.from_data(row.data)
@@ -61,17 +80,32 @@ def policy_for(session: Session, policy_id: int | None) -> EscalationPolicy:
 
 def timeline_of(session: Session, task: Task, zone: ZoneInfo) -> TaskTimeline:
     """The facts the ladder needs, from the task and its events."""
-    reports = session.scalars(
-        select(TaskEvent.at).where(
-            TaskEvent.task_id == task.id, TaskEvent.action == Action.REPORT.value
+    return timelines_of(session, [task], zone)[task.id]
+
+
+def timelines_of(
+    session: Session, tasks: Sequence[Task], zone: ZoneInfo
+) -> dict[int, TaskTimeline]:
+    """:func:`timeline_of` for many tasks with one query of their report events."""
+    reports: dict[int, list[date]] = defaultdict(list)
+    if tasks:
+        rows = session.execute(
+            select(TaskEvent.task_id, TaskEvent.at).where(
+                TaskEvent.task_id.in_([task.id for task in tasks]),
+                TaskEvent.action == Action.REPORT.value,
+            )
         )
-    ).all()
-    return TaskTimeline(
-        state=TaskState(task.state),
-        assigned_on=task.assigned_at.astimezone(zone).date(),
-        due=task.due,
-        acknowledged_on=(
-            task.acknowledged_at.astimezone(zone).date() if task.acknowledged_at else None
-        ),
-        report_dates=tuple(sorted(at.astimezone(zone).date() for at in reports)),
-    )
+        for task_id, at in rows:
+            reports[task_id].append(at.astimezone(zone).date())
+    return {
+        task.id: TaskTimeline(
+            state=TaskState(task.state),
+            assigned_on=task.assigned_at.astimezone(zone).date(),
+            due=task.due,
+            acknowledged_on=(
+                task.acknowledged_at.astimezone(zone).date() if task.acknowledged_at else None
+            ),
+            report_dates=tuple(sorted(reports[task.id])),
+        )
+        for task in tasks
+    }

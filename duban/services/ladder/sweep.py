@@ -4,50 +4,31 @@ Cost follows the work that is due: only tasks with ``next_action_at <= now``
 are read (an indexed column). A batch of them is claimed and evaluated in one
 transaction (on PostgreSQL the claim picks rows ``FOR UPDATE SKIP LOCKED``),
 so two sweeps at once never evaluate the same task, and a sweep that dies
-mid-batch leaves nothing claimed behind; the step's notice is inserted with
-``ON CONFLICT DO NOTHING`` on (task, step), so a step happens at most once
-whatever happens. Finally the task's next action time is set to the next day
-a step may fall due (its office morning), unless a lifecycle action reset it
-meanwhile.
+mid-batch leaves nothing claimed behind. The batch is evaluated in memory and
+written in bulk (:mod:`duban.services.ladder.batch`): its notices with one
+multi-row ``INSERT … ON CONFLICT DO NOTHING`` on (task, step), so a step
+happens at most once whatever happens, and each task's next action time — the
+next day a step may fall due (its office morning), unless a lifecycle action
+reset it meanwhile — with one executemany UPDATE.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.db import insert_for
-from duban.domain.escalation import evaluate
-from duban.domain.lifecycle import TaskState
 from duban.domain.workdays import WorkCalendar
-from duban.services.ladder.core import LEASE, OrgClock, policy_for, timeline_of
-from models import DeliveryItem, Notice, Task
+from duban.services.ladder.batch import SweepReport as SweepReport
+from duban.services.ladder.batch import advance_batch
+from duban.services.ladder.core import LEASE, OrgClock
+from models import Task
 
 LOG = logging.getLogger(__name__)
-
-
-@dataclass
-class SweepReport:
-    evaluated: int = 0
-    claimed_elsewhere: int = 0
-    notices: int = 0
-    superseded: int = 0
-    measures: set[int] = field(default_factory=set)
-    errors: list[int] = field(default_factory=list)
-
-    def add(self, other: SweepReport) -> None:
-        self.evaluated += other.evaluated
-        self.claimed_elsewhere += other.claimed_elsewhere
-        self.notices += other.notices
-        self.superseded += other.superseded
-        self.measures |= other.measures
-        self.errors.extend(other.errors)
 
 
 def due_tasks(
@@ -126,13 +107,9 @@ def advance(
                     break
                 if on_claimed is not None:
                     on_claimed(claimed)
-                batch = SweepReport()
-                for task_id in claimed:
-                    batch.add(
-                        _advance_one(
-                            session, task_id, lease, now=now, calendar=calendar, clock=clock
-                        )
-                    )
+                batch = advance_batch(
+                    session, claimed, lease, now=now, calendar=calendar, clock=clock
+                )
                 session.commit()
             except Exception as err:  # one broken task must not stop everyone else's reminders
                 session.rollback()
@@ -173,7 +150,9 @@ def _advance_singly(
             with session_factory.begin() as session:
                 if not _claim(session, now=now, lease=lease, ids=[task_id], size=1):
                     continue  # taken by another sweep meanwhile
-                one = _advance_one(session, task_id, lease, now=now, calendar=calendar, clock=clock)
+                one = advance_batch(
+                    session, [task_id], lease, now=now, calendar=calendar, clock=clock
+                )
         except Exception as err:
             if _connection_lost(err):
                 raise
@@ -233,76 +212,6 @@ def _claim(
     return sorted(got)
 
 
-def _insert_notice(session: Session, **values: object) -> bool:
-    inserted = session.execute(
-        insert_for(session, Notice)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["task_id", "step"])
-        .returning(Notice.id)
-    ).scalar_one_or_none()
-    return inserted is not None
-
-
-def _advance_one(
-    session: Session,
-    task_id: int,
-    lease: datetime,
-    *,
-    now: datetime,
-    calendar: WorkCalendar,
-    clock: OrgClock,
-) -> SweepReport:
-    """Evaluate one claimed task inside the caller's transaction."""
-    report = SweepReport(evaluated=1)
-    task = session.get(Task, task_id)
-    if task is None:  # pragma: no cover - deleted meanwhile
-        return report
-    report.measures.add(task.measure_id)
-    done = frozenset(session.scalars(select(Notice.step).where(Notice.task_id == task_id)))
-    policy = policy_for(session, task.policy_id)
-    evaluation = evaluate(
-        timeline_of(session, task, clock.zone),
-        policy,
-        calendar,
-        today=clock.today(now),
-        done=done,
-    )
-    for occ in evaluation.due:
-        if _insert_notice(
-            session,
-            task_id=task_id,
-            step=occ.key,
-            status="pending",
-            level=occ.step.level,
-            due_at=max(now, clock.morning(occ.on)),
-            created_at=now,
-            reason=None,
-        ):
-            report.notices += 1
-    for occ, why in evaluation.superseded:
-        if _insert_notice(
-            session,
-            task_id=task_id,
-            step=occ.key,
-            status="superseded",
-            level=occ.step.level,
-            due_at=clock.morning(occ.on),
-            created_at=now,
-            reason=why,
-        ):
-            report.superseded += 1
-    if TaskState(task.state) in (TaskState.SUBMITTED, TaskState.APPROVED):
-        report.superseded += _supersede_unrouted(session, task_id, "任务已报结或办结")
-    next_at = clock.morning(evaluation.next_on) if evaluation.next_on else None
-    session.execute(
-        update(Task)
-        .where(Task.id == task_id, Task.next_action_at == lease)
-        .values(next_action_at=next_at, calendar_wait_year=evaluation.waits_for)
-        .execution_options(synchronize_session=False)
-    )
-    return report
-
-
 def release_waiting(
     session_factory: sessionmaker[Session], *, now: datetime, calendar: WorkCalendar
 ) -> int:
@@ -325,33 +234,3 @@ def release_waiting(
             .execution_options(synchronize_session=False)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def _supersede_unrouted(session: Session, task_id: int, reason: str) -> int:
-    """Pending notices of a finished task not yet handed to a delivery are dropped.
-
-    The pending notices are locked first (a router holds its notice's lock
-    until its items are committed); the items are then read by a statement of
-    their own, which on PostgreSQL sees what that router committed meanwhile."""
-    pending = list(
-        session.scalars(
-            select(Notice.id)
-            .where(Notice.task_id == task_id, Notice.status == "pending")
-            .with_for_update()
-        )
-    )
-    if not pending:
-        return 0
-    routed = set(
-        session.scalars(select(DeliveryItem.notice_id).where(DeliveryItem.notice_id.in_(pending)))
-    )
-    unrouted = [notice_id for notice_id in pending if notice_id not in routed]
-    if not unrouted:
-        return 0
-    result = session.execute(
-        update(Notice)
-        .where(Notice.id.in_(unrouted), Notice.status == "pending")
-        .values(status="superseded", reason=reason)
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
