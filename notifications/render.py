@@ -82,6 +82,7 @@ from typing import Any
 
 import jinja2
 
+from duban.domain.labels import LEVEL_LABELS
 from notifications.markdown import (
     WECOM_BOT_LIMIT_BYTES,
     MdText,
@@ -155,8 +156,6 @@ _OPTIONAL_ITEM: dict[str, Any] = {
     "rung": None,
     "read_only": False,
 }
-# Which rung of the ladder a level is, as staff say it.
-RUNGS = {0: "提醒", 1: "催办", 2: "黄色督办", 3: "红色督办"}
 _FAILURE_KEYS = (
     "failed_step_label",
     "failed_contact",
@@ -253,7 +252,7 @@ def _items(items: Sequence[Mapping[str, Any]], name: str) -> list[dict[str, Any]
         full["other_departments"] = list(full["other_departments"] or ())
         full["lead_departments"] = list(full["lead_departments"] or ())
         if full["rung"] is None:
-            full["rung"] = RUNGS.get(int(full["level"] or 0), "提醒")
+            full["rung"] = LEVEL_LABELS.get(int(full["level"] or 0), "提醒")
         normalised.append(full)
     return normalised
 
@@ -301,7 +300,7 @@ def rung_counts(items: Sequence[Mapping[str, Any]]) -> str:
     for item in items:
         level = int(item.get("level") or 0)
         counts[level] = counts.get(level, 0) + 1
-    return "、".join(f"{RUNGS.get(level, '提醒')} {counts[level]} 项" for level in sorted(
+    return "、".join(f"{LEVEL_LABELS.get(level, '提醒')} {counts[level]} 项" for level in sorted(
         counts, reverse=True))
 
 

@@ -12,6 +12,7 @@ from duban.cli.app import app
 from duban.config import apply_prefect_defaults
 from duban.domain.assignment import LateTask
 from duban.domain.errors import DubanError
+from duban.domain.labels import TASK_ROLE_LABELS
 from duban.services.plans.assignment import (
     MeasureRef,
     late_tasks,
@@ -103,7 +104,7 @@ def assign_command(
 def describe_cancelled(item: dict[str, object]) -> str:
     """One line for a task a flow cancelled (its ``cancelled`` entry, see
     :meth:`duban.services.plans.withdrawal.Cancelled.as_dict`)."""
-    role = {"lead": "牵头", "supporting": "配合"}.get(str(item["role"]), str(item["role"]))
+    role = TASK_ROLE_LABELS.get(str(item["role"]), str(item["role"]))
     head = f"  已撤销 任务#{item['task']} {item['department']}({role},期限 {item['deadline']})"
     if item.get("successor") is None:
         return f"{head}:{item['reason']}"

@@ -17,7 +17,8 @@ from duban.cli.policy import describe_steps
 from duban.config import get_settings
 from duban.db import open_session_factory
 from duban.domain.directory import KIND_LABELS, DepartmentKind
-from duban.domain.org import ROLE_LABELS, ContactRole, OrgFile
+from duban.domain.labels import ORG_ROLE_LABELS
+from duban.domain.org import ContactRole, OrgFile
 from duban.services.accounts.org import (
     ContactWithChannels,
     OrgOverview,
@@ -163,7 +164,7 @@ def _contact_lines(contacts: list[ContactWithChannels], indent: str) -> list[str
     if not contacts:
         return [f"{indent}(未配置)"]
     return [
-        f"{indent}{ROLE_LABELS[ContactRole(c.role)]} {c.name}:"
+        f"{indent}{ORG_ROLE_LABELS[ContactRole(c.role)]} {c.name}:"
         + ("、".join(_short(ch.url_privacy) for ch in c.channels) or "(无有效地址)")
         for c in contacts
     ]

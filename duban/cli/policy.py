@@ -13,7 +13,8 @@ from typing import Annotated, Any
 import typer
 
 from duban.cli.app import app
-from duban.domain.escalation import Anchor, Audience, EscalationPolicy, LadderStep
+from duban.domain.escalation import Anchor, EscalationPolicy, LadderStep
+from duban.domain.labels import AUDIENCE_LABELS, LEVEL_LABELS
 from duban.domain.status import Cadence
 from duban.services.ladder.policy import (
     current_policy,
@@ -29,14 +30,6 @@ policy_app = typer.Typer(
 )
 app.add_typer(policy_app, name="policy")
 
-AUDIENCE_LABELS = {
-    Audience.LIAISON: "联络员",
-    Audience.HEAD: "负责人",
-    Audience.COORDINATORS: "督办科",
-    Audience.SUPERVISORS: "督查室",
-    Audience.LEAD_DEPARTMENT: "牵头单位联络员",
-}
-LEVEL_LABELS = {0: "提醒", 1: "催办", 2: "督办(黄)", 3: "督办(红)"}
 CADENCE_LABELS = {Cadence.QUARTERLY: "每季度", Cadence.MONTHLY: "每月"}
 
 

@@ -13,13 +13,12 @@ from duban.cli.app import app
 from duban.cli.table import render_table, truncate
 from duban.config import apply_prefect_defaults
 from duban.domain.errors import DubanError
+from duban.domain.labels import LEVEL_LABELS
 from duban.services.ladder.round_lock import round_lock
 from duban.services.reports.logs import delivery_log, escalation_log
 from duban.services.rounds.daily import replay
 from duban.services.tasks.queries import find_department
 from duban.wiring import AppContext, open_context
-
-LEVEL_LABELS = {0: "提醒", 1: "催办", 2: "督办(黄)", 3: "督办(红)"}
 
 
 def _date(value: str | None, option: str) -> date | None:

@@ -16,6 +16,7 @@ from duban.config import get_settings
 from duban.db import open_session_factory
 from duban.domain.assignment import AssignmentPolicy
 from duban.domain.errors import DubanError
+from duban.domain.labels import COMPARATOR_SIGNS
 from duban.domain.plan_draft import PlanDraft, format_value
 from duban.services.accounts.directory import directory_from_db
 from duban.services.plans.catalog import (
@@ -47,7 +48,6 @@ FIELD_LABELS = {
     "supporting": "配合单位",
     "targets": "目标",
 }
-COMPARATOR_SIGNS = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "=": "="}
 
 
 @plan_app.command("import")

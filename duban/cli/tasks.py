@@ -23,6 +23,7 @@ from duban.cli.app import app
 from duban.cli.table import render_table, truncate
 from duban.domain.directory import COLLECTIVES, normalize_name
 from duban.domain.errors import DubanError
+from duban.domain.labels import COMPARATOR_SIGNS
 from duban.domain.lifecycle import ACTION_LABELS, STATE_LABELS, TaskState
 from duban.domain.status import LIGHT_LABELS, Light, StatusPolicy
 from duban.domain.workdays import WorkCalendar
@@ -53,7 +54,6 @@ LIGHT_MARKS = {
     Light.LATE: "●逾期办结",
     Light.GREEN: "●绿",
 }
-COMPARATOR_SIGNS = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "=": "="}
 
 AsOf = Annotated[
     str | None,

@@ -22,6 +22,14 @@ from duban.domain.outbox import DeliveryStatus, NoticeStatus
 # The rungs of the ladder (LadderStep.level, Notice.level).
 LEVEL_LABELS: dict[int, str] = {0: "提醒", 1: "催办", 2: "黄色督办", 3: "红色督办"}
 
+# What each rung entails, where the ladder ahead is shown (a task's page).
+LEVEL_DESCRIPTIONS: dict[int, str] = {
+    0: "提醒",
+    1: "催办(抄送单位负责人)",
+    2: "黄色督办单",
+    3: "红色督办单,约谈",
+}
+
 # A task's (or a responsibility's) role in its measure, short and as a unit.
 TASK_ROLE_LABELS: dict[str, str] = {"lead": "牵头", "supporting": "配合"}
 UNIT_ROLE_LABELS: dict[str, str] = {"lead": "牵头单位", "supporting": "配合单位"}
@@ -37,6 +45,8 @@ AUDIENCE_LABELS: dict[str, str] = {
 
 # A numeric target's comparator (Target.comparator), as a sign before its value.
 COMPARATOR_SIGNS: dict[str, str] = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "=": "约"}
+# The same, as the plan editor offers them to choose from.
+COMPARATOR_NAMES: dict[str, str] = {**COMPARATOR_SIGNS, "=": "约等于"}
 
 NOTICE_STATUS_LABELS: dict[str, str] = {
     NoticeStatus.PENDING: "待发送",
@@ -58,6 +68,23 @@ EXTENSION_STATUS_LABELS: dict[str, str] = {
     "pending": "待审批",
     "approved": "已同意",
     "refused": "不同意",
+}
+
+# A contact's role (Contact.role), as a recipient of messages.
+CONTACT_ROLE_LABELS: dict[str, str] = {
+    "liaison": "联络员",
+    "head": "单位负责人",
+    "coordinator": "督办科",
+    "supervisor": "督查室",
+}
+
+# A contact's role as the organisation file lists people (duban org show,
+# its errors, the sync report's names such as 全市/督办人员/张三).
+ORG_ROLE_LABELS: dict[str, str] = {
+    "liaison": "联络员",
+    "head": "负责人",
+    "coordinator": "督办人员",
+    "supervisor": "督查人员",
 }
 
 # A staff account's role (User.role).

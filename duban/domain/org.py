@@ -30,6 +30,7 @@ from duban.domain.directory import Directory
 from duban.domain.errors import DubanError
 from duban.domain.escalation import DEFAULT_POLICY, EscalationPolicy
 from duban.domain.issued_documents import DocumentSettings
+from duban.domain.labels import ORG_ROLE_LABELS
 from duban.domain.workdays import WorkCalendar, likely_workday
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -46,12 +47,6 @@ class ContactRole(StrEnum):
     SUPERVISOR = "supervisor"  # 督查室
 
 
-ROLE_LABELS = {
-    ContactRole.LIAISON: "联络员",
-    ContactRole.HEAD: "负责人",
-    ContactRole.COORDINATOR: "督办人员",
-    ContactRole.SUPERVISOR: "督查人员",
-}
 
 TOP_LEVEL_KEYS = frozenset(
     {
@@ -322,7 +317,7 @@ def _check_unique(org: OrgFile) -> None:
                 f"单位“{department}”" if department else f"{spec.role.value}s"
             )
             raise OrgFileError(
-                f"{ROLE_LABELS[spec.role]}“{spec.name}”出现了两次(同一单位同一角色下姓名应唯一)",
+                f"{ORG_ROLE_LABELS[spec.role]}“{spec.name}”出现了两次(同一单位同一角色下姓名应唯一)",
                 where=where,
             )
         seen.add(key)

@@ -55,11 +55,9 @@ from duban.domain.workdays import WorkCalendar
 
 TASK_CLASSES = ("on_time", "after_extension", "awaiting_review", "late", "overdue")
 TASK_ROLES = ("lead", "supporting")
-ROLE_LABELS = {"lead": "牵头", "supporting": "配合"}
 REPORT_CLASSES = ("on_time", "late", "missing")
 LEVELS = (1, 2, 3)
 
-LEVEL_LABELS = {1: "催办", 2: "黄色督办", 3: "红色督办"}
 
 _STATUS_CLASS = {
     TaskStatus.DONE_ON_TIME: "on_time",

@@ -19,7 +19,8 @@ from fastapi.responses import Response
 from markupsafe import Markup
 
 from duban.domain.errors import NotFoundError
-from duban.domain.scorecard import ROLE_LABELS, Period, ScoreWeights
+from duban.domain.labels import NOTICE_STATUS_LABELS, TASK_ROLE_LABELS
+from duban.domain.scorecard import Period, ScoreWeights
 from duban.domain.status import Light
 from duban.services.calendar.changes import next_year_warning
 from duban.services.desk.review import blocked_deliveries
@@ -31,7 +32,6 @@ from duban.services.reports.ledger_files import ledger_file_name, write_ledger_x
 from duban.services.reports.logs import (
     NOTICE_STATUS_FILTERS,
     PAGE_SIZE,
-    STATUS_LABELS,
     escalation_entry,
     escalation_page,
     page_offset,
@@ -178,7 +178,7 @@ def unit_page(request: Request, user: Staff, name: str = "", show: str | None = 
         "dashboard/unit.html",
         u=detail,
         filters=UNIT_FILTERS,
-        roles="、".join(ROLE_LABELS[r] for r in weights.task_roles),
+        roles="、".join(TASK_ROLE_LABELS[r] for r in weights.task_roles),
         charts={key: Markup(svg) for key, svg in charts.items()},
     )
 
@@ -218,7 +218,7 @@ def escalations(
         page=found,
         departments=choices.departments,
         measures=choices.measures,
-        statuses=[(key, STATUS_LABELS[key]) for key in NOTICE_STATUS_FILTERS],
+        statuses=[(key, NOTICE_STATUS_LABELS[key]) for key in NOTICE_STATUS_FILTERS],
         filters={
             "level": "" if chosen_level is None else str(chosen_level),
             "department": department or "",

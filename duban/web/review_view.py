@@ -30,10 +30,10 @@ from duban.domain.draft_edits import (
     ReviewWarning,
     TargetEdit,
 )
+from duban.domain.labels import COMPARATOR_NAMES
 from duban.domain.plan_draft import COMPARATORS, Measure, PlanDraft
 
-COMPARATOR_CHOICES = [("", "—"), *((c, {">=": "≥", "<=": "≤", "=": "约等于"}.get(c, c))
-                                    for c in COMPARATORS)]
+COMPARATOR_CHOICES = [("", "—"), *((c, COMPARATOR_NAMES[c]) for c in COMPARATORS)]
 KIND_CHOICES = [(kind.value, label) for kind, label in KIND_LABELS.items()]
 _TARGET_ROW = re.compile(r"^m(\d+)-t(\d+)-text$")
 

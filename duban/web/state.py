@@ -20,17 +20,14 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup, escape
 from starlette.templating import Jinja2Templates
 
+from duban.domain.labels import COMPARATOR_SIGNS, DELIVERY_STATUS_LABELS, LEVEL_LABELS
 from duban.domain.plan_draft import format_value
 from duban.domain.status import LIGHT_LABELS, LIGHT_MEANINGS, Light, StatusPolicy
 from duban.services.accounts.links import LinkSigner
-from duban.services.reports.logs import DELIVERY_STATUS_LABELS
 from duban.services.tasks.queries import TaskDetail, get_task
 from duban.web.csrf import csrf_token
 from duban.web.signin import SignIn
 from duban.wiring import AppContext
-
-LEVEL_LABELS = {0: "提醒", 1: "催办", 2: "黄色督办", 3: "红色督办"}
-COMPARATOR_SIGNS = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "=": "约"}
 
 
 @dataclass

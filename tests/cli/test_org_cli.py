@@ -140,7 +140,7 @@ def test_policy_show_and_apply(world: World, run_cli: CliRunner, tmp_path: Path)
 
     shown = ok(run_cli, "policy", "show")
     assert "督办规则:“从严督办规则”(编号 1)" in shown
-    assert "  9. 督办(红色督办单,约谈) [督办(红)] 逾期 3 个工作日 → 督查室" in shown
+    assert "  9. 督办(红色督办单,约谈) [红色督办] 逾期 3 个工作日 → 督查室" in shown
     assert "进度报送:每季度,期末后 5 个工作日内报送" in shown
 
     ok(run_cli, "org", "load", str(EXAMPLE))  # back to the default: a second version

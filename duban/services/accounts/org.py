@@ -32,10 +32,10 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from duban.domain.errors import DubanError
 from duban.domain.escalation import EscalationPolicy
 from duban.domain.issued_documents import DocumentSettings
+from duban.domain.labels import ORG_ROLE_LABELS
 from duban.domain.org import (
     DEFAULT_OFFICE_HOURS,
     DEFAULT_TIMEZONE,
-    ROLE_LABELS,
     ContactRole,
     ContactSpec,
     OfficeHours,
@@ -217,7 +217,7 @@ def sync_org(
 
 
 def _label(department: str | None, role: ContactRole, name: str) -> str:
-    return f"{department or '全市'}/{ROLE_LABELS[role]}/{name}"
+    return f"{department or '全市'}/{ORG_ROLE_LABELS[role]}/{name}"
 
 
 def _sync_contacts(org: OrgFile, session: Session, report: OrgSyncReport) -> None:

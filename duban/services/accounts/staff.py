@@ -24,9 +24,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.errors import DubanError, NotFoundError
+from duban.domain.labels import STAFF_ROLE_LABELS
 from models import USER_ROLES, AuditEntry, StaffSession, User
 
-ROLE_LABELS = {"coordinator": "督办科", "supervisor": "督查室"}
 MIN_PASSWORD = 8
 MAX_USERNAME = 100
 _USERNAME = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{2,100}$")
@@ -48,7 +48,7 @@ class UserView:
 
     @property
     def role_label(self) -> str:
-        return ROLE_LABELS.get(self.role, self.role)
+        return STAFF_ROLE_LABELS.get(self.role, self.role)
 
     @property
     def actor(self) -> str:

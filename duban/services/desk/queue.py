@@ -31,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.escalation import Anchor, StepKey
+from duban.domain.labels import LEVEL_LABELS
 from duban.domain.lifecycle import OPEN_STATES, TaskState
 from duban.domain.status import Light, StatusPolicy, TaskStatus
 from duban.domain.workdays import Unpublished, WorkCalendar
@@ -54,7 +55,6 @@ SECTION_LABELS = {
     "extensions": "待批延期",
     "failed": "送达受阻",
 }
-LEVEL_NAMES = {1: "催办", 2: "黄色督办", 3: "红色督办"}
 # Working days to the first acknowledgement reminder when a ladder has none.
 DEFAULT_ACK_WORKDAYS = 2
 
@@ -190,7 +190,7 @@ def _queue_task(
         why=why,
         also=also,
         urgency=urgency,
-        last_rung=f"{LEVEL_NAMES.get(last[0], '督办')}({last[1].isoformat()})" if last else None,
+        last_rung=f"{LEVEL_LABELS.get(last[0], '督办')}({last[1].isoformat()})" if last else None,
         urged_today=fact.urged_today,
     )
 

@@ -11,8 +11,9 @@ from datetime import date, datetime, tzinfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
+from duban.domain.labels import CONTACT_ROLE_LABELS, TASK_ROLE_LABELS
 from duban.domain.workdays import Unpublished, WorkCalendar
-from duban.services.tasks.queries import LOCAL_ZONE, TASK_ROLE_LABELS, local_date
+from duban.services.tasks.queries import LOCAL_ZONE, local_date
 from models import (
     Contact,
     ContactChannel,
@@ -25,13 +26,6 @@ from models import (
     Task,
     TaskEvent,
 )
-
-CONTACT_ROLE_NAMES = {
-    "liaison": "联络员",
-    "head": "单位负责人",
-    "coordinator": "督办科",
-    "supervisor": "督查室",
-}
 
 
 @dataclass(frozen=True)
@@ -214,7 +208,7 @@ def _failed(session: Session, ids: list[int], *, dead: bool = False) -> list[Fai
                 day=delivery.day,
                 tasks=tasks,
                 alternatives=[
-                    (other.id, f"{other.name}({CONTACT_ROLE_NAMES.get(other.role, other.role)})")
+                    (other.id, f"{other.name}({CONTACT_ROLE_LABELS.get(other.role, other.role)})")
                     for other in reachable
                     if other.id != contact.id
                     and other.department_id in (contact.department_id, None)

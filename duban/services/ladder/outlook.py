@@ -19,15 +19,11 @@ from duban.domain.escalation import (
     max_after_due,
     step_label,
 )
+from duban.domain.labels import LEVEL_DESCRIPTIONS, NOTICE_STATUS_LABELS
 from duban.domain.lifecycle import OPEN_STATES, TaskState
 from duban.domain.workdays import UNPUBLISHED_LABEL, Unpublished, WorkCalendar
 from duban.services.ladder.core import policy_for, timeline_of
 from models import Notice, Task
-
-NOTICE_STATUS_LABELS = {
-    "pending": "待发送", "sent": "已发送", "failed": "发送失败", "superseded": "未发送(已过时)",
-}
-LEVEL_WORDS = {0: "提醒", 1: "催办(抄送单位负责人)", 2: "黄色督办单", 3: "红色督办单,约谈"}
 
 
 @dataclass(frozen=True)
@@ -106,7 +102,7 @@ def upcoming_steps(
             if reminders >= limit:
                 continue
             reminders += 1
-        words = LEVEL_WORDS.get(step.level, "")
+        words = LEVEL_DESCRIPTIONS.get(step.level, "")
         steps.append(NextStep(on, step.label, step.level, words))
     return steps
 

@@ -38,6 +38,7 @@ from duban.domain.escalation import (
     step_label,
 )
 from duban.domain.items import item_source_text
+from duban.domain.labels import STAFF_ROLE_LABELS, TASK_ROLE_LABELS
 from duban.domain.workdays import Unpublished
 from duban.services.accounts.links import reader_task_link, staff_task_link, task_link
 from duban.services.ladder.core import policy_for
@@ -47,8 +48,6 @@ from models import Delivery, Department, Measure, Notice, Task
 STAFF_STEP = "staff_digest"
 LEAD_STEP = "lead_digest"
 DIGEST_STEP = "digest"
-STAFF_OFFICES = {"coordinator": "督办科", "supervisor": "督查室"}
-ROLE_LABELS = {"lead": "牵头", "supporting": "配合"}
 
 
 def notice_message(
@@ -135,7 +134,7 @@ def _for_staff(
             continue
         entry["link"] = staff_task_link(task.id, base_url=context.base_url)
         items.append(entry)
-    office = STAFF_OFFICES.get(role, "督办科")
+    office = STAFF_ROLE_LABELS.get(role, "督办科")
     values = {
         **common,
         "department": office,
@@ -273,7 +272,7 @@ def item_context(
         "measure_number": measure.number,
         "measure_title": measure.title,
         "department": department.name,
-        "role_label": ROLE_LABELS.get(task.role, task.role),
+        "role_label": TASK_ROLE_LABELS.get(task.role, task.role),
         "due": task.due.isoformat(),
         "original_due": task.original_due.isoformat(),
         "days_left": days_left,
@@ -281,7 +280,7 @@ def item_context(
         "next_step_label": next_label,
         "next_step_date": next_date,
         "link": link,
-        "other_departments": [f"{n}({ROLE_LABELS.get(r, r)})" for n, r in others],
+        "other_departments": [f"{n}({TASK_ROLE_LABELS.get(r, r)})" for n, r in others],
         "lead_departments": leads,
         # A single 督办件's source, 文号 and instructing leader ("" for a plan's measure).
         "source": item_source_text(measure.source_kind, measure.doc_ref, measure.instructed_by),

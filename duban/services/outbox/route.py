@@ -21,18 +21,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.db import insert_for
 from duban.domain.escalation import Audience, LadderStep, StepKey, step_by_name
+from duban.domain.labels import AUDIENCE_LABELS
 from duban.services.accounts.org import ContactWithChannels, contacts_for
 from duban.services.ladder.core import OrgClock, policy_for
 from duban.services.outbox.contract import FAILED_STEP, FIRST_NOTICE_BATCH, SendTimeFn, notice_due
 from models import Delivery, DeliveryItem, Department, Notice, Task
-
-AUDIENCE_LABELS = {
-    "liaison": "联络员",
-    "head": "负责人",
-    "coordinators": "督办科",
-    "supervisors": "督查室",
-    "lead_department": "牵头单位联络员",
-}
 
 
 @dataclass

@@ -27,6 +27,7 @@ from duban.domain.assignment import (
 from duban.domain.directory import Directory, normalize_name
 from duban.domain.draft_edits import with_pending
 from duban.domain.errors import DirectoryError, DraftError, DubanError
+from duban.domain.labels import UNIT_ROLE_LABELS
 from duban.domain.plan_draft import (
     COMPARATORS,
     NewAlias,
@@ -63,8 +64,6 @@ MAX_NAME = 200
 MAX_UNIT = 50
 
 CONSOLE_ACTOR = "命令行"  # the audit log's name for the command line
-
-ROLE_LABELS = {Role.LEAD: "牵头单位", Role.SUPPORTING: "配合单位"}
 
 
 class ImportStatus(StrEnum):
@@ -428,7 +427,7 @@ def _validate_responsibilities(measure: DraftMeasure, where: str) -> None:
                 "应为 lead 或 supporting",
                 where=where,
             )
-        label = ROLE_LABELS[responsibility.role]
+        label = UNIT_ROLE_LABELS[responsibility.role]
         name = normalize_name(responsibility.name)
         if not name:
             raise DraftError(f"第{responsibility.line}行有空的{label}名称", where=where)

@@ -39,6 +39,7 @@ from duban.domain.assignment import (
     successors,
 )
 from duban.domain.escalation import TASK_CANCELLED, StepKey
+from duban.domain.labels import TASK_ROLE_LABELS
 from duban.domain.lifecycle import STATE_LABELS, Action, ActorRole, TaskState, next_state
 from duban.domain.plan_draft import Role
 from duban.services.task_events import system_event
@@ -52,7 +53,6 @@ from models import (
     TaskEvent,
 )
 
-ROLE_NAMES = {"lead": "牵头", "supporting": "配合"}
 _CANCELLABLE = frozenset(
     {
         TaskState.ASSIGNED,
@@ -88,7 +88,7 @@ class TaskFate:
         """One Chinese line: the task, then what happens to it."""
         head = (
             f"任务#{self.task_id} 措施{self.measure} {self.department}"
-            f"({ROLE_NAMES.get(self.role, self.role)},期限 {self.deadline.isoformat()},"
+            f"({TASK_ROLE_LABELS.get(self.role, self.role)},期限 {self.deadline.isoformat()},"
             f"{STATE_LABELS[TaskState(self.state)]})"
         )
         if self.fate is Fate.REPLACED:
@@ -99,7 +99,7 @@ class TaskFate:
         if self.successor_department is None or self.successor_deadline is None:
             return ""
         number = f"任务#{self.successor_id} " if self.successor_id else ""
-        role = ROLE_NAMES.get(self.successor_role or "", self.successor_role or "")
+        role = TASK_ROLE_LABELS.get(self.successor_role or "", self.successor_role or "")
         return (
             f"{number}{self.successor_department}({role},"
             f"期限 {self.successor_deadline.isoformat()})"
@@ -162,7 +162,7 @@ def fate_lines(measures: Sequence[MeasureFates]) -> list[str]:
         lines.append(f"措施{measure.measure}:保留 {stay} 项任务")
         lines.extend(f"  {f.describe()}" for f in measure.fates if f.fate is not Fate.STAY)
         for new in measure.new:
-            role = ROLE_NAMES.get(new.role.value, new.role.value)
+            role = TASK_ROLE_LABELS.get(new.role.value, new.role.value)
             lines.append(f"  新交办 {new.department}({role},期限 {new.deadline.isoformat()})")
     return lines
 
@@ -231,7 +231,7 @@ def _reason(fate: TaskFate) -> str:
         return f"工作方案修订后,措施{fate.measure}不再包含本单位此项任务"
     if fate.successor_department == fate.department:
         if fate.successor_role != fate.role:
-            role = ROLE_NAMES.get(fate.successor_role or "", "")
+            role = TASK_ROLE_LABELS.get(fate.successor_role or "", "")
             return f"工作方案修订后,本单位在措施{fate.measure}中的职责改为“{role}”"
         return f"工作方案修订后,措施{fate.measure}的完成时限改为 {fate.successor_deadline}"
     return f"工作方案修订后,措施{fate.measure}改由{fate.successor_department}承担"
@@ -452,7 +452,7 @@ def cancelled_since(
             text = ""
             if successor is not None:
                 other = session.get(Department, successor.department_id)
-                role = ROLE_NAMES.get(successor.role, successor.role)
+                role = TASK_ROLE_LABELS.get(successor.role, successor.role)
                 text = (
                     f"任务#{successor.id} {other.name if other else ''}"
                     f"({role},期限 {successor.deadline.isoformat()})"

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from duban.domain.errors import DubanError, NotFoundError
 from duban.domain.indicators import plottable
+from duban.domain.labels import COMPARATOR_SIGNS, TASK_ROLE_LABELS
 from duban.domain.lifecycle import TaskState
 from duban.domain.status import (
     Indicator,
@@ -38,7 +39,6 @@ from duban.domain.status import (
 )
 from duban.services.plans.catalog import find_plan
 from duban.services.tasks.queries import (
-    TASK_ROLE_LABELS,
     indicator_name,
     local_date,
     numeric_targets,
@@ -309,7 +309,7 @@ def _panel_view(
                 "empty": not series.readings,
             }
         )
-    sign = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "=": "="}.get(panel.comparator, "")
+    sign = COMPARATOR_SIGNS.get(panel.comparator, "")
     return {
         "top": top,
         "title": _fit(f"{panel.indicator}(目标 {sign}{_fmt(panel.value)}{panel.unit})", layout),

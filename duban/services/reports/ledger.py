@@ -25,6 +25,12 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from duban.domain.escalation import DEFAULT_POLICY, EscalationPolicy, TaskTimeline
 from duban.domain.items import item_source_text
+from duban.domain.labels import (
+    COMPARATOR_SIGNS,
+    EXTENSION_STATUS_LABELS,
+    LEVEL_LABELS,
+    TASK_ROLE_LABELS,
+)
 from duban.domain.lifecycle import OPEN_STATES, STATE_LABELS, Action, TaskState
 from duban.domain.status import (
     LIGHT_LABELS,
@@ -42,9 +48,7 @@ from duban.services.ladder.core import policy_for
 from duban.services.ladder.outlook import upcoming_steps
 from duban.services.plans.catalog import find_plan
 from duban.services.tasks.queries import (
-    EXTENSION_STATUS_LABELS,
     LOCAL_ZONE,
-    TASK_ROLE_LABELS,
     indicator_name,
     local_date,
     task_facts,
@@ -62,8 +66,6 @@ from models import (
     TaskEvent,
 )
 
-COMPARATOR_SIGNS = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "=": "="}
-ESCALATION_LABELS = {1: "催办", 2: "黄色督办", 3: "红色督办"}
 NO_SECTION = "(未分章节)"
 DEFAULT_ISSUER = "督办科"
 
@@ -524,7 +526,7 @@ def _row(
         extensions=[_extension_text(x) for x in extensions],
         escalations=[
             EscalationMark(
-                n.level, ESCALATION_LABELS.get(n.level, f"{n.level}级"), local_date(n.due_at, zone)
+                n.level, LEVEL_LABELS.get(n.level, f"{n.level}级"), local_date(n.due_at, zone)
             )
             for n in related.notices[task.id]
         ],

@@ -20,6 +20,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.escalation import EscalationPolicy, StepKey, step_label
+from duban.domain.labels import CONTACT_ROLE_LABELS, DELIVERY_STATUS_LABELS, NOTICE_STATUS_LABELS
 from duban.domain.plan_keys import key_variants
 from duban.services.ladder.core import policy_for
 from duban.services.paging import Page
@@ -36,29 +37,7 @@ from models import (
     Task,
 )
 
-STATUS_LABELS = {  # of a notice
-    "pending": "待发送",
-    "sent": "已送达",
-    "failed": "发送失败",
-    "superseded": "已取代(未发送)",
-    "sending": "发送中",
-    "dead": "发送失败(不再重试)",
-}
-DELIVERY_STATUS_LABELS = {
-    **STATUS_LABELS,
-    "failed": "未送达(重试中)",
-    "dead": "被拒收(不再重试)",
-    "superseded": "已取代(内容已过时,未发送)",
-}
-
-
 PAGE_SIZE = 50
-CONTACT_ROLE_LABELS = {
-    "liaison": "联络员",
-    "head": "单位负责人",
-    "coordinator": "督办科",
-    "supervisor": "督查室",
-}
 # The escalation log's status filter: choice → the notice statuses it keeps.
 NOTICE_STATUS_FILTERS: dict[str, tuple[str, ...]] = {
     "sent": ("sent",),
@@ -92,7 +71,7 @@ class Recipient:
 
     @property
     def status_label(self) -> str:
-        return STATUS_LABELS.get(self.status, self.status)
+        return DELIVERY_STATUS_LABELS.get(self.status, self.status)
 
 
 @dataclass
@@ -276,7 +255,7 @@ def _escalation_entries(session: Session, rows: Any, zone: ZoneInfo) -> list[Esc
                 level=notice.level,
                 at=_iso(notice.due_at, zone) or "",
                 status=notice.status,
-                status_label=STATUS_LABELS.get(notice.status, notice.status),
+                status_label=NOTICE_STATUS_LABELS.get(notice.status, notice.status),
                 reason=notice.reason,
                 note=notice.note,
                 requested_by=notice.requested_by,

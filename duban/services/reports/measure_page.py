@@ -21,12 +21,13 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from duban.domain.errors import DubanError, NotFoundError
 from duban.domain.items import item_source_text
+from duban.domain.labels import EXTENSION_STATUS_LABELS
 from duban.domain.lifecycle import TaskState
 from duban.domain.status import LIGHT_LABELS, Light, StatusPolicy, TaskStatus, worst_light
 from duban.domain.workdays import WorkCalendar
 from duban.services.reports.charts import IndicatorPanel, load_trajectories
 from duban.services.reports.ledger import LedgerRow, load_ledger
-from duban.services.tasks.queries import EXTENSION_STATUS_LABELS, LOCAL_ZONE, local_date
+from duban.services.tasks.queries import LOCAL_ZONE, local_date
 from models import ExtensionRequest, Measure
 
 # What a dashboard count links to: (label, which rows it keeps).

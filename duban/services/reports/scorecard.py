@@ -17,9 +17,8 @@ import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.errors import DubanError
+from duban.domain.labels import LEVEL_LABELS, TASK_ROLE_LABELS
 from duban.domain.scorecard import (
-    LEVEL_LABELS,
-    ROLE_LABELS,
     Period,
     ScoreCounts,
     ScoreWeights,
@@ -286,7 +285,7 @@ def weights_description(weights: ScoreWeights) -> list[str]:
     credit = weights.task_credit
     report = weights.report_credit
     penalty = weights.escalation_penalty
-    roles = "、".join(ROLE_LABELS[r] for r in weights.task_roles)
+    roles = "、".join(TASK_ROLE_LABELS[r] for r in weights.task_roles)
     return [
         f"得分 = {_n(weights.task_points)} × 任务完成率 + {_n(weights.report_points)} × 报送率"
         f" − 督办扣分,限定在 0–100 分。",

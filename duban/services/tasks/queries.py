@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 from duban.domain.directory import normalize_name
 from duban.domain.errors import NotFoundError
 from duban.domain.items import item_source_text
+from duban.domain.labels import EXTENSION_STATUS_LABELS, TASK_ROLE_LABELS
 from duban.domain.lifecycle import (
     ACTION_LABELS,
     ROLE_LABELS,
@@ -68,8 +69,6 @@ from models import (
 
 LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
 
-TASK_ROLE_LABELS = {"lead": "牵头", "supporting": "配合"}
-EXTENSION_STATUS_LABELS = {"pending": "待审批", "approved": "已同意", "refused": "不同意"}
 
 
 # --- views -------------------------------------------------------------------
