@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 from duban.domain.lifecycle import Action
 from duban.domain.workdays import WorkCalendar
 from duban.services.desk.urge import urge_now
-from duban.services.tasks import lifecycle
+from duban.services.tasks import extensions, lifecycle
 from duban.services.tasks.queries import numeric_targets
 from models import Department, Measure, Task, TaskEvent
 
@@ -231,7 +231,7 @@ def _extended(task: _Task, calendar: WorkCalendar, sf: sessionmaker[Session]) ->
     granted: list[int] = []
 
     def request(now: datetime) -> None:
-        result = lifecycle.request_extension(
+        result = extensions.request_extension(
             task.id, department=task.department, new_due=new_due, actor=task.person,
             reason="涉及多部门协调,需延长办理时间。", now=now, calendar=calendar,
             session_factory=sf)
@@ -239,7 +239,7 @@ def _extended(task: _Task, calendar: WorkCalendar, sf: sessionmaker[Session]) ->
         granted.append(result.extension_id)
 
     def decide(now: datetime) -> None:
-        lifecycle.approve_extension(granted[0], actor=COORDINATOR,
+        extensions.approve_extension(granted[0], actor=COORDINATOR,
                                     note="同意,请按新期限办结。", now=now, session_factory=sf)
 
     return [(asked, request), (calendar.add_workdays(asked, 1), decide)]
@@ -248,7 +248,7 @@ def _extended(task: _Task, calendar: WorkCalendar, sf: sessionmaker[Session]) ->
 def _extension_pending(task: _Task, calendar: WorkCalendar, sf: sessionmaker[Session]) -> list[
         tuple[date, Act]]:
     new_due = task.due + timedelta(days=90)
-    return [(calendar.add_workdays(_END[0], -2), lambda now: lifecycle.request_extension(
+    return [(calendar.add_workdays(_END[0], -2), lambda now: extensions.request_extension(
         task.id, department=task.department, new_due=new_due, actor=task.person,
         reason="项目审批程序尚未完成,申请延期三个月。", now=now, calendar=calendar,
         session_factory=sf))]

@@ -27,8 +27,7 @@ from duban.domain.labels import COMPARATOR_SIGNS
 from duban.domain.lifecycle import ACTION_LABELS, STATE_LABELS, TaskState
 from duban.domain.status import LIGHT_LABELS, Light, StatusPolicy
 from duban.domain.workdays import WorkCalendar
-from duban.services.tasks import lifecycle
-from duban.services.tasks.lifecycle import ActionResult
+from duban.services.tasks import extensions, lifecycle
 from duban.services.tasks.queries import (
     TaskDetail,
     TaskView,
@@ -36,6 +35,7 @@ from duban.services.tasks.queries import (
     list_tasks,
     tasks_to_json,
 )
+from duban.services.tasks.transitions import ActionResult
 from duban.timeutil import parse_as_of
 from duban.wiring import AppContext, open_context
 
@@ -238,7 +238,7 @@ def extend_command(
     """延期申请:须在当前期限前提出,由督办科审批。"""
     env = _env(as_of)
     new_due = parse_day(to, "--to")
-    result = lifecycle.request_extension(
+    result = extensions.request_extension(
         task_id, department=department, new_due=new_due, reason=reason, actor=actor,
         now=env.now, calendar=env.calendar, session_factory=env.session_factory, zone=env.zone,
     )
@@ -290,7 +290,7 @@ def extension_approve_command(
 ) -> None:
     """同意延期:任务期限改为申请的新期限(原期限保留备查)。"""
     env = _env(as_of)
-    result = lifecycle.approve_extension(
+    result = extensions.approve_extension(
         extension_id, actor=actor, note=note, now=env.now, session_factory=env.session_factory
     )
     typer.echo(
@@ -307,7 +307,7 @@ def extension_refuse_command(
 ) -> None:
     """不同意延期:任务期限不变。"""
     env = _env(as_of)
-    result = lifecycle.refuse_extension(
+    result = extensions.refuse_extension(
         extension_id, actor=actor, note=note, now=env.now, session_factory=env.session_factory
     )
     typer.echo(

@@ -27,7 +27,7 @@ from duban.services.accounts.link_access import TaskAccess
 from duban.services.accounts.links import LinkHolder
 from duban.services.reports.ics import department_ics
 from duban.services.reports.task_page import TaskPage, task_page
-from duban.services.tasks import lifecycle
+from duban.services.tasks import extensions, lifecycle
 from duban.services.tasks.attachments import (
     Upload,
     attachment_file,
@@ -293,7 +293,7 @@ def extend(request: Request, token: str, task_id: int, form: CheckedForm) -> Res
     def run(web: WebState, department: str) -> None:
         if new_due is None:
             raise DubanError("请填写申请的新期限(YYYY-MM-DD)")
-        lifecycle.request_extension(
+        extensions.request_extension(
             task_id,
             department=department,
             new_due=new_due,

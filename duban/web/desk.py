@@ -32,7 +32,7 @@ from duban.services.reports.logs import (
     delivery_page,
     page_offset,
 )
-from duban.services.tasks import lifecycle
+from duban.services.tasks import extensions, lifecycle
 from duban.web.auth import CheckedForm, Coordinator, Staff, require_staff
 from duban.web.department import send_attachment, task_page_of
 from duban.web.desk_plans import late_refusal
@@ -228,7 +228,7 @@ def decide_extension(
 ) -> Response:
     if decision not in ("approve", "refuse"):
         raise HTTPException(404, "无此操作")
-    decide = lifecycle.approve_extension if decision == "approve" else lifecycle.refuse_extension
+    decide = extensions.approve_extension if decision == "approve" else extensions.refuse_extension
 
     def run(web: WebState) -> None:
         decide(extension_id, actor=user.actor, note=_text(form, "note") or None,

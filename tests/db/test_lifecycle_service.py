@@ -20,9 +20,10 @@ from duban.domain.lifecycle import Action, TaskState, TransitionError
 from duban.domain.status import Light, StatusPolicy, TaskStatus
 from duban.domain.workdays import WorkCalendar
 from duban.services.calendar.data import build_work_calendar
+from duban.services.tasks import extensions
 from duban.services.tasks import lifecycle as lc
-from duban.services.tasks.lifecycle import ConcurrentChangeError
 from duban.services.tasks.queries import get_task, list_tasks, measure_lights
+from duban.services.tasks.transitions import ConcurrentChangeError
 from models import Department, ExtensionRequest, IndicatorReading, Task, TaskEvent
 from tests.db.conftest import (
     BEDS,
@@ -185,7 +186,7 @@ ILLEGAL: list[tuple[str, str, Callable[[SF, int], object], str]] = [
      "不能办结"),
     ("approved", "submit after approval", lambda sf, t: submit(sf, t, "2015-06-03"), "不能报结"),
     ("submitted", "extension while submitted",
-     lambda sf, t: lc.request_extension(
+     lambda sf, t: extensions.request_extension(
          t, department="市卫计局", new_due=date(2016, 3, 31), reason="汛期",
          now=at("2015-06-03"), calendar=build_work_calendar([]), session_factory=sf),
      "不能延期申请"),
@@ -227,7 +228,7 @@ def test_unknown_task_department_and_extension_are_not_found(
     refused(session_factory, lambda: ack(session_factory, world.lead, department="市外星局"),
             "机构目录中没有单位“市外星局”", NotFoundError)
     refused(session_factory,
-            lambda: lc.approve_extension(4242, actor="李四", now=at("2015-05-01"),
+            lambda: extensions.approve_extension(4242, actor="李四", now=at("2015-05-01"),
                                          session_factory=session_factory),
             "找不到延期申请 #4242", NotFoundError)
 
@@ -290,8 +291,9 @@ def test_a_concurrent_writer_between_read_and_write_wins(
 
 def extend(sf: SF, tid: int, day: str, to: date, cal: WorkCalendar,
            department: str = "市卫计局") -> int:
-    result = lc.request_extension(tid, department=department, new_due=to, reason="汛期影响施工",
-                                  now=at(day), calendar=cal, session_factory=sf)
+    result = extensions.request_extension(
+        tid, department=department, new_due=to, reason="汛期影响施工", now=at(day), calendar=cal,
+        session_factory=sf)
     assert result.extension_id is not None
     return result.extension_id
 
@@ -305,7 +307,7 @@ def test_extension_approved_moves_due_keeps_original_and_counts_as_extended(
     ext_id = extend(sf, tid, "2015-12-31", date(2016, 3, 31), cal)
     assert task_row(sf, tid).due == DEADLINE  # not before approval
     refused(sf, lambda: extend(sf, tid, "2015-12-31", date(2016, 4, 29), cal), "已有待审批")
-    result = lc.approve_extension(ext_id, actor="李四", note="同意", now=at("2016-01-04"),
+    result = extensions.approve_extension(ext_id, actor="李四", note="同意", now=at("2016-01-04"),
                                   session_factory=sf)
     assert result.due == date(2016, 3, 31) and result.extension_id == ext_id
     task = task_row(sf, tid)
@@ -318,7 +320,7 @@ def test_extension_approved_moves_due_keeps_original_and_counts_as_extended(
     last = events_of(sf, tid)[-1]
     assert (last.action, last.actor, last.data) == ("approve_extension", "李四", {
         "extension_id": ext_id, "from_due": "2015-12-31", "to_due": "2016-03-31"})
-    refused(sf, lambda: lc.refuse_extension(ext_id, actor="李四", now=at("2016-01-05"),
+    refused(sf, lambda: extensions.refuse_extension(ext_id, actor="李四", now=at("2016-01-05"),
                                             session_factory=sf), "已审批(已同意)")
 
     # not overdue after the original due date, since the due date moved
@@ -344,7 +346,7 @@ def test_extension_after_the_due_date_or_not_later_is_refused(
             "无权办理")
 
     def at_local(moment: datetime) -> Callable[[], object]:
-        return lambda: lc.request_extension(
+        return lambda: extensions.request_extension(
             tid, department="市卫计局", new_due=date(2016, 1, 29), reason="x", now=moment,
             calendar=cal, session_factory=sf)
 
@@ -359,8 +361,8 @@ def test_refused_extension_keeps_the_due_date(
     sf, tid = session_factory, world.lead
     ack(sf, tid)
     ext_id = extend(sf, tid, "2015-12-01", date(2016, 3, 31), cal)
-    result = lc.refuse_extension(ext_id, actor="李四", note="不符合延期条件", now=at("2015-12-02"),
-                                 session_factory=sf)
+    result = extensions.refuse_extension(
+        ext_id, actor="李四", note="不符合延期条件", now=at("2015-12-02"), session_factory=sf)
     assert result.due == DEADLINE and result.action is Action.REFUSE_EXTENSION
     assert task_row(sf, tid).due == DEADLINE
     detail = get_task(sf, task_id=tid, as_of=date(2016, 1, 5), calendar=cal)

@@ -23,7 +23,7 @@ from duban.services.desk.queue import work_queue
 from duban.services.desk.urge import urge_now
 from duban.services.reports.logs import escalation_log
 from duban.services.rounds.daily import RoundTools, run_round
-from duban.services.tasks import lifecycle
+from duban.services.tasks import extensions, lifecycle
 from models import Department, Notice, Task
 from notifications.render import render
 from tests.db.conftest import World, at
@@ -73,7 +73,7 @@ def test_the_queue_sorts_each_section_by_urgency_and_counts_a_task_once(
                           session_factory=session_factory)
     lifecycle.submit(world.support, department="珠海市民政局", note="已完成",
                      now=at("2015-12-10"), session_factory=session_factory)
-    lifecycle.request_extension(world.lead, department=_dept(session_factory, world.lead),
+    extensions.request_extension(world.lead, department=_dept(session_factory, world.lead),
                                 new_due=date(2016, 3, 31), reason="需要更多时间",
                                 now=at("2015-12-30"), calendar=calendar,
                                 session_factory=session_factory)

@@ -128,7 +128,7 @@ def test_lifecycle_extension_and_lights_after_a_real_flow_run(
     from duban.domain.lifecycle import TransitionError
     from duban.domain.status import Light, TaskStatus
     from duban.services.calendar.data import build_work_calendar
-    from duban.services.tasks import lifecycle
+    from duban.services.tasks import extensions, lifecycle
     from duban.services.tasks.queries import list_tasks
     from duban.timeutil import parse_as_of
     from flows.measure import measure_flow
@@ -163,7 +163,7 @@ def test_lifecycle_extension_and_lights_after_a_real_flow_run(
         now=at("2014-10-09"),
         session_factory=session_factory,
     )
-    request = lifecycle.request_extension(
+    request = extensions.request_extension(
         lead.id,
         department="市民政局",
         new_due=date(2016, 3, 31),
@@ -172,7 +172,7 @@ def test_lifecycle_extension_and_lights_after_a_real_flow_run(
         calendar=calendar,
         session_factory=session_factory,
     )
-    lifecycle.approve_extension(
+    extensions.approve_extension(
         request.extension_id, actor="督办科", now=at("2015-12-02"), session_factory=session_factory
     )
     lifecycle.submit(

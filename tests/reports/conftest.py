@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.workdays import WorkCalendar
 from duban.services.calendar.data import build_work_calendar
-from duban.services.tasks import lifecycle
+from duban.services.tasks import extensions, lifecycle
 from models import Notice
 from tests.db.conftest import CIVIL, HEALTH, HR, World, at, seed_world
 
@@ -100,7 +100,7 @@ def seed_history(session_factory: sessionmaker[Session], calendar: WorkCalendar)
         session_factory=sf,
         value=15,
     )
-    asked = lc.request_extension(
+    asked = extensions.request_extension(
         world.single,
         department=HR,
         new_due=date(2016, 1, 15),
@@ -110,7 +110,7 @@ def seed_history(session_factory: sessionmaker[Session], calendar: WorkCalendar)
         session_factory=sf,
     )
     assert asked.extension_id is not None
-    lc.approve_extension(
+    extensions.approve_extension(
         asked.extension_id, actor=COORDINATOR, now=at("2015-12-21"), session_factory=sf
     )
     lc.submit(world.single, department=HR, note="已完成", now=at("2016-01-12"), session_factory=sf)
