@@ -213,6 +213,15 @@ def render(step: str, context: Mapping[str, Any], *, templates_dir: Path) -> Ren
     )
 
 
+def render_drawing(name: str, context: Mapping[str, Any], *, templates_dir: Path) -> str:
+    """Render the standalone SVG template ``name`` (under ``templates_dir``, e.g.
+    ``reports/indicator_chart.svg``) with ``context``: autoescaped, undefined
+    variables are errors. The charts of the pages, the ledger and the digest
+    are drawn here, with the messages' loader and settings."""
+    env = _environments(Path(templates_dir).resolve())["svg"]
+    return env.get_template(name).render(context)
+
+
 def _normalise(step: str, context: Mapping[str, Any]) -> dict[str, Any]:
     missing = [key for key in _REQUIRED_CONTEXT if key not in context]
     if missing:
@@ -372,4 +381,5 @@ def _environments(root: Path) -> dict[str, jinja2.Environment]:
     md.filters["md"] = md_escape
     md.filters["href"] = lambda url: MdText(safe_href(url))
     md.filters["mdlink"] = md_link
-    return {"html": html, "txt": txt, "md": md}
+    svg = make("svg", autoescape=True)
+    return {"html": html, "txt": txt, "md": md, "svg": svg}

@@ -19,10 +19,8 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import lru_cache
 from pathlib import Path
 
-import jinja2
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
@@ -44,7 +42,7 @@ from duban.services.tasks.queries import (
     numeric_targets,
 )
 from models import IndicatorReading, Measure, Target, Task
-from notifications.render import DEFAULT_TEMPLATES_DIR
+from notifications.render import DEFAULT_TEMPLATES_DIR, render_drawing
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 WIDTH, PANEL_HEIGHT = 820, 300
@@ -371,33 +369,20 @@ def trajectory_svg(
     for panel in panels:
         views.append(_panel_view(panel, top, as_of, layout))
         top += layout.panel_height(len(panel.series))
-    template = _environment(Path(templates_dir).resolve()).get_template(
-        "reports/indicator_chart.svg"
-    )
-    return template.render(
-        title=title,
-        as_of=as_of,
-        width=layout.width,
-        height=top,
-        panels=views,
-        # the day: right of the title when wide, on its own line when narrow
-        as_of_at=(16, 44, "start") if layout.legend_below else (layout.width - 16, 24, "end"),
-    )
-
-
-def svg_template(name: str, templates_dir: Path = DEFAULT_TEMPLATES_DIR) -> jinja2.Template:
-    """The SVG template ``name`` under ``templates_dir`` (autoescaped, strict)."""
-    return _environment(Path(templates_dir).resolve()).get_template(name)
-
-
-@lru_cache(maxsize=4)
-def _environment(root: Path) -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(root)),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
+    return render_drawing(
+        "reports/indicator_chart.svg",
+        {
+            "title": title,
+            "as_of": as_of,
+            "width": layout.width,
+            "height": top,
+            "panels": views,
+            # the day: right of the title when wide, on its own line when narrow
+            "as_of_at": (
+                (16, 44, "start") if layout.legend_below else (layout.width - 16, 24, "end")
+            ),
+        },
+        templates_dir=templates_dir,
     )
 
 

@@ -24,8 +24,8 @@ from urllib.parse import quote
 
 from duban.domain.lifecycle import TaskState
 from duban.domain.status import LIGHT_LABELS, Light, TaskFacts, TaskStatus
-from duban.services.reports.charts import nice_ticks, svg_template
-from notifications.render import DEFAULT_TEMPLATES_DIR
+from duban.services.reports.charts import nice_ticks
+from notifications.render import DEFAULT_TEMPLATES_DIR, render_drawing
 
 
 class ChartRow(Protocol):
@@ -277,7 +277,7 @@ def columns_svg(title: str, points: list[tuple[date, int]], *, colour: str = "#d
 
 
 def _render(template: str, **context: object) -> str:
-    return svg_template(template, DEFAULT_TEMPLATES_DIR).render(**context)
+    return render_drawing(template, context, templates_dir=DEFAULT_TEMPLATES_DIR)
 
 
 def ledger_charts(
