@@ -11,7 +11,7 @@ MailSink run in this process (like ``duban demo``).
 
 For each worker count W in ``--workers``, on a fresh duban database and a fresh
 Prefect database (both dropped at the end): the production profile is started
-with ``duban.ops.cluster.Supervisor`` (Prefect server on PostgreSQL, ``prefect
+with ``duban.ops.supervisor.Supervisor`` (Prefect server on PostgreSQL, ``prefect
 deploy --all``, W process workers with ``--worker-limit`` runs each, no web;
 Prefect's scheduler off, so the daily schedules do not fire), then, as of the
 first day of the range:
@@ -80,8 +80,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from synthetic_plan import department_names, due_spread, synthetic_draft, synthetic_org
 
 from duban.config import Settings
-from duban.ops.cluster import ClusterPlan, RunOutcome, Supervisor, run_deployments
+from duban.ops.cluster import ClusterPlan
 from duban.ops.mail_sink import MailSink, free_port
+from duban.ops.runs import RunOutcome, run_deployments
+from duban.ops.supervisor import Supervisor
 from duban.services.accounts.org import load_org_file, sync_org
 from duban.services.plans.assignment import assign_measure, measures_to_run, tasks_per_measure
 from duban.services.plans.importer import import_plan

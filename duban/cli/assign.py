@@ -161,7 +161,7 @@ def _assign_on_workers(
     exit 1 if any run did not complete (rerunning is safe: a measure's
     existing tasks are kept, missing ones are created)."""
     from duban.cli.cluster import api_url
-    from duban.ops.cluster import run_deployments
+    from duban.ops.runs import run_deployments
 
     runnable = [r for r in refs if r.assignable]
     outcomes = run_deployments(

@@ -11,16 +11,10 @@ import typer
 from duban.cli.app import app, cluster_app
 from duban.config import environment, get_settings
 from duban.db import mask_url, upgrade
-from duban.ops.cluster import (
-    PREFECT_DB_VARIABLE,
-    ClusterError,
-    ClusterPlan,
-    Supervisor,
-    check_databases,
-    deploy,
-    ensure_database,
-    read_status,
-)
+from duban.ops.cluster import PREFECT_DB_VARIABLE, ClusterError, ClusterPlan
+from duban.ops.databases import check_databases, ensure_database
+from duban.ops.prefect_admin import deploy
+from duban.ops.supervisor import Supervisor, read_status
 
 
 def api_url() -> str:

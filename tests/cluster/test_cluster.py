@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from duban.ops.cluster import deployment_names, run_deployments
 from duban.ops.mail_sink import MailSink
+from duban.ops.prefect_admin import deployment_names
+from duban.ops.runs import run_deployments
 from tests.cluster.conftest import ASSIGN_AT, STRETCHES, Reference
 from tests.cluster.harness import as_asyncpg, differences, mail_of, running_cluster, snapshot
 from tests.conftest import PostgresServer

@@ -20,8 +20,9 @@ from uuid import UUID
 
 import pytest
 
-from duban.ops.cluster import ZOMBIE_MESSAGE, RunOutcome, api_ready, run_deployments
 from duban.ops.mail_sink import MailSink
+from duban.ops.prefect_admin import ZOMBIE_MESSAGE, api_ready
+from duban.ops.runs import RunOutcome, run_deployments
 from tests.cluster.conftest import ASSIGN_AT, STRETCHES, Reference, assign_in_process
 from tests.cluster.harness import (
     Cluster,

@@ -7,14 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from duban.ops.cluster import (
-    PREFECT_DB_VARIABLE,
-    ClusterError,
-    ClusterPlan,
-    Supervisor,
-    check_databases,
-    child_env,
-)
+from duban.ops.cluster import PREFECT_DB_VARIABLE, ClusterError, ClusterPlan, child_env
+from duban.ops.databases import check_databases
+from duban.ops.supervisor import Supervisor
 from tests.conftest import CliRunner
 
 DUBAN = "postgresql+psycopg://duban:s3cret@db.example:5432/duban"
