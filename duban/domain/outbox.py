@@ -25,3 +25,9 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"  # an attempt failed; retried with back-off
     DEAD = "dead"  # refused for good; not retried
     SUPERSEDED = "superseded"  # nothing left worth sending when retried, or merged
+
+
+# Deliveries waiting to be sent: a worker claims them when due.
+DELIVERY_WAITING = (DeliveryStatus.PENDING, DeliveryStatus.FAILED)
+# Deliveries whose last attempt failed, still retried or given up.
+DELIVERY_FAILING = (DeliveryStatus.FAILED, DeliveryStatus.DEAD)

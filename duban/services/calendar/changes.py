@@ -44,6 +44,7 @@ from duban.db import insert_for
 from duban.domain.assignment import AssignmentPolicy
 from duban.domain.escalation import DUE_MOVED, StepKey
 from duban.domain.lifecycle import OPEN_STATES, Action, ActorRole, TaskState
+from duban.domain.outbox import NoticeStatus
 from duban.domain.workdays import CalendarError, HolidayNotice, Unpublished, WorkCalendar
 from duban.services.calendar.data import (
     calendar_sources,
@@ -334,7 +335,7 @@ def _move_one(
             .values(
                 task_id=task.id,
                 step=StepKey.on(DUE_MOVED.name, new).format(),
-                status="pending",
+                status=NoticeStatus.PENDING,
                 level=DUE_MOVED.level,
                 due_at=now,
                 created_at=now,

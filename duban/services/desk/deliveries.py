@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.db import insert_for
 from duban.domain.errors import DubanError, NotFoundError
 from duban.domain.org import url_scheme
+from duban.domain.outbox import DELIVERY_FAILING, DeliveryStatus, NoticeStatus
 from duban.services.desk.audit import record_audit
 from duban.services.outbox.records import mark_notices_sent
 from duban.services.outbox.route import open_delivery
@@ -27,7 +28,7 @@ from duban.services.tasks.queries import LOCAL_ZONE, local_date
 from models import Contact, ContactChannel, Delivery, DeliveryItem, Notice
 from notifications.contacts import validate_url
 
-UNSENT = ("pending", "failed", "dead")
+UNSENT = (DeliveryStatus.PENDING, DeliveryStatus.FAILED, DeliveryStatus.DEAD)
 
 
 def retry_delivery(
@@ -41,16 +42,16 @@ def retry_delivery(
         delivery = session.get(Delivery, delivery_id)
         if delivery is None:
             raise NotFoundError(f"找不到发送记录 #{delivery_id}")
-        if delivery.status not in ("failed", "dead"):
+        if delivery.status not in DELIVERY_FAILING:
             raise DubanError("这条消息没有发送失败,无需重试")
-        delivery.status = "failed"
+        delivery.status = DeliveryStatus.FAILED
         delivery.next_attempt_at = now
         delivery.not_before = min(delivery.not_before, now)
         notice_ids = [item.notice_id for item in delivery.items]
         session.execute(
             update(Notice)
-            .where(Notice.id.in_(notice_ids), Notice.status == "failed")
-            .values(status="pending")
+            .where(Notice.id.in_(notice_ids), Notice.status == NoticeStatus.FAILED)
+            .values(status=NoticeStatus.PENDING)
             .execution_options(synchronize_session=False)
         )
         record_audit(session, now=now, actor=actor, action="retry_delivery",
@@ -105,12 +106,12 @@ def redirect_delivery(
         session.flush()
         # A notice the contact had already received everywhere it goes now is sent.
         mark_notices_sent(session, notice_ids)
-        delivery.status = "superseded"
+        delivery.status = DeliveryStatus.SUPERSEDED
         delivery.last_error = f"已改发给{target.name}"
         session.execute(
             update(Notice)
-            .where(Notice.id.in_(notice_ids), Notice.status == "failed")
-            .values(status="pending")
+            .where(Notice.id.in_(notice_ids), Notice.status == NoticeStatus.FAILED)
+            .values(status=NoticeStatus.PENDING)
             .execution_options(synchronize_session=False)
         )
         record_audit(session, now=now, actor=actor, action="redirect_delivery",
@@ -185,15 +186,15 @@ def replace_channel(
             )
             session.execute(  # what had failed is due again now, on the new address
                 update(Delivery)
-                .where(Delivery.id.in_(moved), Delivery.status.in_(("failed", "dead")))
-                .values(status="failed", next_attempt_at=now)
+                .where(Delivery.id.in_(moved), Delivery.status.in_(DELIVERY_FAILING))
+                .values(status=DeliveryStatus.FAILED, next_attempt_at=now)
                 .execution_options(synchronize_session=False)
             )
             notice_ids = select(DeliveryItem.notice_id).where(DeliveryItem.delivery_id.in_(moved))
             session.execute(
                 update(Notice)
-                .where(Notice.id.in_(notice_ids), Notice.status == "failed")
-                .values(status="pending")
+                .where(Notice.id.in_(notice_ids), Notice.status == NoticeStatus.FAILED)
+                .values(status=NoticeStatus.PENDING)
                 .execution_options(synchronize_session=False)
             )
         contact = session.get(Contact, old.contact_id)

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.domain.escalation import Anchor, StepKey
 from duban.domain.labels import LEVEL_LABELS
 from duban.domain.lifecycle import OPEN_STATES, TaskState
+from duban.domain.outbox import NoticeStatus
 from duban.domain.status import Light, StatusPolicy, TaskStatus
 from duban.domain.workdays import Unpublished, WorkCalendar
 from duban.services.desk.review import (
@@ -214,7 +215,7 @@ def _task_facts(
             .where(
                 Notice.task_id.in_(task_ids),
                 Notice.level >= 1,
-                Notice.status != "superseded",
+                Notice.status != NoticeStatus.SUPERSEDED,
             )
             .order_by(Notice.due_at, Notice.id)
         ):

@@ -12,6 +12,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from duban.domain.labels import CONTACT_ROLE_LABELS, TASK_ROLE_LABELS
+from duban.domain.outbox import DELIVERY_FAILING, DELIVERY_WAITING, DeliveryStatus
 from duban.domain.workdays import Unpublished, WorkCalendar
 from duban.services.tasks.queries import LOCAL_ZONE, local_date
 from models import (
@@ -151,7 +152,7 @@ def blocked_deliveries(
     today = local_date(now, zone)
     held = []
     for delivery_id, not_before in session.execute(
-        select(Delivery.id, Delivery.not_before).where(Delivery.status.in_(("pending", "failed")))
+        select(Delivery.id, Delivery.not_before).where(Delivery.status.in_(DELIVERY_WAITING))
     ):
         since = local_date(not_before, zone)
         waited = calendar.maybe_count_workdays(since, today)
@@ -163,9 +164,9 @@ def blocked_deliveries(
 
 def _failed(session: Session, ids: list[int], *, dead: bool = False) -> list[FailedDelivery]:
     wanted = (
-        Delivery.status.in_(("failed", "dead"))
+        Delivery.status.in_(DELIVERY_FAILING)
         if not dead
-        else or_(Delivery.status == "dead", Delivery.id.in_(ids))
+        else or_(Delivery.status == DeliveryStatus.DEAD, Delivery.id.in_(ids))
     )
     rows = session.execute(
         select(Delivery, Contact, ContactChannel)

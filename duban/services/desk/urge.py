@@ -16,6 +16,7 @@ from duban.db import insert_for
 from duban.domain.errors import DubanError, NotFoundError
 from duban.domain.escalation import MANUAL_URGE, Anchor, StepKey
 from duban.domain.lifecycle import OPEN_STATES, STATE_LABELS, TaskState
+from duban.domain.outbox import NoticeStatus
 from duban.services.desk.audit import record_audit
 from duban.services.ladder.core import policy_for
 from duban.services.tasks.queries import LOCAL_ZONE, local_date
@@ -48,7 +49,7 @@ def resend_notice(
             .values(
                 task_id=task_id,
                 step=StepKey.on(step.name, today).format(),
-                status="pending",
+                status=NoticeStatus.PENDING,
                 level=step.level,
                 due_at=now,
                 created_at=now,
@@ -128,7 +129,7 @@ def urge_now(
                 .values(
                     task_id=task_id,
                     step=key,
-                    status="pending",
+                    status=NoticeStatus.PENDING,
                     level=MANUAL_URGE.level,
                     due_at=now,
                     created_at=now,

@@ -216,8 +216,8 @@ def _supersede_unrouted(session: Session, task_ids: list[int], reason: str) -> i
         return 0
     result = session.execute(
         update(Notice)
-        .where(Notice.id.in_(unrouted), Notice.status == "pending")
-        .values(status="superseded", reason=reason)
+        .where(Notice.id.in_(unrouted), Notice.status == NoticeStatus.PENDING)
+        .values(status=NoticeStatus.SUPERSEDED, reason=reason)
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

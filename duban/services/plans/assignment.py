@@ -32,6 +32,7 @@ from duban.domain.assignment import (
 from duban.domain.errors import NotFoundError
 from duban.domain.escalation import Anchor, StepKey
 from duban.domain.lifecycle import Action, TaskState
+from duban.domain.outbox import NoticeStatus
 from duban.domain.plan_draft import Role
 from duban.domain.workdays import WorkCalendar
 from duban.services.ladder.core import policy_for
@@ -389,7 +390,7 @@ def _create_task(
                 task_id=inserted,
                 step=assign_step_key(now),
                 due_at=now,
-                status="pending",
+                status=NoticeStatus.PENDING,
                 created_at=now,
                 level=0,
             )

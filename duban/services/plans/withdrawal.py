@@ -41,6 +41,7 @@ from duban.domain.assignment import (
 from duban.domain.escalation import TASK_CANCELLED, StepKey
 from duban.domain.labels import TASK_ROLE_LABELS
 from duban.domain.lifecycle import STATE_LABELS, Action, ActorRole, TaskState, next_state
+from duban.domain.outbox import DELIVERY_WAITING, DeliveryStatus, NoticeStatus
 from duban.domain.plan_draft import Role
 from duban.services.task_events import system_event
 from models import (
@@ -281,7 +282,7 @@ def _cancel_one(
             .values(
                 task_id=task.id,
                 step=StepKey(TASK_CANCELLED.name).format(),
-                status="pending",
+                status=NoticeStatus.PENDING,
                 level=TASK_CANCELLED.level,
                 due_at=now,
                 created_at=now,
@@ -317,7 +318,7 @@ def _withdraw_unsent(session: Session, task_id: int) -> None:
     pending = list(
         session.scalars(
             select(Notice)
-            .where(Notice.task_id == task_id, Notice.status == "pending")
+            .where(Notice.task_id == task_id, Notice.status == NoticeStatus.PENDING)
             .with_for_update()
         )
     )
@@ -328,14 +329,14 @@ def _withdraw_unsent(session: Session, task_id: int) -> None:
         kept = 0
         for item in items:
             status = session.scalar(select(Delivery.status).where(Delivery.id == item.delivery_id))
-            if status == "sending":
+            if status == DeliveryStatus.SENDING:
                 # Its sender may be recording the outcome, holding the delivery
                 # and waiting for this notice: never wait for it in turn.
                 kept += 1
                 continue
             # The lock routing and claiming take (see outbox._open_delivery).
             delivery = session.get(Delivery, item.delivery_id, with_for_update={"key_share": True})
-            if delivery is None or delivery.status not in ("pending", "failed"):
+            if delivery is None or delivery.status not in DELIVERY_WAITING:
                 kept += 1
                 continue
             session.delete(item)
@@ -345,11 +346,11 @@ def _withdraw_unsent(session: Session, task_id: int) -> None:
             )
             if left is not None:
                 continue
-            delivery.status = "superseded"
+            delivery.status = DeliveryStatus.SUPERSEDED
             delivery.last_error = f"所载通知均因{WITHDRAWN}不再发送"
             session.flush()
         if not kept:
-            notice.status, notice.reason = "superseded", WITHDRAWN
+            notice.status, notice.reason = NoticeStatus.SUPERSEDED, WITHDRAWN
 
 
 def _carry_over(session: Session, old: Task, successor_id: int, *, now: datetime) -> int:

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.db import insert_for
 from duban.domain.errors import DubanError
 from duban.domain.lifecycle import TaskState
+from duban.domain.outbox import DeliveryStatus
 from duban.domain.scorecard import Period
 from duban.domain.status import LIGHT_LABELS, Light, worst_light
 from duban.services.accounts.links import department_token
@@ -138,7 +139,7 @@ def _record(
                 contact_id=contact.contact_id,
                 day=week,
                 batch=WEEKLY_BATCH,
-                status="pending",
+                status=DeliveryStatus.PENDING,
                 attempts=0,
                 not_before=send_at,
                 next_attempt_at=send_at,

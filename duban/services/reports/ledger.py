@@ -32,6 +32,7 @@ from duban.domain.labels import (
     TASK_ROLE_LABELS,
 )
 from duban.domain.lifecycle import OPEN_STATES, STATE_LABELS, Action, TaskState
+from duban.domain.outbox import NoticeStatus
 from duban.domain.status import (
     LIGHT_LABELS,
     STATUS_LABELS,
@@ -422,7 +423,7 @@ class _Related:
             .where(
                 Notice.task_id.in_(task_ids),
                 Notice.level >= 1,
-                Notice.status != "superseded",
+                Notice.status != NoticeStatus.SUPERSEDED,
                 Notice.due_at < until,
             )
             .order_by(Notice.due_at, Notice.id)

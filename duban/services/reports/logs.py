@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.escalation import EscalationPolicy, StepKey, step_label
 from duban.domain.labels import CONTACT_ROLE_LABELS, DELIVERY_STATUS_LABELS, NOTICE_STATUS_LABELS
+from duban.domain.outbox import DELIVERY_FAILING, DeliveryStatus, NoticeStatus
 from duban.domain.plan_keys import key_variants
 from duban.services.ladder.core import policy_for
 from duban.services.paging import Page
@@ -40,15 +41,15 @@ from models import (
 PAGE_SIZE = 50
 # The escalation log's status filter: choice → the notice statuses it keeps.
 NOTICE_STATUS_FILTERS: dict[str, tuple[str, ...]] = {
-    "sent": ("sent",),
-    "pending": ("pending",),
-    "failed": ("failed",),
-    "superseded": ("superseded",),
+    "sent": (NoticeStatus.SENT,),
+    "pending": (NoticeStatus.PENDING,),
+    "failed": (NoticeStatus.FAILED,),
+    "superseded": (NoticeStatus.SUPERSEDED,),
 }
 DELIVERY_STATUS_FILTERS: dict[str, tuple[str, ...]] = {
-    "sent": ("sent",),
-    "pending": ("pending", "sending"),
-    "failed": ("failed", "dead"),
+    "sent": (DeliveryStatus.SENT,),
+    "pending": (DeliveryStatus.PENDING, DeliveryStatus.SENDING),
+    "failed": DELIVERY_FAILING,
 }
 
 def page_offset(page: int | None, limit: int = PAGE_SIZE) -> int:
@@ -260,7 +261,7 @@ def _escalation_entries(session: Session, rows: Any, zone: ZoneInfo) -> list[Esc
                 note=notice.note,
                 requested_by=notice.requested_by,
                 recipients=got,
-                delivered=bool(got) and all(r.status == "sent" for r in got),
+                delivered=bool(got) and all(r.status == DeliveryStatus.SENT for r in got),
             )
         )
     return entries
@@ -307,7 +308,7 @@ def delivery_log(
     failed (includes dead, i.e. given up)."""
     query = _delivery_query()
     if status == "failed":
-        query = query.where(Delivery.status.in_(("failed", "dead")))
+        query = query.where(Delivery.status.in_(DELIVERY_FAILING))
     elif status is not None:
         query = query.where(Delivery.status == status)
     if limit is not None:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.assignment import AssignmentPolicy
 from duban.domain.org import OfficeHours, next_send_time
+from duban.domain.outbox import DELIVERY_WAITING, DeliveryStatus, NoticeStatus
 from duban.domain.workdays import WorkCalendar, likely_workday
 from duban.services.calendar.changes import sync_calendar
 from duban.services.ladder.core import LEASE, OrgClock
@@ -223,7 +224,7 @@ def next_delivery_time(session_factory: sessionmaker[Session]) -> datetime | Non
     with session_factory() as session:
         due = session.scalar(
             select(func.min(Delivery.next_attempt_at)).where(
-                Delivery.status.in_(("pending", "failed"))
+                Delivery.status.in_(DELIVERY_WAITING)
             )
         )
         stuck = _lease_end(session)
@@ -235,7 +236,7 @@ def _lease_end(session: Session) -> datetime | None:
     """The first moment a dispatcher takes over a claim left behind (see
     ``outbox.deliver.dispatch``: claimed before ``now - LEASE``)."""
     claimed = session.scalar(
-        select(func.min(Delivery.claimed_at)).where(Delivery.status == "sending")
+        select(func.min(Delivery.claimed_at)).where(Delivery.status == DeliveryStatus.SENDING)
     )
     return claimed + LEASE + timedelta(seconds=1) if claimed is not None else None
 
@@ -312,14 +313,14 @@ def next_wake(session_factory: sessionmaker[Session]) -> datetime | None:
             session.scalar(select(func.min(Task.next_action_at))),
             session.scalar(
                 select(func.min(Notice.due_at)).where(
-                    Notice.status == "pending",
+                    Notice.status == NoticeStatus.PENDING,
                     ~exists().where(DeliveryItem.notice_id == Notice.id),
                 )
             ),
             # A delivery's next attempt is never before its not_before.
             session.scalar(
                 select(func.min(Delivery.next_attempt_at)).where(
-                    Delivery.status.in_(("pending", "failed"))
+                    Delivery.status.in_(DELIVERY_WAITING)
                 )
             ),
             _lease_end(session),
