@@ -203,6 +203,7 @@ def _supersede_unrouted(session: Session, task_ids: list[int], reason: str) -> i
         session.scalars(
             select(Notice.id)
             .where(Notice.task_id.in_(task_ids), Notice.status == NoticeStatus.PENDING)
+            .order_by(Notice.id)  # as routers lock them: no cycle
             .with_for_update()
         )
     )
