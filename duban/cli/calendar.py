@@ -9,12 +9,8 @@ from typing import Annotated
 import typer
 
 from duban.cli.app import calendar_app
-from duban.services.calendar.changes import (
-    CalendarImport,
-    CalendarStatus,
-    calendar_status,
-    import_calendar_file,
-)
+from duban.services.calendar.changes import CalendarImport, import_calendar_file
+from duban.services.calendar.status import CalendarStatus, calendar_status
 from duban.timeutil import parse_as_of
 from duban.wiring import open_context
 

@@ -22,7 +22,7 @@ from duban.domain.errors import NotFoundError
 from duban.domain.labels import NOTICE_STATUS_LABELS, TASK_ROLE_LABELS
 from duban.domain.scorecard import Period, ScoreWeights
 from duban.domain.status import Light
-from duban.services.calendar.changes import next_year_warning
+from duban.services.calendar.status import next_year_warning
 from duban.services.desk.review import blocked_deliveries
 from duban.services.reports.charts import NARROW, WIDE, trajectory_svg
 from duban.services.reports.choices import filter_choices

@@ -18,13 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.config import Settings
-from duban.services.calendar.changes import (
-    NextYearWarning,
-    calendar_status,
-    import_calendar_file,
-    next_year_warning,
-)
+from duban.services.calendar.changes import import_calendar_file
 from duban.services.calendar.data import load_work_calendar, read_notice_file
+from duban.services.calendar.status import NextYearWarning, calendar_status, next_year_warning
 from duban.services.rounds.daily import replay
 from duban.web import create_app
 from models import Notice, Task, TaskEvent, User

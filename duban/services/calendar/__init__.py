@@ -1,2 +1,2 @@
-"""The working-day calendar: the data it is loaded from, and what moves when a year's
-holidays and 调休 days arrive."""
+"""The working-day calendar: the data it is loaded from (data), what it knows (status),
+adding a year (changes) and the due dates that move with it (due_dates)."""
