@@ -421,7 +421,8 @@ def measure_parameters(
     numbers: Sequence[int], *, plan: str, titles: Mapping[int, str], as_of: str
 ) -> list[dict[str, Any]]:
     """What ``duban assign --deployments`` passes for each measure."""
-    return [{"measure": n, "plan": plan, "title": titles[n], "as_of": as_of} for n in numbers]
+    at = parse_as_of(as_of, TIMEZONE)  # a flow's as_of is a datetime, not a date string
+    return [{"measure": n, "plan": plan, "title": titles[n], "as_of": at} for n in numbers]
 
 
 def run_times(api_url: str, outcomes: Sequence[RunOutcome]) -> list[RunTimes]:
@@ -527,8 +528,7 @@ def in_process_calls(
         return assign_with(open_context(get_settings()), number)
 
     def flow(number: int, title: str) -> int:
-        result = measure_flow(measure=number, plan=plan, title=title, as_of=as_of)
-        return int(result["created"])  # type: ignore[call-overload]
+        return len(measure_flow(measure=number, plan=plan, title=title, as_of=now).created)
 
     ways: dict[str, Callable[[int, str], int]] = {"direct": direct, "body": body, "flow": flow}
     results: dict[str, Calls] = {}

@@ -17,6 +17,7 @@ from duban.config import Settings, get_settings
 from duban.db import open_session_factory
 from duban.domain.assignment import AssignmentPolicy
 from duban.domain.workdays import CalendarError, WorkCalendar
+from duban.ops.faults import FaultHooks, fault_hooks
 from duban.services.accounts.links import LinkSigner
 from duban.services.accounts.org import org_settings
 from duban.services.calendar.data import calendar_signature, load_work_calendar
@@ -78,6 +79,12 @@ class AppContext:
             default_horizon=self.settings.default_horizon,
             grace_workdays=self.settings.past_due_grace_workdays,
         )
+
+    @cached_property
+    def faults(self) -> FaultHooks:
+        """Test-only fault injection points, handed to flows (no-ops unless
+        the ``DUBAN_FAULT_*`` settings ask for one)."""
+        return fault_hooks(self.settings)
 
     def clock(self) -> OrgClock:
         """Time zone and office start from the org settings."""

@@ -1,33 +1,30 @@
 """The weekly digest: queued through the outbox and sent like every other
 message (a thin wrapper over duban.services.reports.digest). Deploy it on a weekly
-schedule, e.g. Mondays 09:30 Asia/Shanghai (entrypoint
+schedule, e.g. Mondays 09:30 in the organisation's zone (entrypoint
 ``flows/digest.py:weekly_digest_flow``); running it twice in a week sends nothing
 new."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from duban.config import get_settings
 from duban.services.ladder.round_lock import round_lock
-from duban.services.rounds.weekly import send_weekly_digest
-from duban.timeutil import parse_as_of
+from duban.services.rounds.weekly import WeeklyDigestResult, send_weekly_digest
 from duban.wiring import open_context
-from flows.sweep import LOCK_WAIT_SECONDS
+from flows.sweep import LOCK_WAIT_SECONDS, run_label
 
 
-def _run_name() -> str:
-    as_of = flow_run.parameters.get("as_of")
-    return f"每周督办简报 {as_of or ''}".strip()
-
-
-@flow(name="weekly-digest", flow_run_name=_run_name)
-def weekly_digest_flow(as_of: str | None = None) -> dict[str, object]:
-    """Queue and send this week's digest as of ``as_of`` (ISO; default now); returns counts."""
+@flow(name="weekly-digest", flow_run_name=lambda: run_label("每周督办简报"))
+def weekly_digest_flow(as_of: datetime | None = None) -> WeeklyDigestResult:
+    """Queue and send this week's digest as of ``as_of`` (default now; a naive
+    time is read in the organisation's zone)."""
     logger = get_run_logger()
     context = open_context(get_settings())
-    now = parse_as_of(as_of, context.settings.timezone)
+    now = context.clock().resolve(as_of)
     with (
         round_lock(context.session_factory, holder="weekly-digest flow", wait=LOCK_WAIT_SECONDS),
         context.sender() as sender,
@@ -44,4 +41,4 @@ def weekly_digest_flow(as_of: str | None = None) -> dict[str, object]:
         delivery.sent,
         delivery.failed + delivery.dead,
     )
-    return result.as_dict()
+    return result

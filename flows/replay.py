@@ -31,31 +31,22 @@ def _run_name() -> str:
     return f"演练 {params.get('start')}至{params.get('end')}"
 
 
-def _as_report(now: datetime, result: dict[str, object]) -> RoundReport:
-    report = RoundReport(at=now)
-    report.sweep.notices = int(result.get("notices", 0))  # type: ignore[call-overload]
-    report.routing.routed = int(result.get("routed", 0))  # type: ignore[call-overload]
-    report.delivery.sent = int(result.get("sent", 0))  # type: ignore[call-overload]
-    report.delivery.failed = int(result.get("failed", 0))  # type: ignore[call-overload]
-    report.delivery.dead = int(result.get("dead", 0))  # type: ignore[call-overload]
-    return report
-
-
 # Run again after a failure (the database was away longer than the sweep's own
 # retries): the days already replayed are idle and pass without a flow run.
 @flow(name="replay", flow_run_name=_run_name, retries=2, retry_delay_seconds=10)
-def replay_flow(start: str, end: str, settle: float = DEFAULT_SETTLE_SECONDS) -> dict[str, object]:
-    """Run the sweep flow for every working day in [start, end] (ISO dates),
-    then that day's delivery retries; returns counts."""
+def replay_flow(
+    start: date, end: date, settle: float = DEFAULT_SETTLE_SECONDS
+) -> list[RoundReport]:
+    """Run the sweep flow for every working day in [start, end], then that
+    day's delivery retries; returns the rounds that did something."""
     logger = get_run_logger()
     context = open_context(get_settings())
-    first, last = date.fromisoformat(start), date.fromisoformat(end)
 
     def morning(now: datetime) -> RoundReport:
         if outstanding(context.session_factory, now=now).idle:
             return RoundReport(at=now)  # the sweep would find nothing: no flow run
         with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-            return _as_report(now, sweep_flow(as_of=now.isoformat(), settle=settle))
+            return sweep_flow(as_of=now, settle=settle).round
 
     with (
         round_lock(context.session_factory, holder="replay flow", shared=True,
@@ -65,20 +56,18 @@ def replay_flow(start: str, end: str, settle: float = DEFAULT_SETTLE_SECONDS) ->
         tools = context.round_tools(sender=sender, worker=f"replay:{flow_run.id or 'local'}")
         rounds = replay(
             context.session_factory,
-            start=first,
-            end=last,
+            start=start,
+            end=end,
             tools=tools,
             morning=morning,
             settle=settle,
         )
-    sent = sum(r.delivery.sent for r in rounds)
-    notices = sum(r.sweep.notices for r in rounds)
     logger.info(
         "演练 %s至%s:%d 个有动作的轮次,新增通知 %d 条,本流程发送 %d 条",
-        first,
-        last,
+        start,
+        end,
         len(rounds),
-        notices,
-        sent,
+        sum(r.sweep.notices for r in rounds),
+        sum(r.delivery.sent for r in rounds),
     )
-    return {"rounds": len(rounds), "notices": notices, "sent": sent}
+    return rounds

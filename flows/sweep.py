@@ -7,7 +7,6 @@ hours (a holiday's round sends nothing, a make-up Saturday's does)."""
 
 from __future__ import annotations
 
-import random
 from datetime import datetime
 
 from prefect import flow, get_run_logger, task
@@ -15,19 +14,12 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run, task_run
 
 from duban.config import get_settings
-from duban.ops.faults import pause_point
-from duban.services.calendar.changes import sync_calendar
 from duban.services.ladder.core import OrgClock
 from duban.services.ladder.round_lock import round_lock
-from duban.services.ladder.sweep import (
-    SweepReport,
-    advance,
-    measures_with_due_work,
-    release_waiting,
-)
-from duban.services.plans.assignment import MeasureRef, measure_refs
+from duban.services.ladder.sweep import SweepReport, advance
+from duban.services.plans.assignment import MeasureRef
 from duban.services.rounds.daily import run_round
-from duban.timeutil import parse_as_of
+from duban.services.rounds.fanout import SweepRound, sweep_by_measure
 from duban.wiring import AppContext, open_context
 
 # How long a flow run waits for another process's round before it fails (and
@@ -40,9 +32,14 @@ def _task_name() -> str:
     return f"措施{ref.number} {ref.title}".strip()
 
 
-def _run_name() -> str:
+def run_label(prefix: str) -> str:
+    """A flow run's name: ``prefix`` and its ``as_of`` parameter as given
+    (local wall-clock time when the CLI started it), to the minute."""
     as_of = flow_run.parameters.get("as_of")
-    return f"每日督办 {as_of or ''}".strip()
+    if isinstance(as_of, str):  # as the API hands parameters back
+        as_of = datetime.fromisoformat(as_of)
+    shown = as_of.strftime("%Y-%m-%dT%H:%M") if isinstance(as_of, datetime) else ""
+    return f"{prefix} {shown}".strip()
 
 
 # A sweep is idempotent (leases, unique notices), so a run that failed because
@@ -59,13 +56,14 @@ def advance_measure(
         calendar=context.calendar,
         clock=clock,
         measure_ids=[ref.measure_id],
-        on_claimed=lambda _ids: pause_point(context.settings, "sweep-claimed"),
+        on_claimed=context.faults.sweep_claimed,
     )
 
 
-@flow(name="sweep", flow_run_name=_run_name, retries=3, retry_delay_seconds=10)
-def sweep_flow(as_of: str | None = None, settle: float | None = None) -> dict[str, object]:
-    """One reminder round as of ``as_of`` (ISO; default now); returns counts.
+@flow(name="sweep", flow_run_name=lambda: run_label("每日督办"), retries=3, retry_delay_seconds=10)
+def sweep_flow(as_of: datetime | None = None, settle: float | None = None) -> SweepRound:
+    """One reminder round as of ``as_of`` (default now; a naive time is read in
+    the organisation's zone).
 
     With ``settle`` (seconds) the round waits after each phase until the work
     of that phase is finished by everyone doing the same round (replays run in
@@ -81,49 +79,30 @@ def sweep_flow(as_of: str | None = None, settle: float | None = None) -> dict[st
         return _sweep(context, as_of, settle)
 
 
-def _sweep(context: AppContext, as_of: str | None, settle: float | None) -> dict[str, object]:
+def _sweep(context: AppContext, as_of: datetime | None, settle: float | None) -> SweepRound:
     logger = get_run_logger()
-    now = parse_as_of(as_of, context.settings.timezone)
-    sync_calendar(
-        context.session_factory, calendar=context.calendar, now=now,
-        policy=context.assignment_policy,
-    )
-    release_waiting(context.session_factory, now=now, calendar=context.calendar)
-    due = measure_refs(
-        context.session_factory, measures_with_due_work(context.session_factory, now=now)
-    )
-    # Sweeps running at once start at different measures; a measure another
-    # sweep has finished meanwhile is skipped without a task run.
-    random.Random(str(flow_run.id)).shuffle(due)
-    notices = ran = 0
     clock = context.clock()  # the org's zone and office start, read once per round
-    for ref in due:
-        if ref.measure_id is None or not measures_with_due_work(
-            context.session_factory, now=now, measure_ids=[ref.measure_id]
-        ):
-            continue
-        result = advance_measure(context, clock, ref, now)
-        ran += 1
-        notices += result.notices
+    now = clock.resolve(as_of)
+    measures = sweep_by_measure(
+        context.session_factory,
+        now=now,
+        calendar=context.calendar,
+        policy=context.assignment_policy,
+        advance_one=lambda ref: advance_measure(context, clock, ref, now),
+        order_seed=str(flow_run.id),
+    )
     with context.sender() as sender:
         tools = context.round_tools(sender=sender, worker=f"sweep:{flow_run.id or 'local'}")
         report = run_round(
             context.session_factory, now=now, tools=tools, sweep=False, settle=settle
         )
+    report.sweep = measures.sweep
     logger.info(
         "措施 %d 项有到期事项(本次推进 %d 项),新增通知 %d 条,发送 %d 条,失败 %d 条",
-        len(due),
-        ran,
-        notices,
+        len(measures.due),
+        measures.advanced,
+        report.sweep.notices,
         report.delivery.sent,
         report.delivery.failed + report.delivery.dead,
     )
-    return {
-        "measures": sorted(r.number for r in due),
-        "advanced": ran,
-        "notices": notices,
-        "routed": report.routing.routed,
-        "sent": report.delivery.sent,
-        "failed": report.delivery.failed,
-        "dead": report.delivery.dead,
-    }
+    return SweepRound(measures=measures, round=report)

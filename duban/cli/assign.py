@@ -9,19 +9,20 @@ from typing import Annotated
 import typer
 
 from duban.cli.app import app
+from duban.cli.options import as_of_option, command_env
 from duban.config import apply_prefect_defaults
 from duban.domain.assignment import LateTask
 from duban.domain.errors import DubanError
 from duban.domain.labels import TASK_ROLE_LABELS
 from duban.services.plans.assignment import (
+    AssignResult,
     MeasureRef,
     late_tasks,
     measures_to_run,
     tasks_per_measure,
 )
 from duban.services.plans.withdrawal import cancelled_since
-from duban.timeutil import parse_as_of
-from duban.wiring import AppContext, open_context
+from duban.wiring import AppContext
 
 
 @app.command("assign")
@@ -30,9 +31,7 @@ def assign_command(
         str | None, typer.Option("--plan", help="方案标识(文号或标题);默认最新导入的方案")
     ] = None,
     measure: Annotated[int | None, typer.Option("--measure", help="只交办这一项措施")] = None,
-    as_of: Annotated[
-        str | None, typer.Option("--as-of", help="交办时间(YYYY-MM-DD 或 ISO 时间)")
-    ] = None,
+    as_of: Annotated[datetime | None, as_of_option("交办时间(YYYY-MM-DD 或 ISO 时间)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
     accept_past: Annotated[
         bool,
@@ -50,9 +49,9 @@ def assign_command(
     ] = False,
 ) -> None:
     """交办:每项措施运行一次 Prefect 流程,生成各责任单位的任务并排队交办通知。"""
-    context = open_context()
+    env = command_env(as_of)
+    context, now = env.context, env.now
     refs = measures_to_run(context.session_factory, plan=plan, measure=measure)
-    now = parse_as_of(as_of, context.settings.timezone)
     late: list[LateTask] = []
     for ref in refs:
         if ref.assignable:
@@ -69,34 +68,33 @@ def assign_command(
     if late and not accept_past:
         raise DubanError(past_warning(late, context.assignment_policy.grace_workdays))
     if deployments:
-        _assign_on_workers(context, refs, as_of=as_of, as_json=as_json, since=now)
+        _assign_on_workers(context, refs, as_json=as_json, now=now)
         return
-    results = run_measure_flows(refs, as_of=as_of)
+    results = run_measure_flows(refs, as_of=now)
     skipped = [r for r in refs if not r.assignable]
     if as_json:
         typer.echo(
             json.dumps(
-                {"measures": results, "skipped": [r.number for r in skipped]},
+                {"measures": [r.as_dict() for r in results],
+                 "skipped": [r.number for r in skipped]},
                 ensure_ascii=False,
                 indent=2,
             )
         )
         return
-    created = sum(int(r["created"]) for r in results)  # type: ignore[call-overload]
-    existing = sum(int(r["existing"]) for r in results)  # type: ignore[call-overload]
-    cancelled = 0
     for r in results:
-        withdrawn: list[dict[str, object]] = list(r.get("cancelled") or [])  # type: ignore[call-overload]
-        cancelled += len(withdrawn)
-        extra = f",撤销 {len(withdrawn)} 项" if withdrawn else ""
+        extra = f",撤销 {len(r.cancelled)} 项" if r.cancelled else ""
         typer.echo(
-            f"措施{r['measure']} {r['title']}:新交办 {r['created']} 项,"
-            f"已存在 {r['existing']} 项{extra}"
+            f"措施{r.measure} {r.title}:新交办 {len(r.created)} 项,"
+            f"已存在 {len(r.existing)} 项{extra}"
         )
-        for item in withdrawn:
-            typer.echo(describe_cancelled(item))
+        for item in r.cancelled:
+            typer.echo(describe_cancelled(item.as_dict()))
     if skipped:
         typer.echo("未交办(没有牵头单位):" + "、".join(f"措施{r.number}" for r in skipped))
+    created = sum(len(r.created) for r in results)
+    existing = sum(len(r.existing) for r in results)
+    cancelled = sum(len(r.cancelled) for r in results)
     tail = f",撤销 {cancelled} 项(方案已不再包含,已通知相关单位)" if cancelled else ""
     typer.echo(f"合计:新交办 {created} 项任务,已存在 {existing} 项{tail}。")
 
@@ -129,15 +127,16 @@ def past_warning(late: list[LateTask], grace: int) -> str:
     return "\n".join(lines)
 
 
-def run_measure_flows(refs: list[MeasureRef], *, as_of: str | None) -> list[dict[str, object]]:
+def run_measure_flows(refs: list[MeasureRef], *, as_of: datetime) -> list[AssignResult]:
     """Run the measure flow in this process for each assignable measure of
-    ``refs`` (Prefect's local API); returns each flow's result."""
+    ``refs`` (Prefect's local API) as of ``as_of`` (aware); returns each
+    flow's result."""
     apply_prefect_defaults()
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from flows.measure import measure_flow  # Prefect starts its local API on first use
 
-    results: list[dict[str, object]] = []
+    results: list[AssignResult] = []
     # In-process runs need no heartbeat (it detects crashed *worker* runs) and it
     # costs ~1 s per flow run when the run ends.
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
@@ -153,9 +152,8 @@ def _assign_on_workers(
     context: AppContext,
     refs: list[MeasureRef],
     *,
-    as_of: str | None,
     as_json: bool,
-    since: datetime,
+    now: datetime,
 ) -> None:
     """Run the measure deployment once per assignable measure on the workers;
     exit 1 if any run did not complete (rerunning is safe: a measure's
@@ -166,7 +164,7 @@ def _assign_on_workers(
     runnable = [r for r in refs if r.assignable]
     outcomes = run_deployments(
         "measure/measure",
-        [{"measure": r.number, "plan": r.plan, "title": r.title, "as_of": as_of} for r in runnable],
+        [{"measure": r.number, "plan": r.plan, "title": r.title, "as_of": now} for r in runnable],
         api_url=api_url(),
     )
     failed = [o for o in outcomes if not o.ok]
@@ -181,7 +179,7 @@ def _assign_on_workers(
             context.session_factory,
             plan=runnable[0].plan,
             numbers=[r.number for r in runnable],
-            since=since,
+            since=now,
         )
         if runnable
         else []

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from duban.cli.app import calendar_app
+from duban.cli.options import as_of_option, command_env
 from duban.services.calendar.changes import CalendarImport, import_calendar_file
 from duban.services.calendar.status import CalendarStatus, calendar_status
-from duban.timeutil import parse_as_of
 from duban.wiring import open_context
 
 
@@ -37,17 +38,18 @@ def import_command(
         typer.Argument(help="某一年的节假日安排:.yaml(本系统格式)或 .json(holiday-cn 格式)"),
     ],
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="导入时间(YYYY-MM-DD 或 ISO 时间),用于回放")
+        datetime | None, as_of_option("导入时间(YYYY-MM-DD 或 ISO 时间),用于回放")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON,供程序读取")] = False,
 ) -> None:
     """导入某一年的节假日安排:校验后写入日历数据目录,并重新计算受影响任务的期限和提醒。"""
-    context = open_context()
+    env = command_env(as_of)
+    context = env.context
     result = import_calendar_file(
         file,
         settings=context.settings,
         session_factory=context.session_factory,
-        now=parse_as_of(as_of, context.settings.timezone),
+        now=env.now,
         policy=context.assignment_policy,
     )
     if as_json:

@@ -26,6 +26,7 @@ from duban.cli.app import app
 from duban.cli.assign import assign_command
 from duban.cli.db import upgrade_command
 from duban.cli.demo_work import morning, plan_work
+from duban.cli.options import as_of_option
 from duban.cli.org import load_command
 from duban.cli.store import import_command
 from duban.config import REFERENCE_PLAN_FILE, Settings, get_settings
@@ -41,6 +42,7 @@ from duban.services.reports.issued_documents import issue_bulletin, issue_notice
 from duban.services.reports.logs import escalation_log
 from duban.services.rounds.daily import RoundReport, replay, run_round
 from duban.services.tasks.queries import find_department
+from duban.timeutil import parse_local
 from duban.wiring import AppContext, open_context
 
 DEMO_START = "2014-09-01"
@@ -126,8 +128,8 @@ def demo_org(settings: Settings, sink: MailSink) -> dict[str, Any]:
 @app.command("demo")
 def demo_command(
     as_of: Annotated[
-        str, typer.Option("--as-of", help="交办时间(默认 2014-09-01,方案下发后)")
-    ] = DEMO_START,
+        datetime | None, as_of_option("交办时间(默认 2014-09-01,方案下发后)")
+    ] = None,
     until: Annotated[
         str, typer.Option("--until", help="提醒回放截止日期(默认 2016-01-29)")
     ] = DEMO_REPLAY_END,
@@ -138,6 +140,7 @@ def demo_command(
 ) -> None:
     """主流程演示:建库、导入参考方案、按措施交办,再回放提醒与督办并显示收到的消息。"""
     settings = get_settings()
+    assigned = as_of or parse_local(DEMO_START)
     typer.echo(f"数据目录:{settings.data_dir}")
     typer.echo(f"数据库:{mask_url(settings.database_url)}")
     _step("1/6 数据库")
@@ -153,15 +156,15 @@ def demo_command(
         "# duban demo: every contact delivers to the demo's loopback mail sink\n"
         + yaml.safe_dump(demo_org(settings, sink), allow_unicode=True, sort_keys=False),
     )
-    load_command(file=org_file, as_of=as_of)
+    load_command(file=org_file, as_of=assigned)
     _step("3/6 导入参考方案")
     import_command(file=REFERENCE_PLAN_FILE, dry_run=False, create_unknown=False, as_json=False)
     _step("4/6 交办(每项措施一次 Prefect 流程)")
-    assign_command(plan=None, measure=None, as_of=as_of, as_json=False)
+    assign_command(plan=None, measure=None, as_of=assigned, as_json=False)
     with sink:
-        _step(f"5/6 提醒与督办回放({as_of} 至 {until})")
+        start, end = assigned.date(), date.fromisoformat(until)
+        _step(f"5/6 提醒与督办回放({start} 至 {until})")
         context = open_context(settings)
-        start, end = date.fromisoformat(as_of), date.fromisoformat(until)
         # Departments act during the replay (签收, 进度反馈, 报结, 延期, 退回 …),
         # each on its morning before the round: the pages show every state.
         work = plan_work(context.session_factory, start=start, end=end,
@@ -204,7 +207,8 @@ def demo_command(
         typer.echo("按 Ctrl+C 结束。")
         # The contacts point at the demo's mail sink, which is gone now: serve
         # the pages without the in-process reminder rounds.
-        serve_command(host="127.0.0.1", port=port, no_scheduler=True, as_of=until)
+        serve_command(host="127.0.0.1", port=port, no_scheduler=True,
+                      as_of=parse_local(until))
 
 
 def _issue_documents(context: AppContext, settings: Settings, *, until: date) -> None:

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 
 from duban.cli.app import app
+from duban.cli.options import as_of_option, command_env
 from duban.cli.table import render_table, truncate
 from duban.domain.errors import DubanError
 from duban.domain.items import SOURCE_LABELS, ItemInput, check_item, item_source_text
 from duban.services.plans.assignment import measures_to_run, planned_tasks
 from duban.services.plans.items import add_item, known_names, list_items
 from duban.services.serialize import jsonable
-from duban.timeutil import parse_as_of
 from duban.wiring import open_context
 
 item_app = typer.Typer(
@@ -47,7 +47,7 @@ def add_command(
     leader: Annotated[str, typer.Option("--leader", help="批示领导,如 张市长")] = "",
     title: Annotated[str, typer.Option("--title", help="标题(默认取内容的第一句)")] = "",
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="登记时间(YYYY-MM-DD 或 ISO 时间;默认现在)")
+        datetime | None, as_of_option("登记时间(YYYY-MM-DD 或 ISO 时间;默认现在)")
     ] = None,
     no_assign: Annotated[
         bool, typer.Option("--no-assign", help="只登记,不交办(之后用 duban assign 交办)")
@@ -55,10 +55,8 @@ def add_command(
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
 ) -> None:
     """登记一件督办件,作为当年“督办件”汇总的一项措施,并交办(运行一次措施流程)。"""
-    context = open_context()
-    zone = ZoneInfo(context.settings.timezone)
-    now = parse_as_of(as_of, context.settings.timezone)
-    today = now.astimezone(zone).date()
+    env = command_env(as_of)
+    context, zone, now, today = env.context, env.zone, env.now, env.today
     raw = ItemInput(source=source, doc_ref=doc_number, title=title, text=text, lead=lead,
                     supporting=supporting or [], due=due, leader=leader)
     item, errors = check_item(raw, known=known_names(context.session_factory), today=today)
@@ -75,7 +73,7 @@ def add_command(
                           calendar=context.calendar, policy=context.assignment_policy)
             refs = measures_to_run(context.session_factory, plan=record.plan,
                                    measure=record.number)
-            result = run_measure_flows(refs, as_of=as_of)[0]
+            result = run_measure_flows(refs, as_of=now)[0].as_dict()
         except DubanError as err:
             raise DubanError(
                 f"督办件已登记为 {record.plan} 措施{record.number},但未能交办:{err}。"

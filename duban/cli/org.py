@@ -7,12 +7,15 @@ privacy form (``mailto://l...n:****@host``) or its scheme.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
 from duban.cli.app import org_app
+from duban.cli.options import as_of_option
 from duban.cli.policy import describe_steps
 from duban.config import get_settings
 from duban.db import open_session_factory
@@ -28,7 +31,7 @@ from duban.services.accounts.org import (
     sync_org,
 )
 from duban.services.ladder.policy import PolicyChange
-from duban.timeutil import parse_as_of
+from duban.timeutil import Clock
 
 POLICY_CHANGES = {
     PolicyChange.NEW: "新版本,已设为当前",
@@ -44,7 +47,7 @@ def load_command(
         typer.Argument(help="机构文件(YAML;默认:DUBAN_DIRECTORY_FILE 或内置目录)"),
     ] = None,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="记录时间(YYYY-MM-DD 或 ISO 时间;默认现在)")
+        datetime | None, as_of_option("记录时间(YYYY-MM-DD 或 ISO 时间;默认现在)")
     ] = None,
 ) -> None:
     """把机构文件同步到数据库:单位与别名、联系人与通知地址、办公时间、督办规则。
@@ -54,7 +57,8 @@ def load_command(
     settings = get_settings()
     path = file or settings.directory_file
     org = load_org_file(path)  # validates everything before the database is touched
-    now = parse_as_of(as_of, settings.timezone)
+    # The file being loaded names the zone its --as-of is read in.
+    now = Clock(zone=ZoneInfo(org.timezone)).resolve(as_of)
     report = sync_org(org, session_factory=open_session_factory(settings), now=now)
     typer.echo(f"机构目录:{path}")
     _echo_departments(org, report)

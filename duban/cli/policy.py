@@ -8,11 +8,13 @@ tasks to it and has the sweep look at them again.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 
 from duban.cli.app import app
+from duban.cli.options import as_of_option, command_env
 from duban.domain.escalation import Anchor, EscalationPolicy, LadderStep
 from duban.domain.labels import AUDIENCE_LABELS, LEVEL_LABELS
 from duban.domain.status import Cadence
@@ -22,7 +24,6 @@ from duban.services.ladder.policy import (
     stale_open_tasks,
 )
 from duban.services.ladder.reapply import apply_current_policy
-from duban.timeutil import parse_as_of
 from duban.wiring import open_context
 
 policy_app = typer.Typer(
@@ -121,12 +122,12 @@ def apply_command(
     ] = None,
     measure: Annotated[int | None, typer.Option("--measure", help="只处理这一项措施")] = None,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="办理时间(YYYY-MM-DD 或 ISO 时间;默认现在)")
+        datetime | None, as_of_option("办理时间(YYYY-MM-DD 或 ISO 时间;默认现在)")
     ] = None,
 ) -> None:
     """让未办结任务改按当前督办规则办理,并安排立即重新评估(可重复运行)。"""
-    context = open_context()
-    now = parse_as_of(as_of, context.settings.timezone)
+    env = command_env(as_of)
+    context, now = env.context, env.now
     report = apply_current_policy(
         session_factory=context.session_factory, now=now, plan=plan, measure=measure
     )

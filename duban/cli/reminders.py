@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 
 from duban.cli.app import app
+from duban.cli.options import as_of_option, command_env
 from duban.cli.table import render_table, truncate
 from duban.config import apply_prefect_defaults
 from duban.domain.errors import DubanError
@@ -32,12 +33,12 @@ def _date(value: str | None, option: str) -> date | None:
 
 @app.command("sweep")
 def sweep_command(
-    as_of: Annotated[str | None, typer.Option("--as-of", help="时间(默认现在)")] = None,
+    as_of: Annotated[datetime | None, as_of_option("时间(默认现在)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
 ) -> None:
     """每日督办:把到期的提醒、催办、督办推进一步并发送(Prefect 流程)。"""
-    context = open_context()
-    context.session_factory  # noqa: B018  the schema check, before Prefect starts
+    env = command_env(as_of)  # the schema check too, before Prefect starts
+    context = env.context
     apply_prefect_defaults()
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
@@ -47,15 +48,23 @@ def sweep_command(
         round_lock(context.session_factory, holder="duban sweep"),
         temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
     ):
-        result = sweep_flow(as_of=as_of)
+        result = sweep_flow(as_of=env.clock.local(env.now))
+    numbers, report = result.measures.numbers, result.round
     if as_json:
-        typer.echo(json.dumps(result, ensure_ascii=False))
+        typer.echo(json.dumps({
+            "measures": numbers,
+            "advanced": result.measures.advanced,
+            "notices": report.sweep.notices,
+            "routed": report.routing.routed,
+            "sent": report.delivery.sent,
+            "failed": report.delivery.failed,
+            "dead": report.delivery.dead,
+        }, ensure_ascii=False))
         return
     typer.echo(
-        f"到期事项涉及措施 {len(result['measures'])} 项(措施"  # type: ignore[arg-type]
-        f"{'、'.join(str(m) for m in result['measures'])});"  # type: ignore[attr-defined]
-        f"新增通知 {result['notices']} 条,发送 {result['sent']} 条,"
-        f"待重试 {result['failed']} 条,失败 {result['dead']} 条。"
+        f"到期事项涉及措施 {len(numbers)} 项(措施{'、'.join(str(m) for m in numbers)});"
+        f"新增通知 {report.sweep.notices} 条,发送 {report.delivery.sent} 条,"
+        f"待重试 {report.delivery.failed} 条,失败 {report.delivery.dead} 条。"
     )
 
 

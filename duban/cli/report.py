@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 
 from duban.cli.app import app
+from duban.cli.options import CommandEnv, as_of_option, command_env
 from duban.cli.table import render_table, truncate
 from duban.config import apply_prefect_defaults
 from duban.domain.errors import DubanError
@@ -35,8 +34,6 @@ from duban.services.reports.scorecard import (
     scorecard_from_ledger,
     weights_description,
 )
-from duban.timeutil import parse_as_of
-from duban.wiring import AppContext, open_context
 
 report_app = typer.Typer(
     help="报表:台账(Excel/CSV)、考核、日历订阅(iCalendar)、指标进度图。", no_args_is_help=True
@@ -44,32 +41,18 @@ report_app = typer.Typer(
 app.add_typer(report_app, name="report")
 
 AsOf = Annotated[
-    str | None,
-    typer.Option("--as-of", help="统计日期(YYYY-MM-DD 或 YYYY-MM-DDTHH:MM,北京时间;默认现在)"),
+    datetime | None,
+    as_of_option("统计日期(YYYY-MM-DD 或 YYYY-MM-DDTHH:MM,机构时区;默认现在)"),
 ]
 PlanOpt = Annotated[str | None, typer.Option("--plan", help="方案文号、标题或编号(默认:全部方案)")]
 AsJson = Annotated[bool, typer.Option("--json", help="输出 JSON,供程序读取")]
 
 
-@dataclass
-class _Env:
-    context: AppContext
-    now: datetime
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.context.settings.timezone)
-
-    @property
-    def today(self) -> date:
-        return self.now.astimezone(self.zone).date()
-
-
-def _env(as_of: str | None) -> _Env:
-    """Parse ``--as-of`` and check the calendar covers it (CalendarError if not)."""
-    context = open_context()
-    env = _Env(context, parse_as_of(as_of, context.settings.timezone))
-    context.calendar.is_workday(env.today)
+def _env(as_of: datetime | None) -> CommandEnv:
+    """The command's moment, checked to lie in a year the calendar covers
+    (CalendarError if not)."""
+    env = command_env(as_of)
+    env.calendar.is_workday(env.today)
     return env
 
 
@@ -246,12 +229,13 @@ def digest_command(
     from flows.digest import weekly_digest_flow
 
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        result = weekly_digest_flow(as_of=env.now.isoformat())
+        result = weekly_digest_flow(as_of=env.clock.local(env.now))
     if as_json:
-        typer.echo(json.dumps(result, ensure_ascii=False))
+        typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
         return
+    queued, delivery = result.queued, result.round.delivery
     typer.echo(
-        f"{result['week']} 当周简报:新排队 督查督办 {result['digests']} 份、单位 "
-        f"{result['summaries']} 份(本周此前已有 {result['existing']} 份);发送 "
-        f"{result['sent']} 份,待重试 {result['failed']} 份,失败 {result['dead']} 份。"
+        f"{queued.week.isoformat()} 当周简报:新排队 督查督办 {queued.digests} 份、单位 "
+        f"{queued.summaries} 份(本周此前已有 {queued.existing} 份);发送 "
+        f"{delivery.sent} 份,待重试 {delivery.failed} 份,失败 {delivery.dead} 份。"
     )

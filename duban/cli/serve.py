@@ -4,13 +4,14 @@ running in the same process (``--no-scheduler`` for a web-only process)."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Annotated
 
 import typer
 
 from duban.cli.app import app
+from duban.cli.options import as_of_option, command_env
 from duban.db import mask_url
-from duban.timeutil import parse_as_of
 from duban.wiring import open_context
 
 
@@ -22,8 +23,7 @@ def serve_command(
         bool, typer.Option("--no-scheduler", help="只提供网页,不在本进程运行每日督办")
     ] = False,
     as_of: Annotated[
-        str | None,
-        typer.Option("--as-of", help="以此时间为起点运行(YYYY-MM-DD 或 ISO 时间;默认现在)"),
+        datetime | None, as_of_option("以此时间为起点运行(YYYY-MM-DD 或 ISO 时间;默认现在)")
     ] = None,
 ) -> None:
     """启动网页(督查室看板、督办科工作台、单位办理页)与 JSON 接口。"""
@@ -33,9 +33,11 @@ def serve_command(
 
     context = open_context()
     context.session_factory  # noqa: B018  refuse early (in Chinese) without a schema
-    start = parse_as_of(as_of, context.settings.timezone) if as_of else None
-    if start is not None:
-        context.calendar.is_workday(start.date())  # an uncovered year is refused now
+    start = None
+    if as_of is not None:
+        env = command_env(as_of, context)
+        start = env.now
+        context.calendar.is_workday(env.today)  # an uncovered year is refused now
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     application = create_app(
         context.settings, as_of=start, scheduler=not no_scheduler, context=context

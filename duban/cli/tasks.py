@@ -11,22 +11,19 @@ refused (CalendarError) before anything is read or written.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
-from sqlalchemy.orm import Session, sessionmaker
 
 from duban.cli.app import app
+from duban.cli.options import CommandEnv, as_of_option, command_env
 from duban.cli.table import render_table, truncate
 from duban.domain.directory import COLLECTIVES, normalize_name
 from duban.domain.errors import DubanError
 from duban.domain.labels import COMPARATOR_SIGNS
 from duban.domain.lifecycle import ACTION_LABELS, STATE_LABELS, TaskState
 from duban.domain.status import LIGHT_LABELS, Light, StatusPolicy
-from duban.domain.workdays import WorkCalendar
 from duban.services.tasks import extensions, lifecycle
 from duban.services.tasks.queries import (
     TaskDetail,
@@ -36,8 +33,6 @@ from duban.services.tasks.queries import (
     tasks_to_json,
 )
 from duban.services.tasks.transitions import ActionResult
-from duban.timeutil import parse_as_of
-from duban.wiring import AppContext, open_context
 
 task_app = typer.Typer(
     help="任务:查看详情,签收、进度反馈、报结、办结、退回、延期申请。", no_args_is_help=True
@@ -56,10 +51,8 @@ LIGHT_MARKS = {
 }
 
 AsOf = Annotated[
-    str | None,
-    typer.Option(
-        "--as-of", help="按此时间办理或查看(YYYY-MM-DD 或 YYYY-MM-DDTHH:MM,北京时间;默认现在)"
-    ),
+    datetime | None,
+    as_of_option("按此时间办理或查看(YYYY-MM-DD 或 YYYY-MM-DDTHH:MM,机构时区;默认现在)"),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="输出 JSON,供程序读取")]
 MAX_ID = 2**63 - 1  # the largest id a database holds
@@ -80,36 +73,10 @@ def parse_day(value: str, option: str) -> date:
         raise DubanError(f"{option} 的日期“{value}”无效,应为 YYYY-MM-DD") from None
 
 
-@dataclass
-class _Env:
-    """The context of one command and its moment (aware, UTC)."""
-
-    context: AppContext
-    now: datetime
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.context.settings.timezone)
-
-    @property
-    def today(self) -> date:
-        """The day of ``now`` in the display zone: what status is computed as of."""
-        return self.now.astimezone(self.zone).date()
-
-    @property
-    def calendar(self) -> WorkCalendar:
-        return self.context.calendar
-
-    @property
-    def session_factory(self) -> sessionmaker[Session]:
-        return self.context.session_factory
-
-
-def _env(as_of: str | None) -> _Env:
-    """Parse ``--as-of`` and check the calendar covers it, before touching the
-    database; raises DubanError (CalendarError for an uncovered year)."""
-    context = open_context()
-    env = _Env(context, parse_as_of(as_of, context.settings.timezone))
+def _env(as_of: datetime | None) -> CommandEnv:
+    """The command's moment, checked to lie in a year the calendar covers;
+    raises DubanError (CalendarError for an uncovered year)."""
+    env = command_env(as_of)
     env.calendar.is_workday(env.today)
     return env
 

@@ -30,6 +30,15 @@ _PYDANTIC_KINDS = {
 _QUOTED = re.compile(r"'([^']*)'")
 
 
+class BadValue(ValueError):
+    """Why a command's own parser refused a value (the cause of its
+    BadParameter): the value and the reason, in Chinese."""
+
+    def __init__(self, value: str, reason: str) -> None:
+        super().__init__(value, reason)
+        self.value, self.reason = value, reason
+
+
 def is_usage_error(err: BaseException) -> bool:
     """A usage error of typer's bundled click or of click itself (exit status 2)."""
     return getattr(err, "exit_code", None) == 2 and hasattr(err, "format_message")
@@ -62,6 +71,8 @@ def _bad_value(err: Any) -> str:
     param = getattr(err, "param", None)
     where = _param_name(param) if param is not None else "参数"
     cause = err.__cause__
+    if isinstance(cause, BadValue):
+        return f"{where} 的值“{_shown(cause.value)}”{cause.reason}"
     errors = cause.errors() if hasattr(cause, "errors") else []
     first: dict[str, Any] = errors[0] if errors else {}
     value = first.get("input", "")

@@ -181,7 +181,7 @@ def test_extension_through_the_cli(world: World, run_cli: CliRunner) -> None:
         (("tasks", "--department", "市外星局"), "市外星局"),
         (("tasks",), "日历不含2035年"),
         (("task", "ack", "{lead}", "-d", "市卫计局"), "日历不含2035年"),
-        (("task", "show", "{lead}", "--as-of", "yesterday"), "时间“yesterday”无效"),
+        (("task", "show", "{lead}", "--as-of", "yesterday"), "选项 --as-of 的值“yesterday”无效"),
     ],
     ids=[
         "unknown-task", "unknown-department", "other-department", "extension-earlier",
@@ -202,7 +202,8 @@ def test_bad_input_is_an_error_and_changes_nothing(
         filled += ["--as-of", day]
     before = snapshot(session_factory)
     result = run_cli(*filled)
-    assert result.exit_code == 1, result.stdout
+    # A malformed option value is a usage error (2), refused before any work.
+    assert result.exit_code == (2 if "选项" in message else 1), result.stdout
     assert result.stderr.startswith("错误:") and message in result.stderr, result.stderr
     assert result.stdout == ""
     assert snapshot(session_factory) == before

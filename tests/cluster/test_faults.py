@@ -149,7 +149,7 @@ def test_killed_worker_stopped_database_and_stopped_server_lose_and_double_nothi
         flag = tmp_path / "pause-assign"
         held = Background(
             cluster, "measure/measure",
-            [{"measure": 30, "title": "科技保障", "as_of": ASSIGN_AT}],
+            [{"measure": 30, "title": "科技保障", "as_of": f"{ASSIGN_AT}T09:00"}],
             [pause_env("task-created", flag)], timeout=20,
         )
         flow_pid = wait_paused(cluster, flag)

@@ -6,7 +6,9 @@ import asyncio
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -18,6 +20,7 @@ from models import Department, Task
 from tests.paths import REFERENCE_PLAN
 
 pytestmark = pytest.mark.prefect
+ASSIGNED = datetime(2014, 9, 1, 9, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 @pytest.fixture
@@ -60,13 +63,13 @@ def test_measure_flow_assigns_once_and_is_named_after_the_measure(
     from flows.measure import measure_flow
 
     first = measure_flow(
-        measure=8, plan=imported, title="推进城乡社会保障体系建设", as_of="2014-09-01"
+        measure=8, plan=imported, title="推进城乡社会保障体系建设", as_of=ASSIGNED
     )
-    assert first["created"] == 24 and first["existing"] == 0
+    assert len(first.created) == 24 and not first.existing
     again = measure_flow(
-        measure=8, plan=imported, title="推进城乡社会保障体系建设", as_of="2014-09-01"
+        measure=8, plan=imported, title="推进城乡社会保障体系建设", as_of=ASSIGNED
     )
-    assert again["created"] == 0 and again["existing"] == 24
+    assert not again.created and len(again.existing) == 24
     assert len(tasks_of(session_factory)) == 24
     assert "措施8 推进城乡社会保障体系建设" in asyncio.run(_flow_run_names())
 
@@ -114,7 +117,7 @@ def test_crash_mid_flow_then_rerun_leaves_the_tasks_of_a_clean_run(
             session.delete(task)
     from flows.measure import measure_flow
 
-    measure_flow(measure=8, plan=imported, title="推进城乡社会保障体系建设", as_of="2014-09-01")
+    measure_flow(measure=8, plan=imported, title="推进城乡社会保障体系建设", as_of=ASSIGNED)
     assert tasks_of(session_factory) == after_crash
 
 
@@ -134,7 +137,7 @@ def test_lifecycle_extension_and_lights_after_a_real_flow_run(
     from flows.measure import measure_flow
 
     calendar = build_work_calendar([])
-    measure_flow(measure=10, plan=imported, title="增强城乡基层群众自治活力", as_of="2014-09-01")
+    measure_flow(measure=10, plan=imported, title="增强城乡基层群众自治活力", as_of=ASSIGNED)
 
     def views(on: str) -> dict[tuple[str, str], object]:
         return {

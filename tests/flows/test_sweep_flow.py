@@ -80,15 +80,15 @@ def test_sweep_flow_hands_due_measures_to_their_flows_and_delivers(
         )
         from flows.sweep import sweep_flow
 
-        first = sweep_flow(as_of="2015-09-01T09:30")
-        assert first["measures"] == [10] and first["sent"] == 1
+        first = sweep_flow(as_of=datetime(2015, 9, 1, 9, 30, tzinfo=ZONE))
+        assert first.measures.numbers == [10] and first.round.delivery.sent == 1
         assert [str(m["To"]) for m in sink.messages] == ["mz@example.gov.cn"]
-        urge = sweep_flow(as_of="2016-01-04T09:30")
-        assert urge["measures"] == [10]
+        urge = sweep_flow(as_of=datetime(2016, 1, 4, 9, 30, tzinfo=ZONE))
+        assert urge.measures.numbers == [10]
         heads = [m for m in sink.messages if str(m["To"]) == "mzh@example.gov.cn"]
         assert len(heads) == 1 and "催办" in str(heads[0]["Subject"])
-        quiet = sweep_flow(as_of="2016-01-04T10:30")
-        assert quiet["measures"] == [] and quiet["sent"] == 0
+        quiet = sweep_flow(as_of=datetime(2016, 1, 4, 10, 30, tzinfo=ZONE))
+        assert quiet.measures.numbers == [] and quiet.round.delivery.sent == 0
     names = asyncio.run(_run_names())
     assert "每日督办 2016-01-04T09:30" in names
     assert any(name.startswith("措施10 ") for name in names)

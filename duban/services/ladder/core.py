@@ -1,19 +1,20 @@
 """The ladder's floor: what every room that reads or moves the ladder shares.
 
-``OrgClock`` (where "today" and "office morning" are), ``LEASE`` (how long a
-claim by the sweep or the outbox holds), ``policy_for`` (a stored policy
-version) and ``timeline_of`` (the facts of a task the ladder reads).
+``OrgClock`` (:class:`duban.timeutil.Clock`: where "today" and "office
+morning" are, and now), ``LEASE`` (how long a claim by the sweep or the
+outbox holds), ``policy_for`` (a stored policy version) and ``timeline_of``
+(the facts of a task the ladder reads).
 
-This module depends on the domain and the models only, so the rooms below the
-ladder (plans, tasks) may use it as well as the ones above (outbox, reports).
+This module depends on the domain, ``duban.timeutil`` and the models only, so
+the rooms below the ladder (plans, tasks) may use it as well as the ones above
+(outbox, reports).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -21,25 +22,14 @@ from sqlalchemy.orm import Session
 
 from duban.domain.escalation import DEFAULT_POLICY, EscalationPolicy, TaskTimeline
 from duban.domain.lifecycle import Action, TaskState
+from duban.timeutil import Clock
 from models import EscalationPolicyRow, Task, TaskEvent
 
 LEASE = timedelta(minutes=10)
-DEFAULT_OFFICE_START = time(9, 0)
 
 
-@dataclass(frozen=True)
-class OrgClock:
-    """Where "today" and "office morning" are: a time zone and office start."""
-
-    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
-    office_start: time = DEFAULT_OFFICE_START
-
-    def today(self, now: datetime) -> date:
-        return now.astimezone(self.zone).date()
-
-    def morning(self, day: date) -> datetime:
-        """The office start of ``day``, as an aware datetime."""
-        return datetime.combine(day, self.office_start, tzinfo=self.zone)
+# The one clock (zone, office start, now): the ladder's rooms call it OrgClock.
+OrgClock = Clock
 
 
 _PARSED: dict[str, EscalationPolicy] = {}
