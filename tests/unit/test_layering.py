@@ -70,11 +70,7 @@ SERVICES_MUST_NOT_IMPORT = (
 ABOVE_MODELS = ("duban.services", "duban.web", "duban.cli", "duban.wiring", "duban.ops", "flows")
 
 # (importer, imported) pairs that break a rule today. Each names who removes it.
-EXCEPTIONS: dict[tuple[str, str], str] = {
-    # time: fault hooks handed to the flows, not imported by them
-    ("flows.measure", "duban.ops.faults"): "time",
-    ("flows.sweep", "duban.ops.faults"): "time",
-}
+EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True)
