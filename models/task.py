@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from duban.domain.lifecycle import ExtensionStatus
 from duban.domain.outbox import NoticeStatus
 from models.base import Base, in_values
 from models.department import Department
@@ -35,7 +36,7 @@ from models.plan import ROLES, Measure, Target
 TASK_STATES = (
     "assigned", "acknowledged", "in_progress", "submitted", "approved", "returned", "cancelled"
 )
-EXTENSION_STATUSES = ("pending", "approved", "refused")
+EXTENSION_STATUSES = tuple(s.value for s in ExtensionStatus)
 NOTICE_STATUSES = tuple(s.value for s in NoticeStatus)
 
 
@@ -146,7 +147,7 @@ class ExtensionRequest(Base):
     reason: Mapped[str] = mapped_column(Text)
     current_due: Mapped[date] = mapped_column(Date)
     new_due: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=ExtensionStatus.PENDING.value)
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[str | None] = mapped_column(String(200))
     decision_note: Mapped[str | None] = mapped_column(Text)

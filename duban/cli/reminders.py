@@ -15,6 +15,7 @@ from duban.cli.table import render_table, truncate
 from duban.config import apply_prefect_defaults
 from duban.domain.errors import DubanError
 from duban.domain.labels import LEVEL_LABELS
+from duban.domain.outbox import DeliveryStatus
 from duban.services.ladder.round_lock import round_lock
 from duban.services.reports.logs import delivery_log, escalation_log
 from duban.services.rounds.daily import replay
@@ -152,6 +153,12 @@ def escalations_command(
     typer.echo(f"共 {len(entries)} 条")
 
 
+# What --status takes (failed includes dead; sending is accepted, undocumented).
+LISTED_STATUSES = (
+    DeliveryStatus.PENDING, DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.SENDING
+)
+
+
 @app.command("deliveries")
 def deliveries_command(
     status: Annotated[
@@ -161,7 +168,7 @@ def deliveries_command(
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
 ) -> None:
     """发送记录:每条消息的收件人、渠道(隐去密钥)、状态、尝试次数与错误。"""
-    if status not in (None, "pending", "sent", "failed", "sending"):
+    if status not in (None, *LISTED_STATUSES):
         raise DubanError("--status 应为 pending、sent 或 failed")
     context = open_context()
     zone = ZoneInfo(context.settings.timezone)

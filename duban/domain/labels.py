@@ -17,6 +17,7 @@ Decisions where copies disagreed:
 
 from __future__ import annotations
 
+from duban.domain.lifecycle import ExtensionStatus
 from duban.domain.outbox import DeliveryStatus, NoticeStatus
 
 # The rungs of the ladder (LadderStep.level, Notice.level).
@@ -62,12 +63,18 @@ DELIVERY_STATUS_LABELS: dict[str, str] = {
     DeliveryStatus.DEAD: "被拒收(不再重试)",
     DeliveryStatus.SUPERSEDED: "已取代(内容已过时,未发送)",
 }
+# The deliveries page's status filter (its "failed" includes given-up deliveries).
+DELIVERY_FILTER_LABELS: dict[str, str] = {
+    DeliveryStatus.SENT: "已送达",
+    DeliveryStatus.PENDING: "待发送",
+    DeliveryStatus.FAILED: "发送失败",
+}
 
 # An extension request (Extension.status).
 EXTENSION_STATUS_LABELS: dict[str, str] = {
-    "pending": "待审批",
-    "approved": "已同意",
-    "refused": "不同意",
+    ExtensionStatus.PENDING: "待审批",
+    ExtensionStatus.APPROVED: "已同意",
+    ExtensionStatus.REFUSED: "不同意",
 }
 
 # A contact's role (Contact.role), as a recipient of messages.

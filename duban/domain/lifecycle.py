@@ -68,6 +68,14 @@ ACTION_LABELS = {
 }
 
 
+class ExtensionStatus(StrEnum):
+    """An extension request's status (ExtensionRequest.status), as stored."""
+
+    PENDING = "pending"  # 待审批
+    APPROVED = "approved"  # 已同意: the task's due date moved
+    REFUSED = "refused"  # 不同意
+
+
 class ActorRole(StrEnum):
     DEPARTMENT = "department"  # 责任单位(联络员)
     COORDINATOR = "coordinator"  # 督办科

@@ -18,6 +18,7 @@ from starlette.datastructures import FormData
 
 from duban.domain.errors import DubanError, NotFoundError
 from duban.domain.issued_documents import NOTICE_KINDS
+from duban.domain.labels import DELIVERY_FILTER_LABELS
 from duban.domain.lifecycle import OPEN_STATES, TaskState
 from duban.services import desk
 from duban.services.accounts.link_access import issue_department_link
@@ -273,7 +274,7 @@ def deliveries(
         "desk/deliveries.html",
         page=found,
         departments=choices.departments,
-        statuses=[("sent", "已送达"), ("pending", "待发送"), ("failed", "发送失败")],
+        statuses=list(DELIVERY_FILTER_LABELS.items()),
         measures=choices.measures,
         filters={"status": chosen or "", "department": department or "", "since": since or "",
                  "until": until or "", "measure": chosen_measure,

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.db import insert_for
 from duban.domain.assignment import AssignmentPolicy
 from duban.domain.escalation import DUE_MOVED, StepKey
-from duban.domain.lifecycle import OPEN_STATES, Action, ActorRole, TaskState
+from duban.domain.lifecycle import OPEN_STATES, Action, ActorRole, ExtensionStatus, TaskState
 from duban.domain.outbox import NoticeStatus
 from duban.domain.workdays import CalendarError, Unpublished, WorkCalendar
 from duban.services.task_events import system_event
@@ -171,7 +171,10 @@ def _rule_derived(session: Session, task: Task) -> bool:
     coordinator, and not set from a grace period at assignment."""
     if session.scalar(
         select(ExtensionRequest.id)
-        .where(ExtensionRequest.task_id == task.id, ExtensionRequest.status == "approved")
+        .where(
+            ExtensionRequest.task_id == task.id,
+            ExtensionRequest.status == ExtensionStatus.APPROVED,
+        )
         .limit(1)
     ):
         return False

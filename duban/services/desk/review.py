@@ -12,6 +12,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from duban.domain.labels import CONTACT_ROLE_LABELS, TASK_ROLE_LABELS
+from duban.domain.lifecycle import ExtensionStatus
 from duban.domain.outbox import DELIVERY_FAILING, DELIVERY_WAITING, DeliveryStatus
 from duban.domain.workdays import Unpublished, WorkCalendar
 from duban.services.tasks.queries import LOCAL_ZONE, local_date
@@ -124,7 +125,7 @@ def review_queue(session_factory: sessionmaker[Session]) -> ReviewQueue:
                 .join(Task, Task.id == ExtensionRequest.task_id)
                 .join(Measure, Measure.id == Task.measure_id)
                 .join(Department, Department.id == Task.department_id)
-                .where(ExtensionRequest.status == "pending")
+                .where(ExtensionRequest.status == ExtensionStatus.PENDING)
                 .order_by(ExtensionRequest.requested_at, ExtensionRequest.id)
             )
         ]

@@ -39,7 +39,7 @@ def resend_notice(
         task = session.get(Task, task_id)
         if task is None:
             raise NotFoundError(f"找不到任务 #{task_id}")
-        if task.state == "approved":
+        if task.state == TaskState.APPROVED:
             raise DubanError("该任务已办结,无需重新发送通知")
         policy = policy_for(session, task.policy_id)
         step = next((s for s in policy.steps if s.anchor is Anchor.ASSIGNED), policy.steps[0])

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.domain.errors import NotFoundError
 from duban.domain.lifecycle import (
     Action,
+    ExtensionStatus,
     TaskState,
     TransitionError,
     check_extension_request,
@@ -73,7 +74,8 @@ def request_extension(
             session.scalar(
                 select(
                     exists().where(
-                        ExtensionRequest.task_id == task.id, ExtensionRequest.status == "pending"
+                        ExtensionRequest.task_id == task.id,
+                        ExtensionRequest.status == ExtensionStatus.PENDING,
                     )
                 )
             )
@@ -93,7 +95,7 @@ def request_extension(
             reason=reason.strip(),
             current_due=task.due,
             new_due=new_due,
-            status="pending",
+            status=ExtensionStatus.PENDING,
         )
         session.add(extension)
         session.flush()
@@ -184,7 +186,7 @@ def _decide_extension(
             raise NotFoundError(f"找不到延期申请 #{extension_id}")
         task = load_task(session, extension.task_id, now)
         where = f"延期申请 #{extension.id}(任务 #{task.id})"
-        if extension.status != "pending":
+        if extension.status != ExtensionStatus.PENDING:
             label = EXTENSION_STATUS_LABELS.get(extension.status, extension.status)
             raise TransitionError(f"该申请已审批({label}),不能再次审批", where=where)
         who = coordinator(actor, task.id)
@@ -212,7 +214,7 @@ def _decide_extension(
             changes=changes,
             expected_version=expected_version,
         )
-        extension.status = "approved" if approved else "refused"
+        extension.status = ExtensionStatus.APPROVED if approved else ExtensionStatus.REFUSED
         extension.decided_at = now
         extension.decided_by = who.name
         extension.decision_note = note.strip() if note and note.strip() else None

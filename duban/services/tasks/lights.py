@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session
 
-from duban.domain.lifecycle import Action, TaskState
+from duban.domain.lifecycle import Action, ExtensionStatus, TaskState
 from duban.domain.outbox import NoticeStatus
 from duban.domain.status import (
     Assessment,
@@ -177,7 +177,7 @@ def light_tasks(
             _joined(
                 select(ExtensionRequest.task_id)
                 .join(Task, ExtensionRequest.task_id == Task.id)
-                .where(ExtensionRequest.status == "approved")
+                .where(ExtensionRequest.status == ExtensionStatus.APPROVED)
                 .where(
                     ExtensionRequest.requested_at < history_until
                     if history_until is not None

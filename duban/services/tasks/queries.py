@@ -33,6 +33,7 @@ from duban.domain.lifecycle import (
     STATE_LABELS,
     Action,
     ActorRole,
+    ExtensionStatus,
     TaskState,
 )
 from duban.domain.status import (
@@ -284,7 +285,9 @@ def task_facts(
         for e in events
         if e.task_id == task.id and e.action == Action.REPORT.value
     )
-    extended = any(x.task_id == task.id and x.status == "approved" for x in extensions)
+    extended = any(
+        x.task_id == task.id and x.status == ExtensionStatus.APPROVED for x in extensions
+    )
     indicator = None
     values: tuple[Reading, ...] = ()
     numeric = numeric_targets(task, targets)
@@ -398,7 +401,7 @@ def _facts(task: Task, related: _Related, zone: tzinfo) -> TaskFacts:
 def _view(task: Task, related: _Related, assessment: Assessment, as_of: date) -> TaskView:
     state = TaskState(task.state)
     extensions = related.extensions[task.id]
-    pending = [x.id for x in extensions if x.status == "pending"]
+    pending = [x.id for x in extensions if x.status == ExtensionStatus.PENDING]
     return TaskView(
         id=task.id,
         plan=task.measure.plan.key,
@@ -423,7 +426,7 @@ def _view(task: Task, related: _Related, assessment: Assessment, as_of: date) ->
             "" if assessment.status is TaskStatus.CANCELLED else LIGHT_LABELS[assessment.light]
         ),
         reasons=list(assessment.reasons),
-        extended=any(x.status == "approved" for x in extensions),
+        extended=any(x.status == ExtensionStatus.APPROVED for x in extensions),
         pending_extension=pending[0] if pending else None,
         as_of=as_of,
         missing_reports=list(assessment.missing_reports),
