@@ -22,6 +22,7 @@ from datetime import date
 from enum import StrEnum
 
 from duban.domain.errors import DubanError
+from duban.domain.labels import TASK_ROLE_LABELS
 from duban.domain.plan_draft import Role
 from duban.domain.workdays import Unpublished, WorkCalendar
 
@@ -162,7 +163,7 @@ class LateTask:
     grace_due: date
 
     def describe(self) -> str:
-        role = "牵头" if self.spec.role is Role.LEAD else "配合"
+        role = TASK_ROLE_LABELS[self.spec.role]
         head = f"措施{self.spec.measure} {self.spec.department}({role}):方案时限 "
         if self.passed:
             return f"{head}{self.plan_due.isoformat()}已过,将改为 {self.grace_due.isoformat()}"

@@ -46,6 +46,7 @@ from openpyxl.styles.fonts import DEFAULT_FONT
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from duban.domain.labels import LEVEL_LABELS
 from duban.domain.status import LIGHT_LABELS, LIGHT_MEANINGS, Light
 from duban.services.reports.ledger import Ledger, LedgerRow, SummaryRow
 from duban.services.reports.scorecard import COUNT_COLUMNS, NO_SCORE, Scorecard, weights_description
@@ -440,9 +441,7 @@ def _scorecard_sheet(sheet: Any, styles: _Styles, scorecard: Scorecard) -> None:
         "任务完成率",
         "报送率",
         *(label for _attr, label in COUNT_COLUMNS),
-        "催办",
-        "黄色督办",
-        "红色督办",
+        *(LEVEL_LABELS[level] for level in (1, 2, 3)),
     ]
     _layout(sheet, [6, 30, 8, 10, 8, *(9 for _ in COUNT_COLUMNS), 7, 9, 9])
     sheet.append(_header_cells(sheet, styles, headers))
