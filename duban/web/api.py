@@ -21,6 +21,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 
 from duban.domain.status import Light, StatusPolicy
+from duban.services.accounts.link_access import read_link
 from duban.services.accounts.links import LinkError, LinkHolder
 from duban.services.accounts.staff import UserView
 from duban.services.paging import Page
@@ -59,11 +60,11 @@ def caller(
     """Who is calling: staff (session or Basic) or a department (link token); 401 otherwise."""
     web = state_of(request)
     if x_duban_link:
-        with web.context.session_factory() as session:
-            try:
-                holder = web.signer.read(x_duban_link, now=web.clock.now(), session=session)
-            except LinkError as err:
-                raise HTTPException(403, str(err)) from None
+        try:
+            holder = read_link(x_duban_link, signer=web.signer, now=web.clock.now(),
+                               session_factory=web.context.session_factory)
+        except LinkError as err:
+            raise HTTPException(403, str(err)) from None
         return Caller(department=holder)
     if authorization and authorization.lower().startswith("basic "):
         try:

@@ -20,7 +20,7 @@ from duban.domain.items import (
     check_item,
     item_source_text,
 )
-from duban.services.accounts.directory import directory_from_db
+from duban.services.accounts.directory import stored_directory
 from duban.services.plans.assignment import assign_measure
 from duban.services.plans.items import add_item, known_names, list_items
 from duban.web.auth import CheckedForm, Coordinator
@@ -37,8 +37,7 @@ def _text(form: FormData, name: str) -> str:
 def _page(request: Request, *, raw: ItemInput | None = None, assign: bool = True,
           errors: list[ItemError] | None = None) -> Response:
     web = state_of(request)
-    with web.context.session_factory() as session:
-        names = [n for d in directory_from_db(session=session) for n in d.names()]
+    names = [n for d in stored_directory(web.context.session_factory) for n in d.names()]
     by_field: dict[str, list[str]] = {}
     for error in errors or []:
         by_field.setdefault(error.field, []).append(error.message)

@@ -39,9 +39,9 @@ from duban.domain.draft_edits import (
 )
 from duban.domain.errors import DubanError
 from duban.domain.plan_draft import PlanDraft
-from duban.services.accounts.directory import directory_from_db
+from duban.services.accounts.directory import stored_directory
 from duban.services.plans.assignment import MeasureRef, assign_measure, late_tasks, measures_to_run
-from duban.services.plans.catalog import list_plans
+from duban.services.plans.catalog import stored_plans
 from duban.services.plans.documents import MAX_DOCUMENT_BYTES, format_of, read_plan_document
 from duban.services.plans.draft_io import dump_draft, load_draft
 from duban.services.plans.files import parse_plan_document
@@ -105,9 +105,7 @@ def _load(web: WebState, draft_id: str) -> tuple[PlanDraft, SourceDocument]:
 
 @router.get("/desk/plans")
 def plans_page(request: Request, user: Coordinator) -> Response:
-    web = state_of(request)
-    with web.context.session_factory() as session:
-        plans = list_plans(session=session)
+    plans = stored_plans(state_of(request).context.session_factory)
     return render(request, "desk/plans.html", plans=plans)
 
 
@@ -127,9 +125,7 @@ async def upload(request: Request, user: Coordinator, form: CheckedForm) -> Resp
                 flash(request, f"方案文件过大(上限 {MAX_PLAN_BYTES // 1024 // 1024} MB)", "error")
                 return RedirectResponse("/desk/plans", 303)
             document = read_plan_document(saved, name=file.filename)
-        with web.context.session_factory() as session:
-            directory = directory_from_db(session=session)
-        draft = parse_plan_document(document, directory)
+        draft = parse_plan_document(document, stored_directory(web.context.session_factory))
     except DubanError as err:
         flash(request, f"无法解析:{err}", "error")
         return RedirectResponse("/desk/plans", 303)
@@ -157,8 +153,7 @@ async def _save_upload(upload: UploadFile, target: Path) -> bool:
 
 
 def _directory(web: WebState) -> Directory:
-    with web.context.session_factory() as session:
-        return directory_from_db(session=session)
+    return stored_directory(web.context.session_factory)
 
 
 def _known(directory: Directory, draft: PlanDraft) -> Callable[[str], bool]:

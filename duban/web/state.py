@@ -22,9 +22,8 @@ from starlette.templating import Jinja2Templates
 
 from duban.domain.labels import COMPARATOR_SIGNS, DELIVERY_STATUS_LABELS, LEVEL_LABELS
 from duban.domain.plan_draft import format_value
-from duban.domain.status import LIGHT_LABELS, LIGHT_MEANINGS, Light, StatusPolicy
+from duban.domain.status import LIGHT_LABELS, LIGHT_MEANINGS, Light
 from duban.services.accounts.links import LinkSigner
-from duban.services.tasks.queries import TaskDetail, get_task
 from duban.web.csrf import csrf_token
 from duban.web.signin import SignIn
 from duban.wiring import AppContext
@@ -63,17 +62,6 @@ class WebState:
 
     def today(self) -> date:
         return self.clock.now().astimezone(self.zone).date()
-
-    def task_detail(self, task_id: int) -> TaskDetail:
-        """One task as the pages show it, as of the server's today."""
-        return get_task(
-            self.context.session_factory,
-            task_id=task_id,
-            as_of=self.today(),
-            calendar=self.context.calendar,
-            policy=StatusPolicy(),
-            zone=self.zone,
-        )
 
     @property
     def data_dir(self) -> Path:

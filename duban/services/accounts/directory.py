@@ -99,6 +99,12 @@ def directory_from_db(*, session: Session) -> Directory:
     )
 
 
+def stored_directory(session_factory: sessionmaker[Session]) -> Directory:
+    """:func:`directory_from_db` in a session of its own."""
+    with session_factory() as session:
+        return directory_from_db(session=session)
+
+
 def sync_directory(directory: Directory, *, session_factory: sessionmaker[Session]) -> SyncReport:
     """Upsert the directory's departments and aliases, in one transaction.
 

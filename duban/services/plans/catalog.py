@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from duban.domain.errors import DubanError, NotFoundError
 from duban.domain.items import item_source_text
@@ -146,6 +146,12 @@ def list_plans(*, session: Session) -> list[PlanSummary]:
         )
         for plan, measures, responsibilities in rows
     ]
+
+
+def stored_plans(session_factory: sessionmaker[Session]) -> list[PlanSummary]:
+    """:func:`list_plans` in a session of its own."""
+    with session_factory() as session:
+        return list_plans(session=session)
 
 
 def find_plan(key_or_id: str | int | None, *, session: Session) -> Plan:

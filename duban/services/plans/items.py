@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from duban.domain.errors import DirectoryError, DubanError
 from duban.domain.items import SOURCE_LABELS, Item, ItemSource, item_source_text, standing_plan_key
 from duban.domain.plan_draft import Role
-from duban.services.accounts.directory import directory_from_db
+from duban.services.accounts.directory import directory_from_db, stored_directory
 from models import AuditEntry, Department, Measure, Plan, Responsibility, Section, Target
 
 STANDING = "standing"
@@ -48,8 +48,7 @@ class ItemRecord:
 
 def known_names(session_factory: sessionmaker[Session]) -> Callable[[str], bool]:
     """Whether the stored directory knows a name (names, aliases, collectives)."""
-    with session_factory() as session:
-        return directory_from_db(session=session).knows
+    return stored_directory(session_factory).knows
 
 
 def add_item(
