@@ -45,7 +45,8 @@ from duban.services.plans.catalog import stored_plans
 from duban.services.plans.documents import MAX_DOCUMENT_BYTES, format_of, read_plan_document
 from duban.services.plans.draft_io import dump_draft, load_draft
 from duban.services.plans.files import parse_plan_document
-from duban.services.plans.importer import ImportStatus, import_plan
+from duban.services.plans.import_report import ImportStatus
+from duban.services.plans.importer import import_plan
 from duban.services.plans.withdrawal import Cancelled, fate_lines
 from duban.web.auth import CheckedForm, Coordinator
 from duban.web.limits import accepts_uploads

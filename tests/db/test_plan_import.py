@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.domain.errors import DirectoryError, DraftError
 from duban.domain.plan_draft import Measure as DraftMeasure
 from duban.domain.plan_draft import NewAlias, NewDepartment, PlanDraft, Target
-from duban.services.plans.importer import FieldChange, ImportReport, ImportStatus, import_plan
+from duban.services.plans.import_report import FieldChange, ImportReport, ImportStatus
+from duban.services.plans.importer import import_plan
 from models import Department, Measure, Plan, Responsibility, Section
 from models import Target as TargetRow
 from tests.conftest import WriteLog
