@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, and_, exists, or_
 from sqlalchemy.orm import Session
 
 from duban.domain.escalation import DELIVERY_FAILED
+from duban.domain.outbox import DELIVERY_WAITING, DeliveryStatus, NoticeStatus
 from duban.domain.workdays import WorkCalendar
 from duban.services.accounts.links import LinkSigner
 from duban.services.ladder.core import LEASE, OrgClock
@@ -111,7 +112,7 @@ Builders = Mapping[DeliveryKind, MessageBuilder]
 def notice_due(now: datetime) -> ColumnElement[bool]:
     """A notice to route at ``now``: pending, due, and on no delivery yet."""
     return and_(
-        Notice.status == "pending",
+        Notice.status == NoticeStatus.PENDING,
         Notice.due_at <= now,
         ~exists().where(DeliveryItem.notice_id == Notice.id),
     )
@@ -124,12 +125,12 @@ def delivery_due(now: datetime, *, this_round: bool = False) -> ColumnElement[bo
     taken_over = Delivery.claimed_at < now - LEASE
     return or_(
         and_(
-            Delivery.status.in_(("pending", "failed")),
+            Delivery.status.in_(DELIVERY_WAITING),
             Delivery.next_attempt_at <= now,
             Delivery.not_before <= now,
         ),
         and_(
-            Delivery.status == "sending",
+            Delivery.status == DeliveryStatus.SENDING,
             or_(Delivery.claimed_at == now, taken_over) if this_round else taken_over,
         ),
     )

@@ -151,7 +151,7 @@ def open_delivery(
                 contact_id=contact_id,
                 day=day,
                 batch=batch,
-                status="pending",
+                status=DeliveryStatus.PENDING,
                 attempts=0,
                 not_before=not_before,
                 next_attempt_at=not_before,
@@ -164,7 +164,7 @@ def open_delivery(
             .where(Delivery.channel_id == channel_id, Delivery.day == day, Delivery.batch == batch)
             .with_for_update(key_share=True)
         ).one()
-        if row.status == "pending" and row.attempts == 0:
+        if row.status == DeliveryStatus.PENDING and row.attempts == 0:
             return int(row.id)
         batch += 1  # today's digest already went out: a new one
 
