@@ -25,8 +25,9 @@ from duban.services.accounts.link_access import read_link
 from duban.services.accounts.links import LinkError, LinkHolder
 from duban.services.accounts.staff import UserView
 from duban.services.paging import Page
-from duban.services.reports.dashboard import measure_overview, scorecard
+from duban.services.reports.dashboard import scorecard
 from duban.services.reports.logs import delivery_log, escalation_page
+from duban.services.reports.overview import measure_overview
 from duban.services.tasks.queries import get_task, task_page, tasks_to_json
 from duban.web.auth import current_user, sign_in
 from duban.web.signin import LOCKED_MESSAGE, WINDOW

@@ -26,7 +26,7 @@ from duban.services.calendar.status import next_year_warning
 from duban.services.desk.review import blocked_deliveries
 from duban.services.reports.charts import NARROW, WIDE, trajectory_svg
 from duban.services.reports.choices import filter_choices
-from duban.services.reports.dashboard import SCORE_COLUMNS, measure_overview, scorecard_of_ledger
+from duban.services.reports.dashboard import SCORE_COLUMNS, scorecard_of_ledger
 from duban.services.reports.ledger import build_ledger
 from duban.services.reports.ledger_files import ledger_file_name, write_ledger_xlsx
 from duban.services.reports.logs import (
@@ -37,6 +37,7 @@ from duban.services.reports.logs import (
     page_offset,
 )
 from duban.services.reports.measure_page import SHOW_FILTERS, measure_detail
+from duban.services.reports.overview import measure_overview
 from duban.services.reports.scorecard import (
     load_weights,
     scorecard_from_ledger,
@@ -99,9 +100,10 @@ def measures(
         )
         return render(request, "dashboard/empty.html", message=message)
     charts = ledger_charts(
-        ChartTasks(overview.as_of, overview.tasks, overview.department_order),
+        ChartTasks(overview.as_of, overview.chart_rows, overview.department_order),
         measures_link=f"/dashboard?plan={quote(overview.plan_key)}",
         department=department or None,
+        trend=overview.trend,
     )
     with web.context.session_factory() as session:
         blocked = blocked_deliveries(

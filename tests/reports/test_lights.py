@@ -6,21 +6,25 @@ task's full facts."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from duban.domain.lifecycle import TaskState
 from duban.domain.scorecard import Period
-from duban.services.reports.dashboard import measure_overview, scorecard_of_ledger
+from duban.domain.status import Light, worst_light
+from duban.services.reports.dashboard import scorecard_of_ledger
 from duban.services.reports.ledger import build_ledger, end_of_day
+from duban.services.reports.overview import measure_overview
 from duban.services.reports.scorecard import scorecard_from_ledger, task_ledger
-from duban.services.reports.summary_charts import departments_svg
+from duban.services.reports.summary_charts import ChartTasks, departments_svg, ledger_charts
 from duban.services.tasks import lifecycle
+from duban.services.tasks.light_sql import light_rule
 from duban.services.tasks.lights import light_tasks
 from duban.services.tasks.queries import LOCAL_ZONE, list_tasks
-from models import Task
+from models import IndicatorReading, Task, TaskEvent
 from tests.db.conftest import HEALTH, at
 from tests.reports.conftest import COORDINATOR, History
 
@@ -46,12 +50,49 @@ def _return_and_withdraw(history: History, session_factory: sessionmaker[Session
         session.execute(update(Task).where(Task.id == world.district).values(state="cancelled"))
 
 
-@pytest.mark.parametrize("more", [False, True], ids=["history", "returned-and-cancelled"])
+def _report(session: Session, task_id: int, when: datetime) -> TaskEvent:
+    event = TaskEvent(task_id=task_id, at=when, action="report", actor_role="department",
+                      actor="联络员", note="报送")
+    session.add(event)
+    session.flush()
+    return event
+
+
+def _same_day_report(history: History, session_factory: sessionmaker[Session]) -> None:
+    """A report on ``district``'s assignment day: it does not count for its
+    first period."""
+    with session_factory.begin() as session:
+        _report(session, history.world.district, at("2015-03-02", 20))
+
+
+def _lagging_value(history: History, session_factory: sessionmaker[Session]) -> None:
+    """``district`` reports every quarter on time, with values of its
+    indicator that fall behind the straight line to its target."""
+    district = history.world.district
+    with session_factory.begin() as session:
+        target = session.scalars(
+            select(IndicatorReading.target_id).where(IndicatorReading.task_id == history.world.lead)
+        ).first()
+        assert target is not None
+        for day, value in (("2015-04-01", 50.0), ("2015-07-01", 52.0), ("2015-10-08", 53.0)):
+            event = _report(session, district, at(day))
+            session.add(IndicatorReading(task_id=district, target_id=target, event_id=event.id,
+                                         value=value, reported_on=date.fromisoformat(day)))
+
+
+SCENARIOS = {
+    "history": lambda history, session_factory: None,
+    "returned-and-cancelled": _return_and_withdraw,
+    "same-day-report": _same_day_report,
+    "lagging-value": _lagging_value,
+}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
 def test_lights_are_the_domain_assessment_on_every_day(
-    history: History, session_factory: sessionmaker[Session], more: bool
+    history: History, session_factory: sessionmaker[Session], scenario: str
 ) -> None:
-    if more:
-        _return_and_withdraw(history, session_factory)
+    SCENARIOS[scenario](history, session_factory)
     calendar = history.calendar
     differences = []
     for day in DAYS:
@@ -117,3 +158,52 @@ def test_the_scorecard_from_task_lights_is_the_ledgers(
         assert scorecard_from_ledger(lit, period=Period(), calendar=calendar) == (
             scorecard_from_ledger(ledger, period=Period(), calendar=calendar))
         assert departments_svg(lit) == departments_svg(ledger)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_the_light_in_sql_is_the_domain_assessment_on_every_day(
+    history: History, session_factory: sessionmaker[Session], scenario: str
+) -> None:
+    SCENARIOS[scenario](history, session_factory)
+    calendar = history.calendar
+    differences = []
+    for day in DAYS:
+        views = list_tasks(session_factory, as_of=day, calendar=calendar)
+        with session_factory() as session:
+            rule = light_rule(session, as_of=day, calendar=calendar, zone=LOCAL_ZONE)
+            assert rule is not None
+            lights = {i: x for i, x in session.execute(select(Task.id, rule.light))}
+        for view in views:
+            expected = "cancelled" if view.state is TaskState.CANCELLED else view.light.value
+            if lights[view.id] != expected:
+                differences.append((day, view.id, lights[view.id], expected, view.reasons))
+    assert differences == []
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_the_overview_counted_in_sql_is_the_ledgers(
+    history: History, session_factory: sessionmaker[Session], scenario: str
+) -> None:
+    SCENARIOS[scenario](history, session_factory)
+    calendar = history.calendar
+    for day in (date(2015, 4, 20), date(2015, 10, 26), date(2015, 12, 18), date(2016, 1, 29)):
+        overview = measure_overview(session_factory, as_of=day, calendar=calendar)
+        ledger = build_ledger(session_factory, as_of=day, calendar=calendar)
+        lights: dict[int, list[Light]] = {}
+        for row in ledger.rows:
+            if not row.cancelled:
+                lights.setdefault(row.measure_id, []).append(row.light)
+        assert {m.id: (m.light, m.task_count) for m in overview.measures if m.task_count} == {
+            measure: (worst_light(found), len(found)) for measure, found in lights.items()
+        }
+        mine = ChartTasks(day, overview.chart_rows, overview.department_order)
+        assert ledger_charts(mine, measures_link="/d", trend=overview.trend) == ledger_charts(
+            ledger, measures_link="/d")
+        for name in {r.department for r in ledger.rows}:
+            only = measure_overview(session_factory, as_of=day, calendar=calendar,
+                                    department=name)
+            assert ledger_charts(mine, department=name, trend=only.trend) == ledger_charts(
+                ledger, department=name)
+            assert [m.id for m in only.measures] == sorted(
+                {r.measure_id for r in ledger.rows if r.department == name and not r.cancelled},
+                key=[m.id for m in overview.measures].index)

@@ -168,6 +168,11 @@ class LedgerRow:
         return self.state is TaskState.CANCELLED
 
     @property
+    def weight(self) -> int:
+        """One task (charts also count groups of tasks)."""
+        return 1
+
+    @property
     def max_level(self) -> int:
         return max((e.level for e in self.escalations), default=0)
 

@@ -23,7 +23,7 @@ from typing import Protocol
 from urllib.parse import quote
 
 from duban.domain.lifecycle import TaskState
-from duban.domain.status import LIGHT_LABELS, Light, TaskFacts, TaskStatus
+from duban.domain.status import LIGHT_LABELS, Light, TaskStatus
 from duban.services.reports.charts import nice_ticks
 from notifications.render import DEFAULT_TEMPLATES_DIR, render_drawing
 
@@ -52,9 +52,12 @@ class ChartRow(Protocol):
     @property
     def assigned_on(self) -> date: ...
     @property
-    def facts(self) -> TaskFacts: ...
+    def submitted_on(self) -> date | None: ...
     @property
     def cancelled(self) -> bool: ...
+    @property
+    def weight(self) -> int:
+        """How many tasks the row stands for (1, or a group's count)."""
 
 
 class ChartSource(Protocol):
@@ -130,7 +133,7 @@ def lights_by_section(ledger: ChartSource, *, link: str | None = None) -> list[B
     bars = []
     for key, rows in groups.items():
         segments = tuple(
-            Segment(LIGHT_LABELS[light], sum(1 for r in rows if r.light is light),
+            Segment(LIGHT_LABELS[light], sum(r.weight for r in rows if r.light is light),
                     LIGHT_COLOURS[light])
             for light in Light
         )
@@ -154,13 +157,14 @@ def completion_by_department(
     for name in sorted(by_department, key=lambda n: (rank.get(n, len(rank)), n)):
         rows = by_department[name]
         counts = {
-            "approved": sum(1 for r in rows if r.state is TaskState.APPROVED),
-            "submitted": sum(1 for r in rows if r.state is TaskState.SUBMITTED),
-            "overdue": sum(1 for r in rows if r.status is TaskStatus.OVERDUE),
+            "approved": sum(r.weight for r in rows if r.state is TaskState.APPROVED),
+            "submitted": sum(r.weight for r in rows if r.state is TaskState.SUBMITTED),
+            "overdue": sum(r.weight for r in rows if r.status is TaskStatus.OVERDUE),
         }
-        counts["open"] = len(rows) - sum(counts.values())
+        total = sum(r.weight for r in rows)
+        counts["open"] = total - sum(counts.values())
         segments = tuple(Segment(label, counts[key], colour) for key, label, colour in PROGRESS)
-        rate = round(100 * counts["approved"] / len(rows))
+        rate = round(100 * counts["approved"] / total)
         bars.append(Bar(name, segments, f"{link}{quote(name)}" if link is not None else None,
                         f"办结率 {rate}%"))
     return bars
@@ -170,8 +174,15 @@ def overdue_on(row: ChartRow, day: date) -> bool:
     """Whether ``row`` was overdue at the end of ``day``: past its (current)
     due date and not yet submitted by then (a 报结 later returned counts as
     not submitted)."""
-    submitted = row.facts.submitted_on
+    submitted = row.submitted_on
     return row.due < day and (submitted is None or submitted > day)
+
+
+def trend_days(as_of: date, first: date, *, weeks: int = 12) -> list[date]:
+    """``as_of`` and the same weekday of the ``weeks`` - 1 weeks before it,
+    oldest first, from ``first`` (the first assignment) on."""
+    days = [as_of - timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
+    return [d for d in days if d >= first]
 
 
 def overdue_trend(ledger: ChartSource, *, weeks: int = 12) -> list[tuple[date, int]]:
@@ -182,8 +193,8 @@ def overdue_trend(ledger: ChartSource, *, weeks: int = 12) -> list[tuple[date, i
     if not rows:
         return []
     first = min(r.assigned_on for r in rows)
-    days = [ledger.as_of - timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
-    return [(d, sum(1 for r in rows if overdue_on(r, d))) for d in days if d >= first]
+    days = trend_days(ledger.as_of, first, weeks=weeks)
+    return [(d, sum(r.weight for r in rows if overdue_on(r, d))) for d in days]
 
 
 # --- drawing -------------------------------------------------------------------
@@ -286,10 +297,13 @@ def ledger_charts(
     measures_link: str | None = None,
     department: str | None = None,
     weeks: int = 12,
+    trend: list[tuple[date, int]] | None = None,
 ) -> dict[str, str]:
     """The dashboard's charts of ``ledger`` (only ``department``'s tasks when
     given) as SVG text: ``sections`` (lights by section; bars link to
-    ``measures_link`` + ``&section=N``), ``trend`` (overdue week by week) and,
+    ``measures_link`` + ``&section=N``), ``trend`` (overdue week by week:
+    :func:`overdue_trend` of the rows, or ``trend`` when given, already
+    counted for ``department``) and,
     without ``department``, ``departments`` (completion and overdue; bars link
     to ``measures_link`` + ``&department=NAME``)."""
     if department is not None:
@@ -302,7 +316,7 @@ def ledger_charts(
             lights_by_section(ledger, link=f"{link}&section=" if link is not None else None),
         ),
         "trend": columns_svg(f"逾期未报结任务数(近{weeks}周,每周同一天)",
-                             overdue_trend(ledger, weeks=weeks)),
+                             overdue_trend(ledger, weeks=weeks) if trend is None else trend),
     }
     if department is None:
         charts["departments"] = departments_svg(

@@ -117,6 +117,11 @@ class LitTask:
         return self.state is TaskState.CANCELLED
 
     @property
+    def weight(self) -> int:
+        """One task (charts also count groups of tasks)."""
+        return 1
+
+    @property
     def submitted_on(self) -> date | None:
         """The local day of the latest 报结 while submitted or approved."""
         return self.facts.submitted_on
