@@ -27,15 +27,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from duban.domain.lifecycle import ExtensionStatus
+from duban.domain.lifecycle import ExtensionStatus, TaskState
 from duban.domain.outbox import NoticeStatus
 from models.base import Base, in_values
 from models.department import Department
 from models.plan import ROLES, Measure, Target
 
-TASK_STATES = (
-    "assigned", "acknowledged", "in_progress", "submitted", "approved", "returned", "cancelled"
-)
+TASK_STATES = tuple(s.value for s in TaskState)
 EXTENSION_STATUSES = tuple(s.value for s in ExtensionStatus)
 NOTICE_STATUSES = tuple(s.value for s in NoticeStatus)
 
