@@ -34,6 +34,7 @@ from duban.web import (
     dashboard,
     department,
     desk,
+    desk_deliveries,
     desk_items,
     desk_plans,
     issued_documents,
@@ -54,7 +55,10 @@ SECURITY_HEADERS = {
         "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
     ),
 }
-ROUTERS = (auth, dashboard, desk, desk_plans, desk_items, issued_documents, department, api)
+ROUTERS = (
+    auth, dashboard, desk, desk_deliveries, desk_plans, desk_items, issued_documents, department,
+    api,
+)
 # Pages, feeds, downloads and redirects carrying link tokens are private:
 # no browser or proxy cache keeps them. Only the stylesheet may be cached.
 NO_STORE = "no-store"

@@ -1,5 +1,5 @@
-"""The coordinators' desk (督办科): the queue, decisions on tasks, deliveries
-that failed, department links and assignment. Supervisors may open a task's
+"""The coordinators' desk (督办科): the queue, decisions on tasks, department
+links and assignment (deliveries: :mod:`duban.web.desk_deliveries`). Supervisors may open a task's
 page (read-only); every POST here needs a coordinator and the CSRF token.
 
 Actions name the coordinator in the task's event log as ``督办科(姓名)``;
@@ -8,60 +8,30 @@ fixes outside a task's lifecycle go to the audit log.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.datastructures import FormData
 
-from duban.domain.errors import DubanError, NotFoundError
+from duban.domain.errors import DubanError
 from duban.domain.issued_documents import NOTICE_KINDS
-from duban.domain.labels import DELIVERY_FILTER_LABELS
 from duban.domain.lifecycle import OPEN_STATES, TaskState
 from duban.services import desk
 from duban.services.accounts.link_access import issue_department_link
 from duban.services.accounts.links import revoke_links
 from duban.services.desk.queue import SECTION_LABELS, work_queue
 from duban.services.plans.assignment import assign_measure, measures_to_run
-from duban.services.reports.choices import departments_with_tasks, filter_choices
-from duban.services.reports.delivery_detail import find_delivery
+from duban.services.reports.choices import departments_with_tasks
 from duban.services.reports.issued_documents import list_documents
-from duban.services.reports.logs import (
-    DELIVERY_STATUS_FILTERS,
-    delivery_page,
-    page_offset,
-)
 from duban.services.tasks import extensions, lifecycle
+from duban.web.actions import Outcome, back_to, form_text, run_action
 from duban.web.auth import CheckedForm, Coordinator, Staff, require_staff
 from duban.web.department import send_attachment, task_page_of
 from duban.web.desk_plans import late_refusal
-from duban.web.state import WebState, flash, page_number, parse_day, render, state_of
+from duban.web.state import WebState, flash, parse_day, render, state_of
 
 router = APIRouter(include_in_schema=False)
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _do(request: Request, back: str, action: Callable[[WebState], Any], done: str) -> Response:
-    """Run a coordinator action; flash the outcome; go back to ``back``.
-
-    The error's own message is shown without its record reference (the
-    page names the record in words; internal ids stay off the pages)."""
-    web = state_of(request)
-    try:
-        action(web)
-    except NotFoundError:
-        flash(request, "未能办理:找不到该记录,可能已被删除,请刷新页面", "error")
-    except DubanError as err:
-        flash(request, f"未能办理:{err.message}", "error")
-    else:
-        flash(request, done)
-    return RedirectResponse(back, 303)
 
 
 def _caption(request: Request, task_id: int) -> str:
@@ -70,11 +40,6 @@ def _caption(request: Request, task_id: int) -> str:
 
 QUEUE_PREVIEW = 10  # rows of each section on the landing page
 QUEUE_PAGE = 50  # rows per page of one section's full list
-
-
-def _back(form: FormData, default: str) -> str:
-    target = _text(form, "back")
-    return target if target.startswith("/") and not target.startswith("//") else default
 
 
 def _queue(request: Request) -> Any:
@@ -111,37 +76,34 @@ def desk_section(request: Request, user: Coordinator, section: str, page: int = 
 @router.post("/desk/urge")
 def urge(request: Request, user: Coordinator, form: CheckedForm) -> Response:
     """催办 now: one task (the row's button, ``only``) or the ticked ones (``tasks``)."""
-    only = _text(form, "only")
+    only = form_text(form, "only")
     chosen = [only] if only else [v for v in form.getlist("tasks") if isinstance(v, str)]
     try:
         task_ids = [int(v) for v in chosen]
     except ValueError:
         raise HTTPException(400, "所选任务无效") from None
-    outcome: dict[str, desk.UrgeOutcome] = {}
-
-    def run(web: WebState) -> None:
-        outcome["done"] = desk.urge_now(
-            task_ids, actor=user.actor, note=_text(form, "note"), now=web.clock.now(),
+    def run(web: WebState) -> Outcome:
+        done = desk.urge_now(
+            task_ids, actor=user.actor, note=form_text(form, "note"), now=web.clock.now(),
             zone=web.zone, session_factory=web.context.session_factory)
         web.wake_delivery()
+        return _urged(web, done)
 
-    back = _back(form, "/desk")
-    response = _do(request, back, run, "")
-    done = outcome.get("done")
-    if done is not None:
-        web = state_of(request)
-        parts = []
-        if done.urged:
-            names = [desk.task_caption(web.context.session_factory, i) for i in done.urged]
-            shown = "、".join(names[:3]) + (f"等 {len(names)} 项" if len(names) > 3 else "")
-            parts.append(f"已催办 {shown},办公时间内发给联络员,并记入督办记录。")
-        if done.skipped:
-            reasons = sorted({why for _i, why in done.skipped})
-            parts.append(f"{len(done.skipped)} 项未催办({'、'.join(reasons)})。")
-        messages = request.session.get("flash", [])
-        kind = "ok" if done.urged else "error"
-        request.session["flash"] = [*messages[:-1], [kind, "".join(parts)]]
-    return response
+    return run_action(request, back_to(form, "/desk"), run, "")
+
+
+def _urged(web: WebState, done: desk.UrgeOutcome) -> Outcome:
+    """What an urge did, in words: the tasks urged (the first three named), and
+    how many were left alone and why."""
+    parts = []
+    if done.urged:
+        names = [desk.task_caption(web.context.session_factory, i) for i in done.urged]
+        shown = "、".join(names[:3]) + (f"等 {len(names)} 项" if len(names) > 3 else "")
+        parts.append(f"已催办 {shown},办公时间内发给联络员,并记入督办记录。")
+    if done.skipped:
+        reasons = sorted({why for _i, why in done.skipped})
+        parts.append(f"{len(done.skipped)} 项未催办({'、'.join(reasons)})。")
+    return Outcome("".join(parts), "ok" if done.urged else "error")
 
 
 @router.get("/tasks/{task_id}")
@@ -180,36 +142,36 @@ def staff_attachment_view(
 @router.post("/desk/tasks/{task_id}/approve")
 def approve(request: Request, user: Coordinator, task_id: int, form: CheckedForm) -> Response:
     def run(web: WebState) -> None:
-        lifecycle.approve(task_id, actor=user.actor, note=_text(form, "note") or None,
+        lifecycle.approve(task_id, actor=user.actor, note=form_text(form, "note") or None,
                           now=web.clock.now(), session_factory=web.context.session_factory)
 
-    return _do(request, _back(form, f"/tasks/{task_id}"), run,
+    return run_action(request, back_to(form, f"/tasks/{task_id}"), run,
                f"已办结:{_caption(request, task_id)}。")
 
 
 @router.post("/desk/tasks/{task_id}/return")
 def return_task(request: Request, user: Coordinator, task_id: int, form: CheckedForm) -> Response:
     def run(web: WebState) -> None:
-        lifecycle.return_(task_id, actor=user.actor, reason=_text(form, "reason"),
+        lifecycle.return_(task_id, actor=user.actor, reason=form_text(form, "reason"),
                           now=web.clock.now(), session_factory=web.context.session_factory)
 
-    return _do(request, _back(form, f"/tasks/{task_id}"), run,
+    return run_action(request, back_to(form, f"/tasks/{task_id}"), run,
                f"已退回:{_caption(request, task_id)},退回理由已发给该单位。")
 
 
 @router.post("/desk/tasks/{task_id}/due")
 def change_due(request: Request, user: Coordinator, task_id: int, form: CheckedForm) -> Response:
-    new_due = parse_day(_text(form, "new_due"))
+    new_due = parse_day(form_text(form, "new_due"))
 
     def run(web: WebState) -> None:
         if new_due is None:
             raise DubanError("请填写新期限(YYYY-MM-DD)")
         lifecycle.change_due(task_id, actor=user.actor, new_due=new_due,
-                             reason=_text(form, "reason"), now=web.clock.now(),
+                             reason=form_text(form, "reason"), now=web.clock.now(),
                              calendar=web.context.calendar,
                              session_factory=web.context.session_factory)
 
-    return _do(request, f"/tasks/{task_id}", run, "期限已调整。")
+    return run_action(request, f"/tasks/{task_id}", run, "期限已调整。")
 
 
 @router.post("/desk/tasks/{task_id}/resend")
@@ -219,7 +181,7 @@ def resend(request: Request, user: Coordinator, task_id: int, form: CheckedForm)
                            session_factory=web.context.session_factory, zone=web.zone)
         web.wake_delivery()
 
-    return _do(request, f"/tasks/{task_id}", run,
+    return run_action(request, f"/tasks/{task_id}", run,
                "已重新排队发送交办通知(含新链接),办公时间内发出。")
 
 
@@ -232,104 +194,11 @@ def decide_extension(
     decide = extensions.approve_extension if decision == "approve" else extensions.refuse_extension
 
     def run(web: WebState) -> None:
-        decide(extension_id, actor=user.actor, note=_text(form, "note") or None,
+        decide(extension_id, actor=user.actor, note=form_text(form, "note") or None,
                now=web.clock.now(), session_factory=web.context.session_factory)
 
     label = "已同意延期申请" if decision == "approve" else "已不同意延期申请"
-    return _do(request, _back(form, "/desk"), run, f"{label}。")
-
-
-@router.get("/desk/deliveries")
-def deliveries(
-    request: Request,
-    user: Coordinator,
-    status: str | None = None,
-    department: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    measure: str | None = None,
-    level: str | None = None,
-    page: str | None = None,
-) -> Response:
-    """Every message sent or to be sent, 50 a page, newest first; filtered by
-    status, department, measure, level and day."""
-    web = state_of(request)
-    chosen = status if status in DELIVERY_STATUS_FILTERS else None
-    chosen_measure = int(measure) if measure and measure.isdigit() else None
-    chosen_level = int(level) if level in ("0", "1", "2", "3") else None
-    found = delivery_page(
-        web.context.session_factory,
-        zone=web.zone,
-        status=chosen,
-        department=department or None,
-        since=parse_day(since),
-        until=parse_day(until),
-        measure_id=chosen_measure,
-        level=chosen_level,
-        offset=page_offset(page_number(page)),
-    )
-    choices = filter_choices(web.context.session_factory)
-    return render(
-        request,
-        "desk/deliveries.html",
-        page=found,
-        departments=choices.departments,
-        statuses=list(DELIVERY_FILTER_LABELS.items()),
-        measures=choices.measures,
-        filters={"status": chosen or "", "department": department or "", "since": since or "",
-                 "until": until or "", "measure": chosen_measure,
-                 "level": "" if chosen_level is None else str(chosen_level)},
-    )
-
-
-@router.get("/desk/deliveries/{delivery_id}")
-def delivery_detail(request: Request, user: Coordinator, delivery_id: int) -> Response:
-    web = state_of(request)
-    detail = find_delivery(web.context.session_factory, delivery_id, zone=web.zone)
-    if detail is None:
-        raise HTTPException(404, "找不到这条发送记录")
-    return render(request, "desk/delivery.html", delivery=detail)
-
-
-@router.post("/desk/deliveries/{delivery_id}/retry")
-def retry(request: Request, user: Coordinator, delivery_id: int, form: CheckedForm) -> Response:
-    def run(web: WebState) -> None:
-        desk.retry_delivery(delivery_id, actor=user.actor, now=web.clock.now(),
-                            session_factory=web.context.session_factory)
-        web.wake_delivery()
-
-    return _do(request, _back(form, "/desk"), run, "这条消息将在办公时间内重新发送。")
-
-
-@router.post("/desk/deliveries/{delivery_id}/redirect")
-def redirect(
-    request: Request, user: Coordinator, delivery_id: int, form: CheckedForm
-) -> Response:
-    try:
-        contact_id = int(_text(form, "contact"))
-    except ValueError:
-        flash(request, "请选择改发给谁", "error")
-        return RedirectResponse(_back(form, "/desk"), 303)
-
-    def run(web: WebState) -> None:
-        desk.redirect_delivery(delivery_id, contact_id, actor=user.actor, now=web.clock.now(),
-                               session_factory=web.context.session_factory, zone=web.zone)
-        web.wake_delivery()
-
-    return _do(request, _back(form, "/desk"), run, "这条消息将改发给所选联系人(办公时间内发送)。")
-
-
-@router.post("/desk/channels/{channel_id}/replace")
-def replace_channel(
-    request: Request, user: Coordinator, channel_id: int, form: CheckedForm
-) -> Response:
-    def run(web: WebState) -> None:
-        desk.replace_channel(channel_id, _text(form, "url"), actor=user.actor,
-                             now=web.clock.now(), session_factory=web.context.session_factory)
-        web.wake_delivery()
-
-    return _do(request, _back(form, "/desk"), run,
-               "联系方式已更新,未发出的消息将改发新地址。请同时更新机构文件。")
+    return run_action(request, back_to(form, "/desk"), run, f"{label}。")
 
 
 @router.get("/desk/departments")
@@ -360,7 +229,7 @@ def revoke(request: Request, user: Coordinator, department_id: int, form: Checke
         revoke_links(department_id, actor=user.actor, now=web.clock.now(),
                      session_factory=web.context.session_factory)
 
-    return _do(request, "/desk/departments", run,
+    return run_action(request, "/desk/departments", run,
                "该单位此前发出的链接均已停用;之后的通知会带新链接。")
 
 
@@ -368,14 +237,13 @@ def revoke(request: Request, user: Coordinator, department_id: int, form: Checke
 def assign(request: Request, user: Coordinator, form: CheckedForm) -> Response:
     """Assign one measure (the same service the measure flow runs; idempotent)."""
     try:
-        number = int(_text(form, "measure"))
+        number = int(form_text(form, "measure"))
     except ValueError:
         flash(request, "请填写措施序号", "error")
         return RedirectResponse("/desk/plans", 303)
-    plan = _text(form, "plan") or None
-    outcome: dict[str, Any] = {}
+    plan = form_text(form, "plan") or None
 
-    def run(web: WebState) -> None:
+    def run(web: WebState) -> Outcome:
         refs = [r for r in measures_to_run(web.context.session_factory, plan=plan,
                                            measure=number) if r.assignable]
         refusal = late_refusal(web, refs, accepted=form.get("accept_past") == "1")
@@ -384,18 +252,13 @@ def assign(request: Request, user: Coordinator, form: CheckedForm) -> Response:
         result = assign_measure(web.context.session_factory, plan=plan, measure=number,
                                 now=web.clock.now(), calendar=web.context.calendar,
                                 policy=web.context.assignment_policy)
-        outcome["text"] = (f"措施{number}:新交办 {len(result.created)} 项,"
-                           f"已存在 {len(result.existing)} 项。")
+        text = f"措施{number}:新交办 {len(result.created)} 项,已存在 {len(result.existing)} 项。"
         if result.cancelled:
-            outcome["text"] += (f"撤销方案已不再包含的任务 {len(result.cancelled)} 项"
-                                "(已通知相关单位)。")
+            text += f"撤销方案已不再包含的任务 {len(result.cancelled)} 项(已通知相关单位)。"
         web.wake_delivery()
+        return Outcome(text)
 
-    response = _do(request, "/desk/plans", run, "")
-    messages = request.session.get("flash", [])
-    if "text" in outcome and messages:
-        request.session["flash"] = [*messages[:-1], ["ok", outcome["text"]]]
-    return response
+    return run_action(request, "/desk/plans", run, "")
 
 
 @router.get("/desk/audit")
