@@ -361,9 +361,11 @@ def time_page(client: httpx.Client, path: str, runs: int, budget: float) -> Timi
 def pages(token: str) -> list[tuple[str, str]]:
     return [
         ("dashboard", "/dashboard"),
+        ("a measure's page", "/dashboard/measures/1"),
         ("督办记录", "/dashboard/escalations"),
         ("scorecard", "/dashboard/scorecard"),
         ("/api/tasks", "/api/tasks"),
+        ("/api/tasks?light=red", "/api/tasks?light=red"),
         ("/api/measures", "/api/measures"),
         ("/api/escalations", "/api/escalations"),
         ("department page", f"/d/{token}"),

@@ -23,7 +23,7 @@ from duban.services.reports.summary_charts import ChartTasks, departments_svg, l
 from duban.services.tasks import lifecycle
 from duban.services.tasks.light_sql import light_rule
 from duban.services.tasks.lights import light_tasks
-from duban.services.tasks.queries import LOCAL_ZONE, list_tasks
+from duban.services.tasks.queries import LOCAL_ZONE, list_tasks, task_page
 from models import IndicatorReading, Task, TaskEvent
 from tests.db.conftest import HEALTH, at
 from tests.reports.conftest import COORDINATOR, History
@@ -207,3 +207,25 @@ def test_the_overview_counted_in_sql_is_the_ledgers(
             assert [m.id for m in only.measures] == sorted(
                 {r.measure_id for r in ledger.rows if r.department == name and not r.cancelled},
                 key=[m.id for m in overview.measures].index)
+
+
+def test_a_page_of_tasks_by_light_is_filtered_in_sql_as_the_list_is(
+    history: History, session_factory: sessionmaker[Session]
+) -> None:
+    _same_day_report(history, session_factory)
+    calendar = history.calendar
+    seen = set()
+    for day in (date(2015, 4, 20), date(2015, 12, 14), date(2015, 12, 18), date(2016, 1, 29)):
+        for light in Light:
+            listed = [v.id for v in list_tasks(session_factory, as_of=day, calendar=calendar,
+                                               light=light)]
+            page = task_page(session_factory, as_of=day, calendar=calendar, offset=0,
+                             limit=100, light=light)
+            assert ([v.id for v in page.entries], page.total) == (listed, len(listed))
+            seen.update([light] if listed else [])
+        overdue = task_page(session_factory, as_of=day, calendar=calendar, offset=1, limit=1,
+                            overdue=True)
+        listed = [v.id for v in list_tasks(session_factory, as_of=day, calendar=calendar,
+                                           overdue=True)]
+        assert ([v.id for v in overdue.entries], overdue.total) == (listed[1:2], len(listed))
+    assert len(seen) >= 4

@@ -56,6 +56,7 @@ from duban.services.accounts.links import watched_by
 from duban.services.paging import Page
 from duban.services.plans.catalog import find_plan
 from duban.services.serialize import jsonable
+from duban.services.tasks.light_sql import light_rule
 from duban.services.tasks.lights import light_tasks
 from models import (
     Department,
@@ -549,18 +550,25 @@ def task_page(
     """``limit`` tasks of :func:`list_tasks` (same filters and order) from
     ``offset``, and how many match in all.
 
-    Without ``light`` or ``overdue`` the database counts and pages, so only the
-    page's tasks are assessed; those two filters depend on the day's status,
-    so every task matching the other filters is assessed to find the page.
-    Raises as :func:`list_tasks`.
+    The database counts and pages, so only the page's tasks are assessed:
+    ``light`` and ``overdue`` (the day's red) filter on the light in SQL
+    (:mod:`duban.services.tasks.light_sql`); where SQL cannot tell it, every
+    task matching the other filters is assessed to find the page. Raises as
+    :func:`list_tasks`.
     """
-    if light is not None or overdue:
-        views = list_tasks(session_factory, as_of=as_of, calendar=calendar,
-                           department=department, measure=measure, plan=plan, light=light,
-                           overdue=overdue, zone=zone)
-        return Page(views[offset:offset + limit], len(views), offset, limit)
     with session_factory() as session:
         query = _task_query(session, department=department, measure=measure, plan=plan)
+        if light is not None or overdue:
+            rule = light_rule(session, as_of=as_of, calendar=calendar, zone=zone)
+            if rule is None:
+                views = list_tasks(session_factory, as_of=as_of, calendar=calendar,
+                                   department=department, measure=measure, plan=plan,
+                                   light=light, overdue=overdue, zone=zone)
+                return Page(views[offset:offset + limit], len(views), offset, limit)
+            if light is not None:
+                query = query.where(rule.light == light.value)
+            if overdue:
+                query = query.where(rule.light == Light.RED.value)
         total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
         views = _assess_all(session, query.offset(offset).limit(limit), as_of=as_of,
                             calendar=calendar, policy=StatusPolicy(), zone=zone)
