@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.domain.workdays import WorkCalendar
 from duban.services.calendar.data import build_work_calendar
 from duban.services.ladder.core import LEASE
-from duban.services.outbox import deliver as outbox
+from duban.services.outbox import sending
 from duban.services.outbox.contract import DeliveryContext
 from duban.services.outbox.deliver import dispatch
 from duban.services.outbox.route import route
@@ -345,7 +345,7 @@ def test_the_attempt_is_recorded_once_the_database_is_back(
     """A database restarting while a message went out: recording the attempt
     is tried again (for about 15 s) rather than leaving the message to be sent
     again when its claim runs out."""
-    monkeypatch.setattr(outbox, "RECORD_RETRY_PAUSES", (0.0, 0.0, 0.0))
+    monkeypatch.setattr(sending, "RECORD_RETRY_PAUSES", (0.0, 0.0, 0.0))
     tries: list[int] = []
 
     def record() -> Any:
@@ -354,7 +354,7 @@ def test_the_attempt_is_recorded_once_the_database_is_back(
             raise OperationalError("UPDATE deliveries", {}, Exception("server closed"))
         return "recorded"
 
-    assert outbox._recorded(record, 7) == "recorded" and len(tries) == 3
+    assert sending._recorded(record, 7) == "recorded" and len(tries) == 3
     tries.clear()
 
     def never() -> Any:
@@ -362,5 +362,5 @@ def test_the_attempt_is_recorded_once_the_database_is_back(
         raise OperationalError("UPDATE deliveries", {}, Exception("connection refused"))
 
     with pytest.raises(OperationalError):
-        outbox._recorded(never, 7)
+        sending._recorded(never, 7)
     assert len(tries) == 4

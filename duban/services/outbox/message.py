@@ -22,6 +22,7 @@ The render contract is in ``notifications/render.py``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -244,14 +245,11 @@ def item_context(
                 next_date = _day_text(
                     context.calendar.maybe_add_workdays(task.due, following.workdays)
                 )
-    others = session.execute(
-        select(Department.name, Task.role)
-        .join(Task, Task.department_id == Department.id)
-        .where(
-            Task.measure_id == task.measure_id, Task.deadline == task.deadline, Task.id != task.id
-        )
-        .order_by(Task.role, Department.name)
-    ).all()
+    others = [
+        (name, role)
+        for task_id, name, role in _siblings(session, task.measure_id, task.deadline)
+        if task_id != task.id
+    ]
     leads = [n for n, r in others if r == "lead"]
     if task.role == "lead":
         leads = sorted([department.name, *leads])
@@ -301,3 +299,54 @@ def _known(count: int | Unpublished) -> int | None:
     """A count of working days, or None (not printed) while it needs an unpublished year."""
     return None if isinstance(count, Unpublished) else count
 
+
+_SIBLINGS = "duban.message.siblings"  # session.info key: (measure, deadline) -> tasks
+_LOADED = "duban.message.sibling_measures"  # session.info key: measures read
+
+
+def _siblings(session: Session, measure_id: int, deadline: Any) -> list[tuple[int, str, str]]:
+    """(task id, department name, role) of the measure's tasks with ``deadline``,
+    by role and name; read once per session and measure (see :func:`preload`)."""
+    if measure_id not in session.info.get(_LOADED, ()):
+        _load_siblings(session, [measure_id])
+    return list(session.info[_SIBLINGS].get((measure_id, deadline), []))
+
+
+def _load_siblings(session: Session, measure_ids: Sequence[int]) -> None:
+    known: dict[tuple[int, Any], list[tuple[int, str, str]]] = session.info.setdefault(
+        _SIBLINGS, {}
+    )
+    loaded: set[int] = session.info.setdefault(_LOADED, set())
+    fresh = [m for m in measure_ids if m not in loaded]
+    if not fresh:
+        return
+    rows = session.execute(
+        select(Task.id, Task.measure_id, Task.deadline, Department.name, Task.role)
+        .join(Department, Task.department_id == Department.id)
+        .where(Task.measure_id.in_(fresh))
+        .order_by(Task.role, Department.name)
+    )
+    for task_id, measure_id, deadline, name, role in rows:
+        known.setdefault((measure_id, deadline), []).append((task_id, name, role))
+    loaded.update(fresh)
+
+
+def preload(session: Session, deliveries: Sequence[Delivery]) -> list[object]:
+    """Read what composing ``deliveries`` needs with a few queries, into the
+    session (their notices, tasks, measures, departments; each measure's tasks
+    for the "other departments" lines). Returns the objects read: the caller
+    holds them so the session's identity map keeps them for its ``get`` calls."""
+    notice_ids = [item.notice_id for delivery in deliveries for item in delivery.items]
+    if not notice_ids:
+        return []
+    notices = list(session.scalars(select(Notice).where(Notice.id.in_(notice_ids))))
+    tasks = list(session.scalars(select(Task).where(Task.id.in_({n.task_id for n in notices}))))
+    measures = list(
+        session.scalars(select(Measure).where(Measure.id.in_({t.measure_id for t in tasks})))
+    )
+    wanted = {t.department_id for t in tasks} | {
+        d.contact.department_id for d in deliveries if d.contact.department_id is not None
+    }
+    departments = list(session.scalars(select(Department).where(Department.id.in_(wanted))))
+    _load_siblings(session, sorted({t.measure_id for t in tasks}))
+    return [*notices, *tasks, *measures, *departments]

@@ -15,11 +15,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.db import insert_for
 from duban.domain.escalation import StepKey, stale_reason
+from duban.domain.outbox import DeliveryStatus, NoticeStatus
 from duban.services.ladder.core import policy_for, timeline_of
 from duban.services.outbox.contract import FIRST_NOTICE_BATCH, DeliveryContext
 from duban.services.outbox.route import open_delivery
@@ -28,21 +29,16 @@ from models import Delivery, DeliveryItem, Notice, Task
 LOG = logging.getLogger(__name__)
 
 
-def set_superseded(
-    session_factory: sessionmaker[Session], delivery_id: int, attempts: int, now: datetime
-) -> str:
-    """Close a claimed delivery that has nothing left to send."""
-    with session_factory.begin() as session:
-        delivery = session.get(Delivery, delivery_id, with_for_update={"key_share": True})
-        assert delivery is not None
-        if delivery.attempts != attempts:
-            return "claimed_elsewhere"
-        if delivery.items:
-            # Joined meanwhile (should not happen: routing skips claimed deliveries).
-            delivery.status, delivery.next_attempt_at = "failed", now
-            return "failed"
-        delivery.status = "superseded"
-        return "superseded"
+def set_superseded(session: Session, delivery: Delivery, attempts: int, now: datetime) -> str:
+    """Close a claimed delivery (locked by the caller) that has nothing left to send."""
+    if delivery.attempts != attempts:
+        return "claimed_elsewhere"
+    if delivery.items:
+        # Joined meanwhile (should not happen: routing skips claimed deliveries).
+        delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, now
+        return "failed"
+    delivery.status = DeliveryStatus.SUPERSEDED
+    return "superseded"
 
 
 def drop_stale(
@@ -191,21 +187,25 @@ def move_unrendered(
 
 
 def mark_notices_sent(session: Session, notice_ids: list[int]) -> None:
-    """A notice is sent once every delivery carrying it is sent."""
-    for notice_id in notice_ids:
-        unsent = session.scalar(
-            select(func.count())
-            .select_from(DeliveryItem)
-            .join(Delivery, Delivery.id == DeliveryItem.delivery_id)
-            .where(DeliveryItem.notice_id == notice_id, Delivery.status != "sent")
-        )
-        if not unsent:
-            session.execute(
-                update(Notice)
-                .where(Notice.id == notice_id, Notice.status == "pending")
-                .values(status="sent")
-                .execution_options(synchronize_session=False)
+    """A notice is sent once every delivery carrying it is sent (one UPDATE
+    per 500 notices)."""
+    unsent = exists().where(
+        DeliveryItem.notice_id == Notice.id,
+        Delivery.id == DeliveryItem.delivery_id,
+        Delivery.status != DeliveryStatus.SENT,
+    )
+    ids = sorted(set(notice_ids))
+    for start in range(0, len(ids), 500):
+        session.execute(
+            update(Notice)
+            .where(
+                Notice.id.in_(ids[start : start + 500]),
+                Notice.status == NoticeStatus.PENDING,
+                ~unsent,
             )
+            .values(status=NoticeStatus.SENT)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def mark_notices_failed(
