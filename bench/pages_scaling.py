@@ -52,7 +52,8 @@ from duban.domain.escalation import DEFAULT_POLICY
 from duban.domain.lifecycle import Action
 from duban.services.accounts.links import LinkSigner, department_token
 from duban.services.ladder.policy import store_policy
-from duban.services.plans.assignment import SYSTEM_ACTOR, assign_step_key
+from duban.services.plans.assignment import assign_step_key
+from duban.services.task_events import SYSTEM_ACTOR
 from duban.web import create_app
 from models import (
     Contact,

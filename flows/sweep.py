@@ -17,7 +17,7 @@ from duban.config import get_settings
 from duban.services.ladder.core import OrgClock
 from duban.services.ladder.round_lock import round_lock
 from duban.services.ladder.sweep import SweepReport, advance
-from duban.services.plans.assignment import MeasureRef
+from duban.services.plans.to_assign import MeasureRef
 from duban.services.rounds.daily import run_round
 from duban.services.rounds.fanout import SweepRound, sweep_by_measure
 from duban.wiring import AppContext, open_context

@@ -14,8 +14,8 @@ from duban.config import apply_prefect_defaults
 from duban.domain.assignment import LateTask
 from duban.domain.errors import DubanError
 from duban.domain.labels import TASK_ROLE_LABELS
-from duban.services.plans.assignment import (
-    AssignResult,
+from duban.services.plans.assignment import AssignResult
+from duban.services.plans.to_assign import (
     MeasureRef,
     late_tasks,
     measures_to_run,

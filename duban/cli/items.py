@@ -13,8 +13,8 @@ from duban.cli.options import as_of_option, command_env
 from duban.cli.table import render_table, truncate
 from duban.domain.errors import DubanError
 from duban.domain.items import SOURCE_LABELS, ItemInput, check_item, item_source_text
-from duban.services.plans.assignment import measures_to_run, planned_tasks
 from duban.services.plans.items import add_item, known_names, list_items
+from duban.services.plans.to_assign import measures_to_run, planned_tasks
 from duban.services.serialize import jsonable
 from duban.wiring import open_context
 

@@ -28,9 +28,9 @@ from duban.services.plans.catalog import (
     show_plan,
     summaries_to_json,
 )
+from duban.services.plans.fates import fate_lines
 from duban.services.plans.import_report import FieldChange, ImportReport, ImportStatus
 from duban.services.plans.importer import import_plan
-from duban.services.plans.withdrawal import fate_lines
 
 DRAFT_SUFFIXES = (".yaml", ".yml")
 

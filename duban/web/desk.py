@@ -21,7 +21,8 @@ from duban.services import desk
 from duban.services.accounts.link_access import issue_department_link
 from duban.services.accounts.links import revoke_links
 from duban.services.desk.queue import SECTION_LABELS, work_queue
-from duban.services.plans.assignment import assign_measure, measures_to_run
+from duban.services.plans.assignment import assign_measure
+from duban.services.plans.to_assign import measures_to_run
 from duban.services.reports.choices import departments_with_tasks
 from duban.services.reports.issued_documents import list_documents
 from duban.services.tasks import extensions, lifecycle

@@ -40,14 +40,16 @@ from duban.domain.draft_edits import (
 from duban.domain.errors import DubanError
 from duban.domain.plan_draft import PlanDraft
 from duban.services.accounts.directory import stored_directory
-from duban.services.plans.assignment import MeasureRef, assign_measure, late_tasks, measures_to_run
+from duban.services.plans.assignment import assign_measure
 from duban.services.plans.catalog import stored_plans
 from duban.services.plans.documents import MAX_DOCUMENT_BYTES, format_of, read_plan_document
 from duban.services.plans.draft_io import dump_draft, load_draft
+from duban.services.plans.fates import fate_lines
 from duban.services.plans.files import parse_plan_document
 from duban.services.plans.import_report import ImportStatus
 from duban.services.plans.importer import import_plan
-from duban.services.plans.withdrawal import Cancelled, fate_lines
+from duban.services.plans.to_assign import MeasureRef, late_tasks, measures_to_run
+from duban.services.plans.withdrawal import Cancelled
 from duban.web.auth import CheckedForm, Coordinator
 from duban.web.limits import accepts_uploads
 from duban.web.review_view import (

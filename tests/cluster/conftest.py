@@ -91,7 +91,8 @@ def assign_in_process(url: str, data_dir: Path, *, skip: frozenset[int] = frozen
     """Assign every assignable measure but ``skip`` as of ASSIGN_AT with the
     measure service itself (the measure flow's body), in this process."""
     from duban.config import Settings
-    from duban.services.plans.assignment import assign_measure, measures_to_run
+    from duban.services.plans.assignment import assign_measure
+    from duban.services.plans.to_assign import measures_to_run
     from duban.timeutil import parse_as_of
     from duban.wiring import AppContext
     from tests.cluster.harness import SECRET_KEY

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.domain.assignment import AssignmentPolicy
 from duban.domain.workdays import WorkCalendar
 from duban.services.calendar.data import build_work_calendar
-from duban.services.plans.assignment import assign_measure, measures_to_run
+from duban.services.plans.assignment import assign_measure
 from duban.services.plans.files import parse_plan_file
 from duban.services.plans.importer import import_plan
+from duban.services.plans.to_assign import measures_to_run
 from models import Department, Notice, Task, TaskEvent
 from tests.paths import REFERENCE_PLAN
 

@@ -23,8 +23,9 @@ from duban.services.accounts.directory import directory_from_db
 from duban.services.calendar.data import package_notices, read_notice_file
 from duban.services.ladder.outlook import next_steps
 from duban.services.outbox.message import compose
-from duban.services.plans.assignment import assign_measure, measures_to_run
+from duban.services.plans.assignment import assign_measure
 from duban.services.plans.importer import import_plan
+from duban.services.plans.to_assign import measures_to_run
 from duban.services.reports.ics import department_ics
 from duban.services.reports.ledger import build_ledger
 from duban.services.rounds.daily import RoundTools, replay

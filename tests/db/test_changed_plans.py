@@ -26,8 +26,9 @@ from duban.services.ladder.core import OrgClock
 from duban.services.outbox.contract import DeliveryContext
 from duban.services.outbox.route import route
 from duban.services.plans.assignment import AssignResult, assign_measure
+from duban.services.plans.fates import fate_lines
 from duban.services.plans.importer import import_plan
-from duban.services.plans.withdrawal import cancelled_since, fate_lines
+from duban.services.plans.withdrawal import cancelled_since
 from duban.services.reports.ics import department_ics
 from duban.services.reports.ledger import build_ledger
 from duban.services.reports.scorecard import build_scorecard

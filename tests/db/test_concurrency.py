@@ -31,9 +31,10 @@ from duban.services.calendar.data import build_work_calendar
 from duban.services.ladder import batch, sweep
 from duban.services.outbox.deliver import DispatchReport, dispatch
 from duban.services.outbox.route import route
-from duban.services.plans.assignment import assign_measure, planned_tasks
+from duban.services.plans.assignment import assign_measure
 from duban.services.plans.files import parse_plan_file
 from duban.services.plans.importer import import_plan
+from duban.services.plans.to_assign import planned_tasks
 from duban.services.rounds.daily import RoundTools, run_round
 from models import ContactChannel, Delivery, DeliveryItem, Department, Notice, Task, TaskEvent
 from tests.db.conftest import HEALTH, World, at

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.domain.plan_parser import parse_plan
 from duban.services.accounts.directory import directory_from_db
 from duban.services.calendar.data import build_work_calendar
-from duban.services.plans.assignment import assign_measure, late_tasks
+from duban.services.plans.assignment import assign_measure
 from duban.services.plans.importer import import_plan
+from duban.services.plans.to_assign import late_tasks
 from duban.services.rounds.daily import replay
 from models import Notice, Task, TaskEvent
 from tests.conftest import CliRunner

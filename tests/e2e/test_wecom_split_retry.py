@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.services.plans.assignment import assign_measure, measures_to_run
+from duban.services.plans.assignment import assign_measure
+from duban.services.plans.to_assign import measures_to_run
 from duban.services.rounds.daily import replay, run_round
 from models import ContactChannel, Delivery, Plan
 from tests.e2e.test_reminder_delivery import GOOD_KEY, world  # noqa: F401  (fixture)

@@ -39,9 +39,10 @@ from duban.services.accounts.directory import load_directory_file, sync_director
 from duban.services.calendar.data import build_work_calendar
 from duban.services.ladder.core import OrgClock
 from duban.services.outbox.contract import DeliveryContext
-from duban.services.plans.assignment import assign_measure, measures_to_run
+from duban.services.plans.assignment import assign_measure
 from duban.services.plans.files import parse_plan_file
 from duban.services.plans.importer import import_plan
+from duban.services.plans.to_assign import measures_to_run
 from duban.services.reports.ledger import Ledger, build_ledger
 from duban.services.reports.ledger_files import LEDGER_COLUMNS, LIGHT_FILLS, write_ledger_xlsx
 from duban.services.reports.scorecard import scorecard_from_ledger

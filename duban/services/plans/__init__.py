@@ -1,3 +1,5 @@
-"""Plans: read plan documents, review drafts, import and change stored plans, and turn
-each measure into department tasks (交办). Owns plans, measures, responsibilities, targets,
-single 督办件 and the withdrawal of tasks a changed plan no longer yields."""
+"""Plans: read plan documents (documents, files, draft_io), review drafts, import a
+reviewed draft (importer with validation, plan_diff, apply, import_report), stored plans
+(catalog) and single 督办件 (items), and turn each measure into department tasks (交办:
+to_assign reads, assignment writes), with the fates (fates) and withdrawal of tasks a
+changed plan no longer yields."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from duban.services.plans.withdrawal import MeasureFates
+from duban.services.plans.fates import MeasureFates
 from duban.services.serialize import jsonable
 
 

@@ -38,10 +38,10 @@ from duban.domain.plan_draft import (
 from duban.domain.plan_keys import key_variants
 from duban.services.accounts.directory import directory_from_db
 from duban.services.plans.apply import Resolution, apply_draft
+from duban.services.plans.fates import MeasureFates, task_fates
 from duban.services.plans.import_report import ImportReport, ImportStatus
 from duban.services.plans.plan_diff import diff_plan
 from duban.services.plans.validation import plan_key, validate_draft
-from duban.services.plans.withdrawal import MeasureFates, task_fates
 from models import (
     AuditEntry,
     Department,

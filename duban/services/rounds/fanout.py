@@ -17,7 +17,7 @@ from duban.domain.assignment import AssignmentPolicy
 from duban.domain.workdays import WorkCalendar
 from duban.services.calendar.changes import sync_calendar
 from duban.services.ladder.sweep import SweepReport, measures_with_due_work, release_waiting
-from duban.services.plans.assignment import MeasureRef, measure_refs
+from duban.services.plans.to_assign import MeasureRef, measure_refs
 from duban.services.rounds.daily import RoundReport
 
 
