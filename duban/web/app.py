@@ -13,7 +13,7 @@ scripts and styles, and keep everything but the stylesheet out of caches.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 
 from fastapi import FastAPI, Request
@@ -88,6 +88,36 @@ def create_app(
     runner = Scheduler(context, clock.now) if scheduler else None
     if runner is not None:
         web.wake_delivery = runner.wake
+    app = FastAPI(
+        title="督办 duban",
+        description="工作方案督查督办:任务、措施、督办记录、发送记录(只读 JSON)。",
+        version="1",
+        # Swagger UI would load its scripts from a CDN: not on a government intranet,
+        # and not under our CSP. The description itself is served.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=_lifespan(runner),
+    )
+    app.state.web = web
+    app.state.scheduler = runner
+    _install_middleware(app, settings)
+    _install_error_pages(app)
+    app.mount(
+        "/static", StaticFiles(directory=settings.templates_dir / "web" / "static"), "static"
+    )
+    for module in ROUTERS:
+        app.include_router(module.router)  # as they are: no prefix added
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _lifespan(runner: Scheduler | None) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The app's lifespan: the scheduler (if any) runs while the app does."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -99,19 +129,12 @@ def create_app(
             if runner is not None:
                 runner.stop()
 
-    app = FastAPI(
-        title="督办 duban",
-        description="工作方案督查督办:任务、措施、督办记录、发送记录(只读 JSON)。",
-        version="1",
-        # Swagger UI would load its scripts from a CDN: not on a government intranet,
-        # and not under our CSP. The description itself is served.
-        docs_url=None,
-        redoc_url=None,
-        openapi_url="/api/openapi.json",
-        lifespan=lifespan,
-    )
-    app.state.web = web
-    app.state.scheduler = runner
+    return lifespan
+
+
+def _install_middleware(app: FastAPI, settings: Settings) -> None:
+    """Sessions, then (outside them) the request limits, then (outermost) the
+    security and cache headers on every response."""
     app.add_middleware(
         SessionMiddleware,
         secret_key=signing_key(settings),
@@ -143,19 +166,6 @@ def create_app(
         if not request.url.path.startswith("/static/"):
             response.headers["Cache-Control"] = NO_STORE
         return response
-
-    _install_error_pages(app)
-    app.mount(
-        "/static", StaticFiles(directory=settings.templates_dir / "web" / "static"), "static"
-    )
-    for module in ROUTERS:
-        app.include_router(module.router)  # as they are: no prefix added
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    return app
 
 
 def _wants_json(request: Request) -> bool:

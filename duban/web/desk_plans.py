@@ -46,7 +46,7 @@ from duban.services.plans.documents import MAX_DOCUMENT_BYTES, format_of, read_p
 from duban.services.plans.draft_io import dump_draft, load_draft
 from duban.services.plans.fates import fate_lines
 from duban.services.plans.files import parse_plan_document
-from duban.services.plans.import_report import ImportStatus
+from duban.services.plans.import_report import ImportReport, ImportStatus
 from duban.services.plans.importer import import_plan
 from duban.services.plans.to_assign import MeasureRef, late_tasks, measures_to_run
 from duban.services.plans.withdrawal import Cancelled
@@ -278,17 +278,7 @@ def save_or_import(
     except DubanError as err:
         flash(request, f"修改已保存,但未能导入:{err}", "error")
         return RedirectResponse(back, 303)
-    summary = (f"“{report.title}”:{report.measure_count} 项措施、{report.responsibility_count} "
-               f"个责任单位、{report.target_count} 个目标")
-    if report.created_departments:
-        summary += ";新建单位 " + "、".join(report.created_departments)
-    if report.created_aliases:
-        summary += ";新增别名 " + "、".join(report.created_aliases)
-    if report.task_fates:
-        # What the next 交办 will do to the tasks already assigned.
-        summary += ";交办后对已交办任务的影响:" + ";".join(
-            line.strip() for line in fate_lines(report.task_fates)
-        )
+    summary = _import_summary(report)
     if do != "import":
         flash(request, "检查通过(未写入):" + summary + f";{STATUS_LABELS[report.status]}")
         return RedirectResponse(back, 303)
@@ -297,6 +287,22 @@ def save_or_import(
     text_path.with_suffix(".where.json").unlink(missing_ok=True)
     flash(request, f"已导入{summary};{STATUS_LABELS[report.status]}。可在下方交办。")
     return RedirectResponse("/desk/plans#assign", 303)
+
+
+def _import_summary(report: ImportReport) -> str:
+    """The import (or its check) in one line: counts, the directory's
+    additions, and what the next 交办 will do to the tasks already assigned."""
+    summary = (f"“{report.title}”:{report.measure_count} 项措施、{report.responsibility_count} "
+               f"个责任单位、{report.target_count} 个目标")
+    if report.created_departments:
+        summary += ";新建单位 " + "、".join(report.created_departments)
+    if report.created_aliases:
+        summary += ";新增别名 " + "、".join(report.created_aliases)
+    if report.task_fates:
+        summary += ";交办后对已交办任务的影响:" + ";".join(
+            line.strip() for line in fate_lines(report.task_fates)
+        )
+    return summary
 
 
 def late_refusal(web: WebState, refs: list[MeasureRef], *, accepted: bool) -> str | None:

@@ -88,52 +88,56 @@ def read_form(form: FormData, draft: PlanDraft) -> SubmittedForm:
         n = measure.number
         if f"m{n}" not in form:
             continue
-        targets = []
-        for row in sorted(set(rows.get(n, []))):
-            prefix = f"m{n}-t{row}-"
-            origin = _text(form, prefix + "origin")
-            targets.append(
-                TargetEdit(
-                    text=_text(form, prefix + "text"),
-                    due=_text(form, prefix + "due"),
-                    indicator=_text(form, prefix + "indicator"),
-                    comparator=_text(form, prefix + "comparator"),
-                    value=_text(form, prefix + "value"),
-                    unit=_text(form, prefix + "unit"),
-                    ongoing=_text(form, prefix + "ongoing") == "on",
-                    origin=int(origin) if origin.isdigit() else None,
-                    remove=_text(form, prefix + "remove") == "on",
-                )
-            )
         submitted.edits.append(
             MeasureEdit(
                 number=n,
                 lead=[v for v in form.getlist(f"m{n}-lead") if isinstance(v, str)],
                 supporting=[v for v in form.getlist(f"m{n}-supporting") if isinstance(v, str)],
-                targets=targets,
+                targets=[
+                    _target_edit(form, f"m{n}-t{row}-") for row in sorted(set(rows.get(n, [])))
+                ],
                 leaders=[_text(form, f"m{n}-leaders")] if f"m{n}-leaders" in form else None,
             )
         )
     index = 0
     while f"u{index}-name" in form:
-        prefix = f"u{index}-"
-        submitted.choices.append(
-            NameChoice(
-                index=index,
-                name=_text(form, prefix + "name"),
-                measures=[],
-                suggestions=[],
-                action=_text(form, prefix + "do"),
-                department=_text(form, prefix + "department").strip(),
-                kind=_text(form, prefix + "kind") or "department",
-            )
-        )
+        submitted.choices.append(_name_choice(form, index))
         index += 1
     submitted.undo = [v for v in form.getlist("undo") if isinstance(v, str)]
     submitted.create_rest = _text(form, "create_rest") == "on"
     submitted.rest_kind = _text(form, "rest_kind") or "department"
     submitted.reviewed = [v for v in form.getlist("ack") if isinstance(v, str)]
     return submitted
+
+
+def _target_edit(form: FormData, prefix: str) -> TargetEdit:
+    """One target row of the form (fields named ``m{measure}-t{row}-…``)."""
+    origin = _text(form, prefix + "origin")
+    return TargetEdit(
+        text=_text(form, prefix + "text"),
+        due=_text(form, prefix + "due"),
+        indicator=_text(form, prefix + "indicator"),
+        comparator=_text(form, prefix + "comparator"),
+        value=_text(form, prefix + "value"),
+        unit=_text(form, prefix + "unit"),
+        ongoing=_text(form, prefix + "ongoing") == "on",
+        origin=int(origin) if origin.isdigit() else None,
+        remove=_text(form, prefix + "remove") == "on",
+    )
+
+
+def _name_choice(form: FormData, index: int) -> NameChoice:
+    """The decision on the ``index``-th name the directory does not know (``u{index}-…``)."""
+    prefix = f"u{index}-"
+    return NameChoice(
+        index=index,
+        name=_text(form, prefix + "name"),
+        measures=[],
+        suggestions=[],
+        action=_text(form, prefix + "do"),
+        department=_text(form, prefix + "department").strip(),
+        kind=_text(form, prefix + "kind") or "department",
+    )
 
 
 def resolution_of(action: str) -> Resolution | None:

@@ -139,6 +139,16 @@ def load_trajectories(
             .order_by(Task.deadline, Task.role, Task.id)
         )
     )
+    panels = _panels(tasks, targets, _readings(session, tasks, as_of), as_of)
+    if not panels:
+        raise DubanError(f"措施{measure}“{row.title}”没有已交办的量化指标,无法绘制指标进度图")
+    return row.title, panels
+
+
+def _readings(
+    session: Session, tasks: list[Task], as_of: date
+) -> dict[tuple[int, int], list[Reading]]:
+    """The plottable readings of ``tasks`` up to ``as_of``, by (task, target), oldest first."""
     readings: dict[tuple[int, int], list[Reading]] = defaultdict(list)
     for reading in session.scalars(
         select(IndicatorReading)
@@ -152,6 +162,16 @@ def load_trajectories(
             readings[(reading.task_id, reading.target_id)].append(
                 Reading(reading.reported_on, reading.value)
             )
+    return readings
+
+
+def _panels(
+    tasks: list[Task],
+    targets: list[Target],
+    readings: dict[tuple[int, int], list[Reading]],
+    as_of: date,
+) -> list[IndicatorPanel]:
+    """One panel per numeric target, a series per task it applies to."""
     panels: dict[int, IndicatorPanel] = {}
     for task in tasks:
         for target in numeric_targets(task, targets):
@@ -176,9 +196,7 @@ def load_trajectories(
             )
             series.behind = _behind(series, panel, as_of)
             panel.series.append(series)
-    if not panels:
-        raise DubanError(f"措施{measure}“{row.title}”没有已交办的量化指标,无法绘制指标进度图")
-    return row.title, list(panels.values())
+    return list(panels.values())
 
 
 def _behind(series: Series, panel: IndicatorPanel, as_of: date) -> bool:
@@ -251,9 +269,11 @@ def _month_ticks(start: date, end: date, most: int = 8) -> list[date]:
     return ticks
 
 
-def _panel_view(
-    panel: IndicatorPanel, top: float, as_of: date, layout: Layout = WIDE
-) -> dict[str, object]:
+def _panel_scale(
+    panel: IndicatorPanel, top: float, as_of: date, layout: Layout
+) -> tuple[Scale, list[float]]:
+    """The panel's scale (its days, and its values with a tenth's margin) and
+    the value ticks it ends on."""
     starts = [s.assigned_on for s in panel.series] + [
         r.on for s in panel.series for r in s.readings
     ]
@@ -274,39 +294,53 @@ def _panel_view(
         top=top + MARGIN_TOP,
         bottom=top + layout.plot_height - MARGIN_BOTTOM,
     )
+    return scale, ticks
+
+
+def _line_view(
+    series: Series, panel: IndicatorPanel, scale: Scale, colour: str, legend: tuple[float, float]
+) -> dict[str, object]:
+    """One series: its readings as points, its straight line from the baseline
+    to the target at the due date (when it has a baseline), its legend entry."""
+    base = series.baseline
+    path = None
+    if base is not None:
+        indicator = Indicator(panel.comparator, _clamp(panel.value))
+        at_due = expected_value(indicator, base, series.due, series.due)
+        path = {
+            "x1": scale.x(base.on),
+            "y1": scale.y(base.value),
+            "x2": scale.x(series.due),
+            "y2": scale.y(at_due),
+        }
+    return {
+        "colour": colour,
+        "label": f"{series.department}({series.role_label})",
+        "behind": series.behind,
+        "lx": legend[0],
+        "ly": legend[1],
+        "points": [
+            {"x": scale.x(r.on), "y": scale.y(r.value), "on": r.on, "value": r.value}
+            for r in series.readings
+        ],
+        "path": path,
+        "empty": not series.readings,
+    }
+
+
+def _panel_view(
+    panel: IndicatorPanel, top: float, as_of: date, layout: Layout = WIDE
+) -> dict[str, object]:
+    scale, ticks = _panel_scale(panel, top, as_of, layout)
     if layout.legend_below:
         legend_x, legend_top = float(layout.margin_left), scale.bottom + 34
     else:
         legend_x, legend_top = float(layout.width - layout.margin_right + 16), scale.top + 8
-    lines = []
-    for index, series in enumerate(panel.series):
-        colour = PALETTE[index % len(PALETTE)]
-        base = series.baseline
-        path = None
-        if base is not None:
-            indicator = Indicator(panel.comparator, _clamp(panel.value))
-            at_due = expected_value(indicator, base, series.due, series.due)
-            path = {
-                "x1": scale.x(base.on),
-                "y1": scale.y(base.value),
-                "x2": scale.x(series.due),
-                "y2": scale.y(at_due),
-            }
-        lines.append(
-            {
-                "colour": colour,
-                "label": f"{series.department}({series.role_label})",
-                "behind": series.behind,
-                "lx": legend_x,
-                "ly": legend_top + index * layout.legend_step,
-                "points": [
-                    {"x": scale.x(r.on), "y": scale.y(r.value), "on": r.on, "value": r.value}
-                    for r in series.readings
-                ],
-                "path": path,
-                "empty": not series.readings,
-            }
-        )
+    lines = [
+        _line_view(series, panel, scale, PALETTE[index % len(PALETTE)],
+                   (legend_x, legend_top + index * layout.legend_step))
+        for index, series in enumerate(panel.series)
+    ]
     sign = COMPARATOR_SIGNS.get(panel.comparator, "")
     return {
         "top": top,
@@ -320,11 +354,11 @@ def _panel_view(
         "plot_bottom": scale.bottom,
         "target_y": scale.y(_clamp(panel.value)),
         "target_label": f"目标 {_fmt(panel.value)}{panel.unit}",
-        "as_of_x": scale.x(as_of) if start <= as_of <= end else None,
+        "as_of_x": scale.x(as_of) if scale.start <= as_of <= scale.end else None,
         "y_ticks": [{"y": scale.y(t), "label": _fmt(t)} for t in ticks],
         "x_ticks": [
             {"x": scale.x(d), "label": f"{d.year}-{d.month:02d}"}
-            for d in _month_ticks(start, end, 4 if layout.legend_below else 8)
+            for d in _month_ticks(scale.start, scale.end, 4 if layout.legend_below else 8)
         ],
         "lines": lines,
         "legend_x": legend_x,
