@@ -45,7 +45,8 @@ class Settings(BaseSettings):
     # Opt-in: count Monday-Friday as working days in years no notice covers
     # (otherwise such a date is an error that names the missing year).
     calendar_weekend_fallback: bool = False
-    timezone: str = "Asia/Shanghai"
+    # No time zone here: the organisation file's ``timezone`` (stored by
+    # `duban org load`) is the one zone source (duban.timeutil).
     # A measure with no dated target is due at the plan's horizon; when the plan
     # names no horizon this fallback (the 13th five-year plan's end) is used.
     default_horizon: date = date(2020, 12, 31)

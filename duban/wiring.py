@@ -4,10 +4,11 @@ the one session factory, the working-day calendar and the policies."""
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, time
 from functools import cached_property
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,9 +22,9 @@ from duban.ops.faults import FaultHooks, fault_hooks
 from duban.services.accounts.links import LinkSigner
 from duban.services.accounts.org import org_settings
 from duban.services.calendar.data import calendar_signature, load_work_calendar
-from duban.services.ladder.core import OrgClock
 from duban.services.outbox.contract import DeliveryContext, MessageSender
 from duban.services.rounds.daily import RoundTools
+from duban.timeutil import Clock, system_now
 from notifications.render import RenderedMessage, render
 from notifications.send import Sender
 
@@ -39,8 +40,13 @@ class AppContext:
         """Raises SchemaNotReadyError (with the command to run) if the schema is missing."""
         return open_session_factory(self.settings)
 
-    # How often a long-running process (duban serve) looks for new calendar files.
+    # How often a long-running process (duban serve) looks for new calendar
+    # files and reads the organisation's zone and office hours again.
     calendar_recheck_seconds: float = 5.0
+    # The clock's reading of the current time (tests and `serve --as-of` set their own).
+    read_clock: Callable[[], datetime] = field(default=system_now, repr=False)
+    _org_time: tuple[ZoneInfo, time] | None = field(default=None, init=False, repr=False)
+    _org_time_checked: float = field(default=0.0, init=False, repr=False)
     _calendar: WorkCalendar | None = field(default=None, init=False, repr=False)
     _calendar_signature: tuple[tuple[str, int, int], ...] = field(
         default=(), init=False, repr=False
@@ -53,7 +59,7 @@ class AppContext:
         directories changed (``duban calendar import`` while ``duban serve``
         runs). A broken new file keeps the calendar in use, logged; at the
         first read it raises CalendarError naming the file."""
-        moment = time.monotonic()
+        moment = monotonic()
         if self._calendar is not None and moment - self._calendar_checked < (
             self.calendar_recheck_seconds
         ):
@@ -86,11 +92,24 @@ class AppContext:
         the ``DUBAN_FAULT_*`` settings ask for one)."""
         return fault_hooks(self.settings)
 
-    def clock(self) -> OrgClock:
-        """Time zone and office start from the org settings."""
-        with self.session_factory() as session:
-            org = org_settings(session)
-        return OrgClock(zone=ZoneInfo(org.timezone), office_start=org.office_hours.start)
+    def clock(self) -> Clock:
+        """The one clock: the organisation's zone and office start (the org
+        settings, the one zone source; read again after
+        ``calendar_recheck_seconds``) and ``read_clock`` for the time."""
+        moment = monotonic()
+        if self._org_time is None or moment - self._org_time_checked >= (
+            self.calendar_recheck_seconds
+        ):
+            with self.session_factory() as session:
+                org = org_settings(session)
+            self._org_time = (ZoneInfo(org.timezone), org.office_hours.start)
+            self._org_time_checked = moment
+        zone, office_start = self._org_time
+        return Clock(zone=zone, office_start=office_start, read=self.read_clock)
+
+    def now(self) -> datetime:
+        """The current business time (aware, UTC)."""
+        return self.clock().now()
 
     def round_tools(self, *, sender: MessageSender, worker: str = "local") -> RoundTools:
         """Calendar, office hours and zone from the org settings, the templates,
@@ -122,7 +141,7 @@ class AppContext:
 
     def sender(self) -> Sender:
         """The real sender (Apprise); close it when done."""
-        return Sender(wecom_api_base=self.settings.wecom_api_base, timezone=self.settings.timezone)
+        return Sender(wecom_api_base=self.settings.wecom_api_base, timezone=str(self.clock().zone))
 
 
 def open_context(settings: Settings | None = None) -> AppContext:

@@ -35,14 +35,16 @@ def measure_flow(
     and queue their 交办通知 (rerunning is safe)."""
     logger = get_run_logger()
     context = open_context(get_settings())
+    clock = context.clock()
     result = assign_measure(
         context.session_factory,
         plan=plan,
         measure=measure,
-        now=context.clock().resolve(as_of),
+        now=clock.resolve(as_of),
         calendar=context.calendar,
         policy=context.assignment_policy,
         on_task_created=context.faults.task_created,
+        zone=clock.zone,
     )
     logger.info(
         "措施%s:新交办 %d 项,已存在 %d 项", measure, len(result.created), len(result.existing)

@@ -17,6 +17,7 @@ import apprise
 from apprise import Apprise, AppriseAsset, NotificationManager
 
 from duban.domain.errors import DubanError
+from duban.domain.org import DEFAULT_TIMEZONE
 from notifications import apprise_logging, mail, wecom
 from notifications.apprise_logging import TAP as _TAP
 
@@ -35,7 +36,7 @@ wecom.register()
 
 _SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]{0,31})://")
 _WECOM_WEBHOOK = re.compile(r"^https?://[^/]+/cgi-bin/webhook/send\?(?:.*&)?key=", re.I)
-_ASSET = AppriseAsset(app_id="duban", app_desc="duban", timezone="Asia/Shanghai")
+_ASSET = AppriseAsset(app_id="duban", app_desc="duban", timezone=DEFAULT_TIMEZONE)
 
 
 def _scheme(url: str) -> str | None:

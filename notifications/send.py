@@ -35,6 +35,7 @@ import apprise
 from apprise import AppriseAsset, AppriseAttachment, NotifyFormat
 from apprise.plugins.email import NotifyEmail
 
+from duban.domain.org import DEFAULT_TIMEZONE
 from notifications import wecom
 from notifications.apprise_logging import TAP as _TAP
 from notifications.contacts import ContactError, privacy, validate_url
@@ -92,7 +93,7 @@ class Sender:
     """
 
     def __init__(
-        self, *, wecom_api_base: str | None = None, timezone: str = "Asia/Shanghai"
+        self, *, wecom_api_base: str | None = None, timezone: str = DEFAULT_TIMEZONE
     ) -> None:
         """``wecom_api_base`` (``Settings.wecom_api_base``) applies to WeCom contacts
         without ``?base=``; ``timezone`` dates the email ``Date:`` header.

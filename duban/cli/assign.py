@@ -64,6 +64,7 @@ def assign_command(
                 now=now,
                 calendar=context.calendar,
                 policy=context.assignment_policy,
+                zone=env.zone,
             )
     if late and not accept_past:
         raise DubanError(past_warning(late, context.assignment_policy.grace_workdays))

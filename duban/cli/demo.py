@@ -31,6 +31,7 @@ from duban.cli.org import load_command
 from duban.cli.store import import_command
 from duban.config import REFERENCE_PLAN_FILE, Settings, get_settings
 from duban.db import mask_url
+from duban.domain.org import DEFAULT_TIMEZONE
 from duban.domain.scorecard import parse_period
 from duban.ops.mail_sink import MailSink, free_port, text_of
 from duban.private_files import write_private
@@ -111,7 +112,7 @@ def demo_org(settings: Settings, sink: MailSink) -> dict[str, Any]:
             }
         )
     return {
-        "timezone": settings.timezone,
+        "timezone": DEFAULT_TIMEZONE,
         "office_hours": "09:00-18:00",
         "base_url": settings.base_url or "http://127.0.0.1:8000",
         "coordinators": [{"name": "督办科", "notify": [sink.url("coordinator@demo.local")]}],
@@ -168,7 +169,7 @@ def demo_command(
         # Departments act during the replay (签收, 进度反馈, 报结, 延期, 退回 …),
         # each on its morning before the round: the pages show every state.
         work = plan_work(context.session_factory, start=start, end=end,
-                         calendar=context.calendar)
+                         calendar=context.calendar, zone=context.clock().zone)
         acts = sum(len(day) for day in work.values())
         with (
             round_lock(context.session_factory, holder="duban demo"),
@@ -184,7 +185,7 @@ def demo_command(
                 start=start,
                 end=end,
                 tools=tools,
-                morning=morning(work, ZoneInfo(settings.timezone), round_at),
+                morning=morning(work, tools.clock.zone, round_at),
             )
         if acts:
             typer.echo(
@@ -193,7 +194,7 @@ def demo_command(
         _show_mail(sink, rounds_count=len(rounds))
         _issue_documents(context, settings, until=end)
     _step("6/6 督办记录(最近 12 条)")
-    _show_log(context.session_factory, ZoneInfo(settings.timezone))
+    _show_log(context.session_factory, context.clock().zone)
     typer.echo(
         "\n再次运行会显示“无变化”且不再发送。命令行查看:duban tasks --light red;"
         "duban escalations;duban deliveries --status failed"
@@ -216,13 +217,14 @@ def _issue_documents(context: AppContext, settings: Settings, *, until: date) ->
     overdue, as the coordinator would print them (once: not again on a rerun)."""
     if list_documents(context.session_factory, limit=1):
         return
-    now = datetime.combine(until, time(10), ZoneInfo(settings.timezone))
+    zone = context.clock().zone
+    now = datetime.combine(until, time(10), zone)
     quarter = (until.month - 1) // 3 or 4
     year = until.year if until.month > 3 else until.year - 1
     bulletin = issue_bulletin(
         context.session_factory, actor="督办科(张科长)", now=now, calendar=context.calendar,
         period=parse_period(f"{year}-Q{quarter}"), signer="张科长",
-        default_issuer=settings.sender_name, zone=ZoneInfo(settings.timezone),
+        default_issuer=settings.sender_name, zone=zone,
     )
     content = bulletin.content
     late = getattr(content, "late_units", [])
@@ -231,7 +233,7 @@ def _issue_documents(context: AppContext, settings: Settings, *, until: date) ->
         notice = issue_notice(
             context.session_factory, actor="督办科(张科长)", now=now, calendar=context.calendar,
             department=late[0].department, signer="张科长",
-            default_issuer=settings.sender_name, zone=ZoneInfo(settings.timezone),
+            default_issuer=settings.sender_name, zone=zone,
         )
         lines.append(f"{notice.kind.label} {notice.number}({notice.subject})")
     typer.echo("已印发:" + ";".join(lines) + "(网页“督办文书”可下载 Word 或 PDF)")
@@ -249,7 +251,7 @@ def _demo_password(settings: Settings, username: str) -> str:
 
 def _show_web_entry(settings: Settings, context: AppContext, *, until: str, port: int) -> None:
     """Create the demo's 督办科 and 督查室 accounts (if new) and print how to get in."""
-    now = datetime.now(UTC)
+    now = context.now()
     base = f"http://127.0.0.1:{port}"
     existing = {u.username for u in list_users(session_factory=context.session_factory)}
     for username, role, label in (
@@ -269,7 +271,7 @@ def _show_web_entry(settings: Settings, context: AppContext, *, until: str, port
         typer.echo(f"{label}账号:{username} / {password}    登录:{base}/login")
     with context.session_factory() as session:
         department = find_department("市民政局", session=session)
-    as_of = datetime.combine(date.fromisoformat(until), time(9), ZoneInfo(settings.timezone))
+    as_of = datetime.combine(date.fromisoformat(until), time(9), context.clock().zone)
     link = department_link(
         department.id,
         base_url=base,

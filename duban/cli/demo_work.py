@@ -67,9 +67,11 @@ def plan_work(
     start: date,
     end: date,
     calendar: WorkCalendar,
+    zone: ZoneInfo,
 ) -> dict[date, list[Act]]:
-    """Each working day's actions (see the module doc) between ``start`` and ``end``."""
-    tasks = _tasks(session_factory)
+    """Each working day's actions (see the module doc) between ``start`` and
+    ``end`` (days in the organisation's ``zone``)."""
+    tasks = _tasks(session_factory, zone)
     if not tasks:
         return {}
     work: dict[date, list[Act]] = defaultdict(list)
@@ -136,9 +138,8 @@ def morning(
 # --- the tasks -----------------------------------------------------------------------
 
 
-def _tasks(session_factory: sessionmaker[Session]) -> list[_Task]:
+def _tasks(session_factory: sessionmaker[Session], zone: ZoneInfo) -> list[_Task]:
     """Every task with its department's habit; none when departments acted already."""
-    zone = ZoneInfo("Asia/Shanghai")
     with session_factory() as session:
         acted = session.scalar(
             select(TaskEvent.id).where(TaskEvent.action != Action.ASSIGN.value).limit(1))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 
@@ -119,7 +118,7 @@ def escalations_command(
 ) -> None:
     """督办记录:每次催办、督办(或 --level 0 的提醒)发给了谁、是否送达。"""
     context = open_context()
-    zone = ZoneInfo(context.settings.timezone)
+    zone = context.clock().zone
     official = _official_name(context, department)
     if level is not None and not 0 <= level <= 3:
         raise DubanError("--level 应为 0–3")
@@ -171,7 +170,7 @@ def deliveries_command(
     if status not in (None, *LISTED_STATUSES):
         raise DubanError("--status 应为 pending、sent 或 failed")
     context = open_context()
-    zone = ZoneInfo(context.settings.timezone)
+    zone = context.clock().zone
     entries = delivery_log(context.session_factory, zone=zone, status=status, limit=limit)
     if as_json:
         out = []

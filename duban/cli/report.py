@@ -2,7 +2,8 @@
 
 Thin commands over duban.services (ledger, scorecard, ics, charts, digest).
 Every command takes ``--as-of`` (a date, meaning 09:00 that day, or a
-datetime, Asia/Shanghai; default now): the day statuses are computed for.
+datetime in the organisation's time zone; default now): the day statuses
+are computed for.
 """
 
 from __future__ import annotations

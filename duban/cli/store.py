@@ -6,7 +6,6 @@ import hashlib
 import json
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import typer
 
@@ -31,6 +30,7 @@ from duban.services.plans.catalog import (
 from duban.services.plans.fates import fate_lines
 from duban.services.plans.import_report import FieldChange, ImportReport, ImportStatus
 from duban.services.plans.importer import import_plan
+from duban.wiring import open_context
 
 DRAFT_SUFFIXES = (".yaml", ".yml")
 
@@ -63,8 +63,8 @@ def import_command(
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON,供程序读取")] = False,
 ) -> None:
     """导入工作方案;再次导入同一方案时只更新有变化的内容。"""
-    settings = get_settings()
-    session_factory = open_session_factory(settings)
+    context = open_context()
+    settings, session_factory = context.settings, context.session_factory
     if file.suffix.lower() in DRAFT_SUFFIXES:
         from duban.services.plans.draft_io import read_draft
 
@@ -82,6 +82,7 @@ def import_command(
         source_text=source_text,
         dry_run=dry_run,
         create_unknown=create_unknown,
+        now=context.now(),
         policy=AssignmentPolicy(
             support_lead_workdays=settings.support_lead_workdays,
             default_horizon=settings.default_horizon,
@@ -98,8 +99,8 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON,供程序读取")] = False,
 ) -> None:
     """列出已导入的工作方案。"""
-    settings = get_settings()
-    with open_session_factory(settings)() as session:
+    context = open_context()
+    with context.session_factory() as session:
         summaries = list_plans(session=session)
     if as_json:
         typer.echo(json.dumps(summaries_to_json(summaries), ensure_ascii=False, indent=2))
@@ -107,7 +108,7 @@ def list_command(
     if not summaries:
         typer.echo("还没有导入任何工作方案。")
         return
-    zone = ZoneInfo(settings.timezone)
+    zone = context.clock().zone
     rows = [
         [
             str(s.id),

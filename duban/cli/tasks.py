@@ -1,9 +1,9 @@
 """``duban tasks``, ``duban task …`` and ``duban extension …``: see and act on tasks.
 
 Every command takes ``--as-of`` (a date, meaning 09:00 that day, or a datetime,
-read in the settings' time zone, Asia/Shanghai; default: now; see
-:func:`duban.timeutil.parse_as_of`) so a plan can be replayed day by day.
-This module reads the clock; the services below it get the moment as a
+read in the organisation's time zone; default: now; parsed once by
+:mod:`duban.cli.options`) so a plan can be replayed day by day. The
+context's clock gives the moment; the services below get it as a
 parameter. A moment in a year the working-day calendar does not cover is
 refused (CalendarError) before anything is read or written.
 """

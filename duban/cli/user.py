@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -37,7 +36,7 @@ def add_command(
         role=role,
         password=password,
         display_name=display_name,
-        now=datetime.now(UTC),
+        now=context.now(),
         session_factory=context.session_factory,
     )
     typer.echo(f"已保存账号 {user.username}({user.role_label},{user.display_name})")
@@ -54,8 +53,8 @@ def list_command() -> None:
 @user_app.command("disable")
 def disable_command(name: Annotated[str, typer.Argument(help="用户名")]) -> None:
     """停用账号(保留记录)。"""
-    accounts.deactivate_user(name, now=datetime.now(UTC),
-                             session_factory=open_context().session_factory)
+    context = open_context()
+    accounts.deactivate_user(name, now=context.now(), session_factory=context.session_factory)
     typer.echo(f"已停用账号 {name}")
 
 

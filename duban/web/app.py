@@ -28,6 +28,7 @@ from duban.config import Settings
 from duban.db import SchemaNotReadyError
 from duban.domain.errors import DubanError, NotFoundError
 from duban.services.accounts.links import LinkSigner, signing_key
+from duban.timeutil import running_from
 from duban.web import (
     api,
     auth,
@@ -42,7 +43,7 @@ from duban.web import (
 from duban.web.auth import LoginRequired, login_redirect
 from duban.web.limits import BodyLimit, NumberGuard, upload_routes
 from duban.web.scheduler import Scheduler
-from duban.web.state import Clock, WebState, for_people, make_templates, render
+from duban.web.state import WebState, for_people, make_templates, render
 from duban.wiring import AppContext
 
 SECURITY_HEADERS = {
@@ -78,14 +79,14 @@ def create_app(
     for the app's lifetime (see :mod:`duban.web.scheduler`).
     """
     context = context or AppContext(settings)
-    clock = Clock(start=as_of)
+    if as_of is not None:
+        context.read_clock = running_from(as_of)
     web = WebState(
         context=context,
-        clock=clock,
         signer=LinkSigner.from_settings(settings),
-        templates=make_templates(settings.templates_dir),
+        templates=make_templates(settings.templates_dir, lambda: context.clock().zone),
     )
-    runner = Scheduler(context, clock.now) if scheduler else None
+    runner = Scheduler(context, context.now) if scheduler else None
     if runner is not None:
         web.wake_delivery = runner.wake
     app = FastAPI(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -24,44 +24,32 @@ from duban.domain.labels import COMPARATOR_SIGNS, DELIVERY_STATUS_LABELS, LEVEL_
 from duban.domain.plan_draft import format_value
 from duban.domain.status import LIGHT_LABELS, LIGHT_MEANINGS, Light
 from duban.services.accounts.links import LinkSigner
+from duban.timeutil import DEFAULT_ZONE, Clock
 from duban.web.csrf import csrf_token
 from duban.web.signin import SignIn
 from duban.wiring import AppContext
 
 
 @dataclass
-class Clock:
-    """The web's time: the real clock, or one started at ``--as-of`` that then
-    runs on in real time (so a replayed plan can be served as of its day)."""
-
-    start: datetime | None = None
-    real: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    _origin: datetime = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._origin = self.real()
-
-    def now(self) -> datetime:
-        if self.start is None:
-            return self.real()
-        return self.start + (self.real() - self._origin)
-
-
-@dataclass
 class WebState:
     context: AppContext
-    clock: Clock
     signer: LinkSigner
     templates: Jinja2Templates
     wake_delivery: Callable[[], None] = lambda: None
     sign_in: SignIn = field(default_factory=SignIn)
 
     @property
+    def clock(self) -> Clock:
+        """The one clock (the context's: the organisation's zone; started at
+        ``serve --as-of`` when given, see :func:`duban.web.app.create_app`)."""
+        return self.context.clock()
+
+    @property
     def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.context.settings.timezone)
+        return self.clock.zone
 
     def today(self) -> date:
-        return self.clock.now().astimezone(self.zone).date()
+        return self.clock.today()
 
     @property
     def data_dir(self) -> Path:
@@ -73,7 +61,9 @@ def state_of(request: Request) -> WebState:
     return state
 
 
-def make_templates(templates_dir: Path) -> Jinja2Templates:
+def make_templates(
+    templates_dir: Path, zone: Callable[[], tzinfo] = lambda: DEFAULT_ZONE
+) -> Jinja2Templates:
     """Jinja2 over ``templates/web`` with autoescaping on for every template."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir / "web")),
@@ -82,7 +72,7 @@ def make_templates(templates_dir: Path) -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["local"] = _local
+    env.filters["local"] = lambda moment: _local(moment, zone())
     env.filters["day"] = lambda d: d.isoformat() if d else "—"
     env.filters["linkify"] = linkify
     env.filters["num"] = lambda v: format_value(v) or ""
@@ -119,10 +109,10 @@ def linkify(text: str | None) -> Markup:
     return Markup(_URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped))
 
 
-def _local(moment: datetime | None, zone: str = "Asia/Shanghai") -> str:
+def _local(moment: datetime | None, zone: tzinfo) -> str:
     if moment is None:
         return "—"
-    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 # Services word their errors for the command line too: a record by its number

@@ -93,12 +93,12 @@ def assign_in_process(url: str, data_dir: Path, *, skip: frozenset[int] = frozen
     from duban.config import Settings
     from duban.services.plans.assignment import assign_measure
     from duban.services.plans.to_assign import measures_to_run
-    from duban.timeutil import parse_as_of
+    from duban.timeutil import parse_local
     from duban.wiring import AppContext
     from tests.cluster.harness import SECRET_KEY
 
     context = AppContext(Settings(database_url=url, data_dir=data_dir, secret_key=SECRET_KEY))
-    now = parse_as_of(ASSIGN_AT, context.settings.timezone)
+    now = context.clock().resolve(parse_local(ASSIGN_AT))
     try:
         for ref in measures_to_run(context.session_factory, plan=None, measure=None):
             if ref.assignable and ref.number not in skip:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.config import Settings
 from duban.services.accounts.staff import add_user, deactivate_user
-from duban.web.state import Clock
+from duban.timeutil import running_from
 from models import StaffSession
 from tests.db.conftest import World
 from tests.web.conftest import AS_OF, PASSWORD, csrf
@@ -81,9 +81,9 @@ def test_a_session_ends_after_its_hours_however_busy_it_was(
     login(client, "coordinator")
     hours = web_settings.session_hours
     for elapsed in (timedelta(hours=1), timedelta(hours=hours) - timedelta(minutes=1)):
-        app.state.web.clock = Clock(start=AS_OF + elapsed)
+        app.state.web.context.read_clock = running_from(AS_OF + elapsed)
         assert client.get("/desk").status_code == 200
-    app.state.web.clock = Clock(start=AS_OF + timedelta(hours=hours, minutes=1))
+    app.state.web.context.read_clock = running_from(AS_OF + timedelta(hours=hours, minutes=1))
     assert client.get("/desk").status_code == 303
 
 
@@ -96,7 +96,9 @@ def test_only_live_sessions_are_kept(
     web_settings: Settings,
 ) -> None:
     login(new_client(), "coordinator")
-    app.state.web.clock = Clock(start=AS_OF + timedelta(hours=web_settings.session_hours + 1))
+    app.state.web.context.read_clock = running_from(
+        AS_OF + timedelta(hours=web_settings.session_hours + 1)
+    )
     login(new_client(), "supervisor")  # signing in clears expired sessions
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(StaffSession)) == 1

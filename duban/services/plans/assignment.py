@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,12 +31,12 @@ from duban.domain.lifecycle import Action, TaskState
 from duban.domain.outbox import NoticeStatus
 from duban.domain.workdays import WorkCalendar
 from duban.services.plans.to_assign import (
-    ZONE,
     effective_policy,
     planned_tasks,
 )
 from duban.services.plans.withdrawal import Cancelled, cancel_withdrawn
 from duban.services.task_events import system_event
+from duban.timeutil import DEFAULT_ZONE
 from models import (
     EscalationPolicyRow,
     Notice,
@@ -46,9 +46,10 @@ from models import (
 ASSIGN_STEP = "assigned"
 
 
-def assign_step_key(assigned_at: datetime) -> str:
-    """The 交办通知 notice's step key, as the escalation ladder names it."""
-    return StepKey.on(ASSIGN_STEP, assigned_at.astimezone(ZONE).date()).format()
+def assign_step_key(assigned_at: datetime, zone: tzinfo = DEFAULT_ZONE) -> str:
+    """The 交办通知 notice's step key, as the escalation ladder names it (the
+    day of ``assigned_at`` in the organisation's ``zone``)."""
+    return StepKey.on(ASSIGN_STEP, assigned_at.astimezone(zone).date()).format()
 
 
 @dataclass
@@ -87,6 +88,7 @@ def assign_measure(
     calendar: WorkCalendar,
     policy: AssignmentPolicy | None = None,
     on_task_created: Callable[[int], None] | None = None,
+    zone: tzinfo = DEFAULT_ZONE,
 ) -> AssignResult:
     """Create the measure's missing tasks, then cancel those the plan no longer
     yields (see :mod:`duban.services.plans.withdrawal`); return what was created,
@@ -110,14 +112,14 @@ def assign_measure(
     specs = with_grace(
         specs,
         late_at_assignment(
-            specs, assigned_on=now.astimezone(ZONE).date(), calendar=calendar, policy=policy
+            specs, assigned_on=now.astimezone(zone).date(), calendar=calendar, policy=policy
         ),
     )
     result = AssignResult(plan=plan_key, measure=measure, title=title)
     ids: dict[tuple[str, str, date], int] = {}
     for spec in specs:
         task_id, created = _create_task(
-            session_factory, measure_id, department_ids[spec.department], spec, now
+            session_factory, measure_id, department_ids[spec.department], spec, now, zone
         )
         ids[(spec.department, spec.role.value, spec.deadline)] = task_id
         (result.created if created else result.existing).append(task_id)
@@ -142,6 +144,7 @@ def _create_task(
     department_id: int,
     spec: TaskSpec,
     now: datetime,
+    zone: tzinfo,
 ) -> tuple[int, bool]:
     """Insert one task with its event and notice in one transaction.
 
@@ -202,7 +205,7 @@ def _create_task(
         session.add(
             Notice(
                 task_id=inserted,
-                step=assign_step_key(now),
+                step=assign_step_key(now, zone),
                 due_at=now,
                 status=NoticeStatus.PENDING,
                 created_at=now,

@@ -15,7 +15,7 @@ written in place); the result is an
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -42,6 +42,7 @@ from duban.services.plans.fates import MeasureFates, task_fates
 from duban.services.plans.import_report import ImportReport, ImportStatus
 from duban.services.plans.plan_diff import diff_plan
 from duban.services.plans.validation import plan_key, validate_draft
+from duban.timeutil import system_now
 from models import (
     AuditEntry,
     Department,
@@ -95,7 +96,7 @@ def import_plan(
     (same fingerprint).
     """
     validate_draft(draft)
-    now = now or datetime.now(UTC)
+    now = now or system_now()  # callers pass their clock's time; scripts may omit it
     with session_factory() as session, session.begin():
         report = _store(
             session, draft, source_text=source_text, dry_run=dry_run,

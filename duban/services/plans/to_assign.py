@@ -7,8 +7,7 @@ each measure has. Reads only; :mod:`duban.services.plans.assignment` writes.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime, tzinfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -28,6 +27,7 @@ from duban.domain.plan_draft import Role
 from duban.domain.workdays import WorkCalendar
 from duban.services.ladder.core import policy_for
 from duban.services.plans.catalog import find_plan
+from duban.timeutil import DEFAULT_ZONE
 from models import (
     Department,
     EscalationPolicyRow,
@@ -36,8 +36,6 @@ from models import (
     Responsibility,
     Task,
 )
-
-ZONE = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass
@@ -192,6 +190,7 @@ def late_tasks(
     now: datetime,
     calendar: WorkCalendar,
     policy: AssignmentPolicy | None = None,
+    zone: tzinfo = DEFAULT_ZONE,
 ) -> list[LateTask]:
     """The tasks assigning ``measure`` at ``now`` would create late (due date
     passed, or within the first reminder's lead; see duban.domain.assignment),
@@ -215,7 +214,7 @@ def late_tasks(
         if (department_ids[s.department], s.role.value, s.deadline) not in existing
     ]
     return late_at_assignment(
-        new, assigned_on=now.astimezone(ZONE).date(), calendar=calendar, policy=policy
+        new, assigned_on=now.astimezone(zone).date(), calendar=calendar, policy=policy
     )
 
 

@@ -18,7 +18,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
@@ -58,6 +57,7 @@ from duban.services.plans.catalog import find_plan
 from duban.services.serialize import jsonable
 from duban.services.tasks.light_sql import light_rule
 from duban.services.tasks.lights import light_tasks
+from duban.timeutil import DEFAULT_ZONE
 from models import (
     Department,
     ExtensionRequest,
@@ -69,7 +69,7 @@ from models import (
     TaskEvent,
 )
 
-LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
+LOCAL_ZONE = DEFAULT_ZONE  # the organisation's zone when a caller passes none
 
 
 
