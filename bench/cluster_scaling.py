@@ -84,7 +84,7 @@ from duban.ops.cluster import ClusterPlan
 from duban.ops.mail_sink import MailSink, free_port
 from duban.ops.runs import RunOutcome, run_deployments
 from duban.ops.supervisor import Supervisor
-from duban.services.accounts.org import load_org_file, sync_org
+from duban.services.accounts.org_file import load_org_file, sync_org
 from duban.services.plans.assignment import assign_measure
 from duban.services.plans.importer import import_plan
 from duban.services.plans.to_assign import measures_to_run, tasks_per_measure

@@ -22,14 +22,8 @@ from duban.db import open_session_factory
 from duban.domain.directory import KIND_LABELS, DepartmentKind
 from duban.domain.labels import ORG_ROLE_LABELS
 from duban.domain.org import ContactRole, OrgFile
-from duban.services.accounts.org import (
-    ContactWithChannels,
-    OrgOverview,
-    OrgSyncReport,
-    load_org_file,
-    org_overview,
-    sync_org,
-)
+from duban.services.accounts.org import ContactWithChannels, OrgOverview, org_overview
+from duban.services.accounts.org_file import OrgSyncReport, load_org_file, sync_org
 from duban.services.ladder.policy import PolicyChange
 from duban.timeutil import Clock
 

@@ -12,14 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.config import DEFAULT_DIRECTORY_FILE
 from duban.domain.errors import DubanError
 from duban.domain.escalation import DEFAULT_POLICY
-from duban.services.accounts.org import (
-    OrgSyncReport,
-    contacts_for,
-    load_org_file,
-    org_overview,
-    org_settings,
-    sync_org,
-)
+from duban.services.accounts.org import contacts_for, org_overview, org_settings
+from duban.services.accounts.org_file import OrgSyncReport, load_org_file, sync_org
 from duban.services.ladder.policy import (
     PolicyChange,
     current_policy,

@@ -16,7 +16,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.services.accounts.org import load_org_file, sync_org
+from duban.services.accounts.org_file import load_org_file, sync_org
 from duban.services.plans.assignment import assign_measure
 from duban.services.plans.files import parse_plan_file
 from duban.services.plans.importer import import_plan

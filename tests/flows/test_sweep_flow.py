@@ -14,7 +14,7 @@ import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.ops.mail_sink import MailSink
-from duban.services.accounts.org import load_org_file, sync_org
+from duban.services.accounts.org_file import load_org_file, sync_org
 from duban.services.calendar.data import build_work_calendar
 from duban.services.plans.assignment import assign_measure
 from duban.services.plans.files import parse_plan_file

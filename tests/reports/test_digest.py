@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.services.accounts.links import LinkSigner
-from duban.services.accounts.org import load_org_file, sync_org
+from duban.services.accounts.org_file import load_org_file, sync_org
 from duban.services.reports.digest import WEEKLY_BATCH, digest_context, week_of
 from duban.services.reports.ledger import build_ledger
 from duban.services.rounds.weekly import send_weekly_digest

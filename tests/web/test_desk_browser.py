@@ -35,7 +35,7 @@ from duban.domain.org import parse_org
 from duban.ops.mail_sink import MailSink, free_port, text_of
 from duban.services.accounts.directory import load_directory_file, sync_directory
 from duban.services.accounts.links import LinkSigner, task_link
-from duban.services.accounts.org import sync_org
+from duban.services.accounts.org_file import sync_org
 from duban.services.accounts.staff import add_user
 from duban.services.rounds.daily import replay
 from duban.wiring import AppContext
