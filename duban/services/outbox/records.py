@@ -64,7 +64,7 @@ def drop_stale(
                 or delivery.attempts <= 1
                 or delivery.batch < FIRST_NOTICE_BATCH
                 or delivery.parts_sent
-                or delivery.status != "sending"
+                or delivery.status != DeliveryStatus.SENDING
             ):
                 return False
             merged = _take_in_held_up(session, delivery)
@@ -97,7 +97,7 @@ def drop_stale(
                 LOG.info("delivery %s: %d notice(s) superseded before a retry", delivery_id,
                          len(stale))
             if everything:
-                delivery.status = "superseded"
+                delivery.status = DeliveryStatus.SUPERSEDED
             session.commit()
             return everything
     except Exception:
@@ -114,7 +114,7 @@ def _take_in_held_up(session: Session, delivery: Delivery) -> int:
         select(Delivery.id, Delivery.attempts).where(
             Delivery.channel_id == delivery.channel_id,
             Delivery.id != delivery.id,
-            Delivery.status == "failed",
+            Delivery.status == DeliveryStatus.FAILED,
             Delivery.parts_sent == 0,
             Delivery.batch >= FIRST_NOTICE_BATCH,
         )
@@ -125,10 +125,13 @@ def _take_in_held_up(session: Session, delivery: Delivery) -> int:
             update(Delivery)
             .where(
                 Delivery.id == other_id,
-                Delivery.status == "failed",
+                Delivery.status == DeliveryStatus.FAILED,
                 Delivery.attempts == attempts,
             )
-            .values(status="superseded", last_error=f"已并入发送记录 #{delivery.id} 一并重发")
+            .values(
+                status=DeliveryStatus.SUPERSEDED,
+                last_error=f"已并入发送记录 #{delivery.id} 一并重发",
+            )
             .execution_options(synchronize_session=False)
         )
         if closed.rowcount != 1:  # type: ignore[attr-defined]
@@ -155,12 +158,12 @@ def settle_dropped(session: Session, notice: Notice, reason: str) -> None:
             .where(DeliveryItem.notice_id == notice.id)
         )
     )
-    if notice.status != "pending":
+    if notice.status != NoticeStatus.PENDING:
         return
     if not statuses:
-        notice.status, notice.reason = "superseded", reason
-    elif all(status == "sent" for status in statuses):
-        notice.status = "sent"
+        notice.status, notice.reason = NoticeStatus.SUPERSEDED, reason
+    elif all(status == DeliveryStatus.SENT for status in statuses):
+        notice.status = NoticeStatus.SENT
 
 
 def move_unrendered(
@@ -222,8 +225,8 @@ def mark_notices_failed(
         is_failure_notice = (
             is_failure_notice or StepKey.parse(notice.step).is_delivery_failure
         )
-        if notice.status == "pending":
-            notice.status, notice.reason = "failed", reason
+        if notice.status == NoticeStatus.PENDING:
+            notice.status, notice.reason = NoticeStatus.FAILED, reason
     if is_failure_notice or not notice_ids:
         return  # never report a failed failure report: no loops
     first = session.get(Notice, notice_ids[0])
@@ -233,7 +236,7 @@ def mark_notices_failed(
         .values(
             task_id=first.task_id,
             step=StepKey.delivery_failure(delivery.id).format(),
-            status="pending",
+            status=NoticeStatus.PENDING,
             level=0,
             due_at=now,
             created_at=now,
