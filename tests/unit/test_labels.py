@@ -49,20 +49,34 @@ def _is_words(node: ast.expr) -> bool:
     return isinstance(value, str) and not value.isascii()
 
 
+def _pairs(node: ast.AST) -> tuple[list[ast.expr | None], list[ast.expr]] | None:
+    """A literal table's keys and values: a dict, or a list/tuple of (code, words)
+    pairs (choices for a form); None for anything else."""
+    if isinstance(node, ast.Dict):
+        return list(node.keys), list(node.values)
+    if isinstance(node, ast.List | ast.Tuple) and node.elts:
+        rows = [e for e in node.elts if isinstance(e, ast.Tuple) and len(e.elts) == 2]
+        if len(rows) == len(node.elts):
+            return [r.elts[0] for r in rows], [r.elts[1] for r in rows]
+    return None
+
+
 def copies_in(source: str) -> list[tuple[int, str]]:
-    """(line, table name) of every dict literal in ``source`` that copies a label table."""
+    """(line, table name) of every literal table in ``source`` that copies a label table."""
     found: list[tuple[int, str]] = []
     for node in ast.walk(ast.parse(source)):
-        if not isinstance(node, ast.Dict) or len(node.keys) < 2:
+        table_like = _pairs(node)
+        if table_like is None or len(table_like[0]) < 2:
             continue
-        keys = {_key(k) for k in node.keys}
-        if None in keys or not all(_is_text(v) for v in node.values):
+        keys = {_key(k) for k in table_like[0]}
+        values = table_like[1]
+        if None in keys or not all(_is_text(v) for v in values):
             continue
-        if not any(_is_words(v) for v in node.values):
+        if not any(_is_words(v) for v in values):
             continue
         for name, table in TABLES.items():
             if keys <= table:
-                found.append((node.lineno, name))
+                found.append((getattr(node, "lineno", 0), name))
                 break
     return found
 
@@ -92,8 +106,9 @@ def test_no_product_module_keeps_its_own_copy_of_a_label_table() -> None:
         'sign = {">=": "≥", "<=": "≤", "=": "="}.get(c, "")',
         'ROLE_LABELS = {Role.LEAD: "牵头单位", Role.SUPPORTING: "配合单位"}',
         'STATUS = {"pending": "待发送", "sent": "已发送", "dead": "失败"}',
+        'choices = [("sent", "已送达"), ("pending", "待发送"), ("failed", "发送失败")]',
     ],
-    ids=["levels", "inline-comparators", "enum-keys", "statuses"],
+    ids=["levels", "inline-comparators", "enum-keys", "statuses", "choice-pairs"],
 )
 def test_a_copied_table_is_found(source: str) -> None:
     assert copies_in(source)
@@ -106,8 +121,10 @@ def test_a_copied_table_is_found(source: str) -> None:
         'FILTERS = {"sent": ("sent",), "failed": ("failed", "dead")}',
         "COUNTS = {1: 0, 2: 0, 3: 0}",
         'STEPS = {1: "urge", 2: "escalate_yellow", 3: "escalate_red"}',
+        'COLUMNS = [("approved", "已办结"), ("overdue", "逾期")]',
     ],
-    ids=["other-keys-too", "values-not-words", "numbers-not-words", "codes-not-words"],
+    ids=["other-keys-too", "values-not-words", "numbers-not-words", "codes-not-words",
+         "pairs-of-other-codes"],
 )
 def test_a_table_of_something_else_is_not_a_copy(source: str) -> None:
     assert not copies_in(source)
