@@ -25,14 +25,9 @@ from duban.domain.labels import COMPARATOR_SIGNS
 from duban.domain.lifecycle import ACTION_LABELS, STATE_LABELS, TaskState
 from duban.domain.status import LIGHT_LABELS, Light, StatusPolicy
 from duban.services.tasks import extensions, lifecycle
-from duban.services.tasks.queries import (
-    TaskDetail,
-    TaskView,
-    get_task,
-    list_tasks,
-    tasks_to_json,
-)
+from duban.services.tasks.queries import get_task, list_tasks
 from duban.services.tasks.transitions import ActionResult
+from duban.services.tasks.views import TaskDetail, TaskView, tasks_to_json
 
 task_app = typer.Typer(
     help="任务:查看详情,签收、进度反馈、报结、办结、退回、延期申请。", no_args_is_help=True

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+PAGE_SIZE = 50  # entries a page shows unless told otherwise
+
 T = TypeVar("T")
 
 
@@ -36,3 +38,8 @@ class Page(Generic[T]):
     @property
     def last_shown(self) -> int:
         return self.offset + len(self.entries)
+
+
+def page_offset(page: int | None, limit: int = PAGE_SIZE) -> int:
+    """The offset of 1-based ``page`` (anything below 1 is the first)."""
+    return (max(page or 1, 1) - 1) * limit

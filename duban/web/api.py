@@ -28,7 +28,8 @@ from duban.services.paging import Page
 from duban.services.reports.dashboard import scorecard
 from duban.services.reports.logs import delivery_log, escalation_page
 from duban.services.reports.overview import measure_overview
-from duban.services.tasks.queries import get_task, task_page, tasks_to_json
+from duban.services.tasks.queries import get_task, task_page
+from duban.services.tasks.views import tasks_to_json
 from duban.web.auth import current_user, sign_in
 from duban.web.signin import LOCKED_MESSAGE, WINDOW
 from duban.web.state import parse_day, state_of

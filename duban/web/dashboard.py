@@ -24,6 +24,7 @@ from duban.domain.scorecard import Period, ScoreWeights
 from duban.domain.status import Light
 from duban.services.calendar.status import next_year_warning
 from duban.services.desk.review import blocked_deliveries
+from duban.services.paging import PAGE_SIZE, page_offset
 from duban.services.reports.charts import NARROW, WIDE, trajectory_svg
 from duban.services.reports.choices import filter_choices
 from duban.services.reports.dashboard import SCORE_COLUMNS, scorecard_of_ledger
@@ -31,10 +32,8 @@ from duban.services.reports.ledger import build_ledger
 from duban.services.reports.ledger_files import ledger_file_name, write_ledger_xlsx
 from duban.services.reports.logs import (
     NOTICE_STATUS_FILTERS,
-    PAGE_SIZE,
     escalation_entry,
     escalation_page,
-    page_offset,
 )
 from duban.services.reports.measure_page import SHOW_FILTERS, measure_detail
 from duban.services.reports.overview import measure_overview

@@ -25,6 +25,7 @@ from duban.domain.lifecycle import OPEN_STATES, TaskState
 from duban.domain.status import TaskStatus
 from duban.services.accounts.link_access import TaskAccess
 from duban.services.accounts.links import LinkHolder
+from duban.services.paging import PAGE_SIZE, page_offset
 from duban.services.reports.ics import department_ics
 from duban.services.reports.task_page import TaskPage, task_page
 from duban.services.tasks import extensions, lifecycle
@@ -35,18 +36,22 @@ from duban.services.tasks.attachments import (
     staged_files,
 )
 from duban.services.tasks.queries import list_tasks
+from duban.services.tasks.unit_list import TABS, unit_list
 from duban.web.auth import CheckedForm
 from duban.web.limits import accepts_uploads
 from duban.web.links import access_to, guard_task, holder_of
-from duban.web.state import WebState, flash, for_people, parse_day, render, state_of
+from duban.web.state import (
+    WebState,
+    flash,
+    for_people,
+    page_number,
+    parse_day,
+    render,
+    state_of,
+)
 
 router = APIRouter(include_in_schema=False)
 
-# The tabs of the department's list: open work first; a submitted, approved or
-# cancelled task stays visible under its own tab.
-TABS = {"open": "待办理", "submitted": "已报结", "approved": "已办结", "cancelled": "已撤销"}
-# Within the open tab: returned first, then overdue, then by due date.
-STATE_ORDER = {TaskState.RETURNED: 0, TaskState.ASSIGNED: 1}
 ACTOR_COOKIE = "duban_actor"
 ACTOR_MAX = 50
 
@@ -54,12 +59,6 @@ ACTOR_MAX = 50
 def _text(form: FormData, name: str) -> str:
     value = form.get(name)
     return value.strip() if isinstance(value, str) else ""
-
-
-def _tab_of(state: TaskState) -> str:
-    if state in OPEN_STATES:
-        return "open"
-    return state.value if state.value in TABS else "open"
 
 
 def remembered_actor(request: Request) -> str:
@@ -80,24 +79,22 @@ def _remember_actor(request: Request, response: Response, token: str, name: str)
 
 
 @router.get("/d/{token}")
-def department_home(request: Request, token: str, tab: str = "open") -> Response:
+def department_home(
+    request: Request, token: str, tab: str = "open", page: str | None = None
+) -> Response:
     holder = holder_of(request, token)
     web = state_of(request)
-    views = list_tasks(
+    listed = unit_list(
         web.context.session_factory,
+        department_id=holder.department_id,
         as_of=web.today(),
         calendar=web.context.calendar,
-        department=holder.department,
         zone=web.zone,
+        tab=tab,
+        offset=page_offset(page_number(page)),
+        limit=PAGE_SIZE,
     )
-    tab = tab if tab in TABS else "open"
-    grouped: dict[str, list[Any]] = {name: [] for name in TABS}
-    for view in views:
-        grouped[_tab_of(view.state)].append(view)
-    grouped["open"].sort(key=lambda v: (
-        STATE_ORDER.get(v.state, 2), v.status is not TaskStatus.OVERDUE, v.due, v.id))
-    for name in ("submitted", "approved", "cancelled"):
-        grouped[name].sort(key=lambda v: (v.due, v.id), reverse=True)
+    tab = listed.tab
     # The measures it leads: their supporting units' open tasks, read-only.
     watched = [
         view for view in list_tasks(
@@ -118,10 +115,11 @@ def department_home(request: Request, token: str, tab: str = "open") -> Response
         token=token,
         tabs=TABS,
         tab=tab,
-        tasks=grouped[tab],
-        counts={name: len(rows) for name, rows in grouped.items()},
-        overdue=sum(1 for v in grouped["open"] if v.status is TaskStatus.OVERDUE),
-        returned=sum(1 for v in grouped["open"] if v.state is TaskState.RETURNED),
+        tasks=listed.page.entries,
+        page=listed.page,
+        counts=listed.counts,
+        overdue=listed.overdue,
+        returned=listed.returned,
     )
 
 

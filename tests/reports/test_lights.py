@@ -14,17 +14,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.lifecycle import TaskState
 from duban.domain.scorecard import Period
-from duban.domain.status import Light, worst_light
+from duban.domain.status import Light, TaskStatus, worst_light
 from duban.services.reports.dashboard import scorecard_of_ledger
 from duban.services.reports.ledger import build_ledger, end_of_day
 from duban.services.reports.overview import measure_overview
 from duban.services.reports.scorecard import scorecard_from_ledger, task_ledger
 from duban.services.reports.summary_charts import ChartTasks, departments_svg, ledger_charts
 from duban.services.tasks import lifecycle
+from duban.services.tasks.facts import LOCAL_ZONE
 from duban.services.tasks.light_sql import light_rule
 from duban.services.tasks.lights import light_tasks
-from duban.services.tasks.queries import LOCAL_ZONE, list_tasks, task_page
-from models import IndicatorReading, Task, TaskEvent
+from duban.services.tasks.queries import list_tasks, task_page
+from duban.services.tasks.unit_list import STATE_ORDER, TABS, tab_of, unit_list
+from models import Department, IndicatorReading, Task, TaskEvent
 from tests.db.conftest import HEALTH, at
 from tests.reports.conftest import COORDINATOR, History
 
@@ -229,3 +231,34 @@ def test_a_page_of_tasks_by_light_is_filtered_in_sql_as_the_list_is(
                                            overdue=True)]
         assert ([v.id for v in overdue.entries], overdue.total) == (listed[1:2], len(listed))
     assert len(seen) >= 4
+
+
+def test_a_units_list_pages_its_tabs_in_the_lists_order(
+    history: History, session_factory: sessionmaker[Session]
+) -> None:
+    _return_and_withdraw(history, session_factory)
+    calendar = history.calendar
+    day = date(2016, 2, 10)
+    with session_factory() as session:
+        units = session.execute(select(Task.department_id, Department.name).join(
+            Department, Department.id == Task.department_id).distinct()).all()
+    assert len(units) >= 3
+    tabs_seen = set()
+    for department_id, name in units:
+        views = [v for v in list_tasks(session_factory, as_of=day, calendar=calendar)
+                 if v.department == name]
+        for tab in TABS:
+            mine = [v for v in views if tab_of(v.state) == tab]
+            if tab == "open":
+                mine.sort(key=lambda v: (STATE_ORDER.get(v.state, 2),
+                                         v.status is not TaskStatus.OVERDUE, v.due, v.id))
+            else:
+                mine.sort(key=lambda v: (v.due, v.id), reverse=True)
+            for offset in range(max(len(mine), 1)):
+                listed = unit_list(session_factory, department_id=department_id, as_of=day,
+                                   calendar=calendar, zone=LOCAL_ZONE, tab=tab, offset=offset,
+                                   limit=1)
+                assert listed.page.entries == mine[offset:offset + 1]
+                assert listed.page.total == len(mine)
+            tabs_seen.update([tab] if mine else [])
+    assert tabs_seen >= {"open", "approved", "cancelled"}

@@ -24,7 +24,7 @@ from duban.domain.outbox import DELIVERY_FAILING, DeliveryStatus, NoticeStatus
 from duban.services.desk.audit import record_audit
 from duban.services.outbox.records import mark_notices_sent
 from duban.services.outbox.route import open_delivery
-from duban.services.tasks.queries import LOCAL_ZONE, local_date
+from duban.services.tasks.facts import LOCAL_ZONE, local_date
 from models import Contact, ContactChannel, Delivery, DeliveryItem, Notice
 from notifications.contacts import validate_url
 

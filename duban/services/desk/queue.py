@@ -44,7 +44,9 @@ from duban.services.desk.review import (
     review_queue,
 )
 from duban.services.ladder.core import policy_for
-from duban.services.tasks.queries import TaskView, list_tasks, local_date
+from duban.services.tasks.facts import local_date
+from duban.services.tasks.queries import list_tasks
+from duban.services.tasks.views import TaskView
 from models import Notice, Task
 
 URGE_SECTIONS = ("overdue", "unacknowledged", "missing_reports")

@@ -15,7 +15,7 @@ from duban.domain.labels import CONTACT_ROLE_LABELS, TASK_ROLE_LABELS
 from duban.domain.lifecycle import ExtensionStatus
 from duban.domain.outbox import DELIVERY_FAILING, DELIVERY_WAITING, DeliveryStatus
 from duban.domain.workdays import Unpublished, WorkCalendar
-from duban.services.tasks.queries import LOCAL_ZONE, local_date
+from duban.services.tasks.facts import LOCAL_ZONE, local_date
 from models import (
     Contact,
     ContactChannel,

@@ -19,7 +19,7 @@ from duban.domain.lifecycle import OPEN_STATES, STATE_LABELS, TaskState
 from duban.domain.outbox import NoticeStatus
 from duban.services.desk.audit import record_audit
 from duban.services.ladder.core import policy_for
-from duban.services.tasks.queries import LOCAL_ZONE, local_date
+from duban.services.tasks.facts import LOCAL_ZONE, local_date
 from models import Notice, Task
 
 

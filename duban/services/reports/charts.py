@@ -36,11 +36,7 @@ from duban.domain.status import (
     expected_value,
 )
 from duban.services.plans.catalog import find_plan
-from duban.services.tasks.queries import (
-    indicator_name,
-    local_date,
-    numeric_targets,
-)
+from duban.services.tasks.facts import indicator_name, local_date, numeric_targets
 from models import IndicatorReading, Measure, Target, Task
 from notifications.render import DEFAULT_TEMPLATES_DIR, render_drawing
 

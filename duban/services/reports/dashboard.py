@@ -22,7 +22,7 @@ from duban.services.reports.scorecard import (
     scorecard_from_ledger,
     task_ledger,
 )
-from duban.services.tasks.queries import LOCAL_ZONE
+from duban.services.tasks.facts import LOCAL_ZONE
 
 # --- scorecard ---------------------------------------------------------------
 

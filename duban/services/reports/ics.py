@@ -30,7 +30,8 @@ from duban.domain.lifecycle import OPEN_STATES, TaskState
 from duban.domain.status import StatusPolicy, report_periods
 from duban.domain.workdays import WorkCalendar
 from duban.services.reports.ledger import LedgerRow, load_ledger
-from duban.services.tasks.queries import LOCAL_ZONE, find_department
+from duban.services.tasks.facts import LOCAL_ZONE
+from duban.services.tasks.queries import find_department
 from models import Department
 
 PRODID = "-//duban//督办//ZH"

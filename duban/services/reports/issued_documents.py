@@ -40,7 +40,8 @@ from duban.domain.status import Light, TaskStatus
 from duban.domain.workdays import WorkCalendar
 from duban.services.accounts.org import org_settings
 from duban.services.reports.ledger import LedgerRow, build_ledger
-from duban.services.tasks.queries import LOCAL_ZONE, find_department, local_date
+from duban.services.tasks.facts import LOCAL_ZONE, local_date
+from duban.services.tasks.queries import find_department
 from models import AuditEntry, Department, IssuedDocument, Task
 
 # Working days a department has to answer: a red 督办单 asks sooner.

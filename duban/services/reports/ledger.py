@@ -48,21 +48,21 @@ from duban.services.accounts.org import org_settings
 from duban.services.ladder.core import policy_for
 from duban.services.ladder.outlook import upcoming_steps
 from duban.services.plans.catalog import find_plan
-from duban.services.tasks.queries import (
+from duban.services.tasks.facts import (
     LOCAL_ZONE,
+    Related,
     indicator_name,
+    load_related,
     local_date,
     task_facts,
 )
 from models import (
     Department,
     ExtensionRequest,
-    IndicatorReading,
     Measure,
     Notice,
     Plan,
     Responsibility,
-    Target,
     Task,
     TaskEvent,
 )
@@ -383,14 +383,11 @@ def end_of_day(day: date, zone: tzinfo) -> datetime:
 
 
 @dataclass
-class _Related:
-    """The rows a ledger needs besides the tasks, grouped by task or measure."""
+class _Related(Related):
+    """The rows a ledger needs besides the tasks, grouped by task or measure:
+    the task list's (:class:`~duban.services.tasks.facts.Related`) and more."""
 
-    events: dict[int, list[TaskEvent]] = field(default_factory=lambda: defaultdict(list))
-    extensions: dict[int, list[ExtensionRequest]] = field(default_factory=lambda: defaultdict(list))
-    readings: dict[int, list[IndicatorReading]] = field(default_factory=lambda: defaultdict(list))
     notices: dict[int, list[Notice]] = field(default_factory=lambda: defaultdict(list))
-    targets: dict[int, list[Target]] = field(default_factory=lambda: defaultdict(list))
     responsibilities: dict[int, list[Responsibility]] = field(
         default_factory=lambda: defaultdict(list)
     )
@@ -404,25 +401,14 @@ class _Related:
     def load(cls, session: Session, task_ids: Select[Any], *, until: datetime) -> _Related:
         """Everything of the tasks ``task_ids`` selects; history before ``until``."""
         related = cls(until=until)
-        wanted = (Action.REPORT.value, Action.SUBMIT.value, Action.APPROVE.value)
-        for event in session.scalars(
-            select(TaskEvent)
-            .where(TaskEvent.task_id.in_(task_ids), TaskEvent.action.in_(wanted))
-            .order_by(TaskEvent.at, TaskEvent.id)
-        ):
-            related.events[event.task_id].append(event)
-        for extension in session.scalars(
-            select(ExtensionRequest)
-            .where(ExtensionRequest.task_id.in_(task_ids), ExtensionRequest.requested_at < until)
-            .order_by(ExtensionRequest.id)
-        ):
-            related.extensions[extension.task_id].append(extension)
-        for reading in session.scalars(
-            select(IndicatorReading)
-            .where(IndicatorReading.task_id.in_(task_ids))
-            .order_by(IndicatorReading.reported_on, IndicatorReading.id)
-        ):
-            related.readings[reading.task_id].append(reading)
+        load_related(
+            session,
+            task_ids,
+            actions=(Action.REPORT.value, Action.SUBMIT.value, Action.APPROVE.value),
+            events_by_time=True,
+            extensions_before=until,
+            into=related,
+        )
         for notice in session.scalars(
             select(Notice)
             .where(
@@ -450,10 +436,6 @@ class _Related:
                 versions[policy_id] = policy_for(session, policy_id)
             related.policies[task_id] = versions[policy_id]
         measure_ids = select(Task.measure_id).where(Task.id.in_(task_ids))
-        for target in session.scalars(
-            select(Target).where(Target.measure_id.in_(measure_ids)).order_by(Target.position)
-        ):
-            related.targets[target.measure_id].append(target)
         for responsibility in session.scalars(
             select(Responsibility)
             .options(joinedload(Responsibility.department))

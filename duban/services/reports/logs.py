@@ -24,7 +24,7 @@ from duban.domain.labels import CONTACT_ROLE_LABELS, DELIVERY_STATUS_LABELS, NOT
 from duban.domain.outbox import DELIVERY_FAILING, DeliveryStatus, NoticeStatus
 from duban.domain.plan_keys import key_variants
 from duban.services.ladder.core import policy_for
-from duban.services.paging import Page
+from duban.services.paging import PAGE_SIZE, Page
 from models import (
     Contact,
     ContactChannel,
@@ -38,7 +38,6 @@ from models import (
     Task,
 )
 
-PAGE_SIZE = 50
 # The escalation log's status filter: choice → the notice statuses it keeps.
 NOTICE_STATUS_FILTERS: dict[str, tuple[str, ...]] = {
     "sent": (NoticeStatus.SENT,),
@@ -51,11 +50,6 @@ DELIVERY_STATUS_FILTERS: dict[str, tuple[str, ...]] = {
     "pending": (DeliveryStatus.PENDING, DeliveryStatus.SENDING),
     "failed": DELIVERY_FAILING,
 }
-
-def page_offset(page: int | None, limit: int = PAGE_SIZE) -> int:
-    """The offset of 1-based ``page`` (anything below 1 is the first)."""
-    return (max(page or 1, 1) - 1) * limit
-
 
 @dataclass
 class Recipient:

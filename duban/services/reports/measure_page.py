@@ -27,7 +27,7 @@ from duban.domain.status import LIGHT_LABELS, Light, StatusPolicy, TaskStatus, w
 from duban.domain.workdays import WorkCalendar
 from duban.services.reports.charts import IndicatorPanel, load_trajectories
 from duban.services.reports.ledger import LedgerRow, load_ledger
-from duban.services.tasks.queries import LOCAL_ZONE, local_date
+from duban.services.tasks.facts import LOCAL_ZONE, local_date
 from models import ExtensionRequest, Measure
 
 # What a dashboard count links to: (label, which rows it keeps).

@@ -26,9 +26,9 @@ from duban.services.paging import Page
 from duban.services.plans.catalog import find_plan, list_plans
 from duban.services.reports.ledger import NO_SECTION, department_order
 from duban.services.reports.summary_charts import ChartRow, trend_days
+from duban.services.tasks.facts import LOCAL_ZONE
 from duban.services.tasks.light_sql import CANCELLED, LightRule, light_rule, lit_tasks
 from duban.services.tasks.lights import LitTask, light_tasks
-from duban.services.tasks.queries import LOCAL_ZONE
 from models import Department, Measure, Plan, Responsibility, Section, Task
 
 

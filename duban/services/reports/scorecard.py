@@ -32,8 +32,8 @@ from duban.domain.scorecard import (
 from duban.domain.status import StatusPolicy, TaskFacts, TaskStatus
 from duban.domain.workdays import WorkCalendar
 from duban.services.reports.ledger import build_ledger, department_order, end_of_day
+from duban.services.tasks.facts import LOCAL_ZONE
 from duban.services.tasks.lights import LitTask, light_tasks
-from duban.services.tasks.queries import LOCAL_ZONE
 
 NO_SCORE = "暂无得分"
 

@@ -20,7 +20,7 @@ from duban.domain.scorecard import ScoreWeights, status_class
 from duban.domain.status import Light
 from duban.domain.workdays import WorkCalendar
 from duban.services.reports.ledger import Ledger, LedgerRow, build_ledger
-from duban.services.tasks.queries import LOCAL_ZONE
+from duban.services.tasks.facts import LOCAL_ZONE
 from models import Department
 
 # What a scorecard count links to: its key (a ScoreRow field) → the label.

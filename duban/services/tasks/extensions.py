@@ -14,6 +14,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.errors import NotFoundError
+from duban.domain.labels import EXTENSION_STATUS_LABELS
 from duban.domain.lifecycle import (
     Action,
     ExtensionStatus,
@@ -22,11 +23,7 @@ from duban.domain.lifecycle import (
     check_extension_request,
 )
 from duban.domain.workdays import WorkCalendar
-from duban.services.tasks.queries import (
-    EXTENSION_STATUS_LABELS,
-    LOCAL_ZONE,
-    local_date,
-)
+from duban.services.tasks.facts import LOCAL_ZONE, local_date
 from duban.services.tasks.transitions import (
     ActionResult,
     append_event,

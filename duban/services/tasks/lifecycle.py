@@ -39,12 +39,7 @@ from duban.domain.lifecycle import (
 )
 from duban.domain.workdays import WorkCalendar
 from duban.services.tasks.attachments import StoredFile, attachment_rows
-from duban.services.tasks.queries import (
-    LOCAL_ZONE,
-    indicator_name,
-    local_date,
-    numeric_targets,
-)
+from duban.services.tasks.facts import LOCAL_ZONE, indicator_name, local_date, numeric_targets
 from duban.services.tasks.readings import indicator_values
 from duban.services.tasks.transitions import (
     ActionResult,

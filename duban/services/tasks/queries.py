@@ -11,27 +11,22 @@ the report events, extension requests, numeric targets and readings of all of
 them at once).
 """
 
+
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from collections.abc import Sequence
+from datetime import date, tzinfo
 from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from duban.domain.directory import normalize_name
 from duban.domain.errors import NotFoundError
 from duban.domain.items import item_source_text
-from duban.domain.labels import EXTENSION_STATUS_LABELS, TASK_ROLE_LABELS
+from duban.domain.labels import TASK_ROLE_LABELS
 from duban.domain.lifecycle import (
-    ACTION_LABELS,
-    ROLE_LABELS,
     STATE_LABELS,
-    Action,
-    ActorRole,
     ExtensionStatus,
     TaskState,
 )
@@ -39,12 +34,8 @@ from duban.domain.status import (
     LIGHT_LABELS,
     STATUS_LABELS,
     Assessment,
-    Indicator,
     Light,
-    Reading,
-    ReportPeriod,
     StatusPolicy,
-    TaskFacts,
     TaskStatus,
     assess,
     worst_light,
@@ -54,270 +45,32 @@ from duban.services.accounts.directory import directory_from_db
 from duban.services.accounts.links import watched_by
 from duban.services.paging import Page
 from duban.services.plans.catalog import find_plan
-from duban.services.serialize import jsonable
+from duban.services.tasks.facts import (
+    LOCAL_ZONE,
+    Related,
+    facts_of,
+    indicator_name,
+    load_related,
+    numeric_targets,
+)
 from duban.services.tasks.light_sql import light_rule
 from duban.services.tasks.lights import light_tasks
-from duban.timeutil import DEFAULT_ZONE
+from duban.services.tasks.views import (
+    MeasureLight,
+    ReadingView,
+    TaskDetail,
+    TaskView,
+    event_view,
+    extension_view,
+    numeric_view,
+    other_view,
+)
 from models import (
     Department,
-    ExtensionRequest,
-    IndicatorReading,
     Measure,
     Plan,
-    Target,
     Task,
-    TaskEvent,
 )
-
-LOCAL_ZONE = DEFAULT_ZONE  # the organisation's zone when a caller passes none
-
-
-
-# --- views -------------------------------------------------------------------
-
-
-@dataclass
-class TaskView:
-    """One task as listed: stored facts plus status and light as of ``as_of``.
-
-    ``department`` is the official name; ``named_as`` the name as the plan
-    wrote it (各区 for each district's task). ``measure`` is the measure's
-    printed number within ``plan`` (the plan's key).
-    """
-
-    id: int
-    plan: str
-    plan_id: int
-    measure: int
-    measure_id: int
-    measure_title: str
-    department: str
-    named_as: str
-    role: str
-    role_label: str
-    deadline: date
-    due: date
-    original_due: date
-    state: TaskState
-    state_label: str
-    status: TaskStatus
-    status_label: str
-    light: Light
-    light_label: str
-    reasons: list[str]
-    extended: bool
-    pending_extension: int | None
-    as_of: date
-    # Report periods whose deadline passed without a report (open tasks not yet
-    # overdue; see duban.domain.status.assess).
-    missing_reports: list[ReportPeriod] = field(default_factory=list)
-
-
-@dataclass
-class NumericTargetView:
-    """A numeric target the task reports values for (``name``: its indicator)."""
-
-    id: int
-    position: int
-    name: str
-    comparator: str | None
-    value: float
-    unit: str | None
-    text: str
-
-
-@dataclass
-class ReadingView:
-    id: int
-    target_id: int
-    indicator: str
-    value: float
-    unit: str | None
-    reported_on: date
-    event_id: int
-
-
-@dataclass
-class EventView:
-    """One entry of the event log; ``at`` is UTC, ``at_local`` in the display zone."""
-
-    id: int
-    at: datetime
-    at_local: datetime
-    action: str
-    action_label: str
-    actor_role: str
-    actor_role_label: str
-    actor: str
-    from_state: str | None
-    to_state: str | None
-    note: str | None
-    data: dict[str, Any] | None
-
-
-@dataclass
-class ExtensionView:
-    id: int
-    status: str
-    status_label: str
-    requested_at: datetime
-    requested_by: str
-    reason: str
-    current_due: date
-    new_due: date
-    decided_at: datetime | None
-    decided_by: str | None
-    decision_note: str | None
-
-
-@dataclass
-class OtherTaskView:
-    """Another department's task on the same measure and deadline."""
-
-    id: int
-    department: str
-    named_as: str
-    role: str
-    role_label: str
-    due: date
-    state: TaskState
-    state_label: str
-
-
-@dataclass
-class TaskDetail(TaskView):
-    """Everything about one task: the listed fields, the measure, the others
-    working on it, the event log, extension requests and indicator readings."""
-
-    plan_title: str = ""
-    measure_label: str = ""
-    measure_text: str = ""
-    item_source: str = ""  # a single 督办件's source, 文号 and instructing leader
-    assigned_at: datetime | None = None
-    acknowledged_at: datetime | None = None
-    submitted_at: datetime | None = None
-    approved_at: datetime | None = None
-    version: int = 0
-    numeric_targets: list[NumericTargetView] = field(default_factory=list)
-    others: list[OtherTaskView] = field(default_factory=list)
-    events: list[EventView] = field(default_factory=list)
-    extensions: list[ExtensionView] = field(default_factory=list)
-    readings: list[ReadingView] = field(default_factory=list)
-    # A cancelled task's successor (已撤销, 由…接替) and the tasks this one replaces.
-    replaced_by: int | None = None
-    replaced_by_department: str = ""
-    replaces: list[int] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form: dates and datetimes as ISO 8601 strings, enums as values."""
-        return jsonable(self)
-
-
-@dataclass
-class MeasureLight:
-    """A measure's light: the worst of its tasks' (green when it has none)."""
-
-    plan_id: int
-    measure_id: int
-    number: int
-    title: str
-    light: Light
-    task_count: int
-    counts: dict[Light, int]
-
-
-def tasks_to_json(views: Sequence[TaskView]) -> list[dict[str, Any]]:
-    """The ``duban tasks --json`` shape: one object per task."""
-    return [jsonable(v) for v in views]
-
-
-# --- facts -------------------------------------------------------------------
-
-
-def local_date(moment: datetime, zone: tzinfo = LOCAL_ZONE) -> date:
-    """The calendar day of an aware ``moment`` in ``zone``."""
-    return moment.astimezone(zone).date()
-
-
-def indicator_name(target: Target) -> str:
-    """What a numeric target is called when values are reported: its indicator,
-    else its text."""
-    return target.indicator or target.text
-
-
-def numeric_targets(task: Task, measure_targets: Iterable[Target]) -> list[Target]:
-    """The task's numeric targets, in printed order.
-
-    They are the measure's targets with a value whose due date is the task's
-    deadline; for a measure without any dated target (whose tasks are due at
-    the plan's horizon) its undated numeric targets count.
-    """
-    targets = sorted(measure_targets, key=lambda t: t.position)
-    if any(t.due is not None for t in targets):
-        return [t for t in targets if t.value is not None and t.due == task.deadline]
-    return [t for t in targets if t.value is not None]
-
-
-def task_facts(
-    task: Task,
-    *,
-    events: Iterable[TaskEvent],
-    extensions: Iterable[ExtensionRequest],
-    targets: Iterable[Target],
-    readings: Iterable[IndicatorReading],
-    zone: tzinfo = LOCAL_ZONE,
-) -> TaskFacts:
-    """What :func:`assess` needs, from the task's rows (no database access).
-
-    ``events``, ``extensions`` and ``readings`` may include other tasks' rows
-    or all of this task's; only the relevant ones are used: report events give
-    ``report_dates`` (local days), any approved extension sets ``extended``,
-    and the first numeric target of the task's deadline gives the indicator
-    and its readings. ``submitted_on`` is the local day of the latest 报结
-    while the task is submitted or approved, else None. ``targets`` are the
-    measure's targets.
-    """
-    state = TaskState(task.state)
-    submitted_on = None
-    if state in (TaskState.SUBMITTED, TaskState.APPROVED) and task.submitted_at is not None:
-        submitted_on = local_date(task.submitted_at, zone)
-    report_dates = sorted(
-        local_date(e.at, zone)
-        for e in events
-        if e.task_id == task.id and e.action == Action.REPORT.value
-    )
-    extended = any(
-        x.task_id == task.id and x.status == ExtensionStatus.APPROVED for x in extensions
-    )
-    indicator = None
-    values: tuple[Reading, ...] = ()
-    numeric = numeric_targets(task, targets)
-    if numeric:
-        first = numeric[0]
-        assert first.value is not None  # numeric_targets keeps valued targets only
-        indicator = Indicator(comparator=first.comparator or ">=", target=first.value)
-        values = tuple(
-            sorted(
-                (
-                    Reading(r.reported_on, r.value)
-                    for r in readings
-                    if r.task_id == task.id and r.target_id == first.id
-                ),
-                key=lambda r: r.on,
-            )
-        )
-    return TaskFacts(
-        state=state,
-        due=task.due,
-        original_due=task.original_due,
-        assigned_on=local_date(task.assigned_at, zone),
-        submitted_on=submitted_on,
-        extended=extended,
-        report_dates=tuple(report_dates),
-        indicator=indicator,
-        readings=values,
-    )
-
 
 # --- departments ---------------------------------------------------------------
 
@@ -349,57 +102,8 @@ def _department_ids(name: str, *, session: Session) -> list[int]:
 # --- queries -----------------------------------------------------------------
 
 
-@dataclass
-class _Related:
-    """The rows status derivation needs, for a batch of tasks."""
 
-    events: dict[int, list[TaskEvent]] = field(default_factory=lambda: defaultdict(list))
-    extensions: dict[int, list[ExtensionRequest]] = field(default_factory=lambda: defaultdict(list))
-    readings: dict[int, list[IndicatorReading]] = field(default_factory=lambda: defaultdict(list))
-    targets: dict[int, list[Target]] = field(default_factory=lambda: defaultdict(list))
-
-
-def _load_related(session: Session, task_ids: Select[Any], *, all_events: bool) -> _Related:
-    """Events (report events only unless ``all_events``), extension requests,
-    readings and the measures' numeric targets of the tasks ``task_ids`` selects."""
-    related = _Related()
-    event_query = select(TaskEvent).where(TaskEvent.task_id.in_(task_ids))
-    if not all_events:
-        event_query = event_query.where(TaskEvent.action == Action.REPORT.value)
-    for event in session.scalars(event_query.order_by(TaskEvent.id)):
-        related.events[event.task_id].append(event)
-    for extension in session.scalars(
-        select(ExtensionRequest)
-        .where(ExtensionRequest.task_id.in_(task_ids))
-        .order_by(ExtensionRequest.id)
-    ):
-        related.extensions[extension.task_id].append(extension)
-    for reading in session.scalars(
-        select(IndicatorReading)
-        .where(IndicatorReading.task_id.in_(task_ids))
-        .order_by(IndicatorReading.reported_on, IndicatorReading.id)
-    ):
-        related.readings[reading.task_id].append(reading)
-    measure_ids = select(Task.measure_id).where(Task.id.in_(task_ids))
-    for target in session.scalars(
-        select(Target).where(Target.measure_id.in_(measure_ids)).order_by(Target.position)
-    ):
-        related.targets[target.measure_id].append(target)
-    return related
-
-
-def _facts(task: Task, related: _Related, zone: tzinfo) -> TaskFacts:
-    return task_facts(
-        task,
-        events=related.events[task.id],
-        extensions=related.extensions[task.id],
-        targets=related.targets[task.measure_id],
-        readings=related.readings[task.id],
-        zone=zone,
-    )
-
-
-def _view(task: Task, related: _Related, assessment: Assessment, as_of: date) -> TaskView:
+def _view(task: Task, related: Related, assessment: Assessment, as_of: date) -> TaskView:
     state = TaskState(task.state)
     extensions = related.extensions[task.id]
     pending = [x.id for x in extensions if x.status == ExtensionStatus.PENDING]
@@ -480,12 +184,33 @@ def _assess_all(
     paged = query._limit_clause is not None or query._offset_clause is not None
     ids = query.with_only_columns(Task.id)
     ids = ids if paged else ids.order_by(None)
-    related = _load_related(session, ids, all_events=False)
+    related = load_related(session, ids)
     views = []
     for task in tasks:
-        assessment = assess(_facts(task, related, zone), as_of, calendar, policy)
+        assessment = assess(facts_of(task, related, zone), as_of, calendar, policy)
         views.append(_view(task, related, assessment, as_of))
     return views
+
+
+def task_views(
+    session_factory: sessionmaker[Session],
+    ids: Sequence[int],
+    *,
+    as_of: date,
+    calendar: WorkCalendar,
+    policy: StatusPolicy | None = None,
+    zone: tzinfo = LOCAL_ZONE,
+) -> list[TaskView]:
+    """The tasks ``ids`` as :func:`list_tasks` shows them, in the order given
+    (ids of no task left out)."""
+    if not ids:
+        return []
+    with session_factory() as session:
+        query = select(Task).join(Task.measure).join(Measure.plan).where(Task.id.in_(ids))
+        views = _assess_all(session, query, as_of=as_of, calendar=calendar,
+                            policy=policy or StatusPolicy(), zone=zone)
+    by_id = {v.id: v for v in views}
+    return [by_id[i] for i in ids if i in by_id]
 
 
 def list_tasks(
@@ -641,8 +366,10 @@ def get_task(
         task = session.scalars(query.options(*_TASK_LOADS)).one_or_none()
         if task is None:
             raise NotFoundError(f"找不到任务 #{task_id}(可用 duban tasks 查看任务列表)")
-        related = _load_related(session, select(Task.id).where(Task.id == task_id), all_events=True)
-        assessment = assess(_facts(task, related, zone), as_of, calendar, policy)
+        related = load_related(
+            session, select(Task.id).where(Task.id == task_id), actions=None
+        )
+        assessment = assess(facts_of(task, related, zone), as_of, calendar, policy)
         base = _view(task, related, assessment, as_of)
         others = session.scalars(
             select(Task)
@@ -681,10 +408,10 @@ def get_task(
                     select(Task.id).where(Task.replaced_by_id == task.id).order_by(Task.id)
                 )
             ),
-            numeric_targets=[_numeric_view(t) for t in numeric],
-            others=[_other_view(o) for o in others],
-            events=[_event_view(e, zone) for e in related.events[task.id]],
-            extensions=[_extension_view(x) for x in related.extensions[task.id]],
+            numeric_targets=[numeric_view(t) for t in numeric],
+            others=[other_view(o) for o in others],
+            events=[event_view(e, zone) for e in related.events[task.id]],
+            extensions=[extension_view(x) for x in related.extensions[task.id]],
             readings=[
                 ReadingView(
                     id=r.id,
@@ -699,83 +426,3 @@ def get_task(
             ],
         )
 
-
-def _numeric_view(target: Target) -> NumericTargetView:
-    assert target.value is not None
-    return NumericTargetView(
-        id=target.id,
-        position=target.position,
-        name=indicator_name(target),
-        comparator=target.comparator,
-        value=target.value,
-        unit=target.unit,
-        text=target.text,
-    )
-
-
-def _other_view(task: Task) -> OtherTaskView:
-    state = TaskState(task.state)
-    return OtherTaskView(
-        id=task.id,
-        department=task.department.name,
-        named_as=task.named_as,
-        role=task.role,
-        role_label=TASK_ROLE_LABELS.get(task.role, task.role),
-        due=task.due,
-        state=state,
-        state_label=STATE_LABELS[state],
-    )
-
-
-def _event_view(event: TaskEvent, zone: tzinfo) -> EventView:
-    try:
-        action_label = ACTION_LABELS[Action(event.action)]
-    except ValueError:
-        action_label = event.action
-    try:
-        role_label = ROLE_LABELS[ActorRole(event.actor_role)]
-    except ValueError:
-        role_label = event.actor_role
-    return EventView(
-        id=event.id,
-        at=event.at,
-        at_local=event.at.astimezone(zone),
-        action=event.action,
-        action_label=action_label,
-        actor_role=event.actor_role,
-        actor_role_label=role_label,
-        actor=event.actor,
-        from_state=event.from_state,
-        to_state=event.to_state,
-        note=event.note,
-        data=event.data,
-    )
-
-
-def _extension_view(row: ExtensionRequest) -> ExtensionView:
-    return ExtensionView(
-        id=row.id,
-        status=row.status,
-        status_label=EXTENSION_STATUS_LABELS.get(row.status, row.status),
-        requested_at=row.requested_at,
-        requested_by=row.requested_by,
-        reason=row.reason,
-        current_due=row.current_due,
-        new_due=row.new_due,
-        decided_at=row.decided_at,
-        decided_by=row.decided_by,
-        decision_note=row.decision_note,
-    )
-
-
-def match_indicator(key: str, targets: Sequence[Target]) -> Target | None:
-    """The numeric target ``key`` names: exactly (after normalising), else the
-    only one whose name contains ``key``; None when none or several match."""
-    wanted = normalize_name(key)
-    if not wanted:
-        return None
-    exact = [t for t in targets if normalize_name(indicator_name(t)) == wanted]
-    if len(exact) == 1:
-        return exact[0]
-    partial = [t for t in targets if wanted in normalize_name(indicator_name(t))]
-    return partial[0] if len(partial) == 1 else None

@@ -12,10 +12,7 @@ from duban.domain.indicators import range_problem
 from duban.domain.lifecycle import (
     TransitionError,
 )
-from duban.services.tasks.queries import (
-    indicator_name,
-    match_indicator,
-)
+from duban.services.tasks.facts import indicator_name, match_indicator
 from duban.services.tasks.transitions import (
     task_where,
 )
