@@ -86,14 +86,12 @@ def import_plan(
     to its tasks (``task_fates``; ``policy`` is the assignment policy, for a
     measure without dated targets).
 
-    Every import that is not a dry run and does not fail — unchanged content
-    too — is recorded in the audit log (``import_plan``, by ``actor``: the
-    signed-in coordinator on the web, :data:`CONSOLE_ACTOR` from the command
-    line), in the same transaction.
+    Every import that writes (a new or changed plan) is recorded in the audit
+    log in the same transaction (``import_plan``, by ``actor``: the signed-in
+    coordinator on the web, :data:`CONSOLE_ACTOR` from the command line).
 
-    Raises DraftError for an inconsistent draft. Writes nothing on error or
-    when ``dry_run``, and only the audit entry when the content is unchanged
-    (same fingerprint).
+    Raises DraftError for an inconsistent draft. Writes nothing on error, when
+    the content is unchanged (same fingerprint), or when ``dry_run``.
     """
     validate_draft(draft)
     now = now or system_now()  # callers pass their clock's time; scripts may omit it
@@ -102,7 +100,7 @@ def import_plan(
             session, draft, source_text=source_text, dry_run=dry_run,
             create_unknown=create_unknown, now=now, policy=policy,
         )
-        if not dry_run:
+        if not dry_run and report.status is not ImportStatus.UNCHANGED:
             session.add(AuditEntry(
                 at=now, actor=actor, action="import_plan", subject=report.key,
                 data={"status": report.status.value,
