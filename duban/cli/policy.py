@@ -23,7 +23,7 @@ from duban.services.ladder.policy import (
     policy_versions,
     stale_open_tasks,
 )
-from duban.services.ladder.reapply import apply_current_policy
+from duban.services.tasks.reapply_policy import apply_current_policy
 from duban.wiring import open_context
 
 policy_app = typer.Typer(

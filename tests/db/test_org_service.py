@@ -19,7 +19,7 @@ from duban.services.ladder.policy import (
     current_policy,
     policy_fingerprint,
 )
-from duban.services.ladder.reapply import apply_current_policy
+from duban.services.tasks.reapply_policy import apply_current_policy
 from models import (
     Contact,
     ContactChannel,

@@ -4,7 +4,7 @@ Each distinct policy (by the sha256 of its canonical JSON) is stored once, as
 an ``escalation_policies`` row; exactly one row is ``current``. A task keeps
 the policy that was current when it was assigned (``Task.policy_id``) until a
 coordinator re-applies the current one
-(:func:`duban.services.ladder.reapply.apply_current_policy`).
+(:func:`duban.services.tasks.reapply_policy.apply_current_policy`).
 
 Reads never write: with no stored policy, :func:`current_policy` answers
 ``(None, DEFAULT_POLICY)``. ``duban org load`` always stores a policy (the
@@ -142,7 +142,7 @@ def policy_versions(*, session: Session) -> list[PolicyVersion]:
 
 def stale_open_tasks(*, session: Session) -> int:
     """Open tasks not on the current version (none stored: 0): what
-    ``apply_current_policy`` (:mod:`duban.services.ladder.reapply`) would move."""
+    ``apply_current_policy`` (:mod:`duban.services.tasks.reapply_policy`) would move."""
     policy_id, _ = current_policy(session)
     if policy_id is None:
         return 0

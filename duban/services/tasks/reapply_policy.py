@@ -1,7 +1,7 @@
-"""Re-applying the current escalation policy to open tasks (of one plan or
-measure, else all): the one policy use case that needs the plans room, kept
-apart from the policy's storage (:mod:`duban.services.ladder.policy`), which
-sits on the floor below the rooms.
+"""Moving open tasks (of one plan or measure, else all) to the current
+escalation policy: a coordinator's choice after ``duban org load`` stored a new
+one. A use case over tasks and plans; the policy's versions themselves are
+stored by the ladder (:mod:`duban.services.ladder.policy`).
 """
 
 from __future__ import annotations
