@@ -301,7 +301,7 @@ def delivery_log(
     """Deliveries, newest first; ``status`` one of pending, sending, sent,
     failed (includes dead, i.e. given up)."""
     query = _delivery_query()
-    if status == "failed":
+    if status == DeliveryStatus.FAILED:
         query = query.where(Delivery.status.in_(DELIVERY_FAILING))
     elif status is not None:
         query = query.where(Delivery.status == status)
