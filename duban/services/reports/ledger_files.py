@@ -48,7 +48,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from duban.domain.labels import LEVEL_LABELS
 from duban.domain.status import LIGHT_LABELS, LIGHT_MEANINGS, Light
-from duban.services.reports.ledger import Ledger, LedgerRow, SummaryRow
+from duban.services.reports.ledger_model import Ledger, LedgerRow, SummaryRow
 from duban.services.reports.scorecard import COUNT_COLUMNS, NO_SCORE, Scorecard, weights_description
 
 # Solid fills (ARGB) of the light cell, and the font colour that reads on each.
