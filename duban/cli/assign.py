@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from duban.cli.app import app
-from duban.cli.options import as_of_option, command_env
+from duban.cli.options import CommandEnv, as_of_option, command_env
 from duban.config import apply_prefect_defaults
 from duban.domain.assignment import LateTask
 from duban.domain.errors import DubanError
@@ -50,8 +50,22 @@ def assign_command(
 ) -> None:
     """交办:每项措施运行一次 Prefect 流程,生成各责任单位的任务并排队交办通知。"""
     env = command_env(as_of)
+    refs = measures_to_run(env.session_factory, plan=plan, measure=measure)
+    assign_refs(env, refs, as_json=as_json, accept_past=accept_past, deployments=deployments)
+
+
+def assign_refs(
+    env: CommandEnv,
+    refs: list[MeasureRef],
+    *,
+    as_json: bool = False,
+    accept_past: bool = False,
+    deployments: bool = False,
+) -> None:
+    """``duban assign``'s work for ``refs`` as of ``env.now``: refuse late
+    tasks unless accepted, run a measure flow per assignable measure (in
+    this process, or on the workers), print what each did."""
     context, now = env.context, env.now
-    refs = measures_to_run(context.session_factory, plan=plan, measure=measure)
     late: list[LateTask] = []
     for ref in refs:
         if ref.assignable:

@@ -23,10 +23,10 @@ import typer
 import yaml
 
 from duban.cli.app import app
-from duban.cli.assign import assign_command
+from duban.cli.assign import assign_refs
 from duban.cli.db import upgrade_command
 from duban.cli.demo_work import morning, plan_work
-from duban.cli.options import as_of_option
+from duban.cli.options import CommandEnv, as_of_option, command_env
 from duban.cli.org import load_command
 from duban.cli.store import import_command
 from duban.config import REFERENCE_PLAN_FILE, Settings, get_settings
@@ -39,6 +39,8 @@ from duban.services.accounts.directory import load_directory_file
 from duban.services.accounts.links import LinkSigner, department_link
 from duban.services.accounts.staff import add_user, list_users
 from duban.services.ladder.round_lock import round_lock
+from duban.services.plans.assignment import assignment_would_change
+from duban.services.plans.to_assign import measures_to_run
 from duban.services.reports.issued_documents import issue_bulletin, issue_notice, list_documents
 from duban.services.reports.logs import escalation_log
 from duban.services.rounds.daily import RoundReport, replay, run_round
@@ -161,7 +163,7 @@ def demo_command(
     _step("3/6 导入参考方案")
     import_command(file=REFERENCE_PLAN_FILE, dry_run=False, create_unknown=False, as_json=False)
     _step("4/6 交办(每项措施一次 Prefect 流程)")
-    assign_command(plan=None, measure=None, as_of=assigned, as_json=False)
+    _assign_changed(command_env(assigned))
     with sink:
         start, end = assigned.date(), date.fromisoformat(until)
         _step(f"5/6 提醒与督办回放({start} 至 {until})")
@@ -210,6 +212,25 @@ def demo_command(
         # the pages without the in-process reminder rounds.
         serve_command(host="127.0.0.1", port=port, no_scheduler=True,
                       as_of=parse_local(until))
+
+
+def _assign_changed(env: CommandEnv) -> None:
+    """Run the measure flow (as ``duban assign`` does) only for the measures
+    whose assignment would change something; a rerun starts no flow (and so
+    no Prefect) when the plan is unchanged."""
+    refs = measures_to_run(env.session_factory, plan=None, measure=None)
+    changed = [
+        ref for ref in refs
+        if ref.assignable and assignment_would_change(
+            env.session_factory, plan=ref.plan, measure=ref.number,
+            calendar=env.calendar, policy=env.context.assignment_policy,
+        )
+    ]
+    unchanged = sum(1 for ref in refs if ref.assignable) - len(changed)
+    if unchanged:
+        typer.echo(f"{unchanged} 项措施已交办且方案未变,不再运行流程。")
+    if changed:
+        assign_refs(env, changed)
 
 
 def _issue_documents(context: AppContext, settings: Settings, *, until: date) -> None:

@@ -216,6 +216,10 @@ class Fate(StrEnum):
     FINISHED = "finished"  # no longer yielded but already 已办结: kept as history
 
 
+# The fates assignment acts on: it cancels these tasks.
+CANCELLING_FATES = frozenset({Fate.REPLACED, Fate.CANCELLED})
+
+
 FATE_LABELS = {
     Fate.STAY: "保留",
     Fate.REPLACED: "撤销,由新任务接替",

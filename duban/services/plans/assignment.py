@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.db import insert_for
 from duban.domain.assignment import (
+    CANCELLING_FATES,
     AssignmentPolicy,
     TaskIdentity,
     TaskSpec,
@@ -30,6 +31,7 @@ from duban.domain.escalation import StepKey
 from duban.domain.lifecycle import Action, TaskState
 from duban.domain.outbox import NoticeStatus
 from duban.domain.workdays import WorkCalendar
+from duban.services.plans.fates import task_fates
 from duban.services.plans.to_assign import (
     effective_policy,
     planned_tasks,
@@ -131,11 +133,49 @@ def assign_measure(
             session_factory,
             measure_id=measure_id,
             measure_number=measure,
-            yielded=[TaskIdentity(s.deadline, s.role, s.department, s.named_as) for s in specs],
+            yielded=_yielded(specs),
             task_ids=ids,
             now=now,
         )
     return result
+
+
+def assignment_would_change(
+    session_factory: sessionmaker[Session],
+    *,
+    plan: str | None,
+    measure: int,
+    calendar: WorkCalendar,
+    policy: AssignmentPolicy | None = None,
+) -> bool:
+    """Whether :func:`assign_measure` would change anything now: a task the
+    plan yields that does not exist yet (by the identity its insert conflicts
+    on), or an open task the plan no longer yields (which it would cancel).
+    Reads the plan and the fates as :func:`assign_measure` does; writes
+    nothing. Raises as :func:`assign_measure` does before writing."""
+    policy = effective_policy(session_factory, policy)
+    measure_id, _key, _title, specs, department_ids = planned_tasks(
+        session_factory, plan=plan, measure=measure, calendar=calendar, policy=policy
+    )
+    with session_factory() as session:
+        existing = set(
+            session.execute(
+                select(Task.department_id, Task.role, Task.deadline).where(
+                    Task.measure_id == measure_id
+                )
+            ).all()
+        )
+        if any(
+            (department_ids[s.department], s.role.value, s.deadline) not in existing
+            for s in specs
+        ):
+            return True
+        fates = task_fates(session, measure_id, measure, _yielded(specs))
+    return any(f.fate in CANCELLING_FATES for f in fates.fates)
+
+
+def _yielded(specs: list[TaskSpec]) -> list[TaskIdentity]:
+    return [TaskIdentity(s.deadline, s.role, s.department, s.named_as) for s in specs]
 
 
 def _create_task(

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.db import insert_for
 from duban.domain.assignment import (
-    Fate,
+    CANCELLING_FATES,
     TaskIdentity,
 )
 from duban.domain.escalation import TASK_CANCELLED, StepKey
@@ -93,7 +93,7 @@ def cancel_withdrawn(
         fates = task_fates(session, measure_id, measure_number, yielded)
     done: list[Cancelled] = []
     for fate in fates.fates:
-        if fate.fate not in (Fate.REPLACED, Fate.CANCELLED):
+        if fate.fate not in CANCELLING_FATES:
             continue
         successor_id = None
         if fate.successor_department is not None:
