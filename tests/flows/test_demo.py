@@ -13,8 +13,10 @@ from tests.conftest import CliRunner
 
 pytestmark = pytest.mark.prefect
 
-PHASES = ["1/6 数据库", "2/6 机构目录与联系人", "3/6 导入参考方案", "4/6 交办", "5/6 提醒与督办回放",
-          "6/6 督办记录"]
+PHASES = [
+    "1/6 数据库", "2/6 机构目录与联系人", "3/6 导入参考方案", "4/6 交办", "5/6 提醒与督办回放",
+    "6/6 督办记录",
+]
 
 
 async def _flow_runs() -> int:
