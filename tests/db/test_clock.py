@@ -11,7 +11,7 @@ import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.config import Settings
-from duban.services.accounts.org import load_org_file, sync_org
+from duban.services.accounts.org_file import load_org_file, sync_org
 from duban.timeutil import DEFAULT_ZONE, parse_local
 from duban.wiring import AppContext
 
