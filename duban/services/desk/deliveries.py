@@ -163,42 +163,48 @@ def replace_channel(
         session.add(new)
         old.active = False
         session.flush()
-        moved = list(
-            session.scalars(
-                select(Delivery.id).where(
-                    Delivery.channel_id == old.id, Delivery.status.in_(UNSENT)
-                )
-            )
-        )
-        if moved:
-            session.execute(
-                update(DeliveryItem)
-                .where(DeliveryItem.delivery_id.in_(moved))
-                .values(channel_id=new.id)
-                .execution_options(synchronize_session=False)
-            )
-            session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(moved))
-                # The new address has none of the parts the old one accepted.
-                .values(channel_id=new.id, parts_sent=0, partial=None)
-                .execution_options(synchronize_session=False)
-            )
-            session.execute(  # what had failed is due again now, on the new address
-                update(Delivery)
-                .where(Delivery.id.in_(moved), Delivery.status.in_(DELIVERY_FAILING))
-                .values(status=DeliveryStatus.FAILED, next_attempt_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            notice_ids = select(DeliveryItem.notice_id).where(DeliveryItem.delivery_id.in_(moved))
-            session.execute(
-                update(Notice)
-                .where(Notice.id.in_(notice_ids), Notice.status == NoticeStatus.FAILED)
-                .values(status=NoticeStatus.PENDING)
-                .execution_options(synchronize_session=False)
-            )
+        moved = _move_unsent(session, old.id, new.id, now=now)
         contact = session.get(Contact, old.contact_id)
         record_audit(session, now=now, actor=actor, action="replace_channel",
                      subject=f"联系人 {contact.name if contact else old.contact_id}",
                      data={"from": old.url_privacy, "to": shown, "moved_deliveries": moved})
         return new.id
+
+
+def _move_unsent(session: Session, old_id: int, new_id: int, *, now: datetime) -> list[int]:
+    """Move the unsent deliveries of channel ``old_id`` (and their items) to
+    ``new_id``; what had failed is due again now. Returns the moved ids."""
+    moved = list(
+        session.scalars(
+            select(Delivery.id).where(Delivery.channel_id == old_id, Delivery.status.in_(UNSENT))
+        )
+    )
+    if not moved:
+        return moved
+    session.execute(
+        update(DeliveryItem)
+        .where(DeliveryItem.delivery_id.in_(moved))
+        .values(channel_id=new_id)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(moved))
+        # The new address has none of the parts the old one accepted.
+        .values(channel_id=new_id, parts_sent=0, partial=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(  # what had failed is due again now, on the new address
+        update(Delivery)
+        .where(Delivery.id.in_(moved), Delivery.status.in_(DELIVERY_FAILING))
+        .values(status=DeliveryStatus.FAILED, next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    notice_ids = select(DeliveryItem.notice_id).where(DeliveryItem.delivery_id.in_(moved))
+    session.execute(
+        update(Notice)
+        .where(Notice.id.in_(notice_ids), Notice.status == NoticeStatus.FAILED)
+        .values(status=NoticeStatus.PENDING)
+        .execution_options(synchronize_session=False)
+    )
+    return moved
