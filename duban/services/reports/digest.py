@@ -69,10 +69,6 @@ class DigestQueueReport:
     deliveries: list[int] = field(default_factory=list)
 
 
-# A scheduled report ready to render (kept under its old name for readers).
-ReportMessage = OutgoingMessage
-
-
 def week_of(day: date) -> date:
     """The Monday of ``day``'s ISO week: the identity of a weekly delivery."""
     return day - timedelta(days=day.weekday())
@@ -157,7 +153,7 @@ def _record(
 
 def report_message(
     session: Session, delivery: Delivery, context: DeliveryContext, now: datetime
-) -> ReportMessage:
+) -> OutgoingMessage:
     """The message of a scheduled-report delivery (batch :data:`WEEKLY_BATCH`):
     the liaison's summary, or the digest with its attachments for anyone else.
 
@@ -186,7 +182,7 @@ def report_message(
             zone=zone,
         )
         name = contact.department.name if contact.department else ""
-        return ReportMessage(
+        return OutgoingMessage(
             SUMMARY_STEP,
             {
                 **common,
@@ -204,7 +200,7 @@ def report_message(
         )
     ledger = load_ledger(session, as_of=as_of, calendar=context.calendar, all_plans=True, zone=zone)
     scratch = Path(tempfile.mkdtemp(prefix="duban-digest-"))
-    message = ReportMessage(DIGEST_STEP, {}, scratch=scratch)
+    message = OutgoingMessage(DIGEST_STEP, {}, scratch=scratch)
     try:
         values = digest_context(ledger, base_url=context.base_url or "")
         workbook = scratch / f"督办台账-{as_of.isoformat()}.xlsx"
