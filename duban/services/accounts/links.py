@@ -24,6 +24,7 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -140,8 +141,32 @@ class LinkSigner:
         return LinkHolder(department_id, department.name, issued_at, issued_at + self.max_age)
 
 
+_EPOCHS = "duban.link_epochs"  # session.info: department id -> epoch (see preload_epochs)
+
+
+def preload_epochs(session: Session, department_ids: Iterable[int]) -> None:
+    """Read the link generation of many departments with one query, for this
+    session's :func:`current_epoch` calls (the outbox composing a batch of
+    messages); a department without a row (never revoked) would otherwise
+    cost a query on every call."""
+    known: dict[int, int] = session.info.setdefault(_EPOCHS, {})
+    wanted = set(department_ids) - known.keys()
+    if not wanted:
+        return
+    rows = session.execute(
+        select(DepartmentLinkEpoch.department_id, DepartmentLinkEpoch.epoch).where(
+            DepartmentLinkEpoch.department_id.in_(wanted)
+        )
+    )
+    found = {department_id: epoch for department_id, epoch in rows}
+    known.update({department_id: found.get(department_id, 0) for department_id in wanted})
+
+
 def current_epoch(session: Session, department_id: int) -> int:
     """The department's link generation (0 until a link is first revoked)."""
+    known = session.info.get(_EPOCHS)
+    if known is not None and department_id in known:
+        return int(known[department_id])
     row = session.get(DepartmentLinkEpoch, department_id)
     return row.epoch if row is not None else 0
 

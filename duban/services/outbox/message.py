@@ -41,7 +41,12 @@ from duban.domain.escalation import (
 from duban.domain.items import item_source_text
 from duban.domain.labels import STAFF_ROLE_LABELS, TASK_ROLE_LABELS
 from duban.domain.workdays import Unpublished
-from duban.services.accounts.links import reader_task_link, staff_task_link, task_link
+from duban.services.accounts.links import (
+    preload_epochs,
+    reader_task_link,
+    staff_task_link,
+    task_link,
+)
 from duban.services.ladder.core import policy_for
 from duban.services.outbox.contract import FAILED_STEP, DeliveryContext, OutgoingMessage
 from models import Delivery, Department, Measure, Notice, Task
@@ -348,5 +353,6 @@ def preload(session: Session, deliveries: Sequence[Delivery]) -> list[object]:
         d.contact.department_id for d in deliveries if d.contact.department_id is not None
     }
     departments = list(session.scalars(select(Department).where(Department.id.in_(wanted))))
+    preload_epochs(session, wanted)  # the signed links' department generations
     _load_siblings(session, sorted({t.measure_id for t in tasks}))
     return [*notices, *tasks, *measures, *departments]
