@@ -90,6 +90,7 @@ def measures(
             zone=web.zone,
             offset=page_offset(page_number(page)),
             limit=PAGE_SIZE,
+            charts=True,
         )
     except NotFoundError:
         message = (

@@ -116,10 +116,12 @@ def measure_overview(
     zone: tzinfo = LOCAL_ZONE,
     offset: int = 0,
     limit: int | None = None,
+    charts: bool = False,
 ) -> Overview:
     """Measures of ``plan`` (default: the latest imported) as of ``as_of``,
     ``limit`` of them from ``offset`` (all with None); ``total`` and
-    ``counts`` cover every measure that matches.
+    ``counts`` cover every measure that matches; with ``charts``, also the
+    rows the dashboard's charts count (``chart_rows``, ``trend``).
 
     Filters: ``section`` (its number), ``department`` (official name: measures
     where it has a task), ``light`` (the measure's light). ``sections`` and
@@ -138,7 +140,8 @@ def measure_overview(
         if rule is None:  # SQL cannot tell the lights here: every task in Python
             facts = _python_facts(session, found.id, as_of=as_of, calendar=calendar, zone=zone)
         else:
-            facts = _sql_facts(session, rule, found.id, department=department, zone=zone)
+            facts = _sql_facts(session, rule, found.id, department=department, zone=zone,
+                               charts=charts)
         chosen = [
             m for m in measures
             if (section is None or m.section_number == section)
@@ -230,7 +233,13 @@ def _python_facts(
 
 
 def _sql_facts(
-    session: Session, rule: LightRule, plan_id: int, *, department: str | None, zone: tzinfo
+    session: Session,
+    rule: LightRule,
+    plan_id: int,
+    *,
+    department: str | None,
+    zone: tzinfo,
+    charts: bool,
 ) -> _PlanFacts:
     lit = lit_tasks(rule, Measure.plan_id == plan_id)
     active = lit.c.light != CANCELLED
@@ -260,18 +269,21 @@ def _sql_facts(
                 .distinct()
             )
         )
-    groups = _chart_groups(session, lit, plan_id, names, zone)
-    ids = {name: i for i, name in names.items()}
-    mine = [g for g in groups if department is None or g.department == department]
-    first = min((g.assigned_on for g in mine), default=None)
-    return _PlanFacts(
+    facts = _PlanFacts(
         lights=lights,
         departments=departments,
-        chart_rows=groups,
+        chart_rows=[],
         measures_of=lambda name: measures if name == department else set(),
-        trend=_sql_trend(session, plan_id, rule.as_of, first,
-                         ids.get(department) if department else None, zone),
+        trend=[],
     )
+    if charts:
+        facts.chart_rows = groups = _chart_groups(session, lit, plan_id, names, zone)
+        ids = {name: i for i, name in names.items()}
+        mine = [g for g in groups if department is None or g.department == department]
+        first = min((g.assigned_on for g in mine), default=None)
+        facts.trend = _sql_trend(session, plan_id, rule.as_of, first,
+                                 ids.get(department) if department else None, zone)
+    return facts
 
 
 @dataclass(frozen=True)
