@@ -117,35 +117,41 @@ def urge_now(
         }
         for task_id in wanted:
             task = tasks.get(task_id)
-            if task is None:
-                skipped.append((task_id, "找不到该任务"))
-                continue
-            state = TaskState(task.state)
-            if state not in OPEN_STATES:
-                skipped.append((task_id, f"{STATE_LABELS[state]},无需催办"))
-                continue
-            inserted = session.execute(
-                insert_for(session, Notice)
-                .values(
-                    task_id=task_id,
-                    step=key,
-                    status=NoticeStatus.PENDING,
-                    level=MANUAL_URGE.level,
-                    due_at=now,
-                    created_at=now,
-                    requested_by=actor,
-                    note=note,
-                )
-                .on_conflict_do_nothing(index_elements=["task_id", "step"])
-                .returning(Notice.id)
-            ).scalar_one_or_none()
-            if inserted is None:
-                skipped.append((task_id, "今天已催办过"))
-            else:
+            why = "找不到该任务" if task is None else _urge_one(
+                session, task, key, now=now, actor=actor, note=note
+            )
+            if why is None:
                 urged.append(task_id)
+            else:
+                skipped.append((task_id, why))
         if urged:
             names = [f"措施{tasks[i].measure.number} {tasks[i].department.name}" for i in urged]
             subject = "、".join(names[:3]) + (f"等{len(names)}项" if len(names) > 3 else "")
             record_audit(session, now=now, actor=actor, action="urge", subject=subject,
                          data={"tasks": urged, "note": note})
     return UrgeOutcome(urged, skipped)
+
+
+def _urge_one(
+    session: Session, task: Task, key: str, *, now: datetime, actor: str, note: str | None
+) -> str | None:
+    """Queue the manual 催办 notice ``key`` for ``task``; why not, or None when queued."""
+    state = TaskState(task.state)
+    if state not in OPEN_STATES:
+        return f"{STATE_LABELS[state]},无需催办"
+    inserted = session.execute(
+        insert_for(session, Notice)
+        .values(
+            task_id=task.id,
+            step=key,
+            status=NoticeStatus.PENDING,
+            level=MANUAL_URGE.level,
+            due_at=now,
+            created_at=now,
+            requested_by=actor,
+            note=note,
+        )
+        .on_conflict_do_nothing(index_elements=["task_id", "step"])
+        .returning(Notice.id)
+    ).scalar_one_or_none()
+    return "今天已催办过" if inserted is None else None
