@@ -37,7 +37,7 @@ from duban.services.tasks.transitions import (
     record,
     task_where,
 )
-from models import ExtensionRequest
+from models import ExtensionRequest, Task
 
 
 def request_extension(
@@ -67,23 +67,7 @@ def request_extension(
         task = load_task(session, task_id, now)
         who = department_actor(session, task, department, actor)
         to = next_state_of(task, Action.REQUEST_EXTENSION, who, note=reason)
-        pending = bool(
-            session.scalar(
-                select(
-                    exists().where(
-                        ExtensionRequest.task_id == task.id,
-                        ExtensionRequest.status == ExtensionStatus.PENDING,
-                    )
-                )
-            )
-        )
-        try:
-            check_extension_request(
-                as_of=local_date(now, zone), due=task.due, new_due=new_due, pending=pending
-            )
-        except TransitionError as err:
-            raise TransitionError(err.message, where=task_where(task.id)) from None
-        check_covered(calendar, new_due, task.id)
+        _check_request(session, task, new_due, calendar=calendar, as_of=local_date(now, zone))
         version = compare_and_set(session, task, to, None, expected_version, now=now)
         extension = ExtensionRequest(
             task_id=task.id,
@@ -217,3 +201,26 @@ def _decide_extension(
         extension.decision_note = note.strip() if note and note.strip() else None
         session.flush()
         return replace(result, extension_id=extension.id)
+
+
+def _check_request(
+    session: Session, task: Task, new_due: date, *, calendar: WorkCalendar, as_of: date
+) -> None:
+    """Refuse (TransitionError naming the task) a request the domain's rules do
+    not allow on ``as_of``, one beside a pending request, or a ``new_due`` the
+    calendar cannot count to."""
+    pending = bool(
+        session.scalar(
+            select(
+                exists().where(
+                    ExtensionRequest.task_id == task.id,
+                    ExtensionRequest.status == ExtensionStatus.PENDING,
+                )
+            )
+        )
+    )
+    try:
+        check_extension_request(as_of=as_of, due=task.due, new_due=new_due, pending=pending)
+    except TransitionError as err:
+        raise TransitionError(err.message, where=task_where(task.id)) from None
+    check_covered(calendar, new_due, task.id)
