@@ -86,6 +86,31 @@ def recompute_due_dates(
     return moved
 
 
+def _due_by_rule(
+    task: Task, calendar: WorkCalendar, policy: AssignmentPolicy
+) -> tuple[date, str] | None:
+    """The due date the plan's rule gives ``task`` with ``calendar``, and the rule
+    in words; None while a year it needs is not known."""
+    try:
+        lead_due = calendar.workday_on_or_before(task.deadline)
+    except CalendarError:
+        return None  # the deadline's year is not known (any more): leave it
+    if task.role == "lead":
+        rule = (
+            f"牵头单位期限为完成时限 {task.deadline.isoformat()} 当日,"
+            "遇非工作日提前至前一工作日"
+        )
+        return lead_due, rule
+    new = calendar.maybe_add_workdays(lead_due, -policy.support_lead_workdays)
+    if isinstance(new, Unpublished):
+        return None
+    rule = (
+        f"配合单位期限为牵头单位期限 {lead_due.isoformat()} 前"
+        f"{policy.support_lead_workdays}个工作日"
+    )
+    return new, rule
+
+
 def _move_one(
     session: Session,
     task_id: int,
@@ -98,24 +123,10 @@ def _move_one(
     task = session.get(Task, task_id, with_for_update=True)
     if task is None or task.state not in LIVE_STATES or not _rule_derived(session, task):
         return None
-    try:
-        lead_due = calendar.workday_on_or_before(task.deadline)
-    except CalendarError:
-        return None  # the deadline's year is not known (any more): leave it
-    if task.role == "lead":
-        new: date | Unpublished = lead_due
-        rule = (
-            f"牵头单位期限为完成时限 {task.deadline.isoformat()} 当日,"
-            "遇非工作日提前至前一工作日"
-        )
-    else:
-        new = calendar.maybe_add_workdays(lead_due, -policy.support_lead_workdays)
-        rule = (
-            f"配合单位期限为牵头单位期限 {lead_due.isoformat()} 前"
-            f"{policy.support_lead_workdays}个工作日"
-        )
-    if isinstance(new, Unpublished) or new == task.due:
+    ruled = _due_by_rule(task, calendar, policy)
+    if ruled is None or ruled[0] == task.due:
         return None
+    new, rule = ruled
     arrangement = "、".join(f"{y}年" for y in years) + "节假日安排" if years else "节假日安排"
     note = (
         f"{arrangement}已更新:按“{rule}”,期限由 {task.due.isoformat()} "
