@@ -16,6 +16,7 @@ from duban.services.plans.assignment import assign_measure
 from duban.services.plans.files import parse_plan_file
 from duban.services.plans.importer import import_plan
 from duban.services.tasks.queries import list_tasks
+from duban.timeutil import DEFAULT_ZONE
 from models import Department, ExtensionRequest, Notice, Task, TaskEvent
 from tests.paths import REFERENCE_PLAN
 
@@ -32,7 +33,8 @@ def test_the_demo_departments_act_and_leave_every_state(
     # Measure 8: 24 tasks of 12 departments, due 2015-12-17 and 2017-12-15.
     assign_measure(session_factory, plan=key, measure=8,
                    now=datetime(2015, 6, 1, 1, tzinfo=UTC), calendar=calendar)
-    work = plan_work(session_factory, start=START, end=END, calendar=calendar)
+    work = plan_work(session_factory, start=START, end=END, calendar=calendar,
+                     zone=DEFAULT_ZONE)
     for day in sorted(work):
         for act in work[day]:
             act(datetime.combine(day, datetime.min.time(), UTC).replace(hour=0, minute=30))
@@ -58,4 +60,5 @@ def test_the_demo_departments_act_and_leave_every_state(
         departments = session.scalar(select(Department.id).where(Department.name == SHOWN))
         assert session.scalar(select(Task.id).where(Task.department_id == departments))
     # Run again: departments have acted, nothing more is planned (the demo rerun is a no-op).
-    assert plan_work(session_factory, start=START, end=END, calendar=calendar) == {}
+    assert plan_work(session_factory, start=START, end=END, calendar=calendar,
+                     zone=DEFAULT_ZONE) == {}
