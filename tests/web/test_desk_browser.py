@@ -196,8 +196,12 @@ def test_a_department_acts_at_the_top_of_its_task_on_a_phone(
     phone.set_input_files("#submit-form input[type=file]", str(photo))
     phone.click("#submit-form button")
     phone.wait_for_selector("text=已报结,等待督办科审核。")
-    thumb = phone.locator("img.thumb")
-    assert thumb.evaluate("img => img.complete && img.naturalWidth") == 1
+    # The thumbnail loads after the page: wait for it (a broken image never gets a width).
+    phone.wait_for_function(
+        "() => { const i = document.querySelector('img.thumb');"
+        " return i !== null && i.complete && i.naturalWidth > 0; }"
+    )
+    assert phone.locator("img.thumb").evaluate("img => img.naturalWidth") == 1
     desk.goto(phone.url)
     viewer.snap("department-task-submitted")
     viewer.look(f"{home}?tab=submitted", "department-submitted")
