@@ -234,6 +234,35 @@ def _withdraw_unsent(session: Session, task_id: int) -> None:
             notice.status, notice.reason = NoticeStatus.SUPERSEDED, WITHDRAWN
 
 
+def _copy_report(session: Session, event: TaskEvent, task_id: int, *, carried_from: int) -> None:
+    """A copy of the progress report ``event`` and its indicator values on ``task_id``."""
+    copy = TaskEvent(
+        task_id=task_id,
+        at=event.at,
+        action=event.action,
+        actor_role=event.actor_role,
+        actor=event.actor,
+        from_state=event.from_state,
+        to_state=event.to_state,
+        note=event.note,
+        data={**(event.data or {}), "carried_from": carried_from},
+    )
+    session.add(copy)
+    session.flush()
+    for reading in session.scalars(
+        select(IndicatorReading).where(IndicatorReading.event_id == event.id)
+    ):
+        session.add(
+            IndicatorReading(
+                task_id=task_id,
+                target_id=reading.target_id,
+                event_id=copy.id,
+                value=reading.value,
+                reported_on=reading.reported_on,
+            )
+        )
+
+
 def _carry_over(session: Session, old: Task, successor_id: int, *, now: datetime) -> int:
     """Give the successor (same department and measure) the old task's 签收 and
     progress reports with their indicator values, once: only while the
@@ -265,31 +294,7 @@ def _carry_over(session: Session, old: Task, successor_id: int, *, now: datetime
         )
     )
     for event in reports:
-        copy = TaskEvent(
-            task_id=successor.id,
-            at=event.at,
-            action=event.action,
-            actor_role=event.actor_role,
-            actor=event.actor,
-            from_state=event.from_state,
-            to_state=event.to_state,
-            note=event.note,
-            data={**(event.data or {}), "carried_from": old.id},
-        )
-        session.add(copy)
-        session.flush()
-        for reading in session.scalars(
-            select(IndicatorReading).where(IndicatorReading.event_id == event.id)
-        ):
-            session.add(
-                IndicatorReading(
-                    task_id=successor.id,
-                    target_id=reading.target_id,
-                    event_id=copy.id,
-                    value=reading.value,
-                    reported_on=reading.reported_on,
-                )
-            )
+        _copy_report(session, event, successor.id, carried_from=old.id)
     session.execute(
         update(Task)
         .where(Task.id == successor.id, Task.version == successor.version)
