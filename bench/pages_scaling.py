@@ -403,6 +403,8 @@ def measure_size(url: str, n: int, args: argparse.Namespace) -> dict[str, Timing
             print(f"  {'/healthz':<18} {health.ms:>9.1f} {1:>10.0f} {_size(health.size):>9}"
                   f"  {health.runs}")
             for name, path in pages(token):
+                if name in args.skip:
+                    continue
                 timing = time_page(client, path, args.runs, args.budget)
                 results[name] = timing
                 if not timing.runs:
@@ -420,6 +422,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1k,10k", help="task counts, e.g. 1k,10k,100k")
     parser.add_argument("--runs", type=int, default=5, help="timed requests per page (median)")
+    parser.add_argument("--skip", type=lambda text: set(text.split(",")), default=set(),
+                        help="pages left out, by name, e.g. ledger.xlsx")
     parser.add_argument("--budget", type=float, default=20.0,
                         help="seconds: a page whose warm-up took longer is timed once more only")
     parser.add_argument("--postgres", nargs="?", const=DEFAULT_POSTGRES, default=None,
