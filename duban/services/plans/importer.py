@@ -15,6 +15,7 @@ written in place); the result is an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -159,15 +160,7 @@ def _store(
     if dry_run:
         return report  # nothing was added to the session
 
-    for new in new_departments:
-        session.add(Department(name=new.name, kind=new.kind, functional_area=False))
-    for name in unknown:
-        session.add(Department(name=name, kind="department", functional_area=False))
-    session.flush()
-    ids = {name: id_ for name, id_ in session.execute(select(Department.name, Department.id))}
-    for alias in new_aliases:
-        session.add(DepartmentAlias(department_id=ids[alias.department], alias=alias.alias))
-    session.flush()
+    _add_to_directory(session, new_departments, list(unknown), new_aliases)
     resolutions = _resolve_all(session, draft, directory_from_db(session=session))
     if plan is None:
         plan = Plan(key=key, status="active", imported_at=now)
@@ -179,6 +172,25 @@ def _store(
     session.flush()
     report.plan_id = plan.id
     return report
+
+
+def _add_to_directory(
+    session: Session,
+    departments: Sequence[NewDepartment],
+    unknown: Sequence[str],
+    aliases: Sequence[NewAlias],
+) -> None:
+    """Store the draft's new departments, the unknown names it may create (as
+    departments) and its new aliases."""
+    for new in departments:
+        session.add(Department(name=new.name, kind=new.kind, functional_area=False))
+    for name in unknown:
+        session.add(Department(name=name, kind="department", functional_area=False))
+    session.flush()
+    ids = {name: id_ for name, id_ in session.execute(select(Department.name, Department.id))}
+    for alias in aliases:
+        session.add(DepartmentAlias(department_id=ids[alias.department], alias=alias.alias))
+    session.flush()
 
 
 def _directory_changes(
