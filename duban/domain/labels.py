@@ -24,13 +24,6 @@ from duban.domain.outbox import DeliveryStatus, NoticeStatus
 LEVEL_LABELS: dict[int, str] = {0: "提醒", 1: "催办", 2: "黄色督办", 3: "红色督办"}
 
 # What each rung entails, where the ladder ahead is shown (a task's page).
-LEVEL_DESCRIPTIONS: dict[int, str] = {
-    0: "提醒",
-    1: "催办(抄送单位负责人)",
-    2: "黄色督办单",
-    3: "红色督办单,约谈",
-}
-
 # A task's (or a responsibility's) role in its measure, short and as a unit.
 TASK_ROLE_LABELS: dict[str, str] = {"lead": "牵头", "supporting": "配合"}
 UNIT_ROLE_LABELS: dict[str, str] = {"lead": "牵头单位", "supporting": "配合单位"}

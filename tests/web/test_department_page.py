@@ -45,6 +45,11 @@ def test_a_department_is_asked_its_name_once_and_finds_its_task_under_each_tab(
     # The action comes before the measure's text; the name is asked in the form.
     assert page.index('id="ack-form"') < page.index("措施原文")
     assert 'name="actor"' in page
+    # 接下来: each step once, with whom it reaches (not 催办(催办(…)) as it once read).
+    ahead = page[page.index("<h2>接下来</h2>"):]
+    ahead = ahead[: ahead.index("</ul>")]
+    assert "催办(发给联络员、负责人)" in ahead and "督办(红色督办单,约谈)(发给督查室)" in ahead
+    assert "催办(催办" not in ahead
     form = csrf(client, base)
     client.post(f"{base}/ack", data={"actor": "王五", "csrf_token": form})
     page = client.get(base).text

@@ -19,7 +19,7 @@ from duban.domain.escalation import (
     max_after_due,
     step_label,
 )
-from duban.domain.labels import LEVEL_DESCRIPTIONS, NOTICE_STATUS_LABELS
+from duban.domain.labels import AUDIENCE_LABELS, NOTICE_STATUS_LABELS
 from duban.domain.lifecycle import OPEN_STATES, TaskState
 from duban.domain.workdays import UNPUBLISHED_LABEL, Unpublished, WorkCalendar
 from duban.services.ladder.core import policy_for, timeline_of
@@ -102,7 +102,8 @@ def upcoming_steps(
             if reminders >= limit:
                 continue
             reminders += 1
-        words = LEVEL_DESCRIPTIONS.get(step.level, "")
+        # Whom it reaches: the step's label already says what it is (催办(抄送单位负责人)).
+        words = "发给" + "、".join(AUDIENCE_LABELS.get(a, a) for a in step.audience)
         steps.append(NextStep(on, step.label, step.level, words))
     return steps
 
