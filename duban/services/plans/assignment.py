@@ -227,32 +227,39 @@ def _create_task(
             )
             assert existing is not None
             return existing, False
-        session.add(
-            system_event(
-                inserted,
-                Action.ASSIGN,
-                at=now,
-                from_state=None,
-                to_state=TaskState.ASSIGNED.value,
-                note=_late_note(spec),
-                data={
-                    "due": spec.due.isoformat(),
-                    "deadline": spec.deadline.isoformat(),
-                    **({"plan_due": spec.plan_due.isoformat()} if spec.plan_due else {}),
-                },
-            )
-        )
-        session.add(
-            Notice(
-                task_id=inserted,
-                step=assign_step_key(now, zone),
-                due_at=now,
-                status=NoticeStatus.PENDING,
-                created_at=now,
-                level=0,
-            )
-        )
+        _record_assignment(session, inserted, spec, now=now, zone=zone)
         return inserted, True
+
+
+def _record_assignment(
+    session: Session, task_id: int, spec: TaskSpec, *, now: datetime, zone: tzinfo
+) -> None:
+    """The new task's 交办 event and its 交办通知 notice (due now)."""
+    session.add(
+        system_event(
+            task_id,
+            Action.ASSIGN,
+            at=now,
+            from_state=None,
+            to_state=TaskState.ASSIGNED.value,
+            note=_late_note(spec),
+            data={
+                "due": spec.due.isoformat(),
+                "deadline": spec.deadline.isoformat(),
+                **({"plan_due": spec.plan_due.isoformat()} if spec.plan_due else {}),
+            },
+        )
+    )
+    session.add(
+        Notice(
+            task_id=task_id,
+            step=assign_step_key(now, zone),
+            due_at=now,
+            status=NoticeStatus.PENDING,
+            created_at=now,
+            level=0,
+        )
+    )
 
 
 def _late_note(spec: TaskSpec) -> str | None:
