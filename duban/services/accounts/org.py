@@ -158,10 +158,11 @@ def contacts_for(
         query = query.where(Contact.department_id.is_(None))
     else:
         query = query.where(Contact.department_id == department_id)
-    return [_view(row) for row in session.scalars(query)]
+    return [contact_view(row) for row in session.scalars(query)]
 
 
-def _view(row: Contact) -> ContactWithChannels:
+def contact_view(row: Contact) -> ContactWithChannels:
+    """A contact row as read by the outbox and the pages: its active channels only."""
     return ContactWithChannels(
         contact_id=row.id,
         name=row.name,
@@ -179,7 +180,7 @@ def org_overview(session: Session) -> OrgOverview:
     """Departments (insertion order) with their active liaison and head
     contacts, coordinators, supervisors, settings and the current policy."""
     contacts = [
-        _view(row)
+        contact_view(row)
         for row in session.scalars(
             select(Contact)
             .where(Contact.active.is_(True))

@@ -24,7 +24,7 @@ from duban.db import insert_for
 from duban.domain.escalation import Audience, LadderStep, StepKey, step_by_name
 from duban.domain.labels import AUDIENCE_LABELS
 from duban.domain.outbox import DeliveryStatus, NoticeStatus
-from duban.services.accounts.org import ChannelView, ContactWithChannels
+from duban.services.accounts.org import ContactWithChannels, contact_view
 from duban.services.ladder.core import OrgClock, policy_for
 from duban.services.outbox.contract import FAILED_STEP, FIRST_NOTICE_BATCH, SendTimeFn, notice_due
 from models import Contact, Delivery, DeliveryItem, Department, Notice, Task
@@ -104,22 +104,8 @@ def _contacts_of(session: Session, wanted: set[Wanted]) -> dict[Wanted, list[Con
     for row in session.scalars(query):
         key = (row.department_id, row.role)
         if key in wanted:
-            found[key].append(_view(row))
+            found[key].append(contact_view(row))
     return found
-
-
-def _view(row: Contact) -> ContactWithChannels:
-    return ContactWithChannels(
-        contact_id=row.id,
-        name=row.name,
-        role=row.role,
-        department_id=row.department_id,
-        channels=tuple(
-            ChannelView(id=c.id, url=c.url, url_privacy=c.url_privacy, scheme=c.scheme)
-            for c in row.channels
-            if c.active
-        ),
-    )
 
 
 def open_delivery(
