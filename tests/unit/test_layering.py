@@ -36,6 +36,7 @@ FLOOR = frozenset(
         "duban.services.serialize",
         "duban.services.paging",
         "duban.services.task_events",
+        "duban.services.notices",
     }
 )
 # The rooms of duban.services, lowest first: each may import the ones before it.

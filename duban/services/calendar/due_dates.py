@@ -19,14 +19,13 @@ from datetime import date, datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.db import insert_for
 from duban.domain.assignment import AssignmentPolicy
 from duban.domain.escalation import DUE_MOVED, StepKey
 from duban.domain.lifecycle import OPEN_STATES, Action, ActorRole, ExtensionStatus, TaskState
-from duban.domain.outbox import NoticeStatus
 from duban.domain.workdays import CalendarError, Unpublished, WorkCalendar
+from duban.services.notices import queue_notice
 from duban.services.task_events import system_event
-from models import Department, ExtensionRequest, Notice, Task, TaskEvent
+from models import Department, ExtensionRequest, Task, TaskEvent
 
 LIVE_STATES = [s.value for s in OPEN_STATES] + [TaskState.SUBMITTED.value]
 
@@ -152,18 +151,13 @@ def _move_one(
         )
     )
     if task.state != TaskState.SUBMITTED.value:
-        session.execute(
-            insert_for(session, Notice)
-            .values(
-                task_id=task.id,
-                step=StepKey.on(DUE_MOVED.name, new).format(),
-                status=NoticeStatus.PENDING,
-                level=DUE_MOVED.level,
-                due_at=now,
-                created_at=now,
-                note=note,
-            )
-            .on_conflict_do_nothing(index_elements=["task_id", "step"])
+        queue_notice(
+            session,
+            task.id,
+            step=StepKey.on(DUE_MOVED.name, new).format(),
+            level=DUE_MOVED.level,
+            now=now,
+            note=note,
         )
     department = session.get(Department, task.department_id)
     return MovedDue(

@@ -12,15 +12,14 @@ from datetime import datetime, tzinfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from duban.db import insert_for
 from duban.domain.errors import DubanError, NotFoundError
 from duban.domain.escalation import MANUAL_URGE, Anchor, StepKey
 from duban.domain.lifecycle import OPEN_STATES, STATE_LABELS, TaskState
-from duban.domain.outbox import NoticeStatus
 from duban.services.desk.audit import record_audit
 from duban.services.ladder.core import policy_for
+from duban.services.notices import queue_notice
 from duban.services.tasks.facts import LOCAL_ZONE, local_date
-from models import Notice, Task
+from models import Task
 
 
 def resend_notice(
@@ -44,20 +43,14 @@ def resend_notice(
         policy = policy_for(session, task.policy_id)
         step = next((s for s in policy.steps if s.anchor is Anchor.ASSIGNED), policy.steps[0])
         today = local_date(now, zone)
-        notice_id = session.execute(
-            insert_for(session, Notice)
-            .values(
-                task_id=task_id,
-                step=StepKey.on(step.name, today).format(),
-                status=NoticeStatus.PENDING,
-                level=step.level,
-                due_at=now,
-                created_at=now,
-                reason=f"督办科重新发送({actor})",
-            )
-            .on_conflict_do_nothing(index_elements=["task_id", "step"])
-            .returning(Notice.id)
-        ).scalar_one_or_none()
+        notice_id = queue_notice(
+            session,
+            task_id,
+            step=StepKey.on(step.name, today).format(),
+            level=step.level,
+            now=now,
+            reason=f"督办科重新发送({actor})",
+        )
         if notice_id is None:
             raise DubanError(f"该任务今天已重新发送过{step.label},请明天再重新发送")
         caption = f"措施{task.measure.number} {task.department.name}"
@@ -139,19 +132,7 @@ def _urge_one(
     state = TaskState(task.state)
     if state not in OPEN_STATES:
         return f"{STATE_LABELS[state]},无需催办"
-    inserted = session.execute(
-        insert_for(session, Notice)
-        .values(
-            task_id=task.id,
-            step=key,
-            status=NoticeStatus.PENDING,
-            level=MANUAL_URGE.level,
-            due_at=now,
-            created_at=now,
-            requested_by=actor,
-            note=note,
-        )
-        .on_conflict_do_nothing(index_elements=["task_id", "step"])
-        .returning(Notice.id)
-    ).scalar_one_or_none()
+    inserted = queue_notice(
+        session, task.id, step=key, level=MANUAL_URGE.level, now=now, requested_by=actor, note=note
+    )
     return "今天已催办过" if inserted is None else None

@@ -27,7 +27,6 @@ from datetime import date, datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.db import insert_for
 from duban.domain.assignment import (
     CANCELLING_FATES,
     TaskIdentity,
@@ -36,6 +35,7 @@ from duban.domain.escalation import TASK_CANCELLED, StepKey
 from duban.domain.labels import TASK_ROLE_LABELS
 from duban.domain.lifecycle import Action, ActorRole, TaskState, next_state
 from duban.domain.outbox import DELIVERY_WAITING, DeliveryStatus, NoticeStatus
+from duban.services.notices import queue_notice
 from duban.services.plans.fates import CANCELLABLE, TaskFate, task_fates
 from duban.services.task_events import system_event
 from models import (
@@ -158,18 +158,13 @@ def _cancel_one(
             )
         )
         _withdraw_unsent(session, task.id)
-        session.execute(
-            insert_for(session, Notice)
-            .values(
-                task_id=task.id,
-                step=StepKey(TASK_CANCELLED.name).format(),
-                status=NoticeStatus.PENDING,
-                level=TASK_CANCELLED.level,
-                due_at=now,
-                created_at=now,
-                note=message,
-            )
-            .on_conflict_do_nothing(index_elements=["task_id", "step"])
+        queue_notice(
+            session,
+            task.id,
+            step=StepKey(TASK_CANCELLED.name).format(),
+            level=TASK_CANCELLED.level,
+            now=now,
+            note=message,
         )
         carried = 0
         if successor_id is not None and fate.successor_department == fate.department:
