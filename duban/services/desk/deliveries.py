@@ -12,9 +12,11 @@ Addresses are secrets: only their privacy form leaves this module.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.db import insert_for
@@ -48,12 +50,7 @@ def retry_delivery(
         delivery.next_attempt_at = now
         delivery.not_before = min(delivery.not_before, now)
         notice_ids = [item.notice_id for item in delivery.items]
-        session.execute(
-            update(Notice)
-            .where(Notice.id.in_(notice_ids), Notice.status == NoticeStatus.FAILED)
-            .values(status=NoticeStatus.PENDING)
-            .execution_options(synchronize_session=False)
-        )
+        _pending_again(session, notice_ids)
         record_audit(session, now=now, actor=actor, action="retry_delivery",
                      subject=f"发给{delivery.contact.name}的消息({delivery.day.isoformat()})",
                      data={"delivery": delivery_id, "channel": delivery.channel.url_privacy})
@@ -108,12 +105,7 @@ def redirect_delivery(
         mark_notices_sent(session, notice_ids)
         delivery.status = DeliveryStatus.SUPERSEDED
         delivery.last_error = f"已改发给{target.name}"
-        session.execute(
-            update(Notice)
-            .where(Notice.id.in_(notice_ids), Notice.status == NoticeStatus.FAILED)
-            .values(status=NoticeStatus.PENDING)
-            .execution_options(synchronize_session=False)
-        )
+        _pending_again(session, notice_ids)
         record_audit(session, now=now, actor=actor, action="redirect_delivery",
                      subject=f"发给{delivery.contact.name}的消息({delivery.day.isoformat()})",
                      data={"delivery": delivery_id, "to": target.name,
@@ -201,10 +193,16 @@ def _move_unsent(session: Session, old_id: int, new_id: int, *, now: datetime) -
         .execution_options(synchronize_session=False)
     )
     notice_ids = select(DeliveryItem.notice_id).where(DeliveryItem.delivery_id.in_(moved))
+    _pending_again(session, notice_ids)
+    return moved
+
+
+def _pending_again(session: Session, notice_ids: Sequence[int] | Select[Any]) -> None:
+    """The failed notices among ``notice_ids`` count as pending again (their
+    delivery is to be tried once more)."""
     session.execute(
         update(Notice)
         .where(Notice.id.in_(notice_ids), Notice.status == NoticeStatus.FAILED)
         .values(status=NoticeStatus.PENDING)
         .execution_options(synchronize_session=False)
     )
-    return moved
