@@ -128,33 +128,7 @@ def work_queue(
     queue = WorkQueue(as_of=today)
     for view in open_views:
         fact = facts[view.id]
-        overdue = view.status is TaskStatus.OVERDUE
-        ack_day = calendar.maybe_add_workdays(fact.assigned_on, fact.ack_workdays)
-        # A day in a year not yet published (待日历公布) has not come yet.
-        unacked = (
-            view.state is TaskState.ASSIGNED
-            and not isinstance(ack_day, Unpublished)
-            and today > ack_day
-        )
-        missing = view.missing_reports
-        problems: list[tuple[str, str, tuple[int, ...]]] = []
-        if overdue:
-            late = calendar.maybe_count_workdays(view.due, today)
-            if isinstance(late, Unpublished):
-                days, words = (today - view.due).days, f"逾期(工作日数{late})"
-            else:
-                days, words = late, f"逾期 {late} 个工作日"
-            problems.append(("overdue", words, (days, -view.id)))
-        if unacked:
-            days = calendar.count_workdays(fact.assigned_on, today)
-            problems.append(("unacknowledged", f"交办 {days} 个工作日未签收", (days, -view.id)))
-        if missing:
-            first = missing[0].known_deadline
-            assert first is not None  # a report is missing only once its deadline passed
-            words = f"缺报 {len(missing)} 期进度(最早应于 {first.isoformat()} 前报送)"
-            problems.append(
-                ("missing_reports", words, (len(missing), -first.toordinal(), -view.id))
-            )
+        problems = _problems(view, fact, calendar=calendar, today=today)
         if not problems:
             continue
         section, why, urgency = problems[0]
@@ -173,6 +147,41 @@ def work_queue(
             session, now=now, calendar=calendar, zone=zone, after_workdays=blocked_after_workdays
         )
     return queue
+
+
+def _problems(
+    view: TaskView, fact: _Facts, *, calendar: WorkCalendar, today: date
+) -> list[tuple[str, str, tuple[int, ...]]]:
+    """What is wrong with an open task, most pressing first: (section, why in
+    words, urgency within the section)."""
+    overdue = view.status is TaskStatus.OVERDUE
+    ack_day = calendar.maybe_add_workdays(fact.assigned_on, fact.ack_workdays)
+    # A day in a year not yet published (待日历公布) has not come yet.
+    unacked = (
+        view.state is TaskState.ASSIGNED
+        and not isinstance(ack_day, Unpublished)
+        and today > ack_day
+    )
+    missing = view.missing_reports
+    problems: list[tuple[str, str, tuple[int, ...]]] = []
+    if overdue:
+        late = calendar.maybe_count_workdays(view.due, today)
+        if isinstance(late, Unpublished):
+            days, words = (today - view.due).days, f"逾期(工作日数{late})"
+        else:
+            days, words = late, f"逾期 {late} 个工作日"
+        problems.append(("overdue", words, (days, -view.id)))
+    if unacked:
+        days = calendar.count_workdays(fact.assigned_on, today)
+        problems.append(("unacknowledged", f"交办 {days} 个工作日未签收", (days, -view.id)))
+    if missing:
+        first = missing[0].known_deadline
+        assert first is not None  # a report is missing only once its deadline passed
+        words = f"缺报 {len(missing)} 期进度(最早应于 {first.isoformat()} 前报送)"
+        problems.append(
+            ("missing_reports", words, (len(missing), -first.toordinal(), -view.id))
+        )
+    return problems
 
 
 def _queue_task(
