@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from duban.domain.cn_numbers import parse_cn_int
@@ -31,22 +30,17 @@ from duban.domain.plan_draft import (
     Measure,
     ParseWarning,
     PlanDraft,
-    Responsibility,
-    Role,
     Section,
-    Target,
     WarningKind,
 )
-from duban.domain.responsibility import ClauseParser, ClauseResult, paren_groups
+from duban.domain.plan_measures import MeasureReader
+from duban.domain.responsibility import ClauseParser, KnownName, paren_groups
 from duban.domain.tables import TableReader
 from duban.domain.targets import TargetFinder
-
-KnownName = Callable[[str], bool]
 
 _SECTION, _SUBSECTION, _ITEM = "section", "subsection", "item"
 _CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 _PROSE_END = ("。", ";", "!", "?", ":", "…", "”", ")")
-_TITLE_MAX = 40
 # An item whose title starts with digits: "11.121人才梯队项目。"
 _DIGIT_TITLE_ITEM = re.compile(
     r"^(?P<label>\d{1,3})\.(?P<title>\d+(?:\.\d+)?[\u4e00-\u9fff%\"“].*)$"
@@ -148,14 +142,7 @@ class PlanParser:
         self._title_res = self.config.compiled("title_patterns")
         self._doc_res = self.config.compiled("doc_number_patterns")
         self._chrome_res = self.config.compiled("chrome_patterns")
-        time_labels = sorted(self.config.time_labels, key=len, reverse=True)
-        self._time_label_re = re.compile(
-            r"^(?:" + "|".join(map(re.escape, time_labels)) + r")\s*[::]\s*(?P<value>.+)$"
-        )
-        # ……(牵头单位:X;完成时限:2023年底前) / 责任单位:X;完成时限:6月底前
-        self._time_inline_re = re.compile(
-            r"(?:" + "|".join(map(re.escape, time_labels)) + r")\s*[::]\s*(?P<value>[^;)]+)"
-        )
+        self.measures = MeasureReader(self.config, self.clauses, self.targets, known)
 
     # ------------------------------------------------------------------ API --
     def parse(self, text: str, *, source_name: str | None = None) -> PlanDraft:
@@ -170,7 +157,8 @@ class PlanParser:
         headings = self._sequenced(
             {i: h for i, line in enumerate(lines) if i not in listed and (h := self._heading(line))}
         )
-        self._first_leads_stated = any(self.clauses.states_first_leads(line) for line in lines)
+        stated = any(self.clauses.states_first_leads(line) for line in lines)
+        self.measures.first_leads_stated = stated
         title_index, title = self._find_title(lines, headings)
         doc_number = self._find_doc_number(lines, title_index, headings, text.splitlines())
         start = title_index + 1 if title is not None else self._first_structural(lines, headings)
@@ -187,7 +175,7 @@ class PlanParser:
         self.targets.start_year = _start_year(lines[max(start, 0) :])
         self.targets.plan_year = plan_year
         for measure, block in zip(measures, blocks, strict=True):
-            self._fill_measure(measure, block, warnings)
+            self.measures.fill(measure, block.lines, block.heading.title, warnings)
         if title is None:
             title = source_name or "未命名方案"
             warnings.insert(
@@ -327,12 +315,12 @@ class PlanParser:
     def _has_clause(self, line: str) -> bool:
         if self.clauses.label_start(line):
             return True
-        return any(self.clauses.is_clause(inner) for inner, _s, _e in _paren_groups(line))
+        return any(self.clauses.is_clause(inner) for inner, _s, _e in paren_groups(line))
 
     def _is_continuation(self, line: str, *, closed: bool = False) -> bool:
         if self._is_chrome(line):
             return False
-        if self._has_clause(line) or self._time_label_re.match(line):
+        if self._has_clause(line) or self.measures.time_label_re.match(line):
             return True
         if closed:
             return False
@@ -388,7 +376,7 @@ class PlanParser:
         """True if the paragraph ends with a responsibility clause in parentheses: the
         measure is complete, and unnumbered prose after it belongs to no measure
         (the closing paragraphs of a plan)."""
-        groups = _paren_groups(line)
+        groups = paren_groups(line)
         if not groups:
             return False
         inner, _start, end = groups[-1]
@@ -448,238 +436,6 @@ class PlanParser:
             )
         return measures
 
-    # ------------------------------------------------------------- measures --
-    def _fill_measure(self, measure: Measure, block: _Block, warnings: list[ParseWarning]) -> None:
-        clause_texts: list[tuple[int, str]] = []
-        # Labelled lines (牵头单位:X / 责任单位:Y) describe the measure together; each
-        # clause in parentheses closes a part of it and names that part's own lead.
-        labelled: list[tuple[int, str]] = []
-        parts: list[tuple[int, str]] = []
-        body_lines: list[tuple[int, str]] = []
-        time_values: list[tuple[int, str]] = []
-        for line_no, text in block.lines:
-            timed = self._time_label_re.match(text)
-            if timed:
-                time_values.append((line_no, timed.group("value").strip(" 。;")))
-                continue
-            inline = list(self._time_inline_re.finditer(text))
-            time_values.extend((line_no, m.group("value").strip(" 。;,")) for m in inline)
-            for time_match in reversed(inline):  # the clause reads on without its time
-                text = (text[: time_match.start()] + text[time_match.end() :]).replace("()", "")
-            label = self.clauses.label_start(text)
-            if label is not None and label.start() == 0:
-                clause_texts.append((line_no, text))
-                labelled.append((line_no, text))
-                continue
-            if label is not None and not _inside_parens(text, label.start()):
-                # "……。牵头单位:X;配合单位:Y" at the end of a paragraph.
-                clause_texts.append((line_no, text[label.start() :]))
-                labelled.append((line_no, text[label.start() :]))
-                text = text[: label.start()].rstrip()
-            kept, found = self._take_paren_clauses(text, line_no, measure, warnings)
-            clause_texts.extend(found)
-            parts.extend(found)
-            body_lines.append((line_no, kept))
-        clause_result = self._responsibility(labelled, parts)
-        measure.text = "\n".join(t for _n, t in block.lines)
-        measure.title = _title_of(body_lines[0][1] if body_lines else block.heading.title)
-        if clause_texts:
-            measure.clause = ";".join(c.strip() for _n, c in clause_texts)
-            measure.clause_line = clause_texts[0][0]
-        measure.leaders = list(clause_result.leaders)
-        self._add_responsibilities(measure, clause_result, clause_texts, warnings)
-        for line_no, value in time_values:
-            self._add_time_value(measure, value, line_no, warnings)
-        # A single 完成时限 dates the measure's undated goals (增长8%以上 …).
-        deadlines = {t.due: t.due_text for t in measure.targets if t.due is not None}
-        for line_no, text in body_lines:
-            dated, undated = self.targets.find(text, line=line_no)
-            if len(time_values) == 1 and len(deadlines) == 1:
-                ((due, due_text),) = deadlines.items()
-                for target in undated:
-                    target.due, target.due_text = due, due_text
-                dated, undated = dated + undated, []
-                # the 完成时限 target itself is now carried by these goals
-                if dated:
-                    measure.targets = [t for t in measure.targets if t.value is not None
-                                       or t.ongoing or t.line != time_values[0][0]
-                                       or t.text != measure.title]
-            self._add_targets(measure, (dated, undated), line_no, warnings)
-        measure.targets.sort(key=lambda t: (t.line, t.due is None))
-
-    def _responsibility(
-        self, labelled: list[tuple[int, str]], parts: list[tuple[int, str]]
-    ) -> ClauseResult:
-        """The measure's responsibility: labelled lines read as one clause; every
-        clause in parentheses read on its own (its first listed unit leads its part);
-        then leads united in printed order, the others supporting."""
-        results: list[ClauseResult] = []
-        if labelled:
-            together = ClauseResult()
-            for line_no, clause in labelled:
-                together.extend(self.clauses.parse(clause, line=line_no))
-            results.append(together)
-        for line_no, clause in parts:
-            results.append(self.clauses.parse(clause, line=line_no))
-        combined = ClauseResult()
-        for result in results:
-            result.resolve_responsible()
-            for name in result.lead:
-                if name not in combined.lead:
-                    combined.lead.append(name)
-            combined.lead_by_position = combined.lead_by_position or result.lead_by_position
-        for result in results:
-            result.lead = []
-            combined.extend(result)
-        combined.supporting = [n for n in combined.supporting if n not in combined.lead]
-        return combined
-
-    def _add_targets(
-        self,
-        measure: Measure,
-        found: tuple[list[Target], list[Target]],
-        line_no: int,
-        warnings: list[ParseWarning],
-    ) -> None:
-        dated, undated = found
-        measure.targets.extend(dated)
-        for target in undated:
-            measure.targets.append(target)
-            if target.ongoing:
-                continue  # 每年…: reported on every period, no deadline to ask for
-            warnings.append(
-                ParseWarning(
-                    WarningKind.TARGET_WITHOUT_DATE,
-                    line_no,
-                    f"措施{measure.label}的目标“{target.text}”没有时限,导入后按方案期限处理",
-                    measure.number,
-                )
-            )
-
-    def _add_time_value(
-        self, measure: Measure, value: str, line_no: int, warnings: list[ParseWarning]
-    ) -> None:
-        """A 完成时限 value (line or table cell): deadlines, or an ongoing task."""
-        found = self.targets.time_value(value, line=line_no, subject=measure.title)
-        if not found:
-            warnings.append(
-                ParseWarning(
-                    WarningKind.TARGET_WITHOUT_DATE,
-                    line_no,
-                    f"措施{measure.label}的完成时限“{value}”无法识别为日期,请在草稿中补充",
-                    measure.number,
-                )
-            )
-            return
-        for target in found:
-            if target.due is not None and any(t.due == target.due for t in measure.targets):
-                continue
-            measure.targets.append(target)
-
-    def _take_paren_clauses(
-        self, text: str, line_no: int, measure: Measure, warnings: list[ParseWarning]
-    ) -> tuple[str, list[tuple[int, str]]]:
-        """Remove responsibility clauses in parentheses from a paragraph. A bare
-        list of units counts only at the paragraph's end (各区(功能区) in a
-        sentence is a name, not a clause)."""
-        found: list[tuple[int, str]] = []
-        kept = text
-        for inner, start, end in reversed(_paren_groups(text)):
-            trailing = text[end:].strip(" 。;.")
-            words = self.clauses.has_role_words(inner)
-            if not words and (trailing or not self.clauses.is_unit_list(inner)):
-                continue
-            if self.clauses.is_only_note(inner):
-                continue  # (列第一位者为牵头单位,下同) on its own
-            if trailing:
-                warnings.append(
-                    ParseWarning(
-                        WarningKind.AMBIGUOUS_CLAUSE,
-                        line_no,
-                        f"措施{measure.label}的分工表述“({inner})”不在段末,请核对",
-                        measure.number,
-                    )
-                )
-            found.insert(0, (line_no, inner))
-            kept = kept[:start] + kept[end:]
-        return kept.rstrip(), found
-
-    def _add_responsibilities(
-        self,
-        measure: Measure,
-        result: ClauseResult,
-        clause_texts: list[tuple[int, str]],
-        warnings: list[ParseWarning],
-    ) -> None:
-        line = measure.clause_line or measure.line
-        if not clause_texts:
-            warnings.append(
-                ParseWarning(
-                    WarningKind.NO_RESPONSIBILITY,
-                    measure.line,
-                    f"措施{measure.label}“{measure.title}”没有责任分工",
-                    measure.number,
-                )
-            )
-            return
-        if not result.lead and result.supporting:
-            raise PlanParseError(
-                f"措施{measure.label}的责任分工“{measure.clause}”未指明牵头单位", line=line
-            )
-        if not result.lead and not result.leaders:
-            warnings.append(
-                ParseWarning(
-                    WarningKind.NO_RESPONSIBILITY,
-                    line,
-                    f"措施{measure.label}的责任分工“{measure.clause}”没有具体单位,"
-                    "请在草稿中指定牵头单位",
-                    measure.number,
-                )
-            )
-        if result.lead_by_position and not (result.first_leads_stated or self._first_leads_stated):
-            warnings.append(
-                ParseWarning(
-                    WarningKind.LEAD_ASSUMED,
-                    line,
-                    f"措施{measure.label}未写明牵头单位,已按排第一位的“{result.lead[0]}”为牵头单位,"
-                    "请核对",
-                    measure.number,
-                )
-            )
-        for name in result.lead:
-            measure.responsibilities.append(Responsibility(name, Role.LEAD, line))
-        for name in result.supporting:
-            measure.responsibilities.append(Responsibility(name, Role.SUPPORTING, line))
-        for name in result.vague:
-            warnings.append(
-                ParseWarning(
-                    WarningKind.VAGUE_DEPARTMENT,
-                    line,
-                    f"措施{measure.label}的“{name}”未指明具体单位,请在草稿中补充",
-                    measure.number,
-                )
-            )
-        for note in result.notes:
-            warnings.append(
-                ParseWarning(
-                    WarningKind.AMBIGUOUS_CLAUSE,
-                    line,
-                    f"措施{measure.label}:{note}",
-                    measure.number,
-                )
-            )
-        if self.known is not None:
-            for resp in measure.responsibilities:
-                if not self.known(resp.name):
-                    warnings.append(
-                        ParseWarning(
-                            WarningKind.UNKNOWN_DEPARTMENT,
-                            line,
-                            f"措施{measure.label}的“{resp.name}”不在机构目录中",
-                            measure.number,
-                        )
-                    )
-
 
 _START_YEAR = re.compile(
     r"((?:19|20)\d{2})年(?:起|开始)(?:的)?(?:\d{1,2}|[一二三四五六七八九十两])年(?:之内|以内|内)"
@@ -701,23 +457,6 @@ def _cn_or_int(label: str, line: int) -> int:
         return parse_cn_int(label)
     except ValueError:
         raise PlanParseError(f"无法识别编号“{label}”", line=line) from None
-
-
-_paren_groups = paren_groups
-
-
-def _inside_parens(text: str, position: int) -> bool:
-    return any(start < position < end for _inner, start, end in _paren_groups(text))
-
-
-def _title_of(first_line: str) -> str:
-    """A measure's short title: its first sentence when short, else its first clause."""
-    for stop in ("。", ":", ";"):
-        head = first_line.split(stop, 1)[0].strip()
-        if head != first_line.strip() and len(head) <= _TITLE_MAX:
-            return head
-    head = re.split(r"[,。;:]", first_line, maxsplit=1)[0].strip()
-    return head if len(head) <= _TITLE_MAX else head[:_TITLE_MAX] + "…"
 
 
 def parse_plan(
