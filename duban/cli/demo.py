@@ -41,8 +41,8 @@ from duban.services.accounts.staff import add_user, list_users
 from duban.services.ladder.round_lock import round_lock
 from duban.services.plans.assignment import assignment_would_change
 from duban.services.plans.to_assign import measures_to_run
+from duban.services.reports.escalation_log import escalation_log
 from duban.services.reports.issued_documents import issue_bulletin, issue_notice, list_documents
-from duban.services.reports.logs import escalation_log
 from duban.services.rounds.daily import RoundReport, replay, run_round
 from duban.services.tasks.queries import find_department
 from duban.timeutil import parse_local

@@ -16,7 +16,8 @@ from duban.domain.errors import DubanError
 from duban.domain.labels import LEVEL_LABELS
 from duban.domain.outbox import DeliveryStatus
 from duban.services.ladder.round_lock import round_lock
-from duban.services.reports.logs import delivery_log, escalation_log
+from duban.services.reports.delivery_log import delivery_log
+from duban.services.reports.escalation_log import escalation_log
 from duban.services.rounds.daily import replay
 from duban.services.tasks.queries import find_department
 from duban.wiring import AppContext, open_context

@@ -26,7 +26,8 @@ from duban.services.accounts.links import LinkError, LinkHolder
 from duban.services.accounts.staff import UserView
 from duban.services.paging import Page
 from duban.services.reports.dashboard import scorecard
-from duban.services.reports.logs import delivery_log, escalation_page
+from duban.services.reports.delivery_log import delivery_log
+from duban.services.reports.escalation_log import escalation_page
 from duban.services.reports.overview import measure_overview
 from duban.services.tasks.queries import get_task, task_page
 from duban.services.tasks.views import tasks_to_json

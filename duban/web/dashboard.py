@@ -28,13 +28,13 @@ from duban.services.paging import PAGE_SIZE, page_offset
 from duban.services.reports.charts import NARROW, WIDE, trajectory_svg
 from duban.services.reports.choices import filter_choices
 from duban.services.reports.dashboard import SCORE_COLUMNS, scorecard_of_ledger
-from duban.services.reports.ledger import build_ledger
-from duban.services.reports.ledger_files import ledger_file_name, write_ledger_xlsx
-from duban.services.reports.logs import (
+from duban.services.reports.escalation_log import (
     NOTICE_STATUS_FILTERS,
     escalation_entry,
     escalation_page,
 )
+from duban.services.reports.ledger import build_ledger
+from duban.services.reports.ledger_files import ledger_file_name, write_ledger_xlsx
 from duban.services.reports.measure_page import SHOW_FILTERS, measure_detail
 from duban.services.reports.overview import measure_overview
 from duban.services.reports.scorecard import (

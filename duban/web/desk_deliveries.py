@@ -14,7 +14,7 @@ from duban.services import desk
 from duban.services.paging import page_offset
 from duban.services.reports.choices import filter_choices
 from duban.services.reports.delivery_detail import find_delivery
-from duban.services.reports.logs import DELIVERY_STATUS_FILTERS, delivery_page
+from duban.services.reports.delivery_log import DELIVERY_STATUS_FILTERS, delivery_page
 from duban.web.actions import back_to, form_text, run_action
 from duban.web.auth import CheckedForm, Coordinator
 from duban.web.state import WebState, flash, page_number, parse_day, render, state_of

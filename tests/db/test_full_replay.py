@@ -23,7 +23,7 @@ from duban.services.plans.assignment import assign_measure
 from duban.services.plans.files import parse_plan_file
 from duban.services.plans.importer import import_plan
 from duban.services.plans.to_assign import measures_to_run
-from duban.services.reports.logs import escalation_log
+from duban.services.reports.escalation_log import escalation_log
 from duban.services.rounds.daily import replay
 from models import Contact, ContactChannel, Delivery, Department, Task
 from tests.db.test_reminders import RecordingSender, tools

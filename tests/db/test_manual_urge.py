@@ -21,7 +21,7 @@ from duban.domain.workdays import WorkCalendar
 from duban.services.calendar.data import build_work_calendar
 from duban.services.desk.queue import work_queue
 from duban.services.desk.urge import urge_now
-from duban.services.reports.logs import escalation_log
+from duban.services.reports.escalation_log import escalation_log
 from duban.services.rounds.daily import RoundTools, run_round
 from duban.services.tasks import extensions, lifecycle
 from models import Department, Notice, Task

@@ -20,7 +20,8 @@ from duban.services.accounts.org_file import load_org_file, sync_org
 from duban.services.plans.assignment import assign_measure
 from duban.services.plans.files import parse_plan_file
 from duban.services.plans.importer import import_plan
-from duban.services.reports.logs import delivery_log, escalation_log
+from duban.services.reports.delivery_log import delivery_log
+from duban.services.reports.escalation_log import escalation_log
 from duban.services.rounds.daily import replay, run_round
 from duban.wiring import open_context
 from models import Delivery, Notice

@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.services.reports.logs import delivery_page, escalation_log, escalation_page
+from duban.services.reports.delivery_log import delivery_page
+from duban.services.reports.escalation_log import escalation_log, escalation_page
 from models import Contact, Delivery, DeliveryItem, Notice, Task
 from tests.db.conftest import XIANGZHOU, at
 from tests.db.outbox_world import add_contacts, liaison_url

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.services.reports.logs import DeliveryEntry, delivery_entry
+from duban.services.reports.delivery_log import DeliveryEntry, delivery_entry
 from models import Contact, ContactChannel, Delivery
 
 
