@@ -32,14 +32,11 @@ from duban.domain.labels import (
     LEVEL_LABELS,
     TASK_ROLE_LABELS,
 )
-from duban.domain.lifecycle import STATE_LABELS, Action, TaskState
+from duban.domain.lifecycle import Action, TaskState
 from duban.domain.outbox import NoticeStatus
 from duban.domain.status import (
-    LIGHT_LABELS,
-    STATUS_LABELS,
     StatusPolicy,
     TaskFacts,
-    TaskStatus,
     assess,
     missing_reports,
 )
@@ -65,6 +62,7 @@ from duban.services.tasks.facts import (
     local_date,
     task_facts,
 )
+from duban.services.tasks.views import status_fields
 from models import (
     Department,
     ExtensionRequest,
@@ -302,16 +300,7 @@ def _row(
         deadline=task.deadline,
         due=task.due,
         original_due=task.original_due if task.original_due != task.due else None,
-        state=state,
-        state_label=STATE_LABELS[state],
-        status=assessment.status,
-        status_label=STATUS_LABELS[assessment.status],
-        light=assessment.light,
-        # A cancelled task (已撤销) has no light of its own.
-        light_label=(
-            "" if assessment.status is TaskStatus.CANCELLED else LIGHT_LABELS[assessment.light]
-        ),
-        reasons=list(assessment.reasons),
+        **status_fields(state, assessment),
         assigned_on=local_date(task.assigned_at, zone),
         acknowledged_on=local_date(task.acknowledged_at, zone) if task.acknowledged_at else None,
         latest_progress=_progress_text(latest) if latest else None,

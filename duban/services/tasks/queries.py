@@ -26,13 +26,10 @@ from duban.domain.errors import NotFoundError
 from duban.domain.items import item_source_text
 from duban.domain.labels import TASK_ROLE_LABELS
 from duban.domain.lifecycle import (
-    STATE_LABELS,
     ExtensionStatus,
     TaskState,
 )
 from duban.domain.status import (
-    LIGHT_LABELS,
-    STATUS_LABELS,
     Assessment,
     Light,
     StatusPolicy,
@@ -64,6 +61,7 @@ from duban.services.tasks.views import (
     extension_view,
     numeric_view,
     other_view,
+    status_fields,
 )
 from models import (
     Department,
@@ -121,16 +119,7 @@ def _view(task: Task, related: Related, assessment: Assessment, as_of: date) -> 
         deadline=task.deadline,
         due=task.due,
         original_due=task.original_due,
-        state=state,
-        state_label=STATE_LABELS[state],
-        status=assessment.status,
-        status_label=STATUS_LABELS[assessment.status],
-        light=assessment.light,
-        # A cancelled task (已撤销) has no light of its own.
-        light_label=(
-            "" if assessment.status is TaskStatus.CANCELLED else LIGHT_LABELS[assessment.light]
-        ),
-        reasons=list(assessment.reasons),
+        **status_fields(state, assessment),
         extended=any(x.status == ExtensionStatus.APPROVED for x in extensions),
         pending_extension=pending[0] if pending else None,
         as_of=as_of,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
-from typing import Any
+from typing import Any, TypedDict
 
 from duban.domain.labels import EXTENSION_STATUS_LABELS, TASK_ROLE_LABELS
 from duban.domain.lifecycle import (
@@ -18,6 +18,9 @@ from duban.domain.lifecycle import (
     TaskState,
 )
 from duban.domain.status import (
+    LIGHT_LABELS,
+    STATUS_LABELS,
+    Assessment,
     Light,
     ReportPeriod,
     TaskStatus,
@@ -180,6 +183,35 @@ class MeasureLight:
     light: Light
     task_count: int
     counts: dict[Light, int]
+
+
+class StatusFields(TypedDict):
+    """A task's state, status and light with their labels, as a task view and a
+    ledger row both carry them."""
+
+    state: TaskState
+    state_label: str
+    status: TaskStatus
+    status_label: str
+    light: Light
+    light_label: str
+    reasons: list[str]
+
+
+def status_fields(state: TaskState, assessment: Assessment) -> StatusFields:
+    """``state`` and ``assessment`` with their labels; a cancelled task (已撤销)
+    has no light label, having no light of its own."""
+    return StatusFields(
+        state=state,
+        state_label=STATE_LABELS[state],
+        status=assessment.status,
+        status_label=STATUS_LABELS[assessment.status],
+        light=assessment.light,
+        light_label=(
+            "" if assessment.status is TaskStatus.CANCELLED else LIGHT_LABELS[assessment.light]
+        ),
+        reasons=list(assessment.reasons),
+    )
 
 
 def tasks_to_json(views: Sequence[TaskView]) -> list[dict[str, Any]]:
