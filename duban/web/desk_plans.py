@@ -28,15 +28,9 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from duban.domain.directory import Directory
-from duban.domain.draft_edits import (
-    FieldError,
-    Resolution,
-    apply_edits,
-    resolve_name,
-    review_warnings,
-    unknown_names,
-    with_pending,
-)
+from duban.domain.draft_edits import FieldError, apply_edits
+from duban.domain.draft_names import Resolution, resolve_name, unknown_names, with_pending
+from duban.domain.draft_warnings import review_warnings
 from duban.domain.errors import DubanError
 from duban.domain.plan_draft import PlanDraft
 from duban.services.accounts.directory import stored_directory

@@ -22,14 +22,9 @@ from markupsafe import Markup, escape
 from starlette.datastructures import FormData
 
 from duban.domain.directory import KIND_LABELS, Directory, normalize_name
-from duban.domain.draft_edits import (
-    FIELD_LABELS,
-    FieldError,
-    MeasureEdit,
-    Resolution,
-    ReviewWarning,
-    TargetEdit,
-)
+from duban.domain.draft_edits import FIELD_LABELS, FieldError, MeasureEdit, TargetEdit
+from duban.domain.draft_names import Resolution
+from duban.domain.draft_warnings import ReviewWarning
 from duban.domain.labels import COMPARATOR_NAMES
 from duban.domain.plan_draft import COMPARATORS, Measure, PlanDraft
 

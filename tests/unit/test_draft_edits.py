@@ -9,18 +9,9 @@ from datetime import date
 import pytest
 
 from duban.domain.directory import Department, DepartmentKind, Directory
-from duban.domain.draft_edits import (
-    MeasureEdit,
-    Resolution,
-    TargetEdit,
-    apply_edits,
-    resolve_name,
-    review_warnings,
-    split_names,
-    unknown_names,
-    warning_key,
-    with_pending,
-)
+from duban.domain.draft_edits import MeasureEdit, TargetEdit, apply_edits, split_names
+from duban.domain.draft_names import Resolution, resolve_name, unknown_names, with_pending
+from duban.domain.draft_warnings import review_warnings, warning_key
 from duban.domain.errors import DirectoryError
 from duban.domain.plan_draft import NewAlias, NewDepartment, ParseWarning, WarningKind
 from tests.drafts import sample_draft

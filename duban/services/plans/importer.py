@@ -28,7 +28,7 @@ from duban.domain.assignment import (
     task_identities,
 )
 from duban.domain.directory import Directory, normalize_name
-from duban.domain.draft_edits import with_pending
+from duban.domain.draft_names import with_pending
 from duban.domain.errors import DirectoryError, DubanError
 from duban.domain.plan_draft import (
     NewAlias,
