@@ -15,10 +15,10 @@ from duban.domain.status import Light, TaskStatus
 from duban.services.reports.ledger import build_ledger
 from duban.services.reports.ledger_files import (
     LEDGER_COLUMNS,
-    LIGHT_FILLS,
     write_ledger_csv,
     write_ledger_xlsx,
 )
+from duban.services.reports.ledger_styles import LIGHT_FILLS
 from duban.services.reports.scorecard import scorecard_from_ledger
 from duban.services.tasks import lifecycle
 from tests.db.conftest import CIVIL, HEALTH, HR, XIANGZHOU, at

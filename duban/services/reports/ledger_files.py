@@ -7,7 +7,7 @@ repeated on every page):
 - 台账: a title row (``…督办台账(截至2016年1月29日)``), a row with the
   制表单位 and the day, then the header and one numbered row (序号) per task
   (:data:`LEDGER_COLUMNS`); the light column is filled with its colour
-  (:data:`LIGHT_FILLS`), dates are date cells;
+  (:data:`~duban.services.reports.ledger_styles.LIGHT_FILLS`), dates are date cells;
 - 按章节汇总 / 按单位汇总: counts per section and per department, with a
   合计 row;
 - 考核: the department scorecard, when one is given;
@@ -29,10 +29,7 @@ sheet of the workbook, so it stays text when opened, edited or re-saved.
 from __future__ import annotations
 
 import csv
-import math
-import unicodedata
 from collections.abc import Callable, Sequence
-from copy import copy
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -40,36 +37,21 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
-from openpyxl.styles.fonts import DEFAULT_FONT
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
 
 from duban.domain.labels import LEVEL_LABELS
 from duban.domain.status import LIGHT_LABELS, LIGHT_MEANINGS, Light
 from duban.services.reports.ledger_model import Ledger, LedgerRow, SummaryRow
+from duban.services.reports.ledger_styles import (
+    CellStyles,
+    add_filter,
+    layout,
+    neutralise,
+    new_sheet,
+    row_height,
+)
 from duban.services.reports.scorecard import COUNT_COLUMNS, NO_SCORE, Scorecard, weights_description
 
-# Solid fills (ARGB) of the light cell, and the font colour that reads on each.
-LIGHT_FILLS: dict[Light, str] = {
-    Light.RED: "FFE5484D",
-    Light.YELLOW: "FFFFD43B",
-    Light.BLUE: "FF4C8BF5",
-    Light.LATE: "FFB197FC",
-    Light.GREEN: "FF40C057",
-}
-LIGHT_FONTS: dict[Light, str] = {
-    Light.RED: "FFFFFFFF",
-    Light.YELLOW: "FF000000",
-    Light.BLUE: "FFFFFFFF",
-    Light.LATE: "FF000000",
-    Light.GREEN: "FFFFFFFF",
-}
-HEADER_FILL = "FFD9E2F3"
-LINE_HEIGHT = 13.5  # points per text line at the default 11 pt font
-MAX_LINES = 10  # a row never grows taller than this many lines
-DATE_FORMAT = "yyyy-mm-dd"
 SHEET_LEDGER = "台账"
 
 
@@ -149,15 +131,6 @@ def ledger_columns(ledger: Ledger) -> tuple[Column, ...]:
     return columns
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(text: str) -> str:
-    """``text`` with a ``'`` in front when a spreadsheet would read it as a
-    formula (OWASP's advice for CSV injection); otherwise unchanged."""
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
-
-
 def ledger_file_name(ledger: Ledger, suffix: str = ".xlsx") -> str:
     """``督办台账(截至2016-01-29).xlsx`` with the plan's key when it covers one
     plan (``珠委办201423督办台账(截至…).xlsx``); no path separators."""
@@ -208,131 +181,26 @@ def write_ledger_xlsx(
     file as it is made, its cells styled by name from a few named styles, so
     time and the workbook's memory grow with the rows, not faster."""
     workbook = Workbook(write_only=True)
-    styles = _Styles(workbook)
-    _ledger_sheet(_sheet(workbook, SHEET_LEDGER, ledger), ledger, styles, base_url=base_url)
+    styles = CellStyles(workbook)
+    _ledger_sheet(new_sheet(workbook, SHEET_LEDGER, ledger), ledger, styles, base_url=base_url)
     measures = len({row.measure_id for row in ledger.rows})
-    _summary_sheet(_sheet(workbook, "按章节汇总", ledger), styles, "章节", ledger.by_section(),
+    _summary_sheet(new_sheet(workbook, "按章节汇总", ledger), styles, "章节", ledger.by_section(),
                    measures=measures)
-    _summary_sheet(_sheet(workbook, "按单位汇总", ledger), styles, "责任单位",
+    _summary_sheet(new_sheet(workbook, "按单位汇总", ledger), styles, "责任单位",
                    ledger.by_department(), measures=measures)
     if scorecard is not None:
-        _scorecard_sheet(_sheet(workbook, "考核", ledger), styles, scorecard)
-    _notes_sheet(_sheet(workbook, "说明", ledger), styles, ledger, scorecard)
+        _scorecard_sheet(new_sheet(workbook, "考核", ledger), styles, scorecard)
+    _notes_sheet(new_sheet(workbook, "说明", ledger), styles, ledger, scorecard)
     workbook.properties.title = ledger.title
     workbook.properties.creator = "duban 督办"
     workbook.save(path)
     return path
 
 
-_THIN = Side(style="thin", color="FFBFBFBF")
-_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
-_HEADER_FONT = Font(bold=True)
-_WRAP = Alignment(wrap_text=True, vertical="top")
-_TOP = Alignment(vertical="top")
-_CENTER = Alignment(horizontal="center", vertical="top")
-_HEADER_ALIGNMENT = Alignment(horizontal="center", vertical="center", wrap_text=True)
-_ALIGNMENTS = {
-    "wrap": _WRAP,
-    "top": _TOP,
-    "center": _CENTER,
-    "right": Alignment(horizontal="right"),
-    "title": Alignment(horizontal="center", vertical="center"),
-}
-
 TITLE_ROWS = 2  # the 台账 sheet's title and 制表单位/截至 rows above its header
 
 
-class _Styles:
-    """The workbook's few cell styles, registered once as named styles: a
-    cell takes one by name (a copy of its style ids) instead of hashing a
-    border, an alignment, a fill and a font for every cell. A style is a
-    tuple of parts, applied in order: ``border``, an alignment (``wrap``,
-    ``top``, ``center``, ``right``, ``title``), ``header`` (bold, filled,
-    centred, bordered), ``bold``, ``big`` (the title's 16 pt), ``date``,
-    ``percent``, ``link``, or a light's value (its fill and font)."""
-
-    def __init__(self, workbook: Workbook) -> None:
-        self.workbook = workbook
-        self.names: dict[tuple[str, ...], str] = {}
-
-    def name(self, *parts: str) -> str:
-        found = self.names.get(parts)
-        if found is not None:
-            return found
-        style = NamedStyle(name=f"台账·{'·'.join(parts)}", font=copy(DEFAULT_FONT))
-        for part in parts:
-            if part == "border":
-                style.border = _BORDER
-            elif part in _ALIGNMENTS:
-                style.alignment = _ALIGNMENTS[part]
-            elif part == "header":
-                style.font = _HEADER_FONT
-                style.fill = PatternFill("solid", fgColor=HEADER_FILL)
-                style.alignment = _HEADER_ALIGNMENT
-                style.border = _BORDER
-            elif part == "bold":
-                style.font = _HEADER_FONT
-            elif part == "big":
-                style.font = Font(bold=True, size=16)
-            elif part == "date":
-                style.number_format = DATE_FORMAT
-            elif part == "percent":
-                style.number_format = "0.0%"
-            elif part == "link":
-                style.font = Font(color="FF0B5CAD", underline="single")
-            else:
-                light = Light(part)
-                style.fill = PatternFill("solid", fgColor=LIGHT_FILLS[light])
-                style.font = Font(bold=True, color=LIGHT_FONTS[light])
-        self.workbook.add_named_style(style)
-        self.names[parts] = style.name
-        return style.name
-
-    def cell(self, sheet: Any, value: Any, *parts: str) -> WriteOnlyCell:
-        """A cell of ``value`` (text cleaned and :func:`neutralise`-d, so it is
-        never a formula) in the style of ``parts`` (none: unstyled)."""
-        if isinstance(value, str):
-            value = neutralise(_clean(value))
-        cell = WriteOnlyCell(sheet, value=value)
-        if isinstance(value, str) and cell.data_type == "f":
-            cell.data_type = "s"
-        if parts:
-            cell.style = self.name(*parts)
-        return cell
-
-
-def _sheet(workbook: Workbook, title: str, ledger: Ledger) -> Any:
-    """A new streamed sheet with the page header and footer: the 制表单位 and
-    the day on top, ``第 N 页,共 M 页`` below."""
-    sheet = workbook.create_sheet(title)
-    sheet.oddFooter.center.text = "第 &P 页,共 &N 页"
-    sheet.oddHeader.left.text = f"{ledger.issuer}"
-    sheet.oddHeader.right.text = f"截至 {ledger.as_of.isoformat()}"
-    return sheet
-
-
-def _layout(sheet: Any, widths: Sequence[float], *, header_row: int = 1) -> None:
-    """Before the first row (a stream writes these first): column widths, the
-    frozen header, landscape A3 fitted to the page width, the header row on
-    every printed page."""
-    for index, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = f"A{header_row + 1}"
-    sheet.print_title_rows = f"{header_row}:{header_row}"
-    sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = Worksheet.PAPERSIZE_A3
-    sheet.page_setup.fitToWidth = 1
-    sheet.page_setup.fitToHeight = 0
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
-
-
-def _filter(sheet: Any, *, header_row: int, last_row: int, columns: int) -> None:
-    """The header's filter over the rows written (none without rows)."""
-    if last_row > header_row:
-        sheet.auto_filter.ref = f"A{header_row}:{get_column_letter(columns)}{last_row}"
-
-
-def _title_rows(sheet: Any, styles: _Styles, ledger: Ledger, columns: int) -> None:
+def _title_rows(sheet: Any, styles: CellStyles, ledger: Ledger, columns: int) -> None:
     """Row 1: ``…督办台账(截至…)`` across the table; row 2: 制表单位 on the
     left, 截至 on the right."""
     last = get_column_letter(columns)
@@ -349,7 +217,7 @@ def _title_rows(sheet: Any, styles: _Styles, ledger: Ledger, columns: int) -> No
 
 
 def _header_cells(
-    sheet: Any, styles: _Styles, headers: Sequence[str], *, lights: bool = False
+    sheet: Any, styles: CellStyles, headers: Sequence[str], *, lights: bool = False
 ) -> list[WriteOnlyCell]:
     """The header row; with ``lights`` (the summaries) a light's column in its colours."""
     return [
@@ -360,14 +228,14 @@ def _header_cells(
 
 
 def _ledger_sheet(
-    sheet: Any, ledger: Ledger, styles: _Styles, *, base_url: str | None = None
+    sheet: Any, ledger: Ledger, styles: CellStyles, *, base_url: str | None = None
 ) -> None:
     columns = (SERIAL_COLUMN, *ledger_columns(ledger))
     headers = [c.header for c in columns]
     header_row = TITLE_ROWS + 1
     title_index = headers.index("措施名称")
     light_index = headers.index(LIGHT_COLUMN)
-    _layout(sheet, [c.width for c in columns], header_row=header_row)
+    layout(sheet, [c.width for c in columns], header_row=header_row)
     _title_rows(sheet, styles, ledger, len(columns))
     sheet.append([styles.cell(sheet, header, "header") for header in headers])
     number = header_row
@@ -391,36 +259,15 @@ def _ledger_sheet(
                 cell.style = styles.name(*parts, "link")
             cells.append(cell)
         sheet.append(cells)
-    _filter(sheet, header_row=header_row, last_row=number, columns=len(columns))
-
-
-def _clean(value: Any) -> Any:
-    """Text without the control characters a workbook cannot hold."""
-    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
-
-
-def text_width(text: str) -> int:
-    """Width in Excel's character units: wide (CJK) characters count 2."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def row_height(cells: Sequence[tuple[str, float]]) -> float:
-    """Points for a row whose wrapped cells are (text, column width): enough
-    lines for the tallest cell, at most :data:`MAX_LINES`."""
-    lines = 1
-    for text, width in cells:
-        usable = max(width, 1)
-        needed = sum(max(1, math.ceil(text_width(part) / usable)) for part in text.split("\n"))
-        lines = max(lines, needed)
-    return round(min(lines, MAX_LINES) * LINE_HEIGHT + 2, 1)
+    add_filter(sheet, header_row=header_row, last_row=number, columns=len(columns))
 
 
 def _summary_sheet(
-    sheet: Any, styles: _Styles, name_header: str, rows: Sequence[SummaryRow], *, measures: int
+    sheet: Any, styles: CellStyles, name_header: str, rows: Sequence[SummaryRow], *, measures: int
 ) -> None:
     """Counts per group (``measures``: the distinct measures of the whole ledger)."""
     headers = [name_header, *(label for _attr, label in SUMMARY_COLUMNS)]
-    _layout(sheet, [34, *(9 for _ in SUMMARY_COLUMNS)])
+    layout(sheet, [34, *(9 for _ in SUMMARY_COLUMNS)])
     sheet.append(_header_cells(sheet, styles, headers, lights=True))
     for summary in rows:
         values = [summary.name, *(getattr(summary, attr) for attr, _ in SUMMARY_COLUMNS)]
@@ -429,11 +276,11 @@ def _summary_sheet(
     total: list[Any] = ["合计", *(sum(getattr(s, a) for s in rows) for a, _ in SUMMARY_COLUMNS)]
     total[1] = measures  # departments share measures: count each measure once
     # The total row goes below the filtered range, so sorting keeps it last.
-    _filter(sheet, header_row=1, last_row=1 + len(rows), columns=len(headers))
+    add_filter(sheet, header_row=1, last_row=1 + len(rows), columns=len(headers))
     sheet.append([styles.cell(sheet, value, "bold", "border") for value in total])
 
 
-def _scorecard_sheet(sheet: Any, styles: _Styles, scorecard: Scorecard) -> None:
+def _scorecard_sheet(sheet: Any, styles: CellStyles, scorecard: Scorecard) -> None:
     headers = [
         "排名",
         "责任单位",
@@ -443,7 +290,7 @@ def _scorecard_sheet(sheet: Any, styles: _Styles, scorecard: Scorecard) -> None:
         *(label for _attr, label in COUNT_COLUMNS),
         *(LEVEL_LABELS[level] for level in (1, 2, 3)),
     ]
-    _layout(sheet, [6, 30, 8, 10, 8, *(9 for _ in COUNT_COLUMNS), 7, 9, 9])
+    layout(sheet, [6, 30, 8, 10, 8, *(9 for _ in COUNT_COLUMNS), 7, 9, 9])
     sheet.append(_header_cells(sheet, styles, headers))
     for row in scorecard.rows:
         values = [
@@ -459,11 +306,11 @@ def _scorecard_sheet(sheet: Any, styles: _Styles, scorecard: Scorecard) -> None:
             styles.cell(sheet, value, "border", *(("percent",) if index in (3, 4) else ()))
             for index, value in enumerate(values)
         ])
-    _filter(sheet, header_row=1, last_row=1 + len(scorecard.rows), columns=len(headers))
+    add_filter(sheet, header_row=1, last_row=1 + len(scorecard.rows), columns=len(headers))
 
 
 def _notes_sheet(
-    sheet: Any, styles: _Styles, ledger: Ledger, scorecard: Scorecard | None
+    sheet: Any, styles: CellStyles, ledger: Ledger, scorecard: Scorecard | None
 ) -> None:
     sheet.column_dimensions["A"].width = 16
     sheet.column_dimensions["B"].width = 100
