@@ -9,7 +9,7 @@ from apprise import Apprise
 
 from notifications.render import DEFAULT_TEMPLATES_DIR, RenderedMessage, render
 from notifications.send import Sender
-from notifications.wecom import Pace
+from notifications.wecom_base import Pace
 from tests.notifications.conftest import WeComServer, sample_context, sample_item
 
 KEY = "693a91f6-7x0c-4bc4-97a0-0ec2sifa5aaa"

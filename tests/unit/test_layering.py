@@ -63,6 +63,7 @@ SERVICES_MUST_NOT_IMPORT = (
     "notifications.send",
     "notifications.mail",
     "notifications.wecom",
+    "notifications.wecom_base",
     "fastapi",
     "starlette",
 )
