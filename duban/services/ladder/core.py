@@ -5,9 +5,10 @@ morning" are, and now), ``LEASE`` (how long a claim by the sweep or the
 outbox holds), ``policy_for`` (a stored policy version) and ``timeline_of``
 (the facts of a task the ladder reads).
 
-This module depends on the domain, ``duban.timeutil`` and the models only, so
-the rooms below the ladder (plans, tasks) may use it as well as the ones above
-(outbox, reports).
+This module depends on the domain, ``duban.timeutil`` and the models only, as
+the whole ladder room does: it sits just above the calendar, so every room that
+reads or moves the ladder (accounts, plans, tasks, outbox, desk, reports, rounds)
+sits above it (tests/unit/test_layering.py).
 """
 
 from __future__ import annotations
