@@ -43,8 +43,9 @@ from duban.services.plans.assignment import assign_measure
 from duban.services.plans.files import parse_plan_file
 from duban.services.plans.importer import import_plan
 from duban.services.plans.to_assign import measures_to_run
-from duban.services.reports.ledger import Ledger, build_ledger
+from duban.services.reports.ledger import build_ledger
 from duban.services.reports.ledger_files import LEDGER_COLUMNS, write_ledger_xlsx
+from duban.services.reports.ledger_model import Ledger
 from duban.services.reports.ledger_styles import LIGHT_FILLS
 from duban.services.reports.scorecard import scorecard_from_ledger
 from duban.services.rounds.daily import RoundTools, run_round

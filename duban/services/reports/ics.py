@@ -29,7 +29,8 @@ from duban.domain.errors import NotFoundError
 from duban.domain.lifecycle import OPEN_STATES, TaskState
 from duban.domain.status import StatusPolicy, report_periods
 from duban.domain.workdays import WorkCalendar
-from duban.services.reports.ledger import LedgerRow, load_ledger
+from duban.services.reports.ledger import load_ledger
+from duban.services.reports.ledger_model import LedgerRow
 from duban.services.tasks.facts import LOCAL_ZONE
 from duban.services.tasks.queries import find_department
 from models import Department

@@ -39,7 +39,8 @@ from duban.domain.scorecard import Period
 from duban.domain.status import Light, TaskStatus
 from duban.domain.workdays import WorkCalendar
 from duban.services.accounts.org import org_settings
-from duban.services.reports.ledger import LedgerRow, build_ledger
+from duban.services.reports.ledger import build_ledger
+from duban.services.reports.ledger_model import LedgerRow
 from duban.services.tasks.facts import LOCAL_ZONE, local_date
 from duban.services.tasks.queries import find_department
 from models import AuditEntry, Department, IssuedDocument, Task

@@ -19,7 +19,8 @@ from duban.domain.errors import NotFoundError
 from duban.domain.scorecard import ScoreWeights, status_class
 from duban.domain.status import Light
 from duban.domain.workdays import WorkCalendar
-from duban.services.reports.ledger import Ledger, LedgerRow, build_ledger
+from duban.services.reports.ledger import build_ledger
+from duban.services.reports.ledger_model import Ledger, LedgerRow
 from duban.services.tasks.facts import LOCAL_ZONE
 from models import Department
 
