@@ -42,14 +42,14 @@ state outside the lifecycle's open and closed ones) are never counted.
 
 from __future__ import annotations
 
-import calendar as month_calendar
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from duban.domain.errors import DubanError
+from duban.domain.periods import Period, month_end
+from duban.domain.periods import parse_period as parse_period  # imported from here too
 from duban.domain.status import Cadence, ReportPeriod, StatusPolicy, TaskStatus, report_periods
 from duban.domain.workdays import WorkCalendar
 
@@ -80,84 +80,11 @@ def status_class(status: TaskStatus | None) -> str | None:
 # --- periods -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Period:
-    """Days ``start``..``end`` inclusive; None is open-ended on that side."""
-
-    start: date | None = None
-    end: date | None = None
-
-    def contains(self, day: date) -> bool:
-        return (self.start is None or day >= self.start) and (self.end is None or day <= self.end)
-
-    def clipped(self, as_of: date) -> Period:
-        """The period up to ``as_of`` at most."""
-        return Period(self.start, as_of if self.end is None else min(self.end, as_of))
-
-    @property
-    def label(self) -> str:
-        if self.start is None and self.end is None:
-            return "全部"
-        return f"{self.start or '开始'} 至 {self.end or '今'}"
-
-
-_QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.I)
-_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
-_YEAR = re.compile(r"^(\d{4})$")
-
-
-def parse_period(text: str | None) -> Period:
-    """A period from ``FROM..TO`` (either side may be empty), ``YYYY``,
-    ``YYYY-Qn`` or ``YYYY-MM``; None or empty means all time.
-
-    Raises DubanError (Chinese, quoting the text) for anything else, or a
-    period whose end is before its start.
-    """
-    raw = (text or "").strip()
-    if not raw:
-        return Period()
-    if ".." in raw:
-        left, _, right = raw.partition("..")
-        period = Period(_day(left, raw), _day(right, raw))
-    elif match := _QUARTER.match(raw):
-        year, quarter = int(match.group(1)), int(match.group(2))
-        period = Period(date(year, 3 * quarter - 2, 1), _month_end(year, 3 * quarter))
-    elif match := _MONTH.match(raw):
-        year, month = int(match.group(1)), int(match.group(2))
-        if not 1 <= month <= 12:
-            raise DubanError(f"考核期间“{raw}”的月份无效")
-        period = Period(date(year, month, 1), _month_end(year, month))
-    elif match := _YEAR.match(raw):
-        year = int(match.group(1))
-        period = Period(date(year, 1, 1), date(year, 12, 31))
-    else:
-        raise DubanError(
-            f"考核期间“{raw}”无效,应为 起..止(YYYY-MM-DD..YYYY-MM-DD)、YYYY、YYYY-Qn 或 YYYY-MM"
-        )
-    if period.start and period.end and period.end < period.start:
-        raise DubanError(f"考核期间“{raw}”的结束日期早于开始日期")
-    return period
-
-
-def _day(text: str, whole: str) -> date | None:
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise DubanError(f"考核期间“{whole}”中的日期“{text}”无效,应为 YYYY-MM-DD") from None
-
-
-def _month_end(year: int, month: int) -> date:
-    return date(year, month, month_calendar.monthrange(year, month)[1])
-
-
 def _next_period_end(period_end: date, cadence: Cadence) -> date:
     step = 1 if cadence is Cadence.MONTHLY else 3
     month = period_end.month + step
     year = period_end.year + (month - 1) // 12
-    return _month_end(year, (month - 1) % 12 + 1)
+    return month_end(year, (month - 1) % 12 + 1)
 
 
 # --- weights -------------------------------------------------------------------
