@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from duban.domain.errors import PlanParseError
+from duban.domain.parens import paren_groups
 from duban.domain.parser_config import ParserConfig
 from duban.domain.plan_draft import (
     Measure,
@@ -22,7 +23,7 @@ from duban.domain.plan_draft import (
     Target,
     WarningKind,
 )
-from duban.domain.responsibility import ClauseParser, ClauseResult, KnownName, paren_groups
+from duban.domain.responsibility import ClauseParser, ClauseResult, KnownName
 from duban.domain.targets import TargetFinder
 
 _TITLE_MAX = 40

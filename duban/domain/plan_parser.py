@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from duban.domain.cn_numbers import parse_cn_int
 from duban.domain.errors import PlanParseError
+from duban.domain.parens import paren_groups
 from duban.domain.parser_config import ParserConfig
 from duban.domain.plan_draft import (
     Measure,
@@ -34,7 +35,7 @@ from duban.domain.plan_draft import (
     WarningKind,
 )
 from duban.domain.plan_measures import MeasureReader
-from duban.domain.responsibility import ClauseParser, KnownName, paren_groups
+from duban.domain.responsibility import ClauseParser, KnownName
 from duban.domain.tables import TableReader
 from duban.domain.targets import TargetFinder
 

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from duban.domain.errors import PlanParseError
+from duban.domain.parens import paren_groups, split_outside_parens, unwrap
 from duban.domain.parser_config import ParserConfig
 
 _SEPARATORS = "、,;;/"
@@ -143,7 +144,7 @@ class ClauseParser:
 
     def is_only_note(self, text: str) -> bool:
         """True if ``text`` is a note naming nobody (列第一位者为牵头单位,下同)."""
-        return self._drop_notes(_unwrap(text.strip())) == ""
+        return self._drop_notes(unwrap(text.strip())) == ""
 
     def label_start(self, line: str) -> re.Match[str] | None:
         """The first responsibility label in ``line`` (牵头单位: …), if any."""
@@ -181,7 +182,7 @@ class ClauseParser:
     # -- parsing -------------------------------------------------------------
     def parse(self, text: str, *, line: int) -> ClauseResult:
         """Parse one clause; raises PlanParseError if it names nobody."""
-        text = _unwrap(text.strip())
+        text = unwrap(text.strip())
         stated = self.states_first_leads(text)
         text = self._drop_notes(text)
         if self._joiner_re is not None:
@@ -206,7 +207,7 @@ class ClauseParser:
         for inner, start, end in reversed(paren_groups(text)):
             if self.is_note(inner):
                 text = text[:start] + text[end:]
-        parts = _split_outside_parens(text, ",;,;。")
+        parts = split_outside_parens(text, ",;,;。")
         kept = [(piece, sep) for piece, sep in parts if not self.is_note(piece.strip())]
         return "".join(sep + piece for piece, sep in kept).strip(" ,;,;。")
 
@@ -242,7 +243,7 @@ class ClauseParser:
                 stop = other.start()
             body = text[match.end() : stop].strip(" ,;,;。")
             if label in self.config.leader_labels:
-                for name in _split_outside_parens(body, _SEPARATORS):
+                for name in split_outside_parens(body, _SEPARATORS):
                     leader = name[0].strip(" ,;。")
                     if leader and leader not in result.leaders:
                         result.leaders.append(leader)
@@ -313,7 +314,7 @@ class ClauseParser:
         """Split a printed list into ``(names, vague_names)`` in printed order."""
         names: list[str] = []
         vague: list[str] = []
-        for raw in self._merge_collectives(_split_outside_parens(text, _SEPARATORS)):
+        for raw in self._merge_collectives(split_outside_parens(text, _SEPARATORS)):
             raw = self._strip_tail(raw.strip().removeprefix("由").strip())
             if not raw:
                 continue
@@ -379,43 +380,3 @@ class ClauseParser:
                         return [left_clean, *tail]
                 index = text.find(conj, index + 1)
         return [text]
-
-
-def paren_groups(text: str) -> list[tuple[str, int, int]]:
-    """Top-level ``(...)`` groups as (content, start, end-exclusive)."""
-    groups: list[tuple[str, int, int]] = []
-    depth, start = 0, -1
-    for index, char in enumerate(text):
-        if char == "(":
-            if depth == 0:
-                start = index
-            depth += 1
-        elif char == ")" and depth:
-            depth -= 1
-            if depth == 0:
-                groups.append((text[start + 1 : index], start, index + 1))
-    return groups
-
-
-def _split_outside_parens(text: str, separators: str) -> list[tuple[str, str]]:
-    """``text`` cut at ``separators`` outside parentheses: (piece, separator before it)."""
-    parts: list[tuple[str, str]] = []
-    depth, start, sep = 0, 0, ""
-    for index, char in enumerate(text):
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth = max(0, depth - 1)
-        elif depth == 0 and char in separators:
-            parts.append((text[start:index], sep))
-            start, sep = index + 1, char
-    parts.append((text[start:], sep))
-    return parts
-
-
-def _unwrap(text: str) -> str:
-    """Remove one pair of parentheses enclosing the whole text (not a name's own)."""
-    groups = paren_groups(text)
-    if groups and groups[0][1] == 0 and groups[0][2] == len(text):
-        return text[1:-1].strip()
-    return text
