@@ -18,13 +18,14 @@ from duban.cli.report import AsOf, PlanOpt, _env, _writable, report_app
 from duban.domain.errors import DubanError
 from duban.domain.issued_documents import DocumentKind, parse_kind
 from duban.domain.scorecard import parse_period
-from duban.services.reports.issued_document_files import find_soffice, write_document
+from duban.services.reports.issued_document_files import write_document
 from duban.services.reports.issued_documents import (
     IssuedView,
     find_document,
     issue_bulletin,
     issue_notice,
 )
+from duban.services.reports.libreoffice import find_soffice
 
 Outs = Annotated[
     list[Path],

@@ -18,7 +18,7 @@ from duban.domain.errors import DubanError, NotFoundError
 from duban.domain.issued_documents import NOTICE_KINDS, DocumentKind, parse_kind
 from duban.domain.scorecard import parse_period
 from duban.services.reports.choices import department_names
-from duban.services.reports.issued_document_files import ConverterMissing, docx_bytes, pdf_bytes
+from duban.services.reports.issued_document_files import docx_bytes, pdf_bytes
 from duban.services.reports.issued_documents import (
     IssuedView,
     get_document,
@@ -26,6 +26,7 @@ from duban.services.reports.issued_documents import (
     issue_notice,
     list_documents,
 )
+from duban.services.reports.libreoffice import ConverterMissing
 from duban.web.auth import CheckedForm, Coordinator, Staff
 from duban.web.state import flash, render, state_of
 

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.domain.errors import DubanError
 from duban.domain.issued_documents import DocumentKind, NoticeContent
 from duban.domain.scorecard import parse_period
-from duban.services.reports.issued_document_files import ConverterMissing, docx_bytes, pdf_bytes
+from duban.services.reports.issued_document_files import docx_bytes, pdf_bytes
 from duban.services.reports.issued_documents import issue_bulletin, issue_notice, list_documents
+from duban.services.reports.libreoffice import ConverterMissing
 from models import IssuedDocument, OrgSetting
 from tests.conftest import CliRunner
 from tests.db.conftest import XIANGZHOU, at
