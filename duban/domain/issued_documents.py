@@ -250,7 +250,7 @@ class BulletinContent:
     plan_title: str
     period_start: date | None
     period_end: date
-    counts: dict[str, int]  # see services.documents.BULLETIN_COUNTS
+    counts: dict[str, int]  # see services.reports.bulletin.BULLETIN_COUNTS
     late_units: list[LateUnit]
     interviews: list[InterviewEntry]
     done_units: list[str]  # departments whose every task due so far is done

@@ -39,7 +39,8 @@ from duban.domain.issued_documents import (
     NoticeContent,
     chinese_date,
 )
-from duban.services.reports.issued_documents import BULLETIN_COUNTS, IssuedView
+from duban.services.reports.bulletin import BULLETIN_COUNTS
+from duban.services.reports.issued_documents import IssuedView
 from duban.services.reports.libreoffice import convert_to_pdf
 
 TITLE_FONT = "方正小标宋简体"

@@ -13,7 +13,6 @@ stored content is what is printed, as .docx or PDF
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Any
@@ -27,18 +26,22 @@ from duban.domain.issued_documents import (
     NOTICE_KINDS,
     BulletinContent,
     DocumentKind,
-    InterviewEntry,
-    LateUnit,
     NoticeContent,
     NoticeItem,
     default_opinion,
     kind_for_level,
 )
-from duban.domain.lifecycle import TaskState
 from duban.domain.scorecard import Period
 from duban.domain.status import Light, TaskStatus
 from duban.domain.workdays import WorkCalendar
 from duban.services.accounts.org import org_settings
+from duban.services.reports.bulletin import (
+    BULLETIN_REQUIREMENTS,
+    bulletin_counts,
+    done_units,
+    interviews,
+    late_units,
+)
 from duban.services.reports.ledger import build_ledger
 from duban.services.reports.ledger_model import LedgerRow
 from duban.services.tasks.facts import LOCAL_ZONE, local_date
@@ -48,12 +51,6 @@ from models import AuditEntry, Department, IssuedDocument, Task
 # Working days a department has to answer: a red 督办单 asks sooner.
 REPLY_WORKDAYS = {DocumentKind.NOTICE: 5, DocumentKind.YELLOW: 5, DocumentKind.RED: 3}
 SUPERVISOR_OFFICE = "督查室"
-BULLETIN_REQUIREMENTS = [
-    "各责任单位要对照工作方案逐项梳理,对逾期未办结事项明确办结时限、责任人和措施,"
-    "于收到本通报之日起5个工作日内书面报告整改情况。",
-    "被约谈单位主要负责人要按要求说明情况,提交整改报告;整改不到位的,将提请进一步问责。",
-    "各责任单位要按季度及时报送工作进展,办结事项及时报结并提供佐证材料。",
-]
 MAX_ATTEMPTS = 5
 
 
@@ -173,17 +170,8 @@ def issue_notice(
     with session_factory() as session:
         settings = org_settings(session).documents
         department_id, wanted = _notice_tasks(session, task_ids=task_ids, department=department)
-    ledger = build_ledger(session_factory, as_of=today, calendar=calendar, all_plans=True,
-                          department_ids=[department_id], zone=zone)
-    rows = [r for r in ledger.rows if r.task_id in wanted] if wanted else _to_supervise(
-        ledger.rows)
-    if not rows:
-        raise DubanError("该单位没有逾期或亮黄灯的未办结任务,无需印发督办单")
-    closed = [r for r in rows if not r.is_open]
-    if closed:
-        raise DubanError(
-            f"措施{closed[0].measure}的任务{closed[0].state_label},不能再印发督办单"
-        )
+    rows = _notice_rows(session_factory, department_id, wanted, today=today, calendar=calendar,
+                        zone=zone)
     kind = kind or kind_for_level(max(r.max_level for r in rows))
     if kind not in NOTICE_KINDS:
         raise DubanError("督办单的种类应为 督办通知单、黄色督办单 或 红色督办单")
@@ -234,6 +222,31 @@ def _notice_tasks(
     if not department:
         raise DubanError("请指定任务或责任单位")
     return find_department(department, session=session).id, set()
+
+
+def _notice_rows(
+    session_factory: sessionmaker[Session],
+    department_id: int,
+    wanted: set[int],
+    *,
+    today: date,
+    calendar: WorkCalendar,
+    zone: tzinfo,
+) -> list[LedgerRow]:
+    """The ledger rows of the ``wanted`` tasks (none: what the department has
+    to be supervised on); DubanError when there are none or one is closed."""
+    ledger = build_ledger(session_factory, as_of=today, calendar=calendar, all_plans=True,
+                          department_ids=[department_id], zone=zone)
+    rows = [r for r in ledger.rows if r.task_id in wanted] if wanted else _to_supervise(
+        ledger.rows)
+    if not rows:
+        raise DubanError("该单位没有逾期或亮黄灯的未办结任务,无需印发督办单")
+    closed = [r for r in rows if not r.is_open]
+    if closed:
+        raise DubanError(
+            f"措施{closed[0].measure}的任务{closed[0].state_label},不能再印发督办单"
+        )
+    return rows
 
 
 def _to_supervise(rows: list[LedgerRow]) -> list[LedgerRow]:
@@ -303,9 +316,9 @@ def issue_bulletin(
         period_start=period.start,
         period_end=period.end,
         counts=bulletin_counts(ledger.rows, period, as_of=today),
-        late_units=_late_units(ledger.rows, today, calendar, order),
-        interviews=_interviews(ledger.rows, period, order),
-        done_units=_done_units(ledger.rows, today, order),
+        late_units=late_units(ledger.rows, today, calendar, order),
+        interviews=interviews(ledger.rows, period, order),
+        done_units=done_units(ledger.rows, today, order),
         requirements=list(BULLETIN_REQUIREMENTS),
         signer=(signer or "").strip() or settings.signer or issuer,
     )
@@ -316,94 +329,6 @@ def issue_bulletin(
         number_for=lambda number: BulletinContent(**{**vars(content), "number": number}),
         settings_number=lambda year, seq: settings.number(kind, year=year, seq=seq),
     )
-
-
-BULLETIN_COUNTS = {
-    "tasks": "任务总数",
-    "due": "到期任务",
-    "approved": "已办结",
-    "on_time": "其中按期办结",
-    "submitted": "已报结待审核",
-    "overdue": "逾期未办结",
-    "not_due": "未到期在办",
-    "red": "红灯",
-    "yellow": "黄灯",
-    "blue": "蓝灯",
-    "late": "逾期办结",
-    "green": "绿灯",
-    "urge": "本期催办(次)",
-    "escalate_yellow": "本期黄色督办(次)",
-    "escalate_red": "本期红色督办(次)",
-}
-
-
-def bulletin_counts(rows: list[LedgerRow], period: Period, *, as_of: date) -> dict[str, int]:
-    """The 通报's numbers (keys of :data:`BULLETIN_COUNTS`) over ``rows`` as of
-    ``as_of``; escalations counted within ``period``."""
-    counts = dict.fromkeys(BULLETIN_COUNTS, 0)
-    levels = {1: "urge", 2: "escalate_yellow", 3: "escalate_red"}
-    for row in rows:
-        if row.cancelled:
-            continue  # 已撤销 by a changed plan: not part of the 通报
-        counts["tasks"] += 1
-        counts["due"] += row.due <= as_of
-        counts["approved"] += row.state is TaskState.APPROVED
-        counts["on_time"] += row.status is TaskStatus.DONE_ON_TIME
-        counts["submitted"] += row.state is TaskState.SUBMITTED
-        counts["overdue"] += row.status is TaskStatus.OVERDUE
-        counts["not_due"] += row.is_open and row.status is not TaskStatus.OVERDUE
-        counts[row.light.value] += 1
-        for mark in row.escalations:
-            if period.contains(mark.on) and mark.level in levels:
-                counts[levels[mark.level]] += 1
-    return counts
-
-
-def _late_units(
-    rows: list[LedgerRow], end: date, calendar: WorkCalendar, order: dict[str, int]
-) -> list[LateUnit]:
-    late: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for row in rows:
-        if row.is_open and row.status is TaskStatus.OVERDUE:
-            late[row.department].append((calendar.count_workdays(row.due, end), row.measure))
-    units = [
-        LateUnit(
-            department=name,
-            tasks=len(found),
-            longest_days=max(days for days, _m in found),
-            measures=[f"措施{m}(逾期{days}个工作日)" for days, m in sorted(found, reverse=True)],
-        )
-        for name, found in late.items()
-    ]
-    return sorted(units, key=lambda u: (-u.tasks, -u.longest_days, order.get(u.department, 0)))
-
-
-def _interviews(rows: list[LedgerRow], period: Period, order: dict[str, int]) -> list[
-        InterviewEntry]:
-    found: dict[str, list[tuple[date, int]]] = defaultdict(list)
-    for row in rows:
-        for mark in row.escalations:
-            if mark.level >= 3 and period.contains(mark.on):
-                found[row.department].append((mark.on, row.measure))
-    entries = [
-        InterviewEntry(
-            department=name,
-            measures=[f"措施{m}" for m in sorted({m for _d, m in marks})],
-            first_on=min(d for d, _m in marks),
-        )
-        for name, marks in found.items()
-    ]
-    return sorted(entries, key=lambda e: order.get(e.department, 0))
-
-
-def _done_units(rows: list[LedgerRow], end: date, order: dict[str, int]) -> list[str]:
-    by_department: dict[str, list[LedgerRow]] = defaultdict(list)
-    for row in rows:
-        if row.due <= end:
-            by_department[row.department].append(row)
-    done = [name for name, due in by_department.items()
-            if due and all(r.status is TaskStatus.DONE_ON_TIME for r in due)]
-    return sorted(done, key=lambda name: order.get(name, 0))
 
 
 # --- numbering ---------------------------------------------------------------------
