@@ -153,13 +153,7 @@ def demo_command(
     # second run finds it unchanged.
     sink = MailSink(_demo_mail_port(settings))
     _step(f"2/6 机构目录与联系人(邮件发往本机邮件服务 127.0.0.1:{sink.port})")
-    org_file = settings.ensure_data_dir() / "demo-org.yaml"
-    write_private(  # its addresses carry the mail sink's credentials
-        org_file,
-        "# duban demo: every contact delivers to the demo's loopback mail sink\n"
-        + yaml.safe_dump(demo_org(settings, sink), allow_unicode=True, sort_keys=False),
-    )
-    load_command(file=org_file, as_of=assigned)
+    _load_demo_org(settings, sink, assigned)
     _step("3/6 导入参考方案")
     import_command(file=REFERENCE_PLAN_FILE, dry_run=False, create_unknown=False, as_json=False)
     _step("4/6 交办(每项措施一次 Prefect 流程)")
@@ -168,31 +162,7 @@ def demo_command(
         start, end = assigned.date(), date.fromisoformat(until)
         _step(f"5/6 提醒与督办回放({start} 至 {until})")
         context = open_context(settings)
-        # Departments act during the replay (签收, 进度反馈, 报结, 延期, 退回 …),
-        # each on its morning before the round: the pages show every state.
-        work = plan_work(context.session_factory, start=start, end=end,
-                         calendar=context.calendar, zone=context.clock().zone)
-        acts = sum(len(day) for day in work.values())
-        with (
-            round_lock(context.session_factory, holder="duban demo"),
-            context.sender() as sender,
-        ):
-            tools = context.round_tools(sender=sender, worker="demo")
-
-            def round_at(now: datetime) -> RoundReport:
-                return run_round(context.session_factory, now=now, tools=tools)
-
-            rounds = replay(
-                context.session_factory,
-                start=start,
-                end=end,
-                tools=tools,
-                morning=morning(work, tools.clock.zone, round_at),
-            )
-        if acts:
-            typer.echo(
-                f"回放中各单位与督办科办理 {acts} 次(签收、进度反馈、报结、延期、退回、催办)。"
-            )
+        rounds = _replay_with_work(context, start, end)
         _show_mail(sink, rounds_count=len(rounds))
         _issue_documents(context, settings, until=end)
     _step("6/6 督办记录(最近 12 条)")
@@ -212,6 +182,48 @@ def demo_command(
         # the pages without the in-process reminder rounds.
         serve_command(host="127.0.0.1", port=port, no_scheduler=True,
                       as_of=parse_local(until))
+
+
+def _load_demo_org(settings: Settings, sink: MailSink, assigned: datetime) -> None:
+    """Write the demo's organisation file (every address the demo mail sink's) and
+    load it; a second run finds it unchanged."""
+    org_file = settings.ensure_data_dir() / "demo-org.yaml"
+    write_private(  # its addresses carry the mail sink's credentials
+        org_file,
+        "# duban demo: every contact delivers to the demo's loopback mail sink\n"
+        + yaml.safe_dump(demo_org(settings, sink), allow_unicode=True, sort_keys=False),
+    )
+    load_command(file=org_file, as_of=assigned)
+
+
+def _replay_with_work(context: AppContext, start: date, end: date) -> list[RoundReport]:
+    """The daily rounds from ``start`` to ``end``. Departments act during the replay
+    (签收, 进度反馈, 报结, 延期, 退回 …), each on its morning before the round: the
+    pages show every state."""
+    work = plan_work(context.session_factory, start=start, end=end,
+                     calendar=context.calendar, zone=context.clock().zone)
+    acts = sum(len(day) for day in work.values())
+    with (
+        round_lock(context.session_factory, holder="duban demo"),
+        context.sender() as sender,
+    ):
+        tools = context.round_tools(sender=sender, worker="demo")
+
+        def round_at(now: datetime) -> RoundReport:
+            return run_round(context.session_factory, now=now, tools=tools)
+
+        rounds = replay(
+            context.session_factory,
+            start=start,
+            end=end,
+            tools=tools,
+            morning=morning(work, tools.clock.zone, round_at),
+        )
+    if acts:
+        typer.echo(
+            f"回放中各单位与督办科办理 {acts} 次(签收、进度反馈、报结、延期、退回、催办)。"
+        )
+    return rounds
 
 
 def _assign_changed(env: CommandEnv) -> None:
