@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,8 +21,11 @@ from duban.services.plans.to_assign import (
     measures_to_run,
     tasks_per_measure,
 )
-from duban.services.plans.withdrawal import cancelled_since
+from duban.services.plans.withdrawal import Cancelled, cancelled_since
 from duban.wiring import AppContext
+
+if TYPE_CHECKING:
+    from duban.ops.runs import RunOutcome  # imports Prefect: only when assigning on workers
 
 
 @app.command("assign")
@@ -66,27 +69,40 @@ def assign_refs(
     tasks unless accepted, run a measure flow per assignable measure (in
     this process, or on the workers), print what each did."""
     context, now = env.context, env.now
-    late: list[LateTask] = []
-    for ref in refs:
-        if ref.assignable:
-            # Unknown calendar years, due dates already past and the like are
-            # reported here, before any flow starts or anything is written.
-            late += late_tasks(
-                context.session_factory,
-                plan=ref.plan,
-                measure=ref.number,
-                now=now,
-                calendar=context.calendar,
-                policy=context.assignment_policy,
-                zone=env.zone,
-            )
+    late = _late(env, refs)
     if late and not accept_past:
         raise DubanError(past_warning(late, context.assignment_policy.grace_workdays))
     if deployments:
         _assign_on_workers(context, refs, as_json=as_json, now=now)
         return
     results = run_measure_flows(refs, as_of=now)
-    skipped = [r for r in refs if not r.assignable]
+    _report_results(results, [r for r in refs if not r.assignable], as_json=as_json)
+
+
+def _late(env: CommandEnv, refs: list[MeasureRef]) -> list[LateTask]:
+    """The tasks of ``refs`` that would be late at once. Unknown calendar years,
+    due dates already past and the like are reported here, before any flow
+    starts or anything is written."""
+    context = env.context
+    late: list[LateTask] = []
+    for ref in refs:
+        if ref.assignable:
+            late += late_tasks(
+                context.session_factory,
+                plan=ref.plan,
+                measure=ref.number,
+                now=env.now,
+                calendar=context.calendar,
+                policy=context.assignment_policy,
+                zone=env.zone,
+            )
+    return late
+
+
+def _report_results(
+    results: list[AssignResult], skipped: list[MeasureRef], *, as_json: bool
+) -> None:
+    """Print what each measure's flow did, and the measures not assigned."""
     if as_json:
         typer.echo(
             json.dumps(
@@ -199,6 +215,22 @@ def _assign_on_workers(
         if runnable
         else []
     )
+    _report_runs(outcomes, refs, counts, withdrawn, as_json=as_json)
+    if failed:
+        numbers = "、".join(f"措施{o.parameters['measure']}" for o in failed)
+        raise DubanError(f"{numbers}的流程运行未完成;可重新运行本命令(已交办的任务不会重复)")
+
+
+def _report_runs(
+    outcomes: list[RunOutcome],
+    refs: list[MeasureRef],
+    counts: dict[int, int],
+    withdrawn: list[Cancelled],
+    *,
+    as_json: bool,
+) -> None:
+    """Print each run's state and tasks, and the tasks the runs cancelled."""
+    failed = [o for o in outcomes if not o.ok]
     if as_json:
         typer.echo(
             json.dumps(
@@ -230,6 +262,3 @@ def _assign_on_workers(
         typer.echo(
             f"合计:{len(outcomes) - len(failed)} 项措施的流程已完成,{len(failed)} 项未完成{tail}。"
         )
-    if failed:
-        numbers = "、".join(f"措施{o.parameters['measure']}" for o in failed)
-        raise DubanError(f"{numbers}的流程运行未完成;可重新运行本命令(已交办的任务不会重复)")
