@@ -13,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.errors import NotFoundError
-from duban.services.reports.charts import indicator_chart, measure_trajectories, nice_ticks
+from duban.services.reports.charts import indicator_chart, nice_ticks
 from duban.services.reports.ics import department_ics
+from duban.services.reports.trajectories import measure_trajectories
 from models import Department, Task
 from tests.db.conftest import HEALTH, HR
 from tests.reports.conftest import History

@@ -56,7 +56,8 @@ def test_charts_count_lights_completion_and_overdue_weeks(
 def test_the_trajectory_chart_drawn_for_a_phone_keeps_every_label_inside(
     history: History, session_factory: sessionmaker[Session]
 ) -> None:
-    from duban.services.reports.charts import NARROW, WIDE, measure_trajectories, trajectory_svg
+    from duban.services.reports.charts import NARROW, WIDE, trajectory_svg
+    from duban.services.reports.trajectories import measure_trajectories
 
     title, panels = measure_trajectories(session_factory, measure=8, as_of=date(2016, 1, 29))
     wide = ET.fromstring(trajectory_svg(title, panels, as_of=date(2016, 1, 29)))

@@ -45,11 +45,12 @@ from duban.services.accounts.links import department_token
 from duban.services.accounts.org import ContactWithChannels, contacts_for
 from duban.services.ladder.core import OrgClock
 from duban.services.outbox.contract import DeliveryContext, OutgoingMessage, SendTimeFn
-from duban.services.reports.charts import load_trajectories, trajectory_svg
+from duban.services.reports.charts import trajectory_svg
 from duban.services.reports.ledger import load_ledger
 from duban.services.reports.ledger_files import write_ledger_xlsx
 from duban.services.reports.ledger_model import Ledger, LedgerRow
 from duban.services.reports.scorecard import scorecard_from_ledger
+from duban.services.reports.trajectories import load_trajectories
 from models import Delivery, Task
 
 WEEKLY_BATCH = 0

@@ -25,9 +25,9 @@ from duban.domain.labels import EXTENSION_STATUS_LABELS
 from duban.domain.lifecycle import TaskState
 from duban.domain.status import LIGHT_LABELS, Light, StatusPolicy, TaskStatus, worst_light
 from duban.domain.workdays import WorkCalendar
-from duban.services.reports.charts import IndicatorPanel, load_trajectories
 from duban.services.reports.ledger import load_ledger
 from duban.services.reports.ledger_model import LedgerRow
+from duban.services.reports.trajectories import IndicatorPanel, load_trajectories
 from duban.services.tasks.facts import LOCAL_ZONE, local_date
 from models import ExtensionRequest, Measure
 
