@@ -9,11 +9,11 @@ from typing import Annotated
 import typer
 
 from duban.cli.app import app
-from duban.cli.options import as_of_option, command_env
+from duban.cli.options import CommandEnv, as_of_option, command_env
 from duban.cli.table import render_table, truncate
 from duban.domain.errors import DubanError
 from duban.domain.items import SOURCE_LABELS, ItemInput, check_item, item_source_text
-from duban.services.plans.items import add_item, known_names, list_items
+from duban.services.plans.items import ItemRecord, add_item, known_names, list_items
 from duban.services.plans.to_assign import measures_to_run, planned_tasks
 from duban.services.serialize import jsonable
 from duban.wiring import open_context
@@ -64,21 +64,7 @@ def add_command(
         raise DubanError("督办件未登记:\n" + "\n".join(f"  {e.message}" for e in errors))
     record = add_item(item, session_factory=context.session_factory, now=now, zone=zone,
                       actor=CLI_ACTOR)
-    result: dict[str, object] | None = None
-    if not no_assign:
-        from duban.cli.assign import run_measure_flows
-
-        try:
-            planned_tasks(context.session_factory, plan=record.plan, measure=record.number,
-                          calendar=context.calendar, policy=context.assignment_policy)
-            refs = measures_to_run(context.session_factory, plan=record.plan,
-                                   measure=record.number)
-            result = run_measure_flows(refs, as_of=now)[0].as_dict()
-        except DubanError as err:
-            raise DubanError(
-                f"督办件已登记为 {record.plan} 措施{record.number},但未能交办:{err}。"
-                f"处理后可运行 duban assign --plan {record.plan} --measure {record.number}"
-            ) from None
+    result = None if no_assign else _assign(env, record)
     if as_json:
         typer.echo(json.dumps({"item": jsonable(record), "assigned": result},
                               ensure_ascii=False, indent=2))
@@ -93,6 +79,26 @@ def add_command(
     else:
         typer.echo(f"措施{record.number}:新交办 {result['created']} 项,"
                    f"已存在 {result['existing']} 项")
+
+
+
+def _assign(env: CommandEnv, record: ItemRecord) -> dict[str, object]:
+    """Run the measure flow of a registered item; what it did, as ``duban assign
+    --json`` says it. A failure says the item is registered and how to assign it."""
+    from duban.cli.assign import run_measure_flows
+
+    context = env.context
+    try:
+        planned_tasks(context.session_factory, plan=record.plan, measure=record.number,
+                      calendar=context.calendar, policy=context.assignment_policy)
+        refs = measures_to_run(context.session_factory, plan=record.plan,
+                               measure=record.number)
+        return run_measure_flows(refs, as_of=env.now)[0].as_dict()
+    except DubanError as err:
+        raise DubanError(
+            f"督办件已登记为 {record.plan} 措施{record.number},但未能交办:{err}。"
+            f"处理后可运行 duban assign --plan {record.plan} --measure {record.number}"
+        ) from None
 
 
 @item_app.command("list")
