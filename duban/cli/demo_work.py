@@ -38,7 +38,7 @@ from duban.domain.lifecycle import Action
 from duban.domain.workdays import WorkCalendar
 from duban.services.desk.urge import urge_now
 from duban.services.tasks import extensions, lifecycle
-from duban.services.tasks.queries import numeric_targets
+from duban.services.tasks.facts import numeric_targets
 from models import Department, Measure, Task, TaskEvent
 
 SHOWN = "珠海市民政局"

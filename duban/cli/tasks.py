@@ -22,7 +22,8 @@ from duban.cli.task_text import render_result, render_task_detail, render_task_l
 from duban.domain.errors import DubanError
 from duban.domain.status import Light, StatusPolicy
 from duban.services.tasks import extensions, lifecycle
-from duban.services.tasks.queries import get_task, list_tasks
+from duban.services.tasks.detail import get_task
+from duban.services.tasks.queries import list_tasks
 from duban.services.tasks.views import tasks_to_json
 
 task_app = typer.Typer(

@@ -29,7 +29,8 @@ from duban.services.reports.dashboard import scorecard
 from duban.services.reports.delivery_log import delivery_log
 from duban.services.reports.escalation_log import escalation_page
 from duban.services.reports.overview import measure_overview
-from duban.services.tasks.queries import get_task, task_page
+from duban.services.tasks.detail import get_task
+from duban.services.tasks.queries import task_page
 from duban.services.tasks.views import tasks_to_json
 from duban.web.auth import current_user, sign_in
 from duban.web.signin import LOCKED_MESSAGE, WINDOW

@@ -34,7 +34,8 @@ from duban.services.reports.ledger import build_ledger
 from duban.services.reports.scorecard import build_scorecard
 from duban.services.rounds.daily import RoundTools, replay
 from duban.services.tasks import lifecycle
-from duban.services.tasks.queries import get_task, measure_lights
+from duban.services.tasks.detail import get_task
+from duban.services.tasks.queries import measure_lights
 from models import Contact, ContactChannel, Delivery, DeliveryItem, Department, Notice, Task
 from notifications.render import render
 from notifications.send import Sender

@@ -22,7 +22,8 @@ from duban.domain.workdays import WorkCalendar
 from duban.services.calendar.data import build_work_calendar
 from duban.services.tasks import extensions
 from duban.services.tasks import lifecycle as lc
-from duban.services.tasks.queries import get_task, list_tasks, measure_lights
+from duban.services.tasks.detail import get_task
+from duban.services.tasks.queries import list_tasks, measure_lights
 from duban.services.tasks.transitions import ConcurrentChangeError
 from models import Department, ExtensionRequest, IndicatorReading, Task, TaskEvent
 from tests.db.conftest import (

@@ -18,7 +18,8 @@ from duban.domain.status import StatusPolicy
 from duban.domain.workdays import WorkCalendar
 from duban.services.ladder.outlook import NextStep, PastStep, next_steps, past_escalations
 from duban.services.tasks.attachments import AttachmentView, list_attachments
-from duban.services.tasks.queries import TaskDetail, get_task
+from duban.services.tasks.detail import get_task
+from duban.services.tasks.views import TaskDetail
 
 
 @dataclass(frozen=True)

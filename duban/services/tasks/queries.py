@@ -23,7 +23,6 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from duban.domain.errors import NotFoundError
-from duban.domain.items import item_source_text
 from duban.domain.labels import TASK_ROLE_LABELS
 from duban.domain.lifecycle import (
     ExtensionStatus,
@@ -46,21 +45,13 @@ from duban.services.tasks.facts import (
     LOCAL_ZONE,
     Related,
     facts_of,
-    indicator_name,
     load_related,
-    numeric_targets,
 )
 from duban.services.tasks.light_sql import light_rule
 from duban.services.tasks.lights import light_tasks
 from duban.services.tasks.views import (
     MeasureLight,
-    ReadingView,
-    TaskDetail,
     TaskView,
-    event_view,
-    extension_view,
-    numeric_view,
-    other_view,
     status_fields,
 )
 from models import (
@@ -101,7 +92,8 @@ def _department_ids(name: str, *, session: Session) -> list[int]:
 
 
 
-def _view(task: Task, related: Related, assessment: Assessment, as_of: date) -> TaskView:
+def task_view(task: Task, related: Related, assessment: Assessment, as_of: date) -> TaskView:
+    """The task as listed, with its status and light as ``assessment`` found them."""
     state = TaskState(task.state)
     extensions = related.extensions[task.id]
     pending = [x.id for x in extensions if x.status == ExtensionStatus.PENDING]
@@ -154,7 +146,8 @@ def _task_query(
     return query.order_by(Plan.id, Measure.number, Task.deadline, Task.role, Task.id)
 
 
-_TASK_LOADS = (joinedload(Task.measure).joinedload(Measure.plan), joinedload(Task.department))
+# What a task view reads with each task.
+TASK_LOADS = (joinedload(Task.measure).joinedload(Measure.plan), joinedload(Task.department))
 
 
 def _assess_all(
@@ -166,7 +159,7 @@ def _assess_all(
     policy: StatusPolicy,
     zone: tzinfo,
 ) -> list[TaskView]:
-    tasks = session.scalars(query.options(*_TASK_LOADS)).all()
+    tasks = session.scalars(query.options(*TASK_LOADS)).all()
     if not tasks:
         return []
     # A paged query keeps its order, so the subquery selects the same tasks.
@@ -177,7 +170,7 @@ def _assess_all(
     views = []
     for task in tasks:
         assessment = assess(facts_of(task, related, zone), as_of, calendar, policy)
-        views.append(_view(task, related, assessment, as_of))
+        views.append(task_view(task, related, assessment, as_of))
     return views
 
 
@@ -333,85 +326,3 @@ def measure_lights(
             )
         )
     return result
-
-
-def get_task(
-    session_factory: sessionmaker[Session],
-    *,
-    task_id: int,
-    as_of: date,
-    calendar: WorkCalendar,
-    policy: StatusPolicy | None = None,
-    zone: tzinfo = LOCAL_ZONE,
-) -> TaskDetail:
-    """One task in full as of the day ``as_of``.
-
-    Raises NotFoundError naming the id when there is no such task, and
-    CalendarError when a date involved lies outside the calendar.
-    """
-    policy = policy or StatusPolicy()
-    with session_factory() as session:
-        query = select(Task).join(Task.measure).join(Measure.plan).where(Task.id == task_id)
-        task = session.scalars(query.options(*_TASK_LOADS)).one_or_none()
-        if task is None:
-            raise NotFoundError(f"找不到任务 #{task_id}(可用 duban tasks 查看任务列表)")
-        related = load_related(
-            session, select(Task.id).where(Task.id == task_id), actions=None
-        )
-        assessment = assess(facts_of(task, related, zone), as_of, calendar, policy)
-        base = _view(task, related, assessment, as_of)
-        others = session.scalars(
-            select(Task)
-            .options(joinedload(Task.department))
-            .where(
-                Task.measure_id == task.measure_id,
-                Task.deadline == task.deadline,
-                Task.id != task.id,
-            )
-            .order_by(Task.role, Task.id)
-        ).all()
-        numeric = numeric_targets(task, related.targets[task.measure_id])
-        names = {t.id: indicator_name(t) for t in related.targets[task.measure_id]}
-        units = {t.id: t.unit for t in related.targets[task.measure_id]}
-        return TaskDetail(
-            **vars(base),
-            plan_title=task.measure.plan.title,
-            measure_label=task.measure.label,
-            measure_text=task.measure.text,
-            item_source=item_source_text(task.measure.source_kind, task.measure.doc_ref,
-                                         task.measure.instructed_by),
-            assigned_at=task.assigned_at,
-            acknowledged_at=task.acknowledged_at,
-            submitted_at=task.submitted_at,
-            approved_at=task.approved_at,
-            version=task.version,
-            replaced_by=task.replaced_by_id,
-            replaced_by_department=session.scalar(
-                select(Department.name)
-                .join(Task, Task.department_id == Department.id)
-                .where(Task.id == task.replaced_by_id)
-            )
-            or "",
-            replaces=list(
-                session.scalars(
-                    select(Task.id).where(Task.replaced_by_id == task.id).order_by(Task.id)
-                )
-            ),
-            numeric_targets=[numeric_view(t) for t in numeric],
-            others=[other_view(o) for o in others],
-            events=[event_view(e, zone) for e in related.events[task.id]],
-            extensions=[extension_view(x) for x in related.extensions[task.id]],
-            readings=[
-                ReadingView(
-                    id=r.id,
-                    target_id=r.target_id,
-                    indicator=names.get(r.target_id, ""),
-                    value=r.value,
-                    unit=units.get(r.target_id),
-                    reported_on=r.reported_on,
-                    event_id=r.event_id,
-                )
-                for r in related.readings[task.id]
-            ],
-        )
-
