@@ -36,7 +36,7 @@ from typing import Any
 
 from apprise import NotificationManager, NotifyType
 from apprise.plugins.email import NotifyEmail, SecureMailMode
-from apprise.plugins.email.common import AppriseEmailException
+from apprise.plugins.email.common import AppriseEmailException, EmailMessage
 
 from notifications import apprise_logging
 from notifications.outcome import FailureReporting
@@ -178,6 +178,19 @@ class NotifyDubanEmail(FailureReporting, NotifyEmail):  # type: ignore[misc]
         except AppriseEmailException:
             return self._fail("邮件无法生成（附件无法读取或 PGP 处理失败）", permanent=True)
 
+        failures = self._deliver_each(messages)
+        self.pgp.prune()
+        if failures:
+            return self._fail(
+                failures[0][0],
+                permanent=all(p for _, p in failures),
+                unreachable=self._unreachable,
+            )
+        return True
+
+    def _deliver_each(self, messages: list[EmailMessage]) -> list[tuple[str, bool]]:
+        """Deliver the messages not yet delivered; the failures as (reason,
+        permanent). A transient one stops the round (the server is the problem)."""
         failures: list[tuple[str, bool]] = []
         self._unreachable = False
         for message in messages:
@@ -191,14 +204,7 @@ class NotifyDubanEmail(FailureReporting, NotifyEmail):  # type: ignore[misc]
                 failures.append(failure)
                 if not failure[1]:
                     break  # the server or connection is the problem: stop this round
-        self.pgp.prune()
-        if failures:
-            return self._fail(
-                failures[0][0],
-                permanent=all(p for _, p in failures),
-                unreachable=self._unreachable,
-            )
-        return True
+        return failures
 
     def server(self) -> str:
         """The mail server this contact's messages go through."""

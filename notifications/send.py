@@ -66,6 +66,20 @@ _TIMEOUT = re.compile(r"timed? ?out|timeout", re.I)
 _CONNECTION = re.compile(r"connection|refused|unreachable|resolve|socket", re.I)
 
 
+def _failed(channel: _Channel, failure: SendOutcome, *, parts_sent: int) -> SendOutcome:
+    """The outcome of a failed send, its reason scrubbed of the channel's secrets
+    (and logged)."""
+    error = _scrub(failure.error or "发送失败", channel.secrets)
+    log.warning("通知发送失败（%s）：%s", channel.privacy, error)
+    return SendOutcome(
+        ok=False,
+        permanent=failure.permanent,
+        error=error,
+        parts_sent=parts_sent,
+        unreachable=failure.unreachable,
+    )
+
+
 def _classify(lines: Sequence[str]) -> SendOutcome:
     """Guess permanent/transient for a stock plugin from the WARNING lines it logged."""
     text = "\n".join(lines)
@@ -164,15 +178,7 @@ class Sender:
             failure = SendOutcome(ok=False, permanent=False, error=f"发送时出错（{crash}）")
         elif failure is None:
             failure = _classify(lines)
-        error = _scrub(failure.error or "发送失败", channel.secrets)
-        log.warning("通知发送失败（%s）：%s", channel.privacy, error)
-        return SendOutcome(
-            ok=False,
-            permanent=failure.permanent,
-            error=error,
-            parts_sent=parts,
-            unreachable=failure.unreachable,
-        )
+        return _failed(channel, failure, parts_sent=parts)
 
     def server_of(self, url: str) -> str | None:
         """The server ``url``'s messages go through (mail server, WeCom API
