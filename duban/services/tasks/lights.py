@@ -158,45 +158,20 @@ def light_tasks(
     that moment: each task's escalations before it, and only the extensions
     asked before it. Raises CalendarError when a date lies outside the calendar."""
     policy = policy or StatusPolicy()
-    query = (
-        select(
-            Task.id, Plan.key, Plan.id, Section.number, Section.label, Section.title,
-            Measure.number, Task.measure_id, Department.name, Task.department_id, Task.role,
-            Task.deadline, Task.state, Task.due, Task.original_due, Task.assigned_at,
-            Task.submitted_at,
-        )
-        .join(Measure, Task.measure_id == Measure.id)
-        .join(Plan, Measure.plan_id == Plan.id)
-        .outerjoin(Section, Measure.section_id == Section.id)
-        .join(Department, Task.department_id == Department.id)
-        .where(*where)
-        .order_by(Plan.id, Measure.number, Task.deadline, Task.role, Task.id)
-    )
-    rows = session.execute(query).all()
+    rows = session.execute(_task_query(where)).all()
     if not rows:
         return []
     days = _Zone(zone)
-    reports = _report_dates(session, where, as_of=as_of, every=all_reports, days=days)
-    extended = set(
-        session.scalars(
-            _joined(
-                select(ExtensionRequest.task_id)
-                .join(Task, ExtensionRequest.task_id == Task.id)
-                .where(ExtensionRequest.status == ExtensionStatus.APPROVED)
-                .where(
-                    ExtensionRequest.requested_at < history_until
-                    if history_until is not None
-                    else true()
-                ),
-                where,
-            )
-        )
-    )
-    indicators = _indicators(session, where)
-    marks = (
-        _escalations(session, where, until=history_until, days=days)
-        if history_until is not None
-        else {}
+    history = _History(
+        days=days,
+        reports=_report_dates(session, where, as_of=as_of, every=all_reports, days=days),
+        extended=_extended(session, where, history_until),
+        indicators=_indicators(session, where),
+        marks=(
+            _escalations(session, where, until=history_until, days=days)
+            if history_until is not None
+            else {}
+        ),
     )
     assessed: dict[TaskFacts, Assessment] = {}
     result = []
@@ -204,21 +179,7 @@ def light_tasks(
          measure_id, department, department_id, role, deadline, state_text, due, original_due,
          assigned_at, submitted_at) in rows:
         state = TaskState(state_text)
-        submitted_on = None
-        if state in (TaskState.SUBMITTED, TaskState.APPROVED) and submitted_at is not None:
-            submitted_on = days.day(submitted_at)
-        indicator, readings = indicators.get(task_id, (None, ()))
-        facts = TaskFacts(
-            state=state,
-            due=due,
-            original_due=original_due,
-            assigned_on=days.day(assigned_at),
-            submitted_on=submitted_on,
-            extended=task_id in extended,
-            report_dates=reports.get(task_id, ()),
-            indicator=indicator,
-            readings=readings,
-        )
+        facts = history.facts(task_id, state, due, original_due, assigned_at, submitted_at)
         assessment = assessed.get(facts)
         if assessment is None:
             assessment = assessed[facts] = assess(facts, as_of, calendar, policy)
@@ -244,10 +205,84 @@ def light_tasks(
                 assigned_on=facts.assigned_on,
                 facts=facts,
                 assessment=assessment,
-                escalations=marks.get(task_id, ()),
+                escalations=history.marks.get(task_id, ()),
             )
         )
     return result
+
+
+def _task_query(where: Sequence[ColumnElement[bool]]) -> Any:
+    """The columns a lit task is made of, for the tasks matching ``where``,
+    in plan, measure, deadline, role, id order."""
+    return (
+        select(
+            Task.id, Plan.key, Plan.id, Section.number, Section.label, Section.title,
+            Measure.number, Task.measure_id, Department.name, Task.department_id, Task.role,
+            Task.deadline, Task.state, Task.due, Task.original_due, Task.assigned_at,
+            Task.submitted_at,
+        )
+        .join(Measure, Task.measure_id == Measure.id)
+        .join(Plan, Measure.plan_id == Plan.id)
+        .outerjoin(Section, Measure.section_id == Section.id)
+        .join(Department, Task.department_id == Department.id)
+        .where(*where)
+        .order_by(Plan.id, Measure.number, Task.deadline, Task.role, Task.id)
+    )
+
+
+def _extended(
+    session: Session, where: Sequence[ColumnElement[bool]], until: datetime | None
+) -> set[int]:
+    """Ids of the tasks matching ``where`` with an approved extension (asked
+    before ``until`` when given)."""
+    return set(
+        session.scalars(
+            _joined(
+                select(ExtensionRequest.task_id)
+                .join(Task, ExtensionRequest.task_id == Task.id)
+                .where(ExtensionRequest.status == ExtensionStatus.APPROVED)
+                .where(ExtensionRequest.requested_at < until if until is not None else true()),
+                where,
+            )
+        )
+    )
+
+
+@dataclass
+class _History:
+    """What was read of the tasks' history, by task id."""
+
+    days: _Zone
+    reports: dict[int, tuple[date, ...]]
+    extended: set[int]
+    indicators: dict[int, tuple[Indicator, tuple[Reading, ...]]]
+    marks: dict[int, tuple[Escalation, ...]]
+
+    def facts(
+        self,
+        task_id: int,
+        state: TaskState,
+        due: date,
+        original_due: date,
+        assigned_at: datetime,
+        submitted_at: datetime | None,
+    ) -> TaskFacts:
+        """The facts :func:`~duban.domain.status.assess` judges the task by."""
+        submitted_on = None
+        if state in (TaskState.SUBMITTED, TaskState.APPROVED) and submitted_at is not None:
+            submitted_on = self.days.day(submitted_at)
+        indicator, readings = self.indicators.get(task_id, (None, ()))
+        return TaskFacts(
+            state=state,
+            due=due,
+            original_due=original_due,
+            assigned_on=self.days.day(assigned_at),
+            submitted_on=submitted_on,
+            extended=task_id in self.extended,
+            report_dates=self.reports.get(task_id, ()),
+            indicator=indicator,
+            readings=readings,
+        )
 
 
 def _joined(query: Any, where: Sequence[ColumnElement[bool]]) -> Any:
