@@ -163,6 +163,26 @@ def check_item(
     title = raw.title.strip() or title_from(text)
     if len(title) > MAX_TITLE:
         fail("title", f"超过{MAX_TITLE}个字符")
+    units = _units(raw, known, fail)
+    due = _due(raw.due, today, fail)
+    leader = raw.leader.strip() or None
+    if leader and len(leader) > MAX_LEADER:
+        fail("leader", f"超过{MAX_LEADER}个字符")
+    if errors or source is None or due is None:
+        return None, sorted(errors, key=lambda e: list(FIELD_LABELS).index(e.field))
+    return (
+        Item(source, doc_ref, title, text, tuple(units["lead"]), tuple(units["supporting"]),
+             due, leader),
+        [],
+    )
+
+
+Fail = Callable[[str, str], None]  # (field, message)
+
+
+def _units(raw: ItemInput, known: Callable[[str], bool], fail: Fail) -> dict[str, list[str]]:
+    """The lead and supporting units as typed, split; each vague, too long,
+    repeated or unknown name is a fault of its field."""
     vague = {normalize_name(n) for n in ParserConfig().vague_names}
     seen: set[str] = set()
     units: dict[str, list[str]] = {}
@@ -184,24 +204,19 @@ def check_item(
         units[key] = names
     if not raw.lead or not any(split_names(e) for e in raw.lead):
         fail("lead", "请至少填写一个牵头单位")
-    due: date | None = None
-    if not raw.due.strip():
+    return units
+
+
+def _due(typed: str, today: date, fail: Fail) -> date | None:
+    """The due date typed (YYYY-MM-DD), not before ``today``; else None and a fault."""
+    if not typed.strip():
         fail("due", "请填写办理期限(YYYY-MM-DD)")
-    else:
-        try:
-            due = date.fromisoformat(raw.due.strip())
-        except ValueError:
-            fail("due", f"“{raw.due.strip()}”不是有效日期(应为 YYYY-MM-DD)")
-        else:
-            if due < today:
-                fail("due", f"{due.isoformat()} 早于今天({today.isoformat()})")
-    leader = raw.leader.strip() or None
-    if leader and len(leader) > MAX_LEADER:
-        fail("leader", f"超过{MAX_LEADER}个字符")
-    if errors or source is None or due is None:
-        return None, sorted(errors, key=lambda e: list(FIELD_LABELS).index(e.field))
-    return (
-        Item(source, doc_ref, title, text, tuple(units["lead"]), tuple(units["supporting"]),
-             due, leader),
-        [],
-    )
+        return None
+    try:
+        due = date.fromisoformat(typed.strip())
+    except ValueError:
+        fail("due", f"“{typed.strip()}”不是有效日期(应为 YYYY-MM-DD)")
+        return None
+    if due < today:
+        fail("due", f"{due.isoformat()} 早于今天({today.isoformat()})")
+    return due
