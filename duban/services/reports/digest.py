@@ -230,63 +230,14 @@ def digest_context(ledger: Ledger, *, base_url: str = "") -> dict[str, Any]:
     directory's order), new escalations (last seven days up to the ledger's
     day), departments with missing reports, and the (plan, measure) pairs
     behind their trajectory."""
-    base = base_url.rstrip("/")
-    since = ledger.as_of - timedelta(days=WINDOW_DAYS - 1)
     active = [r for r in ledger.rows if r.state is not TaskState.CANCELLED]  # 已撤销: left out
     measures: dict[tuple[str, int], list[LedgerRow]] = defaultdict(list)
     for row in active:
         measures[(row.plan, row.measure)].append(row)
-    flagged = []
-    behind: list[tuple[int, str]] = []
-    for (plan, number), rows in measures.items():
-        light = worst_light(r.light for r in rows)
-        if any(BEHIND in r.reasons for r in rows):
-            behind.append((number, plan))
-        if light in (Light.GREEN, Light.LATE):  # nothing left to act on
-            continue
-        red = [r for r in rows if r.light is Light.RED]
-        yellow = [r for r in rows if r.light is Light.YELLOW]
-        flagged.append(
-            {
-                "plan": plan,
-                "number": number,
-                "title": rows[0].measure_title,
-                "light": light.value,
-                "light_label": LIGHT_LABELS[light],
-                "red": len(red),
-                "yellow": len(yellow),
-                "tasks": len(rows),
-                "red_departments": sorted(
-                    {r.department for r in red}, key=ledger.department_key
-                ),
-                "link": f"{base}/dashboard/measures/{rows[0].measure_id}" if base else "",
-                "blue": sum(1 for r in rows if r.light is Light.BLUE),
-                "reasons": _reason_counts(
-                    [r for r in rows if r.light in (Light.YELLOW, Light.BLUE)]
-                ),
-            }
-        )
-    flagged.sort(key=lambda m: (m["light"] != Light.RED.value, m["plan"], m["number"]))
-    recent = sorted(
-        (
-            (mark, row)
-            for row in active
-            for mark in row.escalations
-            if since <= mark.on <= ledger.as_of
-        ),
-        key=lambda pair: (pair[0].on, -pair[0].level, pair[1].measure),
-    )
-    escalations = [
-        {
-            "on": mark.on.isoformat(),
-            "level": mark.level,
-            "label": mark.label,
-            "measure_number": row.measure,
-            "measure_title": row.measure_title,
-            "department": row.department,
-            "role_label": row.role_label,
-        }
-        for mark, row in recent
+    behind = [
+        (number, plan)
+        for (plan, number), rows in measures.items()
+        if any(BEHIND in r.reasons for r in rows)
     ]
     missing: dict[str, list[int]] = defaultdict(list)
     for row in active:
@@ -303,14 +254,76 @@ def digest_context(ledger: Ledger, *, base_url: str = "") -> dict[str, Any]:
             "green": lights.count(Light.GREEN),
             "approved": sum(r.state is TaskState.APPROVED for r in active),
         },
-        "measures": flagged,
-        "escalations": escalations,
+        "measures": _flagged_measures(ledger, measures, base_url.rstrip("/")),
+        "escalations": _recent_escalations(active, ledger.as_of),
         "missing_departments": [
             {"department": name, "tasks": len(counts), "periods": sum(counts)}
             for name, counts in sorted(missing.items(), key=lambda kv: (-sum(kv[1]), kv[0]))
         ],
         "behind_measures": behind,
     }
+
+
+def _flagged_measures(
+    ledger: Ledger, measures: dict[tuple[str, int], list[LedgerRow]], base: str
+) -> list[dict[str, Any]]:
+    """The measures with something left to act on (not green nor late), red
+    first, each with its measure page's link when ``base`` is known."""
+    flagged = []
+    for (plan, number), rows in measures.items():
+        light = worst_light(r.light for r in rows)
+        if light in (Light.GREEN, Light.LATE):  # nothing left to act on
+            continue
+        red = [r for r in rows if r.light is Light.RED]
+        flagged.append(
+            {
+                "plan": plan,
+                "number": number,
+                "title": rows[0].measure_title,
+                "light": light.value,
+                "light_label": LIGHT_LABELS[light],
+                "red": len(red),
+                "yellow": sum(1 for r in rows if r.light is Light.YELLOW),
+                "tasks": len(rows),
+                "red_departments": sorted(
+                    {r.department for r in red}, key=ledger.department_key
+                ),
+                "link": f"{base}/dashboard/measures/{rows[0].measure_id}" if base else "",
+                "blue": sum(1 for r in rows if r.light is Light.BLUE),
+                "reasons": _reason_counts(
+                    [r for r in rows if r.light in (Light.YELLOW, Light.BLUE)]
+                ),
+            }
+        )
+    flagged.sort(key=lambda m: (m["light"] != Light.RED.value, m["plan"], m["number"]))
+    return flagged
+
+
+def _recent_escalations(active: list[LedgerRow], as_of: date) -> list[dict[str, Any]]:
+    """The escalations of the last :data:`WINDOW_DAYS` days up to ``as_of``,
+    oldest first (on one day the highest level first)."""
+    since = as_of - timedelta(days=WINDOW_DAYS - 1)
+    recent = sorted(
+        (
+            (mark, row)
+            for row in active
+            for mark in row.escalations
+            if since <= mark.on <= as_of
+        ),
+        key=lambda pair: (pair[0].on, -pair[0].level, pair[1].measure),
+    )
+    return [
+        {
+            "on": mark.on.isoformat(),
+            "level": mark.level,
+            "label": mark.label,
+            "measure_number": row.measure,
+            "measure_title": row.measure_title,
+            "department": row.department,
+            "role_label": row.role_label,
+        }
+        for mark, row in recent
+    ]
 
 
 def _reason_counts(rows: list[LedgerRow]) -> list[str]:
