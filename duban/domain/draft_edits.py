@@ -12,7 +12,7 @@ what deserves a look is listed by :mod:`duban.domain.draft_warnings`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -243,54 +243,60 @@ def _targets(measure: Measure, edit: MeasureEdit, errors: list[FieldError]) -> l
             errors.append(FieldError(measure.number, key,
                                      f"{prefix} {FIELD_LABELS[key]}:{message}", row))
 
-        text = target_edit.text.strip()
-        if not text:
-            fail("text", "不能为空(不需要此目标请勾选“删除”)")
-        due: date | None = None
-        if target_edit.due.strip():
-            try:
-                due = date.fromisoformat(target_edit.due.strip())
-            except ValueError:
-                fail("due", f"“{target_edit.due.strip()}”不是有效日期(应为 YYYY-MM-DD)")
-        comparator = target_edit.comparator.strip() or None
-        if comparator is not None and comparator not in COMPARATORS:
-            fail("comparator", f"“{comparator}”无效,应为 {' '.join(COMPARATORS)} 之一")
-        value: float | None = None
-        raw_value = target_edit.value.strip().replace(",", "")
-        if raw_value:
-            try:
-                value = float(raw_value)
-            except ValueError:
-                fail("value", f"“{target_edit.value.strip()}”不是数字")
-            else:
-                if not math.isfinite(value):
-                    fail("value", f"“{target_edit.value.strip()}”不是有限的数字")
-        if comparator is not None and not raw_value:
-            fail("value", "选了比较方式,请填写数值")
-        if raw_value and comparator is None:
-            fail("comparator", "填了数值,请选择比较方式(≥、>、≤、<、约等于)")
-        unit = target_edit.unit.strip() or None
-        if unit is not None and len(unit) > MAX_UNIT:
-            fail("unit", f"超过{MAX_UNIT}个字符")
-        if target_edit.ongoing and due is not None:
-            fail("due", "长期任务不设截止日期(清空日期,或取消“长期任务”)")
-        origin = (
-            measure.targets[target_edit.origin]
-            if target_edit.origin is not None and 0 <= target_edit.origin < len(measure.targets)
-            else None
-        )
-        result.append(
-            Target(
-                text=text,
-                line=origin.line if origin else measure.line,
-                due=due,
-                due_text=origin.due_text if origin and origin.due == due else None,
-                indicator=target_edit.indicator.strip() or None,
-                comparator=comparator,
-                value=value,
-                unit=unit,
-                source_text=origin.source_text if origin else text,
-                ongoing=target_edit.ongoing,
-            )
-        )
+        result.append(_target(measure, target_edit, fail))
     return result
+
+
+def _target(
+    measure: Measure, target_edit: TargetEdit, fail: Callable[[str, str], None]
+) -> Target:
+    """One target row as typed, checked field by field (faults go to ``fail``);
+    what the form does not show (line, source text) is kept from its origin."""
+    text = target_edit.text.strip()
+    if not text:
+        fail("text", "不能为空(不需要此目标请勾选“删除”)")
+    due: date | None = None
+    if target_edit.due.strip():
+        try:
+            due = date.fromisoformat(target_edit.due.strip())
+        except ValueError:
+            fail("due", f"“{target_edit.due.strip()}”不是有效日期(应为 YYYY-MM-DD)")
+    comparator = target_edit.comparator.strip() or None
+    if comparator is not None and comparator not in COMPARATORS:
+        fail("comparator", f"“{comparator}”无效,应为 {' '.join(COMPARATORS)} 之一")
+    value: float | None = None
+    raw_value = target_edit.value.strip().replace(",", "")
+    if raw_value:
+        try:
+            value = float(raw_value)
+        except ValueError:
+            fail("value", f"“{target_edit.value.strip()}”不是数字")
+        else:
+            if not math.isfinite(value):
+                fail("value", f"“{target_edit.value.strip()}”不是有限的数字")
+    if comparator is not None and not raw_value:
+        fail("value", "选了比较方式,请填写数值")
+    if raw_value and comparator is None:
+        fail("comparator", "填了数值,请选择比较方式(≥、>、≤、<、约等于)")
+    unit = target_edit.unit.strip() or None
+    if unit is not None and len(unit) > MAX_UNIT:
+        fail("unit", f"超过{MAX_UNIT}个字符")
+    if target_edit.ongoing and due is not None:
+        fail("due", "长期任务不设截止日期(清空日期,或取消“长期任务”)")
+    origin = (
+        measure.targets[target_edit.origin]
+        if target_edit.origin is not None and 0 <= target_edit.origin < len(measure.targets)
+        else None
+    )
+    return Target(
+        text=text,
+        line=origin.line if origin else measure.line,
+        due=due,
+        due_text=origin.due_text if origin and origin.due == due else None,
+        indicator=target_edit.indicator.strip() or None,
+        comparator=comparator,
+        value=value,
+        unit=unit,
+        source_text=origin.source_text if origin else text,
+        ongoing=target_edit.ongoing,
+    )
