@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
@@ -25,7 +25,7 @@ from duban.domain.labels import EXTENSION_STATUS_LABELS
 from duban.domain.lifecycle import TaskState
 from duban.domain.status import LIGHT_LABELS, Light, StatusPolicy, TaskStatus, worst_light
 from duban.domain.workdays import WorkCalendar
-from duban.services.reports.ledger import load_ledger
+from duban.services.reports.ledger import end_of_day, load_ledger
 from duban.services.reports.ledger_model import LedgerRow
 from duban.services.reports.trajectories import IndicatorPanel, load_trajectories
 from duban.services.tasks.facts import LOCAL_ZONE, local_date
@@ -136,27 +136,8 @@ def measure_detail(
             )
         except DubanError:  # no numeric target with tasks: no chart
             panels = []
-        extensions: dict[int, list[ExtensionLine]] = defaultdict(list)
-        for request in session.scalars(
-            select(ExtensionRequest)
-            .where(
-                ExtensionRequest.task_id.in_([r.task_id for r in ledger.rows]),
-                ExtensionRequest.requested_at
-                < datetime.combine(as_of + timedelta(days=1), time.min, zone),
-            )
-            .order_by(ExtensionRequest.requested_at, ExtensionRequest.id)
-        ):
-            extensions[request.task_id].append(
-                ExtensionLine(
-                    requested_on=local_date(request.requested_at, zone),
-                    requested_by=request.requested_by,
-                    current_due=request.current_due,
-                    new_due=request.new_due,
-                    status_label=EXTENSION_STATUS_LABELS.get(request.status, request.status),
-                    reason=request.reason,
-                    decision_note=request.decision_note,
-                )
-            )
+        extensions = _extensions(session, [r.task_id for r in ledger.rows], as_of=as_of,
+                                 zone=zone)
         light = worst_light(r.light for r in ledger.rows if not r.cancelled)
         return MeasureDetail(
             id=measure.id,
@@ -180,5 +161,33 @@ def measure_detail(
             total=len(ledger.rows),
             show=chosen,
             panels=panels,
-            extensions=dict(extensions),
+            extensions=extensions,
         )
+
+
+def _extensions(
+    session: Session, task_ids: list[int], *, as_of: date, zone: tzinfo
+) -> dict[int, list[ExtensionLine]]:
+    """The extension requests of ``task_ids`` asked by the end of ``as_of``,
+    by task, oldest first."""
+    extensions: dict[int, list[ExtensionLine]] = defaultdict(list)
+    for request in session.scalars(
+        select(ExtensionRequest)
+        .where(
+            ExtensionRequest.task_id.in_(task_ids),
+            ExtensionRequest.requested_at < end_of_day(as_of, zone),
+        )
+        .order_by(ExtensionRequest.requested_at, ExtensionRequest.id)
+    ):
+        extensions[request.task_id].append(
+            ExtensionLine(
+                requested_on=local_date(request.requested_at, zone),
+                requested_by=request.requested_by,
+                current_due=request.current_due,
+                new_due=request.new_due,
+                status_label=EXTENSION_STATUS_LABELS.get(request.status, request.status),
+                reason=request.reason,
+                decision_note=request.decision_note,
+            )
+        )
+    return dict(extensions)
