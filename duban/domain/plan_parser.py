@@ -337,24 +337,7 @@ class PlanParser:
         """Measures numbered as printed; numbering that restarts in each section
         becomes a running number with the printed one kept as the label."""
         printed = [_cn_or_int(b.heading.label, b.line) for b in blocks]
-        per_section = False
-        for i in range(1, len(blocks)):
-            if printed[i] <= printed[i - 1]:
-                restarted = printed[i] == 1 and (
-                    blocks[i].section is not blocks[i - 1].section
-                    or blocks[i].subsection_label != blocks[i - 1].subsection_label
-                )
-                if not restarted:
-                    first = (
-                        next(blocks[j].line for j in range(i) if printed[j] == printed[i])
-                        if printed[i] in printed[:i]
-                        else blocks[i - 1].line
-                    )
-                    raise PlanParseError(
-                        f"措施编号{blocks[i].heading.label}重复或倒序(前见第{first}行)",
-                        line=blocks[i].line,
-                    )
-                per_section = True
+        per_section = _restarts_per_section(blocks, printed)
         measures: list[Measure] = []
         for ordinal, (block, number) in enumerate(zip(blocks, printed, strict=True), start=1):
             label = (
@@ -384,6 +367,30 @@ class PlanParser:
                 )
             )
         return measures
+
+
+def _restarts_per_section(blocks: list[_Block], printed: list[int]) -> bool:
+    """Whether the numbering restarts at 1 in a new section or subsection;
+    raises PlanParseError for a number repeated or going back otherwise."""
+    per_section = False
+    for i in range(1, len(blocks)):
+        if printed[i] <= printed[i - 1]:
+            restarted = printed[i] == 1 and (
+                blocks[i].section is not blocks[i - 1].section
+                or blocks[i].subsection_label != blocks[i - 1].subsection_label
+            )
+            if not restarted:
+                first = (
+                    next(blocks[j].line for j in range(i) if printed[j] == printed[i])
+                    if printed[i] in printed[:i]
+                    else blocks[i - 1].line
+                )
+                raise PlanParseError(
+                    f"措施编号{blocks[i].heading.label}重复或倒序(前见第{first}行)",
+                    line=blocks[i].line,
+                )
+            per_section = True
+    return per_section
 
 
 def _cn_or_int(label: str, line: int) -> int:
