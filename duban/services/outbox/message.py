@@ -226,30 +226,9 @@ def item_context(
     today = context.clock.today(now)
     key = StepKey.parse(notice.step)
     name = key.name
-    policy = policy_for(session, task.policy_id)
-    next_label: str | None = None
-    next_date: str | None = None
-    if name == FAILED_STEP:
-        label, template, level = "发送失败", FAILED_STEP, 0
-    else:
-        step = step_by_name(policy, name)
-        label, template, level = step.label, step.template_name, step.level
-        if step.anchor is Anchor.ANNOUNCE:
-            pass  # a one-off message (撤销, 期限调整): no rung follows from it
-        elif step.anchor is Anchor.MANUAL:
-            # Taken by hand on any day: what follows is the ladder's next rung
-            # still ahead (the automatic 催办 and 督办 go on as planned).
-            ahead = next_rung(policy, due=task.due, today=today, calendar=context.calendar)
-            if ahead is not None:
-                next_label, next_date = ahead[0].label, _day_text(ahead[1])
-        else:
-            occ = Occurrence(notice.step, step, today, key.anchor_date or today)
-            following = next_step_after(policy, occ)
-            if following is not None:
-                next_label = following.label
-                next_date = _day_text(
-                    context.calendar.maybe_add_workdays(task.due, following.workdays)
-                )
+    label, template, level, next_label, next_date = _step_and_next(
+        session, notice, task, context, today
+    )
     others = [
         (name, role)
         for task_id, name, role in _siblings(session, task.measure_id, task.deadline)
@@ -258,12 +237,7 @@ def item_context(
     leads = [n for n, r in others if r == "lead"]
     if task.role == "lead":
         leads = sorted([department.name, *leads])
-    days_left: int | None = None
-    days_overdue: int | None = None
-    if today <= task.due:
-        days_left = _known(context.calendar.maybe_count_workdays(today, task.due))
-    else:
-        days_overdue = _known(context.calendar.maybe_count_workdays(task.due, today))
+    days_left, days_overdue = _days_left_or_overdue(task, today, context)
     link = task_link(  # signed, per department
         session, task, base_url=context.base_url, now=now, signer=context.link_signer
     )
@@ -293,6 +267,46 @@ def item_context(
         "requested_by": notice.requested_by,
     }
     return entry, template
+
+
+def _step_and_next(
+    session: Session, notice: Notice, task: Task, context: DeliveryContext, today: date
+) -> tuple[str, str, int, str | None, str | None]:
+    """The notice's step label, template and level, and the label and day of
+    the rung that follows it (None, None when none does)."""
+    key = StepKey.parse(notice.step)
+    if key.name == FAILED_STEP:
+        return "发送失败", FAILED_STEP, 0, None, None
+    policy = policy_for(session, task.policy_id)
+    step = step_by_name(policy, key.name)
+    next_label: str | None = None
+    next_date: str | None = None
+    if step.anchor is Anchor.ANNOUNCE:
+        pass  # a one-off message (撤销, 期限调整): no rung follows from it
+    elif step.anchor is Anchor.MANUAL:
+        # Taken by hand on any day: what follows is the ladder's next rung
+        # still ahead (the automatic 催办 and 督办 go on as planned).
+        ahead = next_rung(policy, due=task.due, today=today, calendar=context.calendar)
+        if ahead is not None:
+            next_label, next_date = ahead[0].label, _day_text(ahead[1])
+    else:
+        occ = Occurrence(notice.step, step, today, key.anchor_date or today)
+        following = next_step_after(policy, occ)
+        if following is not None:
+            next_label = following.label
+            next_date = _day_text(
+                context.calendar.maybe_add_workdays(task.due, following.workdays)
+            )
+    return step.label, step.template_name, step.level, next_label, next_date
+
+
+def _days_left_or_overdue(
+    task: Task, today: date, context: DeliveryContext
+) -> tuple[int | None, int | None]:
+    """Working days until the task's due date, or past it (the other None)."""
+    if today <= task.due:
+        return _known(context.calendar.maybe_count_workdays(today, task.due)), None
+    return None, _known(context.calendar.maybe_count_workdays(task.due, today))
 
 
 def _day_text(day: date | Unpublished) -> str:
