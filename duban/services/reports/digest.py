@@ -51,7 +51,7 @@ from duban.services.reports.ledger_files import write_ledger_xlsx
 from duban.services.reports.ledger_model import Ledger, LedgerRow
 from duban.services.reports.scorecard import scorecard_from_ledger
 from duban.services.reports.trajectories import load_trajectories
-from models import Delivery, Task
+from models import Contact, Delivery, Task
 
 WEEKLY_BATCH = 0
 DIGEST_STEP = "weekly_digest"
@@ -163,10 +163,9 @@ def report_message(
     """
     if delivery.batch != WEEKLY_BATCH:
         raise DubanError(f"发送记录 #{delivery.id} 不是每周简报")
-    zone = context.clock.zone
     as_of = context.clock.today(delivery.created_at)
     contact = delivery.contact
-    common = {
+    common: dict[str, Any] = {
         "recipient_name": contact.name,
         "sender": context.sender_name,
         "base_url": context.base_url or "",
@@ -175,32 +174,60 @@ def report_message(
         "since": (as_of - timedelta(days=WINDOW_DAYS - 1)).isoformat(),
     }
     if contact.role == "liaison" and contact.department_id is not None:
-        ledger = load_ledger(
-            session,
-            as_of=as_of,
-            calendar=context.calendar,
-            all_plans=True,
-            department_ids=[contact.department_id],
-            zone=zone,
-        )
-        name = contact.department.name if contact.department else ""
-        return OutgoingMessage(
-            SUMMARY_STEP,
-            {
-                **common,
-                "department": name,
-                **summary_context(
-                    ledger,
-                    context,
-                    # The department's own password-less link, as in its notices:
-                    # a liaison has no account to sign in with.
-                    link_token=department_token(
-                        session, contact.department_id, now=now, signer=context.link_signer
-                    ),
+        return _liaison_summary(session, contact, context, common, as_of=as_of, now=now)
+    return _digest(session, contact, context, common, as_of=as_of)
+
+
+def _liaison_summary(
+    session: Session,
+    contact: Contact,
+    context: DeliveryContext,
+    common: dict[str, Any],
+    *,
+    as_of: date,
+    now: datetime,
+) -> OutgoingMessage:
+    """A liaison's summary of their own department's tasks."""
+    assert contact.department_id is not None
+    ledger = load_ledger(
+        session,
+        as_of=as_of,
+        calendar=context.calendar,
+        all_plans=True,
+        department_ids=[contact.department_id],
+        zone=context.clock.zone,
+    )
+    name = contact.department.name if contact.department else ""
+    return OutgoingMessage(
+        SUMMARY_STEP,
+        {
+            **common,
+            "department": name,
+            **summary_context(
+                ledger,
+                context,
+                # The department's own password-less link, as in its notices:
+                # a liaison has no account to sign in with.
+                link_token=department_token(
+                    session, contact.department_id, now=now, signer=context.link_signer
                 ),
-            },
-        )
-    ledger = load_ledger(session, as_of=as_of, calendar=context.calendar, all_plans=True, zone=zone)
+            ),
+        },
+    )
+
+
+def _digest(
+    session: Session,
+    contact: Contact,
+    context: DeliveryContext,
+    common: dict[str, Any],
+    *,
+    as_of: date,
+) -> OutgoingMessage:
+    """The digest of every plan, with the ledger workbook and a chart of each
+    measure behind its trajectory attached (removed again if making them fails)."""
+    ledger = load_ledger(session, as_of=as_of, calendar=context.calendar, all_plans=True,
+                         zone=context.clock.zone)
     scratch = Path(tempfile.mkdtemp(prefix="duban-digest-"))
     message = OutgoingMessage(DIGEST_STEP, {}, scratch=scratch)
     try:
