@@ -84,6 +84,20 @@ def department_ics(
             states=states,
         )
         name = found.name
+    feed = _calendar(name, zone)
+    stamp = now.astimezone(UTC)  # DTSTAMP is UTC
+    for row in ledger.rows:
+        if window is not None and row.cancelled and not window[0] <= row.due <= window[1]:
+            continue
+        link = _task_link(row, base_url, link_token)
+        feed.add_component(_due_event(row, stamp, link))
+        for event in _report_events(row, stamp, calendar, policy, link, window):
+            feed.add_component(event)
+    return feed.to_ical().decode("utf-8")
+
+
+def _calendar(name: str, zone: tzinfo) -> Calendar:
+    """An empty feed named after department ``name``, refreshed hourly."""
     feed = Calendar()
     feed.add("prodid", PRODID)
     feed.add("version", "2.0")
@@ -94,20 +108,16 @@ def department_ics(
     feed.add("x-wr-timezone", str(zone))
     feed.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     feed.add("x-published-ttl", "PT1H")
-    stamp = now.astimezone(UTC)  # DTSTAMP is UTC
-    def link(row: LedgerRow) -> str | None:
-        if not base_url:
-            return None
-        url = f"{base_url.rstrip('/')}/tasks/{row.task_id}"
-        return f"{url}?k={quote(link_token, safe='')}" if link_token else url
+    return feed
 
-    for row in ledger.rows:
-        if window is not None and row.cancelled and not window[0] <= row.due <= window[1]:
-            continue
-        feed.add_component(_due_event(row, stamp, link(row)))
-        for event in _report_events(row, stamp, calendar, policy, link(row), window):
-            feed.add_component(event)
-    return feed.to_ical().decode("utf-8")
+
+def _task_link(row: LedgerRow, base_url: str | None, link_token: str | None) -> str | None:
+    """The task's page (opened with the department's link when ``link_token``
+    is given), or None without ``base_url``."""
+    if not base_url:
+        return None
+    url = f"{base_url.rstrip('/')}/tasks/{row.task_id}"
+    return f"{url}?k={quote(link_token, safe='')}" if link_token else url
 
 
 def _department(session: Session, department: str | int) -> Department:
