@@ -199,25 +199,7 @@ def _route_batch(
     send_time: SendTimeFn,
     clock: OrgClock,
 ) -> None:
-    # Locked while routing: a sweep dropping a finished task's unrouted notices
-    # waits, then sees their items (ladder.batch._supersede_unrouted); one
-    # another router holds is skipped (that router routes it). In id order, as
-    # the sweep locks them, so neither waits for the other in a cycle.
-    locked = list(
-        session.scalars(
-            select(Notice)
-            .where(Notice.id.in_(ids), Notice.status == NoticeStatus.PENDING)
-            .order_by(Notice.id)
-            .with_for_update(skip_locked=True)
-        )
-    )
-    # Routed by another router while this one waited (a fresh statement sees
-    # its commit): going on would open an empty delivery next to the claimed one.
-    routed = set(
-        session.scalars(select(DeliveryItem.notice_id).where(DeliveryItem.notice_id.in_(ids)))
-    )
-    order = {notice_id: index for index, notice_id in enumerate(ids)}
-    notices = sorted((n for n in locked if n.id not in routed), key=lambda n: order[n.id])
+    notices = _claim(session, ids)
     if not notices:
         return
     tasks = {
@@ -255,6 +237,36 @@ def _route_batch(
         {"delivery_id": deliveries[key], "notice_id": notice_id, "channel_id": key[0]}
         for notice_id, key in items
     ]
+    _insert_items(session, rows, report)
+
+
+def _claim(session: Session, ids: list[int]) -> list[Notice]:
+    """The pending notices of ``ids`` this router locks and nobody routed yet,
+    in the order of ``ids``."""
+    # Locked while routing: a sweep dropping a finished task's unrouted notices
+    # waits, then sees their items (ladder.batch._supersede_unrouted); one
+    # another router holds is skipped (that router routes it). In id order, as
+    # the sweep locks them, so neither waits for the other in a cycle.
+    locked = list(
+        session.scalars(
+            select(Notice)
+            .where(Notice.id.in_(ids), Notice.status == NoticeStatus.PENDING)
+            .order_by(Notice.id)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    # Routed by another router while this one waited (a fresh statement sees
+    # its commit): going on would open an empty delivery next to the claimed one.
+    routed = set(
+        session.scalars(select(DeliveryItem.notice_id).where(DeliveryItem.notice_id.in_(ids)))
+    )
+    order = {notice_id: index for index, notice_id in enumerate(ids)}
+    return sorted((n for n in locked if n.id not in routed), key=lambda n: order[n.id])
+
+
+def _insert_items(session: Session, rows: list[dict[str, int]], report: RouteReport) -> None:
+    """Insert the delivery items (one per notice and channel; one already
+    there is skipped), counting those inserted and their deliveries."""
     for start in range(0, len(rows), ITEM_CHUNK):
         for delivery_id in session.scalars(
             insert_for(session, DeliveryItem)
