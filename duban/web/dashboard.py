@@ -23,7 +23,7 @@ from duban.domain.labels import NOTICE_STATUS_LABELS, TASK_ROLE_LABELS
 from duban.domain.scorecard import Period, ScoreWeights
 from duban.domain.status import Light
 from duban.services.calendar.status import next_year_warning
-from duban.services.desk.review import blocked_deliveries
+from duban.services.desk.review import FailedDelivery, blocked_deliveries
 from duban.services.paging import PAGE_SIZE, page_offset
 from duban.services.reports.charts import NARROW, WIDE, trajectory_svg
 from duban.services.reports.choices import filter_choices
@@ -93,26 +93,13 @@ def measures(
             charts=True,
         )
     except NotFoundError:
-        message = (
-            "找不到所选的工作方案,请从看板重新选择。"
-            if plan
-            else "还没有工作方案。督办科在“方案与交办”上传方案、审核导入并交办后,这里显示各项措施。"
-        )
-        return render(request, "dashboard/empty.html", message=message)
+        return render(request, "dashboard/empty.html", message=_no_plan_message(plan))
     charts = ledger_charts(
         ChartTasks(overview.as_of, overview.chart_rows, overview.department_order),
         measures_link=f"/dashboard?plan={quote(overview.plan_key)}",
         department=department or None,
         trend=overview.trend,
     )
-    with web.context.session_factory() as session:
-        blocked = blocked_deliveries(
-            session,
-            now=web.clock.now(),
-            calendar=web.context.calendar,
-            zone=web.zone,
-            after_workdays=web.context.settings.delivery_blocked_workdays,
-        )
     return render(
         request,
         "dashboard/measures.html",
@@ -121,10 +108,29 @@ def measures(
         ),
         overview=overview,
         charts={name: Markup(svg) for name, svg in charts.items()},
-        blocked=blocked,
+        blocked=_blocked(web),
         is_coordinator=user.role == "coordinator",
         filters={"section": _int(section), "department": department or "", "light": light or ""},
     )
+
+
+def _no_plan_message(plan: str | None) -> str:
+    """Why there are no measures to show: the chosen plan is unknown, or none is imported."""
+    if plan:
+        return "找不到所选的工作方案,请从看板重新选择。"
+    return "还没有工作方案。督办科在“方案与交办”上传方案、审核导入并交办后,这里显示各项措施。"
+
+
+def _blocked(web: WebState) -> list[FailedDelivery]:
+    """The deliveries stuck longer than the settings allow (the dashboard's warning)."""
+    with web.context.session_factory() as session:
+        return blocked_deliveries(
+            session,
+            now=web.clock.now(),
+            calendar=web.context.calendar,
+            zone=web.zone,
+            after_workdays=web.context.settings.delivery_blocked_workdays,
+        )
 
 
 @router.get("/dashboard/measures/{measure_id}")
