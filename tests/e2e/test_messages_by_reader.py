@@ -240,5 +240,8 @@ def departments_read_their_own_unit_and_the_manual_urge_note(
     xiangzhou = [c.body["markdown"]["content"] for c in wecom.sends()
                  if c.query.get("key") == GOOD_KEY]
     assert xiangzhou and all("责任单位：香洲区（配合）" in md for md in xiangzhou)
+    # The other units in the same brackets as the reader's own (not 其他责任单位：X(牵头)).
+    assert all(f"其他责任单位：{LEAD}（牵头）" in md for md in xiangzhou if "其他责任单位" in md)
+    assert any("其他责任单位：" in md for md in xiangzhou)
     [urged] = [md for md in xiangzhou if "督办科催办" in md]
     assert URGE_NOTE in urged and f"/tasks/{tasks['香洲区'][0]}?k=" in urged

@@ -257,7 +257,7 @@ def item_context(
         "next_step_label": next_label,
         "next_step_date": next_date,
         "link": link,
-        "other_departments": [f"{n}({TASK_ROLE_LABELS.get(r, r)})" for n, r in others],
+        "other_departments": [f"{n}（{TASK_ROLE_LABELS.get(r, r)}）" for n, r in others],
         "lead_departments": leads,
         # A single 督办件's source, 文号 and instructing leader ("" for a plan's measure).
         "source": item_source_text(measure.source_kind, measure.doc_ref, measure.instructed_by),
