@@ -20,13 +20,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 
+from duban.domain.outbox import DELIVERY_FAILING, DeliveryStatus
 from duban.domain.status import Light, StatusPolicy
 from duban.services.accounts.link_access import read_link
 from duban.services.accounts.links import LinkError, LinkHolder
 from duban.services.accounts.staff import UserView
 from duban.services.paging import Page
 from duban.services.reports.dashboard import scorecard
-from duban.services.reports.delivery_log import delivery_log
+from duban.services.reports.delivery_log import delivery_page
 from duban.services.reports.escalation_log import escalation_page
 from duban.services.reports.overview import measure_overview
 from duban.services.tasks.detail import get_task
@@ -212,16 +213,37 @@ def escalations(
     return paged(page, [e.to_dict() for e in page.entries])
 
 
-@router.get("/deliveries", summary="发送记录(地址仅显示隐去密钥的形式)")
+# /api/deliveries' status filter: each value and the delivery statuses it keeps
+# (failed includes the deliveries given up on).
+DELIVERY_STATUSES: dict[str, tuple[str, ...]] = {
+    "pending": (DeliveryStatus.PENDING,),
+    "sending": (DeliveryStatus.SENDING,),
+    "sent": (DeliveryStatus.SENT,),
+    "failed": DELIVERY_FAILING,
+}
+
+
+@router.get("/deliveries", summary="发送记录(新的在前,分页;地址仅显示隐去密钥的形式)")
 def deliveries(
     request: Request,
     who: StaffDep,
     status: Annotated[str | None, Query(pattern="^(pending|sending|sent|failed)$")] = None,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-) -> list[dict[str, Any]]:
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """``items``: each delivery as ``duban deliveries --json`` (recipient,
+    department, role, channel in privacy form, status, attempts, error, day,
+    tasks, …, and ``step``: its steps joined by commas), ``limit`` of them
+    from ``offset``; ``total``: how many match."""
     web = state_of(request)
-    entries = delivery_log(web.context.session_factory, zone=web.zone, status=status, limit=limit)
-    return [{**e.to_dict(), "step": ",".join(e.steps)} for e in entries]
+    page = delivery_page(
+        web.context.session_factory,
+        zone=web.zone,
+        statuses=DELIVERY_STATUSES[status] if status else None,
+        offset=offset,
+        limit=limit,
+    )
+    return paged(page, [{**e.to_dict(), "step": ",".join(e.steps)} for e in page.entries])
 
 
 @router.get("/scorecard", summary="单位考核")

@@ -83,3 +83,26 @@ def test_escalations_and_measures_come_in_pages_with_their_totals(
     numbers = [m["number"] for m in measures["measures"]]
     assert measures["total"] == len(numbers) >= 2
     assert [m["number"] for m in _walk(client, "/api/measures", 1, "measures")] == numbers
+
+
+def test_deliveries_come_in_pages_with_their_total_newest_first(
+    history_client: tuple[TestClient, History],
+    session_factory: sessionmaker[Session],
+    login: Callable[[TestClient, str], str],
+) -> None:
+    client, history = history_client
+    _sixty_urges(session_factory, history.world.district)  # half sent, half failed
+    login(client, "coordinator")
+    first = client.get("/api/deliveries").json()
+    assert (first["offset"], first["limit"]) == (0, DEFAULT_LIMIT)
+    assert first["total"] >= EXTRA and len(first["items"]) == min(first["total"], DEFAULT_LIMIT)
+    walked = _walk(client, "/api/deliveries", 7)
+    ids = [d["id"] for d in walked]
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == first["total"]
+    assert ids[: len(first["items"])] == [d["id"] for d in first["items"]]
+    failed = client.get("/api/deliveries?status=failed&limit=1").json()
+    assert failed["total"] == EXTRA // 2 and failed["items"][0]["status"] == "failed"
+    assert failed["items"][0]["step"] == "manual_urge"
+    assert client.get("/api/deliveries?status=sending").json()["total"] == 0
+    for wrong in ("limit=0", f"limit={MAX_LIMIT + 1}", "offset=-1", "status=lost"):
+        assert client.get(f"/api/deliveries?{wrong}").status_code == 422, wrong

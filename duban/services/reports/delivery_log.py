@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -97,11 +98,13 @@ def delivery_page(
     until: date | None = None,
     measure_id: int | None = None,
     level: int | None = None,
+    statuses: Collection[str] | None = None,
     offset: int = 0,
     limit: int = PAGE_SIZE,
 ) -> Page[DeliveryEntry]:
     """One page of deliveries, newest first: ``status`` a key of
-    :data:`DELIVERY_STATUS_FILTERS` (anything else: all); ``department``
+    :data:`DELIVERY_STATUS_FILTERS` (anything else: all), ``statuses``
+    those exact delivery statuses (the API's filter); ``department``
     (official name) the recipient's department or that of a task the message
     is about; ``measure_id`` and ``level`` (0 reminders … 3 红色督办) what
     one of its steps is about; dates bound the delivery's day."""
@@ -114,6 +117,8 @@ def delivery_page(
     )
     if status in DELIVERY_STATUS_FILTERS:
         query = query.where(Delivery.status.in_(DELIVERY_STATUS_FILTERS[status]))
+    if statuses is not None:
+        query = query.where(Delivery.status.in_(statuses))
     if department is not None:
         wanted = select(Department.id).where(Department.name == department).scalar_subquery()
         query = query.where(
