@@ -369,6 +369,7 @@ def pages(token: str) -> list[tuple[str, str]]:
         ("/api/tasks?light=red", "/api/tasks?light=red"),
         ("/api/measures", "/api/measures"),
         ("/api/escalations", "/api/escalations"),
+        ("/api/deliveries", "/api/deliveries"),
         ("department page", f"/d/{token}"),
         ("department iCal", f"/d/{token}/calendar.ics"),
         ("ledger.xlsx", "/dashboard/ledger.xlsx"),
