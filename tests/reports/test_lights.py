@@ -183,6 +183,27 @@ def test_the_light_in_sql_is_the_domain_assessment_on_every_day(
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
+def test_the_sql_filter_of_each_light_picks_the_tasks_the_domain_gives_it(
+    history: History, session_factory: sessionmaker[Session], scenario: str
+) -> None:
+    SCENARIOS[scenario](history, session_factory)
+    calendar = history.calendar
+    differences = []
+    for day in DAYS:
+        views = list_tasks(session_factory, as_of=day, calendar=calendar)
+        with session_factory() as session:
+            rule = light_rule(session, as_of=day, calendar=calendar, zone=LOCAL_ZONE)
+            assert rule is not None
+            for light in Light:
+                picked = set(session.scalars(select(Task.id).where(rule.matches(light))))
+                expected = {v.id for v in views
+                            if v.light is light and v.state is not TaskState.CANCELLED}
+                if picked != expected:
+                    differences.append((day, light, sorted(picked ^ expected)))
+    assert differences == []
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
 def test_the_overview_counted_in_sql_is_the_ledgers(
     history: History, session_factory: sessionmaker[Session], scenario: str
 ) -> None:

@@ -80,6 +80,25 @@ class LightRule:
     light: ColumnElement[str]
     # The local day of a UTC timestamp column (comparable with a Date column).
     local_day: Any = None
+    # The last due date still "due soon" on ``as_of``.
+    last_soon: date | None = None
+
+    def matches(self, light: Light) -> ColumnElement[bool]:
+        """True for the tasks whose light is ``light`` on the rule's day: what
+        that light implies of the state and due date first (an index on the
+        due date can narrow the tasks), then the ``CASE`` itself, except for
+        red, which is exactly open and past due."""
+        still_open = Task.state.in_(_OPEN)
+        if light is Light.RED:
+            return and_(still_open, Task.due < self.as_of)
+        not_past_due = [still_open, Task.due >= self.as_of]
+        implied: dict[Light, list[ColumnElement[bool]]] = {
+            Light.YELLOW: not_past_due,
+            Light.BLUE: [*not_past_due, Task.due <= (self.last_soon or self.as_of)],
+            Light.LATE: [Task.state.in_(_DONE)],
+            Light.GREEN: [Task.state != TaskState.CANCELLED.value],
+        }
+        return and_(*implied[light], self.light == light.value)
 
 
 def light_rule(
@@ -109,15 +128,16 @@ def light_rule(
         ),
         Task.id.in_(behind) if behind else false(),
     )
+    last_soon = _last_soon_day(as_of, calendar, policy)
     light = case(
         (Task.state == TaskState.CANCELLED.value, CANCELLED),
         (Task.state.in_(_DONE), case((late, Light.LATE.value), else_=Light.GREEN.value)),
         (Task.due < as_of, Light.RED.value),
         (yellow, Light.YELLOW.value),
-        (Task.due <= _last_soon_day(as_of, calendar, policy), Light.BLUE.value),
+        (Task.due <= last_soon, Light.BLUE.value),
         else_=Light.GREEN.value,
     )
-    return LightRule(as_of, light, local_day)
+    return LightRule(as_of, light, local_day, last_soon)
 
 
 def _local_day_function(session: Session, zone: tzinfo, first: datetime, as_of: date) -> Any:

@@ -162,10 +162,13 @@ def _assess_all(
     tasks = session.scalars(query.options(*TASK_LOADS)).all()
     if not tasks:
         return []
-    # A paged query keeps its order, so the subquery selects the same tasks.
     paged = query._limit_clause is not None or query._offset_clause is not None
-    ids = query.with_only_columns(Task.id)
-    ids = ids if paged else ids.order_by(None)
+    if paged:
+        # The page's ids as bound values: the paged query again as a subquery
+        # would sort (and light) every matching task once per related table.
+        ids = select(Task.id).where(Task.id.in_([t.id for t in tasks]))
+    else:
+        ids = query.with_only_columns(Task.id).order_by(None)
     related = load_related(session, ids)
     views = []
     for task in tasks:
@@ -273,9 +276,9 @@ def task_page(
                                    light=light, overdue=overdue, zone=zone)
                 return Page(views[offset:offset + limit], len(views), offset, limit)
             if light is not None:
-                query = query.where(rule.light == light.value)
+                query = query.where(rule.matches(light))
             if overdue:
-                query = query.where(rule.light == Light.RED.value)
+                query = query.where(rule.matches(Light.RED))
         total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
         views = _assess_all(session, query.offset(offset).limit(limit), as_of=as_of,
                             calendar=calendar, policy=StatusPolicy(), zone=zone)
