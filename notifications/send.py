@@ -26,7 +26,8 @@ import logging
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -55,10 +56,21 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class _Channel:
+    url: str
     plugin: apprise.NotifyBase
-    privacy: str
-    secrets: list[str]
-    lock: threading.Lock
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # Worked out on the first failure, not per new contact: a round to a
+    # thousand addresses that all succeed never needs them.
+    @cached_property
+    def privacy(self) -> str:
+        """The URL's form that may be logged (Apprise's privacy form)."""
+        return str(self.plugin.url(privacy=True))
+
+    @cached_property
+    def secrets(self) -> list[str]:
+        """Every secret the URL carries, for scrubbing what is reported."""
+        return _secrets(self.url, self.plugin)
 
 
 _HTTP_STATUS = re.compile(r"error=(\d{3})")
@@ -223,12 +235,7 @@ class Sender:
                 plugin.request_rate_per_sec = 0
                 if isinstance(plugin, wecom.WeComPlugin) and self._wecom_api_base:
                     plugin.use_default_base(self._wecom_api_base)
-                channel = _Channel(
-                    plugin=plugin,
-                    privacy=str(plugin.url(privacy=True)),
-                    secrets=_secrets(url, plugin),
-                    lock=threading.Lock(),
-                )
+                channel = _Channel(url=url, plugin=plugin)
                 self._channels[url] = channel
             return channel
 

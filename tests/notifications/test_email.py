@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 from pathlib import Path
 
 import pytest
 
-from notifications.mail import NotifyDubanEmail
+from notifications.mail import NotifyDubanEmail, encoded_subject
 from notifications.render import RenderedMessage
 from notifications.send import Sender
 from tests.notifications.conftest import FROM, TO, SMTPServer
@@ -145,3 +147,43 @@ def test_a_missing_attachment_is_a_permanent_failure(
         outcome = sender.send(smtp_server.url(), message, attachments=[tmp_path / "无.pdf"])
     assert not outcome.ok and outcome.permanent
     assert smtp_server.messages == []
+
+
+def test_a_chinese_subject_goes_as_base64_encoded_words_within_75_characters(
+    smtp_server: SMTPServer, message: RenderedMessage
+) -> None:
+    with Sender() as sender:
+        assert sender.send(smtp_server.url(), message).ok
+    [mail] = smtp_server.messages
+    raw = dict(mail.raw_items())["Subject"]
+    words = raw.split()
+    assert len(words) > 1
+    assert all(w.startswith("=?utf-8?b?") and w.endswith("?=") and len(w) <= 75 for w in words)
+    assert mail["Subject"] == message.title
+
+
+@pytest.mark.parametrize(
+    ("title", "encoded"),
+    [
+        pytest.param("Weekly  report\n", "Weekly report", id="ascii-as-is-whitespace-collapsed"),
+        pytest.param("中", "=?utf-8?b?5Lit?=", id="one-word"),
+        pytest.param("  督办 中 ", "=?utf-8?b?552j5YqeIOS4rQ==?=", id="whitespace-collapsed"),
+    ],
+)
+def test_encoded_subject_table(title: str, encoded: str) -> None:
+    assert encoded_subject(title) == encoded
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        pytest.param("【交办通知】措施1 推进第1项重点工作,完善相关制度和工作机制", id="chinese"),
+        pytest.param("a" * 10 + "😀" * 30, id="four-byte-characters-never-split"),
+        pytest.param("措施5 " * 40, id="long"),
+    ],
+)
+def test_encoded_subject_decodes_back_to_the_title(title: str) -> None:
+    encoded = encoded_subject(title)
+    parsed = email.message_from_string(f"Subject: {encoded}\n\nx", policy=email.policy.default)
+    assert parsed["Subject"] == " ".join(title.split())
+    assert all(len(word) <= 75 for word in encoded.split())
