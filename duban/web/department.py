@@ -22,7 +22,6 @@ from starlette.datastructures import FormData, UploadFile
 
 from duban.domain.errors import DubanError
 from duban.domain.lifecycle import OPEN_STATES, TaskState
-from duban.domain.status import TaskStatus
 from duban.services.accounts.link_access import TaskAccess
 from duban.services.accounts.links import LinkHolder
 from duban.services.paging import PAGE_SIZE, page_offset
@@ -35,8 +34,7 @@ from duban.services.tasks.attachments import (
     preview_type,
     staged_files,
 )
-from duban.services.tasks.queries import list_tasks
-from duban.services.tasks.unit_list import TABS, unit_list
+from duban.services.tasks.unit_list import TABS, unit_list, watched_list
 from duban.web.auth import CheckedForm
 from duban.web.limits import accepts_uploads
 from duban.web.links import access_to, guard_task, holder_of
@@ -80,8 +78,15 @@ def _remember_actor(request: Request, response: Response, token: str, name: str)
 
 @router.get("/d/{token}")
 def department_home(
-    request: Request, token: str, tab: str = "open", page: str | None = None
+    request: Request,
+    token: str,
+    tab: str = "open",
+    page: str | None = None,
+    watch_page: str | None = None,
 ) -> Response:
+    """The unit's tasks, one tab 50 a page; under the open tab also its
+    supporters' tasks of the measures it leads (read-only), 50 a page
+    (``watch_page``; each list's pager keeps the other's page)."""
     holder = holder_of(request, token)
     web = state_of(request)
     listed = unit_list(
@@ -95,18 +100,15 @@ def department_home(
         limit=PAGE_SIZE,
     )
     tab = listed.tab
-    # The measures it leads: their supporting units' open tasks, read-only.
-    watched = [
-        view for view in list_tasks(
-            web.context.session_factory,
-            as_of=web.today(),
-            calendar=web.context.calendar,
-            zone=web.zone,
-            supporters_of=holder.department_id,
-        )
-        if view.state in OPEN_STATES or view.state is TaskState.SUBMITTED
-    ] if tab == "open" else []
-    watched.sort(key=lambda v: (v.status is not TaskStatus.OVERDUE, v.due, v.measure, v.id))
+    watched = watched_list(
+        web.context.session_factory,
+        department_id=holder.department_id,
+        as_of=web.today(),
+        calendar=web.context.calendar,
+        zone=web.zone,
+        offset=page_offset(page_number(watch_page)),
+        limit=PAGE_SIZE,
+    ) if tab == "open" else None
     return render(
         request,
         "department/home.html",

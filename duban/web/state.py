@@ -84,11 +84,12 @@ def make_templates(
     return Jinja2Templates(env=env)
 
 
-def page_url(request: Request, number: int) -> str:
-    """This page's URL with its filters kept and ``page`` set to ``number``."""
-    query = {k: v for k, v in request.query_params.items() if k != "page"}
-    query["page"] = str(number)
-    return f"{request.url.path}?{urlencode(query)}"
+def page_url(request: Request, number: int, param: str = "page", anchor: str = "") -> str:
+    """This page's URL with its filters (and other lists' pages) kept and
+    ``param`` set to ``number``; ``anchor`` the fragment to land on, if any."""
+    query = {k: v for k, v in request.query_params.items() if k != param}
+    query[param] = str(number)
+    return f"{request.url.path}?{urlencode(query)}{'#' + anchor if anchor else ''}"
 
 
 def page_number(value: str | None) -> int:

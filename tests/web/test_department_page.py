@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import date, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import TaskEvent
+from models import Task, TaskEvent
 from tests.db.conftest import World
 from tests.web.conftest import csrf
 from tests.web.test_desk_queue import LEAKS, _visible
@@ -186,3 +188,64 @@ def test_a_cancelled_task_stays_in_view_under_its_tab_without_actions(
     login(client, "coordinator")
     desk = client.get(f"/tasks/{world.single}").text
     assert "工作方案修订后已撤销" in desk and "撤销" in desk
+
+
+def _sixty_more_pairs(session_factory: sessionmaker[Session], world: World) -> None:
+    """60 more deadlines of measure 8, each a lead task of 市卫计局 and a
+    supporting task of 市民政局 due a day apart (the first 30 past due on the
+    app's day, 2015-06-01)."""
+    with session_factory.begin() as session:
+        lead = session.get_one(Task, world.lead)
+        support = session.get_one(Task, world.support)
+        for n in range(60):
+            due = date(2015, 5, 2) + timedelta(days=n)
+            for model in (lead, support):
+                session.add(Task(
+                    measure_id=model.measure_id, department_id=model.department_id,
+                    named_as=model.named_as, role=model.role, deadline=due, due=due,
+                    original_due=due, state="assigned", assigned_at=model.assigned_at,
+                    version=1))
+
+
+def _listed(html: str, token: str, start: str, end: str | None = None) -> list[int]:
+    part = html[html.index(start):html.index(end) if end else None]
+    return [int(i) for i in re.findall(rf'href="/d/{re.escape(token)}/tasks/(\d+)"', part)]
+
+
+def test_both_lists_of_a_lead_department_come_50_a_page_each_keeping_the_others_page(
+    client: TestClient, world: World, link: Callable[..., str],
+    session_factory: sessionmaker[Session],
+) -> None:
+    _sixty_more_pairs(session_factory, world)
+    token = link(world.lead)
+    home = client.get(f"/d/{token}").text
+    # Its own open tasks: 62, overdue first; its supporters': 62 (2 of the world + 60).
+    assert "待办理 <b>62</b>" in home and '牵头措施的配合单位任务 <b>62</b>' in home
+    own = _listed(home, token, '<ul class="tasks">', 'id="supporters"')
+    watched = _listed(home, token, 'id="supporters"')
+    assert len(own) == 50 and len(watched) == 50
+    assert "第 1–50 条,共 62 条(第 1/2 页)" in home
+    with session_factory() as session:
+        dues = dict(session.execute(select(Task.id, Task.due).where(Task.id.in_(watched))).all())
+    shown = [dues[i] for i in watched]
+    overdue = [d for d in shown if d < date(2015, 6, 1)]
+    assert shown[:len(overdue)] == sorted(overdue) and shown == overdue + sorted(
+        shown[len(overdue):])
+    # Each pager moves its own list and keeps the other's page.
+    nexts = re.findall(r'rel="next" href="([^"]+)"', home)
+    assert len(nexts) == 2
+    second_own = next(u for u in nexts if "watch_page" not in u).replace("&amp;", "&")
+    second_watched = next(u for u in nexts if "watch_page" in u).replace("&amp;", "&")
+    assert second_watched.endswith("#supporters")
+    both = client.get(second_own.replace("?", "?watch_page=2&")).text
+    assert len(_listed(both, token, '<ul class="tasks">', 'id="supporters"')) == 12
+    assert len(_listed(both, token, 'id="supporters"')) == 12
+    links = [parse_qs(urlsplit(u.replace("&amp;", "&")).query)
+             for u in re.findall(r'rel="prev" href="([^"]+)"', both)]
+    assert sorted((q["page"], q["watch_page"]) for q in links) == [(["1"], ["2"]), (["2"], ["1"])]
+    later = client.get(second_watched.split("#")[0]).text
+    assert _listed(later, token, '<ul class="tasks">', 'id="supporters"') == own
+    rest = _listed(later, token, 'id="supporters"')
+    assert len(rest) == 12 and not set(rest) & set(watched)
+    # Under another tab its supporters' list is not shown.
+    assert 'id="supporters"' not in client.get(f"/d/{token}?tab=submitted").text
