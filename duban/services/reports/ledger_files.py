@@ -42,6 +42,7 @@ from openpyxl.utils import get_column_letter
 from duban.domain.labels import LEVEL_LABELS
 from duban.domain.status import LIGHT_LABELS, LIGHT_MEANINGS, Light
 from duban.services.reports.ledger_model import Ledger, LedgerRow, SummaryRow
+from duban.services.reports.ledger_stream import SheetRows
 from duban.services.reports.ledger_styles import (
     CellStyles,
     add_filter,
@@ -230,6 +231,9 @@ def _header_cells(
 def _ledger_sheet(
     sheet: Any, ledger: Ledger, styles: CellStyles, *, base_url: str | None = None
 ) -> None:
+    """The 台账 sheet: title rows and header through openpyxl, then the task
+    rows streamed as text (:class:`~duban.services.reports.ledger_stream.SheetRows`);
+    closes the sheet."""
     columns = (SERIAL_COLUMN, *ledger_columns(ledger))
     headers = [c.header for c in columns]
     header_row = TITLE_ROWS + 1
@@ -238,28 +242,28 @@ def _ledger_sheet(
     layout(sheet, [c.width for c in columns], header_row=header_row)
     _title_rows(sheet, styles, ledger, len(columns))
     sheet.append([styles.cell(sheet, header, "header") for header in headers])
-    number = header_row
+    rows = SheetRows(sheet, styles, first_row=header_row + 1)
+    plain = [("border", "wrap" if c.wrap else "top") for c in columns]
+    dated = [(*parts, "date") for parts in plain]
+    lights = {light: ("border", "center", light.value) for light in Light}
+    link = (*plain[title_index], "link")
+    wrapped = [(index, c) for index, c in enumerate(columns) if c.wrap]
     for serial, row in enumerate(ledger.rows, start=1):
-        number += 1
+        values = [serial, *(c.value(row) for c in columns[1:])]
+        cells = [
+            (value, dated[index] if isinstance(value, date | datetime) else plain[index])
+            for index, value in enumerate(values)
+        ]
+        cells[light_index] = (values[light_index], lights[row.light])
+        links = None
+        if base_url:
+            cells[title_index] = (values[title_index], link)
+            links = {title_index: f"{base_url.rstrip('/')}/dashboard/measures/{row.measure_id}"}
         # LibreOffice does not grow rows for wrapped text on import: size them.
-        sheet.row_dimensions[number].height = row_height(
-            [(str(c.value(row) or ""), c.width) for c in columns if c.wrap]
-        )
-        cells = []
-        for index, column in enumerate(columns):
-            value = serial if index == 0 else column.value(row)
-            parts = ["border", "wrap" if column.wrap else "top"]
-            if isinstance(value, date | datetime):
-                parts.append("date")
-            if index == light_index:
-                parts[1:] = ["center", row.light.value]
-            cell = styles.cell(sheet, value, *parts)
-            if index == title_index and base_url:
-                cell.hyperlink = f"{base_url.rstrip('/')}/dashboard/measures/{row.measure_id}"
-                cell.style = styles.name(*parts, "link")
-            cells.append(cell)
-        sheet.append(cells)
-    add_filter(sheet, header_row=header_row, last_row=number, columns=len(columns))
+        height = row_height([(str(values[i] or ""), c.width) for i, c in wrapped])
+        rows.append(cells, height=height, links=links)
+    add_filter(sheet, header_row=header_row, last_row=rows.next_row - 1, columns=len(columns))
+    rows.close()
 
 
 def _summary_sheet(
