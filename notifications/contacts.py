@@ -55,7 +55,7 @@ def instantiate(url: str, asset: AppriseAsset) -> apprise.NotifyBase:
         raise ContactError(
             "联系方式格式不正确：应为“协议://…”形式的地址（如 mailto://、dubanwecom://）"
         )
-    if scheme not in NotificationManager().schemas():
+    if scheme not in NotificationManager():  # its schema map, not a new list of every scheme
         raise ContactError(f"不支持的联系方式协议：{scheme}://")
     with _TAP.capture():  # Apprise's reasons may quote the secret; drop them
         plugin = Apprise.instantiate(url.strip(), asset=asset)

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import pytest
 
-from notifications.render import DEFAULT_TEMPLATES_DIR, REPORT_STEPS, STEPS, render
+from notifications.render import (
+    DEFAULT_TEMPLATES_DIR,
+    REPORT_STEPS,
+    STEPS,
+    _environments,
+    render,
+)
 from tests.notifications.conftest import sample_context, sample_item
 
 SECRET_CONTACT = "mailto://user:S3cretPassw0rd@smtp.example.gov.cn?to=a@example.gov.cn"
@@ -311,3 +320,46 @@ def test_a_department_is_told_its_links_need_no_sign_in_and_staff_to_sign_in() -
         assert "本单位专用链接" in body and "无需登录" in body and "请登录" not in body
     for body in (staff.text, _visible(staff.html), staff.markdown):
         assert "请登录督办系统查看" in body and "本单位专用链接" not in body
+
+
+@pytest.fixture
+def private_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Jinja's per-user cache directory under ``tmp_path``; environments built afresh."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    _environments.cache_clear()
+    yield tmp_path
+    _environments.cache_clear()
+
+
+def test_a_new_process_loads_compiled_templates_instead_of_compiling(
+    private_temp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = render("assigned", sample_context(), templates_dir=DEFAULT_TEMPLATES_DIR)
+    _environments.cache_clear()  # as a new process would start
+
+    def no_compiling(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("compiled again")
+
+    monkeypatch.setattr(jinja2.Environment, "compile", no_compiling)
+    assert render("assigned", sample_context(), templates_dir=DEFAULT_TEMPLATES_DIR) == first
+
+
+def test_a_changed_template_is_compiled_again(private_temp: Path, tmp_path: Path) -> None:
+    root = tmp_path / "templates"
+    shutil.copytree(DEFAULT_TEMPLATES_DIR, root)
+    title = root / "notifications" / "assigned" / "title.txt"
+    render("assigned", sample_context(), templates_dir=root)
+    title.write_text("改过的标题", encoding="utf-8")
+    _environments.cache_clear()
+    assert render("assigned", sample_context(), templates_dir=root).title == "改过的标题"
+
+
+def test_rendering_works_when_compiled_templates_cannot_be_kept(
+    private_temp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(*_args: Any, **_kwargs: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", disk_full)
+    message = render("assigned", sample_context(), templates_dir=DEFAULT_TEMPLATES_DIR)
+    assert message.title
