@@ -21,7 +21,7 @@ from duban.domain.items import item_source_text
 from duban.domain.labels import EXTENSION_STATUS_LABELS, LEVEL_LABELS, TASK_ROLE_LABELS
 from duban.domain.lifecycle import Action, TaskState
 from duban.domain.outbox import NoticeStatus
-from duban.domain.status import StatusPolicy, TaskFacts, assess, missing_reports
+from duban.domain.status import Assessment, StatusPolicy, TaskFacts, assess, missing_reports
 from duban.domain.workdays import WorkCalendar
 from duban.services.ladder.core import policy_for
 from duban.services.ladder.outlook import upcoming_steps
@@ -37,10 +37,11 @@ from duban.services.tasks.facts import (
     indicator_name,
     load_related,
     local_date,
+    numeric_targets,
     task_facts,
 )
 from duban.services.tasks.views import status_fields
-from models import ExtensionRequest, Measure, Notice, Responsibility, Task, TaskEvent
+from models import ExtensionRequest, Measure, Notice, Responsibility, Target, Task, TaskEvent
 
 
 @dataclass
@@ -57,6 +58,45 @@ class LedgerRelated(Related):
     steps: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
     policies: dict[int, EscalationPolicy] = field(default_factory=dict)
     until: datetime | None = None
+    # What the domain concluded, once per distinct set of facts: many tasks
+    # share them (same dates, same state), and the domain's functions are pure.
+    assessed: dict[TaskFacts, tuple[Assessment, int]] = field(default_factory=dict)
+    ahead: dict[tuple[TaskTimeline, int, frozenset[str]], str] = field(default_factory=dict)
+    _numeric: dict[tuple[int, date], list[Target]] = field(default_factory=dict)
+    _mine: dict[tuple[int, date], list[Target]] = field(default_factory=dict)
+    _measures: dict[int, _MeasureFields] = field(default_factory=dict)
+
+    def numeric(self, task: Task) -> list[Target]:
+        """The task's numeric targets (:func:`numeric_targets`), once per measure
+        and deadline; :func:`task_facts` picks the same of them as of all the
+        measure's targets."""
+        key = (task.measure_id, task.deadline)
+        found = self._numeric.get(key)
+        if found is None:
+            found = self._numeric[key] = numeric_targets(task, self.targets[task.measure_id])
+        return found
+
+    def targets_of(self, measure_id: int, deadline: date) -> list[Target]:
+        """The measure's targets of ``deadline``: all of them when none is dated."""
+        key = (measure_id, deadline)
+        found = self._mine.get(key)
+        if found is None:
+            targets = self.targets[measure_id]
+            dated = any(t.due is not None for t in targets)
+            found = self._mine[key] = [t for t in targets if not dated or t.due == deadline]
+        return found
+
+    def measure_fields(self, measure: Measure) -> _MeasureFields:
+        """:func:`_measure_fields` once per measure (the lists copied per row)."""
+        found = self._measures.get(measure.id)
+        if found is None:
+            found = self._measures[measure.id] = _measure_fields(
+                measure, self.responsibilities[measure.id]
+            )
+        fields = found.copy()
+        fields["lead_departments"] = list(found["lead_departments"])
+        fields["supporting_departments"] = list(found["supporting_departments"])
+        return fields
 
     @classmethod
     def load(cls, session: Session, task_ids: Select[Any], *, until: datetime) -> LedgerRelated:
@@ -122,15 +162,22 @@ def ledger_row(
         task,
         events=events,
         extensions=extensions,
-        targets=related.targets[task.measure_id],
+        targets=related.numeric(task),
         readings=related.readings[task.id],
         zone=zone,
     )
-    assessment = assess(facts, as_of, calendar, policy)
+    judged = related.assessed.get(facts)
+    if judged is None:
+        judged = related.assessed[facts] = (
+            assess(facts, as_of, calendar, policy),
+            # Counted for overdue tasks too (assess stops at "overdue").
+            len(missing_reports(facts, as_of, calendar, policy)),
+        )
+    assessment, missing = judged
     state = TaskState(task.state)
     return LedgerRow(
         task_id=task.id,
-        **_measure_fields(measure, related.responsibilities[task.measure_id]),
+        **related.measure_fields(measure),
         department=task.department.name,
         named_as=task.named_as,
         role=task.role,
@@ -143,8 +190,7 @@ def ledger_row(
         assigned_on=local_date(task.assigned_at, zone),
         acknowledged_on=local_date(task.acknowledged_at, zone) if task.acknowledged_at else None,
         **_reports_fields(events, as_of, zone),
-        # Counted for overdue tasks too (assess stops at "overdue").
-        missing_reports=len(missing_reports(facts, as_of, calendar, policy)),
+        missing_reports=missing,
         extensions=[_extension_text(x) for x in extensions],
         escalations=[
             EscalationMark(
@@ -236,23 +282,21 @@ def _next_step(
         acknowledged_on=local_date(task.acknowledged_at, zone) if task.acknowledged_at else None,
         report_dates=facts.report_dates,
     )
-    ahead = upcoming_steps(
-        timeline,
-        related.policies.get(task.id, DEFAULT_POLICY),
-        calendar,
-        today=as_of,
-        done=frozenset(related.steps[task.id]),
-        limit=1,
-    )
-    return f"{ahead[0].when} {ahead[0].label}" if ahead else ""
+    ladder = related.policies.get(task.id, DEFAULT_POLICY)
+    done = frozenset(related.steps[task.id])
+    # The policies are the few versions LedgerRelated.load read, alive as long as it.
+    key = (timeline, id(ladder), done)
+    found = related.ahead.get(key)
+    if found is None:
+        ahead = upcoming_steps(timeline, ladder, calendar, today=as_of, done=done, limit=1)
+        found = related.ahead[key] = f"{ahead[0].when} {ahead[0].label}" if ahead else ""
+    return found
 
 
 def _targets(task: Task, related: LedgerRelated, as_of: date) -> list[TargetLine]:
     """The measure's targets of the task's deadline (all of them when the
     measure has no dated target), with the latest reading up to ``as_of``."""
-    targets = related.targets[task.measure_id]
-    dated = any(t.due is not None for t in targets)
-    mine = [t for t in targets if not dated or t.due == task.deadline]
+    mine = related.targets_of(task.measure_id, task.deadline)
     lines = []
     for target in mine:
         readings = [

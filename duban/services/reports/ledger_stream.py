@@ -37,6 +37,7 @@ from duban.services.reports.ledger_styles import CellStyles, clean_text, neutral
 
 MAX_TEXT = 32767  # characters in a cell; openpyxl cuts longer text there
 _SHEET_DATA_END = b"</sheetData>"
+_TEXTS_KEPT = 20_000  # distinct texts remembered at most (memory stays flat)
 
 
 def _number(value: float) -> str:
@@ -60,6 +61,19 @@ def _escaped(text: str) -> str:
     return text
 
 
+def _text_tail(value: str) -> str:
+    """A text cell's XML after its reference and style, as openpyxl writes it
+    (cleaned, :func:`neutralise`-d and cut as :meth:`CellStyles.cell` and
+    openpyxl do)."""
+    text = neutralise(clean_text(value))[:MAX_TEXT]
+    if not text:
+        return ' t="inlineStr"></c>'
+    if text in ERROR_CODES:
+        return f' t="e"><v>{_escaped(text)}</v></c>'
+    space = ' xml:space="preserve"' if text != text.strip() else ""
+    return f' t="inlineStr"><is><t{space}>{_escaped(text)}</t></is></c>'
+
+
 class SheetRows:
     """Rows appended to a write-only ``sheet`` after the rows openpyxl wrote
     (``first_row`` is the next row's number), as openpyxl would write them.
@@ -78,6 +92,7 @@ class SheetRows:
         self._style_ids: dict[tuple[str, ...], str] = {}
         self._letters: list[str] = []
         self._days: dict[date, str] = {}
+        self._texts: dict[str, str] = {}  # a text's cell after its style (labels repeat)
         self._bound: set[type] = {str, int, float, type(None)}
         self._file: IO[bytes] = tempfile.TemporaryFile()
         self._buffer: list[str] = []
@@ -123,13 +138,12 @@ class SheetRows:
         if value is None:
             return f'{head} t="n"></c>'
         if isinstance(value, str):
-            text = neutralise(clean_text(value))[:MAX_TEXT]
-            if not text:
-                return f'{head} t="inlineStr"></c>'
-            if text in ERROR_CODES:
-                return f'{head} t="e"><v>{_escaped(text)}</v></c>'
-            space = ' xml:space="preserve"' if text != text.strip() else ""
-            return f'{head} t="inlineStr"><is><t{space}>{_escaped(text)}</t></is></c>'
+            tail = self._texts.get(value)
+            if tail is None:
+                if len(self._texts) >= _TEXTS_KEPT:
+                    self._texts.clear()
+                tail = self._texts[value] = _text_tail(value)
+            return head + tail
         if isinstance(value, date):  # datetime too
             day = self._days.get(value)
             if day is None:

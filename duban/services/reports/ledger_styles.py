@@ -10,6 +10,7 @@ writes the sheets with them.
 
 from __future__ import annotations
 
+import functools
 import math
 import unicodedata
 from collections.abc import Sequence
@@ -168,15 +169,22 @@ def clean_text(value: Any) -> Any:
 
 def text_width(text: str) -> int:
     """Width in Excel's character units: wide (CJK) characters count 2."""
+    if text.isascii():
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+@functools.lru_cache(maxsize=8192)
+def text_lines(text: str, width: float) -> int:
+    """Lines ``text`` takes wrapped in a column ``width`` characters wide (at
+    least one per line of its own). Cached: a ledger repeats its sections,
+    departments and labels on every row."""
+    usable = max(width, 1)
+    return sum(max(1, math.ceil(text_width(part) / usable)) for part in text.split("\n"))
 
 
 def row_height(cells: Sequence[tuple[str, float]]) -> float:
     """Points for a row whose wrapped cells are (text, column width): enough
     lines for the tallest cell, at most :data:`MAX_LINES`."""
-    lines = 1
-    for text, width in cells:
-        usable = max(width, 1)
-        needed = sum(max(1, math.ceil(text_width(part) / usable)) for part in text.split("\n"))
-        lines = max(lines, needed)
-    return round(min(lines, MAX_LINES) * LINE_HEIGHT + 2, 1)
+    lines = max((text_lines(text, width) for text, width in cells), default=1)
+    return round(min(max(lines, 1), MAX_LINES) * LINE_HEIGHT + 2, 1)
