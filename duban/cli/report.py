@@ -25,7 +25,7 @@ from duban.domain.scorecard import parse_period
 from duban.domain.status import LIGHT_LABELS, Light
 from duban.services.accounts.org import org_settings
 from duban.services.reports.charts import indicator_chart
-from duban.services.reports.ics import department_ics
+from duban.services.reports.ics import DEFAULT_DAYS, MAX_DAYS, department_ics
 from duban.services.reports.ledger import build_ledger
 from duban.services.reports.ledger_files import write_ledger_csv, write_ledger_xlsx
 from duban.services.reports.scorecard import (
@@ -167,8 +167,11 @@ def ics_command(
     out: Annotated[Path | None, typer.Option("--out", help="写入文件(默认输出到屏幕)")] = None,
     as_of: AsOf = None,
     everything: Annotated[
-        bool, typer.Option("--all", help="全部任务与日期(默认:未办结任务,近一月至未来一年)")
+        bool, typer.Option("--all", help="全部任务与日期(默认:未办结任务,近一月至今后 --days 天)")
     ] = False,
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=MAX_DAYS, help="包含今后多少天的日期")
+    ] = DEFAULT_DAYS,
 ) -> None:
     """日历订阅:单位未办结任务的完成时限与进度报送截止日(iCalendar .ics)。"""
     if out is not None:
@@ -184,6 +187,7 @@ def ics_command(
         base_url=base_url,
         zone=env.zone,
         everything=everything,
+        days=days,
     )
     if out is None:
         typer.echo(text, nl=False)

@@ -25,7 +25,7 @@ from duban.domain.lifecycle import OPEN_STATES, TaskState
 from duban.services.accounts.link_access import TaskAccess
 from duban.services.accounts.links import LinkHolder
 from duban.services.paging import PAGE_SIZE, page_offset
-from duban.services.reports.ics import department_ics
+from duban.services.reports.ics import DEFAULT_DAYS, MAX_DAYS, department_ics
 from duban.services.reports.task_page import TaskPage, task_page
 from duban.services.tasks import extensions, lifecycle
 from duban.services.tasks.attachments import (
@@ -117,6 +117,7 @@ def department_home(
         token=token,
         tabs=TABS,
         tab=tab,
+        feed_days=DEFAULT_DAYS,
         tasks=listed.page.entries,
         page=listed.page,
         counts=listed.counts,
@@ -127,22 +128,26 @@ def department_home(
 
 @router.get("/d/{token}/calendar.ics")
 def department_calendar(
-    request: Request, token: str, everything: Annotated[bool, Query(alias="all")] = False
+    request: Request,
+    token: str,
+    everything: Annotated[bool, Query(alias="all")] = False,
+    days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = DEFAULT_DAYS,
 ) -> Response:
     """The department's iCalendar feed (the due dates and report deadlines of its
-    open tasks around today; ``?all=1`` every task and date), at the same signed
-    link, so Outlook or a phone calendar can subscribe."""
+    open tasks from a month ago to ``days`` ahead; ``?all=1`` every task and
+    date), at the same signed link, so Outlook or a phone calendar can subscribe."""
     holder = holder_of(request, token)
     web = state_of(request)
     feed = department_ics(
         web.context.session_factory,
-        department=holder.department,
+        department=holder.department_id,
         now=web.clock.now(),
         calendar=web.context.calendar,
         base_url=str(request.base_url).rstrip("/"),
         zone=web.zone,
         link_token=token,  # each event opens the task at this same link
         everything=everything,
+        days=days,
     )
     return Response(
         feed,

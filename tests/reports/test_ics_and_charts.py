@@ -67,30 +67,49 @@ def test_feed_has_every_due_date_and_report_deadline(
     assert len(lead_reports) == 3
 
 
-def test_the_default_feed_holds_open_tasks_and_the_dates_around_today(
+def _on(event: object) -> date:
+    return event.decoded("DTSTART")  # type: ignore[attr-defined,no-any-return]
+
+
+def test_the_default_feed_holds_the_open_tasks_dates_from_a_month_ago_to_60_days_ahead(
     history: History, session_factory: sessionmaker[Session]
 ) -> None:
-    found = events(department_ics(session_factory, department="市卫计局", now=NOW,
-                                  calendar=history.calendar))
-    whole = events(department_ics(session_factory, department="市卫计局", now=NOW,
-                                  calendar=history.calendar, everything=True))
-    assert set(found) < set(whole)
-    # The approved lead task is gone with its reports; the open 2017 task stays.
+    def feed(**options: object) -> str:
+        return department_ics(session_factory, department="市卫计局", now=NOW,
+                              calendar=history.calendar, **options)  # type: ignore[arg-type]
+
+    text, whole = feed(), events(feed(everything=True))
+    found, year = events(text), events(feed(days=366))
+    window = (date(2015, 12, 29), date(2016, 3, 29))  # 31 days back, 60 ahead of 2016-01-29
+    with session_factory() as session:
+        states = dict(session.execute(select(Task.id, Task.state)).all())
+
+    def task_of(uid: str) -> int:
+        return int(uid.split("-")[2])
+
+    # Exactly the events of the whole feed dated in the window whose task is
+    # open (or cancelled, to be dropped), each the same event.
+    expected = {uid for uid, event in whole.items()
+                if window[0] <= _on(event) <= window[1]
+                and states[task_of(uid)] not in ("submitted", "approved")}
+    assert set(found) == expected and found
+    for uid in found:
+        for prop in ("SUMMARY", "DESCRIPTION", "URL", "STATUS", "DTEND"):
+            assert found[uid].get(prop) == whole[uid].get(prop), (uid, prop)  # type: ignore[attr-defined]
+    # The open 2017 task: its report deadline of 2016-01-08 is in, its due date
+    # (2017-12-29) and the reports after March are not, until asked for a year.
+    later = history.world.later
+    assert f"duban-task-{later}-report-2015-12-31@duban" in found
+    assert f"duban-task-{later}-due@duban" not in found
+    assert f"duban-task-{later}-report-2016-03-31@duban" in year
+    assert set(found) < set(year) < set(whole)
+    # The approved lead task is gone with its reports.
     assert not any(uid.startswith(f"duban-task-{history.world.lead}-") for uid in found)
-    assert f"duban-task-{history.world.later}-due@duban" in found
-    reports = sorted(
-        found[uid].decoded("DTSTART")  # type: ignore[attr-defined]
-        for uid in found
-        if uid.startswith(f"duban-task-{history.world.later}-report-")
-    )
-    window = (date(2015, 12, 29), date(2017, 1, 29))  # 31 days back, 366 ahead
-    assert reports and all(window[0] <= day <= window[1] for day in reports)
-    assert reports == sorted(
-        whole[uid].decoded("DTSTART")  # type: ignore[attr-defined]
-        for uid in whole
-        if uid.startswith(f"duban-task-{history.world.later}-report-")
-        and window[0] <= whole[uid].decoded("DTSTART") <= window[1]  # type: ignore[attr-defined]
-    )
+    # The feed says which dates it holds.
+    assert "2015-12-29 至 2016-03-29" in str(Calendar.from_ical(text)["X-WR-CALDESC"])
+    for wrong in (0, 367):
+        with pytest.raises(ValueError):
+            feed(days=wrong)
 
 
 def test_feed_follows_an_extension_and_takes_ids(

@@ -55,8 +55,13 @@ def test_report_commands(
     assert len(feed.walk("VEVENT")) == 2 + 3 + 11  # two due dates, their report deadlines
     result = run_cli("report", "ics", "-d", "市卫计局", "--as-of", "2016-01-29")
     feed = Calendar.from_ical(result.stdout)
-    # The open task only, its report deadlines within a month back and a year ahead.
-    assert len(feed.walk("VEVENT")) == 1 + 5
+    # The open task only: its dates from a month back to 60 days ahead (the report
+    # deadline of 2016-01-08), or with --days a year ahead (four more; its due
+    # date, 2017-12-29, is further).
+    assert len(feed.walk("VEVENT")) == 1
+    result = run_cli("report", "ics", "-d", "市卫计局", "--as-of", "2016-01-29", "--days", "366")
+    assert len(Calendar.from_ical(result.stdout).walk("VEVENT")) == 5
+    assert run_cli("report", "ics", "-d", "市卫计局", "--days", "367").exit_code != 0
     chart = tmp_path / "m8.svg"
     result = run_cli("report", "chart", "--measure", "8", "--out", str(chart))
     assert result.exit_code == 0 and chart.read_text(encoding="utf-8").startswith("<?xml")

@@ -47,13 +47,24 @@ def test_the_department_link_serves_its_calendar_feed_only(
     response = client.get(f"/d/{token}/calendar.ics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/calendar")
+
+    def days(feed: Calendar) -> set[date]:
+        return {e.decoded("dtstart") for e in feed.walk("VEVENT")}
+
+    def uids(feed: Calendar) -> set[str]:
+        return {str(e["UID"]) for e in feed.walk("VEVENT")}
+
+    # By default the dates from a month ago to 60 days ahead of 2015-06-01;
+    # ?days=366 a year ahead (the lead task's due date, 2015-12-31, in it);
+    # ?all=1 every task and date.
     feed = Calendar.from_ical(response.content)
-    dues = {event.decoded("dtstart") for event in feed.walk("VEVENT")}
-    assert date(2015, 12, 31) in {d if isinstance(d, date) else d.date() for d in dues}
-    # ?all=1: every task and date; the default (open tasks, a window of dates) is within it.
+    assert days(feed) and all(date(2015, 5, 1) <= d <= date(2015, 7, 31) for d in days(feed))
+    year = Calendar.from_ical(client.get(f"/d/{token}/calendar.ics?days=366").content)
+    assert date(2015, 12, 31) in days(year) and date(2015, 12, 31) not in days(feed)
     whole = Calendar.from_ical(client.get(f"/d/{token}/calendar.ics?all=1").content)
-    uids = {str(e["UID"]) for e in feed.walk("VEVENT")}
-    assert uids < {str(e["UID"]) for e in whole.walk("VEVENT")}
+    assert uids(feed) < uids(year) <= uids(whole)
+    for wrong in ("days=0", "days=367", "days=soon"):
+        assert client.get(f"/d/{token}/calendar.ics?{wrong}").status_code == 422, wrong
     tampered = client.get(f"/d/{token[:-2]}xx/calendar.ics")
     assert tampered.status_code in (403, 404)
 
@@ -63,6 +74,9 @@ def test_pages_link_to_the_downloads(
     login: Callable[[TestClient, str], str],
 ) -> None:
     token = link(world.lead)
-    assert f"/d/{token}/calendar.ics" in client.get(f"/d/{token}").text
+    home = client.get(f"/d/{token}").text
+    # The feed link says which dates the calendar holds and how to get more.
+    assert f'href="/d/{token}/calendar.ics"' in home and "今后 60 天" in home
+    assert f"/d/{token}/calendar.ics?days=366" in home and f"/d/{token}/calendar.ics?all=1" in home
     login(client, "coordinator")
     assert "/dashboard/ledger.xlsx?plan=" in client.get("/dashboard").text
