@@ -31,6 +31,7 @@ from duban.services.reports.ledger_files import write_ledger_csv, write_ledger_x
 from duban.services.reports.scorecard import (
     COUNT_COLUMNS,
     NO_SCORE,
+    build_scorecard,
     load_weights,
     scorecard_from_ledger,
     weights_description,
@@ -123,16 +124,16 @@ def scorecard_command(
     env = _env(as_of)
     weights = weights or env.context.settings.score_weights_file
     chosen = load_weights(weights) if weights is not None else None
-    calendar = env.context.calendar
-    ledger = build_ledger(
+    card = build_scorecard(
         env.context.session_factory,
         as_of=env.today,
-        calendar=calendar,
+        calendar=env.context.calendar,
+        period=span,
         plan=plan,
         all_plans=plan is None,
+        weights=chosen,
         zone=env.zone,
     )
-    card = scorecard_from_ledger(ledger, period=span, calendar=calendar, weights=chosen)
     if as_json:
         typer.echo(json.dumps(card.to_dict(), ensure_ascii=False, indent=2))
         return

@@ -80,11 +80,59 @@ def status_class(status: TaskStatus | None) -> str | None:
 # --- periods -------------------------------------------------------------------
 
 
-def _next_period_end(period_end: date, cadence: Cadence) -> date:
+def next_period_end(period_end: date, cadence: Cadence) -> date:
+    """The end of the period after the one ending ``period_end``: a report
+    made after the deadline and up to that day is late, not missing."""
     step = 1 if cadence is Cadence.MONTHLY else 3
     month = period_end.month + step
     year = period_end.year + (month - 1) // 12
     return month_end(year, (month - 1) % 12 + 1)
+
+
+@dataclass(frozen=True)
+class ReportWindow:
+    """A report period as :func:`department_counts` judges it, for counting
+    many tasks at once: a task assigned on day A owes it when A <
+    ``period_end`` and the period ends by its due date and before it was
+    submitted (:func:`owed_reports`); a report on a day in (max(A,
+    ``previous_end``), ``deadline``] is on time, one in (``deadline``,
+    ``late_until``] late (:func:`classify_report`). ``previous_end`` None: no
+    period the task could owe ends before this one."""
+
+    period_end: date
+    previous_end: date | None
+    deadline: date
+    late_until: date
+
+
+def report_windows(
+    first_assigned: date,
+    period: Period,
+    *,
+    as_of: date,
+    calendar: WorkCalendar,
+    policy: StatusPolicy,
+) -> list[ReportWindow]:
+    """The report periods that a task assigned on ``first_assigned`` or
+    later can owe and that :func:`department_counts` counts for ``period``
+    seen on ``as_of``: those whose known deadline lies in the period clipped
+    to ``as_of``, oldest first."""
+    window = period.clipped(as_of)
+    found = []
+    previous: date | None = None
+    for owed in report_periods(first_assigned, as_of, calendar, policy):
+        deadline = owed.known_deadline
+        if deadline is not None and window.contains(deadline):
+            found.append(
+                ReportWindow(
+                    owed.period_end,
+                    previous,
+                    deadline,
+                    next_period_end(owed.period_end, policy.report_cadence),
+                )
+            )
+        previous = owed.period_end
+    return found
 
 
 # --- weights -------------------------------------------------------------------
@@ -247,7 +295,7 @@ def classify_report(
         return "on_time"
     if deadline >= as_of:
         return None
-    next_end = _next_period_end(period.period_end, cadence)
+    next_end = next_period_end(period.period_end, cadence)
     if any(deadline < d <= next_end for d in dates):
         return "late"
     return "missing"

@@ -27,7 +27,7 @@ from duban.services.desk.review import FailedDelivery, blocked_deliveries
 from duban.services.paging import PAGE_SIZE, page_offset
 from duban.services.reports.charts import NARROW, WIDE, trajectory_svg
 from duban.services.reports.choices import filter_choices
-from duban.services.reports.dashboard import SCORE_COLUMNS, scorecard_of_ledger
+from duban.services.reports.dashboard import SCORE_COLUMNS, scorecard_page
 from duban.services.reports.escalation_log import (
     NOTICE_STATUS_FILTERS,
     escalation_entry,
@@ -40,7 +40,6 @@ from duban.services.reports.overview import measure_overview
 from duban.services.reports.scorecard import (
     load_weights,
     scorecard_from_ledger,
-    task_ledger,
     weights_description,
 )
 from duban.services.reports.summary_charts import ChartTasks, departments_svg, ledger_charts
@@ -254,20 +253,17 @@ def escalation_detail(request: Request, user: Staff, notice_id: int) -> Response
 def score(request: Request, user: Staff, sort: str = "score", order: str = "desc") -> Response:
     web = state_of(request)
     weights = score_weights(web)
-    ledger = task_ledger(
+    page = scorecard_page(
         web.context.session_factory,
         as_of=web.today(),
-        calendar=web.context.calendar,
-        zone=web.zone,
-    )
-    rows = scorecard_of_ledger(
-        ledger,
         calendar=web.context.calendar,
         weights=weights,
         sort=sort,
         descending=order != "asc",
+        zone=web.zone,
     )
-    chart = Markup(departments_svg(ledger))
+    rows = page.rows
+    chart = Markup(departments_svg(page.chart))
     return render(
         request,
         "dashboard/scorecard.html",

@@ -1,23 +1,28 @@
-"""Department scorecards (考核) from the ledger's rows.
+"""Department scorecards (考核): counted in SQL, or from the ledger's rows.
 
 The counting rules and the score are :mod:`duban.domain.scorecard`'s; this
-module feeds them the ledger (:mod:`duban.services.reports.ledger`), reads weights
-from a YAML file, and shapes the result for the CLI, JSON and the workbook.
+module feeds them counts made in grouped SQL
+(:mod:`duban.services.reports.scorecard_sql`, :func:`build_scorecard`) or task
+by task from a ledger (:func:`scorecard_from_ledger`: the workbook's 考核 sheet,
+the digest, and wherever SQL cannot tell local days), reads weights from a YAML
+file, and shapes the result for the CLI, JSON and the workbook.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, tzinfo
 from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.errors import DubanError
 from duban.domain.labels import LEVEL_LABELS, TASK_ROLE_LABELS
+from duban.domain.lifecycle import TaskState
 from duban.domain.scorecard import (
     Period,
     ScoreCounts,
@@ -30,10 +35,13 @@ from duban.domain.scorecard import (
     task_rate,
 )
 from duban.domain.status import StatusPolicy, TaskFacts, TaskStatus
-from duban.domain.workdays import WorkCalendar
-from duban.services.reports.ledger import build_ledger, department_order, end_of_day
+from duban.domain.workdays import Unpublished, WorkCalendar
+from duban.services.plans.catalog import find_plan
+from duban.services.reports.ledger import department_order, end_of_day
+from duban.services.reports.scorecard_sql import DepartmentTally, department_tallies
 from duban.services.tasks.facts import LOCAL_ZONE
 from duban.services.tasks.lights import LitTask, light_tasks
+from models import Measure
 
 NO_SCORE = "暂无得分"
 
@@ -125,6 +133,8 @@ class ScoredRow(Protocol):
     @property
     def cancelled(self) -> bool: ...
     @property
+    def state(self) -> TaskState: ...
+    @property
     def status(self) -> TaskStatus: ...
     @property
     def assigned_on(self) -> date: ...
@@ -170,13 +180,15 @@ def task_ledger(
     calendar: WorkCalendar,
     policy: StatusPolicy | None = None,
     zone: tzinfo = LOCAL_ZONE,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> TaskLedger:
-    """Every plan's tasks as of ``as_of``, read as the ledger reads its
-    history (up to the end of that day), in a few column queries."""
+    """Every plan's tasks (those ``where`` picks: conditions on Task, Measure,
+    Plan) as of ``as_of``, read as the ledger reads its history (up to the
+    end of that day), in a few column queries."""
     with session_factory() as session:
         rows = light_tasks(
-            session, where=[], as_of=as_of, calendar=calendar, zone=zone, policy=policy,
-            all_reports=True, history_until=end_of_day(as_of, zone),
+            session, where=list(where), as_of=as_of, calendar=calendar, zone=zone,
+            policy=policy, all_reports=True, history_until=end_of_day(as_of, zone),
         )
         return TaskLedger(as_of, rows, department_order(session))
 
@@ -214,6 +226,23 @@ def scorecard_from_ledger(
         policy=policy,
         task_roles=weights.task_roles,
     )
+    return ranked_scorecard(
+        counts, as_of=ledger.as_of, period=period, weights=weights,
+        department_key=ledger.department_key,
+    )
+
+
+def ranked_scorecard(
+    counts: dict[str, ScoreCounts],
+    *,
+    as_of: date,
+    period: Period,
+    weights: ScoreWeights,
+    department_key: Callable[[str], tuple[int, str]],
+) -> Scorecard:
+    """The scorecard of these counts: scored by the domain, best first (ties
+    by ``department_key``), then those without a score yet; equal scores
+    share a rank."""
     rows = [
         DepartmentScore(
             department=name,
@@ -224,9 +253,7 @@ def scorecard_from_ledger(
         )
         for name, value in counts.items()
     ]
-    rows.sort(
-        key=lambda r: (r.score is None, -(r.score or 0.0), ledger.department_key(r.department))
-    )
+    rows.sort(key=lambda r: (r.score is None, -(r.score or 0.0), department_key(r.department)))
     for index, row in enumerate(rows):
         if row.score is None:
             continue
@@ -234,7 +261,7 @@ def scorecard_from_ledger(
         row.rank = (
             rows[index - 1].rank if index and row.score == rows[index - 1].score else index + 1
         )
-    return Scorecard(as_of=ledger.as_of, period=period, weights=weights, rows=rows)
+    return Scorecard(as_of=as_of, period=period, weights=weights, rows=rows)
 
 
 def build_scorecard(
@@ -249,21 +276,112 @@ def build_scorecard(
     weights: ScoreWeights | None = None,
     zone: tzinfo = LOCAL_ZONE,
 ) -> Scorecard:
-    """The scorecard of ``plan`` (see :func:`~duban.services.reports.ledger.build_ledger`
-    for ``plan``/``all_plans`` and the errors raised) for ``period`` (default:
-    everything up to ``as_of``)."""
-    ledger = build_ledger(
-        session_factory,
-        as_of=as_of,
+    """The scorecard of ``plan`` (key or id; None: the only plan, or every
+    plan with ``all_plans``) for ``period`` (default: everything up to
+    ``as_of``), counted in SQL. Raises NotFoundError for an unknown plan and
+    DubanError when no plan is named, not ``all_plans``, and several are
+    stored (as :func:`~duban.services.reports.ledger.build_ledger`)."""
+    return scorecard_tallies(
+        session_factory, as_of=as_of, calendar=calendar, period=period, plan=plan,
+        all_plans=all_plans, policy=policy, weights=weights, zone=zone,
+    ).card
+
+
+@dataclass
+class ScoreTallies:
+    """A scorecard and the tallies it was counted from, by department name."""
+
+    card: Scorecard
+    tallies: dict[str, DepartmentTally]
+    department_order: dict[str, int]
+
+
+def scorecard_tallies(
+    session_factory: sessionmaker[Session],
+    *,
+    as_of: date,
+    calendar: WorkCalendar,
+    period: Period | None = None,
+    plan: str | int | None = None,
+    all_plans: bool = False,
+    policy: StatusPolicy | None = None,
+    weights: ScoreWeights | None = None,
+    zone: tzinfo = LOCAL_ZONE,
+) -> ScoreTallies:
+    """:func:`build_scorecard` with each department's tallies (the scorecard
+    page's other columns and chart). Counted in grouped SQL
+    (:func:`~duban.services.reports.scorecard_sql.department_tallies`);
+    where SQL cannot tell local days, task by task from the tasks' lights."""
+    period = period or Period()
+    weights = weights or ScoreWeights()
+    with session_factory() as session:
+        where = [] if all_plans and plan is None else [
+            Measure.plan_id == find_plan(plan, session=session).id
+        ]
+        order = department_order(session)
+        tallies = department_tallies(
+            session, where=where, period=period, as_of=as_of, calendar=calendar, zone=zone,
+            policy=policy, task_roles=weights.task_roles,
+        )
+    if tallies is None:
+        ledger = task_ledger(session_factory, as_of=as_of, calendar=calendar, policy=policy,
+                             zone=zone, where=where)
+        tallies = tallies_of_ledger(ledger, period=period, calendar=calendar, policy=policy,
+                                    weights=weights)
+
+    def department_key(name: str) -> tuple[int, str]:
+        return (order.get(name, len(order)), name)
+
+    card = ranked_scorecard(
+        {name: tally.counts for name, tally in tallies.items()}, as_of=as_of, period=period,
+        weights=weights, department_key=department_key,
+    )
+    return ScoreTallies(card, tallies, order)
+
+
+def tallies_of_ledger(
+    ledger: ScoreSource,
+    *,
+    period: Period,
+    calendar: WorkCalendar,
+    policy: StatusPolicy | None = None,
+    weights: ScoreWeights | None = None,
+) -> dict[str, DepartmentTally]:
+    """What :func:`~duban.services.reports.scorecard_sql.department_tallies`
+    counts in SQL, counted row by row (the domain's rules applied task by task)."""
+    weights = weights or ScoreWeights()
+    counts = department_counts(
+        (record_of(row) for row in ledger.rows),
+        period=period,
+        as_of=ledger.as_of,
         calendar=calendar,
         policy=policy,
-        plan=plan,
-        all_plans=all_plans,
-        zone=zone,
+        task_roles=weights.task_roles,
     )
-    return scorecard_from_ledger(
-        ledger, period=period or Period(), calendar=calendar, policy=policy, weights=weights
-    )
+    tallies = {name: DepartmentTally(counts=value) for name, value in counts.items()}
+    late: dict[str, dict[int, int]] = {}
+    for row in ledger.rows:
+        tally = tallies[row.department]
+        tally.tasks += 1
+        if row.cancelled:
+            continue
+        tally.active += 1
+        tally.approved += row.state is TaskState.APPROVED
+        tally.submitted += row.state is TaskState.SUBMITTED
+        tally.overdue += row.status is TaskStatus.OVERDUE
+        late_until = None
+        if row.status is TaskStatus.OVERDUE:
+            late_until = ledger.as_of
+        elif row.status is TaskStatus.DONE_LATE and row.submitted_on is not None:
+            late_until = row.submitted_on
+        if late_until is not None:
+            days = calendar.maybe_count_workdays(row.due, late_until)
+            if not isinstance(days, Unpublished):  # not counted while its year is unknown
+                found = late.setdefault(row.department, {})
+                found[days] = found.get(days, 0) + 1
+    for name, counted in late.items():
+        tallies[name].days_late = sorted(counted.items())
+    return tallies
 
 
 def load_weights(path: Path) -> ScoreWeights:

@@ -1,0 +1,301 @@
+"""The scorecard's counts per department in grouped SQL.
+
+:func:`department_tallies` computes, in three grouped queries, exactly the
+:class:`~duban.domain.scorecard.ScoreCounts` that
+:func:`duban.domain.scorecard.department_counts` makes task by task, so the
+score, rates and ranks stay the domain's (:func:`~duban.domain.scorecard.score`
+on these counts). Python then handles about one row per department (a few
+more for the working days late), not one per task:
+
+- the tasks, grouped by department: each counted task's class on ``as_of``
+  (its state, due date, 报结 day and approved extension), the chart's counts,
+  and for each report window (:func:`~duban.domain.scorecard.report_windows`,
+  worked out in Python from the working-day calendar and bound) the tasks that
+  owe it and those that reported in time or late — read from one pass over the
+  progress reports grouped by task (the latest report in each on-time window,
+  whose local day must follow the assignment day, and whether one came late);
+- the escalations (ladder steps of level 1-3 not superseded), by department
+  and level;
+- the late and overdue tasks by department, due date and day done, for the
+  average working days late.
+
+Local days come from the database as in :mod:`duban.services.tasks.light_sql`;
+where that cannot say them exactly :func:`department_tallies` returns None and
+callers count task by task. ``tests/reports/test_scorecard_sql.py`` compares
+both on varied histories, every day of them, on both databases.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from sqlalchemy import ColumnElement, Date, and_, case, func, not_, or_, select, type_coerce
+from sqlalchemy.orm import Session
+
+from duban.domain.lifecycle import Action, ExtensionStatus, TaskState
+from duban.domain.outbox import NoticeStatus
+from duban.domain.scorecard import LEVELS, Period, ReportWindow, ScoreCounts, report_windows
+from duban.domain.status import StatusPolicy
+from duban.domain.workdays import Unpublished, WorkCalendar
+from duban.services.tasks.light_sql import _local_day_function
+from models import Department, ExtensionRequest, Measure, Notice, Plan, Task, TaskEvent
+
+_OPEN = [
+    s.value
+    for s in (TaskState.ASSIGNED, TaskState.ACKNOWLEDGED, TaskState.IN_PROGRESS, TaskState.RETURNED)
+]
+_DONE = [TaskState.SUBMITTED.value, TaskState.APPROVED.value]
+
+
+@dataclass
+class DepartmentTally:
+    """One department's scorecard counts and what the scorecard page shows
+    beside them: its tasks (cancelled ones included), the chart's counts of
+    its active tasks (approved, submitted, overdue, all), and its late and
+    overdue tasks as (working days late, tasks) — those whose days cannot be
+    counted yet (待日历公布) left out."""
+
+    counts: ScoreCounts = field(default_factory=ScoreCounts)
+    tasks: int = 0
+    active: int = 0
+    approved: int = 0
+    submitted: int = 0
+    overdue: int = 0
+    days_late: list[tuple[int, int]] = field(default_factory=list)
+
+
+def department_tallies(
+    session: Session,
+    *,
+    where: Sequence[ColumnElement[bool]],
+    period: Period,
+    as_of: date,
+    calendar: WorkCalendar,
+    zone: tzinfo,
+    policy: StatusPolicy | None = None,
+    task_roles: Iterable[str] = ("lead",),
+) -> dict[str, DepartmentTally] | None:
+    """Tallies by department name of the tasks ``where`` picks (conditions on
+    Task, Measure, Plan), for every department with one; counts as
+    :func:`~duban.domain.scorecard.department_counts` makes them for
+    ``period`` seen on ``as_of`` (history read up to the end of that day).
+    None when SQL cannot tell local days here. Raises CalendarError when a
+    date lies outside the calendar."""
+    policy = policy or StatusPolicy()
+    first = session.scalar(_joined(select(func.min(Task.assigned_at)), where))
+    if first is None:
+        return {}
+    local_day = _local_day_function(session, zone, first, as_of)
+    if local_day is None:
+        return None
+    windows = report_windows(
+        local_day_of(first, zone), period, as_of=as_of, calendar=calendar, policy=policy
+    )
+    rules = _Rules(as_of=as_of, first_day=period.start, last_day=period.clipped(as_of).end or as_of,
+                   zone=zone, local_day=local_day, roles=tuple(task_roles), windows=windows)
+    names: dict[int, str] = dict(session.execute(select(Department.id, Department.name)).all())
+    tallies: dict[str, DepartmentTally] = {}
+    for row in session.execute(rules.task_query(where)):
+        tallies[names[row.department_id]] = rules.tally(row)
+    for department_id, level, count in session.execute(rules.escalation_query(where)):
+        tallies[names[department_id]].counts.escalations[level] = count
+    days: dict[tuple[date, date], int | Unpublished] = {}
+    late: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for department_id, due, done_on, count in session.execute(rules.late_query(where)):
+        key = (due, done_on or as_of)
+        if key not in days:
+            days[key] = calendar.maybe_count_workdays(*key)
+        found = days[key]
+        if not isinstance(found, Unpublished):
+            late[names[department_id]][found] += count
+    for name, counted in late.items():
+        tallies[name].days_late = sorted(counted.items())
+    return tallies
+
+
+def local_day_of(moment: datetime, zone: tzinfo) -> date:
+    return moment.astimezone(zone).date()
+
+
+def _joined(query: Any, where: Sequence[ColumnElement[bool]]) -> Any:
+    """``query`` over Task restricted to the tasks ``where`` picks."""
+    return (
+        query.select_from(Task)
+        .join(Measure, Task.measure_id == Measure.id)
+        .join(Plan, Measure.plan_id == Plan.id)
+        .where(*where)
+    )
+
+
+def _count(condition: ColumnElement[bool]) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """The domain's counting rules as SQL over Task for one day and period."""
+
+    as_of: date
+    first_day: date | None  # the period's, clipped to as_of
+    last_day: date
+    zone: tzinfo
+    local_day: Any
+    roles: tuple[str, ...]
+    windows: list[ReportWindow]
+
+    def start(self, day: date) -> datetime:
+        """The moment ``day`` begins in the zone (local days as instants)."""
+        return datetime.combine(day, time.min, self.zone)
+
+    def end(self, day: date) -> datetime:
+        return self.start(day + timedelta(days=1))
+
+    # --- tasks --------------------------------------------------------------
+
+    def task_query(self, where: Sequence[ColumnElement[bool]]) -> Any:
+        """One row per department: its tally's columns (see :meth:`tally`)."""
+        active = Task.state != TaskState.CANCELLED.value
+        still_open = Task.state.in_(_OPEN)
+        approved = Task.state == TaskState.APPROVED.value
+        done_late = and_(approved, Task.submitted_at.is_not(None),
+                         self.local_day(Task.submitted_at) > Task.due)
+        extended = Task.id.in_(
+            select(ExtensionRequest.task_id).where(
+                ExtensionRequest.status == ExtensionStatus.APPROVED,
+                ExtensionRequest.requested_at < self.end(self.as_of),
+            )
+        )
+        due = [Task.role.in_(self.roles), active, Task.due <= self.last_day]
+        if self.first_day is not None:
+            due.append(Task.due >= self.first_day)
+        columns = [
+            func.count().label("tasks"),
+            _count(active).label("active"),
+            _count(approved).label("approved"),
+            _count(Task.state == TaskState.SUBMITTED.value).label("submitted"),
+            _count(and_(still_open, Task.due < self.as_of)).label("overdue"),
+            _count(and_(*due, approved, not_(done_late), not_(extended))).label("c_on_time"),
+            _count(and_(*due, approved, not_(done_late), extended)).label("c_after_extension"),
+            _count(and_(*due, done_late)).label("c_late"),
+            _count(and_(*due, Task.state == TaskState.SUBMITTED.value)).label("c_awaiting_review"),
+            _count(and_(*due, still_open, Task.due < self.as_of)).label("c_overdue"),
+            _count(and_(*due, still_open, Task.due >= self.as_of)).label("c_open"),
+        ]
+        hits = self._report_hits()
+        assigned_day = self.local_day(Task.assigned_at)
+        for index, window in enumerate(self.windows):
+            owes = and_(active, self._owes(window))
+            on_time = self.local_day(getattr(hits.c, f"on_{index}")) > assigned_day
+            late = getattr(hits.c, f"late_{index}") == 1
+            columns += [
+                _count(owes).label(f"owed_{index}"),
+                _count(and_(owes, on_time)).label(f"on_{index}"),
+                _count(and_(owes, or_(on_time, late))).label(f"any_{index}"),
+            ]
+        query = select(Task.department_id, *columns)
+        if self.windows:
+            query = _joined(query, where).outerjoin(hits, hits.c.task_id == Task.id)
+        else:
+            query = _joined(query, where)
+        return query.group_by(Task.department_id)
+
+    def _owes(self, window: ReportWindow) -> ColumnElement[bool]:
+        """Whether a task owes the window's report: assigned before the
+        period ended, due on or after its end and not submitted by then."""
+        end = window.period_end
+        return and_(
+            Task.assigned_at < self.start(end),
+            Task.due >= end,
+            not_(and_(Task.state.in_(_DONE), Task.submitted_at.is_not(None),
+                      Task.submitted_at < self.end(end))),
+        )
+
+    def _report_hits(self) -> Any:
+        """Per task with progress reports up to ``as_of``: for each window its
+        latest report in the on-time window (``on_N``; the caller checks it
+        is later than the assignment day) and whether one came late
+        (``late_N``, 1 or 0)."""
+        columns = []
+        for index, window in enumerate(self.windows):
+            in_time = [TaskEvent.at < self.end(window.deadline)]
+            if window.previous_end is not None:
+                in_time.append(TaskEvent.at >= self.end(window.previous_end))
+            late = and_(TaskEvent.at >= self.end(window.deadline),
+                        TaskEvent.at < self.end(window.late_until))
+            columns += [
+                func.max(case((and_(*in_time), TaskEvent.at), else_=None)).label(f"on_{index}"),
+                func.max(case((late, 1), else_=0)).label(f"late_{index}"),
+            ]
+        return (
+            select(TaskEvent.task_id, *columns)
+            .where(TaskEvent.action == Action.REPORT.value, TaskEvent.at < self.end(self.as_of))
+            .group_by(TaskEvent.task_id)
+            .subquery("hits")
+        )
+
+    def tally(self, row: Any) -> DepartmentTally:
+        """A row of :meth:`task_query` as counts."""
+        counts = ScoreCounts(
+            on_time=row.c_on_time,
+            after_extension=row.c_after_extension,
+            late=row.c_late,
+            awaiting_review=row.c_awaiting_review,
+            overdue=row.c_overdue,
+            open=row.c_open,
+            escalations=dict.fromkeys(LEVELS, 0),
+        )
+        counts.tasks_due = (counts.on_time + counts.after_extension + counts.late
+                            + counts.awaiting_review + counts.overdue + counts.open)
+        for index, window in enumerate(self.windows):
+            on_time = getattr(row, f"on_{index}")
+            counts.reports_on_time += on_time
+            if window.deadline < self.as_of:  # else nothing is late or missing yet
+                answered = getattr(row, f"any_{index}")
+                counts.reports_late += answered - on_time
+                counts.reports_missing += getattr(row, f"owed_{index}") - answered
+        return DepartmentTally(
+            counts=counts, tasks=row.tasks, active=row.active, approved=row.approved,
+            submitted=row.submitted, overdue=row.overdue,
+        )
+
+    # --- escalations and days late ---------------------------------------------
+
+    def escalation_query(self, where: Sequence[ColumnElement[bool]]) -> Any:
+        """(department id, level, count) of the ladder steps of level 1-3 not
+        superseded that fell due in the period, on active tasks."""
+        conditions = [
+            Notice.level.in_(LEVELS),
+            Notice.status != NoticeStatus.SUPERSEDED,
+            Notice.due_at < self.end(self.last_day),
+            Task.state != TaskState.CANCELLED.value,
+        ]
+        if self.first_day is not None:
+            conditions.append(Notice.due_at >= self.start(self.first_day))
+        return (
+            _joined(select(Task.department_id, Notice.level, func.count()), where)
+            .join(Notice, Notice.task_id == Task.id)
+            .where(*conditions)
+            .group_by(Task.department_id, Notice.level)
+        )
+
+    def late_query(self, where: Sequence[ColumnElement[bool]]) -> Any:
+        """(department id, due date, day done or NULL while overdue, count) of
+        the tasks overdue or done late on ``as_of``."""
+        approved = Task.state == TaskState.APPROVED.value
+        done_on = case((approved, type_coerce(self.local_day(Task.submitted_at), Date)),
+                       else_=None)
+        return (
+            _joined(select(Task.department_id, Task.due, done_on, func.count()), where)
+            .where(
+                or_(
+                    and_(Task.state.in_(_OPEN), Task.due < self.as_of),
+                    and_(approved, Task.submitted_at.is_not(None),
+                         self.local_day(Task.submitted_at) > Task.due),
+                )
+            )
+            .group_by(Task.department_id, Task.due, done_on)
+        )
