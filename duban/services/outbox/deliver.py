@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.outbox import DeliveryStatus
@@ -166,15 +166,10 @@ def _claim(
             update(Delivery)
             .where(
                 Delivery.id.in_(list(read)),
-                or_(
-                    *(
-                        and_(
-                            Delivery.id == delivery_id,
-                            Delivery.status == status,
-                            Delivery.attempts == attempts,
-                        )
-                        for delivery_id, (status, attempts) in read.items()
-                    )
+                # One expanding parameter: compiled once, not 3 comparisons a row.
+                tuple_(Delivery.id, Delivery.status, Delivery.attempts).in_(
+                    [(delivery_id, str(status), attempts) for delivery_id, (status, attempts)
+                     in read.items()]
                 ),
             )
             .values(

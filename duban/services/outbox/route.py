@@ -327,12 +327,15 @@ def _open_deliveries(
         }
         for channel_id, day in keys
     ]
-    for start in range(0, len(rows), DELIVERY_CHUNK):
-        session.execute(
-            insert_for(session, Delivery)
-            .values(rows[start : start + DELIVERY_CHUNK])
-            .on_conflict_do_nothing(index_elements=["channel_id", "day", "batch"])
-        )
+    # Executemany: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues")
+    # from one cached compiled statement, instead of compiling a statement
+    # with a parameter per value of every row.
+    session.execute(
+        insert_for(session, Delivery).on_conflict_do_nothing(
+            index_elements=["channel_id", "day", "batch"]
+        ),
+        rows,
+    )
     firsts: dict[tuple[int, date], tuple[int, bool]] = {}
     channels = sorted({channel_id for channel_id, _ in keys})
     days = sorted({day for _, day in keys})
