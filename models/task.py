@@ -105,6 +105,12 @@ class TaskEvent(Base):
     """One thing that happened to a task (append-only): who, when, what, note."""
 
     __tablename__ = "task_events"
+    __table_args__ = (
+        # A task's reports in a window of time from the index alone: the
+        # counting pages ask, per open task and report period, whether one
+        # exists (duban.services.tasks.light_sql).
+        Index("ix_task_events_task_id_action_at", "task_id", "action", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)

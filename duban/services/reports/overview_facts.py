@@ -11,10 +11,21 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from duban.domain.lifecycle import TaskState
@@ -22,7 +33,7 @@ from duban.domain.status import Light, TaskStatus, worst_light
 from duban.domain.workdays import WorkCalendar
 from duban.services.reports.ledger_model import NO_SECTION
 from duban.services.reports.summary_charts import ChartRow, trend_days
-from duban.services.tasks.light_sql import CANCELLED, LightRule, lit_tasks
+from duban.services.tasks.light_sql import CANCELLED, LightRule, lit_once
 from duban.services.tasks.lights import light_tasks
 from models import Department, Measure, Plan, Section, Task
 
@@ -81,22 +92,12 @@ def sql_facts(
     zone: tzinfo,
     charts: bool,
 ) -> PlanFacts:
-    lit = lit_tasks(rule, Measure.plan_id == plan_id)
-    active = lit.c.light != CANCELLED
-    lights: dict[int, dict[Light, int]] = defaultdict(dict)
-    for measure_id, light, count in session.execute(
-        select(lit.c.measure_id, lit.c.light, func.count())
-        .where(active)
-        .group_by(lit.c.measure_id, lit.c.light)
-    ):
-        lights[measure_id][Light(light)] = count
+    """Each measure's worst light and task count in one grouped pass over the
+    plan's tasks; with ``charts``, the chart groups and the overdue trend
+    too, in one statement that lights each task once (:func:`_charted`)."""
     names: dict[int, str] = {
         i: n for i, n in session.execute(select(Department.id, Department.name))
     }
-    in_plan = select(Task.department_id).join(Measure, Task.measure_id == Measure.id)
-    departments = sorted(
-        names[i] for i in session.scalars(in_plan.where(Measure.plan_id == plan_id).distinct())
-    )
     measures: set[int] = set()
     if department:
         measures = set(
@@ -109,21 +110,56 @@ def sql_facts(
                 .distinct()
             )
         )
-    facts = PlanFacts(
+    if not charts:
+        return PlanFacts(
+            lights=_measure_lights(session, rule, plan_id),
+            departments=_departments(session, plan_id, names),
+            chart_rows=[],
+            measures_of=lambda name: measures if name == department else set(),
+            trend=[],
+        )
+    days = trend_days(rule.as_of, date.min)
+    lights, groups, overdue = _charted(session, rule, plan_id, days, names, zone)
+    active = [g for g in groups if not g.cancelled]
+    mine = [g for g in active if department is None or g.department == department]
+    first = min((g.assigned_on for g in mine), default=None)
+    counted = [sums for name, sums in overdue.items() if department in (None, name)]
+    return PlanFacts(
         lights=lights,
-        departments=departments,
-        chart_rows=[],
+        departments=sorted({g.department for g in groups}),
+        chart_rows=active,
         measures_of=lambda name: measures if name == department else set(),
-        trend=[],
+        trend=[] if first is None else [
+            (day, sum(sums[index] for sums in counted))
+            for index, day in enumerate(days) if day >= first
+        ],
     )
-    if charts:
-        facts.chart_rows = groups = _chart_groups(session, lit, plan_id, names, zone)
-        ids = {name: i for i, name in names.items()}
-        mine = [g for g in groups if department is None or g.department == department]
-        first = min((g.assigned_on for g in mine), default=None)
-        facts.trend = _sql_trend(session, plan_id, rule.as_of, first,
-                                 ids.get(department) if department else None, zone)
-    return facts
+
+
+def _measure_lights(
+    session: Session, rule: LightRule, plan_id: int
+) -> dict[int, dict[Light, int]]:
+    """{measure id: {its worst light: its task count}} (cancelled tasks left
+    out; a measure without tasks left out), in one pass in measure order."""
+    rows = session.execute(
+        select(Task.measure_id, func.min(case(_RANKS, value=rule.light)), func.count())
+        .join(Measure, Task.measure_id == Measure.id)
+        .where(Measure.plan_id == plan_id, Task.state != TaskState.CANCELLED.value)
+        .group_by(Task.measure_id)
+    )
+    ranked = list(Light)
+    return {measure_id: {ranked[worst]: count} for measure_id, worst, count in rows}
+
+
+def _departments(session: Session, plan_id: int, names: dict[int, str]) -> list[str]:
+    """Every department with a task of the plan (cancelled ones too), by name."""
+    has_task = (
+        select(Task.id)
+        .join(Measure, Task.measure_id == Measure.id)
+        .where(Task.department_id == Department.id, Measure.plan_id == plan_id)
+        .exists()
+    )
+    return sorted(names[i] for i in session.scalars(select(Department.id).where(has_task)))
 
 
 @dataclass(frozen=True)
@@ -152,9 +188,50 @@ class ChartGroup:
         return TaskStatus.OVERDUE if self.light is Light.RED else TaskStatus.NOT_YET_DUE
 
 
-def _chart_groups(
-    session: Session, lit: Any, plan_id: int, names: dict[int, str], zone: tzinfo
-) -> list[ChartGroup]:
+# Ranks of the lights, worst first (Light iterates worst first).
+_RANKS = {light.value: rank for rank, light in enumerate(Light)}
+_GROUPS, _MEASURES, _TREND = 0, 1, 2
+
+
+def _charted(
+    session: Session,
+    rule: LightRule,
+    plan_id: int,
+    days: list[date],
+    names: dict[int, str],
+    zone: tzinfo,
+) -> tuple[dict[int, dict[Light, int]], list[ChartGroup], dict[str, list[int]]]:
+    """One statement, three groupings of the plan's tasks lit once
+    (:func:`~duban.services.tasks.light_sql.lit_once`): the tasks by section,
+    department, state and light (cancelled ones as groups of their own, for
+    the list of departments); each measure's worst light and task count as
+    :func:`_measure_lights`; and per department, for each of ``days``, how
+    many were overdue at its end (:func:`_overdue_on`; only tasks past due
+    by the rule's day can be)."""
+    lit = lit_once(session, rule, Measure.plan_id == plan_id)
+    # Typed: PostgreSQL takes an untyped NULL in every SELECT so far for text.
+    no_sums = [cast(null(), Integer) for _ in days]
+    # The groups first: a UNION's columns take their types from its first
+    # SELECT (the earliest assignment is read back as a datetime).
+    groups = (
+        select(literal(_GROUPS).label("part"), lit.c.section_id, lit.c.department_id,
+               lit.c.state, null(), lit.c.light, func.count(), func.min(lit.c.assigned_at),
+               *no_sums)
+        .group_by(lit.c.section_id, lit.c.department_id, lit.c.state, lit.c.light)
+    )
+    measures = (
+        select(literal(_MEASURES), lit.c.measure_id, null(), null(),
+               func.min(case(_RANKS, value=lit.c.light)), null(), func.count(), null(),
+               *no_sums)
+        .where(lit.c.light != CANCELLED)
+        .group_by(lit.c.measure_id)
+    )
+    trend = (
+        select(literal(_TREND), null(), lit.c.department_id, null(), null(), null(), null(),
+               null(), *[func.sum(case((_overdue_on(lit, day), 1), else_=0)) for day in days])
+        .where(lit.c.light != CANCELLED, lit.c.due < rule.as_of)
+        .group_by(lit.c.department_id)
+    )
     plan_key = session.scalar(select(Plan.key).where(Plan.id == plan_id)) or ""
     headings = {
         section_id: (number, f"{label}、{title}" if label else title)
@@ -163,74 +240,35 @@ def _chart_groups(
             .where(Section.plan_id == plan_id)
         )
     }
-    rows = session.execute(
-        select(
-            Measure.section_id, lit.c.department_id, lit.c.state, lit.c.light,
-            func.min(lit.c.assigned_at), func.count(),
-        )
-        .join(Measure, Measure.id == lit.c.measure_id)
-        .where(lit.c.light != CANCELLED)
-        .group_by(Measure.section_id, lit.c.department_id, lit.c.state, lit.c.light)
-    )
-    groups = []
-    for section_id, department_id, state, light, first, count in rows:
-        number, heading = headings.get(section_id, (None, NO_SECTION))
-        groups.append(
-            ChartGroup(
+    lights: dict[int, dict[Light, int]] = {}
+    found: list[ChartGroup] = []
+    overdue: dict[str, list[int]] = {}
+    ranked = list(Light)
+    for part, key, department_id, state, worst, light, count, first, *sums in session.execute(
+        union_all(groups, measures, trend)
+    ):
+        if part == _MEASURES:
+            lights[key] = {ranked[worst]: count}
+        elif part == _TREND:
+            overdue[names[department_id]] = [int(n or 0) for n in sums]
+        else:
+            number, heading = headings.get(key, (None, NO_SECTION))
+            cancelled = light == CANCELLED
+            found.append(ChartGroup(
                 plan=plan_key, section=heading, section_number=number,
-                department=names[department_id], state=TaskState(state), light=Light(light),
-                assigned_on=_day(first, zone), weight=count,
-            )
-        )
-    return groups
+                department=names[department_id], state=TaskState(state),
+                light=Light.GREEN if cancelled else Light(light),
+                assigned_on=_day(first, zone), weight=count, cancelled=cancelled,
+            ))
+    return lights, found, overdue
 
 
-def _sql_trend(
-    session: Session,
-    plan_id: int,
-    as_of: date,
-    first: date | None,
-    department_id: int | None,
-    zone: tzinfo,
-) -> list[tuple[date, int]]:
-    """:func:`~duban.services.reports.summary_charts.overdue_trend` in one
-    query: on each day, the tasks past due and not submitted by its end (a
-    返回 报结 counts as not submitted: only submitted and approved tasks keep
-    theirs)."""
-    if first is None:
-        return []
-    days = trend_days(as_of, first)
-    if not days:
-        return []
-    done = Task.state.in_([TaskState.SUBMITTED.value, TaskState.APPROVED.value])
-    sums = [
-        func.sum(
-            case(
-                (
-                    and_(
-                        Task.due < day,
-                        ~and_(done, Task.submitted_at < _start(day + timedelta(days=1), zone)),
-                    ),
-                    1,
-                ),
-                else_=0,
-            )
-        )
-        for day in days
-    ]
-    query = (
-        select(*sums)
-        .join(Measure, Task.measure_id == Measure.id)
-        .where(Measure.plan_id == plan_id, Task.state != TaskState.CANCELLED.value)
-    )
-    if department_id is not None:
-        query = query.where(Task.department_id == department_id)
-    counts = session.execute(query).one()
-    return [(day, int(n or 0)) for day, n in zip(days, counts, strict=True)]
-
-
-def _start(day: date, zone: tzinfo) -> datetime:
-    return datetime.combine(day, time.min, zone)
+def _overdue_on(lit: Any, day: date) -> ColumnElement[bool]:
+    """:func:`~duban.services.reports.summary_charts.overdue_on` in SQL: past
+    due by ``day`` and not submitted by its end (a returned 报结 counts as
+    not submitted: only submitted and approved tasks keep theirs)."""
+    done = lit.c.state.in_([TaskState.SUBMITTED.value, TaskState.APPROVED.value])
+    return and_(lit.c.due < day, ~and_(done, lit.c.submitted_on <= day))
 
 
 def _day(moment: datetime, zone: tzinfo) -> date:
