@@ -212,6 +212,11 @@ def test_the_overview_counted_in_sql_is_the_ledgers(
     for day in (date(2015, 4, 20), date(2015, 10, 26), date(2015, 12, 18), date(2016, 1, 29)):
         overview = measure_overview(session_factory, as_of=day, calendar=calendar, charts=True)
         ledger = build_ledger(session_factory, as_of=day, calendar=calendar)
+        # Without the charts the lights are counted by another query: the same.
+        plain = measure_overview(session_factory, as_of=day, calendar=calendar)
+        assert (plain.measures, plain.counts, plain.departments) == (
+            overview.measures, overview.counts, overview.departments)
+        assert set(overview.departments) == {r.department for r in ledger.rows}
         lights: dict[int, list[Light]] = {}
         for row in ledger.rows:
             if not row.cancelled:
