@@ -21,14 +21,14 @@ from collections.abc import Collection, Sequence
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session, joinedload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.status import StatusPolicy
 from duban.domain.workdays import WorkCalendar
 from duban.services.accounts.org import org_settings
 from duban.services.plans.catalog import find_plan
 from duban.services.reports.ledger_model import DEFAULT_ISSUER, Ledger
-from duban.services.reports.ledger_rows import LedgerRelated, ledger_row
+from duban.services.reports.ledger_rows import LedgerRelated, TaskColumns, ledger_row
 from duban.services.tasks.facts import LOCAL_ZONE
 from models import Department, Measure, Plan, Task
 
@@ -95,13 +95,10 @@ def load_ledger(
         department_order=department_order(session),
         issuer=org_settings(session).documents.issuer or DEFAULT_ISSUER,
     )
-    tasks = session.scalars(
-        query.options(
-            joinedload(Task.measure).joinedload(Measure.plan),
-            joinedload(Task.measure).joinedload(Measure.section),
-            joinedload(Task.department),
-        )
-    ).all()
+    tasks = [
+        TaskColumns(*row)
+        for row in session.execute(query.with_only_columns(*TaskColumns.selected()))
+    ]
     if not tasks:
         return ledger
     ids = query.with_only_columns(Task.id).order_by(None)

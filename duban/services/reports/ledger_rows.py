@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload
@@ -41,7 +41,60 @@ from duban.services.tasks.facts import (
     task_facts,
 )
 from duban.services.tasks.views import status_fields
-from models import ExtensionRequest, Measure, Notice, Responsibility, Target, Task, TaskEvent
+from models import (
+    Department,
+    ExtensionRequest,
+    Measure,
+    Notice,
+    Responsibility,
+    Target,
+    Task,
+    TaskEvent,
+)
+
+
+class TaskColumns(NamedTuple):
+    """The columns of a task a ledger row is made of (no ORM object per task)."""
+
+    id: int
+    measure_id: int
+    department_id: int
+    named_as: str
+    role: str
+    deadline: date
+    due: date
+    original_due: date
+    state: str
+    assigned_at: datetime
+    acknowledged_at: datetime | None
+    submitted_at: datetime | None
+    approved_at: datetime | None
+
+    @staticmethod
+    def selected() -> tuple[Any, ...]:
+        """The columns to select, in field order."""
+        return (
+            Task.id, Task.measure_id, Task.department_id, Task.named_as, Task.role,
+            Task.deadline, Task.due, Task.original_due, Task.state, Task.assigned_at,
+            Task.acknowledged_at, Task.submitted_at, Task.approved_at,
+        )
+
+
+class EventColumns(NamedTuple):
+    """A 报送, 报结 or 审核通过 of a task."""
+
+    task_id: int
+    action: str
+    at: datetime
+    note: str | None
+    data: dict[str, Any] | None
+
+
+class Escalated(NamedTuple):
+    """A ladder step of level ≥ 1 of a task, not superseded."""
+
+    level: int
+    due_at: datetime
 
 
 @dataclass
@@ -49,10 +102,14 @@ class LedgerRelated(Related):
     """The rows a ledger needs besides the tasks, grouped by task or measure:
     the task list's (:class:`~duban.services.tasks.facts.Related`) and more."""
 
-    notices: dict[int, list[Notice]] = field(default_factory=lambda: defaultdict(list))
-    responsibilities: dict[int, list[Responsibility]] = field(
+    history: dict[int, list[EventColumns]] = field(default_factory=lambda: defaultdict(list))
+    notices: dict[int, list[Escalated]] = field(default_factory=lambda: defaultdict(list))
+    # (role, the directory's full name or, for a collective such as 各区, the plan's)
+    responsibilities: dict[int, list[tuple[str, str]]] = field(
         default_factory=lambda: defaultdict(list)
     )
+    measures: dict[int, Measure] = field(default_factory=dict)  # with plan and section
+    departments: dict[int, str] = field(default_factory=dict)
     # Every step recorded per task (sent or not: the ladder's "done"), and the
     # ladder of each task.
     steps: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
@@ -66,7 +123,7 @@ class LedgerRelated(Related):
     _mine: dict[tuple[int, date], list[Target]] = field(default_factory=dict)
     _measures: dict[int, _MeasureFields] = field(default_factory=dict)
 
-    def numeric(self, task: Task) -> list[Target]:
+    def numeric(self, task: TaskColumns) -> list[Target]:
         """The task's numeric targets (:func:`numeric_targets`), once per measure
         and deadline; :func:`task_facts` picks the same of them as of all the
         measure's targets."""
@@ -100,18 +157,27 @@ class LedgerRelated(Related):
 
     @classmethod
     def load(cls, session: Session, task_ids: Select[Any], *, until: datetime) -> LedgerRelated:
-        """Everything of the tasks ``task_ids`` selects; history before ``until``."""
+        """Everything of the tasks ``task_ids`` selects; history before ``until``.
+        Plain columns where there is one row per task or more (events,
+        notices, responsibilities); objects for the few rows of the rest."""
         related = cls(until=until)
         load_related(
-            session,
-            task_ids,
-            actions=(Action.REPORT.value, Action.SUBMIT.value, Action.APPROVE.value),
-            events_by_time=True,
-            extensions_before=until,
-            into=related,
+            session, task_ids, actions=(), extensions_before=until, into=related
         )
-        for notice in session.scalars(
-            select(Notice)
+        for row in session.execute(
+            select(TaskEvent.task_id, TaskEvent.action, TaskEvent.at, TaskEvent.note,
+                   TaskEvent.data)
+            .where(
+                TaskEvent.task_id.in_(task_ids),
+                TaskEvent.action.in_(
+                    [Action.REPORT.value, Action.SUBMIT.value, Action.APPROVE.value]
+                ),
+            )
+            .order_by(TaskEvent.at, TaskEvent.id)
+        ):
+            related.history[row[0]].append(EventColumns(*row))
+        for task_id, level, due_at in session.execute(
+            select(Notice.task_id, Notice.level, Notice.due_at)
             .where(
                 Notice.task_id.in_(task_ids),
                 Notice.level >= 1,
@@ -120,7 +186,7 @@ class LedgerRelated(Related):
             )
             .order_by(Notice.due_at, Notice.id)
         ):
-            related.notices[notice.task_id].append(notice)
+            related.notices[task_id].append(Escalated(level, due_at))
         for task_id, step in session.execute(
             select(Notice.task_id, Notice.step).where(
                 Notice.task_id.in_(task_ids), Notice.created_at < until
@@ -137,26 +203,40 @@ class LedgerRelated(Related):
                 versions[policy_id] = policy_for(session, policy_id)
             related.policies[task_id] = versions[policy_id]
         measure_ids = select(Task.measure_id).where(Task.id.in_(task_ids))
-        for responsibility in session.scalars(
-            select(Responsibility)
-            .options(joinedload(Responsibility.department))
+        for measure_id, role, department, named_as in session.execute(
+            select(Responsibility.measure_id, Responsibility.role, Department.name,
+                   Responsibility.named_as)
+            .outerjoin(Department, Responsibility.department_id == Department.id)
             .where(Responsibility.measure_id.in_(measure_ids))
             .order_by(Responsibility.position, Responsibility.id)
         ):
-            related.responsibilities[responsibility.measure_id].append(responsibility)
+            related.responsibilities[measure_id].append((role, department or named_as))
+        related.measures = {
+            m.id: m
+            for m in session.scalars(
+                select(Measure)
+                .options(joinedload(Measure.plan), joinedload(Measure.section))
+                .where(Measure.id.in_(measure_ids))
+            )
+        }
+        related.departments = {
+            department_id: name
+            for department_id, name in session.execute(select(Department.id, Department.name))
+        }
         return related
 
 
 def ledger_row(
-    task: Task,
+    task: TaskColumns,
     related: LedgerRelated,
     as_of: date,
     calendar: WorkCalendar,
     policy: StatusPolicy,
     zone: tzinfo,
 ) -> LedgerRow:
-    measure = task.measure
-    events = related.events[task.id]
+    """The row of ``task`` as of ``as_of`` from what ``related`` read."""
+    measure = related.measures[task.measure_id]
+    events = related.history[task.id]
     extensions = related.extensions[task.id]
     facts = task_facts(
         task,
@@ -178,7 +258,7 @@ def ledger_row(
     return LedgerRow(
         task_id=task.id,
         **related.measure_fields(measure),
-        department=task.department.name,
+        department=related.departments[task.department_id],
         named_as=task.named_as,
         role=task.role,
         role_label=TASK_ROLE_LABELS.get(task.role, task.role),
@@ -223,7 +303,7 @@ class _MeasureFields(TypedDict):
     supporting_departments: list[str]
 
 
-def _measure_fields(measure: Measure, responsibilities: list[Responsibility]) -> _MeasureFields:
+def _measure_fields(measure: Measure, responsibilities: list[tuple[str, str]]) -> _MeasureFields:
     """What a row says of the task's measure: its plan, section, source and units."""
     return _MeasureFields(
         plan=measure.plan.key,
@@ -234,10 +314,8 @@ def _measure_fields(measure: Measure, responsibilities: list[Responsibility]) ->
         measure_id=measure.id,
         measure_title=measure.title,
         item_source=item_source_text(measure.source_kind, measure.doc_ref, measure.instructed_by),
-        lead_departments=[_full_name(r) for r in responsibilities if r.role == "lead"],
-        supporting_departments=[
-            _full_name(r) for r in responsibilities if r.role == "supporting"
-        ],
+        lead_departments=[name for role, name in responsibilities if role == "lead"],
+        supporting_departments=[name for role, name in responsibilities if role == "supporting"],
     )
 
 
@@ -247,7 +325,7 @@ class _ReportsFields(TypedDict):
     report_count: int
 
 
-def _reports_fields(events: list[TaskEvent], as_of: date, zone: tzinfo) -> _ReportsFields:
+def _reports_fields(events: list[EventColumns], as_of: date, zone: tzinfo) -> _ReportsFields:
     """The progress reports up to ``as_of``: the latest's text and day, and how many."""
     reports = [
         e for e in events if e.action == Action.REPORT.value and local_date(e.at, zone) <= as_of
@@ -260,15 +338,8 @@ def _reports_fields(events: list[TaskEvent], as_of: date, zone: tzinfo) -> _Repo
     )
 
 
-def _full_name(responsibility: Responsibility) -> str:
-    """The directory's full name of a responsible unit; a collective (各区)
-    as the plan wrote it."""
-    department = responsibility.department
-    return department.name if department is not None else responsibility.named_as
-
-
 def _next_step(
-    task: Task,
+    task: TaskColumns,
     facts: TaskFacts,
     related: LedgerRelated,
     as_of: date,
@@ -293,7 +364,7 @@ def _next_step(
     return found
 
 
-def _targets(task: Task, related: LedgerRelated, as_of: date) -> list[TargetLine]:
+def _targets(task: TaskColumns, related: LedgerRelated, as_of: date) -> list[TargetLine]:
     """The measure's targets of the task's deadline (all of them when the
     measure has no dated target), with the latest reading up to ``as_of``."""
     mine = related.targets_of(task.measure_id, task.deadline)
@@ -320,7 +391,7 @@ def _targets(task: Task, related: LedgerRelated, as_of: date) -> list[TargetLine
     return lines
 
 
-def _progress_text(event: TaskEvent) -> str:
+def _progress_text(event: EventColumns) -> str:
     note = (event.note or "").strip()
     values = (event.data or {}).get("values") or {}
     if values:

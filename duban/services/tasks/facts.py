@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -52,7 +52,38 @@ def indicator_name(target: Target) -> str:
     return target.indicator or target.text
 
 
-def numeric_targets(task: Task, measure_targets: Iterable[Target]) -> list[Target]:
+class TaskDates(Protocol):
+    """What :func:`task_facts` reads of a task: a :class:`~models.Task`, or its
+    columns selected as a row (the ledger reads no task objects)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def deadline(self) -> date: ...
+    @property
+    def due(self) -> date: ...
+    @property
+    def original_due(self) -> date: ...
+    @property
+    def assigned_at(self) -> datetime: ...
+    @property
+    def submitted_at(self) -> datetime | None: ...
+
+
+class EventMoment(Protocol):
+    """What :func:`task_facts` reads of an event: a :class:`~models.TaskEvent` or its columns."""
+
+    @property
+    def task_id(self) -> int: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def at(self) -> datetime: ...
+
+
+def numeric_targets(task: TaskDates, measure_targets: Iterable[Target]) -> list[Target]:
     """The task's numeric targets, in printed order.
 
     They are the measure's targets with a value whose due date is the task's
@@ -66,9 +97,9 @@ def numeric_targets(task: Task, measure_targets: Iterable[Target]) -> list[Targe
 
 
 def task_facts(
-    task: Task,
+    task: TaskDates,
     *,
-    events: Iterable[TaskEvent],
+    events: Iterable[EventMoment],
     extensions: Iterable[ExtensionRequest],
     targets: Iterable[Target],
     readings: Iterable[IndicatorReading],
