@@ -1,6 +1,6 @@
 """The scorecard's counts per department in grouped SQL.
 
-:func:`department_tallies` computes, in three grouped queries, exactly the
+:func:`department_tallies` computes, in four grouped queries, exactly the
 :class:`~duban.domain.scorecard.ScoreCounts` that
 :func:`duban.domain.scorecard.department_counts` makes task by task, so the
 score, rates and ranks stay the domain's (:func:`~duban.domain.scorecard.score`
@@ -11,11 +11,13 @@ more for the working days late), not one per task:
   (its state, due date, 报结 day and approved extension), the chart's counts,
   and for each report window (:func:`~duban.domain.scorecard.report_windows`,
   worked out in Python from the working-day calendar and bound) the tasks that
-  owe it and those that reported in time or late — read from one pass over the
-  progress reports grouped by task (the latest report in each on-time window,
-  whose local day must follow the assignment day, and whether one came late);
-- the escalations (ladder steps of level 1-3 not superseded), by department
-  and level;
+  owe it;
+- the progress reports, grouped by task (the latest report in each window's
+  on-time span, whose local day must follow the assignment day, and whether
+  one came late), then by department: the owed reports made on time or late —
+  the rest are missing once the deadline has passed;
+- the escalations (ladder steps of level 1-3 not superseded) in the period,
+  by department and level;
 - the late and overdue tasks by department, due date and day done, for the
   average working days late.
 
@@ -42,7 +44,7 @@ from duban.domain.scorecard import LEVELS, Period, ReportWindow, ScoreCounts, re
 from duban.domain.status import StatusPolicy
 from duban.domain.workdays import Unpublished, WorkCalendar
 from duban.services.tasks.light_sql import _local_day_function
-from models import Department, ExtensionRequest, Measure, Notice, Plan, Task, TaskEvent
+from models import Department, ExtensionRequest, Measure, Notice, Task, TaskEvent
 
 _OPEN = [
     s.value
@@ -80,7 +82,7 @@ def department_tallies(
     task_roles: Iterable[str] = ("lead",),
 ) -> dict[str, DepartmentTally] | None:
     """Tallies by department name of the tasks ``where`` picks (conditions on
-    Task, Measure, Plan), for every department with one; counts as
+    Task and Measure), for every department with one; counts as
     :func:`~duban.domain.scorecard.department_counts` makes them for
     ``period`` seen on ``as_of`` (history read up to the end of that day).
     None when SQL cannot tell local days here. Raises CalendarError when a
@@ -101,6 +103,9 @@ def department_tallies(
     tallies: dict[str, DepartmentTally] = {}
     for row in session.execute(rules.task_query(where)):
         tallies[names[row.department_id]] = rules.tally(row)
+    if windows:
+        for row in session.execute(rules.report_query(where)):
+            rules.add_reports(tallies[names[row.department_id]], row)
     for department_id, level, count in session.execute(rules.escalation_query(where)):
         tallies[names[department_id]].counts.escalations[level] = count
     days: dict[tuple[date, date], int | Unpublished] = {}
@@ -122,13 +127,12 @@ def local_day_of(moment: datetime, zone: tzinfo) -> date:
 
 
 def _joined(query: Any, where: Sequence[ColumnElement[bool]]) -> Any:
-    """``query`` over Task restricted to the tasks ``where`` picks."""
-    return (
-        query.select_from(Task)
-        .join(Measure, Task.measure_id == Measure.id)
-        .join(Plan, Measure.plan_id == Plan.id)
-        .where(*where)
-    )
+    """``query`` over Task restricted to the tasks ``where`` picks (joined to
+    their measures only when it picks some)."""
+    query = query.select_from(Task)
+    if where:
+        query = query.join(Measure, Task.measure_id == Measure.id).where(*where)
+    return query
 
 
 def _count(condition: ColumnElement[bool]) -> Any:
@@ -185,22 +189,33 @@ class _Rules:
             _count(and_(*due, still_open, Task.due < self.as_of)).label("c_overdue"),
             _count(and_(*due, still_open, Task.due >= self.as_of)).label("c_open"),
         ]
+        for index, window in enumerate(self.windows):
+            columns.append(_count(and_(active, self._owes(window))).label(f"owed_{index}"))
+        return _joined(select(Task.department_id, *columns), where).group_by(Task.department_id)
+
+    def report_query(self, where: Sequence[ColumnElement[bool]]) -> Any:
+        """One row per department with a task that reported: for each window
+        the tasks that owe it and reported in time (``on_N``), and those that
+        reported in time or late (``any_N``). Driven by the reports: only
+        tasks with one are read."""
         hits = self._report_hits()
         assigned_day = self.local_day(Task.assigned_at)
+        columns = []
         for index, window in enumerate(self.windows):
-            owes = and_(active, self._owes(window))
-            on_time = self.local_day(getattr(hits.c, f"on_{index}")) > assigned_day
+            owes = and_(Task.state != TaskState.CANCELLED.value, self._owes(window))
+            latest = getattr(hits.c, f"on_{index}")
+            # Cheap tests first: SQLite stops at the first false one.
+            on_time = and_(latest.is_not(None), self.local_day(latest) > assigned_day)
             late = getattr(hits.c, f"late_{index}") == 1
             columns += [
-                _count(owes).label(f"owed_{index}"),
-                _count(and_(owes, on_time)).label(f"on_{index}"),
-                _count(and_(owes, or_(on_time, late))).label(f"any_{index}"),
+                _count(and_(on_time, owes)).label(f"on_{index}"),
+                _count(and_(or_(late, on_time), owes)).label(f"any_{index}"),
             ]
-        query = select(Task.department_id, *columns)
-        if self.windows:
-            query = _joined(query, where).outerjoin(hits, hits.c.task_id == Task.id)
-        else:
-            query = _joined(query, where)
+        query = select(Task.department_id, *columns).select_from(hits).join(
+            Task, Task.id == hits.c.task_id
+        )
+        if where:
+            query = query.join(Measure, Task.measure_id == Measure.id).where(*where)
         return query.group_by(Task.department_id)
 
     def _owes(self, window: ReportWindow) -> ColumnElement[bool]:
@@ -237,8 +252,21 @@ class _Rules:
             .subquery("hits")
         )
 
+    def add_reports(self, tally: DepartmentTally, row: Any) -> None:
+        """Count a row of :meth:`report_query` (each window's owed reports
+        are already in ``tally``, as missing)."""
+        counts = tally.counts
+        for index, window in enumerate(self.windows):
+            on_time = getattr(row, f"on_{index}")
+            counts.reports_on_time += on_time
+            if window.deadline < self.as_of:  # else nothing is late or missing yet
+                answered = getattr(row, f"any_{index}")
+                counts.reports_late += answered - on_time
+                counts.reports_missing -= answered
+
     def tally(self, row: Any) -> DepartmentTally:
-        """A row of :meth:`task_query` as counts."""
+        """A row of :meth:`task_query` as counts: every owed report whose
+        deadline has passed as missing until :meth:`add_reports`."""
         counts = ScoreCounts(
             on_time=row.c_on_time,
             after_extension=row.c_after_extension,
@@ -251,12 +279,8 @@ class _Rules:
         counts.tasks_due = (counts.on_time + counts.after_extension + counts.late
                             + counts.awaiting_review + counts.overdue + counts.open)
         for index, window in enumerate(self.windows):
-            on_time = getattr(row, f"on_{index}")
-            counts.reports_on_time += on_time
-            if window.deadline < self.as_of:  # else nothing is late or missing yet
-                answered = getattr(row, f"any_{index}")
-                counts.reports_late += answered - on_time
-                counts.reports_missing += getattr(row, f"owed_{index}") - answered
+            if window.deadline < self.as_of:
+                counts.reports_missing += getattr(row, f"owed_{index}")
         return DepartmentTally(
             counts=counts, tasks=row.tasks, active=row.active, approved=row.approved,
             submitted=row.submitted, overdue=row.overdue,
@@ -267,18 +291,20 @@ class _Rules:
     def escalation_query(self, where: Sequence[ColumnElement[bool]]) -> Any:
         """(department id, level, count) of the ladder steps of level 1-3 not
         superseded that fell due in the period, on active tasks."""
-        conditions = [
-            Notice.level.in_(LEVELS),
-            Notice.status != NoticeStatus.SUPERSEDED,
-            Notice.due_at < self.end(self.last_day),
-            Task.state != TaskState.CANCELLED.value,
-        ]
+        in_period = [Notice.due_at < self.end(self.last_day)]
         if self.first_day is not None:
-            conditions.append(Notice.due_at >= self.start(self.first_day))
+            in_period.append(Notice.due_at >= self.start(self.first_day))
+        # The period is counted, not filtered on: as a range on notices.due_at
+        # SQLite takes it for selective and reads every notice through that
+        # index (7x slower than a scan when the period is everything).
         return (
-            _joined(select(Task.department_id, Notice.level, func.count()), where)
+            _joined(select(Task.department_id, Notice.level, _count(and_(*in_period))), where)
             .join(Notice, Notice.task_id == Task.id)
-            .where(*conditions)
+            .where(
+                Notice.level.in_(LEVELS),
+                Notice.status != NoticeStatus.SUPERSEDED,
+                Task.state != TaskState.CANCELLED.value,
+            )
             .group_by(Task.department_id, Notice.level)
         )
 
