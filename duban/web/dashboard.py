@@ -26,7 +26,12 @@ from duban.services.calendar.status import next_year_warning
 from duban.services.desk.review import FailedDelivery, blocked_deliveries
 from duban.services.paging import PAGE_SIZE, page_offset
 from duban.services.reports.charts import NARROW, WIDE, trajectory_svg
-from duban.services.reports.choices import filter_choices
+from duban.services.reports.choices import (
+    QUERY_MAX,
+    filter_choices,
+    measure_matches,
+    parse_measure_query,
+)
 from duban.services.reports.dashboard import SCORE_COLUMNS, scorecard_page
 from duban.services.reports.escalation_log import (
     NOTICE_STATUS_FILTERS,
@@ -202,11 +207,11 @@ def escalations(
     status: str | None = None,
     page: str | None = None,
 ) -> Response:
-    """The escalation log, 50 a page, filtered by level, department, measure,
-    dates and status."""
+    """The escalation log, 50 a page, filtered by level, department, measure
+    (typed: a number or words of its title), dates and status."""
     web = state_of(request)
     chosen_level = _int(level)
-    chosen_measure = _int(measure)
+    asked = parse_measure_query(measure)
     found = escalation_page(
         web.context.session_factory,
         zone=web.zone,
@@ -214,7 +219,7 @@ def escalations(
         until=parse_day(until),
         department=department or None,
         level=chosen_level if chosen_level in (0, 1, 2, 3) else None,
-        measure_id=chosen_measure,
+        measure=asked,
         status=status if status in NOTICE_STATUS_FILTERS else None,
         offset=page_offset(page_number(page)),
     )
@@ -225,11 +230,12 @@ def escalations(
         page=found,
         departments=choices.departments,
         measures=choices.measures,
+        matched=measure_matches(web.context.session_factory, asked) if asked else None,
         statuses=[(key, NOTICE_STATUS_LABELS[key]) for key in NOTICE_STATUS_FILTERS],
         filters={
             "level": "" if chosen_level is None else str(chosen_level),
             "department": department or "",
-            "measure": chosen_measure,
+            "measure": (measure or "").strip()[:QUERY_MAX],
             "since": since or "",
             "until": until or "",
             "status": status or "",

@@ -12,7 +12,12 @@ from fastapi.responses import RedirectResponse, Response
 from duban.domain.labels import DELIVERY_FILTER_LABELS
 from duban.services import desk
 from duban.services.paging import page_offset
-from duban.services.reports.choices import filter_choices
+from duban.services.reports.choices import (
+    QUERY_MAX,
+    filter_choices,
+    measure_matches,
+    parse_measure_query,
+)
 from duban.services.reports.delivery_detail import find_delivery
 from duban.services.reports.delivery_log import DELIVERY_STATUS_FILTERS, delivery_page
 from duban.web.actions import back_to, form_text, run_action
@@ -38,7 +43,7 @@ def deliveries(
     status, department, measure, level and day."""
     web = state_of(request)
     chosen = status if status in DELIVERY_STATUS_FILTERS else None
-    chosen_measure = int(measure) if measure and measure.isdigit() else None
+    asked = parse_measure_query(measure)
     chosen_level = int(level) if level in ("0", "1", "2", "3") else None
     found = delivery_page(
         web.context.session_factory,
@@ -47,7 +52,7 @@ def deliveries(
         department=department or None,
         since=parse_day(since),
         until=parse_day(until),
-        measure_id=chosen_measure,
+        measure=asked,
         level=chosen_level,
         offset=page_offset(page_number(page)),
     )
@@ -59,8 +64,9 @@ def deliveries(
         departments=choices.departments,
         statuses=list(DELIVERY_FILTER_LABELS.items()),
         measures=choices.measures,
+        matched=measure_matches(web.context.session_factory, asked) if asked else None,
         filters={"status": chosen or "", "department": department or "", "since": since or "",
-                 "until": until or "", "measure": chosen_measure,
+                 "until": until or "", "measure": (measure or "").strip()[:QUERY_MAX],
                  "level": "" if chosen_level is None else str(chosen_level)},
     )
 

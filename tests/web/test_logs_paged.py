@@ -11,13 +11,21 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from duban.services.reports.choices import (
+    MAX_SUGGESTIONS,
+    MeasureQuery,
+    measure_matches,
+    measure_suggestions,
+    parse_measure_query,
+)
 from duban.services.reports.delivery_log import delivery_page
 from duban.services.reports.escalation_log import escalation_log, escalation_page
-from models import Contact, Delivery, DeliveryItem, Notice, Task
+from models import Contact, Delivery, DeliveryItem, Measure, Notice, Task
 from tests.db.conftest import XIANGZHOU, at
 from tests.db.outbox_world import add_contacts, liaison_url
 from tests.reports.conftest import History
@@ -116,12 +124,73 @@ def test_log_pages_show_names_and_roles_and_the_address_only_in_detail(
         failed = client.get("/desk/deliveries", params={"status": "failed",
                                                         "department": XIANGZHOU}).text
         assert "共 30 条" in failed
-        with session_factory() as session:
-            m8 = session.get_one(Task, history.world.district).measure_id
-        about = client.get("/desk/deliveries", params={"measure": m8, "level": 1}).text
-        assert f"共 {EXTRA} 条" in about
+        about = client.get("/desk/deliveries", params={"measure": "措施8", "level": 1}).text
+        assert f"共 {EXTRA} 条" in about and "措施“措施8”:措施8 保障和改善民生" in about
         one = re.search(r'href="(/desk/deliveries/\d+)"', failed)
         assert one is not None
         delivery = client.get(one.group(1)).text
         assert address in delivery and f"措施8 · {XIANGZHOU}" in delivery
         assert not re.search(r">[^<]*#\d", delivery)
+
+
+@pytest.mark.parametrize(("typed", "asked"), [
+    ("12", MeasureQuery(number=12)),
+    (" 措施12 ", MeasureQuery(number=12)),
+    ("第12项", MeasureQuery(number=12)),
+    ("措施12 推进医疗卫生改革", MeasureQuery(number=12)),  # a suggestion picked
+    ("民生", MeasureQuery(words="民生")),
+    ("2016年", MeasureQuery(words="2016年")),
+    ("", None),
+    ("   ", None),
+], ids=["number", "措施N", "第N项", "suggestion", "words", "words-with-digits", "empty", "blank"])
+def test_a_typed_measure_filter_reads_a_number_or_words(
+    typed: str, asked: MeasureQuery | None
+) -> None:
+    assert parse_measure_query(typed) == asked
+
+
+def test_the_escalation_log_filters_by_a_typed_measure_and_says_what_it_matched(
+    history_client: tuple[TestClient, History],
+    session_factory: sessionmaker[Session],
+    login: Callable[[TestClient, str], str],
+) -> None:
+    client, history = history_client
+    _sixty_urges(session_factory, history.world.district)  # on measure 8
+    every = len(escalation_log(session_factory, zone=ZONE))
+    login(client, "coordinator")
+
+    def rows(html: str) -> int:
+        return int(re.search(r"共 (\d+) 条", html).group(1)) if "共 " in html else 0  # type: ignore[union-attr]
+
+    page = client.get("/dashboard/escalations").text
+    # A small plan: its measures are suggested as the filter is typed (no <select>).
+    assert '<datalist id="measure-suggestions">' in page and '<select name="measure"' not in page
+    assert '<option value="措施8 保障和改善民生">' in page
+    m8 = [e for e in escalation_log(session_factory, zone=ZONE) if e.measure == 8]
+    for typed in ("8", "措施8", "措施8 保障和改善民生", "民生"):
+        found = client.get("/dashboard/escalations", params={"measure": typed}).text
+        assert rows(found) == len(m8) >= EXTRA, typed
+        assert f"措施“{typed}”:措施8 保障和改善民生" in found
+    m9 = client.get("/dashboard/escalations", params={"measure": "9"}).text
+    assert rows(m9) == every - len(m8) == 1
+    none = client.get("/dashboard/escalations", params={"measure": "99"}).text
+    assert rows(none) == 0 and "没有匹配的措施" in none
+    both = client.get("/dashboard/escalations", params={"measure": "医"}).text  # 医疗 in 9's title
+    assert rows(both) == 1 and "措施9" in both
+    assert escalation_page(session_factory, zone=ZONE,
+                           measure=MeasureQuery(words="保障")).total == len(m8)
+
+
+def test_a_large_plans_measures_are_not_listed_in_the_filter(
+    session_factory: sessionmaker[Session], history_client: tuple[TestClient, History]
+) -> None:
+    _client, history = history_client
+    assert len(measure_suggestions(session_factory)) == 2
+    with session_factory.begin() as session:
+        plan_id = session.get_one(Task, history.world.lead).measure.plan_id
+        session.add_all([Measure(plan_id=plan_id, number=100 + n, label=str(100 + n),
+                                 title=f"措施{100 + n}", text="", source_line=1,
+                                 source_end_line=1)
+                         for n in range(MAX_SUGGESTIONS)])
+    assert measure_suggestions(session_factory) == []
+    assert measure_matches(session_factory, MeasureQuery(number=105)).labels == ["措施105 措施105"]

@@ -20,6 +20,7 @@ from duban.domain.escalation import StepKey
 from duban.domain.labels import CONTACT_ROLE_LABELS, DELIVERY_STATUS_LABELS
 from duban.domain.outbox import DELIVERY_FAILING, DeliveryStatus
 from duban.services.paging import PAGE_SIZE, Page
+from duban.services.reports.choices import MeasureQuery, measure_condition
 from duban.services.reports.logs import local_iso, read_page
 from models import (
     Contact,
@@ -97,6 +98,7 @@ def delivery_page(
     since: date | None = None,
     until: date | None = None,
     measure_id: int | None = None,
+    measure: MeasureQuery | None = None,
     level: int | None = None,
     statuses: Collection[str] | None = None,
     offset: int = 0,
@@ -106,8 +108,9 @@ def delivery_page(
     :data:`DELIVERY_STATUS_FILTERS` (anything else: all), ``statuses``
     those exact delivery statuses (the API's filter); ``department``
     (official name) the recipient's department or that of a task the message
-    is about; ``measure_id`` and ``level`` (0 reminders … 3 红色督办) what
-    one of its steps is about; dates bound the delivery's day."""
+    is about; ``measure_id`` (or the measures ``measure`` matches) and
+    ``level`` (0 reminders … 3 红色督办) what one of its steps is about; dates
+    bound the delivery's day."""
     query = _delivery_query()
     about = (
         select(DeliveryItem.id)
@@ -126,6 +129,9 @@ def delivery_page(
         )
     if measure_id is not None:
         query = query.where(about.where(Task.measure_id == measure_id).exists())
+    if measure is not None:
+        matching = select(Measure.id).where(measure_condition(measure))
+        query = query.where(about.where(Task.measure_id.in_(matching)).exists())
     if level is not None:
         query = query.where(about.where(Notice.level == level).exists())
     if since is not None:

@@ -21,6 +21,7 @@ from duban.domain.outbox import DeliveryStatus, NoticeStatus
 from duban.domain.plan_keys import key_variants
 from duban.services.ladder.core import policy_for
 from duban.services.paging import PAGE_SIZE, Page
+from duban.services.reports.choices import MeasureQuery, measure_condition
 from duban.services.reports.logs import local_iso, read_page
 from models import (
     Contact,
@@ -119,17 +120,21 @@ def escalation_page(
     department: str | None = None,
     level: int | None = None,
     measure_id: int | None = None,
+    measure: MeasureQuery | None = None,
     status: str | None = None,
     offset: int = 0,
     limit: int = PAGE_SIZE,
 ) -> Page[EscalationEntry]:
     """One page of :func:`escalation_log` (escalations, or ``level``), also
-    filtered by ``measure_id`` and ``status`` (a key of
-    :data:`NOTICE_STATUS_FILTERS`; anything else: every status)."""
+    filtered by ``measure_id``, the measures ``measure`` matches, and
+    ``status`` (a key of :data:`NOTICE_STATUS_FILTERS`; anything else: every
+    status)."""
     query = _escalation_query(zone=zone, since=since, until=until, department=department,
                               level=level, min_level=1, plan=None)
     if measure_id is not None:
         query = query.where(Measure.id == measure_id)
+    if measure is not None:
+        query = query.where(measure_condition(measure))
     if status in NOTICE_STATUS_FILTERS:
         query = query.where(Notice.status.in_(NOTICE_STATUS_FILTERS[status]))
     with session_factory() as session:
