@@ -42,7 +42,7 @@ from openpyxl.utils import get_column_letter
 from duban.domain.labels import LEVEL_LABELS
 from duban.domain.status import LIGHT_LABELS, LIGHT_MEANINGS, Light
 from duban.services.reports.ledger_model import Ledger, LedgerRow, SummaryRow
-from duban.services.reports.ledger_stream import SheetRows
+from duban.services.reports.ledger_stream import SheetRows, save_workbook
 from duban.services.reports.ledger_styles import (
     CellStyles,
     add_filter,
@@ -194,7 +194,7 @@ def write_ledger_xlsx(
     _notes_sheet(new_sheet(workbook, "说明", ledger), styles, ledger, scorecard)
     workbook.properties.title = ledger.title
     workbook.properties.creator = "duban 督办"
-    workbook.save(path)
+    save_workbook(workbook, path)
     return path
 
 

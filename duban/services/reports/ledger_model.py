@@ -196,6 +196,9 @@ class Ledger:
         )
 
 
+_LIGHT_FIELDS = {light: light.value for light in Light}  # SummaryRow's count of each
+
+
 def summarise(rows: Iterable[LedgerRow], key: Any) -> list[SummaryRow]:
     """Summaries of ``rows`` grouped by ``key(row)``, in first-seen order."""
     groups: dict[str, SummaryRow] = {}
@@ -207,7 +210,8 @@ def summarise(rows: Iterable[LedgerRow], key: Any) -> list[SummaryRow]:
         summary = groups.setdefault(name, SummaryRow(name))
         measures[name].add(row.measure_id)
         summary.tasks += 1
-        setattr(summary, row.light.value, getattr(summary, row.light.value) + 1)
+        light = _LIGHT_FIELDS[row.light]
+        setattr(summary, light, getattr(summary, light) + 1)
         if row.state is TaskState.APPROVED:
             summary.approved += 1
         elif row.state is TaskState.SUBMITTED:

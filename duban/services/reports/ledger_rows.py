@@ -52,6 +52,8 @@ from models import (
     TaskEvent,
 )
 
+_REPORT = Action.REPORT.value  # read once: an enum member's value is a descriptor call
+
 
 class TaskColumns(NamedTuple):
     """The columns of a task a ledger row is made of (no ORM object per task)."""
@@ -328,7 +330,7 @@ class _ReportsFields(TypedDict):
 def _reports_fields(events: list[EventColumns], as_of: date, zone: tzinfo) -> _ReportsFields:
     """The progress reports up to ``as_of``: the latest's text and day, and how many."""
     reports = [
-        e for e in events if e.action == Action.REPORT.value and local_date(e.at, zone) <= as_of
+        e for e in events if e.action == _REPORT and local_date(e.at, zone) <= as_of
     ]
     latest = reports[-1] if reports else None
     return _ReportsFields(

@@ -39,6 +39,7 @@ from models import (
 )
 
 LOCAL_ZONE = DEFAULT_ZONE  # the organisation's zone when a caller passes none
+_REPORT = Action.REPORT.value  # read once: an enum member's value is a descriptor call
 
 
 def local_date(moment: datetime, zone: tzinfo = LOCAL_ZONE) -> date:
@@ -122,7 +123,7 @@ def task_facts(
     report_dates = sorted(
         local_date(e.at, zone)
         for e in events
-        if e.task_id == task.id and e.action == Action.REPORT.value
+        if e.task_id == task.id and e.action == _REPORT
     )
     extended = any(
         x.task_id == task.id and x.status == ExtensionStatus.APPROVED for x in extensions
