@@ -11,10 +11,14 @@
 - An error while a message is composed (its content or its template) is a
   failed attempt like a refused connection: recorded, retried, never left
   'sending' and never a reason for the dispatcher to stop.
+- A batch lets go of each message once it is sent (its title and text are
+  what the record needs): a large plan's digests are not all held at once.
 """
 
 from __future__ import annotations
 
+import gc
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -364,3 +368,45 @@ def test_the_attempt_is_recorded_once_the_database_is_back(
     with pytest.raises(OperationalError):
         sending._recorded(never, 7)
     assert len(tries) == 4
+
+
+@dataclass(eq=False)
+class BigMessage:
+    title: str
+    text: str
+    html: str
+
+
+def test_a_batch_holds_no_message_it_has_sent_and_records_each_title_and_text(
+    session_factory: sessionmaker[Session], world: World, calendar: WorkCalendar
+) -> None:
+    add_contacts(session_factory)
+    for task_id in (world.lead, world.support, world.single):
+        add_notice(session_factory, task_id)
+    route(session_factory, now=T0, send_time=at_once, clock=CLOCK)
+    rendered: list[weakref.ref[BigMessage]] = []
+    alive_at_each_send: list[int] = []
+
+    def render(template: str, context: Any) -> BigMessage:
+        message = BigMessage(context["recipient_name"], f"正文 {len(rendered)}", "<p>" * 1000)
+        rendered.append(weakref.ref(message))
+        return message
+
+    sent: list[tuple[str, str]] = []
+
+    class CountsTheLiving:
+        """Keeps what it sent as text only, so only the dispatcher may hold a message."""
+
+        def send(self, url: str, message: Any, **_: Any) -> Sent:
+            gc.collect()
+            alive_at_each_send.append(sum(1 for ref in rendered[:-1] if ref() is not None))
+            sent.append((message.title, message.text))
+            return Sent()
+
+    report = dispatch(session_factory, now=T0, sender=CountsTheLiving(), render=render,
+                      context=delivery_context(calendar), send_time=at_once)
+    assert report.sent == len(sent) >= 3
+    assert alive_at_each_send == [0] * report.sent
+    with session_factory() as session:
+        recorded = {(d.title, d.body) for d in session.scalars(select(Delivery))}
+    assert recorded == set(sent)

@@ -129,6 +129,7 @@ class Batch:
                     job.held_until = until
                     continue
                 self._send(job, sender, render)
+                _release(job)
                 if job.retry_at is not None and getattr(job.outcome, "unreachable", False):
                     servers.mark(job.url, job.retry_at)
         finally:
@@ -265,6 +266,22 @@ class Batch:
         delivery.status = DeliveryStatus.FAILED
         delivery.next_attempt_at = job.retry_at
         return "failed"
+
+
+def _release(job: _Job) -> None:
+    """Once ``job`` was tried, keep only what recording its attempt reads: the
+    title and text (stored on the delivery), and the whole message only if a
+    part of it was accepted (kept for the retry). So a batch lets go of each
+    message's context and HTML once it is sent instead of holding every one
+    until the batch is recorded: a large plan's first digests carry a thousand
+    items (about 1 MB of text, HTML and markdown) each."""
+    if job.built is not None:
+        job.built.context = {}  # its attachments stay until discard()
+    if job.message is not None and job.stored is None:
+        kept = StoredMessage.of(job.message)
+        parts = int(getattr(job.outcome, "parts_sent", 0) or 0)
+        partial = job.outcome is not None and not job.outcome.ok and parts > 0
+        job.message = kept if partial else StoredMessage(title=kept.title, text=kept.text)
 
 
 def _recorded(record: Callable[[], list[str]], delivery_id: int) -> list[str]:
