@@ -69,7 +69,8 @@ class Task(Base):
     due: Mapped[date] = mapped_column(Date, index=True)
     original_due: Mapped[date] = mapped_column(Date)
     state: Mapped[str] = mapped_column(String(16), default="assigned")
-    assigned_at: Mapped[datetime]
+    # Indexed: the lights in SQL start from the first assignment (min).
+    assigned_at: Mapped[datetime] = mapped_column(index=True)
     acknowledged_at: Mapped[datetime | None]
     submitted_at: Mapped[datetime | None]
     approved_at: Mapped[datetime | None]

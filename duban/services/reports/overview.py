@@ -24,14 +24,14 @@ from duban.domain.lifecycle import TaskState
 from duban.domain.status import LIGHT_LABELS, Light, TaskStatus, worst_light
 from duban.domain.workdays import WorkCalendar
 from duban.services.paging import Page
-from duban.services.plans.catalog import find_plan, list_plans
+from duban.services.plans.catalog import find_plan
 from duban.services.reports.ledger import department_order
 from duban.services.reports.overview_facts import PlanFacts, python_facts, sql_facts
 from duban.services.reports.summary_charts import ChartRow
 from duban.services.tasks.facts import LOCAL_ZONE
 from duban.services.tasks.light_sql import light_rule
 from duban.services.tasks.lights import LitTask, light_tasks
-from models import Department, Measure, Responsibility, Section, Task
+from models import Department, Measure, Plan, Responsibility, Section, Task
 
 
 @dataclass
@@ -101,9 +101,22 @@ class Overview:
 def latest_plan_key(*, session: Session) -> str | None:
     """The key of the most recently imported plan, the years' standing plans
     of single 督办件 only when there is no other (None when there is none)."""
-    plans = list_plans(session=session)
-    imported = [p for p in plans if p.kind != "standing"] or plans
-    return imported[-1].key if imported else None
+    return _latest(_plans(session))
+
+
+def _plans(session: Session) -> list[tuple[str, str, str]]:
+    """(key, title, kind) of every plan, oldest import first (as
+    :func:`~duban.services.plans.catalog.list_plans` orders them, without
+    counting their measures)."""
+    rows = session.execute(
+        select(Plan.key, Plan.title, Plan.kind).order_by(Plan.imported_at, Plan.id)
+    )
+    return [(key, title, kind) for key, title, kind in rows]
+
+
+def _latest(plans: list[tuple[str, str, str]]) -> str | None:
+    imported = [p for p in plans if p[2] != "standing"] or plans
+    return imported[-1][0] if imported else None
 
 
 def measure_overview(
@@ -134,8 +147,9 @@ def measure_overview(
     task, for their reasons.
     """
     with session_factory() as session:
-        found = find_plan(plan or latest_plan_key(session=session), session=session)
-        plans = [(p.key, p.title) for p in list_plans(session=session)]
+        every_plan = _plans(session)
+        found = find_plan(plan or _latest(every_plan), session=session)
+        plans = [(key, title) for key, title, _kind in every_plan]
         measures = _plan_measures(session, found.id)
         order = department_order(session)
         rule = light_rule(session, as_of=as_of, calendar=calendar, zone=zone)
@@ -150,17 +164,18 @@ def measure_overview(
             and (not department or m.id in facts.with_department(department))
             and (light is None or facts.light_of(m.id) is light)
         ]
-        shown = _with_leads(
+        shown = _in_full(
             session, chosen[offset:] if limit is None else chosen[offset:offset + limit]
         )
         by_measure = _tasks_by_measure(session, shown, as_of=as_of, calendar=calendar, zone=zone)
+        sections = _sections(session, found.id)
     return Overview(
         plan_id=found.id,
         plan_key=found.key,
         plan_title=found.title,
         as_of=as_of,
         measures=[_measure_row(m, by_measure.get(m.id, [])) for m in shown],
-        sections=_sections(measures),
+        sections=sections,
         departments=facts.departments,
         plans=plans,
         total=len(chosen),
@@ -203,64 +218,73 @@ def _tasks_by_measure(
     return by_measure
 
 
-def _sections(measures: Sequence[_Measure]) -> list[tuple[int, str]]:
-    """(number, heading) of each section the measures are in, by number."""
-    sections = {
-        m.section_number: m.section
-        for m in measures
-        if m.section_number is not None and m.section
-    }
-    return sorted(sections.items())
+def _sections(session: Session, plan_id: int) -> list[tuple[int, str]]:
+    """(number, heading) of each section of the plan with a measure in it, by number."""
+    rows = session.execute(
+        select(Section.number, Section.label, Section.title)
+        .where(Section.plan_id == plan_id,
+               select(Measure.id).where(Measure.section_id == Section.id).exists())
+        .order_by(Section.number)
+    )
+    headings = [(number, f"{label}、{title}" if label else title) for number, label, title in rows]
+    return [(number, heading) for number, heading in headings if number is not None and heading]
 
 
 @dataclass(frozen=True)
 class _Measure:
+    """A measure of the plan: its id and section's number for the filters;
+    the rest read only for the measures shown (:func:`_in_full`)."""
+
     id: int
-    number: int
-    title: str
-    section: str | None
     section_number: int | None
-    source: str
-    lead: list[str]
+    number: int = 0
+    title: str = ""
+    section: str | None = None
+    source: str = ""
+    lead: list[str] = field(default_factory=list)
 
 
 def _plan_measures(session: Session, plan_id: int) -> list[_Measure]:
-    """The plan's measures in number order (their lead units not yet read)."""
+    """The plan's measures in number order, as ids and section numbers."""
     rows = session.execute(
-        select(Measure.id, Measure.number, Measure.title, Section.number, Section.label,
-               Section.title, Measure.source_kind, Measure.doc_ref, Measure.instructed_by)
+        select(Measure.id, Section.number)
         .outerjoin(Section, Measure.section_id == Section.id)
         .where(Measure.plan_id == plan_id)
         .order_by(Measure.number)
     )
-    return [
-        _Measure(
+    return [_Measure(id=measure_id, section_number=section) for measure_id, section in rows]
+
+
+def _in_full(session: Session, measures: list[_Measure]) -> list[_Measure]:
+    """``measures`` read in full, in the same order: number, title, section,
+    source and lead units as the plan names them (the directory's name, or
+    各区 for a collective)."""
+    ids = [m.id for m in measures]
+    found: dict[int, _Measure] = {}
+    for (measure_id, number, title, section, label, heading, kind, doc_ref,
+         instructed_by) in session.execute(
+        select(Measure.id, Measure.number, Measure.title, Section.number, Section.label,
+               Section.title, Measure.source_kind, Measure.doc_ref, Measure.instructed_by)
+        .outerjoin(Section, Measure.section_id == Section.id)
+        .where(Measure.id.in_(ids))
+    ):
+        found[measure_id] = _Measure(
             id=measure_id,
+            section_number=section,
             number=number,
             title=title,
             section=(f"{label}、{heading}" if label else heading) if section is not None else None,
-            section_number=section,
             source=item_source_text(kind, doc_ref, instructed_by),
-            lead=[],
         )
-        for (measure_id, number, title, section, label, heading, kind, doc_ref,
-             instructed_by) in rows
-    ]
-
-
-def _with_leads(session: Session, measures: list[_Measure]) -> list[_Measure]:
-    """``measures`` with their lead units as the plan names them (the
-    directory's name, or 各区 for a collective)."""
     lead: dict[int, list[str]] = defaultdict(list)
     for measure_id, named_as, name in session.execute(
         select(Responsibility.measure_id, Responsibility.named_as, Department.name)
         .outerjoin(Department, Responsibility.department_id == Department.id)
-        .where(Responsibility.measure_id.in_([m.id for m in measures]),
-               Responsibility.role == "lead")
+        .where(Responsibility.measure_id.in_(ids), Responsibility.role == "lead")
         .order_by(Responsibility.measure_id, Responsibility.position, Responsibility.id)
     ):
         lead[measure_id].append(name or named_as)
-    return [replace(m, lead=lead.get(m.id, [])) for m in measures]
+    return [replace(found[i], lead=lead.get(i, [])) for i in ids]
 
 
 def _measure_row(measure: _Measure, tasks: list[LitTask]) -> MeasureRow:
