@@ -43,7 +43,7 @@ from duban.domain.outbox import NoticeStatus
 from duban.domain.scorecard import LEVELS, Period, ReportWindow, ScoreCounts, report_windows
 from duban.domain.status import StatusPolicy
 from duban.domain.workdays import Unpublished, WorkCalendar
-from duban.services.tasks.light_sql import _local_day_function
+from duban.services.tasks.light_sql import local_day_function
 from models import Department, ExtensionRequest, Measure, Notice, Task, TaskEvent
 
 _OPEN = [
@@ -91,7 +91,7 @@ def department_tallies(
     first = session.scalar(_joined(select(func.min(Task.assigned_at)), where))
     if first is None:
         return {}
-    local_day = _local_day_function(session, zone, first, as_of)
+    local_day = local_day_function(session, zone, first, as_of)
     if local_day is None:
         return None
     windows = report_windows(

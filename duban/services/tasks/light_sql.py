@@ -118,7 +118,7 @@ def light_rule(
     first = session.scalar(select(func.min(Task.assigned_at)))
     if first is None:
         return LightRule(as_of, literal(Light.GREEN.value), lambda column: cast(column, Date))
-    local_day = _local_day_function(session, zone, first, as_of)
+    local_day = local_day_function(session, zone, first, as_of)
     if local_day is None:
         return None
     behind = _behind_ids(session, as_of=as_of, calendar=calendar, zone=zone, policy=policy)
@@ -152,7 +152,7 @@ def _without_jit(session: Session) -> None:
         session.execute(text("SET LOCAL jit = off"))
 
 
-def _local_day_function(session: Session, zone: tzinfo, first: datetime, as_of: date) -> Any:
+def local_day_function(session: Session, zone: tzinfo, first: datetime, as_of: date) -> Any:
     """A function of a UTC timestamp column giving its local day in ``zone``
     (comparable with a Date column), or None when this database cannot."""
     dialect = session.get_bind().dialect.name
