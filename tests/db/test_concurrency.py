@@ -29,6 +29,7 @@ from duban.domain.org import OfficeHours
 from duban.domain.workdays import WorkCalendar
 from duban.services.calendar.data import build_work_calendar
 from duban.services.ladder import batch, sweep
+from duban.services.outbox import sending
 from duban.services.outbox.deliver import DispatchReport, dispatch
 from duban.services.outbox.route import route
 from duban.services.plans.assignment import assign_measure
@@ -505,3 +506,63 @@ def test_whole_rounds_at_once_deliver_every_item_exactly_once(
     assert {status for *_, status in items} == {"sent"}
     assert delivered == Counter((url, task, step.partition("@")[0]) for url, task, step, _ in items)
     assert unsent == 0
+
+
+# ------------------------------------------------- a notice on two channels
+
+
+def test_a_notice_whose_two_deliveries_two_workers_record_at_once_is_marked_sent(
+    session_factory: sessionmaker[Session],
+    world: World,
+    contacts: None,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The lead's liaison has two channels, so the notice goes in two
+    deliveries. Worker A records the first while worker B sends and records
+    the second and commits in between: each transaction saw the other's
+    delivery unsent (read committed). Whichever commits last still marks the
+    notice sent — it is not left pending with both its deliveries sent."""
+    liaison = health_liaison(session_factory)
+    with session_factory.begin() as session:
+        channel = session.scalars(select(ContactChannel).where(ContactChannel.url == liaison)).one()
+        second = f"{liaison}-wecom"
+        session.add(
+            ContactChannel(
+                contact_id=channel.contact_id, position=2, url=second, url_privacy=second,
+                scheme="mailto", active=True,
+            )
+        )
+    notice = add_notice(session_factory, world.lead)
+    route(session_factory, now=T0, send_time=at_once, clock=CLOCK)
+    with session_factory() as session:
+        assert session.scalar(
+            select(func.count(func.distinct(DeliveryItem.delivery_id)))
+            .where(DeliveryItem.notice_id == notice)
+        ) == 2
+
+    def send_one(worker: str, sender: RecordingSender) -> DispatchReport:
+        return dispatch(
+            session_factory, now=T0, sender=sender, render=render_items,
+            context=delivery_context(calendar), send_time=at_once, worker=worker, limit=1,
+        )
+
+    real = sending.mark_notices_sent
+    b_sender = RecordingSender()
+    interleaved: list[bool] = []
+
+    def a_then_b(session: Session, notice_ids: list[int]) -> list[int]:
+        left = real(session, notice_ids)
+        if not interleaved:  # A's recording transaction, still open: B goes now
+            interleaved.append(True)
+            send_one("B", b_sender)
+        return left
+
+    monkeypatch.setattr(sending, "mark_notices_sent", a_then_b)
+    a_sender = RecordingSender()
+    send_one("A", a_sender)
+    assert interleaved and len(a_sender.sent) == 1 and len(b_sender.sent) == 1
+    with session_factory() as session:
+        statuses = set(session.scalars(select(Delivery.status)))
+        assert statuses == {"sent"}
+        assert session.get(Notice, notice).status == "sent"  # type: ignore[union-attr]

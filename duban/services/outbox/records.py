@@ -189,26 +189,33 @@ def move_unrendered(
     )
 
 
-def mark_notices_sent(session: Session, notice_ids: list[int]) -> None:
+def mark_notices_sent(session: Session, notice_ids: list[int]) -> list[int]:
     """A notice is sent once every delivery carrying it is sent (one UPDATE
-    per 500 notices)."""
+    per 500 notices). Returns the notices of ``notice_ids`` still pending: a
+    delivery carrying them is unsent, as this transaction sees it."""
     unsent = exists().where(
         DeliveryItem.notice_id == Notice.id,
         Delivery.id == DeliveryItem.delivery_id,
         Delivery.status != DeliveryStatus.SENT,
     )
     ids = sorted(set(notice_ids))
+    left: list[int] = []
     for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
         session.execute(
             update(Notice)
-            .where(
-                Notice.id.in_(ids[start : start + 500]),
-                Notice.status == NoticeStatus.PENDING,
-                ~unsent,
-            )
+            .where(Notice.id.in_(chunk), Notice.status == NoticeStatus.PENDING, ~unsent)
             .values(status=NoticeStatus.SENT)
             .execution_options(synchronize_session=False)
         )
+        left.extend(
+            session.scalars(
+                select(Notice.id).where(
+                    Notice.id.in_(chunk), Notice.status == NoticeStatus.PENDING
+                )
+            )
+        )
+    return left
 
 
 def mark_notices_failed(

@@ -213,8 +213,15 @@ class Batch:
             sent: list[int] = []
             kinds = [self._record_one(session, rows[j.claimed.delivery_id], j, sent) for j in jobs]
             session.flush()
-            mark_notices_sent(session, sent)
-            return kinds
+            left = mark_notices_sent(session, sent)
+        if left:
+            # A notice carried by two deliveries that two workers recorded at
+            # once: on PostgreSQL (read committed) each transaction saw the
+            # other's delivery unsent, so neither marked the notice. Checked
+            # again after this commit, by whichever committed last, it is.
+            with self.session_factory.begin() as session:
+                mark_notices_sent(session, left)
+        return kinds
 
     def _record_one(self, session: Session, delivery: Delivery, job: _Job, sent: list[int]) -> str:
         now, attempts = self.now, job.claimed.attempts
