@@ -202,12 +202,14 @@ def mark_notices_sent(session: Session, notice_ids: list[int]) -> list[int]:
     left: list[int] = []
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        session.execute(
+        marked = session.execute(
             update(Notice)
             .where(Notice.id.in_(chunk), Notice.status == NoticeStatus.PENDING, ~unsent)
             .values(status=NoticeStatus.SENT)
             .execution_options(synchronize_session=False)
-        )
+        ).rowcount  # type: ignore[attr-defined]
+        if marked == len(chunk):  # the usual case: every one marked, none left to read
+            continue
         left.extend(
             session.scalars(
                 select(Notice.id).where(
