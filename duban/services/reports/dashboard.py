@@ -22,7 +22,7 @@ from duban.services.reports.overview_facts import ChartGroup
 from duban.services.reports.scorecard import (
     Scorecard,
     ScoreSource,
-    scorecard_from_ledger,
+    ranked_scorecard,
     scorecard_tallies,
     tallies_of_ledger,
 )
@@ -138,11 +138,13 @@ def scorecard_of_ledger(
     its day: a :class:`~duban.services.reports.ledger.Ledger` or a
     :class:`~duban.services.reports.scorecard.TaskLedger`), counted row by
     row; ties in the directory's order (机构序列)."""
-    card = scorecard_from_ledger(
-        ledger, period=Period(), calendar=calendar, policy=policy, weights=weights
-    )
+    weights = weights or ScoreWeights()
     tallies = tallies_of_ledger(
         ledger, period=Period(), calendar=calendar, policy=policy, weights=weights
+    )
+    card = ranked_scorecard(
+        {name: tally.counts for name, tally in tallies.items()}, as_of=ledger.as_of,
+        period=Period(), weights=weights, department_key=ledger.department_key,
     )
     return _score_rows(card, tallies, ledger.department_key, sort, descending)
 
