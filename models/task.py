@@ -54,6 +54,10 @@ class Task(Base):
         CheckConstraint(in_values("state", TASK_STATES), name="state"),
         # A measure flow's due tasks without reading all of the measure's tasks.
         Index("ix_tasks_measure_id_next_action_at", "measure_id", "next_action_at"),
+        # The scorecard counts every task by department and state from this
+        # index alone, in its order (duban.services.reports.scorecard_sql).
+        Index("ix_tasks_scorecard", "department_id", "state", "due", "role", "assigned_at",
+              "submitted_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,11 +7,13 @@ score, rates and ranks stay the domain's (:func:`~duban.domain.scorecard.score`
 on these counts). Python then handles about one row per department (a few
 more for the working days late), not one per task:
 
-- the tasks, grouped by department: each counted task's class on ``as_of``
-  (its state, due date, 报结 day and approved extension), the chart's counts,
-  and for each report window (:func:`~duban.domain.scorecard.report_windows`,
-  worked out in Python from the working-day calendar and bound) the tasks that
-  owe it;
+- the tasks, grouped by department and state (from the index
+  ``ix_tasks_scorecard`` alone on SQLite): within a state, the tasks past
+  due, counted (role and due date in the period), done late and approved
+  after an extension — each counted task's class on ``as_of`` and the chart's
+  counts follow from its state — and for each report window
+  (:func:`~duban.domain.scorecard.report_windows`, worked out in Python from
+  the working-day calendar and bound) the tasks that owe it;
 - the progress reports, grouped by task (the latest report in each window's
   on-time span, whose local day must follow the assignment day, and whether
   one came late), then by department: the owed reports made on time or late —
@@ -102,7 +104,10 @@ def department_tallies(
     names: dict[int, str] = dict(session.execute(select(Department.id, Department.name)).all())
     tallies: dict[str, DepartmentTally] = {}
     for row in session.execute(rules.task_query(where)):
-        tallies[names[row.department_id]] = rules.tally(row)
+        name = names[row.department_id]
+        if name not in tallies:
+            tallies[name] = rules.new_tally()
+        rules.add_tasks(tallies[name], row)
     if windows:
         for row in session.execute(rules.report_query(where)):
             rules.add_reports(tallies[names[row.department_id]], row)
@@ -161,37 +166,41 @@ class _Rules:
     # --- tasks --------------------------------------------------------------
 
     def task_query(self, where: Sequence[ColumnElement[bool]]) -> Any:
-        """One row per department: its tally's columns (see :meth:`tally`)."""
-        active = Task.state != TaskState.CANCELLED.value
-        still_open = Task.state.in_(_OPEN)
+        """One row per department and state: its tasks and, among them, those
+        past due on ``as_of`` (``past``), due in the period with a counted
+        role (``counted``), those of them past due (``counted_past``), done
+        late (``counted_late``: approved, 报结 after the due day) or approved
+        on time after an approved extension (``counted_extended``), and for
+        each report window those that owe it (``owed_N``). :meth:`add_tasks`
+        reads the columns that apply to the row's state; grouped by state,
+        each task is tested a few times instead of once per count (with
+        ``ix_tasks_scorecard`` SQLite reads the index alone, in order)."""
         approved = Task.state == TaskState.APPROVED.value
-        done_late = and_(approved, Task.submitted_at.is_not(None),
-                         self.local_day(Task.submitted_at) > Task.due)
+        late = and_(Task.submitted_at.is_not(None),
+                    self.local_day(Task.submitted_at) > Task.due)
         extended = Task.id.in_(
             select(ExtensionRequest.task_id).where(
                 ExtensionRequest.status == ExtensionStatus.APPROVED,
                 ExtensionRequest.requested_at < self.end(self.as_of),
             )
         )
-        due = [Task.role.in_(self.roles), active, Task.due <= self.last_day]
+        counted = [Task.role.in_(self.roles), Task.due <= self.last_day]
         if self.first_day is not None:
-            due.append(Task.due >= self.first_day)
+            counted.append(Task.due >= self.first_day)
         columns = [
             func.count().label("tasks"),
-            _count(active).label("active"),
-            _count(approved).label("approved"),
-            _count(Task.state == TaskState.SUBMITTED.value).label("submitted"),
-            _count(and_(still_open, Task.due < self.as_of)).label("overdue"),
-            _count(and_(*due, approved, not_(done_late), not_(extended))).label("c_on_time"),
-            _count(and_(*due, approved, not_(done_late), extended)).label("c_after_extension"),
-            _count(and_(*due, done_late)).label("c_late"),
-            _count(and_(*due, Task.state == TaskState.SUBMITTED.value)).label("c_awaiting_review"),
-            _count(and_(*due, still_open, Task.due < self.as_of)).label("c_overdue"),
-            _count(and_(*due, still_open, Task.due >= self.as_of)).label("c_open"),
+            _count(Task.due < self.as_of).label("past"),
+            _count(and_(*counted)).label("counted"),
+            _count(and_(Task.due < self.as_of, *counted)).label("counted_past"),
+            # The state first: the other tests run for approved tasks only.
+            _count(and_(approved, *counted, late)).label("counted_late"),
+            _count(and_(approved, *counted, not_(late), extended)).label("counted_extended"),
         ]
         for index, window in enumerate(self.windows):
-            columns.append(_count(and_(active, self._owes(window))).label(f"owed_{index}"))
-        return _joined(select(Task.department_id, *columns), where).group_by(Task.department_id)
+            columns.append(_count(self._owes(window)).label(f"owed_{index}"))
+        return _joined(select(Task.department_id, Task.state, *columns), where).group_by(
+            Task.department_id, Task.state
+        )
 
     def report_query(self, where: Sequence[ColumnElement[bool]]) -> Any:
         """One row per department with a task that reported: for each window
@@ -264,27 +273,34 @@ class _Rules:
                 counts.reports_late += answered - on_time
                 counts.reports_missing -= answered
 
-    def tally(self, row: Any) -> DepartmentTally:
-        """A row of :meth:`task_query` as counts: every owed report whose
-        deadline has passed as missing until :meth:`add_reports`."""
-        counts = ScoreCounts(
-            on_time=row.c_on_time,
-            after_extension=row.c_after_extension,
-            late=row.c_late,
-            awaiting_review=row.c_awaiting_review,
-            overdue=row.c_overdue,
-            open=row.c_open,
-            escalations=dict.fromkeys(LEVELS, 0),
-        )
-        counts.tasks_due = (counts.on_time + counts.after_extension + counts.late
-                            + counts.awaiting_review + counts.overdue + counts.open)
+    def new_tally(self) -> DepartmentTally:
+        return DepartmentTally(counts=ScoreCounts())
+
+    def add_tasks(self, tally: DepartmentTally, row: Any) -> None:
+        """Count a row of :meth:`task_query` (one state's tasks of the
+        department): every owed report whose deadline has passed as missing
+        until :meth:`add_reports`."""
+        tally.tasks += row.tasks
+        if row.state == TaskState.CANCELLED.value:
+            return
+        tally.active += row.tasks
+        counts = tally.counts
+        counts.tasks_due += row.counted
+        if row.state == TaskState.APPROVED.value:
+            tally.approved += row.tasks
+            counts.late += row.counted_late
+            counts.after_extension += row.counted_extended
+            counts.on_time += row.counted - row.counted_late - row.counted_extended
+        elif row.state == TaskState.SUBMITTED.value:
+            tally.submitted += row.tasks
+            counts.awaiting_review += row.counted
+        elif row.state in _OPEN:
+            tally.overdue += row.past
+            counts.overdue += row.counted_past
+            counts.open += row.counted - row.counted_past
         for index, window in enumerate(self.windows):
             if window.deadline < self.as_of:
                 counts.reports_missing += getattr(row, f"owed_{index}")
-        return DepartmentTally(
-            counts=counts, tasks=row.tasks, active=row.active, approved=row.approved,
-            submitted=row.submitted, overdue=row.overdue,
-        )
 
     # --- escalations and days late ---------------------------------------------
 
