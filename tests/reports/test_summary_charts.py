@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from datetime import date
+from pathlib import Path
 from urllib.parse import quote
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.services.reports.ledger import build_ledger
 from duban.services.reports.summary_charts import (
+    PROGRESS,
+    Bar,
+    Segment,
+    bars_svg,
     completion_by_department,
     ledger_charts,
     lights_by_section,
@@ -69,3 +74,37 @@ def test_the_trajectory_chart_drawn_for_a_phone_keeps_every_label_inside(
     # On the phone each series' legend sits under its plot, not beside it.
     legends = [t for t in narrow.iter(f"{SVG}text") if "(牵头)" in "".join(t.itertext())]
     assert legends and all(float(t.get("x", 0)) < 100 for t in legends)
+
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def _golden_bars() -> dict[str, str]:
+    """Bar charts of every kind of bar: linked, with a long name and markup in
+    it, empty, with a note; the default and a wrapped legend; no bars."""
+    def seg(*values: int) -> tuple[Segment, ...]:
+        return tuple(Segment(label, value, colour)
+                     for (_key, label, colour), value in zip(PROGRESS, values, strict=True))
+
+    bars = [
+        Bar("市卫生健康委员会", seg(12, 3, 40, 7), "?department=%E5%B8%82", "办结率 19%"),
+        Bar("一个名字很长很长很长很长很长很长很长很长很长很长很长很长的单位<&>\"'",
+            seg(0, 0, 0, 5), None, ""),
+        Bar("无任务单位", seg(0, 0, 0, 0), "/x?a=1&b=<2>", "办结率 0%"),
+        Bar("半", seg(1, 1, 1, 1), None, "注"),
+    ]
+    legend = [(label, colour) for _key, label, colour in PROGRESS]
+    return {
+        "bars": bars_svg("各单位办结与逾期", bars, legend=legend),
+        "default_legend": bars_svg("标题 <b>&</b>", bars[:2]),
+        "empty": bars_svg("空", []),
+        "wrapped_legend": bars_svg("图例换行", bars[2:], legend=legend * 3),
+    }
+
+
+def test_bar_charts_are_drawn_byte_for_byte_as_before() -> None:
+    """The drawings of tests/reports/golden are unchanged to the byte: a
+    change that means to keep the drawing (the bar layout, the template) is
+    held to it; one that means to change it writes the files again."""
+    for name, drawn in _golden_bars().items():
+        assert drawn == (GOLDEN / f"bar_chart_{name}.svg").read_text(encoding="utf-8"), name
