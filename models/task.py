@@ -115,6 +115,10 @@ class TaskEvent(Base):
         # counting pages ask, per open task and report period, whether one
         # exists (duban.services.tasks.light_sql).
         Index("ix_task_events_task_id_action_at", "task_id", "action", "at"),
+        # Every report up to a day, in task order, from the index alone: the
+        # scorecard groups them by task (duban.services.reports.scorecard_sql;
+        # PostgreSQL otherwise reads every event and hashes the reports).
+        Index("ix_task_events_action_task_id_at", "action", "task_id", "at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
