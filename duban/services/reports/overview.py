@@ -27,6 +27,12 @@ from duban.services.paging import Page
 from duban.services.plans.catalog import find_plan
 from duban.services.reports.ledger import department_order
 from duban.services.reports.overview_facts import PlanFacts, python_facts, sql_facts
+from duban.services.reports.overview_pick import (
+    MeasurePick,
+    PickFilters,
+    PlanMeasure,
+    pick_in_python,
+)
 from duban.services.reports.summary_charts import ChartRow
 from duban.services.tasks.facts import LOCAL_ZONE
 from duban.services.tasks.light_sql import light_rule
@@ -146,27 +152,23 @@ def measure_overview(
     where SQL cannot tell them); only the measures shown are read task by
     task, for their reasons.
     """
+    filters = PickFilters(section=section, department=department or None, light=light,
+                          offset=offset, limit=limit)
     with session_factory() as session:
         every_plan = _plans(session)
         found = find_plan(plan or _latest(every_plan), session=session)
         plans = [(key, title) for key, title, _kind in every_plan]
-        measures = _plan_measures(session, found.id)
         order = department_order(session)
         rule = light_rule(session, as_of=as_of, calendar=calendar, zone=zone)
         if rule is None:  # SQL cannot tell the lights here: every task in Python
             facts = python_facts(session, found.id, as_of=as_of, calendar=calendar, zone=zone)
+            pick = _pick_in_python(session, found.id, facts, filters)
         else:
-            facts = sql_facts(session, rule, found.id, department=department, zone=zone,
+            facts = sql_facts(session, rule, found.id, filters=filters, zone=zone,
                               charts=charts)
-        chosen = [
-            m for m in measures
-            if (section is None or m.section_number == section)
-            and (not department or m.id in facts.with_department(department))
-            and (light is None or facts.light_of(m.id) is light)
-        ]
-        shown = _in_full(
-            session, chosen[offset:] if limit is None else chosen[offset:offset + limit]
-        )
+            assert facts.pick is not None
+            pick = facts.pick
+        shown = _in_full(session, pick.ids)
         by_measure = _tasks_by_measure(session, shown, as_of=as_of, calendar=calendar, zone=zone)
         sections = _sections(session, found.id)
     return Overview(
@@ -178,23 +180,36 @@ def measure_overview(
         sections=sections,
         departments=facts.departments,
         plans=plans,
-        total=len(chosen),
+        total=pick.total,
         offset=offset,
-        limit=limit or max(len(chosen), 1),
-        light_counts=_light_counts(chosen, facts),
+        limit=limit or max(pick.total, 1),
+        light_counts=pick.counts,
         chart_rows=facts.chart_rows,
         department_order=order,
         trend=facts.trend,
     )
 
 
-def _light_counts(chosen: Sequence[_Measure], facts: PlanFacts) -> dict[str, int]:
-    """Measures per light (by its value); a measure without tasks has none."""
-    counts = {each.value: 0 for each in Light}
-    for m in chosen:
-        if facts.tasks_of(m.id):
-            counts[facts.light_of(m.id).value] += 1
-    return counts
+def _pick_in_python(
+    session: Session, plan_id: int, facts: PlanFacts, filters: PickFilters
+) -> MeasurePick:
+    """The measures ``filters`` pick, from every measure's light in ``facts``."""
+    measures = [
+        PlanMeasure(id=measure_id, number=number, section_number=section)
+        for measure_id, number, section in session.execute(
+            select(Measure.id, Measure.number, Section.number)
+            .outerjoin(Section, Measure.section_id == Section.id)
+            .where(Measure.plan_id == plan_id)
+        )
+    ]
+    lights = {
+        measure_id: (facts.light_of(measure_id), facts.tasks_of(measure_id))
+        for measure_id in facts.lights if facts.tasks_of(measure_id)
+    }
+    department = filters.department
+    return pick_in_python(
+        measures, lights, facts.with_department(department) if department else None, filters
+    )
 
 
 def _tasks_by_measure(
@@ -232,8 +247,7 @@ def _sections(session: Session, plan_id: int) -> list[tuple[int, str]]:
 
 @dataclass(frozen=True)
 class _Measure:
-    """A measure of the plan: its id and section's number for the filters;
-    the rest read only for the measures shown (:func:`_in_full`)."""
+    """A measure shown, as the dashboard lists it."""
 
     id: int
     section_number: int | None
@@ -244,22 +258,12 @@ class _Measure:
     lead: list[str] = field(default_factory=list)
 
 
-def _plan_measures(session: Session, plan_id: int) -> list[_Measure]:
-    """The plan's measures in number order, as ids and section numbers."""
-    rows = session.execute(
-        select(Measure.id, Section.number)
-        .outerjoin(Section, Measure.section_id == Section.id)
-        .where(Measure.plan_id == plan_id)
-        .order_by(Measure.number)
-    )
-    return [_Measure(id=measure_id, section_number=section) for measure_id, section in rows]
-
-
-def _in_full(session: Session, measures: list[_Measure]) -> list[_Measure]:
-    """``measures`` read in full, in the same order: number, title, section,
-    source and lead units as the plan names them (the directory's name, or
-    各区 for a collective)."""
-    ids = [m.id for m in measures]
+def _in_full(session: Session, ids: list[int]) -> list[_Measure]:
+    """The measures ``ids`` read in full, in the same order: number, title,
+    section, source and lead units as the plan names them (the directory's
+    name, or 各区 for a collective)."""
+    if not ids:
+        return []
     found: dict[int, _Measure] = {}
     for (measure_id, number, title, section, label, heading, kind, doc_ref,
          instructed_by) in session.execute(

@@ -15,14 +15,12 @@ from datetime import date, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
-    Integer,
-    and_,
-    case,
+    Date,
     cast,
     func,
     literal,
     null,
+    or_,
     select,
     union_all,
 )
@@ -32,6 +30,14 @@ from duban.domain.lifecycle import TaskState
 from duban.domain.status import Light, TaskStatus, worst_light
 from duban.domain.workdays import WorkCalendar
 from duban.services.reports.ledger_model import NO_SECTION
+from duban.services.reports.overview_pick import (
+    MeasurePick,
+    PickFilters,
+    PickRows,
+    lights_of_lit,
+    pick_measures,
+    pick_parts,
+)
 from duban.services.reports.summary_charts import ChartRow, trend_days
 from duban.services.tasks.light_sql import CANCELLED, LightRule, lit_once
 from duban.services.tasks.lights import light_tasks
@@ -51,6 +57,9 @@ class PlanFacts:
     # The overdue trend counted in SQL (of ``department`` when one is
     # chosen); None: count it from ``chart_rows``.
     trend: list[tuple[date, int]] | None = None
+    # The measures shown and counted, when picked in SQL (``lights`` is
+    # then empty); None: pick them from ``lights``.
+    pick: MeasurePick | None = None
 
     def tasks_of(self, measure_id: int) -> int:
         return sum(self.lights.get(measure_id, {}).values())
@@ -88,67 +97,45 @@ def sql_facts(
     rule: LightRule,
     plan_id: int,
     *,
-    department: str | None,
+    filters: PickFilters,
     zone: tzinfo,
     charts: bool,
 ) -> PlanFacts:
-    """Each measure's worst light and task count in one grouped pass over the
+    """The measures ``filters`` pick (:mod:`~duban.services.reports.overview_pick`),
+    counted from each measure's worst light in one grouped pass over the
     plan's tasks; with ``charts``, the chart groups and the overdue trend
-    too, in one statement that lights each task once (:func:`_charted`)."""
+    (of ``filters.department`` when chosen) too, in one statement that
+    lights each task once (:func:`_charted`). ``lights`` is left empty."""
     names: dict[int, str] = {
         i: n for i, n in session.execute(select(Department.id, Department.name))
     }
-    measures: set[int] = set()
-    if department:
-        measures = set(
-            session.scalars(
-                select(Task.measure_id)
-                .join(Measure, Task.measure_id == Measure.id)
-                .join(Department, Department.id == Task.department_id)
-                .where(Measure.plan_id == plan_id, Department.name == department,
-                       Task.state != TaskState.CANCELLED.value)
-                .distinct()
-            )
-        )
     if not charts:
         return PlanFacts(
-            lights=_measure_lights(session, rule, plan_id),
+            lights={},
             departments=_departments(session, plan_id, names),
             chart_rows=[],
-            measures_of=lambda name: measures if name == department else set(),
+            measures_of=lambda name: set(),
             trend=[],
+            pick=pick_measures(session, rule, plan_id, filters),
         )
+    department = filters.department
     days = trend_days(rule.as_of, date.min)
-    lights, groups, overdue = _charted(session, rule, plan_id, days, names, zone)
+    groups, overdue, pick = _charted(session, rule, plan_id, names, zone, filters)
     active = [g for g in groups if not g.cancelled]
     mine = [g for g in active if department is None or g.department == department]
     first = min((g.assigned_on for g in mine), default=None)
-    counted = [sums for name, sums in overdue.items() if department in (None, name)]
+    counted = [late for name, late in overdue if department in (None, name)]
     return PlanFacts(
-        lights=lights,
+        lights={},
         departments=sorted({g.department for g in groups}),
         chart_rows=active,
-        measures_of=lambda name: measures if name == department else set(),
+        measures_of=lambda name: set(),
         trend=[] if first is None else [
-            (day, sum(sums[index] for sums in counted))
-            for index, day in enumerate(days) if day >= first
+            (day, sum(late.weight for late in counted if late.overdue_on(day)))
+            for day in days if day >= first
         ],
+        pick=pick,
     )
-
-
-def _measure_lights(
-    session: Session, rule: LightRule, plan_id: int
-) -> dict[int, dict[Light, int]]:
-    """{measure id: {its worst light: its task count}} (cancelled tasks left
-    out; a measure without tasks left out), in one pass in measure order."""
-    rows = session.execute(
-        select(Task.measure_id, func.min(case(_RANKS, value=rule.light)), func.count())
-        .join(Measure, Task.measure_id == Measure.id)
-        .where(Measure.plan_id == plan_id, Task.state != TaskState.CANCELLED.value)
-        .group_by(Task.measure_id)
-    )
-    ranked = list(Light)
-    return {measure_id: {ranked[worst]: count} for measure_id, worst, count in rows}
 
 
 def _departments(session: Session, plan_id: int, names: dict[int, str]) -> list[str]:
@@ -188,49 +175,65 @@ class ChartGroup:
         return TaskStatus.OVERDUE if self.light is Light.RED else TaskStatus.NOT_YET_DUE
 
 
-# Ranks of the lights, worst first (Light iterates worst first).
-_RANKS = {light.value: rank for rank, light in enumerate(Light)}
-_GROUPS, _MEASURES, _TREND = 0, 1, 2
+_GROUPS, _TREND = 0, 2
+
+
+@dataclass(frozen=True)
+class _PastDue:
+    """``weight`` tasks not cancelled, past due by the rule's day, that were
+    overdue on some day: open ones (``submitted_on`` None), and 报结 after
+    the due date (on ``submitted_on``)."""
+
+    due: date
+    submitted_on: date | None
+    weight: int
+
+    def overdue_on(self, day: date) -> bool:
+        """:func:`~duban.services.reports.summary_charts.overdue_on`."""
+        return self.due < day and (self.submitted_on is None or self.submitted_on > day)
 
 
 def _charted(
     session: Session,
     rule: LightRule,
     plan_id: int,
-    days: list[date],
     names: dict[int, str],
     zone: tzinfo,
-) -> tuple[dict[int, dict[Light, int]], list[ChartGroup], dict[str, list[int]]]:
+    filters: PickFilters,
+) -> tuple[list[ChartGroup], list[tuple[str, _PastDue]], MeasurePick]:
     """One statement, three groupings of the plan's tasks lit once
     (:func:`~duban.services.tasks.light_sql.lit_once`): the tasks by section,
     department, state and light (cancelled ones as groups of their own, for
-    the list of departments); each measure's worst light and task count as
-    :func:`_measure_lights`; and per department, for each of ``days``, how
-    many were overdue at its end (:func:`_overdue_on`; only tasks past due
-    by the rule's day can be)."""
+    the list of departments); the measures ``filters`` pick, by each one's
+    worst light (:func:`~duban.services.reports.overview_pick.pick_parts`);
+    and, for the overdue trend, the tasks that were ever overdue by the
+    rule's day by department, due date and day of 报结 (:class:`_PastDue`:
+    a few distinct dates, counted day by day in Python)."""
     lit = lit_once(session, rule, Measure.plan_id == plan_id)
     # Typed: PostgreSQL takes an untyped NULL in every SELECT so far for text.
-    no_sums = [cast(null(), Integer) for _ in days]
+    no_dates = [cast(null(), Date), cast(null(), Date)]
     # The groups first: a UNION's columns take their types from its first
     # SELECT (the earliest assignment is read back as a datetime).
     groups = (
         select(literal(_GROUPS).label("part"), lit.c.section_id, lit.c.department_id,
                lit.c.state, null(), lit.c.light, func.count(), func.min(lit.c.assigned_at),
-               *no_sums)
+               *no_dates)
         .group_by(lit.c.section_id, lit.c.department_id, lit.c.state, lit.c.light)
     )
-    measures = (
-        select(literal(_MEASURES), lit.c.measure_id, null(), null(),
-               func.min(case(_RANKS, value=lit.c.light)), null(), func.count(), null(),
-               *no_sums)
-        .where(lit.c.light != CANCELLED)
-        .group_by(lit.c.measure_id)
-    )
+
+    def layout(part: Any, key: Any, worst: Any, n: Any) -> list[Any]:
+        return [part, key, null(), null(), worst, null(), n, null(), *no_dates]
+
+    picked = pick_parts(session, lights_of_lit(lit), plan_id, filters, layout=layout)
+    # Open tasks have no day of 报结 (NULL); those submitted on time never
+    # were overdue (nor the few done without one, as overdue_on in SQL had it).
+    done = lit.c.state.in_([TaskState.SUBMITTED.value, TaskState.APPROVED.value])
     trend = (
-        select(literal(_TREND), null(), lit.c.department_id, null(), null(), null(), null(),
-               null(), *[func.sum(case((_overdue_on(lit, day), 1), else_=0)) for day in days])
-        .where(lit.c.light != CANCELLED, lit.c.due < rule.as_of)
-        .group_by(lit.c.department_id)
+        select(literal(_TREND), null(), lit.c.department_id, null(), null(), null(),
+               func.count(), null(), lit.c.due, lit.c.submitted_on)
+        .where(lit.c.light != CANCELLED, lit.c.due < rule.as_of,
+               or_(~done, lit.c.submitted_on > lit.c.due))
+        .group_by(lit.c.department_id, lit.c.due, lit.c.submitted_on)
     )
     plan_key = session.scalar(select(Plan.key).where(Plan.id == plan_id)) or ""
     headings = {
@@ -240,17 +243,16 @@ def _charted(
             .where(Section.plan_id == plan_id)
         )
     }
-    lights: dict[int, dict[Light, int]] = {}
     found: list[ChartGroup] = []
-    overdue: dict[str, list[int]] = {}
-    ranked = list(Light)
-    for part, key, department_id, state, worst, light, count, first, *sums in session.execute(
-        union_all(groups, measures, trend)
+    overdue: list[tuple[str, _PastDue]] = []
+    pick = PickRows()
+    for part, key, department_id, state, worst, light, count, first, due, submitted_on in (
+        session.execute(union_all(groups, *picked, trend))
     ):
-        if part == _MEASURES:
-            lights[key] = {ranked[worst]: count}
-        elif part == _TREND:
-            overdue[names[department_id]] = [int(n or 0) for n in sums]
+        if pick.add(part, key, worst, count):
+            continue
+        if part == _TREND:
+            overdue.append((names[department_id], _PastDue(due, submitted_on, count)))
         else:
             number, heading = headings.get(key, (None, NO_SECTION))
             cancelled = light == CANCELLED
@@ -260,15 +262,7 @@ def _charted(
                 light=Light.GREEN if cancelled else Light(light),
                 assigned_on=_day(first, zone), weight=count, cancelled=cancelled,
             ))
-    return lights, found, overdue
-
-
-def _overdue_on(lit: Any, day: date) -> ColumnElement[bool]:
-    """:func:`~duban.services.reports.summary_charts.overdue_on` in SQL: past
-    due by ``day`` and not submitted by its end (a returned 报结 counts as
-    not submitted: only submitted and approved tasks keep theirs)."""
-    done = lit.c.state.in_([TaskState.SUBMITTED.value, TaskState.APPROVED.value])
-    return and_(lit.c.due < day, ~and_(done, lit.c.submitted_on <= day))
+    return found, overdue, pick.pick()
 
 
 def _day(moment: datetime, zone: tzinfo) -> date:

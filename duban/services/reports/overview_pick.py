@@ -1,0 +1,239 @@
+"""Which measures of a plan the dashboard shows, picked in SQL: the filters
+(section, department, light), the page (number order, offset and limit), the
+number of matches and the matches per light, from each measure's worst light
+and task count grouped over its tasks — so a page reads a few rows, not every
+measure of the plan.
+
+:func:`pick_parts` gives the SELECTs (to run alone, :func:`pick_measures`, or
+as parts of a larger UNION ALL); :func:`read_pick` reads their rows back.
+:func:`pick_in_python` is the same choice made from every measure's light in
+Python, for when SQL cannot tell the lights; ``tests/reports/test_overview_pick.py``
+holds both to the domain's lights task by task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session
+
+from duban.domain.lifecycle import TaskState
+from duban.domain.status import Light
+from duban.services.tasks.light_sql import CANCELLED, LightRule
+from models import Department, Measure, Section, Task
+
+# Ranks of the lights, worst first (Light iterates worst first).
+RANKS = {light.value: rank for rank, light in enumerate(Light)}
+_BY_RANK = list(Light)
+# A pick's rows (part, key, worst, n): PAGE, a measure shown (key: its id,
+# worst: its number, for the page's order); COUNTS, how many matches (key)
+# have the worst light ranked ``worst`` (NULL: no tasks), ``n`` of them with tasks.
+PAGE, COUNTS = 10, 11
+
+
+@dataclass(frozen=True)
+class PickFilters:
+    """The dashboard's filters and page: ``section`` (its number),
+    ``department`` (official name: measures where it has a task that is not
+    cancelled), ``light`` (the measure's worst light; green for a measure
+    without tasks), ``limit`` measures from ``offset`` (all with None)."""
+
+    section: int | None = None
+    department: str | None = None
+    light: Light | None = None
+    offset: int = 0
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class MeasurePick:
+    """``ids``: the page's measures, in number order; ``total``: every match;
+    ``counts``: matches per light (by value; a measure without tasks has none)."""
+
+    ids: list[int]
+    total: int
+    counts: dict[str, int]
+
+
+def lights_of_tasks(rule: LightRule, plan_id: int) -> Any:
+    """Each measure of the plan with a task not cancelled: ``measure_id``,
+    ``worst`` (the rank of its worst light, 0 = red) and ``n`` (its tasks)."""
+    return (
+        select(Task.measure_id.label("measure_id"),
+               func.min(case(RANKS, value=rule.light)).label("worst"),
+               func.count().label("n"))
+        .join(Measure, Task.measure_id == Measure.id)
+        .where(Measure.plan_id == plan_id, Task.state != TaskState.CANCELLED.value)
+        .group_by(Task.measure_id)
+        .subquery("per_measure")
+    )
+
+
+def lights_of_lit(lit: Any) -> Any:
+    """:func:`lights_of_tasks` of tasks already lit
+    (:func:`~duban.services.tasks.light_sql.lit_once`)."""
+    return (
+        select(lit.c.measure_id.label("measure_id"),
+               func.min(case(RANKS, value=lit.c.light)).label("worst"),
+               func.count().label("n"))
+        .where(lit.c.light != CANCELLED)
+        .group_by(lit.c.measure_id)
+        .subquery("per_measure")
+    )
+
+
+def _plain(part: Any, key: Any, worst: Any, n: Any) -> list[Any]:
+    return [part, key, worst, n]
+
+
+def pick_parts(
+    session: Session,
+    per_measure: Any,
+    plan_id: int,
+    filters: PickFilters,
+    *,
+    layout: Callable[[Any, Any, Any, Any], list[Any]] = _plain,
+) -> list[Select[Any]]:
+    """Two SELECTs of the columns (part, key, worst, n), as ``layout`` places
+    them among others of a larger UNION: the page's measures and the matches
+    grouped by worst light (see :data:`PAGE` and :data:`COUNTS`).
+    ``per_measure`` is :func:`lights_of_tasks` or :func:`lights_of_lit`."""
+    conditions: list[ColumnElement[bool]] = [Measure.plan_id == plan_id]
+    if filters.section is not None:
+        conditions.append(Measure.section_id.in_(
+            select(Section.id).where(Section.plan_id == plan_id,
+                                     Section.number == filters.section)
+        ))
+    if filters.department:
+        conditions.append(exists().where(
+            Task.measure_id == Measure.id,
+            Task.department_id == Department.id,
+            Department.name == filters.department,
+            Task.state != TaskState.CANCELLED.value,
+        ))
+    worst = per_measure.c.worst
+    if filters.light is not None:
+        conditions.append(
+            func.coalesce(worst, RANKS[Light.GREEN.value]) == RANKS[filters.light.value]
+        )
+    matching = _materialized(
+        session,
+        select(Measure.id.label("id"), Measure.number.label("number"),
+               worst.label("worst"), per_measure.c.n.label("n"))
+        .outerjoin(per_measure, per_measure.c.measure_id == Measure.id)
+        .where(*conditions)
+        .cte("matching"),
+    )
+    page = (
+        select(matching.c.id, matching.c.number)
+        .order_by(matching.c.number, matching.c.id)
+        .offset(filters.offset)
+    )
+    if filters.limit is not None:
+        page = page.limit(filters.limit)
+    shown = page.subquery("shown")
+    return [
+        select(*layout(literal(PAGE), shown.c.id, shown.c.number, cast(null(), Integer))),
+        select(*layout(literal(COUNTS), func.count(), matching.c.worst,
+                       func.count(matching.c.n)))
+        .group_by(matching.c.worst),
+    ]
+
+
+def _materialized(session: Session, cte: Any) -> Any:
+    """``cte`` worked out once per statement where the database is told so
+    (it is read twice: the page and the counts)."""
+    dialect = session.get_bind().dialect
+    version = dialect.server_version_info or ()
+    supported = {"postgresql": (12,), "sqlite": (3, 35)}.get(dialect.name)
+    if supported is not None and version >= supported:
+        return cte.prefix_with("MATERIALIZED")
+    return cte
+
+
+class PickRows:
+    """Collects a pick's rows (part, key, worst, n) as they are read."""
+
+    def __init__(self) -> None:
+        self.page: list[tuple[int, int]] = []  # (number, id)
+        self.total = 0
+        self.counts = {each.value: 0 for each in Light}
+
+    def add(self, part: int, key: int, worst: int | None, n: int | None) -> bool:
+        """Take the row if it is a pick's; False otherwise."""
+        if part == PAGE:
+            self.page.append((worst or 0, key))
+        elif part == COUNTS:
+            self.total += key
+            if worst is not None:
+                self.counts[_BY_RANK[worst].value] += n or 0
+        else:
+            return False
+        return True
+
+    def pick(self) -> MeasurePick:
+        return MeasurePick(ids=[measure_id for _number, measure_id in sorted(self.page)],
+                           total=self.total, counts=self.counts)
+
+
+def pick_measures(
+    session: Session, rule: LightRule, plan_id: int, filters: PickFilters
+) -> MeasurePick:
+    """The measures of the plan the filters pick, with the rule's lights, in
+    one statement."""
+    rows = PickRows()
+    for part, key, worst, n in session.execute(
+        union_all(*pick_parts(session, lights_of_tasks(rule, plan_id), plan_id, filters))
+    ):
+        rows.add(part, key, worst, n)
+    return rows.pick()
+
+
+@dataclass(frozen=True)
+class PlanMeasure:
+    """A measure as :func:`pick_in_python` filters it."""
+
+    id: int
+    number: int
+    section_number: int | None
+
+
+def pick_in_python(
+    measures: Iterable[PlanMeasure],
+    lights: dict[int, tuple[Light, int]],
+    with_department: set[int] | None,
+    filters: PickFilters,
+) -> MeasurePick:
+    """:func:`pick_measures` from every measure (any order) and ``lights``
+    ({id: (worst light, tasks not cancelled)}, measures without such tasks
+    left out); ``with_department``: the ids of the measures where the chosen
+    department has a task not cancelled."""
+    chosen = [
+        m for m in sorted(measures, key=lambda m: (m.number, m.id))
+        if (filters.section is None or m.section_number == filters.section)
+        and (with_department is None or m.id in with_department)
+        and (filters.light is None
+             or lights.get(m.id, (Light.GREEN, 0))[0] is filters.light)
+    ]
+    counts = {each.value: 0 for each in Light}
+    for m in chosen:
+        if m.id in lights:
+            counts[lights[m.id][0].value] += 1
+    end = None if filters.limit is None else filters.offset + filters.limit
+    return MeasurePick(ids=[m.id for m in chosen[filters.offset:end]], total=len(chosen),
+                       counts=counts)

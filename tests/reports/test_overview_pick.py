@@ -1,0 +1,213 @@
+"""The measures the dashboard and /api/measures show, picked, paged and
+counted in SQL (duban.services.reports.overview_pick), are the ones the
+domain's lights pick task by task, on varied histories over many measures
+(in sections or none, some without tasks), for every filter and page, with
+and without the charts, on SQLite and PostgreSQL; the charts and the overdue
+trend counted with them are the ledger's."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from duban.domain.lifecycle import TaskState
+from duban.domain.status import Light, worst_light
+from duban.services.reports.ledger import build_ledger
+from duban.services.reports.overview import measure_overview
+from duban.services.reports.overview_pick import PickFilters, PlanMeasure, pick_in_python
+from duban.services.reports.summary_charts import ChartTasks, ledger_charts
+from duban.services.tasks.facts import LOCAL_ZONE
+from duban.services.tasks.lights import light_tasks
+from models import Department, Measure, Section, Task
+from tests.db.conftest import at
+from tests.reports.conftest import History
+from tests.reports.test_scorecard_sql import seed_varied
+
+DAYS = [date(2015, 4, 20), date(2015, 10, 14), date(2015, 12, 18), date(2016, 1, 29),
+        date(2016, 3, 31)]
+
+
+def _more_measures(session_factory: sessionmaker[Session], plan_id: int, seed: int) -> None:
+    """Three sections and 14 more measures of the plan, in a section or none,
+    out of number order by id; all but two with a first task."""
+    rng = random.Random(seed)
+    with session_factory.begin() as session:
+        departments = list(session.scalars(select(Department.id).order_by(Department.id)))[:6]
+        sections = []
+        for number in (1, 2, 3):
+            section = Section(plan_id=plan_id, number=number, label=str(number),
+                              title=f"第{number}部分", source_line=number)
+            session.add(section)
+            session.flush()
+            sections.append(section.id)
+        for n, number in enumerate(rng.sample(range(20, 60), 14)):
+            measure = Measure(
+                plan_id=plan_id, section_id=rng.choice([*sections, None]), number=number,
+                label=str(number), title=f"措施{number}", text="", source_line=number,
+                source_end_line=number,
+            )
+            session.add(measure)
+            session.flush()
+            if n < 12:
+                due = date(2015, 6, 30) + timedelta(days=30 * rng.randrange(12))
+                session.add(Task(
+                    measure_id=measure.id, department_id=rng.choice(departments),
+                    named_as="单位", role="lead", deadline=due, due=due, original_due=due,
+                    state=rng.choice(["assigned", "submitted", "approved", "cancelled"]),
+                    assigned_at=at("2015-03-02"), submitted_at=at("2015-11-20"), version=1,
+                ))
+
+
+def _due_soon(session_factory: sessionmaker[Session], plan_id: int) -> None:
+    """A measure whose only task, assigned after the last quarter's end, is
+    due a working day after 2016-01-29 (blue that day)."""
+    with session_factory.begin() as session:
+        department = session.scalars(select(Department.id).order_by(Department.id)).first()
+        assert department is not None
+        measure = Measure(plan_id=plan_id, number=99, label="99", title="措施99", text="",
+                          source_line=99, source_end_line=99)
+        session.add(measure)
+        session.flush()
+        due = date(2016, 2, 1)
+        session.add(Task(
+            measure_id=measure.id, department_id=department, named_as="单位", role="lead",
+            deadline=due, due=due, original_due=due, state="assigned",
+            assigned_at=at("2016-01-04"), version=1,
+        ))
+
+
+@dataclass(frozen=True)
+class Expected:
+    ids: list[int]
+    total: int
+    counts: dict[str, int]
+
+
+def _expected(
+    session_factory: sessionmaker[Session], plan_id: int, day: date, history: History,
+    filters: PickFilters,
+) -> Expected:
+    """The pick worked out from the domain's light of every task."""
+    with session_factory() as session:
+        tasks = [t for t in light_tasks(session, where=[Measure.plan_id == plan_id], as_of=day,
+                                        calendar=history.calendar, zone=LOCAL_ZONE)
+                 if t.state is not TaskState.CANCELLED]
+        measures = session.execute(
+            select(Measure.id, Measure.number, Section.number)
+            .outerjoin(Section, Measure.section_id == Section.id)
+            .where(Measure.plan_id == plan_id)
+        ).all()
+    lights: dict[int, list[Light]] = {}
+    for task in tasks:
+        lights.setdefault(task.measure_id, []).append(task.light)
+    chosen = [
+        measure_id for measure_id, _number, section in sorted(measures, key=lambda m: (m[1], m[0]))
+        if (filters.section is None or section == filters.section)
+        and (filters.department is None or any(
+            t.measure_id == measure_id and t.department == filters.department for t in tasks))
+        and (filters.light is None or worst_light(lights.get(measure_id, [])) is filters.light)
+    ]
+    counts = {light.value: 0 for light in Light}
+    for measure_id in chosen:
+        if measure_id in lights:
+            counts[worst_light(lights[measure_id]).value] += 1
+    end = None if filters.limit is None else filters.offset + filters.limit
+    return Expected(chosen[filters.offset:end], len(chosen), counts)
+
+
+def _filters(rng: random.Random, departments: list[str]) -> PickFilters:
+    limit = rng.choice([None, 1, 3, 5, 50])
+    return PickFilters(
+        section=rng.choice([None, None, 1, 2, 3, 4]),
+        department=rng.choice([None, None, *departments, "无此单位"]),
+        light=rng.choice([None, None, *Light]),
+        offset=rng.choice([0, 0, 2, 7]) if limit is not None else 0,
+        limit=limit,
+    )
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_the_measures_picked_in_sql_are_the_domains_task_by_task(
+    history: History, session_factory: sessionmaker[Session], seed: int
+) -> None:
+    plan_id = history.world.plan_id
+    _more_measures(session_factory, plan_id, seed)
+    seed_varied(session_factory, seed, tasks=150)
+    _due_soon(session_factory, plan_id)
+    rng = random.Random(seed)
+    with session_factory() as session:
+        departments = sorted(set(session.scalars(
+            select(Department.name).join(Task, Task.department_id == Department.id))))
+    differences = []
+    seen = {"page": 0, "empty": 0, "light": set()}
+    for day in DAYS:
+        for n in range(24):
+            filters = _filters(rng, departments)
+            if n == 0:  # every measure, and each light on one of the days
+                filters = PickFilters(limit=5)
+            elif n == 1:
+                filters = PickFilters(light=list(Light)[DAYS.index(day)], limit=5)
+            expected = _expected(session_factory, plan_id, day, history, filters)
+            for charts in (False, True):
+                got = measure_overview(
+                    session_factory, as_of=day, calendar=history.calendar,
+                    section=filters.section, department=filters.department,
+                    light=filters.light, offset=filters.offset, limit=filters.limit,
+                    charts=charts,
+                )
+                mine = Expected([m.id for m in got.measures], got.total, got.counts)
+                if mine != expected:
+                    differences.append((day, filters, charts, mine, expected))
+            seen["page"] += bool(expected.ids)
+            seen["empty"] += not expected.ids
+            seen["light"].update(light for light, n in expected.counts.items() if n)
+    assert differences == []
+    # The data reach every case: pages with and without measures, every light.
+    assert seen["page"] > 20 and seen["empty"] > 5
+    assert seen["light"] == {light.value for light in Light}
+
+
+@pytest.mark.parametrize("seed", [5])
+def test_the_charts_and_trend_counted_with_the_pick_are_the_ledgers(
+    history: History, session_factory: sessionmaker[Session], seed: int
+) -> None:
+    plan_id = history.world.plan_id
+    _more_measures(session_factory, plan_id, seed)
+    seed_varied(session_factory, seed, tasks=150)
+    calendar = history.calendar
+    nonzero = 0
+    for day in DAYS:
+        ledger = build_ledger(session_factory, as_of=day, calendar=calendar)
+        overview = measure_overview(session_factory, as_of=day, calendar=calendar, charts=True,
+                                    limit=5)
+        mine = ChartTasks(day, overview.chart_rows, overview.department_order)
+        assert ledger_charts(mine, measures_link="/d", trend=overview.trend) == ledger_charts(
+            ledger, measures_link="/d")
+        nonzero += sum(1 for _day, n in overview.trend or [] if n)
+        for name in sorted({r.department for r in ledger.rows}):
+            only = measure_overview(session_factory, as_of=day, calendar=calendar,
+                                    department=name, charts=True, limit=5)
+            assert ledger_charts(mine, department=name, trend=only.trend) == ledger_charts(
+                ledger, department=name)
+    assert nonzero > 10
+
+
+def test_the_python_pick_filters_pages_and_counts_as_the_domain() -> None:
+    measures = [PlanMeasure(id=i, number=10 - i, section_number=i % 2 or None)
+                for i in range(1, 8)]
+    lights = {1: (Light.RED, 2), 2: (Light.GREEN, 1), 4: (Light.RED, 1), 6: (Light.LATE, 3)}
+    whole = pick_in_python(measures, lights, None, PickFilters())
+    assert whole.ids == [7, 6, 5, 4, 3, 2, 1]
+    assert (whole.total, whole.counts) == (7, {"red": 2, "yellow": 0, "blue": 0, "late": 1,
+                                               "green": 1})
+    # Green picks the measures without tasks too, but counts only those with.
+    green = pick_in_python(measures, lights, None, PickFilters(light=Light.GREEN))
+    assert (green.ids, green.total, green.counts["green"]) == ([7, 5, 3, 2], 4, 1)
+    page = pick_in_python(measures, lights, {1, 2, 3, 6}, PickFilters(section=1, offset=1,
+                                                                         limit=1))
+    assert (page.ids, page.total) == ([1], 2)
