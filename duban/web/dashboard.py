@@ -38,13 +38,13 @@ from duban.services.reports.escalation_log import (
     escalation_entry,
     escalation_page,
 )
-from duban.services.reports.ledger import build_ledger
-from duban.services.reports.ledger_files import ledger_file_name, write_ledger_xlsx
+from duban.services.reports.ledger import stream_ledger
+from duban.services.reports.ledger_files import ledger_file_name, write_streamed_ledger_xlsx
+from duban.services.reports.ledger_tally import ScoreTally
 from duban.services.reports.measure_page import SHOW_FILTERS, measure_detail
 from duban.services.reports.overview import measure_overview
 from duban.services.reports.scorecard import (
     load_weights,
-    scorecard_from_ledger,
     weights_description,
 )
 from duban.services.reports.summary_charts import ChartTasks, departments_svg, ledger_charts
@@ -291,22 +291,23 @@ def ledger_download(request: Request, user: Staff, plan: str | None = None) -> R
     """The ledger workbook of ``plan`` (default: every plan) as of the server's
     today, with its 考核 sheet, under a Chinese file name."""
     web = state_of(request)
-    ledger = build_ledger(
-        web.context.session_factory,
-        as_of=web.today(),
-        calendar=web.context.calendar,
-        plan=plan or None,
-        all_plans=not plan,
-        zone=web.zone,
-    )
-    card = scorecard_from_ledger(
-        ledger, period=Period(), calendar=web.context.calendar, weights=score_weights(web)
-    )
-    with tempfile.TemporaryDirectory() as folder:
-        path = write_ledger_xlsx(
-            ledger,
-            Path(folder) / "ledger.xlsx",
-            scorecard=card,
+    with web.context.session_factory() as session, tempfile.TemporaryDirectory() as folder:
+        stream = stream_ledger(
+            session,
+            as_of=web.today(),
+            calendar=web.context.calendar,
+            plan=plan or None,
+            all_plans=not plan,
+            zone=web.zone,
+        )
+        ledger = stream.ledger
+        path = Path(folder) / "ledger.xlsx"
+        write_streamed_ledger_xlsx(
+            stream,
+            path,
+            scoring=ScoreTally(
+                ledger.as_of, Period(), web.context.calendar, weights=score_weights(web)
+            ),
             base_url=web.context.settings.base_url or str(request.base_url),
         )
         content = path.read_bytes()

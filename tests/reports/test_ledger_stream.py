@@ -83,7 +83,7 @@ ROWS: list[Row] = [
             ("📎", ("header",)),
         ],
         15.5,
-        {1: "http://x/a"},
+        {1: "http://x/a", 3: 'http://例子.中国/度量?q="引号"\t&x=1'},
     ),
 ]
 
@@ -115,6 +115,9 @@ def _workbook(path: Path, write_rows: Callable[[Any, CellStyles, int], None]) ->
     styles = CellStyles(workbook)
     sheet = workbook.create_sheet("台账")
     sheet.freeze_panes = "A2"
+    # Print settings come after the links in a sheet's tail.
+    sheet.print_options.gridLines = True
+    sheet.page_setup.orientation = "landscape"
     sheet.append([styles.cell(sheet, f"列{i}", "header") for i in range(11)])
     write_rows(sheet, styles, 2)
     if write_rows is _by_openpyxl:

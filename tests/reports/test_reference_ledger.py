@@ -53,6 +53,7 @@ from duban.services.tasks import lifecycle
 from duban.services.tasks.queries import list_tasks
 from models import Department, Measure, Task
 from tests.paths import REFERENCE_PLAN
+from tests.reports.test_ledger_streamed import same_ledger
 
 ZONE = ZoneInfo("Asia/Shanghai")
 AS_OF = date(2016, 1, 15)
@@ -264,3 +265,9 @@ def test_opens_in_libreoffice(reference: Reference, tmp_path: Path) -> None:
             timeout=120,
         )
         assert list(ARTIFACTS.glob("reference-ledger-*.png"))
+
+
+def test_streamed_it_is_the_ledger_held(reference: Reference, tmp_path: Path) -> None:
+    """Read, assessed and written 7 tasks at a time (see test_ledger_streamed)."""
+    rows = same_ledger(reference.session_factory, reference.calendar, AS_OF, tmp_path, batch=7)
+    assert rows == len(reference.ledger.rows) > 200

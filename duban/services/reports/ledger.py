@@ -17,17 +17,19 @@ calendar feeds read the same rows.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, case, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from duban.domain.items import item_source_text
 from duban.domain.status import StatusPolicy
 from duban.domain.workdays import WorkCalendar
 from duban.services.accounts.org import org_settings
 from duban.services.plans.catalog import find_plan
-from duban.services.reports.ledger_model import DEFAULT_ISSUER, Ledger
+from duban.services.reports.ledger_model import DEFAULT_ISSUER, Ledger, LedgerRow
 from duban.services.reports.ledger_rows import LedgerRelated, TaskColumns, ledger_row
 from duban.services.tasks.facts import LOCAL_ZONE
 from models import Department, Measure, Plan, Task
@@ -107,6 +109,73 @@ def load_ledger(
         ledger.rows.append(ledger_row(task, related, as_of, calendar, policy, zone))
     _sort_rows(ledger)
     return ledger
+
+
+BATCH = 1000  # tasks a streamed ledger reads, assesses and hands on at a time
+
+
+@dataclass
+class LedgerStream:
+    """A ledger whose rows are made a batch at a time as they are taken:
+    ``ledger`` is its head (day, plans, directory's order, issuer; no rows),
+    ``rows`` yields the rows in the ledger's order (as :func:`load_ledger`
+    sorts them) while the session it was opened in stays open, and
+    ``item_sources`` tells whether any row has a single 督办件's source."""
+
+    ledger: Ledger
+    rows: Iterator[LedgerRow]
+    item_sources: bool
+
+
+def stream_ledger(
+    session: Session,
+    *,
+    as_of: date,
+    calendar: WorkCalendar,
+    policy: StatusPolicy | None = None,
+    plan: str | int | None = None,
+    all_plans: bool = False,
+    zone: tzinfo = LOCAL_ZONE,
+    batch: int = BATCH,
+) -> LedgerStream:
+    """The ledger of :func:`load_ledger` (every task of ``plan``, or of every
+    plan with ``all_plans``), its rows read in the ledger's order and made
+    ``batch`` tasks at a time, so memory holds one batch whatever the number
+    of tasks. Raises as :func:`load_ledger`."""
+    policy = policy or StatusPolicy()
+    plans, query = _task_query(session, plan=plan, all_plans=all_plans,
+                               department_ids=None, measure_id=None, states=None)
+    ledger = Ledger(
+        as_of=as_of,
+        plans=[(p.key, p.title) for p in plans],
+        department_order=department_order(session),
+        issuer=org_settings(session).documents.issuer or DEFAULT_ISSUER,
+    )
+    ids = query.with_only_columns(Task.id).order_by(None)
+    related = LedgerRelated.load_shared(session, ids, until=end_of_day(as_of, zone))
+    # The order of _sort_rows: plans by id, 牵头 first, departments in the
+    # directory's order, which is their ids' (names are unique).
+    ordered = query.order_by(None).order_by(
+        Plan.id, Measure.number, Task.deadline, case((Task.role == "lead", 0), else_=1),
+        Task.department_id, Task.id,
+    )
+
+    def rows() -> Iterator[LedgerRow]:
+        result = session.execute(
+            ordered.with_only_columns(*TaskColumns.selected()),
+            execution_options={"yield_per": batch},
+        )
+        for part in result.partitions():
+            tasks = [TaskColumns(*row) for row in part]
+            related.load_tasks(session, [task.id for task in tasks])
+            for task in tasks:
+                yield ledger_row(task, related, as_of, calendar, policy, zone)
+
+    item_sources = any(
+        item_source_text(m.source_kind, m.doc_ref, m.instructed_by)
+        for m in related.measures.values()
+    )
+    return LedgerStream(ledger, rows(), item_sources)
 
 
 def _task_query(

@@ -29,9 +29,9 @@ sheet of the workbook, so it stays text when opened, edited or re-saved.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from openpyxl.utils import get_column_letter
 
 from duban.domain.labels import LEVEL_LABELS
 from duban.domain.status import LIGHT_LABELS, LIGHT_MEANINGS, Light
+from duban.services.reports.ledger import LedgerStream
 from duban.services.reports.ledger_model import Ledger, LedgerRow, SummaryRow
 from duban.services.reports.ledger_stream import SheetRows, save_workbook
 from duban.services.reports.ledger_styles import (
@@ -51,9 +52,11 @@ from duban.services.reports.ledger_styles import (
     new_sheet,
     row_height,
 )
+from duban.services.reports.ledger_tally import LedgerTally, ScoreTally
 from duban.services.reports.scorecard import COUNT_COLUMNS, NO_SCORE, Scorecard, weights_description
 
 SHEET_LEDGER = "台账"
+StyleRow = tuple[tuple[str, ...], ...]  # the style parts of each column of a row
 
 
 @dataclass(frozen=True)
@@ -122,11 +125,14 @@ SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
 _SUMMARY_LIGHTS = {LIGHT_LABELS[light]: light for light in Light}
 
 
-def ledger_columns(ledger: Ledger) -> tuple[Column, ...]:
+def ledger_columns(ledger: Ledger, *, item_sources: bool | None = None) -> tuple[Column, ...]:
     """The columns of this ledger: with 方案 first when it covers several plans,
-    and 来源及文号 after the measure's name when it has single 督办件."""
+    and 来源及文号 after the measure's name when it has single 督办件
+    (``item_sources``; None: when one of its rows has a source)."""
     columns = (PLAN_COLUMN, *LEDGER_COLUMNS) if len(ledger.plans) > 1 else LEDGER_COLUMNS
-    if any(row.item_source for row in ledger.rows):
+    if item_sources is None:
+        item_sources = any(row.item_source for row in ledger.rows)
+    if item_sources:
         at = next(i for i, c in enumerate(columns) if c.header == "措施名称") + 1
         columns = (*columns[:at], ITEM_COLUMN, *columns[at:])
     return columns
@@ -181,21 +187,57 @@ def write_ledger_xlsx(
     Written as a stream (openpyxl's write-only workbook): each row goes to the
     file as it is made, its cells styled by name from a few named styles, so
     time and the workbook's memory grow with the rows, not faster."""
+    _write_workbook(ledger, ledger.rows, path, columns=ledger_columns(ledger),
+                    scorecard=scorecard, base_url=base_url)
+    return path
+
+
+def write_streamed_ledger_xlsx(
+    stream: LedgerStream,
+    path: Path,
+    *,
+    scoring: ScoreTally | None = None,
+    base_url: str | None = None,
+) -> LedgerTally:
+    """Write the workbook of ``stream`` as :func:`write_ledger_xlsx` writes
+    its ledger, each row dropped once written: the summaries are counted as
+    the rows go by, and so is the 考核 sheet's scorecard with ``scoring``.
+    Returns what was counted (rows, lights)."""
+    columns = ledger_columns(stream.ledger, item_sources=stream.item_sources)
+    return _write_workbook(stream.ledger, stream.rows, path, columns=columns,
+                           scoring=scoring, base_url=base_url)
+
+
+def _write_workbook(
+    ledger: Ledger,
+    rows: Iterable[LedgerRow],
+    path: Path,
+    *,
+    columns: tuple[Column, ...],
+    scorecard: Scorecard | None = None,
+    scoring: ScoreTally | None = None,
+    base_url: str | None = None,
+) -> LedgerTally:
     workbook = Workbook(write_only=True)
     styles = CellStyles(workbook)
-    _ledger_sheet(new_sheet(workbook, SHEET_LEDGER, ledger), ledger, styles, base_url=base_url)
-    measures = len({row.measure_id for row in ledger.rows})
-    _summary_sheet(new_sheet(workbook, "按章节汇总", ledger), styles, "章节", ledger.by_section(),
+    tally = LedgerTally(ledger)
+    counters = [tally.add] if scoring is None else [tally.add, scoring.add]
+    _ledger_sheet(new_sheet(workbook, SHEET_LEDGER, ledger), ledger, rows, columns, styles,
+                  counters=counters, base_url=base_url)
+    measures = len(tally.measure_ids)
+    _summary_sheet(new_sheet(workbook, "按章节汇总", ledger), styles, "章节", tally.by_section(),
                    measures=measures)
     _summary_sheet(new_sheet(workbook, "按单位汇总", ledger), styles, "责任单位",
-                   ledger.by_department(), measures=measures)
+                   tally.by_department(), measures=measures)
+    if scoring is not None:
+        scorecard = scoring.scorecard(ledger)
     if scorecard is not None:
         _scorecard_sheet(new_sheet(workbook, "考核", ledger), styles, scorecard)
-    _notes_sheet(new_sheet(workbook, "说明", ledger), styles, ledger, scorecard)
+    _notes_sheet(new_sheet(workbook, "说明", ledger), styles, ledger, scorecard, tally.rows)
     workbook.properties.title = ledger.title
     workbook.properties.creator = "duban 督办"
     save_workbook(workbook, path)
-    return path
+    return tally
 
 
 TITLE_ROWS = 2  # the 台账 sheet's title and 制表单位/截至 rows above its header
@@ -229,12 +271,19 @@ def _header_cells(
 
 
 def _ledger_sheet(
-    sheet: Any, ledger: Ledger, styles: CellStyles, *, base_url: str | None = None
+    sheet: Any,
+    ledger: Ledger,
+    ledger_rows: Iterable[LedgerRow],
+    table: tuple[Column, ...],
+    styles: CellStyles,
+    *,
+    counters: Sequence[Callable[[LedgerRow], None]] = (),
+    base_url: str | None = None,
 ) -> None:
     """The 台账 sheet: title rows and header through openpyxl, then the task
-    rows streamed as text (:class:`~duban.services.reports.ledger_stream.SheetRows`);
-    closes the sheet."""
-    columns = (SERIAL_COLUMN, *ledger_columns(ledger))
+    rows streamed as text (:class:`~duban.services.reports.ledger_stream.SheetRows`),
+    each row handed to ``counters`` as it is written; closes the sheet."""
+    columns = (SERIAL_COLUMN, *table)
     headers = [c.header for c in columns]
     header_row = TITLE_ROWS + 1
     title_index = headers.index("措施名称")
@@ -243,25 +292,28 @@ def _ledger_sheet(
     _title_rows(sheet, styles, ledger, len(columns))
     sheet.append([styles.cell(sheet, header, "header") for header in headers])
     rows = SheetRows(sheet, styles, first_row=header_row + 1)
-    plain = [("border", "wrap" if c.wrap else "top") for c in columns]
-    dated = [(*parts, "date") for parts in plain]
-    lights = {light: ("border", "center", light.value) for light in Light}
-    link = (*plain[title_index], "link")
-    wrapped = [(index, c) for index, c in enumerate(columns) if c.wrap]
-    for serial, row in enumerate(ledger.rows, start=1):
-        values = [serial, *(c.value(row) for c in columns[1:])]
-        cells = [
-            (value, dated[index] if isinstance(value, date | datetime) else plain[index])
-            for index, value in enumerate(values)
-        ]
-        cells[light_index] = (values[light_index], lights[row.light])
-        links = None
-        if base_url:
-            cells[title_index] = (values[title_index], link)
-            links = {title_index: f"{base_url.rstrip('/')}/dashboard/measures/{row.measure_id}"}
+    plain: list[tuple[str, ...]] = [("border", "wrap" if c.wrap else "top") for c in columns]
+    dated: list[tuple[str, ...]] = [(*parts, "date") for parts in plain]
+    if base_url:
+        plain[title_index] = (*plain[title_index], "link")
+        dated[title_index] = plain[title_index]
+    # Each light's styles: its column in its colour.
+    shapes: dict[Light, tuple[StyleRow, StyleRow]] = {}
+    for light in Light:
+        parts, days = list(plain), list(dated)
+        parts[light_index] = days[light_index] = ("border", "center", light.value)
+        shapes[light] = (tuple(parts), tuple(days))
+    measure_url = f"{base_url.rstrip('/')}/dashboard/measures/" if base_url else None
+    wrapped = [(index, c.width) for index, c in enumerate(columns) if c.wrap]
+    values_of = [c.value for c in columns[1:]]
+    for serial, row in enumerate(ledger_rows, start=1):
+        for count in counters:
+            count(row)
+        values = [serial, *(value(row) for value in values_of)]
+        links = {title_index: f"{measure_url}{row.measure_id}"} if measure_url else None
         # LibreOffice does not grow rows for wrapped text on import: size them.
-        height = row_height([(str(values[i] or ""), c.width) for i, c in wrapped])
-        rows.append(cells, height=height, links=links)
+        height = row_height([(str(values[i] or ""), width) for i, width in wrapped])
+        rows.append_values(values, *shapes[row.light], height=height, links=links)
     add_filter(sheet, header_row=header_row, last_row=rows.next_row - 1, columns=len(columns))
     rows.close()
 
@@ -314,7 +366,7 @@ def _scorecard_sheet(sheet: Any, styles: CellStyles, scorecard: Scorecard) -> No
 
 
 def _notes_sheet(
-    sheet: Any, styles: CellStyles, ledger: Ledger, scorecard: Scorecard | None
+    sheet: Any, styles: CellStyles, ledger: Ledger, scorecard: Scorecard | None, tasks: int
 ) -> None:
     sheet.column_dimensions["A"].width = 16
     sheet.column_dimensions["B"].width = 100
@@ -322,7 +374,7 @@ def _notes_sheet(
     lines: list[tuple[str, str, tuple[str, ...]]] = [
         ("台账", ledger.title, ()),
         ("统计日期", ledger.as_of.isoformat(), ()),
-        ("任务数", str(len(ledger.rows)), ()),
+        ("任务数", str(tasks), ()),
         *((LIGHT_LABELS[light], LIGHT_MEANINGS[light], (light.value,)) for light in Light),
         ("原定时限", "完成时限经同意延期或调整后,原来的时限", ()),
         ("督办记录",

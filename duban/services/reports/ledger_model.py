@@ -7,7 +7,7 @@ calendar feeds read. Plain dataclasses; no database access here.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -199,16 +199,37 @@ class Ledger:
 _LIGHT_FIELDS = {light: light.value for light in Light}  # SummaryRow's count of each
 
 
-def summarise(rows: Iterable[LedgerRow], key: Any) -> list[SummaryRow]:
+def summarise(rows: Iterable[LedgerRow], key: Callable[[LedgerRow], str]) -> list[SummaryRow]:
     """Summaries of ``rows`` grouped by ``key(row)``, in first-seen order."""
-    groups: dict[str, SummaryRow] = {}
-    measures: dict[str, set[int]] = defaultdict(set)
+    tally = SummaryTally(key)
     for row in rows:
+        tally.add(row)
+    return tally.summaries()
+
+
+class SummaryTally:
+    """Summaries of rows grouped by ``key(row)``, counted one row at a time
+    (rows written as they are read need not be held to be summarised)."""
+
+    def __init__(self, key: Callable[[LedgerRow], str]) -> None:
+        self.key = key
+        self._groups: dict[str, SummaryRow] = {}
+        self._measures: dict[str, set[int]] = defaultdict(set)
+        self._ranks: dict[str, Any] = {}
+
+    def add(self, row: LedgerRow, rank: Any = None) -> None:
+        """Count ``row``; a group's ``rank`` is the least of its rows' (see
+        :meth:`summaries`). Cancelled rows (已撤销) are counted nowhere."""
         if row.cancelled:
-            continue  # 已撤销: listed in the ledger, counted nowhere
-        name = key(row)
-        summary = groups.setdefault(name, SummaryRow(name))
-        measures[name].add(row.measure_id)
+            return
+        name = self.key(row)
+        summary = self._groups.get(name)
+        if summary is None:
+            summary = self._groups[name] = SummaryRow(name)
+            self._ranks[name] = rank
+        elif rank is not None and rank < self._ranks[name]:
+            self._ranks[name] = rank
+        self._measures[name].add(row.measure_id)
         summary.tasks += 1
         light = _LIGHT_FIELDS[row.light]
         setattr(summary, light, getattr(summary, light) + 1)
@@ -222,10 +243,15 @@ def summarise(rows: Iterable[LedgerRow], key: Any) -> list[SummaryRow]:
         summary.extended += row.original_due is not None
         summary.missing_reports += row.missing_reports > 0
         summary.escalated += bool(row.escalations)
-    for name, summary in groups.items():
-        summary.measures = len(measures[name])
-    return list(groups.values())
 
+    def summaries(self, *, ranked: bool = False) -> list[SummaryRow]:
+        """The summaries in first-seen order, or with ``ranked`` by their rank
+        (ties in first-seen order)."""
+        for name, summary in self._groups.items():
+            summary.measures = len(self._measures[name])
+        if ranked:
+            return sorted(self._groups.values(), key=lambda s: self._ranks[s.name])
+        return list(self._groups.values())
 
 
 def number_text(value: Any) -> str:

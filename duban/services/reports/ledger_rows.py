@@ -9,6 +9,7 @@ makes a task's :class:`~duban.services.reports.ledger_model.LedgerRow` of them.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any, NamedTuple, TypedDict
@@ -35,7 +36,6 @@ from duban.services.reports.ledger_model import (
 from duban.services.tasks.facts import (
     Related,
     indicator_name,
-    load_related,
     local_date,
     numeric_targets,
     task_facts,
@@ -44,6 +44,7 @@ from duban.services.tasks.views import status_fields
 from models import (
     Department,
     ExtensionRequest,
+    IndicatorReading,
     Measure,
     Notice,
     Responsibility,
@@ -53,6 +54,7 @@ from models import (
 )
 
 _REPORT = Action.REPORT.value  # read once: an enum member's value is a descriptor call
+_CACHED = 50_000  # distinct facts whose conclusions are kept at most (memory stays flat)
 
 
 class TaskColumns(NamedTuple):
@@ -124,6 +126,7 @@ class LedgerRelated(Related):
     _numeric: dict[tuple[int, date], list[Target]] = field(default_factory=dict)
     _mine: dict[tuple[int, date], list[Target]] = field(default_factory=dict)
     _measures: dict[int, _MeasureFields] = field(default_factory=dict)
+    _versions: dict[int | None, EscalationPolicy] = field(default_factory=dict)
 
     def numeric(self, task: TaskColumns) -> list[Target]:
         """The task's numeric targets (:func:`numeric_targets`), once per measure
@@ -158,53 +161,28 @@ class LedgerRelated(Related):
         return fields
 
     @classmethod
-    def load(cls, session: Session, task_ids: Select[Any], *, until: datetime) -> LedgerRelated:
-        """Everything of the tasks ``task_ids`` selects; history before ``until``.
-        Plain columns where there is one row per task or more (events,
-        notices, responsibilities); objects for the few rows of the rest."""
+    def load(
+        cls, session: Session, task_ids: Select[Any] | Sequence[int], *, until: datetime
+    ) -> LedgerRelated:
+        """Everything of the tasks ``task_ids`` selects; history before ``until``
+        (:meth:`load_shared` and :meth:`load_tasks`)."""
+        related = cls.load_shared(session, task_ids, until=until)
+        related.load_tasks(session, task_ids)
+        return related
+
+    @classmethod
+    def load_shared(
+        cls, session: Session, task_ids: Select[Any] | Sequence[int], *, until: datetime
+    ) -> LedgerRelated:
+        """What the tasks ``task_ids`` selects share: their measures (with plan,
+        section, targets and responsible units) and every department's name;
+        objects for these few rows, plain columns for the many."""
         related = cls(until=until)
-        load_related(
-            session, task_ids, actions=(), extensions_before=until, into=related
-        )
-        for row in session.execute(
-            select(TaskEvent.task_id, TaskEvent.action, TaskEvent.at, TaskEvent.note,
-                   TaskEvent.data)
-            .where(
-                TaskEvent.task_id.in_(task_ids),
-                TaskEvent.action.in_(
-                    [Action.REPORT.value, Action.SUBMIT.value, Action.APPROVE.value]
-                ),
-            )
-            .order_by(TaskEvent.at, TaskEvent.id)
-        ):
-            related.history[row[0]].append(EventColumns(*row))
-        for task_id, level, due_at in session.execute(
-            select(Notice.task_id, Notice.level, Notice.due_at)
-            .where(
-                Notice.task_id.in_(task_ids),
-                Notice.level >= 1,
-                Notice.status != NoticeStatus.SUPERSEDED,
-                Notice.due_at < until,
-            )
-            .order_by(Notice.due_at, Notice.id)
-        ):
-            related.notices[task_id].append(Escalated(level, due_at))
-        for task_id, step in session.execute(
-            select(Notice.task_id, Notice.step).where(
-                Notice.task_id.in_(task_ids), Notice.created_at < until
-            )
-        ):
-            related.steps[task_id].add(step)
-        # A few policy versions for many tasks: each read once (the identity
-        # map keeps no row that nothing holds, so policy_for would query each time).
-        versions: dict[int | None, EscalationPolicy] = {}
-        for task_id, policy_id in session.execute(
-            select(Task.id, Task.policy_id).where(Task.id.in_(task_ids))
-        ):
-            if policy_id not in versions:
-                versions[policy_id] = policy_for(session, policy_id)
-            related.policies[task_id] = versions[policy_id]
         measure_ids = select(Task.measure_id).where(Task.id.in_(task_ids))
+        for target in session.scalars(
+            select(Target).where(Target.measure_id.in_(measure_ids)).order_by(Target.position)
+        ):
+            related.targets[target.measure_id].append(target)
         for measure_id, role, department, named_as in session.execute(
             select(Responsibility.measure_id, Responsibility.role, Department.name,
                    Responsibility.named_as)
@@ -226,6 +204,69 @@ class LedgerRelated(Related):
             for department_id, name in session.execute(select(Department.id, Department.name))
         }
         return related
+
+    def load_tasks(self, session: Session, task_ids: Select[Any] | Sequence[int]) -> None:
+        """The rows of each task ``task_ids`` selects (events, extensions,
+        readings, escalations, ladder steps and policy), replacing those of the
+        tasks read before: a ledger read in batches holds one batch's."""
+        until = self.until
+        assert until is not None, "load_shared sets until"
+        for rows in (self.history, self.notices, self.steps, self.extensions, self.readings):
+            rows.clear()
+        self.policies.clear()
+        if len(self.assessed) > _CACHED or len(self.ahead) > _CACHED:
+            self.assessed.clear()  # distinct facts of tasks long written
+            self.ahead.clear()
+        for extension in session.scalars(
+            select(ExtensionRequest)
+            .where(ExtensionRequest.task_id.in_(task_ids), ExtensionRequest.requested_at < until)
+            .order_by(ExtensionRequest.id)
+        ):
+            self.extensions[extension.task_id].append(extension)
+        for reading in session.scalars(
+            select(IndicatorReading)
+            .where(IndicatorReading.task_id.in_(task_ids))
+            .order_by(IndicatorReading.reported_on, IndicatorReading.id)
+        ):
+            self.readings[reading.task_id].append(reading)
+        for row in session.execute(
+            select(TaskEvent.task_id, TaskEvent.action, TaskEvent.at, TaskEvent.note,
+                   TaskEvent.data)
+            .where(
+                TaskEvent.task_id.in_(task_ids),
+                TaskEvent.action.in_(
+                    [Action.REPORT.value, Action.SUBMIT.value, Action.APPROVE.value]
+                ),
+            )
+            .order_by(TaskEvent.at, TaskEvent.id)
+        ):
+            self.history[row[0]].append(EventColumns(*row))
+        for task_id, level, due_at in session.execute(
+            select(Notice.task_id, Notice.level, Notice.due_at)
+            .where(
+                Notice.task_id.in_(task_ids),
+                Notice.level >= 1,
+                Notice.status != NoticeStatus.SUPERSEDED,
+                Notice.due_at < until,
+            )
+            .order_by(Notice.due_at, Notice.id)
+        ):
+            self.notices[task_id].append(Escalated(level, due_at))
+        for task_id, step in session.execute(
+            select(Notice.task_id, Notice.step).where(
+                Notice.task_id.in_(task_ids), Notice.created_at < until
+            )
+        ):
+            self.steps[task_id].add(step)
+        # A few policy versions for many tasks: each read once (the identity
+        # map keeps no row that nothing holds, so policy_for would query each time).
+        for task_id, policy_id in session.execute(
+            select(Task.id, Task.policy_id).where(Task.id.in_(task_ids))
+        ):
+            found = self._versions.get(policy_id)
+            if found is None:
+                found = self._versions[policy_id] = policy_for(session, policy_id)
+            self.policies[task_id] = found
 
 
 def ledger_row(

@@ -12,10 +12,19 @@ compares them with openpyxl's own cells on varied values), to a temporary
 file, and :meth:`SheetRows.close` splices that file into the sheet's part
 before the workbook is saved. Memory stays flat: one row at a time.
 
+The rows' links are written as text too: their ``<hyperlinks>`` element,
+spliced into the sheet's tail where openpyxl puts it, and the sheet's
+relationships part, which :func:`save_workbook` writes from a temporary file
+when openpyxl writes that part (an object per link took seconds at 100k tasks).
+
 What it relies on of openpyxl besides its public API, in this module only: a
 write-only sheet's part is written to ``sheet._writer.out`` (a file name) and
 the rows end at its first ``</sheetData>``; cell links are ``Hyperlink``
-objects collected in ``sheet._hyperlinks`` and written with the sheet's tail.
+objects collected in ``sheet._hyperlinks``, numbered in the relationships
+``sheet._writer._rels`` the sheet's tail collects and written in the tail
+before the print settings (:data:`_AFTER_LINKS`); :class:`ExcelWriter` writes
+a sheet's relationships part, when it has one, with ``writestr`` just after the
+sheet's part.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import weakref
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -32,9 +42,9 @@ from zipfile import ZIP_DEFLATED, ZipFile
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES
+from openpyxl.packaging.relationship import Relationship
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
-from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.writer.excel import ExcelWriter
 
 from duban.services.reports.ledger_styles import CellStyles, clean_text, neutralise
@@ -44,6 +54,13 @@ _SHEET_DATA_END = b"</sheetData>"
 ZIP_LEVEL = 3  # zlib's level for the workbook's parts (see save_workbook)
 _EXACT = 10**15  # integers %.16g writes digit for digit
 _TEXTS_KEPT = 20_000  # distinct texts remembered at most (memory stays flat)
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_LINK_TYPE = f"{_REL_NS}/hyperlink"
+_RELS_HEAD = b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+# What openpyxl writes after <hyperlinks> in a sheet's tail, in its order.
+_AFTER_LINKS = (b"<printOptions", b"<pageMargins", b"<pageSetup", b"<headerFooter",
+                b"<rowBreaks", b"<colBreaks", b"<drawing", b"<legacyDrawing", b"<tableParts",
+                b"</worksheet>")
 
 
 def _number(value: float) -> str:
@@ -64,6 +81,15 @@ def _escaped(text: str) -> str:
         text = text.replace(">", "&gt;")
     if "\r" in text:
         text = text.replace("\r", "&#13;")
+    return text
+
+
+def _attribute(text: str) -> str:
+    """An attribute's value as libxml2 escapes it."""
+    for raw, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"),
+                         ("\t", "&#9;"), ("\n", "&#10;"), ("\r", "&#13;")):
+        if raw in text:
+            text = text.replace(raw, escaped)
     return text
 
 
@@ -97,12 +123,22 @@ class SheetRows:
         self.next_row = first_row
         self._style_ids: dict[tuple[str, ...], str] = {}
         self._letters: list[str] = []
-        self._days: dict[date, str] = {}
-        self._texts: dict[str, str] = {}  # a text's cell after its style (labels repeat)
+        # A cell's XML after its reference, per (style parts, date style parts)
+        # and value; each row's caches per its columns' parts.
+        self._tails: dict[tuple[tuple[str, ...], tuple[str, ...]], dict[Any, str]] = {}
+        self._shapes: dict[Any, list[dict[Any, str]]] = {}
+        self._templates: dict[int, str] = {}
         self._bound: set[type] = {str, int, float, type(None)}
         self._file: IO[bytes] = tempfile.TemporaryFile()
         self._buffer: list[str] = []
         self._buffered = 0
+        self._links: list[str] = []  # <hyperlink> elements not yet in _link_file
+        self._rels: list[str] = []  # their <Relationship> elements
+        self._link_count = 0
+        self._link_file: IO[bytes] = tempfile.TemporaryFile()
+        self._rels_file: IO[bytes] = tempfile.TemporaryFile()
+        if sheet._hyperlinks:
+            raise ValueError("rows with links stream after rows without any")
 
     def append(
         self,
@@ -113,48 +149,103 @@ class SheetRows:
     ) -> None:
         """One row: its cells from column A, its height in points (None: the
         default), and links by the cell's index."""
+        parts = tuple(p for _value, p in cells)
+        self.append_values([v for v, _parts in cells], parts, parts, height=height, links=links)
+
+    def append_values(
+        self,
+        values: Sequence[Any],
+        parts: tuple[tuple[str, ...], ...],
+        dated: tuple[tuple[str, ...], ...],
+        *,
+        height: float | None = None,
+        links: Mapping[int, str] | None = None,
+    ) -> None:
+        """One row of ``values`` from column A, each styled by its column's
+        ``parts``, or its ``dated`` parts when it is a date; its height in
+        points (None: the default), and links by the cell's index.
+
+        A cell's XML after its reference is made once per column style and
+        value (they repeat: departments, labels, days) and the row is one
+        format of them, so a row costs few Python operations per cell."""
         number = self.next_row
         self.next_row += 1
         row = str(number)
-        out = self._buffer
-        if height is None:
-            out.append(f'<row r="{row}">')
-        else:
-            out.append(f'<row r="{row}" ht="{_number(height)}" customHeight="1">')
-        letters = self._letters
-        while len(letters) < len(cells):
-            letters.append(get_column_letter(len(letters) + 1))
-        for index, (value, parts) in enumerate(cells):
-            ref = letters[index] + row
-            if type(value) not in self._bound:
-                self._bind(value)
-            style = self._style_ids.get(parts)
-            if style is None:
-                style = self._style_id(parts)
-            if links and index in links:
-                self.sheet._hyperlinks.append(Hyperlink(ref=ref, target=links[index]))
-            out.append(self._cell(ref, style, value))
-        out.append("</row>")
+        caches = self._shapes.get((parts, dated))
+        if caches is None:
+            caches = self._shapes[(parts, dated)] = [
+                self._tails.setdefault(pair, {}) for pair in zip(parts, dated, strict=True)
+            ]
+        tails = [cache.get(value) for cache, value in zip(caches, values, strict=True)]
+        if None in tails:  # made in column order: styles register as openpyxl's cells would
+            for index, tail in enumerate(tails):
+                if tail is None:
+                    tails[index] = self._tail(values[index], parts[index], dated[index],
+                                              caches[index])
+        template = self._templates.get(len(tails))
+        if template is None:
+            template = self._template(len(tails))
+        head = (f'<row r="{row}">' if height is None
+                else f'<row r="{row}" ht="{_number(height)}" customHeight="1">')
+        self._buffer.append(head + template.format(row, *tails))
+        if links:
+            for index in sorted(links):
+                self._link(self._letters[index] + row, links[index])
         self._buffered += 1
         if self._buffered >= 500:
             self._flush()
 
-    def _cell(self, ref: str, style: str, value: Any) -> str:
-        head = f'<c r="{ref}" s="{style}"'
+    def _template(self, columns: int) -> str:
+        """The cells of a row of ``columns``: ``{0}`` the row, ``{n}`` the n-th tail."""
+        letters = self._letters
+        while len(letters) < columns:
+            letters.append(get_column_letter(len(letters) + 1))
+        found = self._templates[columns] = "".join(
+            f'<c r="{letters[index]}{{0}}"{{{index + 1}}}' for index in range(columns)
+        ) + "</row>"
+        return found
+
+    def _tail(
+        self,
+        value: Any,
+        parts: tuple[str, ...],
+        dated: tuple[str, ...],
+        cache: dict[Any, str],
+    ) -> str:
+        """A cell's XML after its reference, kept in ``cache`` (its column's)."""
+        if type(value) not in self._bound:
+            self._bind(value)
+        if isinstance(value, date):
+            parts = dated
+        style = self._style_ids.get(parts)
+        if style is None:
+            style = self._style_id(parts)
+        tail = self._cell(style, value)
+        if type(value) is not float:  # 0 == -0.0, written differently
+            if len(cache) >= _TEXTS_KEPT:
+                cache.clear()
+            cache[value] = tail
+        return tail
+
+    def _link(self, ref: str, target: str) -> None:
+        """The link of cell ``ref``, as openpyxl numbers and writes it."""
+        self._link_count += 1
+        rid = f"rId{self._link_count}"
+        self._links.append(f'<hyperlink xmlns:r="{_REL_NS}" ref="{ref}" r:id="{rid}"/>')
+        self._rels.append(
+            f'<Relationship Type="{_LINK_TYPE}" Target="{_attribute(target)}" '
+            f'TargetMode="External" Id="{rid}"/>'
+        )
+
+    def _cell(self, style: str, value: Any) -> str:
+        """A cell's XML after its reference, as openpyxl writes it."""
+        head = f' s="{style}"'
         if value is None:
             return f'{head} t="n"></c>'
         if isinstance(value, str):
-            tail = self._texts.get(value)
-            if tail is None:
-                if len(self._texts) >= _TEXTS_KEPT:
-                    self._texts.clear()
-                tail = self._texts[value] = _text_tail(value)
-            return head + tail
+            return head + _text_tail(value)
         if isinstance(value, date):  # datetime too
-            day = self._days.get(value)
-            if day is None:
-                day = self._days[value] = _number(to_excel(value))
-            return f'{head} t="n"><v>{day}</v></c>'
+            return f'{head} t="n"><v>{_number(to_excel(value))}</v></c>'
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise TypeError(f"cannot stream {value!r} into a cell")
         if type(value) is int and -_EXACT < value < _EXACT:
@@ -181,13 +272,23 @@ class SheetRows:
         self._file.write("".join(self._buffer).encode("ascii", "xmlcharrefreplace"))
         self._buffer.clear()
         self._buffered = 0
+        if self._links:
+            self._link_file.write("".join(self._links).encode("ascii"))
+            # The relationships part is UTF-8, as lxml writes it without a declaration.
+            self._rels_file.write("".join(self._rels).encode("utf-8"))
+            self._links.clear()
+            self._rels.clear()
 
     def close(self) -> None:
         """Close the sheet (writing its tail) and splice the rows in before
-        its ``</sheetData>``."""
+        its ``</sheetData>``, and their links where openpyxl writes links;
+        the sheet's relationships part is left for :func:`save_workbook`."""
         self._flush()
         self.sheet.close()
-        part = self.sheet._writer.out
+        writer = self.sheet._writer
+        if writer._rels or self.sheet._hyperlinks:
+            raise ValueError("the sheet's tail numbered relationships of its own")
+        part = writer.out
         with open(part, "rb") as handle:
             written = handle.read()
         end = written.index(_SHEET_DATA_END)
@@ -196,9 +297,52 @@ class SheetRows:
             handle.write(written[:end])
             self._file.seek(0)
             shutil.copyfileobj(self._file, handle, 1 << 20)
-            handle.write(written[end:])
+            if not self._link_count:
+                handle.write(written[end:])
+            else:
+                links = min(at for at in (written.find(tag, end) for tag in _AFTER_LINKS)
+                            if at >= 0)
+                handle.write(written[end:links])
+                handle.write(b"<hyperlinks>")
+                self._link_file.seek(0)
+                shutil.copyfileobj(self._link_file, handle, 1 << 20)
+                handle.write(b"</hyperlinks>")
+                handle.write(written[links:])
         self._file.close()
+        self._link_file.close()
         os.replace(spliced, part)
+        if self._link_count:
+            # A stand-in so that openpyxl writes the part (see save_workbook).
+            writer._rels.append(Relationship(type="hyperlink", TargetMode="External", Target=""))
+            self._rels_file.write(b"</Relationships>")
+            _STREAMED_RELS[self.sheet] = self._rels_file
+        else:
+            self._rels_file.close()
+
+
+# The relationships parts of streamed sheets, until their workbook is saved.
+_STREAMED_RELS: weakref.WeakKeyDictionary[Any, IO[bytes]] = weakref.WeakKeyDictionary()
+
+
+class _Archive(ZipFile):
+    """A zip file that writes the parts named in ``parts`` from those files
+    (relationships head first) instead of what it is given for them."""
+
+    def __init__(self, path: Path, parts: dict[str, IO[bytes]]) -> None:
+        super().__init__(path, "w", ZIP_DEFLATED, allowZip64=True, compresslevel=ZIP_LEVEL)
+        self._parts = parts
+
+    def writestr(self, zinfo_or_arcname: Any, data: Any, *args: Any, **kwargs: Any) -> None:
+        source = self._parts.pop(zinfo_or_arcname, None) if isinstance(
+            zinfo_or_arcname, str) else None
+        if source is None:
+            super().writestr(zinfo_or_arcname, data, *args, **kwargs)
+            return
+        with self.open(zinfo_or_arcname, "w") as part:
+            part.write(_RELS_HEAD)
+            source.seek(0)
+            shutil.copyfileobj(source, part, 1 << 20)
+        source.close()
 
 
 def save_workbook(workbook: Workbook, path: Path) -> None:
@@ -206,9 +350,18 @@ def save_workbook(workbook: Workbook, path: Path) -> None:
     does, every part the same, but deflated at :data:`ZIP_LEVEL`: zlib's
     default (6) took longer than writing the rows themselves at 100k tasks
     (180 MB of sheet XML), level 3 takes about a third of it for a file
-    about a quarter larger."""
+    about a quarter larger. Streamed sheets' relationships parts are written
+    from :class:`SheetRows`' files."""
     if not workbook.worksheets:
         workbook.create_sheet()
-    archive = ZipFile(path, "w", ZIP_DEFLATED, allowZip64=True, compresslevel=ZIP_LEVEL)
+    parts = {
+        # The name ExcelWriter gives the part: sheets are numbered as saved.
+        f"xl/worksheets/_rels/sheet{number}.xml.rels": _STREAMED_RELS.pop(sheet)
+        for number, sheet in enumerate(workbook.worksheets, start=1)
+        if sheet in _STREAMED_RELS
+    }
+    archive = _Archive(path, parts)
     workbook.properties.modified = datetime.now(tz=UTC).replace(tzinfo=None)
     ExcelWriter(workbook, archive).save()  # closes the archive
+    if parts:
+        raise RuntimeError(f"relationships parts not written: {sorted(parts)}")
