@@ -39,6 +39,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Date, and_, case, func, not_, or_, select, type_coerce
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.operators import custom_op
 
 from duban.domain.lifecycle import Action, ExtensionStatus, TaskState
 from duban.domain.outbox import NoticeStatus
@@ -313,9 +315,16 @@ class _Rules:
         # The period is counted, not filtered on: as a range on notices.due_at
         # SQLite takes it for selective and reads every notice through that
         # index (7x slower than a scan when the period is everything).
+        # Every task counted: read the notices once, each finding its task by
+        # its key. The unary plus keeps SQLite (once ANALYZEd) from going the
+        # other way, through every task and a probe of notices' task index
+        # per task (4-8x slower at 100k tasks); it changes no value.
+        notice_task = Notice.task_id if where else UnaryExpression(
+            Notice.task_id.expression, operator=custom_op("+")
+        )
         return (
             _joined(select(Task.department_id, Notice.level, _count(and_(*in_period))), where)
-            .join(Notice, Notice.task_id == Task.id)
+            .join(Notice, notice_task == Task.id)
             .where(
                 Notice.level.in_(LEVELS),
                 Notice.status != NoticeStatus.SUPERSEDED,
