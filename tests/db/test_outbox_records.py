@@ -31,8 +31,9 @@ from duban.domain.workdays import WorkCalendar
 from duban.services.calendar.data import build_work_calendar
 from duban.services.ladder.core import LEASE
 from duban.services.outbox import sending
-from duban.services.outbox.contract import DeliveryContext
+from duban.services.outbox.contract import DeliveryContext, DeliveryKind, OutgoingMessage
 from duban.services.outbox.deliver import dispatch
+from duban.services.outbox.message import notice_message
 from duban.services.outbox.route import route
 from models import (
     ContactChannel,
@@ -410,3 +411,37 @@ def test_a_batch_holds_no_message_it_has_sent_and_records_each_title_and_text(
     with session_factory() as session:
         recorded = {(d.title, d.body) for d in session.scalars(select(Delivery))}
     assert recorded == set(sent)
+
+
+def test_a_batch_builds_each_message_just_before_sending_it(
+    session_factory: sessionmaker[Session], world: World, calendar: WorkCalendar
+) -> None:
+    """A large plan's first digests carry a thousand items each: a batch holds
+    one message's context at a time, not the whole batch's."""
+    add_contacts(session_factory)
+    for task_id in (world.lead, world.support, world.single):
+        add_notice(session_factory, task_id)
+    route(session_factory, now=T0, send_time=at_once, clock=CLOCK)
+    built: list[OutgoingMessage] = []
+    seen_at_each_send: list[tuple[int, int]] = []  # (messages built, contexts still held)
+
+    def builder(
+        session: Session, delivery: Delivery, context: DeliveryContext, now: Any
+    ) -> OutgoingMessage:
+        message = notice_message(session, delivery, context, now)
+        built.append(message)
+        return message
+
+    class CountsTheBuilt(RecordingSender):
+        def send(self, url: str, message: Any, **kwargs: Any) -> Sent:
+            seen_at_each_send.append((len(built), sum(1 for m in built if m.context)))
+            return super().send(url, message, **kwargs)
+
+    sender = CountsTheBuilt()
+    report = dispatch(session_factory, now=T0, sender=sender, render=render_items,
+                      context=delivery_context(calendar), send_time=at_once,
+                      builders={DeliveryKind.NOTICES: builder})
+    assert report.sent == len(sender.sent) >= 3
+    assert seen_at_each_send == [(n, 1) for n in range(1, report.sent + 1)]
+    with session_factory() as session:
+        assert {d.status for d in session.scalars(select(Delivery))} == {"sent"}

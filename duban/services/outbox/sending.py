@@ -1,18 +1,19 @@
 """One batch of claimed deliveries: messages built, sent, attempts recorded.
 
-The messages of the whole batch are built in one session from a few queries
-(:func:`duban.services.outbox.message.preload`), each is rendered and sent in
-turn, and every attempt of the batch is recorded in one transaction, retried
-while the database is briefly away (:func:`_recorded`). A process that dies
-after sending part of a batch leaves those deliveries claimed: when the lease
-runs out they are sent again, each at most once more; nothing is lost.
+The rows the batch's messages need are read in one session with a few queries
+(:func:`duban.services.outbox.message.preload`); each message is then built,
+rendered, sent and let go of in turn (one message's context held at a time),
+and every attempt of the batch is recorded in one transaction, retried while
+the database is briefly away (:func:`_recorded`). A process that dies after
+sending part of a batch leaves those deliveries claimed: when the lease runs
+out they are sent again, each at most once more; nothing is lost.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -119,28 +120,35 @@ class Batch:
                 kinds.append("superseded")
             else:
                 live.append(claim)
-        jobs = self._build(live, builders)
+        jobs: list[_Job] = []
+        built = self._jobs(live, builders, servers)
         try:
-            for job in jobs:
-                if job.empty:
-                    continue
-                until = servers.down_until(job.url)
-                if until is not None and job.claimed.status != DeliveryStatus.SENDING:
-                    job.held_until = until
+            for job in built:
+                jobs.append(job)
+                if job.empty or job.held_until is not None:
                     continue
                 self._send(job, sender, render)
                 _release(job)
                 if job.retry_at is not None and getattr(job.outcome, "unreachable", False):
                     servers.mark(job.url, job.retry_at)
         finally:
+            built.close()  # its session, if a send raised
             for job in jobs:
                 if job.built is not None:
                     job.built.discard()
         first = jobs[0].claimed.delivery_id if jobs else 0
         return kinds + (_recorded(lambda: self._record(jobs), first) if jobs else [])
 
-    def _build(self, live: list[Claimed], builders: Builders) -> list[_Job]:
-        jobs: list[_Job] = []
+    def _jobs(
+        self, live: list[Claimed], builders: Builders, servers: Servers
+    ) -> Generator[_Job, None, None]:
+        """The batch's jobs one at a time, each message built just before it is
+        sent: the batch's rows are read in one session with a few queries, but
+        only one message's context is held at a time (a large plan's first
+        digests carry a thousand items each, a few MB of context apiece). The
+        session's read transaction ends before each job is handed out, so none
+        is held open while a message is sent. A job whose server was found
+        down in this pass is not built (``held_until`` set)."""
         with self.session_factory() as session:
             found = {
                 d.id: d
@@ -158,7 +166,16 @@ class Batch:
             for claim in live:
                 delivery = found[claim.delivery_id]
                 job = _Job(claim, url=delivery.channel.url, skip_parts=delivery.parts_sent)
-                if delivery.parts_sent and delivery.partial:
+                # What the message carries: only these notices are marked sent (or failed).
+                job.rendered = tuple(item.notice_id for item in delivery.items)
+                # A router created it and then found its notice routed by another one.
+                job.empty = not job.rendered and delivery.batch >= FIRST_NOTICE_BATCH
+                until = servers.down_until(job.url)
+                if job.empty:
+                    pass
+                elif until is not None and claim.status != DeliveryStatus.SENDING:
+                    job.held_until = until  # not tried: recorded as if never claimed
+                elif delivery.parts_sent and delivery.partial:
                     # Parts of this message were accepted: the rest of the same message goes.
                     job.stored = StoredMessage.from_data(delivery.partial)
                 elif delivery.items or delivery.batch < FIRST_NOTICE_BATCH:
@@ -169,12 +186,10 @@ class Batch:
                         LOG.exception("delivery %s: its content could not be built", delivery.id)
                         session.rollback()
                         job.unbuilt = err
-                # What the message carries: only these notices are marked sent (or failed).
-                job.rendered = tuple(item.notice_id for item in delivery.items)
-                # A router created it and then found its notice routed by another one.
-                job.empty = not job.rendered and delivery.batch >= FIRST_NOTICE_BATCH
-                jobs.append(job)
-        return jobs
+                # Ends the read transaction (the factory does not expire on
+                # commit: the rows read stay loaded for the next job).
+                session.commit()
+                yield job
 
     def _send(self, job: _Job, sender: MessageSender, render: RenderFn) -> None:
         try:
