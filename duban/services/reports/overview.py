@@ -17,7 +17,7 @@ from datetime import date, tzinfo
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from duban.domain.items import item_source_text
 from duban.domain.lifecycle import TaskState
@@ -222,9 +222,13 @@ def _tasks_by_measure(
 ) -> dict[int, list[LitTask]]:
     """The tasks of the measures ``shown``, read one by one with their
     reasons; cancelled ones (已撤销) left out of the measure's light and counts."""
+    # By the tasks' ids (a subquery of the measures'), so a database reads
+    # the reports of these tasks through the (action, task_id, at) index
+    # instead of every report of that action (SQLite did: ~30x slower).
+    theirs = aliased(Task)
+    ids = select(theirs.id).where(theirs.measure_id.in_([m.id for m in shown]))
     tasks = light_tasks(
-        session, where=[Task.measure_id.in_([m.id for m in shown])], as_of=as_of,
-        calendar=calendar, zone=zone,
+        session, where=[Task.id.in_(ids)], as_of=as_of, calendar=calendar, zone=zone,
     ) if shown else []
     by_measure: dict[int, list[LitTask]] = defaultdict(list)
     for task in tasks:
