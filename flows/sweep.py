@@ -93,8 +93,10 @@ def _sweep(context: AppContext, as_of: datetime | None, settle: float | None) ->
     )
     with context.sender() as sender:
         tools = context.round_tools(sender=sender, worker=f"sweep:{flow_run.id or 'local'}")
+        # A replay in step (settle) skips the day's lights: no page reads them.
         report = run_round(
-            context.session_factory, now=now, tools=tools, sweep=False, settle=settle
+            context.session_factory, now=now, tools=tools, sweep=False, settle=settle,
+            store_lights=settle is None,
         )
     report.sweep = measures.sweep
     logger.info(

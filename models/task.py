@@ -58,6 +58,8 @@ class Task(Base):
         # index alone, in its order (duban.services.reports.scorecard_sql).
         Index("ix_tasks_scorecard", "department_id", "state", "due", "role", "assigned_at",
               "submitted_at"),
+        # The stale lights to refresh, and a page of tasks of one light.
+        Index("ix_tasks_light_key_light", "light_key", "light"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -95,6 +97,14 @@ class Task(Base):
     replaced_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("tasks.id", ondelete="SET NULL")
     )
+
+    # The task's light (a Light value, or 'cancelled') for the day and rule
+    # ``light_key`` names (duban.services.tasks.light_sql): a cache the pages
+    # read when its key is the day's. Triggers of migration 0018 set
+    # light_key to NULL when what the light reads changes (state, due,
+    # submitted_at, assigned_at, a report event, a reading), on every write path.
+    light: Mapped[str | None] = mapped_column(String(16))
+    light_key: Mapped[str | None] = mapped_column(String(32))
 
     measure: Mapped[Measure] = relationship()
     department: Mapped[Department] = relationship()

@@ -105,7 +105,8 @@ class Scheduler:
             ):
                 tools = self.context.round_tools(sender=sender, worker=self.worker)
                 report = run_round(
-                    self.context.session_factory, now=now, tools=tools, sweep=sweep
+                    self.context.session_factory, now=now, tools=tools, sweep=sweep,
+                    store_lights=sweep,
                 )
         except RoundBusyError as busy:
             log.info("本轮跳过:%s", busy)

@@ -8,7 +8,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import func, inspect, select
+from sqlalchemy import Engine, func, inspect, select
 
 from duban.config import Settings
 from duban.db import (
@@ -122,5 +122,42 @@ def test_sqlite_migrations_that_rebuild_a_table_keep_the_rows_that_reference_it(
             command.downgrade(alembic_config(connection=connection), "0010")
         assert upgrade(settings) == head_revision()
         assert counts() == before
+    finally:
+        engine.dispose()
+
+
+TRIGGERS = {
+    "tasks_light_stale", "task_events_insert_light_stale", "task_events_delete_light_stale",
+    "task_events_update_light_stale", "indicator_readings_insert_light_stale",
+    "indicator_readings_delete_light_stale", "indicator_readings_update_light_stale",
+}
+
+
+def _triggers(engine: Engine) -> set[str]:
+    query = (
+        "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+        if engine.dialect.name == "sqlite"
+        else "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+    )
+    with engine.connect() as connection:
+        return set(connection.exec_driver_sql(query).scalars())
+
+
+def test_0018_adds_the_stored_light_and_its_triggers_and_takes_them_away(
+    database_url: str,
+) -> None:
+    engine = engine_for_url(database_url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection=connection), "head")
+        assert _triggers(engine) == TRIGGERS
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection=connection), "0017")
+        assert _triggers(engine) == set()
+        columns = {c["name"] for c in inspect(engine).get_columns("tasks")}
+        assert not {"light", "light_key"} & columns
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection=connection), "head")
+        assert _triggers(engine) == TRIGGERS
     finally:
         engine.dispose()

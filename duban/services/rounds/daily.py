@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import Engine, exists, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.assignment import AssignmentPolicy
@@ -37,6 +37,7 @@ from duban.services.outbox.deliver import DispatchReport, dispatch
 from duban.services.outbox.message import notice_message
 from duban.services.outbox.route import RouteReport, route
 from duban.services.reports.digest import report_message
+from duban.services.tasks.light_sql import light_rule, refresh_lights
 from models import Delivery, DeliveryItem, Notice, Task
 
 LOG = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class RoundReport:
     sweep: SweepReport = field(default_factory=SweepReport)
     routing: RouteReport = field(default_factory=RouteReport)
     delivery: DispatchReport = field(default_factory=DispatchReport)
+    lights: int = 0  # tasks whose light of the day was stored
 
     @property
     def quiet(self) -> bool:
@@ -94,6 +96,7 @@ def run_round(
     measure_ids: Iterable[int] | None = None,
     sweep: bool = True,
     settle: float | None = None,
+    store_lights: bool = False,
 ) -> RoundReport:
     """Advance due tasks (optionally only of some measures), route the notices
     that are due, and send what may go out now.
@@ -101,7 +104,9 @@ def run_round(
     With ``settle`` (seconds), the round waits after each phase until no work
     of that phase is left at ``now`` — also work other processes took — so
     rounds run at once by several workers group the day's notices exactly as
-    one process would (see :func:`outstanding`)."""
+    one process would (see :func:`outstanding`). With ``store_lights`` (the
+    day's first round), each task's light of ``now``'s day is stored after the
+    sweep, so the day's pages read it (:func:`store_day_lights`)."""
     report = RoundReport(at=now)
     if sweep:
         # A year added or changed since the last round moves the due dates it
@@ -115,6 +120,8 @@ def run_round(
             clock=tools.clock,
             measure_ids=measure_ids,
         )
+    if store_lights:
+        report.lights = store_day_lights(session_factory, now=now, tools=tools)
     if settle is not None:
         wait_settled(session_factory, now=now, phase="tasks", timeout=settle)
     for _pass in range(2):
@@ -145,6 +152,22 @@ def run_round(
         # A delivery given up on queued a report to the coordinators (once per
         # delivery): route and send it in the same round.
     return report
+
+
+def store_day_lights(
+    session_factory: sessionmaker[Session], *, now: datetime, tools: RoundTools
+) -> int:
+    """Stores every task's light of the local day of ``now`` (as the pages ask
+    it: the default status policy) where it is stale; returns how many were
+    stored (0 where SQL cannot tell the lights). Waits for other writers; a
+    lock it cannot get is left for the pages (their lights stay exact)."""
+    with session_factory() as session:
+        rule = light_rule(session, as_of=now.astimezone(tools.clock.zone).date(),
+                          calendar=tools.calendar, zone=tools.clock.zone, refresh_at=None)
+        bind = session.get_bind()
+    if rule is None or not isinstance(bind, Engine):
+        return 0
+    return refresh_lights(bind, rule)
 
 
 @dataclass(frozen=True)

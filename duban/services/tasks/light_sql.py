@@ -25,10 +25,24 @@ is the same over every year the tasks span. When SQL cannot say it exactly
 :func:`light_rule` returns None and callers use
 :func:`duban.services.tasks.lights.light_tasks`. ``tests/reports/test_lights.py``
 compares both with the domain's assessment day by day.
+
+Stored lights: ``tasks.light`` holds a task's light for the day and rule that
+``tasks.light_key`` names (the day, and a hash of everything else the rule
+reads: the periods' deadlines and the last "due soon" day worked out from the
+calendar and the policy, the zone, the first assignment). The rule's ``light``
+is ``CASE WHEN light_key = :key THEN light ELSE <the rule> END``: exact
+whether or not anything was stored, cheap where it was. The database marks a
+stored light stale (light_key NULL) when what it reads changes (migration
+0018's triggers); :func:`refresh_lights` stores the day's lights, run by the
+daily round and by a page that finds many stale (the first of a day). Tasks
+with readings are never stored (whether they are behind their indicator is
+assessed in Python and bound by id).
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -38,6 +52,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     ColumnElement,
     Date,
+    Engine,
     and_,
     case,
     cast,
@@ -48,8 +63,11 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     type_coerce,
+    update,
 )
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased
 
 from duban.domain.lifecycle import Action, TaskState
@@ -63,7 +81,14 @@ from duban.domain.workdays import Unpublished, WorkCalendar
 from duban.services.tasks.lights import light_tasks
 from models import IndicatorReading, Measure, Task, TaskEvent
 
+LOG = logging.getLogger(__name__)
 CANCELLED = "cancelled"  # the light column's value for a withdrawn task
+# Changes with the rule's code, so no light stored by an older rule is read.
+RULE_VERSION = "1"
+# A page stores the day's lights when it finds at least this many stale.
+LAZY_REFRESH_MIN = 500
+# Tasks stored per transaction: a writer waits at most one chunk's UPDATE.
+REFRESH_CHUNK = 20_000
 # More tasks with readings than this and the page assesses in Python instead.
 MAX_BOUND_IDS = 2_000
 _OPEN = [
@@ -76,7 +101,8 @@ _DONE = [TaskState.SUBMITTED.value, TaskState.APPROVED.value]
 @dataclass(frozen=True)
 class LightRule:
     """``light``: a SQL expression over Task (a :class:`~duban.domain.status.Light`
-    value, or ``cancelled``) for the day ``as_of``; ``overdue`` is its red."""
+    value, or ``cancelled``) for the day ``as_of``: the stored light where its
+    ``key`` is this rule's, else ``computed`` (worked out from the task's rows)."""
 
     as_of: date
     light: ColumnElement[str]
@@ -84,12 +110,25 @@ class LightRule:
     local_day: Any = None
     # The last due date still "due soon" on ``as_of``.
     last_soon: date | None = None
+    # The light from the task's rows, and the key a stored light of this rule
+    # has (None: nothing to store, e.g. no task yet).
+    computed: ColumnElement[str] | None = None
+    key: str | None = None
 
     def matches(self, light: Light) -> ColumnElement[bool]:
-        """True for the tasks whose light is ``light`` on the rule's day: what
-        that light implies of the state and due date first (an index on the
-        due date can narrow the tasks), then the ``CASE`` itself, except for
-        red, which is exactly open and past due."""
+        """True for the tasks whose light is ``light`` on the rule's day.
+
+        Stored lights: the tasks of the light from the (light_key, light)
+        index, and the stale ones (few once the day's are stored) from a
+        range of that index each, their light worked out. Nothing stored:
+        what that light implies of the state and due date first (an index on
+        the due date can narrow the tasks), then the ``CASE`` itself, except
+        for red, which is exactly open and past due."""
+        if self.key is not None and self.computed is not None:
+            return or_(
+                and_(Task.light_key == self.key, Task.light == light.value),
+                *(and_(stale, self.computed == light.value) for stale in self._stale_ranges()),
+            )
         still_open = Task.state.in_(_OPEN)
         if light is Light.RED:
             return and_(still_open, Task.due < self.as_of)
@@ -102,6 +141,19 @@ class LightRule:
         }
         return and_(*implied[light], self.light == light.value)
 
+    def _stale_ranges(self) -> list[ColumnElement[bool]]:
+        assert self.key is not None
+        return [Task.light_key.is_(None), Task.light_key < self.key, Task.light_key > self.key]
+
+    def fresh(self) -> ColumnElement[bool]:
+        """True for the tasks whose stored light is this rule's."""
+        return false() if self.key is None else Task.light_key == self.key
+
+    def stale(self) -> ColumnElement[bool]:
+        """True for the tasks whose stored light is not this rule's (as
+        ranges of the light_key index)."""
+        return true() if self.key is None else or_(*self._stale_ranges())
+
 
 def light_rule(
     session: Session,
@@ -110,9 +162,14 @@ def light_rule(
     calendar: WorkCalendar,
     zone: tzinfo,
     policy: StatusPolicy | None = None,
+    refresh_at: int | None = LAZY_REFRESH_MIN,
 ) -> LightRule | None:
     """The light of every task on ``as_of`` as SQL (see the module docstring),
-    or None when SQL cannot say it exactly here."""
+    or None when SQL cannot say it exactly here.
+
+    When at least ``refresh_at`` tasks (None: never) have no stored light of
+    this rule, first stores them (:func:`refresh_lights`, in transactions of
+    its own, giving up at once where another writer holds the database)."""
     policy = policy or StatusPolicy()
     _without_jit(session)
     first = session.scalar(select(func.min(Task.assigned_at)))
@@ -132,7 +189,7 @@ def light_rule(
         Task.id.in_(behind) if behind else false(),
     )
     last_soon = _last_soon_day(as_of, calendar, policy)
-    light = case(
+    computed = case(
         (Task.state == TaskState.CANCELLED.value, CANCELLED),
         (Task.state.in_(_DONE), case((late, Light.LATE.value), else_=Light.GREEN.value)),
         (Task.due < as_of, Light.RED.value),
@@ -140,7 +197,116 @@ def light_rule(
         (Task.due <= last_soon, Light.BLUE.value),
         else_=Light.GREEN.value,
     )
-    return LightRule(as_of, light, local_day, last_soon)
+    key = _rule_key(
+        session, as_of=as_of, zone=zone, first=first, last_soon=last_soon,
+        owed=_owed_periods(first.astimezone(zone).date(), as_of, calendar, policy),
+    )
+    light = case((Task.light_key == key, Task.light), else_=computed)
+    rule = LightRule(as_of, light, local_day, last_soon, computed, key)
+    if refresh_at is not None and _stale_count(session, rule, refresh_at) >= refresh_at:
+        bind = session.get_bind()
+        if isinstance(bind, Engine) and bind.url.database not in (None, "", ":memory:"):
+            refresh_lights(bind, rule, wait=False)
+    return rule
+
+
+def _rule_key(
+    session: Session,
+    *,
+    as_of: date,
+    zone: tzinfo,
+    first: datetime,
+    last_soon: date,
+    owed: Sequence[tuple[date | None, date, date]],
+) -> str:
+    """``as_of`` and a hash of all else the rule's ``CASE`` depends on (what
+    the calendar and the policy make of the day, the zone, where local days
+    start): two rules with one key give every task the same light."""
+    parts = (
+        RULE_VERSION, session.get_bind().dialect.name, str(zone), first.isoformat(),
+        last_soon.isoformat(), [tuple(str(d) for d in period) for period in owed],
+    )
+    digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+    return f"{as_of.isoformat()}:{digest}"
+
+
+def _stale_to_store(rule: LightRule) -> list[ColumnElement[bool]]:
+    """The tasks a refresh stores: stale, and without readings."""
+    return [rule.stale(), ~exists().where(IndicatorReading.task_id == Task.id)]
+
+
+def _stale_count(session: Session, rule: LightRule, up_to: int) -> int:
+    """How many tasks a refresh would store, counted up to ``up_to``."""
+    if rule.key is None:
+        return 0
+    found = select(Task.id).where(*_stale_to_store(rule)).limit(up_to).subquery()
+    return session.scalar(select(func.count()).select_from(found)) or 0
+
+
+def refresh_lights(engine: Engine, rule: LightRule, *, wait: bool = True) -> int:
+    """Stores the rule's light, and its key, in every task whose stored light
+    is stale (but a task with readings), :data:`REFRESH_CHUNK` tasks per
+    transaction; returns how many it stored.
+
+    Safe with writers at the same time: a stored light is only ever the
+    rule's light of the task's rows when it was stored (PostgreSQL: a task
+    changed or locked by another transaction meanwhile is left for later),
+    and the triggers mark it stale when they change. With ``wait`` False it
+    never waits for another writer's lock: it stops and returns (pages call it
+    so; the rule's ``CASE`` is right either way). A database error of
+    contention (locked, serialization) also ends it without raising."""
+    if rule.key is None or rule.computed is None:
+        return 0
+    stored = 0
+    postgresql = engine.dialect.name == "postgresql"
+    while True:
+        ids = (
+            select(Task.id).where(*_stale_to_store(rule)).order_by(Task.id)
+            .limit(REFRESH_CHUNK).correlate(None)
+        )
+        if postgresql:
+            ids = ids.with_for_update(skip_locked=True)
+        statement = (
+            update(Task)
+            .where(Task.id.in_(ids.scalar_subquery()))
+            .values(light=rule.computed, light_key=rule.key)
+        )
+        try:
+            count = _store(engine, statement, wait=wait)
+        except OperationalError as error:
+            LOG.info("lights of %s not stored (%s)", rule.as_of, str(error.orig)[:120])
+            return stored
+        stored += count
+        if count < REFRESH_CHUNK:
+            return stored
+
+
+def _store(engine: Engine, statement: Any, *, wait: bool) -> int:
+    """Runs ``statement`` in a transaction of its own (PostgreSQL: repeatable
+    read, so a task changed since the statement began fails it instead of
+    being stored from rows it did not see); without ``wait``, a lock held by
+    another writer fails it at once (SQLite: no busy timeout; PostgreSQL:
+    locked rows are skipped by the statement, a lock on the table fails after
+    50 ms)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection:
+            with connection.begin():
+                connection.execute(text("SET LOCAL jit = off"))
+                if not wait:
+                    connection.execute(text("SET LOCAL lock_timeout = 50"))
+                return int(connection.execute(statement).rowcount)
+    with engine.connect() as connection:
+        before = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+        if not wait:
+            connection.exec_driver_sql("PRAGMA busy_timeout = 0")
+        try:
+            count = int(connection.execute(statement).rowcount)
+            connection.commit()
+        finally:
+            connection.rollback()
+            connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(before or 0)}")
+            connection.commit()
+        return count
 
 
 def _without_jit(session: Session) -> None:
@@ -190,27 +356,38 @@ def _missing_report(
     from the first assignment on, whose known deadline has passed)."""
     event = aliased(TaskEvent)
     owed = []
+    for previous, period_end, deadline in _owed_periods(first_day, as_of, calendar, policy):
+        window = [
+            event.task_id == Task.id,
+            event.action == Action.REPORT.value,
+            event.at < _start(deadline + timedelta(days=1), zone),
+            local_day(event.at) > local_day(Task.assigned_at),
+        ]
+        if previous is not None:
+            window.append(event.at >= _start(previous + timedelta(days=1), zone))
+        owed.append(
+            and_(
+                Task.assigned_at < _start(period_end, zone),
+                Task.due >= period_end,
+                ~exists().where(*window),
+            )
+        )
+    return or_(false(), *owed)
+
+
+def _owed_periods(
+    first_day: date, as_of: date, calendar: WorkCalendar, policy: StatusPolicy
+) -> list[tuple[date | None, date, date]]:
+    """(previous period's end, period end, deadline) of each report period from
+    ``first_day`` on whose known deadline is before ``as_of``."""
+    owed: list[tuple[date | None, date, date]] = []
     previous: date | None = None
     for period in report_periods(first_day, as_of, calendar, policy):
         deadline = period.known_deadline
         if deadline is not None and deadline < as_of:
-            window = [
-                event.task_id == Task.id,
-                event.action == Action.REPORT.value,
-                event.at < _start(deadline + timedelta(days=1), zone),
-                local_day(event.at) > local_day(Task.assigned_at),
-            ]
-            if previous is not None:
-                window.append(event.at >= _start(previous + timedelta(days=1), zone))
-            owed.append(
-                and_(
-                    Task.assigned_at < _start(period.period_end, zone),
-                    Task.due >= period.period_end,
-                    ~exists().where(*window),
-                )
-            )
+            owed.append((previous, period.period_end, deadline))
         previous = period.period_end
-    return or_(false(), *owed)
+    return owed
 
 
 def _last_soon_day(as_of: date, calendar: WorkCalendar, policy: StatusPolicy) -> date:

@@ -1,0 +1,338 @@
+"""Stored lights (tasks.light for the day and rule tasks.light_key names) are
+the lights worked out from the task's rows and the domain's assessment, and
+every write of what a light reads marks them stale, on both databases."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import Engine, delete, select, text, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from duban.domain.lifecycle import TaskState
+from duban.domain.org import OfficeHours
+from duban.domain.status import Light, StatusPolicy
+from duban.domain.workdays import WorkCalendar
+from duban.services.rounds.daily import RoundTools, run_round
+from duban.services.tasks import extensions, lifecycle
+from duban.services.tasks.facts import LOCAL_ZONE
+from duban.services.tasks.light_sql import LightRule, light_rule, refresh_lights
+from duban.services.tasks.queries import list_tasks
+from models import IndicatorReading, Task, TaskEvent
+from tests.db.conftest import HEALTH, XIANGZHOU, at
+from tests.db.outbox_world import CLOCK, RecordingSender, delivery_context, render_items
+from tests.reports.conftest import COORDINATOR, History
+from tests.reports.test_lights import DAYS, SCENARIOS
+
+
+def _rule(session: Session, day: date, calendar: WorkCalendar, **kw: object) -> LightRule:
+    rule = light_rule(session, as_of=day, calendar=calendar, zone=LOCAL_ZONE, refresh_at=None,
+                      **kw)  # type: ignore[arg-type]
+    assert rule is not None and rule.key is not None and rule.computed is not None
+    return rule
+
+
+def _expected(session_factory: sessionmaker[Session], day: date, calendar: WorkCalendar,
+              policy: StatusPolicy | None = None) -> dict[int, str]:
+    return {
+        v.id: "cancelled" if v.state is TaskState.CANCELLED else v.light.value
+        for v in list_tasks(session_factory, as_of=day, calendar=calendar, policy=policy)
+    }
+
+
+@dataclass(frozen=True)
+class Seen:
+    light: dict[int, str]
+    computed: dict[int, str]
+    stored: dict[int, tuple[str | None, str | None]]
+    matches: dict[Light, set[int]]
+
+
+def _seen(session_factory: sessionmaker[Session], day: date, calendar: WorkCalendar,
+          policy: StatusPolicy | None = None) -> Seen:
+    with session_factory() as session:
+        rule = _rule(session, day, calendar, policy=policy)
+        rows = session.execute(
+            select(Task.id, rule.light, rule.computed, Task.light, Task.light_key)).all()
+        matches = {light: set(session.scalars(select(Task.id).where(rule.matches(light))))
+                   for light in Light}
+    return Seen(
+        light={r[0]: r[1] for r in rows},
+        computed={r[0]: r[2] for r in rows},
+        stored={r[0]: (r[3], r[4]) for r in rows if r[4] == rule.key},
+        matches=matches,
+    )
+
+
+def _check(session_factory: sessionmaker[Session], day: date, calendar: WorkCalendar,
+           policy: StatusPolicy | None = None) -> list:
+    """Differences on ``day`` between the domain and the rule's light, its
+    computed light, the stored lights of its key and each light's filter."""
+    expected = _expected(session_factory, day, calendar, policy)
+    seen = _seen(session_factory, day, calendar, policy)
+    differences: list = []
+    for task_id, light in expected.items():
+        for what, got in (("light", seen.light[task_id]), ("computed", seen.computed[task_id]),
+                          ("stored", seen.stored.get(task_id, (light,))[0])):
+            if got != light:
+                differences.append((day, task_id, what, got, light))
+    for light, picked in seen.matches.items():
+        if picked != {i for i, x in expected.items() if x == light.value}:
+            differences.append((day, light, sorted(picked)))
+    return differences
+
+
+def _refresh(engine: Engine, session_factory: sessionmaker[Session], day: date,
+             calendar: WorkCalendar) -> tuple[LightRule, int]:
+    with session_factory() as session:
+        rule = _rule(session, day, calendar)
+    return rule, refresh_lights(engine, rule)
+
+
+def _with_readings(session_factory: sessionmaker[Session]) -> set[int]:
+    with session_factory() as session:
+        return set(session.scalars(select(IndicatorReading.task_id).distinct()))
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_stored_lights_are_the_computed_and_the_domains_on_every_day(
+    history: History, session_factory: sessionmaker[Session], engine: Engine, scenario: str
+) -> None:
+    SCENARIOS[scenario](history, session_factory)
+    calendar = history.calendar
+    readers = _with_readings(session_factory)
+    differences = []
+    for day in DAYS:
+        rule, stored = _refresh(engine, session_factory, day, calendar)
+        seen = _seen(session_factory, day, calendar)
+        # Every task but those with readings is stored; a second refresh stores nothing.
+        assert set(seen.stored) == set(seen.light) - readers
+        assert stored == len(seen.stored)
+        assert refresh_lights(engine, rule) == 0
+        differences += _check(session_factory, day, calendar)
+    assert differences == []
+
+
+def test_stored_lights_stay_right_through_random_writes(
+    history: History, session_factory: sessionmaker[Session], engine: Engine
+) -> None:
+    """Random Core writes of every column and row a light reads, each after a
+    refresh: the pages' lights stay the domain's, and the task written is
+    stale (but where the write changed nothing the light reads)."""
+    calendar = history.calendar
+    generator = random.Random(17)
+    with session_factory() as session:
+        ids = list(session.scalars(select(Task.id).order_by(Task.id)))
+    day = date(2015, 4, 1)
+    differences = []
+    for _step in range(60):
+        day += timedelta(days=generator.randrange(1, 25))
+        _refresh(engine, session_factory, day, calendar)
+        task_id = generator.choice(ids)
+        kind = generator.choice(["due", "state", "submitted", "report", "unreport", "assigned"])
+        moment = at(day - timedelta(days=generator.randrange(0, 60)), generator.randrange(24))
+        before = _read_columns(session_factory, task_id)
+        reports = _reports(session_factory, task_id)
+        with session_factory.begin() as session:
+            if kind == "due":
+                session.execute(update(Task).where(Task.id == task_id).values(
+                    due=day + timedelta(days=generator.randrange(-30, 30))))
+            elif kind == "state":
+                state = generator.choice([s.value for s in TaskState])
+                session.execute(update(Task).where(Task.id == task_id).values(state=state))
+            elif kind == "submitted":
+                session.execute(update(Task).where(Task.id == task_id).values(submitted_at=moment))
+            elif kind == "assigned":
+                session.execute(update(Task).where(Task.id == task_id).values(
+                    assigned_at=moment - timedelta(days=90)))
+            elif kind == "report":
+                session.add(TaskEvent(task_id=task_id, at=moment, action="report",
+                                      actor_role="department", actor="联络员"))
+            else:
+                first = session.scalars(select(TaskEvent.id).where(
+                    TaskEvent.task_id == task_id, TaskEvent.action == "report")).first()
+                if first is not None:
+                    session.execute(delete(TaskEvent).where(TaskEvent.id == first))
+        changed = (_read_columns(session_factory, task_id) != before
+                   or _reports(session_factory, task_id) != reports)
+        if changed and _key_of(session_factory, task_id) is not None:
+            differences.append((day, task_id, kind, "still stored"))
+        differences += _check(session_factory, day, calendar)
+    assert differences == []
+
+
+def _read_columns(session_factory: sessionmaker[Session], task_id: int) -> tuple:
+    with session_factory() as session:
+        return tuple(session.execute(select(
+            Task.state, Task.due, Task.submitted_at, Task.assigned_at).where(Task.id == task_id)
+        ).one())
+
+
+def _reports(session_factory: sessionmaker[Session], task_id: int) -> list[int]:
+    with session_factory() as session:
+        return list(session.scalars(select(TaskEvent.id).where(
+            TaskEvent.task_id == task_id, TaskEvent.action == "report").order_by(TaskEvent.id)))
+
+
+def _key_of(session_factory: sessionmaker[Session], task_id: int) -> str | None:
+    with session_factory() as session:
+        return session.scalar(select(Task.light_key).where(Task.id == task_id))
+
+
+def test_each_write_path_marks_the_light_stale_and_nothing_else_does(
+    history: History, session_factory: sessionmaker[Session], engine: Engine
+) -> None:
+    world = history.world
+    calendar = history.calendar
+    day = date(2015, 12, 20)
+    sf = session_factory
+
+    def refreshed() -> str:
+        rule, _stored = _refresh(engine, sf, day, calendar)
+        assert rule.key is not None
+        for task_id in (world.later, world.district, world.support):
+            assert _key_of(sf, task_id) == rule.key
+        return rule.key
+
+    def move_due() -> None:
+        with sf.begin() as session:
+            session.execute(update(Task).where(Task.id == world.support).values(
+                due=date(2016, 3, 1)))
+
+    writes = {
+        "a lifecycle action": (world.district, lambda: lifecycle.acknowledge(
+            world.district, department=XIANGZHOU, now=at(day), session_factory=sf)),
+        "a report event": (world.later, lambda: lifecycle.report(
+            world.later, department=HEALTH, note="报送", now=at(day), session_factory=sf)),
+        "a due date changed by a Core UPDATE": (world.support, move_due),
+    }
+    for what, (touched, write) in writes.items():
+        key = refreshed()
+        write()
+        assert _key_of(sf, touched) is None, what
+        others = {world.later, world.district, world.support} - {touched}
+        assert {_key_of(sf, t) for t in others} == {key}, what
+
+    # An extension approved moves the due date.
+    key = refreshed()
+    asked = extensions.request_extension(
+        world.later, department=HEALTH, new_due=date(2018, 3, 1), reason="需要更多时间",
+        now=at(day), calendar=calendar, session_factory=sf)
+    assert _key_of(sf, world.later) == key  # asking changes nothing a light reads
+    extensions.approve_extension(asked.extension_id, actor=COORDINATOR,  # type: ignore[arg-type]
+                                 now=at(day), session_factory=sf)
+    assert _key_of(sf, world.later) is None
+
+    # A new reading: the task is stale, and is never stored again.
+    key = refreshed()
+    with sf.begin() as session:
+        reading = session.scalars(select(IndicatorReading)).first()
+        assert reading is not None
+        event = TaskEvent(task_id=world.district, at=at(day), action="urge",
+                          actor_role="system", actor="系统")
+        session.add(event)
+        session.flush()
+        session.add(IndicatorReading(task_id=world.district, target_id=reading.target_id,
+                                     event_id=event.id, value=1.0, reported_on=day))
+    assert _key_of(sf, world.district) is None
+    refreshed_key = _refresh(engine, sf, day, calendar)[0].key
+    assert refreshed_key == key and _key_of(sf, world.district) is None
+
+    # Writes of what no light reads leave every key.
+    with sf.begin() as session:
+        session.execute(update(Task).values(next_action_at=at(day), version=Task.version + 1,
+                                            due=Task.due, state=Task.state))
+        session.add(TaskEvent(task_id=world.support, at=at(day), action="urge",
+                              actor_role="system", actor="系统"))
+    assert {_key_of(sf, t) for t in (world.later, world.support)} == {key}
+    assert _check(sf, day, calendar) == []
+
+
+def test_a_calendar_or_policy_change_is_a_new_key_and_the_lights_follow_it(
+    history: History, session_factory: sessionmaker[Session], engine: Engine
+) -> None:
+    calendar = history.calendar
+    # ``later`` reported for the first two quarters only; without the 2015
+    # notice the National Day week counts as working days: the third
+    # quarter's report deadline has passed by the 12th of October.
+    with session_factory.begin() as session:
+        session.add(TaskEvent(task_id=history.world.later, at=at("2015-04-05"), action="report",
+                              actor_role="department", actor="联络员"))
+    plain = WorkCalendar([n for y in calendar.years if y != 2015
+                          if (n := calendar.notice(y)) is not None], weekend_fallback=True)
+    day = date(2015, 10, 12)
+    rule, stored = _refresh(engine, session_factory, day, calendar)
+    assert stored
+    with session_factory() as session:
+        assert _rule(session, day, plain).key != rule.key
+        assert _rule(session, day, calendar,
+                     policy=StatusPolicy(due_soon_workdays=3)).key != rule.key
+        assert _rule(session, day + timedelta(days=1), calendar).key != rule.key
+        assert _rule(session, day, calendar).key == rule.key
+    # The lights stored under the old key are not read under the new.
+    assert _expected(session_factory, day, plain)[history.world.later] == "yellow"
+    assert _expected(session_factory, day, calendar)[history.world.later] == "green"
+    assert _check(session_factory, day, plain) == []
+    assert _check(session_factory, day, calendar) == []
+
+
+def test_a_page_stores_the_days_lights_unless_a_writer_holds_the_database(
+    history: History, session_factory: sessionmaker[Session], engine: Engine, backend: str
+) -> None:
+    calendar = history.calendar
+    day = date(2015, 12, 20)
+    if backend == "sqlite":
+        # Another writer holds SQLite's write lock: the page neither waits nor fails.
+        with engine.connect() as writer:
+            writer.exec_driver_sql("BEGIN IMMEDIATE")
+            with session_factory() as session:
+                rule = light_rule(session, as_of=day, calendar=calendar, zone=LOCAL_ZONE,
+                                  refresh_at=1)
+                assert rule is not None
+                assert session.scalar(select(Task.id).where(rule.fresh()).limit(1)) is None
+            writer.rollback()
+    else:
+        # Another transaction holds a task's row: the others are stored.
+        with engine.connect() as writer:
+            writer.execute(text("SELECT id FROM tasks WHERE id = :id FOR UPDATE"),
+                           {"id": history.world.district})
+            with session_factory() as session:
+                rule = light_rule(session, as_of=day, calendar=calendar, zone=LOCAL_ZONE,
+                                  refresh_at=1)
+                assert rule is not None
+                fresh = set(session.scalars(select(Task.id).where(rule.fresh())))
+            assert history.world.district not in fresh and history.world.later in fresh
+            writer.rollback()
+    assert _check(session_factory, day, calendar) == []
+    with session_factory() as session:
+        rule = light_rule(session, as_of=day, calendar=calendar, zone=LOCAL_ZONE, refresh_at=1)
+        assert rule is not None
+        stored = set(session.scalars(select(Task.id).where(rule.fresh())))
+        everyone = set(session.scalars(select(Task.id)))
+    assert stored == everyone - _with_readings(session_factory)
+    assert _check(session_factory, day, calendar) == []
+
+
+
+def test_the_days_first_round_stores_its_lights(
+    history: History, session_factory: sessionmaker[Session]
+) -> None:
+    calendar = history.calendar
+    now = at("2016-01-11", 9)
+    tools = RoundTools(calendar=calendar, hours=OfficeHours(), clock=CLOCK,
+                       sender=RecordingSender(), render=render_items,
+                       context=delivery_context(calendar))
+    report = run_round(session_factory, now=now, tools=tools, store_lights=True)
+    with session_factory() as session:
+        rule = _rule(session, now.date(), calendar)
+        stored = set(session.scalars(select(Task.id).where(rule.fresh())))
+        everyone = set(session.scalars(select(Task.id)))
+    assert stored == everyone - _with_readings(session_factory) and report.lights == len(stored)
+    assert _check(session_factory, now.date(), calendar) == []
+    # A later round of the day stores nothing again; one not asked to stores nothing.
+    assert run_round(session_factory, now=at("2016-01-11", 11), tools=tools,
+                     store_lights=True).lights == 0
+    assert run_round(session_factory, now=at("2016-01-12", 9), tools=tools).lights == 0
