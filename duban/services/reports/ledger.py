@@ -111,7 +111,7 @@ def load_ledger(
     return ledger
 
 
-BATCH = 1000  # tasks a streamed ledger reads, assesses and hands on at a time
+BATCH = 1000  # tasks a streamed ledger reads, assesses and hands on at a time (at least)
 
 
 @dataclass
@@ -139,9 +139,10 @@ def stream_ledger(
     batch: int = BATCH,
 ) -> LedgerStream:
     """The ledger of :func:`load_ledger` (every task of ``plan``, or of every
-    plan with ``all_plans``), its rows read in the ledger's order and made
-    ``batch`` tasks at a time, so memory holds one batch whatever the number
-    of tasks. Raises as :func:`load_ledger`."""
+    plan with ``all_plans``), its rows read in the ledger's order and made a
+    batch at a time: the tasks of whole measures, ``batch`` tasks or a few
+    more, so memory holds one batch whatever the number of tasks. Raises as
+    :func:`load_ledger`."""
     policy = policy or StatusPolicy()
     plans, query = _task_query(session, plan=plan, all_plans=all_plans,
                                department_ids=None, measure_id=None, states=None)
@@ -160,16 +161,27 @@ def stream_ledger(
         Task.department_id, Task.id,
     )
 
+    def made(tasks: list[TaskColumns]) -> Iterator[LedgerRow]:
+        measure_ids = sorted({task.measure_id for task in tasks})
+        related.load_tasks(session, ids.where(Task.measure_id.in_(measure_ids)))
+        for task in tasks:
+            yield ledger_row(task, related, as_of, calendar, policy, zone)
+
     def rows() -> Iterator[LedgerRow]:
-        result = session.execute(
+        # Batches of whole measures (the tasks come measure by measure): a
+        # batch's history is read by its few measures, not its many tasks.
+        tasks: list[TaskColumns] = []
+        for row in session.connection().execute(
             ordered.with_only_columns(*TaskColumns.selected()),
             execution_options={"yield_per": batch},
-        )
-        for part in result.partitions():
-            tasks = [TaskColumns(*row) for row in part]
-            related.load_tasks(session, [task.id for task in tasks])
-            for task in tasks:
-                yield ledger_row(task, related, as_of, calendar, policy, zone)
+        ):
+            task = TaskColumns(*row)
+            if len(tasks) >= batch and task.measure_id != tasks[-1].measure_id:
+                yield from made(tasks)
+                tasks = []
+            tasks.append(task)
+        if tasks:
+            yield from made(tasks)
 
     item_sources = any(
         item_source_text(m.source_kind, m.doc_ref, m.instructed_by)

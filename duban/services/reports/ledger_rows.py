@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any, NamedTuple, TypedDict
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, case, select
 from sqlalchemy.orm import Session, joinedload
 
 from duban.domain.escalation import DEFAULT_POLICY, EscalationPolicy, TaskTimeline
@@ -229,9 +229,12 @@ class LedgerRelated(Related):
             .order_by(IndicatorReading.reported_on, IndicatorReading.id)
         ):
             self.readings[reading.task_id].append(reading)
-        for row in session.execute(
+        # Plain rows through the connection: no ORM loading per row.
+        connection = session.connection()
+        for row in connection.execute(
             select(TaskEvent.task_id, TaskEvent.action, TaskEvent.at, TaskEvent.note,
-                   TaskEvent.data)
+                   # Only a report's values are shown (its progress text).
+                   case((TaskEvent.action == _REPORT, TaskEvent.data)))
             .where(
                 TaskEvent.task_id.in_(task_ids),
                 TaskEvent.action.in_(
@@ -241,7 +244,7 @@ class LedgerRelated(Related):
             .order_by(TaskEvent.at, TaskEvent.id)
         ):
             self.history[row[0]].append(EventColumns(*row))
-        for task_id, level, due_at in session.execute(
+        for task_id, level, due_at in connection.execute(
             select(Notice.task_id, Notice.level, Notice.due_at)
             .where(
                 Notice.task_id.in_(task_ids),
@@ -252,7 +255,7 @@ class LedgerRelated(Related):
             .order_by(Notice.due_at, Notice.id)
         ):
             self.notices[task_id].append(Escalated(level, due_at))
-        for task_id, step in session.execute(
+        for task_id, step in connection.execute(
             select(Notice.task_id, Notice.step).where(
                 Notice.task_id.in_(task_ids), Notice.created_at < until
             )
@@ -260,7 +263,7 @@ class LedgerRelated(Related):
             self.steps[task_id].add(step)
         # A few policy versions for many tasks: each read once (the identity
         # map keeps no row that nothing holds, so policy_for would query each time).
-        for task_id, policy_id in session.execute(
+        for task_id, policy_id in connection.execute(
             select(Task.id, Task.policy_id).where(Task.id.in_(task_ids))
         ):
             found = self._versions.get(policy_id)
