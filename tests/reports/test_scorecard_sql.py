@@ -159,6 +159,9 @@ def test_the_scorecard_page_and_cli_numbers_are_the_ledgers(
             card = build_scorecard(session_factory, as_of=day, calendar=calendar,
                                    period=period, all_plans=True)
             assert card == scorecard_from_ledger(ledger, period=period, calendar=calendar)
+            # The only plan named: its tasks picked through their measures.
+            assert build_scorecard(session_factory, as_of=day, calendar=calendar,
+                                   period=period) == card
     assert any(row.avg_days_late for row in page.rows)
 
 
