@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import copy
 import gc
 import weakref
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from duban.services.ladder.core import LEASE
 from duban.services.outbox import sending
 from duban.services.outbox.contract import DeliveryContext, DeliveryKind, OutgoingMessage
 from duban.services.outbox.deliver import dispatch
-from duban.services.outbox.message import notice_message
+from duban.services.outbox.message import compose, notice_message
 from duban.services.outbox.route import route
 from models import (
     ContactChannel,
@@ -445,3 +446,65 @@ def test_a_batch_builds_each_message_just_before_sending_it(
     assert seen_at_each_send == [(n, 1) for n in range(1, report.sent + 1)]
     with session_factory() as session:
         assert {d.status for d in session.scalars(select(Delivery))} == {"sent"}
+
+
+@dataclass(frozen=True)
+class Composed:
+    template: str
+    values: dict[str, Any]
+    title: str = "标题"
+    text: str = "正文"
+
+
+@pytest.mark.parametrize("preload_items", [1, 2, sending.PRELOAD_ITEMS], ids=str)
+def test_messages_read_a_few_deliveries_at_a_time_say_what_each_composed_alone_says(
+    session_factory: sessionmaker[Session],
+    world: World,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+    preload_items: int,
+) -> None:
+    """Whether a batch reads its deliveries' rows one delivery at a time, a few
+    together, or all at once, each message's context is the one composed for
+    that delivery alone in a fresh session (no preload)."""
+    add_contacts(session_factory)
+    for task_id in (world.lead, world.support, world.single):
+        add_notice(session_factory, task_id)
+    route(session_factory, now=T0, send_time=at_once, clock=CLOCK)
+    context = delivery_context(calendar)
+    expected: dict[str, tuple[str, dict[str, Any]]] = {}
+    with session_factory() as session:
+        ids = list(session.scalars(select(Delivery.id).order_by(Delivery.id)))
+    for delivery_id in ids:
+        with session_factory() as session:
+            delivery = session.get(Delivery, delivery_id)
+            assert delivery is not None
+            expected[delivery.channel.url] = compose(session, delivery, context, T0)
+    monkeypatch.setattr(sending, "PRELOAD_ITEMS", preload_items)
+    sender = RecordingSender()
+    report = dispatch(session_factory, now=T0, sender=sender,
+                      render=lambda template, values: Composed(template, copy.deepcopy(values)),
+                      context=context, send_time=at_once)
+    assert report.sent == len(expected) >= 3
+    assert {url: (m.template, m.values) for url, m in sender.sent} == expected
+
+
+@pytest.mark.parametrize(
+    ("sizes", "runs"),
+    [
+        ([], []),
+        ([3, 4, 2], [[3, 4, 2]]),
+        ([600, 400, 1], [[600, 400], [1]]),
+        ([1200, 5, 5], [[1200], [5, 5]]),
+        ([5, 1200, 5], [[5], [1200], [5]]),
+        ([0, 1000, 0], [[0, 1000, 0]]),
+    ],
+    ids=["none", "small", "cut-at-limit", "large-first", "large-between", "empty-ones"],
+)
+def test_a_batch_is_read_in_runs_of_at_most_the_preload_limit(
+    sizes: list[int], runs: list[list[int]]
+) -> None:
+    live = [sending.Claimed(delivery_id, "pending", 1) for delivery_id in range(len(sizes))]
+    groups = sending._groups(live, dict(enumerate(sizes)))
+    assert [[sizes[c.delivery_id] for c in group] for group in groups] == runs
+    assert [c for group in groups for c in group] == live

@@ -370,3 +370,11 @@ def preload(session: Session, deliveries: Sequence[Delivery]) -> list[object]:
     preload_epochs(session, wanted)  # the signed links' department generations
     _load_siblings(session, sorted({t.measure_id for t in tasks}))
     return [*notices, *tasks, *measures, *departments]
+
+
+def forget_preloaded(session: Session) -> None:
+    """Drop what :func:`preload` cached in ``session.info`` (each measure's
+    tasks), so a session that composes many large messages holds only the
+    current ones' (the next :func:`preload` or :func:`compose` reads again)."""
+    session.info.pop(_SIBLINGS, None)
+    session.info.pop(_LOADED, None)

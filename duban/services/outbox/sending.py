@@ -35,7 +35,7 @@ from duban.services.outbox.contract import (
     SendTimeFn,
     kind_of,
 )
-from duban.services.outbox.message import preload
+from duban.services.outbox.message import forget_preloaded, preload
 from duban.services.outbox.records import (
     drop_stale,
     mark_notices_failed,
@@ -143,11 +143,16 @@ class Batch:
         self, live: list[Claimed], builders: Builders, servers: Servers
     ) -> Generator[_Job, None, None]:
         """The batch's jobs one at a time, each message built just before it is
-        sent: the batch's rows are read in one session with a few queries, but
-        only one message's context is held at a time (a large plan's first
-        digests carry a thousand items each, a few MB of context apiece). The
-        session's read transaction ends before each job is handed out, so none
-        is held open while a message is sent. A job whose server was found
+        sent, so only one message's context is held at a time (a large plan's
+        first digests carry a thousand items each, a few MB of context apiece).
+
+        The rows the messages need are read with a few queries for several
+        deliveries at once: consecutive deliveries carrying together at most
+        ``PRELOAD_ITEMS`` notices (a larger one alone), let go of once their
+        messages are built. A batch of small messages is read at once; a batch
+        of large digests holds one digest's rows at a time, not the batch's.
+        The session's read transaction ends before each job is handed out, so
+        none is held open while a message is sent. A job whose server was found
         down in this pass is not built (``held_until`` set)."""
         with self.session_factory() as session:
             found = {
@@ -162,34 +167,51 @@ class Batch:
                     )
                 )
             }
-            held = preload(session, list(found.values()))  # noqa: F841 (kept in the identity map)
-            for claim in live:
-                delivery = found[claim.delivery_id]
-                job = _Job(claim, url=delivery.channel.url, skip_parts=delivery.parts_sent)
-                # What the message carries: only these notices are marked sent (or failed).
-                job.rendered = tuple(item.notice_id for item in delivery.items)
-                # A router created it and then found its notice routed by another one.
-                job.empty = not job.rendered and delivery.batch >= FIRST_NOTICE_BATCH
-                until = servers.down_until(job.url)
-                if job.empty:
-                    pass
-                elif until is not None and claim.status != DeliveryStatus.SENDING:
-                    job.held_until = until  # not tried: recorded as if never claimed
-                elif delivery.parts_sent and delivery.partial:
-                    # Parts of this message were accepted: the rest of the same message goes.
-                    job.stored = StoredMessage.from_data(delivery.partial)
-                elif delivery.items or delivery.batch < FIRST_NOTICE_BATCH:
-                    try:
-                        builder = _builder(builders, delivery.batch)
-                        job.built = builder(session, delivery, self.context, self.now)
-                    except Exception as err:  # recorded as a failed attempt, never left 'sending'
-                        LOG.exception("delivery %s: its content could not be built", delivery.id)
-                        session.rollback()
-                        job.unbuilt = err
-                # Ends the read transaction (the factory does not expire on
-                # commit: the rows read stay loaded for the next job).
-                session.commit()
-                yield job
+            for group in _groups(live, {i: len(d.items) for i, d in found.items()}):
+                deliveries = [found.pop(claim.delivery_id) for claim in group]
+                held = preload(session, deliveries)  # kept in the identity map while held
+                for claim, delivery in zip(group, deliveries, strict=True):
+                    job = self._job(session, claim, delivery, builders, servers)
+                    # Ends the read transaction (the factory does not expire on
+                    # commit: the rows read stay loaded for the next job).
+                    session.commit()
+                    yield job
+                # The identity map holds its objects weakly: these go now.
+                del deliveries, held, delivery
+                forget_preloaded(session)
+
+    def _job(
+        self,
+        session: Session,
+        claim: Claimed,
+        delivery: Delivery,
+        builders: Builders,
+        servers: Servers,
+    ) -> _Job:
+        """The job of one claimed delivery, its message built unless it is empty,
+        its server down, or the rest of a message partly accepted before."""
+        job = _Job(claim, url=delivery.channel.url, skip_parts=delivery.parts_sent)
+        # What the message carries: only these notices are marked sent (or failed).
+        job.rendered = tuple(item.notice_id for item in delivery.items)
+        # A router created it and then found its notice routed by another one.
+        job.empty = not job.rendered and delivery.batch >= FIRST_NOTICE_BATCH
+        until = servers.down_until(job.url)
+        if job.empty:
+            pass
+        elif until is not None and claim.status != DeliveryStatus.SENDING:
+            job.held_until = until  # not tried: recorded as if never claimed
+        elif delivery.parts_sent and delivery.partial:
+            # Parts of this message were accepted: the rest of the same message goes.
+            job.stored = StoredMessage.from_data(delivery.partial)
+        elif delivery.items or delivery.batch < FIRST_NOTICE_BATCH:
+            try:
+                builder = _builder(builders, delivery.batch)
+                job.built = builder(session, delivery, self.context, self.now)
+            except Exception as err:  # recorded as a failed attempt, never left 'sending'
+                LOG.exception("delivery %s: its content could not be built", delivery.id)
+                session.rollback()
+                job.unbuilt = err
+        return job
 
     def _send(self, job: _Job, sender: MessageSender, render: RenderFn) -> None:
         try:
@@ -288,6 +310,25 @@ class Batch:
         delivery.status = DeliveryStatus.FAILED
         delivery.next_attempt_at = job.retry_at
         return "failed"
+
+
+PRELOAD_ITEMS = 1_000  # notices whose rows are read and held together (see Batch._jobs)
+
+
+def _groups(live: list[Claimed], items: Mapping[int, int]) -> list[list[Claimed]]:
+    """``live`` in order, cut into runs carrying at most ``PRELOAD_ITEMS``
+    notices together (``items``: delivery id -> notices it carries); a
+    delivery carrying more is a run of its own."""
+    groups: list[list[Claimed]] = []
+    carried = 0
+    for claim in live:
+        size = items[claim.delivery_id]
+        if not groups or carried + size > PRELOAD_ITEMS:
+            groups.append([])
+            carried = 0
+        groups[-1].append(claim)
+        carried += size
+    return groups
 
 
 def _release(job: _Job) -> None:
