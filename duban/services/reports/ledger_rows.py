@@ -127,6 +127,8 @@ class LedgerRelated(Related):
     _mine: dict[tuple[int, date], list[Target]] = field(default_factory=dict)
     _measures: dict[int, _MeasureFields] = field(default_factory=dict)
     _versions: dict[int | None, EscalationPolicy] = field(default_factory=dict)
+    # The target lines of tasks without readings, per measure and deadline.
+    lines: dict[tuple[int, date], list[TargetLine]] = field(default_factory=dict)
 
     def numeric(self, task: TaskColumns) -> list[Target]:
         """The task's numeric targets (:func:`numeric_targets`), once per measure
@@ -412,16 +414,27 @@ def _next_step(
 
 def _targets(task: TaskColumns, related: LedgerRelated, as_of: date) -> list[TargetLine]:
     """The measure's targets of the task's deadline (all of them when the
-    measure has no dated target), with the latest reading up to ``as_of``."""
-    mine = related.targets_of(task.measure_id, task.deadline)
+    measure has no dated target), with the latest reading up to ``as_of``;
+    once per measure and deadline for the tasks without readings."""
+    readings = related.readings.get(task.id)
+    if readings:
+        return _target_lines(related.targets_of(task.measure_id, task.deadline), readings, as_of)
+    key = (task.measure_id, task.deadline)
+    found = related.lines.get(key)
+    if found is None:
+        found = related.lines[key] = _target_lines(
+            related.targets_of(task.measure_id, task.deadline), [], as_of
+        )
+    return list(found)  # the lines are frozen; the list is the row's
+
+
+def _target_lines(
+    targets: list[Target], readings: list[IndicatorReading], as_of: date
+) -> list[TargetLine]:
     lines = []
-    for target in mine:
-        readings = [
-            r
-            for r in related.readings[task.id]
-            if r.target_id == target.id and r.reported_on <= as_of
-        ]
-        last = readings[-1] if readings else None
+    for target in targets:
+        mine = [r for r in readings if r.target_id == target.id and r.reported_on <= as_of]
+        last = mine[-1] if mine else None
         lines.append(
             TargetLine(
                 text=target.text,
