@@ -9,7 +9,6 @@ are computed for.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -21,19 +20,22 @@ from duban.cli.options import CommandEnv, as_of_option, command_env
 from duban.cli.table import render_table, truncate
 from duban.config import apply_prefect_defaults
 from duban.domain.errors import DubanError
-from duban.domain.scorecard import parse_period
+from duban.domain.scorecard import ScoreWeights, parse_period
 from duban.domain.status import LIGHT_LABELS, Light
 from duban.services.accounts.org import org_settings
 from duban.services.reports.charts import indicator_chart
 from duban.services.reports.ics import DEFAULT_DAYS, MAX_DAYS, department_ics
-from duban.services.reports.ledger import build_ledger
-from duban.services.reports.ledger_files import write_ledger_csv, write_ledger_xlsx
+from duban.services.reports.ledger import LedgerStream, stream_ledger
+from duban.services.reports.ledger_files import (
+    write_streamed_ledger_csv,
+    write_streamed_ledger_xlsx,
+)
+from duban.services.reports.ledger_tally import ScoreTally
 from duban.services.reports.scorecard import (
     COUNT_COLUMNS,
     NO_SCORE,
     build_scorecard,
     load_weights,
-    scorecard_from_ledger,
     weights_description,
 )
 
@@ -79,31 +81,27 @@ def ledger_command(
         _writable(csv_out, "--csv")
     env = _env(as_of)
     calendar = env.context.calendar
-    ledger = build_ledger(
-        env.context.session_factory,
-        as_of=env.today,
-        calendar=calendar,
-        plan=plan,
-        all_plans=plan is None,
-        zone=env.zone,
-    )
     weights_file = env.context.settings.score_weights_file
-    card = scorecard_from_ledger(
-        ledger,
-        period=parse_period(None),
-        calendar=calendar,
-        weights=load_weights(weights_file) if weights_file else None,
+    scoring = ScoreTally(
+        env.today, parse_period(None), calendar,
+        weights=load_weights(weights_file) if weights_file else ScoreWeights(),
     )
-    write_ledger_xlsx(ledger, out, scorecard=card)
-    lights = Counter(row.light for row in ledger.rows)
-    typer.echo(
-        f"台账已写入 {out}:截至 {env.today},{len(ledger.rows)} 项任务("
-        + "、".join(f"{LIGHT_LABELS[light]} {lights[light]}" for light in Light)
-        + ")"
-    )
-    if csv_out is not None:
-        write_ledger_csv(ledger, csv_out)
-        typer.echo(f"CSV 已写入 {csv_out}")
+    with env.context.session_factory() as session:
+
+        def stream() -> LedgerStream:
+            """The ledger read as it is written (memory flat in the tasks)."""
+            return stream_ledger(session, as_of=env.today, calendar=calendar, plan=plan,
+                                 all_plans=plan is None, zone=env.zone)
+
+        tally = write_streamed_ledger_xlsx(stream(), out, scoring=scoring)
+        typer.echo(
+            f"台账已写入 {out}:截至 {env.today},{tally.rows} 项任务("
+            + "、".join(f"{LIGHT_LABELS[light]} {tally.lights[light]}" for light in Light)
+            + ")"
+        )
+        if csv_out is not None:
+            write_streamed_ledger_csv(stream(), csv_out)
+            typer.echo(f"CSV 已写入 {csv_out}")
 
 
 @report_app.command("scorecard")

@@ -152,11 +152,20 @@ def ledger_file_name(ledger: Ledger, suffix: str = ".xlsx") -> str:
 def write_ledger_csv(ledger: Ledger, path: Path) -> Path:
     """The 台账 sheet as CSV (UTF-8 with BOM so Excel reads the Chinese; dates
     ISO; several values in one cell separated by newlines). Returns ``path``."""
-    columns = ledger_columns(ledger)
+    return _write_csv(ledger_columns(ledger), ledger.rows, path)
+
+
+def write_streamed_ledger_csv(stream: LedgerStream, path: Path) -> Path:
+    """:func:`write_ledger_csv` of a streamed ledger, each row dropped once written."""
+    columns = ledger_columns(stream.ledger, item_sources=stream.item_sources)
+    return _write_csv(columns, stream.rows, path)
+
+
+def _write_csv(columns: Sequence[Column], rows: Iterable[LedgerRow], path: Path) -> Path:
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow([c.header for c in columns])
-        for row in ledger.rows:
+        for row in rows:
             writer.writerow([_csv_value(c.value(row)) for c in columns])
     return path
 
