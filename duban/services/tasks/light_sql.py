@@ -181,28 +181,33 @@ def light_rule(
     behind = _behind_ids(session, as_of=as_of, calendar=calendar, zone=zone, policy=policy)
     if behind is None:
         return None
-    late = and_(Task.submitted_at.is_not(None), local_day(Task.submitted_at) > Task.due)
-    yellow = or_(
-        _missing_report(
-            first.astimezone(zone).date(), as_of, calendar, policy, zone, local_day
-        ),
-        Task.id.in_(behind) if behind else false(),
-    )
+    owed = _owed_periods(first.astimezone(zone).date(), as_of, calendar, policy)
     last_soon = _last_soon_day(as_of, calendar, policy)
-    computed = case(
-        (Task.state == TaskState.CANCELLED.value, CANCELLED),
-        (Task.state.in_(_DONE), case((late, Light.LATE.value), else_=Light.GREEN.value)),
-        (Task.due < as_of, Light.RED.value),
-        (yellow, Light.YELLOW.value),
-        (Task.due <= last_soon, Light.BLUE.value),
-        else_=Light.GREEN.value,
-    )
-    key = _rule_key(
-        session, as_of=as_of, zone=zone, first=first, last_soon=last_soon,
-        owed=_owed_periods(first.astimezone(zone).date(), as_of, calendar, policy),
-    )
-    light = case((Task.light_key == key, Task.light), else_=computed)
-    rule = LightRule(as_of, light, local_day, last_soon, computed, key)
+
+    def computed_of(task: Any) -> ColumnElement[str]:
+        late = and_(task.submitted_at.is_not(None), local_day(task.submitted_at) > task.due)
+        yellow = or_(
+            _missing_report(task, owed, zone, local_day),
+            task.id.in_(behind) if behind else false(),
+        )
+        return case(
+            (task.state == TaskState.CANCELLED.value, CANCELLED),
+            (task.state.in_(_DONE), case((late, Light.LATE.value), else_=Light.GREEN.value)),
+            (task.due < as_of, Light.RED.value),
+            (yellow, Light.YELLOW.value),
+            (task.due <= last_soon, Light.BLUE.value),
+            else_=Light.GREEN.value,
+        )
+
+    key = _rule_key(session, as_of=as_of, zone=zone, first=first, last_soon=last_soon,
+                    owed=owed)
+    # The stale task's light worked out from its row read again by id: the
+    # statement itself reads only id, light_key and light of the task, which
+    # an index can cover (ix_tasks_measure_lights).
+    unlit = aliased(Task, name="unlit")
+    worked_out = select(computed_of(unlit)).where(unlit.id == Task.id).scalar_subquery()
+    light = case((Task.light_key == key, Task.light), else_=worked_out)
+    rule = LightRule(as_of, light, local_day, last_soon, computed_of(Task), key)
     if refresh_at is not None and _stale_count(session, rule, refresh_at) >= refresh_at:
         bind = session.get_bind()
         if isinstance(bind, Engine) and bind.url.database not in (None, "", ":memory:"):
@@ -345,30 +350,28 @@ def _start(day: date, zone: tzinfo) -> datetime:
 
 
 def _missing_report(
-    first_day: date,
-    as_of: date,
-    calendar: WorkCalendar,
-    policy: StatusPolicy,
+    task: Any,
+    periods: Sequence[tuple[date | None, date, date]],
     zone: tzinfo,
     local_day: Any,
 ) -> ColumnElement[bool]:
-    """True for a task that lacks a report owed by ``as_of`` (the periods
-    from the first assignment on, whose known deadline has passed)."""
+    """True for a ``task`` (Task or an alias) that lacks a report owed in one
+    of ``periods`` (:func:`_owed_periods`)."""
     event = aliased(TaskEvent)
     owed = []
-    for previous, period_end, deadline in _owed_periods(first_day, as_of, calendar, policy):
+    for previous, period_end, deadline in periods:
         window = [
-            event.task_id == Task.id,
+            event.task_id == task.id,
             event.action == Action.REPORT.value,
             event.at < _start(deadline + timedelta(days=1), zone),
-            local_day(event.at) > local_day(Task.assigned_at),
+            local_day(event.at) > local_day(task.assigned_at),
         ]
         if previous is not None:
             window.append(event.at >= _start(previous + timedelta(days=1), zone))
         owed.append(
             and_(
-                Task.assigned_at < _start(period_end, zone),
-                Task.due >= period_end,
+                task.assigned_at < _start(period_end, zone),
+                task.due >= period_end,
                 ~exists().where(*window),
             )
         )
