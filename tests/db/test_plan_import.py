@@ -433,3 +433,49 @@ def test_a_plan_stored_under_another_bracket_spelling_is_updated_not_duplicated(
         assert session.scalars(select(Plan.key)).all() == [SAMPLE_DOC_NUMBER]
         for typed in ("珠委办(2014)99号", "珠委办〔2014〕99号", "珠委办[2014]99号"):
             assert find_plan(typed, session=session).id == old.plan_id
+
+
+def _stored(session_factory: sessionmaker[Session], plan_key: str) -> list[tuple[object, ...]]:
+    """Every measure, responsibility and target of the plan, each with its
+    columns (ids replaced by the numbers of its measure and section)."""
+    def columns(row: object, *skip: str) -> tuple[object, ...]:
+        table = type(row).__table__  # type: ignore[attr-defined]
+        return tuple(
+            (c.key, getattr(row, c.key))
+            for c in table.columns
+            if c.key not in ("id", "plan_id", "measure_id", "section_id", *skip)
+        )
+
+    found: list[tuple[object, ...]] = []
+    with session_factory() as session:
+        plan = session.scalars(select(Plan).where(Plan.key == plan_key)).one()
+        for measure in plan.measures:
+            section = measure.section.number if measure.section else None
+            found.append(("measure", measure.number, section, columns(measure)))
+            for r in sorted(measure.responsibilities, key=lambda r: (r.role, r.position)):
+                found.append(("responsibility", measure.number, columns(r)))
+            for t in measure.targets:
+                found.append(("target", measure.number, columns(t)))
+    return found
+
+
+def test_a_new_plans_measures_written_a_chunk_at_a_time_are_those_written_at_once(
+    session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new plan's measures are flushed and let go of MEASURE_CHUNK at a time;
+    the rows are those the plan's collection writes in one flush."""
+    from duban.services.plans import apply
+
+    draft = sample_draft()
+    at_once = replace(sample_draft(), doc_number="测试〔2014〕99号")
+    with monkeypatch.context() as patched:
+        patched.setattr(apply, "object_session", lambda _plan: None)  # the collection's way
+        run(session_factory, at_once)
+    monkeypatch.setattr(apply, "MEASURE_CHUNK", 2)
+    report = run(session_factory, draft)
+    assert report.status is ImportStatus.CREATED
+    assert len(draft.measures) > apply.MEASURE_CHUNK
+    chunked = _stored(session_factory, report.key)
+    assert chunked == _stored(session_factory, "测试〔2014〕99号")
+    assert len([row for row in chunked if row[0] == "measure"]) == len(draft.measures)
+    assert run(session_factory, draft).status is ImportStatus.UNCHANGED

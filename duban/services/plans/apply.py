@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.orm import Session, object_session
+
 from duban.domain.directory import normalize_name
 from duban.domain.plan_draft import Measure as DraftMeasure
 from duban.domain.plan_draft import (
@@ -65,24 +67,66 @@ def apply_draft(
         section.source_line = drafted_section.line
     _remove_missing(plan.sections, {s.number for s in draft.sections}, lambda s: s.number)
 
+    session = object_session(plan)
+    if plan.id is None and session is not None:
+        _insert_measures(session, plan, draft, sections, resolutions)
+        return
     measures = {m.number: m for m in plan.measures}
     for drafted in draft.measures:
         row = measures.get(drafted.number)
         if row is None:
             row = Measure(number=drafted.number)
             plan.measures.append(row)
-        row.section = sections.get(drafted.section) if drafted.section is not None else None
-        row.label = drafted.label
-        row.title = drafted.title
-        row.text = drafted.text
-        row.source_line = drafted.line
-        row.source_end_line = drafted.end_line
-        row.clause = drafted.clause
-        row.clause_line = drafted.clause_line
-        row.leaders = list(drafted.leaders)
-        _apply_responsibilities(row, drafted, resolutions)
-        _apply_targets(row, drafted)
+        _apply_measure(row, drafted, sections, resolutions)
     _remove_missing(plan.measures, {m.number for m in draft.measures}, lambda m: m.number)
+
+
+MEASURE_CHUNK = 500  # a new plan's measures flushed and let go of together
+
+
+def _insert_measures(
+    session: Session,
+    plan: Plan,
+    draft: PlanDraft,
+    sections: dict[int, Section],
+    resolutions: dict[str, Resolution],
+) -> None:
+    """A new plan's measures (with their responsibilities and targets) in the
+    caller's transaction, ``MEASURE_CHUNK`` at a time: each chunk is flushed
+    and then expunged, so a plan of thousands of measures holds one chunk's
+    ORM objects at a time, not the whole plan's (they are not added to
+    ``plan.measures``, which would keep every one). The plan and its sections
+    are flushed first, for their ids."""
+    session.flush()
+    for start in range(0, len(draft.measures), MEASURE_CHUNK):
+        rows = []
+        for drafted in draft.measures[start : start + MEASURE_CHUNK]:
+            row = Measure(plan_id=plan.id, number=drafted.number)
+            _apply_measure(row, drafted, sections, resolutions)
+            rows.append(row)
+        session.add_all(rows)
+        session.flush()
+        for row in rows:
+            session.expunge(row)  # with its responsibilities and targets (cascade)
+
+
+def _apply_measure(
+    row: Measure,
+    drafted: DraftMeasure,
+    sections: dict[int, Section],
+    resolutions: dict[str, Resolution],
+) -> None:
+    row.section = sections.get(drafted.section) if drafted.section is not None else None
+    row.label = drafted.label
+    row.title = drafted.title
+    row.text = drafted.text
+    row.source_line = drafted.line
+    row.source_end_line = drafted.end_line
+    row.clause = drafted.clause
+    row.clause_line = drafted.clause_line
+    row.leaders = list(drafted.leaders)
+    _apply_responsibilities(row, drafted, resolutions)
+    _apply_targets(row, drafted)
 
 
 def _apply_responsibilities(

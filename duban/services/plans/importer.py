@@ -166,9 +166,9 @@ def _store(
         plan = Plan(key=key, status="active", imported_at=now)
         session.add(plan)
     plan.key = key  # a plan stored under another bracket spelling takes the printed one
-    apply_draft(plan, draft, resolutions, source_text=source_text)
     plan.fingerprint = fingerprint
     plan.updated_at = now
+    apply_draft(plan, draft, resolutions, source_text=source_text)
     session.flush()
     report.plan_id = plan.id
     return report
