@@ -212,6 +212,10 @@ def _pick_in_python(
     )
 
 
+# The most task ids a statement binds (SQLite allows 32,766 parameters).
+_MAX_BOUND_IDS = 5_000
+
+
 def _tasks_by_measure(
     session: Session,
     shown: Sequence[_Measure],
@@ -222,14 +226,20 @@ def _tasks_by_measure(
 ) -> dict[int, list[LitTask]]:
     """The tasks of the measures ``shown``, read one by one with their
     reasons; cancelled ones (已撤销) left out of the measure's light and counts."""
-    # By the tasks' ids (a subquery of the measures'), so a database reads
-    # the reports of these tasks through the (action, task_id, at) index
-    # instead of every report of that action (SQLite did: ~30x slower).
+    if not shown:
+        return {}
+    # By the tasks' ids, so the databases read these tasks' reports through
+    # the (action, task_id, at) index and the tasks by key: by the measures,
+    # SQLite read every report of that action and PostgreSQL every task
+    # (~40-50 ms each at 100k tasks). A subquery when the ids are too many
+    # to bind.
     theirs = aliased(Task)
-    ids = select(theirs.id).where(theirs.measure_id.in_([m.id for m in shown]))
+    of_shown = select(theirs.id).where(theirs.measure_id.in_([m.id for m in shown]))
+    ids = list(session.scalars(of_shown))
     tasks = light_tasks(
-        session, where=[Task.id.in_(ids)], as_of=as_of, calendar=calendar, zone=zone,
-    ) if shown else []
+        session, where=[Task.id.in_(ids if len(ids) <= _MAX_BOUND_IDS else of_shown)],
+        as_of=as_of, calendar=calendar, zone=zone,
+    )
     by_measure: dict[int, list[LitTask]] = defaultdict(list)
     for task in tasks:
         if not task.cancelled:

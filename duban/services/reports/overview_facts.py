@@ -139,12 +139,12 @@ def sql_facts(
 
 
 def _departments(session: Session, plan_id: int, names: dict[int, str]) -> list[str]:
-    """Every department with a task of the plan (cancelled ones too), by name."""
+    """Every department with a task of the plan (cancelled ones too), by name.
+    Each department's tasks are looked at until one of the plan's is found
+    (PostgreSQL hashed every department's tasks with a join: ~100 ms at 100k)."""
+    plan_of = select(Measure.plan_id).where(Measure.id == Task.measure_id).scalar_subquery()
     has_task = (
-        select(Task.id)
-        .join(Measure, Task.measure_id == Measure.id)
-        .where(Task.department_id == Department.id, Measure.plan_id == plan_id)
-        .exists()
+        select(Task.id).where(Task.department_id == Department.id, plan_of == plan_id).exists()
     )
     return sorted(names[i] for i in session.scalars(select(Department.id).where(has_task)))
 

@@ -23,7 +23,6 @@ from sqlalchemy import (
     Select,
     case,
     cast,
-    exists,
     func,
     literal,
     null,
@@ -120,11 +119,12 @@ def pick_parts(
                                      Section.number == filters.section)
         ))
     if filters.department:
-        conditions.append(exists().where(
-            Task.measure_id == Measure.id,
-            Task.department_id == Department.id,
-            Department.name == filters.department,
-            Task.state != TaskState.CANCELLED.value,
+        # The department's tasks through their index, not each measure's.
+        conditions.append(Measure.id.in_(
+            select(Task.measure_id)
+            .join(Department, Task.department_id == Department.id)
+            .where(Department.name == filters.department,
+                   Task.state != TaskState.CANCELLED.value)
         ))
     worst = per_measure.c.worst
     if filters.light is not None:
