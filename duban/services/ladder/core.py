@@ -55,6 +55,14 @@ def policy_for(session: Session, policy_id: int | None) -> EscalationPolicy:
     return policy
 
 
+def share_policies(session: Session, known: dict[int, EscalationPolicy]) -> None:
+    """Let ``session``'s :func:`policy_for` read into and from ``known``
+    (policy id -> policy), which other sessions of the same database share:
+    a stored version never changes, so a run of short sessions (the outbox's
+    batches) reads each version once, not once per session."""
+    session.info[_SESSION_CACHE] = known
+
+
 def _read_policy(session: Session, policy_id: int) -> EscalationPolicy | None:
     row = session.execute(
         select(EscalationPolicyRow.fingerprint, EscalationPolicyRow.data).where(

@@ -34,9 +34,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import Connection, Engine, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from duban.domain.escalation import EscalationPolicy
 from duban.domain.outbox import DeliveryStatus
 from duban.services.outbox.contract import (
     Builders,
@@ -103,6 +104,7 @@ def dispatch(
     server_of = getattr(sender, "server_of", None)
     servers = Servers(server_of if callable(server_of) else None)
     waiting: list[tuple[int, str, int, datetime]] = []
+    policies: dict[int, EscalationPolicy] = {}  # read once for every batch
     for start in range(0, len(candidates), DISPATCH_BATCH):
         take = []
         for delivery_id, status, attempts, url in candidates[start : start + DISPATCH_BATCH]:
@@ -111,19 +113,49 @@ def dispatch(
                 waiting.append((delivery_id, status, attempts, until))
             else:
                 take.append((delivery_id, status, attempts))
-        claimed = _claim(session_factory, take, now, worker)
-        report.claimed_elsewhere += len(take) - len(claimed)
-        if claimed:
-            batch = Batch(session_factory, now, context, worker, send_time)
-            for kind in batch.run(
-                claimed, sender=sender, render=render, builders=builders, servers=servers
-            ):
-                setattr(report, kind, getattr(report, kind) + 1)
+        if not take:
+            continue
+        batch = Batch(session_factory, now, context, worker, send_time, policies)
+        kinds = _run_batch(
+            batch, take, builders=builders, sender=sender, render=render, servers=servers
+        )
+        for kind in kinds:
+            setattr(report, kind, getattr(report, kind) + 1)
     if waiting:
         deferred = _defer(session_factory, waiting)
         report.failed += deferred
         report.claimed_elsewhere += len(waiting) - deferred
     return report
+
+
+def _run_batch(
+    batch: Batch,
+    take: list[tuple[int, str, int]],
+    *,
+    builders: Builders,
+    sender: MessageSender,
+    render: RenderFn,
+    servers: Servers,
+) -> list[str]:
+    """Claim ``take`` and send the deliveries claimed; returns the
+    DispatchReport field of each delivery of ``take``."""
+    with _engine(batch.session_factory).connect() as connection:
+        # The claim is one statement: it commits on its own, without the BEGIN
+        # and COMMIT round trips of a transaction (reset when the connection
+        # goes back to the pool).
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        claimed = _claim(connection, take, batch.now, batch.worker)
+    taken = ["claimed_elsewhere"] * (len(take) - len(claimed))
+    if not claimed:
+        return taken
+    return taken + batch.run(
+        claimed, sender=sender, render=render, builders=builders, servers=servers
+    )
+
+
+def _engine(session_factory: sessionmaker[Session]) -> Engine:
+    bind = session_factory.kw["bind"]
+    return bind if isinstance(bind, Engine) else bind.engine
 
 
 def _defer(
@@ -150,37 +182,37 @@ def _defer(
 
 
 def _claim(
-    session_factory: sessionmaker[Session],
+    connection: Connection,
     wanted: list[tuple[int, str, int]],
     now: datetime,
     worker: str,
 ) -> list[Claimed]:
     """Claim those of ``wanted`` (id, status, attempts as read) still as read:
     one UPDATE, compare-and-set on each row's status and attempts (on
-    PostgreSQL a row another worker is claiming is re-read after its commit)."""
+    PostgreSQL a row another worker is claiming is re-read after its commit),
+    committed before this returns."""
     if not wanted:
         return []
     read = {delivery_id: (status, attempts) for delivery_id, status, attempts in wanted}
-    with session_factory.begin() as session:
-        got = session.execute(
-            update(Delivery)
-            .where(
-                Delivery.id.in_(list(read)),
-                # One expanding parameter: compiled once, not 3 comparisons a row.
-                tuple_(Delivery.id, Delivery.status, Delivery.attempts).in_(
-                    [(delivery_id, str(status), attempts) for delivery_id, (status, attempts)
-                     in read.items()]
-                ),
-            )
-            .values(
-                status=DeliveryStatus.SENDING,
-                claimed_at=now,
-                claimed_by=worker,
-                attempts=Delivery.attempts + 1,
-            )
-            .returning(Delivery.id, Delivery.attempts)
-            .execution_options(synchronize_session=False)
-        ).all()
+    got = connection.execute(
+        update(Delivery)
+        .where(
+            Delivery.id.in_(list(read)),
+            # One expanding parameter: compiled once, not 3 comparisons a row.
+            tuple_(Delivery.id, Delivery.status, Delivery.attempts).in_(
+                [(delivery_id, str(status), attempts) for delivery_id, (status, attempts)
+                 in read.items()]
+            ),
+        )
+        .values(
+            status=DeliveryStatus.SENDING,
+            claimed_at=now,
+            claimed_by=worker,
+            attempts=Delivery.attempts + 1,
+        )
+        .returning(Delivery.id, Delivery.attempts)
+    ).all()
+    connection.commit()
     mine = {row.id: row.attempts for row in got}
     return [
         Claimed(delivery_id, status, mine[delivery_id])

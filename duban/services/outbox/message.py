@@ -358,18 +358,29 @@ def preload(session: Session, deliveries: Sequence[Delivery]) -> list[object]:
     notice_ids = [item.notice_id for delivery in deliveries for item in delivery.items]
     if not notice_ids:
         return []
-    notices = list(session.scalars(select(Notice).where(Notice.id.in_(notice_ids))))
-    tasks = list(session.scalars(select(Task).where(Task.id.in_({n.task_id for n in notices}))))
-    measures = list(
-        session.scalars(select(Measure).where(Measure.id.in_({t.measure_id for t in tasks})))
-    )
-    wanted = {t.department_id for t in tasks} | {
+    # One query for each notice with its task, measure and department.
+    rows = session.execute(
+        select(Notice, Task, Measure, Department)
+        .join(Task, Task.id == Notice.task_id)
+        .join(Measure, Measure.id == Task.measure_id)
+        .join(Department, Department.id == Task.department_id)
+        .where(Notice.id.in_(notice_ids))
+    ).all()
+    tasks = {task.id: task for _notice, task, _measure, _department in rows}
+    departments = {department.id: department for *_, department in rows}
+    readers = {
         d.contact.department_id for d in deliveries if d.contact.department_id is not None
-    }
-    departments = list(session.scalars(select(Department).where(Department.id.in_(wanted))))
-    preload_epochs(session, wanted)  # the signed links' department generations
-    _load_siblings(session, sorted({t.measure_id for t in tasks}))
-    return [*notices, *tasks, *measures, *departments]
+    } - departments.keys()
+    if readers:  # a lead department told only of its supporters' tasks
+        departments.update(
+            (department.id, department)
+            for department in session.scalars(
+                select(Department).where(Department.id.in_(readers))
+            )
+        )
+    preload_epochs(session, departments.keys() | readers)  # the links' department generations
+    _load_siblings(session, sorted({t.measure_id for t in tasks.values()}))
+    return [entity for row in rows for entity in row] + list(departments.values())
 
 
 def forget_preloaded(session: Session) -> None:

@@ -14,15 +14,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
+from duban.domain.escalation import EscalationPolicy
 from duban.domain.outbox import DeliveryStatus
+from duban.services.ladder.core import share_policies
 from duban.services.outbox.contract import (
     FIRST_NOTICE_BATCH,
     Builders,
@@ -100,6 +102,8 @@ class Batch:
     context: DeliveryContext
     worker: str
     send_time: SendTimeFn
+    # The escalation policies read by this dispatch's batches (see share_policies).
+    policies: dict[int, EscalationPolicy] = field(default_factory=dict)
 
     def run(
         self,
@@ -155,17 +159,18 @@ class Batch:
         none is held open while a message is sent. A job whose server was found
         down in this pass is not built (``held_until`` set)."""
         with self.session_factory() as session:
+            share_policies(session, self.policies)
             found = {
                 d.id: d
                 for d in session.scalars(
                     select(Delivery)
                     .where(Delivery.id.in_([c.delivery_id for c in live]))
                     .options(
-                        selectinload(Delivery.items),
+                        joinedload(Delivery.items),
                         joinedload(Delivery.channel),
                         joinedload(Delivery.contact),
                     )
-                )
+                ).unique()
             }
             for group in _groups(live, {i: len(d.items) for i, d in found.items()}):
                 deliveries = [found.pop(claim.delivery_id) for claim in group]
@@ -243,9 +248,9 @@ class Batch:
                     select(Delivery)
                     .where(Delivery.id.in_([job.claimed.delivery_id for job in jobs]))
                     .order_by(Delivery.id)
-                    .options(selectinload(Delivery.items))
-                    .with_for_update(key_share=True)
-                )
+                    .options(joinedload(Delivery.items))
+                    .with_for_update(key_share=True, of=Delivery)
+                ).unique()
             }
             sent: list[int] = []
             kinds = [self._record_one(session, rows[j.claimed.delivery_id], j, sent) for j in jobs]
