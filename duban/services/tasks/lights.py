@@ -13,11 +13,13 @@ domain needs them on the day asked:
 - approved extensions as a set of task ids.
 
 The status and light are :func:`duban.domain.status.assess`'s own, computed
-once per distinct set of facts (many tasks share them). Nothing is stored:
-the light of any day can be asked, as with :mod:`duban.services.tasks.queries`.
-Why not SQL alone: a report period's deadline is N working days after its end
-on the working-day calendar, which is read from files that may change while
-``duban serve`` runs; a column derived from it would go stale.
+once per distinct set of facts (many tasks share them). Nothing is read from
+the stored lights (``tasks.light``) here: the light of any day can be asked,
+as with :mod:`duban.services.tasks.queries`. A report period's deadline is N
+working days after its end on the working-day calendar, which is read from
+files that may change while ``duban serve`` runs: the stored lights
+(:mod:`duban.services.tasks.light_sql`) carry what the calendar made of
+their day in their key, and are read only under that key.
 """
 
 from __future__ import annotations
