@@ -114,6 +114,10 @@ class LightRule:
     # has (None: nothing to store, e.g. no task yet).
     computed: ColumnElement[str] | None = None
     key: str | None = None
+    # Red picked by its definition (open and past due) even where lights are
+    # stored: PostgreSQL then walks the due date in order for a page of red
+    # tasks instead of sorting every red one found through the light index.
+    exact_red: bool = False
 
     def matches(self, light: Light) -> ColumnElement[bool]:
         """True for the tasks whose light is ``light`` on the rule's day.
@@ -122,16 +126,17 @@ class LightRule:
         index, and the stale ones (few once the day's are stored) from a
         range of that index each, their light worked out. Nothing stored:
         what that light implies of the state and due date first (an index on
-        the due date can narrow the tasks), then the ``CASE`` itself, except
-        for red, which is exactly open and past due."""
+        the due date can narrow the tasks), then the ``CASE`` itself. Red is
+        exactly open and past due, picked that way when nothing is stored and
+        on PostgreSQL (``exact_red``)."""
+        still_open = Task.state.in_(_OPEN)
+        if light is Light.RED and (self.exact_red or self.key is None):
+            return and_(still_open, Task.due < self.as_of)
         if self.key is not None and self.computed is not None:
             return or_(
                 and_(Task.light_key == self.key, Task.light == light.value),
                 *(and_(stale, self.computed == light.value) for stale in self._stale_ranges()),
             )
-        still_open = Task.state.in_(_OPEN)
-        if light is Light.RED:
-            return and_(still_open, Task.due < self.as_of)
         not_past_due = [still_open, Task.due >= self.as_of]
         implied: dict[Light, list[ColumnElement[bool]]] = {
             Light.YELLOW: not_past_due,
@@ -207,7 +212,8 @@ def light_rule(
     unlit = aliased(Task, name="unlit")
     worked_out = select(computed_of(unlit)).where(unlit.id == Task.id).scalar_subquery()
     light = case((Task.light_key == key, Task.light), else_=worked_out)
-    rule = LightRule(as_of, light, local_day, last_soon, computed_of(Task), key)
+    rule = LightRule(as_of, light, local_day, last_soon, computed_of(Task), key,
+                     exact_red=session.get_bind().dialect.name == "postgresql")
     if refresh_at is not None and _stale_count(session, rule, refresh_at) >= refresh_at:
         bind = session.get_bind()
         if isinstance(bind, Engine) and bind.url.database not in (None, "", ":memory:"):
