@@ -362,6 +362,7 @@ def time_page(client: httpx.Client, path: str, runs: int, budget: float) -> Timi
 def pages(token: str) -> list[tuple[str, str]]:
     return [
         ("dashboard", "/dashboard"),
+        ("desk", "/desk"),
         ("a measure's page", "/dashboard/measures/1"),
         ("督办记录", "/dashboard/escalations"),
         ("scorecard", "/dashboard/scorecard"),

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.escalation import Anchor, StepKey
@@ -45,6 +45,7 @@ from duban.services.desk.review import (
 )
 from duban.services.ladder.core import policy_for
 from duban.services.tasks.facts import local_date
+from duban.services.tasks.light_sql import light_rule
 from duban.services.tasks.queries import list_tasks
 from duban.services.tasks.views import TaskView
 from models import Notice, Task
@@ -122,7 +123,12 @@ def work_queue(
 
     Raises CalendarError when a date involved lies outside the calendar."""
     today = local_date(now, zone)
-    views = list_tasks(session_factory, as_of=today, calendar=calendar, policy=policy, zone=zone)
+    views = list_tasks(
+        session_factory, as_of=today, calendar=calendar, policy=policy, zone=zone,
+        where=lambda session: _candidates(
+            session, today=today, calendar=calendar, zone=zone, policy=policy
+        ),
+    )
     open_views = [v for v in views if v.state in OPEN_STATES]
     facts = _task_facts(session_factory, [v.id for v in open_views], today=today, zone=zone)
     queue = WorkQueue(as_of=today)
@@ -147,6 +153,30 @@ def work_queue(
             session, now=now, calendar=calendar, zone=zone, after_workdays=blocked_after_workdays
         )
     return queue
+
+
+def _candidates(
+    session: Session,
+    *,
+    today: date,
+    calendar: WorkCalendar,
+    zone: ZoneInfo,
+    policy: StatusPolicy | None,
+) -> list[ColumnElement[bool]]:
+    """Conditions on Task picking every task that can have a problem on
+    ``today`` (:func:`_problems`), and few others: open, and past due
+    (overdue), or not yet acknowledged, or yellow (missing reports make an
+    open task not past due yellow; assess leaves an overdue task's
+    missing_reports empty). Where SQL cannot tell the light, all open tasks."""
+    conditions: list[ColumnElement[bool]] = [
+        Task.due < today,
+        Task.state == TaskState.ASSIGNED.value,
+    ]
+    rule = light_rule(session, as_of=today, calendar=calendar, zone=zone, policy=policy)
+    if rule is None:
+        return [Task.state.in_([s.value for s in OPEN_STATES])]
+    conditions.append(rule.matches(Light.YELLOW))
+    return [Task.state.in_([s.value for s in OPEN_STATES]), or_(*conditions)]
 
 
 def _problems(

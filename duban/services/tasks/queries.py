@@ -15,11 +15,11 @@ them at once).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, tzinfo
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from duban.domain.errors import NotFoundError
@@ -211,6 +211,7 @@ def list_tasks(
     overdue: bool = False,
     zone: tzinfo = LOCAL_ZONE,
     supporters_of: int | None = None,
+    where: Callable[[Session], Sequence[ColumnElement[bool]]] | None = None,
 ) -> list[TaskView]:
     """Tasks with their status and light as of the day ``as_of``.
 
@@ -219,16 +220,20 @@ def list_tasks(
     :func:`~duban.services.plans.catalog.find_plan`), ``measure`` (printed number; with
     no ``plan``, the only stored plan), ``light``, and ``overdue`` (status
     overdue only), ``supporters_of`` (a department id: the supporting tasks of
-    the measures it leads, see ``duban.services.accounts.links.watched_by``). Ordered
-    by plan, measure number, deadline, role (lead first). Raises NotFoundError
-    for an unknown department, plan or measure, and CalendarError when a date
-    involved lies outside the calendar.
+    the measures it leads, see ``duban.services.accounts.links.watched_by``),
+    ``where`` (a function of the session giving more conditions on Task: only
+    the tasks they pick are read and assessed). Ordered by plan, measure
+    number, deadline, role (lead first). Raises NotFoundError for an unknown
+    department, plan or measure, and CalendarError when a date involved lies
+    outside the calendar.
     """
     policy = policy or StatusPolicy()
     with session_factory() as session:
         query = _task_query(session, department=department, measure=measure, plan=plan)
         if supporters_of is not None:
             query = query.where(watched_by(supporters_of))
+        if where is not None:
+            query = query.where(*where(session))
         views = _assess_all(
             session, query, as_of=as_of, calendar=calendar, policy=policy, zone=zone
         )
