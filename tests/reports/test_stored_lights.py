@@ -17,7 +17,7 @@ from duban.domain.org import OfficeHours
 from duban.domain.status import Light, StatusPolicy
 from duban.domain.workdays import WorkCalendar
 from duban.services.rounds.daily import RoundTools, run_round
-from duban.services.tasks import extensions, lifecycle
+from duban.services.tasks import extensions, lifecycle, light_sql
 from duban.services.tasks.facts import LOCAL_ZONE
 from duban.services.tasks.light_sql import LightRule, light_rule, refresh_lights
 from duban.services.tasks.queries import list_tasks
@@ -336,3 +336,40 @@ def test_the_days_first_round_stores_its_lights(
     assert run_round(session_factory, now=at("2016-01-11", 11), tools=tools,
                      store_lights=True).lights == 0
     assert run_round(session_factory, now=at("2016-01-12", 9), tools=tools).lights == 0
+
+
+def test_a_refresh_of_many_lights_on_postgresql_leaves_fresh_statistics(
+    history: History, session_factory: sessionmaker[Session], engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The day's first refresh rewrites every task: on PostgreSQL the tasks are
+    analysed after it (the planner's statistics would say every light_key is
+    NULL until autovacuum ran, if it runs); a refresh of a few is not."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("ANALYZE after a refresh is PostgreSQL's")
+    SCENARIOS[next(iter(SCENARIOS))](history, session_factory)
+
+    def analysed() -> int:
+        with engine.connect() as connection:
+            return int(connection.execute(text(
+                "SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'tasks'"
+            )).scalar() or 0)
+
+    def stats_seen() -> None:  # statistics reach pg_stat_* at the next snapshot
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_stat_clear_snapshot()"))
+
+    monkeypatch.setattr(light_sql, "ANALYZE_BASE", 0)  # the scenario's few tasks are many
+    before = analysed()
+    _rule_of_day, stored = _refresh(engine, session_factory, DAYS[0], history.calendar)
+    assert stored > 0
+    stats_seen()
+    assert analysed() == before + 1
+    monkeypatch.setattr(light_sql, "ANALYZE_BASE", 50)
+    with engine.begin() as connection:  # one task's light stale again: too few to analyse
+        connection.execute(text("UPDATE tasks SET light_key = NULL WHERE id = "
+                                "(SELECT min(id) FROM tasks WHERE light_key IS NOT NULL)"))
+    _rule_of_day, stored = _refresh(engine, session_factory, DAYS[0], history.calendar)
+    assert stored == 1
+    stats_seen()
+    assert analysed() == before + 1

@@ -89,6 +89,9 @@ RULE_VERSION = "1"
 LAZY_REFRESH_MIN = 500
 # Tasks stored per transaction: a writer waits at most one chunk's UPDATE.
 REFRESH_CHUNK = 20_000
+# PostgreSQL: a refresh that stored more than this plus 10 % of the tasks
+# analyses them after (autovacuum's own analyze threshold).
+ANALYZE_BASE = 50
 # More tasks with readings than this and the page assesses in Python instead.
 MAX_BOUND_IDS = 2_000
 _OPEN = [
@@ -286,10 +289,34 @@ def refresh_lights(engine: Engine, rule: LightRule, *, wait: bool = True) -> int
             count = _store(engine, statement, wait=wait)
         except OperationalError as error:
             LOG.info("lights of %s not stored (%s)", rule.as_of, str(error.orig)[:120])
-            return stored
+            break
         stored += count
         if count < REFRESH_CHUNK:
-            return stored
+            break
+    if postgresql and stored:
+        _analyze_after(engine, stored)
+    return stored
+
+
+def _analyze_after(engine: Engine, stored: int) -> None:
+    """On PostgreSQL, fresh statistics of the tasks once a refresh rewrote
+    more of them than autovacuum's analyze threshold (50 + 10 % of the rows):
+    planned with the statistics from before it (every ``light_key`` NULL,
+    the day's first refresh rewrites every row) the light and stale-light
+    probes scan the whole table until autovacuum gets round to it, and never
+    where it is off. ANALYZE blocks no reader or writer; a lock held by a
+    VACUUM or a migration skips it (50 ms)."""
+    try:
+        with engine.connect() as connection, connection.begin():
+            rows = connection.execute(
+                text("SELECT reltuples FROM pg_class WHERE oid = 'tasks'::regclass")
+            ).scalar()
+            if stored < ANALYZE_BASE + 0.1 * max(float(rows or 0), 0.0):
+                return
+            connection.execute(text("SET LOCAL lock_timeout = 50"))
+            connection.execute(text("ANALYZE tasks"))
+    except OperationalError as error:
+        LOG.info("tasks not analysed after storing lights (%s)", str(error.orig)[:120])
 
 
 def _store(engine: Engine, statement: Any, *, wait: bool) -> int:
