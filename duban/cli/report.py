@@ -166,7 +166,11 @@ def ics_command(
     out: Annotated[Path | None, typer.Option("--out", help="写入文件(默认输出到屏幕)")] = None,
     as_of: AsOf = None,
     everything: Annotated[
-        bool, typer.Option("--all", help="全部任务与日期(默认:未办结任务,近一月至今后 --days 天)")
+        bool,
+        typer.Option(
+            "--all",
+            help="全部任务与日期(默认:未办结任务近一月至今后 --days 天的日期,及逾期未办结任务)",
+        ),
     ] = False,
     days: Annotated[
         int, typer.Option("--days", min=1, max=MAX_DAYS, help="包含今后多少天的日期")

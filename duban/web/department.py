@@ -134,8 +134,9 @@ def department_calendar(
     days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = DEFAULT_DAYS,
 ) -> Response:
     """The department's iCalendar feed (the due dates and report deadlines of its
-    open tasks from a month ago to ``days`` ahead; ``?all=1`` every task and
-    date), at the same signed link, so Outlook or a phone calendar can subscribe."""
+    open tasks from a month ago to ``days`` ahead, and the due dates of its
+    overdue open tasks; ``?all=1`` every task and date), at the same signed
+    link, so Outlook or a phone calendar can subscribe."""
     holder = holder_of(request, token)
     web = state_of(request)
     feed = department_ics(

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.errors import NotFoundError
+from duban.domain.lifecycle import OPEN_STATES
 from duban.services.reports.charts import indicator_chart, nice_ticks
 from duban.services.reports.ics import department_ics
 from duban.services.reports.trajectories import measure_trajectories
@@ -21,6 +22,7 @@ from tests.db.conftest import HEALTH, HR
 from tests.reports.conftest import History
 
 NOW = datetime(2016, 1, 29, 1, 0, tzinfo=UTC)
+OPEN = {s.value for s in OPEN_STATES}
 SVG = "{http://www.w3.org/2000/svg}"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -88,10 +90,13 @@ def test_the_default_feed_holds_the_open_tasks_dates_from_a_month_ago_to_60_days
         return int(uid.split("-")[2])
 
     # Exactly the events of the whole feed dated in the window whose task is
-    # open (or cancelled, to be dropped), each the same event.
+    # open (or cancelled, to be dropped), and the due dates of open tasks
+    # already past due, each the same event.
     expected = {uid for uid, event in whole.items()
-                if window[0] <= _on(event) <= window[1]
-                and states[task_of(uid)] not in ("submitted", "approved")}
+                if (window[0] <= _on(event) <= window[1]
+                    and states[task_of(uid)] not in ("submitted", "approved"))
+                or (uid.endswith("-due@duban") and _on(event) < NOW.date()
+                    and states[task_of(uid)] in OPEN)}
     assert set(found) == expected and found
     for uid in found:
         for prop in ("SUMMARY", "DESCRIPTION", "URL", "STATUS", "DTEND"):
@@ -106,10 +111,56 @@ def test_the_default_feed_holds_the_open_tasks_dates_from_a_month_ago_to_60_days
     # The approved lead task is gone with its reports.
     assert not any(uid.startswith(f"duban-task-{history.world.lead}-") for uid in found)
     # The feed says which dates it holds.
-    assert "2015-12-29 至 2016-03-29" in str(Calendar.from_ical(text)["X-WR-CALDESC"])
+    description = str(Calendar.from_ical(text)["X-WR-CALDESC"])
+    assert "2015-12-29 至 2016-03-29" in description and "逾期未办结任务" in description
     for wrong in (0, 367):
         with pytest.raises(ValueError):
             feed(days=wrong)
+
+
+def test_the_default_feed_keeps_an_overdue_open_task_and_drops_finished_ones(
+    history: History, session_factory: sessionmaker[Session]
+) -> None:
+    world = history.world
+    a_year_on = datetime(2016, 12, 20, 1, 0, tzinfo=UTC)  # window 2016-11-19 … 2017-02-18
+
+    def feed(department: str, **options: object) -> dict[str, object]:
+        return events(department_ics(session_factory, department=department, now=a_year_on,
+                                     calendar=history.calendar, **options))  # type: ignore[arg-type]
+
+    # 香洲区 never acted on its task due 2015-12-17: a year later its due date
+    # is still in the feed, red, though its report deadlines of 2015 are not.
+    district = feed("香洲区")
+    assert set(district) == {f"duban-task-{world.district}-due@duban"}
+    overdue = district[f"duban-task-{world.district}-due@duban"]
+    assert _on(overdue) == date(2015, 12, 17)
+    assert str(overdue["SUMMARY"]).startswith("【到期】")  # type: ignore[index]
+    assert "已逾期" in str(overdue["DESCRIPTION"]) and "红灯" in str(overdue["DESCRIPTION"])  # type: ignore[index]
+    assert any(uid.startswith(f"duban-task-{world.district}-report-")
+               for uid in feed("香洲区", everything=True))
+    # 市卫计局's lead task, approved on 2016-01-05, is gone; the full feed keeps
+    # it (【已办结】); the open 2017 task's report deadlines of 2017 come with a
+    # year ahead, its due date (2017-12-29) only with the full feed.
+    health, whole = feed("市卫计局"), feed("市卫计局", everything=True)
+    assert not any(uid.startswith(f"duban-task-{world.lead}-") for uid in health)
+    assert str(whole[f"duban-task-{world.lead}-due@duban"]["SUMMARY"]).startswith("【已办结】")  # type: ignore[index]
+    assert set(health) == {f"duban-task-{world.later}-report-2016-12-31@duban"}
+    year = feed("市卫计局", days=366)
+    assert f"duban-task-{world.later}-report-2017-09-30@duban" in year
+    assert f"duban-task-{world.later}-due@duban" not in year
+    assert f"duban-task-{world.later}-due@duban" in whole
+    # A cancelled task stays (marked, to be dropped) only while its due date
+    # is in the window; a submitted one leaves the default feed.
+    with session_factory.begin() as session:
+        session.get_one(Task, world.district).state = "cancelled"
+    assert feed("香洲区") == {}
+    in_window = datetime(2016, 1, 5, 1, 0, tzinfo=UTC)  # 2015-12-05 … 2016-03-05
+    cancelled = events(department_ics(session_factory, department="香洲区", now=in_window,
+                                      calendar=history.calendar))
+    assert str(cancelled[f"duban-task-{world.district}-due@duban"]["STATUS"]) == "CANCELLED"  # type: ignore[index]
+    with session_factory.begin() as session:
+        session.get_one(Task, world.district).state = "submitted"
+    assert feed("香洲区") == {} and feed("香洲区", everything=True)
 
 
 def test_feed_follows_an_extension_and_takes_ids(

@@ -48,6 +48,22 @@ def test_folding_keeps_short_lines_and_marks_each_continuation_with_a_space() ->
     assert "".join(p.removeprefix(" ") for p in parts) == long
 
 
+@pytest.mark.parametrize("length", [74, 75, 76, 149, 150, 223, 224, 400])
+@pytest.mark.parametrize("tail", ["", "督"], ids=["ascii", "cjk"])
+def test_a_long_line_is_cut_at_75_octets_then_74_after_the_space(length: int, tail: str) -> None:
+    # ASCII lines are cut as strings, others as UTF-8: the same rule.
+    line = ("URL:http://duban.test/tasks/1?k=" + "a1.b-" * 100)[:length] + tail
+    parts = fold(line).split(CRLF)
+    assert "".join(p.removeprefix(" ") for p in parts) == line
+    assert all(p.startswith(" ") for p in parts[1:]) and not parts[0].startswith(" ")
+    assert all(len(p.encode("utf-8")) <= 75 for p in parts)
+    # Every piece but the last is full (a character is never split).
+    full = [len(p.encode("utf-8")) for p in parts[:-1]]
+    assert all(n >= 75 - 3 for n in full) and (not tail or len(parts[-1].encode()) >= 3)
+    if line.isascii():
+        assert full == [75] * len(full)  # the first piece, then a space and 74
+
+
 def test_dates_moments_and_parameters_read_back_as_written() -> None:
     moment = datetime(2016, 3, 1, 10, 0, 5, tzinfo=ZoneInfo("Asia/Shanghai"))
     written = _feed([

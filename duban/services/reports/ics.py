@@ -9,22 +9,27 @@ so a subscribed calendar updates an event in place when a due date moves
 (extension approved) or a status changes, and drops report deadlines a task
 no longer owes once it is submitted.
 
-By default a feed holds what the department still has to do soon: the due
-dates of its open tasks and their report deadlines dated from
-:data:`WINDOW_BEFORE` ago to ``days`` ahead (:data:`DEFAULT_DAYS`, at most
-:data:`MAX_DAYS`), and the tasks cancelled with a due date in that window
+By default a feed holds what the department still has to do: the due dates
+of its open tasks and their report deadlines dated from :data:`WINDOW_BEFORE`
+ago to ``days`` ahead (:data:`DEFAULT_DAYS`, at most :data:`MAX_DAYS`), the
+due date of every open task already past due however long ago (an overdue
+task is still to be done, and a subscribed calendar deletes an event the feed
+stops carrying), and the tasks cancelled with a due date in the window
 (marked CANCELLED, so a calendar that imported them drops them); the feed's
-description states the window. ``everything`` gives every task and every date.
-The feed costs what it holds: the tasks are read as plain columns
-(:func:`~duban.services.tasks.lights.light_tasks`, only those that may have a
-date in the window) and the text is written line by line
+description says so. A submitted or finished task leaves the default feed.
+``everything`` gives every task and every date.
+
+The feed costs what it holds: a windowed feed lights (with
+:func:`~duban.services.tasks.lights.light_tasks`) only the tasks whose due
+date it shows, reads the others that owe a report deadline in the window as a
+few plain columns, and writes the text line by line
 (:mod:`~duban.services.reports.ics_text`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from urllib.parse import quote
@@ -35,7 +40,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.domain.errors import NotFoundError
 from duban.domain.labels import TASK_ROLE_LABELS
 from duban.domain.lifecycle import OPEN_STATES, TaskState
-from duban.domain.status import StatusPolicy, report_periods
+from duban.domain.status import ReportPeriod, StatusPolicy, report_periods
 from duban.domain.workdays import WorkCalendar
 from duban.services.reports.ics_text import CRLF, content_line, day, text, utc_moment
 from duban.services.tasks.facts import LOCAL_ZONE
@@ -51,24 +56,31 @@ REFRESH = "PT1H"
 WINDOW_BEFORE = timedelta(days=31)
 DEFAULT_DAYS = 60
 MAX_DAYS = 366
-# A report deadline falls this long after its period's end at the most (N
-# working days, with a long holiday): only for choosing the tasks to read.
-_REPORT_SPAN = timedelta(days=62)
 _OPEN = [s.value for s in OPEN_STATES]
+_CATEGORIES = content_line("CATEGORIES", text("督办"))
+
+Window = tuple[date, date]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _FeedTask:
-    """What a task's events say of it."""
+    """What a task's events say of it. ``lit`` (its status as of the day, with
+    its plan's title and its targets) only for a task whose due date the feed
+    shows; a task read only for its report deadlines has none."""
 
-    lit: LitTask
-    plan_title: str
+    order: tuple[int, int, date, str, int]  # light_tasks' order: plan, measure, deadline, role, id
+    task_id: int
+    measure: int
     measure_title: str
-    targets: tuple[str, ...]
-
-    @property
-    def cancelled(self) -> bool:
-        return self.lit.cancelled
+    department: str
+    role: str
+    due: date
+    assigned_on: date
+    submitted_on: date | None
+    cancelled: bool
+    lit: LitTask | None = None
+    plan_title: str = ""
+    targets: tuple[str, ...] = ()
 
 
 def department_ics(
@@ -86,8 +98,9 @@ def department_ics(
 ) -> str:
     """The feed of ``department`` (a name, an alias, or a department id) over
     every plan, with statuses as of ``now`` (aware; also the DTSTAMP): its open
-    tasks' dates from a month ago to ``days`` ahead (see the module), or with
-    ``everything`` every task and date.
+    tasks' dates from a month ago to ``days`` ahead and the due dates of its
+    overdue open tasks (see the module), or with ``everything`` every task and
+    date.
 
     With ``base_url`` each event links to its task; with ``link_token`` too
     (the department's link, as the web serves the feed at it) the link opens
@@ -104,29 +117,30 @@ def department_ics(
     window = None if everything else (today - WINDOW_BEFORE, today + timedelta(days=days))
     with session_factory() as session:
         found = _department(session, department)
-        tasks = _feed_tasks(session, found.id, as_of=today, calendar=calendar, policy=policy,
+        tasks = _feed_tasks(session, found, as_of=today, calendar=calendar, policy=policy,
                             zone=zone, window=window)
         name = found.name
-    lines = _calendar(name, zone, window)
-    stamp = utc_moment(now)  # DTSTAMP is UTC
+    feed = _Feed(_calendar(name, zone, window), utc_moment(now), base_url, link_token)
+    reports = _ReportDates(calendar, policy, window)
     for task in tasks:
-        link = _task_link(task.lit.task_id, base_url, link_token)
-        if window is None or window[0] <= task.lit.due <= window[1]:
-            lines += _due_event(task, stamp, link)
-        for event in _report_events(task, stamp, calendar, policy, link, window):
-            lines += event
-    lines.append("END:VCALENDAR")
-    return CRLF.join(lines) + CRLF
+        link = feed.link(task.task_id)
+        url = content_line("URL", link) if link else None
+        if task.lit is not None:
+            _due_event(feed, task, task.lit, link, url)
+        for period, shown_on in reports.of(task):
+            _report_event(feed, task, period, shown_on, link, url)
+    feed.lines.append("END:VCALENDAR")
+    return CRLF.join(feed.lines) + CRLF
 
 
-def _calendar(name: str, zone: tzinfo, window: tuple[date, date] | None) -> list[str]:
+def _calendar(name: str, zone: tzinfo, window: Window | None) -> list[str]:
     """The feed's opening lines, named after department ``name`` and saying
     which dates it holds, refreshed hourly."""
     if window is None:
         what = "全部任务的完成时限与进度报送截止日"
     else:
         what = (f"未办结任务在 {window[0].isoformat()} 至 {window[1].isoformat()} "
-                "的完成时限与进度报送截止日")
+                "的完成时限与进度报送截止日,以及逾期未办结任务的完成时限")
     return [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
@@ -143,21 +157,46 @@ def _calendar(name: str, zone: tzinfo, window: tuple[date, date] | None) -> list
 
 def _feed_tasks(
     session: Session,
-    department_id: int,
+    department: Department,
     *,
     as_of: date,
     calendar: WorkCalendar,
     policy: StatusPolicy,
     zone: tzinfo,
-    window: tuple[date, date] | None,
+    window: Window | None,
 ) -> list[_FeedTask]:
-    """The department's tasks with a date in ``window`` (all of them without
-    one), each with its status, measure, plan and targets."""
-    where: list[ColumnElement[bool]] = [Task.department_id == department_id]
-    if window is not None:
-        where.append(_may_have_a_date_in(window, zone))
-    lit = light_tasks(session, where=where, as_of=as_of, calendar=calendar, zone=zone,
+    """The department's tasks with an event in the feed (every task without
+    ``window``), in light_tasks' order: those whose due date it shows lit, the
+    others (open, due after the window, owing reports) as plain columns."""
+    mine = Task.department_id == department.id
+    # A windowed feed's tasks by their ids: SQLite, without statistics, would
+    # otherwise read every task's reports by their action and look each task up.
+    dated = [mine] if window is None else [
+        Task.id.in_(select(Task.id).where(mine, _due_shown(window, as_of)))
+    ]
+    lit = light_tasks(session, where=dated, as_of=as_of, calendar=calendar, zone=zone,
                       policy=policy)
+    tasks = _lit_tasks(session, lit, dated)
+    if window is not None:
+        tasks += _owing_tasks(session, department, window, zone)
+        tasks.sort(key=lambda task: task.order)
+    return tasks
+
+
+def _due_shown(window: Window, as_of: date) -> ColumnElement[bool]:
+    """The tasks whose due date a windowed feed shows: open or cancelled and
+    due within ``window``, or open and past due on ``as_of``."""
+    start, end = window
+    return and_(
+        Task.state.in_([*_OPEN, TaskState.CANCELLED.value]),
+        or_(Task.due.between(start, end), and_(Task.state.in_(_OPEN), Task.due < as_of)),
+    )
+
+
+def _lit_tasks(
+    session: Session, lit: Sequence[LitTask], where: Sequence[ColumnElement[bool]]
+) -> list[_FeedTask]:
+    """``lit`` with their measures' and plans' titles and targets."""
     if not lit:
         return []
     measures = select(Task.measure_id).where(*where)
@@ -178,8 +217,17 @@ def _feed_tasks(
         targets[measure_id].append((due, target_text))
     return [
         _FeedTask(
-            lit=task,
+            order=(task.plan_id, task.measure, task.deadline, task.role, task.task_id),
+            task_id=task.task_id,
+            measure=task.measure,
             measure_title=titles[task.measure_id][0],
+            department=task.department,
+            role=task.role,
+            due=task.due,
+            assigned_on=task.assigned_on,
+            submitted_on=task.submitted_on,
+            cancelled=task.cancelled,
+            lit=task,
             plan_title=titles[task.measure_id][1],
             targets=_targets_of(targets[task.measure_id], task.deadline),
         )
@@ -187,22 +235,36 @@ def _feed_tasks(
     ]
 
 
-def _may_have_a_date_in(window: tuple[date, date], zone: tzinfo) -> ColumnElement[bool]:
-    """Open or cancelled, due within ``window``, or open and owing reports
-    whose deadline may fall in it (assigned before its end, due no earlier
-    than a report period that may end in it)."""
-    start, end = window
-    return and_(
-        Task.state.in_([*_OPEN, TaskState.CANCELLED.value]),
-        or_(
-            Task.due.between(start, end),
-            and_(
-                Task.state.in_(_OPEN),
-                Task.due >= start - _REPORT_SPAN,
-                Task.assigned_at < datetime.combine(end + timedelta(days=1), time.min, zone),
-            ),
-        ),
+def _owing_tasks(
+    session: Session, department: Department, window: Window, zone: tzinfo
+) -> list[_FeedTask]:
+    """The department's open tasks due after ``window`` and assigned before its
+    end: those that may owe a report deadline in it (an open task has no 报结
+    that would end its reports)."""
+    end = window[1]
+    rows = session.execute(
+        select(Task.id, Measure.plan_id, Measure.number, Measure.title, Task.deadline, Task.role,
+               Task.due, Task.assigned_at)
+        .join(Measure, Task.measure_id == Measure.id)
+        .where(
+            Task.department_id == department.id,
+            Task.state.in_(_OPEN),
+            Task.due > end,
+            Task.assigned_at < datetime.combine(end + timedelta(days=1), time.min, zone),
+        )
     )
+    days: dict[datetime, date] = {}
+    tasks = []
+    for task_id, plan_id, number, title, deadline, role, due, assigned_at in rows:
+        assigned_on = days.get(assigned_at)
+        if assigned_on is None:
+            assigned_on = days[assigned_at] = assigned_at.astimezone(zone).date()
+        tasks.append(_FeedTask(
+            order=(plan_id, number, deadline, role, task_id),
+            task_id=task_id, measure=number, measure_title=title, department=department.name,
+            role=role, due=due, assigned_on=assigned_on, submitted_on=None, cancelled=False,
+        ))
+    return tasks
 
 
 def _targets_of(targets: list[tuple[date | None, str]], deadline: date) -> tuple[str, ...]:
@@ -212,13 +274,54 @@ def _targets_of(targets: list[tuple[date | None, str]], deadline: date) -> tuple
     return tuple(t for due, t in targets if not dated or due == deadline)
 
 
-def _task_link(task_id: int, base_url: str | None, link_token: str | None) -> str | None:
-    """The task's page (opened with the department's link when ``link_token``
-    is given), or None without ``base_url``."""
-    if not base_url:
-        return None
-    url = f"{base_url.rstrip('/')}/tasks/{task_id}"
-    return f"{url}?k={quote(link_token, safe='')}" if link_token else url
+class _Feed:
+    """The feed's lines as they are written, with what every event repeats
+    worked out once: the DTSTAMP line (``stamp``, UTC), the link's parts, the
+    lines of each day."""
+
+    def __init__(
+        self, lines: list[str], stamp: str, base_url: str | None, link_token: str | None
+    ) -> None:
+        self.lines = lines
+        self.stamp = f"DTSTAMP:{stamp}"
+        self.base = f"{base_url.rstrip('/')}/tasks/" if base_url else None
+        self.query = f"?k={quote(link_token, safe='')}" if link_token else ""
+        self.days: dict[date, tuple[str, str]] = {}
+
+    def link(self, task_id: int) -> str | None:
+        """The task's page (opened with the department's link when the feed
+        has its token), or None without a base URL."""
+        return None if self.base is None else f"{self.base}{task_id}{self.query}"
+
+    def event(
+        self,
+        uid: str,
+        on: date,
+        summary: str,
+        description: str,
+        url: str | None,
+        cancelled: bool,
+    ) -> None:
+        """An all-day, transparent event on ``on`` (``url``: its URL line)."""
+        days = self.days.get(on)
+        if days is None:
+            days = self.days[on] = (f"DTSTART;VALUE=DATE:{day(on)}",
+                                    f"DTEND;VALUE=DATE:{day(on + timedelta(days=1))}")
+        self.lines += (
+            "BEGIN:VEVENT",
+            content_line("UID", f"{uid}@{UID_DOMAIN}"),  # made of numbers, dates and "-"
+            self.stamp,
+            *days,
+            content_line("SUMMARY", text(summary)),
+            "TRANSP:TRANSPARENT",
+            _CATEGORIES,
+            content_line("DESCRIPTION", text(description)),
+        )
+        if url:
+            self.lines.append(url)
+        if cancelled:  # 已撤销: a subscribed calendar drops the event (same UID)
+            self.lines.append("STATUS:CANCELLED")
+        self.lines.append("END:VEVENT")
 
 
 def _department(session: Session, department: str | int) -> Department:
@@ -230,97 +333,85 @@ def _department(session: Session, department: str | int) -> Department:
     return find_department(department, session=session)
 
 
-def _event(
-    uid: str,
-    on: date,
-    summary: str,
-    stamp: str,
-    description: list[str],
-    link: str | None,
-    cancelled: bool,
-) -> list[str]:
-    """An all-day, transparent event's lines."""
-    lines = [
-        "BEGIN:VEVENT",
-        content_line("UID", text(f"{uid}@{UID_DOMAIN}")),
-        f"DTSTAMP:{stamp}",
-        f"DTSTART;VALUE=DATE:{day(on)}",
-        f"DTEND;VALUE=DATE:{day(on + timedelta(days=1))}",
-        content_line("SUMMARY", text(summary)),
-        "TRANSP:TRANSPARENT",
-        content_line("CATEGORIES", text("督办")),
-        content_line("DESCRIPTION", text("\n".join(description))),
-    ]
-    if link:
-        lines.append(content_line("URL", link))
-    if cancelled:  # 已撤销: a subscribed calendar drops the event (same UID)
-        lines.append("STATUS:CANCELLED")
-    lines.append("END:VEVENT")
-    return lines
+class _ReportDates:
+    """The report deadlines each task's events show: of the periods it owes
+    (ending after its assignment, before its 报结 and by its due date), those
+    dated within the window if any; worked out once per span of days."""
+
+    def __init__(self, calendar: WorkCalendar, policy: StatusPolicy, window: Window | None):
+        self.calendar = calendar
+        self.policy = policy
+        self.window = window
+        self.spans: dict[tuple[date, date], list[tuple[ReportPeriod, date]]] = {}
+
+    def of(self, task: _FeedTask) -> Iterable[tuple[ReportPeriod, date]]:
+        """(period, the day its event is on: the deadline, or the period's
+        last day while the deadline's year is unpublished)."""
+        until = task.due
+        if task.submitted_on is not None:
+            until = min(until, task.submitted_on - timedelta(days=1))
+        if until <= task.assigned_on:
+            return ()
+        found = self.spans.get((task.assigned_on, until))
+        if found is None:
+            found = self.spans[(task.assigned_on, until)] = [
+                (period, shown_on)
+                for period in report_periods(task.assigned_on, until, self.calendar, self.policy)
+                for shown_on in (period.known_deadline or period.period_end,)
+                if self.window is None or self.window[0] <= shown_on <= self.window[1]
+            ]
+        return found
 
 
-def _due_event(task: _FeedTask, stamp: str, link: str | None) -> list[str]:
-    lit = task.lit
+def _due_event(
+    feed: _Feed, task: _FeedTask, lit: LitTask, link: str | None, url: str | None
+) -> None:
     labels = status_fields(lit.state, lit.assessment)
     role = TASK_ROLE_LABELS.get(lit.role, lit.role)
     mark = "到期" if lit.state in OPEN_STATES else labels["state_label"]
     summary = f"【{mark}】措施{lit.measure} {task.measure_title}({role})"
-    lines = [
+    description = [
         f"方案:{task.plan_title}",
         f"措施{lit.measure}:{task.measure_title}",
         f"责任单位:{lit.department}({role})",
         f"完成时限:{lit.due.isoformat()}",
     ]
     if lit.facts.original_due != lit.due:
-        lines.append(f"原定时限:{lit.facts.original_due.isoformat()}")
-    lines.append(
+        description.append(f"原定时限:{lit.facts.original_due.isoformat()}")
+    description.append(
         f"状态:{labels['state_label']},{labels['status_label']},{labels['light_label']}"
     )
-    lines.extend(f"目标:{target}" for target in task.targets)
+    description.extend(f"目标:{target}" for target in task.targets)
     if link:
-        lines.append(f"办理:{link}")
-    return _event(f"duban-task-{lit.task_id}-due", lit.due, summary, stamp, lines, link,
-                  task.cancelled)
+        description.append(f"办理:{link}")
+    feed.event(f"duban-task-{lit.task_id}-due", lit.due, summary, "\n".join(description), url,
+               task.cancelled)
 
 
-def _report_events(
+def _report_event(
+    feed: _Feed,
     task: _FeedTask,
-    stamp: str,
-    calendar: WorkCalendar,
-    policy: StatusPolicy,
+    period: ReportPeriod,
+    shown_on: date,
     link: str | None,
-    window: tuple[date, date] | None = None,
-) -> Iterator[list[str]]:
-    """Report deadlines of the periods the task owes (ending before it was
-    submitted, and by its due date), those dated within ``window`` if given."""
-    lit = task.lit
-    until = lit.due
-    if lit.submitted_on is not None:
-        until = min(until, lit.submitted_on - timedelta(days=1))
-    if until <= lit.assigned_on:
-        return
-    role = TASK_ROLE_LABELS.get(lit.role, lit.role)
-    for period in report_periods(lit.assigned_on, until, calendar, policy):
-        deadline = period.known_deadline
-        shown_on = deadline or period.period_end
-        if window is not None and not window[0] <= shown_on <= window[1]:
-            continue
-        quarter = f"{period.period_end.year}年{period.period_end.month}月底前"
-        summary = f"【进度报送】措施{lit.measure} {task.measure_title}({quarter}进展)"
-        if deadline is None:
-            # The deadline's year has no holiday notice yet: shown on the period's
-            # last day, marked; the same UID moves it once the date is known.
-            summary += f"(报送截止日期{period.deadline_text})"
-        lines = [
-            f"措施{lit.measure}:{task.measure_title}",
-            f"责任单位:{lit.department}({role})",
-            f"报送截止:{period.deadline_text}",
-            f"报送内容:截至 {period.period_end.isoformat()} 的工作进展",
-        ]
-        if link:
-            lines.append(f"报送:{link}")
-        yield _event(
-            f"duban-task-{lit.task_id}-report-{period.period_end.isoformat()}",
-            shown_on, summary, stamp, lines, link, task.cancelled,
-        )
-
+    url: str | None,
+) -> None:
+    """The event of a report deadline the task owes, on ``shown_on``."""
+    role = TASK_ROLE_LABELS.get(task.role, task.role)
+    end = period.period_end
+    quarter = f"{end.year}年{end.month}月底前"
+    summary = f"【进度报送】措施{task.measure} {task.measure_title}({quarter}进展)"
+    if period.known_deadline is None:
+        # The deadline's year has no holiday notice yet: shown on the period's
+        # last day, marked; the same UID moves it once the date is known.
+        summary += f"(报送截止日期{period.deadline_text})"
+    description = (
+        f"措施{task.measure}:{task.measure_title}\n"
+        f"责任单位:{task.department}({role})\n"
+        f"报送截止:{period.deadline_text}\n"
+        f"报送内容:截至 {end.isoformat()} 的工作进展"
+    )
+    if link:
+        description += f"\n报送:{link}"
+    feed.event(f"duban-task-{task.task_id}-report-{end.isoformat()}", shown_on, summary,
+               description, url, task.cancelled)

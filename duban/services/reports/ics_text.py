@@ -43,6 +43,13 @@ def utc_moment(value: datetime) -> str:
 def fold(line: str) -> str:
     """``line`` split into lines of at most 75 octets in UTF-8, each after the
     first starting with a space; never inside a character."""
+    if line.isascii():  # a character is an octet: cut the string itself
+        if len(line) <= LINE_OCTETS:
+            return line
+        pieces = [line[:LINE_OCTETS]]
+        pieces += (line[i:i + LINE_OCTETS - 1]  # the leading space counts
+                   for i in range(LINE_OCTETS, len(line), LINE_OCTETS - 1))
+        return "\r\n ".join(pieces)
     data = line.encode("utf-8")
     if len(data) <= LINE_OCTETS:
         return line
