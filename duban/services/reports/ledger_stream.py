@@ -9,8 +9,9 @@ styles, a link per row), so :class:`SheetRows` writes them as text: the same
 elements, attributes, style ids, escaping and character references that
 openpyxl 3.1 writes for them (``tests/reports/test_ledger_stream.py``
 compares them with openpyxl's own cells on varied values), to a temporary
-file, and :meth:`SheetRows.close` splices that file into the sheet's part
-before the workbook is saved. Memory stays flat: one row at a time.
+file, and :func:`save_workbook` splices that file into the sheet's part as
+it deflates it (:meth:`SheetRows.close` keeps the head and tail openpyxl
+wrote around the rows). Memory stays flat: one row at a time.
 
 The rows' links are written as text too: their ``<hyperlinks>`` element,
 spliced into the sheet's tail where openpyxl puts it, and the sheet's
@@ -23,8 +24,8 @@ the rows end at its first ``</sheetData>``; cell links are ``Hyperlink``
 objects collected in ``sheet._hyperlinks``, numbered in the relationships
 ``sheet._writer._rels`` the sheet's tail collects and written in the tail
 before the print settings (:data:`_AFTER_LINKS`); :class:`ExcelWriter` writes
-a sheet's relationships part, when it has one, with ``writestr`` just after the
-sheet's part.
+a write-only sheet's part with ``archive.write(writer.out, name)``, and its
+relationships part, when it has one, with ``writestr`` just after it.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
-from zipfile import ZIP_DEFLATED, ZipFile
+from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -221,6 +222,11 @@ class SheetRows:
         if style is None:
             style = self._style_id(parts)
         tail = self._cell(style, value)
+        if not tail.isascii():
+            # The part is ASCII with character references, as lxml writes it:
+            # made once per cached value here instead of once per row's cell
+            # when encoding (the row's format is ASCII then too).
+            tail = tail.encode("ascii", "xmlcharrefreplace").decode("ascii")
         if type(value) is not float:  # 0 == -0.0, written differently
             if len(cache) >= _TEXTS_KEPT:
                 cache.clear()
@@ -268,8 +274,8 @@ class SheetRows:
         return found
 
     def _flush(self) -> None:
-        # The sheet's part is ASCII with character references, as lxml writes it.
-        self._file.write("".join(self._buffer).encode("ascii", "xmlcharrefreplace"))
+        # ASCII already: each cell's tail has its character references (_tail).
+        self._file.write("".join(self._buffer).encode("ascii"))
         self._buffer.clear()
         self._buffered = 0
         if self._links:
@@ -280,37 +286,28 @@ class SheetRows:
             self._rels.clear()
 
     def close(self) -> None:
-        """Close the sheet (writing its tail) and splice the rows in before
-        its ``</sheetData>``, and their links where openpyxl writes links;
-        the sheet's relationships part is left for :func:`save_workbook`."""
+        """Close the sheet (writing its tail) and keep what its part is made
+        of: openpyxl's head up to ``</sheetData>``, the rows, its tail with
+        their links where openpyxl writes links; :func:`save_workbook`
+        writes the part from them, and the sheet's relationships part."""
         self._flush()
         self.sheet.close()
         writer = self.sheet._writer
         if writer._rels or self.sheet._hyperlinks:
             raise ValueError("the sheet's tail numbered relationships of its own")
-        part = writer.out
-        with open(part, "rb") as handle:
+        with open(writer.out, "rb") as handle:
             written = handle.read()
         end = written.index(_SHEET_DATA_END)
-        spliced = f"{part}.rows"
-        with open(spliced, "wb") as handle:
-            handle.write(written[:end])
-            self._file.seek(0)
-            shutil.copyfileobj(self._file, handle, 1 << 20)
-            if not self._link_count:
-                handle.write(written[end:])
-            else:
-                links = min(at for at in (written.find(tag, end) for tag in _AFTER_LINKS)
-                            if at >= 0)
-                handle.write(written[end:links])
-                handle.write(b"<hyperlinks>")
-                self._link_file.seek(0)
-                shutil.copyfileobj(self._link_file, handle, 1 << 20)
-                handle.write(b"</hyperlinks>")
-                handle.write(written[links:])
-        self._file.close()
-        self._link_file.close()
-        os.replace(spliced, part)
+        pieces: list[bytes | IO[bytes]] = [written[:end], self._file]
+        if not self._link_count:
+            pieces.append(written[end:])
+            self._link_file.close()
+        else:
+            links = min(at for at in (written.find(tag, end) for tag in _AFTER_LINKS)
+                        if at >= 0)
+            pieces += [written[end:links], b"<hyperlinks>", self._link_file, b"</hyperlinks>",
+                       written[links:]]
+        _STREAMED_PARTS[self.sheet] = pieces
         if self._link_count:
             # A stand-in so that openpyxl writes the part (see save_workbook).
             writer._rels.append(Relationship(type="hyperlink", TargetMode="External", Target=""))
@@ -320,17 +317,51 @@ class SheetRows:
             self._rels_file.close()
 
 
-# The relationships parts of streamed sheets, until their workbook is saved.
+# The relationships parts of streamed sheets, and the pieces of their sheet
+# parts (bytes and files), until their workbook is saved.
 _STREAMED_RELS: weakref.WeakKeyDictionary[Any, IO[bytes]] = weakref.WeakKeyDictionary()
+_STREAMED_PARTS: weakref.WeakKeyDictionary[Any, list[bytes | IO[bytes]]] = (
+    weakref.WeakKeyDictionary())
 
 
 class _Archive(ZipFile):
     """A zip file that writes the parts named in ``parts`` from those files
-    (relationships head first) instead of what it is given for them."""
+    (relationships head first) instead of what it is given for them, and the
+    files named in ``sheets`` (openpyxl's sheet parts) from those pieces:
+    the streamed rows are deflated from their file, never copied into the
+    part first (180 MB at 100k tasks)."""
 
-    def __init__(self, path: Path, parts: dict[str, IO[bytes]]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        parts: dict[str, IO[bytes]],
+        sheets: dict[str, list[bytes | IO[bytes]]],
+    ) -> None:
         super().__init__(path, "w", ZIP_DEFLATED, allowZip64=True, compresslevel=ZIP_LEVEL)
         self._parts = parts
+        self._sheets = sheets
+
+    def write(self, filename: Any, arcname: Any = None, *args: Any, **kwargs: Any) -> None:
+        pieces = self._sheets.pop(filename, None) if isinstance(filename, str) else None
+        if pieces is None:
+            super().write(filename, arcname, *args, **kwargs)
+            return
+        # As ZipFile.write makes it (name, time, mode), its size what is written.
+        zinfo = ZipInfo.from_file(filename, arcname)  # strict timestamps, as this archive
+        zinfo.compress_type = self.compression
+        zinfo._compresslevel = self.compresslevel  # type: ignore[attr-defined]
+        zinfo.file_size = sum(
+            len(piece) if isinstance(piece, bytes) else piece.seek(0, os.SEEK_END)
+            for piece in pieces
+        )
+        with self.open(zinfo, "w") as part:
+            for piece in pieces:
+                if isinstance(piece, bytes):
+                    part.write(piece)
+                else:
+                    piece.seek(0)
+                    shutil.copyfileobj(piece, part, 1 << 20)
+                    piece.close()
 
     def writestr(self, zinfo_or_arcname: Any, data: Any, *args: Any, **kwargs: Any) -> None:
         source = self._parts.pop(zinfo_or_arcname, None) if isinstance(
@@ -350,8 +381,8 @@ def save_workbook(workbook: Workbook, path: Path) -> None:
     does, every part the same, but deflated at :data:`ZIP_LEVEL`: zlib's
     default (6) took longer than writing the rows themselves at 100k tasks
     (180 MB of sheet XML), level 3 takes about a third of it for a file
-    about a quarter larger. Streamed sheets' relationships parts are written
-    from :class:`SheetRows`' files."""
+    about a quarter larger. Streamed sheets' parts and relationships parts
+    are written from :class:`SheetRows`' pieces and files."""
     if not workbook.worksheets:
         workbook.create_sheet()
     parts = {
@@ -360,8 +391,13 @@ def save_workbook(workbook: Workbook, path: Path) -> None:
         for number, sheet in enumerate(workbook.worksheets, start=1)
         if sheet in _STREAMED_RELS
     }
-    archive = _Archive(path, parts)
+    sheets = {
+        sheet._writer.out: _STREAMED_PARTS.pop(sheet)
+        for sheet in workbook.worksheets
+        if sheet in _STREAMED_PARTS
+    }
+    archive = _Archive(path, parts, sheets)
     workbook.properties.modified = datetime.now(tz=UTC).replace(tzinfo=None)
     ExcelWriter(workbook, archive).save()  # closes the archive
-    if parts:
-        raise RuntimeError(f"relationships parts not written: {sorted(parts)}")
+    if parts or sheets:
+        raise RuntimeError(f"streamed parts not written: {sorted(parts)} {sorted(sheets)}")
