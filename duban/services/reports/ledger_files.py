@@ -32,6 +32,7 @@ import csv
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,7 @@ class Column:
 
 
 def _join(values: Sequence[str], sep: str = "、") -> str:
-    return sep.join(v for v in values if v)
+    return sep.join(filter(None, values))
 
 
 LEDGER_COLUMNS: tuple[Column, ...] = (
@@ -313,15 +314,17 @@ def _ledger_sheet(
         parts[light_index] = days[light_index] = ("border", "center", light.value)
         shapes[light] = (tuple(parts), tuple(days))
     measure_url = f"{base_url.rstrip('/')}/dashboard/measures/" if base_url else None
-    wrapped = [(index, c.width) for index, c in enumerate(columns) if c.wrap]
+    # The wrapped columns' values (text) and widths: at least two of them.
+    wrapped = itemgetter(*(index for index, c in enumerate(columns) if c.wrap))
+    widths = [c.width for c in columns if c.wrap]
     values_of = [c.value for c in columns[1:]]
     for serial, row in enumerate(ledger_rows, start=1):
         for count in counters:
             count(row)
-        values = [serial, *(value(row) for value in values_of)]
+        values = [serial, *[value(row) for value in values_of]]
         links = {title_index: f"{measure_url}{row.measure_id}"} if measure_url else None
         # LibreOffice does not grow rows for wrapped text on import: size them.
-        height = row_height([(str(values[i] or ""), width) for i, width in wrapped])
+        height = row_height(wrapped(values), widths)
         rows.append_values(values, *shapes[row.light], height=height, links=links)
     add_filter(sheet, header_row=header_row, last_row=rows.next_row - 1, columns=len(columns))
     rows.close()

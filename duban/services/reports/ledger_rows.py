@@ -8,6 +8,7 @@ makes a task's :class:`~duban.services.reports.ledger_model.LedgerRow` of them.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -122,7 +123,7 @@ class LedgerRelated(Related):
     # What the domain concluded, once per distinct set of facts: many tasks
     # share them (same dates, same state), and the domain's functions are pure.
     assessed: dict[TaskFacts, tuple[Assessment, int]] = field(default_factory=dict)
-    ahead: dict[tuple[TaskTimeline, int, frozenset[str]], str] = field(default_factory=dict)
+    ahead: dict[tuple[Any, ...], str] = field(default_factory=dict)
     _numeric: dict[tuple[int, date], list[Target]] = field(default_factory=dict)
     _mine: dict[tuple[int, date], list[Target]] = field(default_factory=dict)
     _measures: dict[int, _MeasureFields] = field(default_factory=dict)
@@ -303,6 +304,7 @@ def ledger_row(
         )
     assessment, missing = judged
     state = TaskState(task.state)
+    acknowledged_on = local_date(task.acknowledged_at, zone) if task.acknowledged_at else None
     return LedgerRow(
         task_id=task.id,
         **related.measure_fields(measure),
@@ -315,9 +317,9 @@ def ledger_row(
         due=task.due,
         original_due=task.original_due if task.original_due != task.due else None,
         **status_fields(state, assessment),
-        assigned_on=local_date(task.assigned_at, zone),
-        acknowledged_on=local_date(task.acknowledged_at, zone) if task.acknowledged_at else None,
-        **_reports_fields(events, as_of, zone),
+        assigned_on=facts.assigned_on,
+        acknowledged_on=acknowledged_on,
+        **_reports_fields(events, facts, as_of),
         missing_reports=missing,
         extensions=[_extension_text(x) for x in extensions],
         escalations=[
@@ -333,7 +335,7 @@ def ledger_row(
             else None
         ),
         facts=facts,
-        next_step=_next_step(task, facts, related, as_of, calendar, zone),
+        next_step=_next_step(task, facts, acknowledged_on, related, as_of, calendar),
     )
 
 
@@ -373,40 +375,48 @@ class _ReportsFields(TypedDict):
     report_count: int
 
 
-def _reports_fields(events: list[EventColumns], as_of: date, zone: tzinfo) -> _ReportsFields:
-    """The progress reports up to ``as_of``: the latest's text and day, and how many."""
-    reports = [
-        e for e in events if e.action == _REPORT and local_date(e.at, zone) <= as_of
-    ]
-    latest = reports[-1] if reports else None
+def _reports_fields(events: list[EventColumns], facts: TaskFacts, as_of: date) -> _ReportsFields:
+    """The progress reports up to ``as_of``: the latest's text and day, and how many.
+
+    ``events`` are the task's in the order they happened, so the local days
+    of its reports (``facts.report_dates``, sorted) are theirs in that order,
+    and the reports up to ``as_of`` are the first ones: counted on those days,
+    each converted once."""
+    days = facts.report_dates
+    count = bisect_right(days, as_of)
+    if not count:
+        return _ReportsFields(latest_progress=None, latest_progress_on=None, report_count=0)
+    latest = [e for e in events if e.action == _REPORT][count - 1]
     return _ReportsFields(
-        latest_progress=_progress_text(latest) if latest else None,
-        latest_progress_on=local_date(latest.at, zone) if latest else None,
-        report_count=len(reports),
+        latest_progress=_progress_text(latest),
+        latest_progress_on=days[count - 1],
+        report_count=count,
     )
 
 
 def _next_step(
     task: TaskColumns,
     facts: TaskFacts,
+    acknowledged_on: date | None,
     related: LedgerRelated,
     as_of: date,
     calendar: WorkCalendar,
-    zone: tzinfo,
 ) -> str:
-    timeline = TaskTimeline(
-        state=facts.state,
-        assigned_on=facts.assigned_on,
-        due=facts.due,
-        acknowledged_on=local_date(task.acknowledged_at, zone) if task.acknowledged_at else None,
-        report_dates=facts.report_dates,
-    )
     ladder = related.policies.get(task.id, DEFAULT_POLICY)
     done = frozenset(related.steps[task.id])
-    # The policies are the few versions LedgerRelated.load read, alive as long as it.
-    key = (timeline, id(ladder), done)
+    # The timeline's fields (a tuple hashes faster than the dataclass); the
+    # policies are the few versions LedgerRelated.load read, alive as long as it.
+    key = (facts.state, facts.assigned_on, facts.due, acknowledged_on, facts.report_dates,
+           id(ladder), done)
     found = related.ahead.get(key)
     if found is None:
+        timeline = TaskTimeline(
+            state=facts.state,
+            assigned_on=facts.assigned_on,
+            due=facts.due,
+            acknowledged_on=acknowledged_on,
+            report_dates=facts.report_dates,
+        )
         ahead = upcoming_steps(timeline, ladder, calendar, today=as_of, done=done, limit=1)
         found = related.ahead[key] = f"{ahead[0].when} {ahead[0].label}" if ahead else ""
     return found

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import math
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from copy import copy
 from typing import Any
 
@@ -183,8 +183,12 @@ def text_lines(text: str, width: float) -> int:
     return sum(max(1, math.ceil(text_width(part) / usable)) for part in text.split("\n"))
 
 
-def row_height(cells: Sequence[tuple[str, float]]) -> float:
-    """Points for a row whose wrapped cells are (text, column width): enough
-    lines for the tallest cell, at most :data:`MAX_LINES`."""
-    lines = max((text_lines(text, width) for text, width in cells), default=1)
-    return round(min(max(lines, 1), MAX_LINES) * LINE_HEIGHT + 2, 1)
+def row_height(texts: Iterable[str], widths: Iterable[float]) -> float:
+    """Points for a row whose wrapped cells hold ``texts`` in columns
+    ``widths`` characters wide: enough lines for the tallest cell, at most
+    :data:`MAX_LINES`."""
+    return _HEIGHTS[min(max(map(text_lines, texts, widths), default=1), MAX_LINES)]
+
+
+# Points per number of lines (0 counts as 1).
+_HEIGHTS = tuple(round(max(lines, 1) * LINE_HEIGHT + 2, 1) for lines in range(MAX_LINES + 1))
