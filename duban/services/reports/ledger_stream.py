@@ -54,7 +54,7 @@ MAX_TEXT = 32767  # characters in a cell; openpyxl cuts longer text there
 _SHEET_DATA_END = b"</sheetData>"
 ZIP_LEVEL = 3  # zlib's level for the workbook's parts (see save_workbook)
 _EXACT = 10**15  # integers %.16g writes digit for digit
-_TEXTS_KEPT = 20_000  # distinct texts remembered at most (memory stays flat)
+_TEXTS_KEPT = 4_000  # distinct values remembered per column at most (memory stays flat)
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _LINK_TYPE = f"{_REL_NS}/hyperlink"
 _RELS_HEAD = b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
@@ -124,11 +124,12 @@ class SheetRows:
         self.next_row = first_row
         self._style_ids: dict[tuple[str, ...], str] = {}
         self._letters: list[str] = []
-        # A cell's XML after its reference, per (style parts, date style parts)
-        # and value; each row's caches per its columns' parts.
-        self._tails: dict[tuple[tuple[str, ...], tuple[str, ...]], dict[Any, str]] = {}
+        # A cell's XML after its reference and up to the next cell's, per
+        # (column, columns, style parts, date style parts) and value; each
+        # row's caches per its columns' parts.
+        self._pieces: dict[tuple[Any, ...], dict[Any, str]] = {}
         self._shapes: dict[Any, list[dict[Any, str]]] = {}
-        self._templates: dict[int, str] = {}
+        self._heights: dict[float, str] = {}  # a row's height attributes
         self._bound: set[type] = {str, int, float, type(None)}
         self._file: IO[bytes] = tempfile.TemporaryFile()
         self._buffer: list[str] = []
@@ -166,29 +167,36 @@ class SheetRows:
         ``parts``, or its ``dated`` parts when it is a date; its height in
         points (None: the default), and links by the cell's index.
 
-        A cell's XML after its reference is made once per column style and
-        value (they repeat: departments, labels, days) and the row is one
-        format of them, so a row costs few Python operations per cell."""
+        A cell's XML after its reference, up to the next cell's reference
+        (its :meth:`_piece`), is made once per column and value (they repeat:
+        departments, labels, days) and the row is its pieces joined by the
+        row's number, so a row costs few Python operations per cell."""
         number = self.next_row
         self.next_row += 1
         row = str(number)
         caches = self._shapes.get((parts, dated))
         if caches is None:
             caches = self._shapes[(parts, dated)] = [
-                self._tails.setdefault(pair, {}) for pair in zip(parts, dated, strict=True)
+                self._pieces.setdefault((index, len(parts), *pair), {})
+                for index, pair in enumerate(zip(parts, dated, strict=True))
             ]
-        tails = [cache.get(value) for cache, value in zip(caches, values, strict=True)]
-        if None in tails:  # made in column order: styles register as openpyxl's cells would
-            for index, tail in enumerate(tails):
-                if tail is None:
-                    tails[index] = self._tail(values[index], parts[index], dated[index],
-                                              caches[index])
-        template = self._templates.get(len(tails))
-        if template is None:
-            template = self._template(len(tails))
-        head = (f'<row r="{row}">' if height is None
-                else f'<row r="{row}" ht="{_number(height)}" customHeight="1">')
-        self._buffer.append(head + template.format(row, *tails))
+        pieces: list[Any] = [cache.get(value) for cache, value in zip(caches, values, strict=True)]
+        if None in pieces:  # made in column order: styles register as openpyxl's cells would
+            for index, piece in enumerate(pieces):
+                if piece is None:
+                    pieces[index] = self._piece(values[index], index, parts, dated,
+                                                caches[index])
+        if height is None:
+            head = f'<row r="{row}">'
+        else:
+            size = self._heights.get(height)
+            if size is None:
+                size = self._heights[height] = f' ht="{_number(height)}" customHeight="1"'
+            head = f'<row r="{row}"{size}>'
+        if pieces:
+            self._buffer.append(f'{head}<c r="A{row}{row.join(pieces)}')
+        else:
+            self._buffer.append(f"{head}</row>")
         if links:
             for index in sorted(links):
                 self._link(self._letters[index] + row, links[index])
@@ -196,42 +204,38 @@ class SheetRows:
         if self._buffered >= 500:
             self._flush()
 
-    def _template(self, columns: int) -> str:
-        """The cells of a row of ``columns``: ``{0}`` the row, ``{n}`` the n-th tail."""
-        letters = self._letters
-        while len(letters) < columns:
-            letters.append(get_column_letter(len(letters) + 1))
-        found = self._templates[columns] = "".join(
-            f'<c r="{letters[index]}{{0}}"{{{index + 1}}}' for index in range(columns)
-        ) + "</row>"
-        return found
-
-    def _tail(
+    def _piece(
         self,
         value: Any,
-        parts: tuple[str, ...],
-        dated: tuple[str, ...],
+        index: int,
+        parts: tuple[tuple[str, ...], ...],
+        dated: tuple[tuple[str, ...], ...],
         cache: dict[Any, str],
     ) -> str:
-        """A cell's XML after its reference, kept in ``cache`` (its column's)."""
+        """Cell ``index``'s XML from after its row number (its reference is
+        its column's letter and the row's number) to the next cell's row
+        number, or the row's end; kept in ``cache`` (its column's)."""
         if type(value) not in self._bound:
             self._bind(value)
-        if isinstance(value, date):
-            parts = dated
-        style = self._style_ids.get(parts)
+        style_parts = dated[index] if isinstance(value, date) else parts[index]
+        style = self._style_ids.get(style_parts)
         if style is None:
-            style = self._style_id(parts)
-        tail = self._cell(style, value)
-        if not tail.isascii():
+            style = self._style_id(style_parts)
+        letters = self._letters
+        while len(letters) <= len(parts):
+            letters.append(get_column_letter(len(letters) + 1))
+        after = f'<c r="{letters[index + 1]}' if index + 1 < len(parts) else "</row>"
+        piece = f'"{self._cell(style, value)}{after}'
+        if not piece.isascii():
             # The part is ASCII with character references, as lxml writes it:
-            # made once per cached value here instead of once per row's cell
-            # when encoding (the row's format is ASCII then too).
-            tail = tail.encode("ascii", "xmlcharrefreplace").decode("ascii")
+            # made once per cached value here instead of once per row when
+            # encoding (a row's join is of ASCII text then too).
+            piece = piece.encode("ascii", "xmlcharrefreplace").decode("ascii")
         if type(value) is not float:  # 0 == -0.0, written differently
             if len(cache) >= _TEXTS_KEPT:
                 cache.clear()
-            cache[value] = tail
-        return tail
+            cache[value] = piece
+        return piece
 
     def _link(self, ref: str, target: str) -> None:
         """The link of cell ``ref``, as openpyxl numbers and writes it."""
