@@ -12,11 +12,12 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any, NamedTuple, TypedDict
 
-from sqlalchemy import Select, case, select
+from sqlalchemy import Dialect, Select, case, select, type_coerce
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.types import UserDefinedType
 
 from duban.domain.escalation import DEFAULT_POLICY, EscalationPolicy, TaskTimeline
 from duban.domain.items import item_source_text
@@ -55,6 +56,34 @@ from models import (
 )
 
 _REPORT = Action.REPORT.value  # read once: an enum member's value is a descriptor call
+
+
+def _sqlite_moment(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+class _Moment(UserDefinedType[datetime]):
+    """A stored UTC timestamp read as an aware datetime with one call per value
+    (the models' UTCDateTime decorates SQLite's parser and takes three): on
+    SQLite the naive UTC text parsed as UTC, on PostgreSQL the aware datetime
+    the driver gives (in the session's zone: the same instant). Only for
+    selected columns whose local day is taken (:func:`local_date`)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_kw: Any) -> str:
+        raise NotImplementedError("_Moment only reads selected columns")
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        return _sqlite_moment if dialect.name == "sqlite" else None
+
+
+_MOMENT = _Moment()
+
+
+def moment(column: Any) -> Any:
+    """``column`` (a UTC timestamp) selected as a :class:`_Moment`."""
+    return type_coerce(column, _MOMENT)
 _CACHED = 50_000  # distinct facts whose conclusions are kept at most (memory stays flat)
 
 
@@ -80,8 +109,8 @@ class TaskColumns(NamedTuple):
         """The columns to select, in field order."""
         return (
             Task.id, Task.measure_id, Task.department_id, Task.named_as, Task.role,
-            Task.deadline, Task.due, Task.original_due, Task.state, Task.assigned_at,
-            Task.acknowledged_at, Task.submitted_at, Task.approved_at,
+            Task.deadline, Task.due, Task.original_due, Task.state, moment(Task.assigned_at),
+            moment(Task.acknowledged_at), moment(Task.submitted_at), moment(Task.approved_at),
         )
 
 
@@ -235,7 +264,7 @@ class LedgerRelated(Related):
         # Plain rows through the connection: no ORM loading per row.
         connection = session.connection()
         for row in connection.execute(
-            select(TaskEvent.task_id, TaskEvent.action, TaskEvent.at, TaskEvent.note,
+            select(TaskEvent.task_id, TaskEvent.action, moment(TaskEvent.at), TaskEvent.note,
                    # Only a report's values are shown (its progress text).
                    case((TaskEvent.action == _REPORT, TaskEvent.data)))
             .where(
@@ -248,7 +277,7 @@ class LedgerRelated(Related):
         ):
             self.history[row[0]].append(EventColumns(*row))
         for task_id, level, due_at in connection.execute(
-            select(Notice.task_id, Notice.level, Notice.due_at)
+            select(Notice.task_id, Notice.level, moment(Notice.due_at))
             .where(
                 Notice.task_id.in_(task_ids),
                 Notice.level >= 1,
