@@ -32,7 +32,7 @@ import csv
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,7 @@ class Column:
 
     header: str
     width: float
-    value: Callable[[LedgerRow], Any]
+    value: Callable[[LedgerRow], Any]  # attrgetter for an attribute (a C call per row)
     wrap: bool = False
 
 
@@ -75,36 +75,36 @@ def _join(values: Sequence[str], sep: str = "、") -> str:
 
 
 LEDGER_COLUMNS: tuple[Column, ...] = (
-    Column("章节", 18, lambda r: r.section, wrap=True),
-    Column("措施序号", 7, lambda r: r.measure),
-    Column("措施名称", 24, lambda r: r.measure_title, wrap=True),
+    Column("章节", 18, attrgetter("section"), wrap=True),
+    Column("措施序号", 7, attrgetter("measure")),
+    Column("措施名称", 24, attrgetter("measure_title"), wrap=True),
     Column("牵头单位", 18, lambda r: _join(r.lead_departments), wrap=True),
     Column("配合单位", 24, lambda r: _join(r.supporting_departments), wrap=True),
-    Column("责任单位", 20, lambda r: r.department, wrap=True),
-    Column("承担角色", 7, lambda r: r.role_label),
+    Column("责任单位", 20, attrgetter("department"), wrap=True),
+    Column("承担角色", 7, attrgetter("role_label")),
     Column("目标任务", 36, lambda r: _join([t.text for t in r.targets], "\n"), wrap=True),
     Column("量化指标", 26, lambda r: _join([t.goal for t in r.targets], "\n"), wrap=True),
     Column("指标最新值", 18, lambda r: _join([t.latest_text for t in r.targets], "\n"), wrap=True),
-    Column("完成时限", 11, lambda r: r.due),
-    Column("原定时限", 11, lambda r: r.original_due),
-    Column("办理状态", 9, lambda r: r.state_label),
-    Column("进展状态", 11, lambda r: r.status_label),
-    Column("灯色", 6, lambda r: r.light_label),
+    Column("完成时限", 11, attrgetter("due")),
+    Column("原定时限", 11, attrgetter("original_due")),
+    Column("办理状态", 9, attrgetter("state_label")),
+    Column("进展状态", 11, attrgetter("status_label")),
+    Column("灯色", 6, attrgetter("light_label")),
     Column("提示", 18, lambda r: _join(r.reasons, ";"), wrap=True),
     Column("最新进展", 30, lambda r: r.latest_progress or "", wrap=True),
-    Column("最近报送日期", 11, lambda r: r.latest_progress_on),
-    Column("报送次数", 7, lambda r: r.report_count),
-    Column("缺报期数", 7, lambda r: r.missing_reports),
+    Column("最近报送日期", 11, attrgetter("latest_progress_on")),
+    Column("报送次数", 7, attrgetter("report_count")),
+    Column("缺报期数", 7, attrgetter("missing_reports")),
     Column("延期情况", 22, lambda r: _join(r.extensions, "\n"), wrap=True),
     Column("督办记录", 22, lambda r: _join([str(e) for e in r.escalations], "\n"), wrap=True),
-    Column("后续督办", 18, lambda r: r.next_step, wrap=True),
-    Column("报结日期", 11, lambda r: r.submitted_on),
-    Column("办结日期", 11, lambda r: r.completed_on),
-    Column("任务编号", 7, lambda r: r.task_id),
+    Column("后续督办", 18, attrgetter("next_step"), wrap=True),
+    Column("报结日期", 11, attrgetter("submitted_on")),
+    Column("办结日期", 11, attrgetter("completed_on")),
+    Column("任务编号", 7, attrgetter("task_id")),
 )
-PLAN_COLUMN = Column("方案", 20, lambda r: r.plan, wrap=True)
+PLAN_COLUMN = Column("方案", 20, attrgetter("plan"), wrap=True)
 SERIAL_COLUMN = Column("序号", 5, lambda r: None)  # numbered as written
-ITEM_COLUMN = Column("来源及文号", 22, lambda r: r.item_source, wrap=True)  # single 督办件
+ITEM_COLUMN = Column("来源及文号", 22, attrgetter("item_source"), wrap=True)  # single 督办件
 LIGHT_COLUMN = "灯色"
 
 SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
