@@ -1,0 +1,92 @@
+"""What a ledger row takes from the plain rows it reads: timestamps read as
+:func:`~duban.services.reports.ledger_rows.moment` are the stored instants
+(SQLite and PostgreSQL), and a row's reports up to a day are counted on the
+local days of the task's report events, around local and UTC midnight."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from duban.services.reports.ledger_rows import (
+    EventColumns,
+    TaskColumns,
+    _reports_fields,
+    moment,
+)
+from duban.services.tasks.facts import local_date, task_facts
+from models import Notice, Task, TaskEvent
+from tests.reports.conftest import History
+
+ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def test_moments_are_the_instants_the_models_read(
+    history: History, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory() as session:
+        tasks = {t.id: t for t in session.scalars(select(Task))}
+        rows = [TaskColumns(*row) for row in session.execute(select(*TaskColumns.selected()))]
+        assert len(rows) == len(tasks) == 5
+        for row in rows:
+            task = tasks[row.id]
+            assert (row.assigned_at, row.acknowledged_at, row.submitted_at, row.approved_at) == (
+                task.assigned_at, task.acknowledged_at, task.submitted_at, task.approved_at
+            )
+            assert row.assigned_at.utcoffset() is not None
+        events = list(session.scalars(select(TaskEvent).order_by(TaskEvent.id)))
+        read = list(session.scalars(select(moment(TaskEvent.at)).order_by(TaskEvent.id)))
+        assert read == [e.at for e in events] and len(read) > 10
+        notices = list(session.scalars(select(Notice).order_by(Notice.id)))
+        dues = list(session.scalars(select(moment(Notice.due_at)).order_by(Notice.id)))
+        assert dues == [n.due_at for n in notices] and all(d.utcoffset() is not None for d in dues)
+
+
+def _event(action: str, at: datetime, note: str | None = None) -> EventColumns:
+    return EventColumns(1, action, at, note, {"values": {"比例": 75.0}} if note == "c" else None)
+
+
+EVENTS = [  # in the order they happened, as the ledger reads them
+    _event("report", datetime(2016, 1, 26, 15, 59, tzinfo=UTC), "a"),  # 23:59 on the 26th
+    _event("submit", datetime(2016, 1, 27, 2, 0, tzinfo=UTC)),
+    _event("report", datetime(2016, 1, 27, 16, 0, tzinfo=UTC), "b"),  # 00:00 on the 28th
+    _event("report", datetime(2016, 1, 28, 15, 30, tzinfo=UTC), "c"),  # 23:30 on the 28th
+    _event("report", datetime(2016, 1, 28, 16, 30, tzinfo=UTC), "d"),  # 00:30 on the 29th
+]
+
+
+@pytest.mark.parametrize(
+    ("as_of", "expected"),
+    [
+        (date(2016, 1, 25), (None, None, 0)),
+        (date(2016, 1, 26), ("a", date(2016, 1, 26), 1)),
+        (date(2016, 1, 27), ("a", date(2016, 1, 26), 1)),
+        (date(2016, 1, 28), ("c", date(2016, 1, 28), 3)),
+        (date(2016, 1, 29), ("d", date(2016, 1, 29), 4)),
+        (date(2016, 2, 1), ("d", date(2016, 1, 29), 4)),
+    ],
+    ids=["before", "first-day", "day-after", "two-the-same-day", "after-utc-midnight", "later"],
+)
+def test_a_rows_reports_are_those_up_to_its_day_in_local_time(
+    as_of: date, expected: tuple[str | None, date | None, int]
+) -> None:
+    task = TaskColumns(
+        id=1, measure_id=1, department_id=1, named_as="", role="lead",
+        deadline=date(2016, 3, 31), due=date(2016, 3, 31), original_due=date(2016, 3, 31),
+        state="in_progress", assigned_at=datetime(2016, 1, 4, 2, 0, tzinfo=UTC),
+        acknowledged_at=None, submitted_at=None, approved_at=None,
+    )
+    facts = task_facts(task, events=EVENTS, extensions=[], targets=[], readings=[], zone=ZONE)
+    fields = _reports_fields(EVENTS, facts, as_of)
+    # The definition: the task's reports whose local day is as_of or earlier.
+    shown = [e for e in EVENTS if e.action == "report" and local_date(e.at, ZONE) <= as_of]
+    assert fields["report_count"] == len(shown) == expected[2]
+    assert fields["latest_progress_on"] == expected[1]
+    progress = fields["latest_progress"]
+    assert (progress[:1] if progress else None) == expected[0]
+    if expected[0] == "c":
+        assert progress == "c(比例:75)"
