@@ -118,6 +118,28 @@ class Task(Base):
         return f"Task(id={self.id!r}, measure_id={self.measure_id!r}, state={self.state!r})"
 
 
+class LightsStored(Base):
+    """The one row saying which rule the stored lights (``tasks.light``) are
+    the lights of (duban.services.tasks.light_sql).
+
+    ``rule_key`` names the rule (its day and a hash of the rest), ``rule`` what
+    of it a refresh needs to move the lights to another day (its day, last
+    "due soon" day, owed report periods and context, as JSON). A task's
+    stored light is this rule's when its ``light_key`` is a generation from
+    ``base`` to ``generation``: a refresh for another day writes the tasks
+    whose light that day differs under a new generation, so a reader that
+    read the row before keeps reading only lights of its own rule.
+    """
+
+    __tablename__ = "lights_stored"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_key: Mapped[str] = mapped_column(String(64))
+    rule: Mapped[str] = mapped_column(Text)
+    base: Mapped[int] = mapped_column(Integer)
+    generation: Mapped[int] = mapped_column(Integer)
+
+
 class TaskEvent(Base):
     """One thing that happened to a task (append-only): who, when, what, note."""
 

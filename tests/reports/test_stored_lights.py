@@ -1,6 +1,8 @@
-"""Stored lights (tasks.light for the day and rule tasks.light_key names) are
-the lights worked out from the task's rows and the domain's assessment, and
-every write of what a light reads marks them stale, on both databases."""
+"""Stored lights (tasks.light, for the rule lights_stored names, of a
+generation tasks.light_key names) are the lights worked out from the task's
+rows and the domain's assessment, a refresh for another day writes only the
+tasks whose light changed, and every write of what a light reads marks them
+stale, on both databases."""
 
 from __future__ import annotations
 
@@ -19,9 +21,14 @@ from duban.domain.workdays import WorkCalendar
 from duban.services.rounds.daily import RoundTools, run_round
 from duban.services.tasks import extensions, lifecycle, light_sql
 from duban.services.tasks.facts import LOCAL_ZONE
-from duban.services.tasks.light_sql import LightRule, light_rule, refresh_lights
+from duban.services.tasks.light_sql import (
+    LightRule,
+    generation_key,
+    light_rule,
+    refresh_lights,
+)
 from duban.services.tasks.queries import list_tasks
-from models import IndicatorReading, Task, TaskEvent
+from models import IndicatorReading, LightsStored, Task, TaskEvent
 from tests.db.conftest import HEALTH, XIANGZHOU, at
 from tests.db.outbox_world import CLOCK, RecordingSender, delivery_context, render_items
 from tests.reports.conftest import COORDINATOR, History
@@ -47,7 +54,7 @@ def _expected(session_factory: sessionmaker[Session], day: date, calendar: WorkC
 class Seen:
     light: dict[int, str]
     computed: dict[int, str]
-    stored: dict[int, tuple[str | None, str | None]]
+    stored: dict[int, str | None]
     matches: dict[Light, set[int]]
 
 
@@ -56,13 +63,13 @@ def _seen(session_factory: sessionmaker[Session], day: date, calendar: WorkCalen
     with session_factory() as session:
         rule = _rule(session, day, calendar, policy=policy)
         rows = session.execute(
-            select(Task.id, rule.light, rule.computed, Task.light, Task.light_key)).all()
+            select(Task.id, rule.light, rule.computed, Task.light, rule.fresh())).all()
         matches = {light: set(session.scalars(select(Task.id).where(rule.matches(light))))
                    for light in Light}
     return Seen(
         light={r[0]: r[1] for r in rows},
         computed={r[0]: r[2] for r in rows},
-        stored={r[0]: (r[3], r[4]) for r in rows if r[4] == rule.key},
+        stored={r[0]: r[3] for r in rows if r[4]},
         matches=matches,
     )
 
@@ -76,7 +83,7 @@ def _check(session_factory: sessionmaker[Session], day: date, calendar: WorkCale
     differences: list = []
     for task_id, light in expected.items():
         for what, got in (("light", seen.light[task_id]), ("computed", seen.computed[task_id]),
-                          ("stored", seen.stored.get(task_id, (light,))[0])):
+                          ("stored", seen.stored.get(task_id, light))):
             if got != light:
                 differences.append((day, task_id, what, got, light))
     for light, picked in seen.matches.items():
@@ -97,21 +104,58 @@ def _with_readings(session_factory: sessionmaker[Session]) -> set[int]:
         return set(session.scalars(select(IndicatorReading.task_id).distinct()))
 
 
+def _rows(session_factory: sessionmaker[Session]) -> dict[int, tuple[str | None, str | None]]:
+    with session_factory() as session:
+        return {i: (light, key) for i, light, key in session.execute(
+            select(Task.id, Task.light, Task.light_key))}
+
+
+def _written(engine: Engine, session_factory: sessionmaker[Session], day: date,
+             calendar: WorkCalendar, policy: StatusPolicy | None = None) -> list:
+    """Refreshes the lights for ``day``; the differences between what it wrote
+    and what it should have: every task but those with readings stored, and
+    written only where it was stale or its light changed; a second refresh
+    writes nothing."""
+    with session_factory() as session:
+        state = session.execute(select(LightsStored.base, LightsStored.generation)).first()
+    before = _rows(session_factory)
+    rule = _rule_for(session_factory, day, calendar, policy)
+    stored = refresh_lights(engine, rule)
+    after = _rows(session_factory)
+    seen = _seen(session_factory, day, calendar, policy)
+    written = {i for i in after if after[i] != before[i]}
+    differences: list = []
+    if set(seen.stored) != set(seen.light) - _with_readings(session_factory):
+        differences.append((day, "not stored", set(seen.light) - set(seen.stored)))
+    if stored != len(written):
+        differences.append((day, "count", stored, len(written)))
+    low, high = ("", "") if state is None else (
+        generation_key(state.base), generation_key(state.generation))
+    stale_before = {i for i, (_light, key) in before.items()
+                    if key is None or not low <= key <= high}
+    for task_id in written:
+        if before[task_id][0] == after[task_id][0] and task_id not in stale_before:
+            differences.append((day, task_id, "written, light unchanged", before[task_id]))
+    if refresh_lights(engine, rule) != 0:
+        differences.append((day, "stored again"))
+    return differences
+
+
+def _rule_for(session_factory: sessionmaker[Session], day: date, calendar: WorkCalendar,
+              policy: StatusPolicy | None = None) -> LightRule:
+    with session_factory() as session:
+        return _rule(session, day, calendar, policy=policy)
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_stored_lights_are_the_computed_and_the_domains_on_every_day(
     history: History, session_factory: sessionmaker[Session], engine: Engine, scenario: str
 ) -> None:
     SCENARIOS[scenario](history, session_factory)
     calendar = history.calendar
-    readers = _with_readings(session_factory)
     differences = []
     for day in DAYS:
-        rule, stored = _refresh(engine, session_factory, day, calendar)
-        seen = _seen(session_factory, day, calendar)
-        # Every task but those with readings is stored; a second refresh stores nothing.
-        assert set(seen.stored) == set(seen.light) - readers
-        assert stored == len(seen.stored)
-        assert refresh_lights(engine, rule) == 0
+        differences += _written(engine, session_factory, day, calendar)
         differences += _check(session_factory, day, calendar)
     assert differences == []
 
@@ -182,6 +226,15 @@ def _key_of(session_factory: sessionmaker[Session], task_id: int) -> str | None:
         return session.scalar(select(Task.light_key).where(Task.id == task_id))
 
 
+def _generation(session_factory: sessionmaker[Session], day: date,
+                calendar: WorkCalendar) -> str:
+    """The light key of the lights the rule of ``day`` stores now."""
+    with session_factory() as session:
+        stored = _rule(session, day, calendar).stored
+    assert stored is not None
+    return stored[1]
+
+
 def test_each_write_path_marks_the_light_stale_and_nothing_else_does(
     history: History, session_factory: sessionmaker[Session], engine: Engine
 ) -> None:
@@ -191,11 +244,11 @@ def test_each_write_path_marks_the_light_stale_and_nothing_else_does(
     sf = session_factory
 
     def refreshed() -> str:
-        rule, _stored = _refresh(engine, sf, day, calendar)
-        assert rule.key is not None
+        _refresh(engine, sf, day, calendar)
+        key = _generation(sf, day, calendar)
         for task_id in (world.later, world.district, world.support):
-            assert _key_of(sf, task_id) == rule.key
-        return rule.key
+            assert _key_of(sf, task_id) == key
+        return key
 
     def move_due() -> None:
         with sf.begin() as session:
@@ -238,8 +291,8 @@ def test_each_write_path_marks_the_light_stale_and_nothing_else_does(
         session.add(IndicatorReading(task_id=world.district, target_id=reading.target_id,
                                      event_id=event.id, value=1.0, reported_on=day))
     assert _key_of(sf, world.district) is None
-    refreshed_key = _refresh(engine, sf, day, calendar)[0].key
-    assert refreshed_key == key and _key_of(sf, world.district) is None
+    _refresh(engine, sf, day, calendar)
+    assert _generation(sf, day, calendar) == key and _key_of(sf, world.district) is None
 
     # Writes of what no light reads leave every key.
     with sf.begin() as session:
@@ -277,6 +330,86 @@ def test_a_calendar_or_policy_change_is_a_new_key_and_the_lights_follow_it(
     assert _expected(session_factory, day, calendar)[history.world.later] == "green"
     assert _check(session_factory, day, plain) == []
     assert _check(session_factory, day, calendar) == []
+    # Stored for each in turn (the calendar moves a deadline, the policy the
+    # "due soon" window): each refresh writes the lights that differ, and only them.
+    soon = StatusPolicy(due_soon_workdays=3)
+    differences = []
+    for step_day, step_calendar, policy in (
+        (day, plain, None), (day, calendar, None), (day, calendar, soon),
+        (day + timedelta(days=60), plain, soon), (day + timedelta(days=60), calendar, None),
+        (day, plain, None),
+    ):
+        differences += _written(engine, session_factory, step_day, step_calendar, policy)
+        differences += _check(session_factory, step_day, step_calendar, policy)
+    assert differences == []
+    with session_factory() as session:
+        assert _rule(session, day, plain).stored is not None
+
+
+# Every task open, due on days spread over the autumn: from day to day each
+# turns blue, then red, and yellow after a report deadline it missed.
+SPREAD_DUES = (date(2015, 10, 8), date(2015, 11, 2), date(2015, 11, 20), date(2015, 12, 17),
+               date(2016, 1, 6))
+CONSECUTIVE = [date(2015, 10, 5) + timedelta(days=n) for n in range(49)] + [
+    date(2015, 12, 12) + timedelta(days=n) for n in range(28)]
+
+
+def _spread(session_factory: sessionmaker[Session]) -> None:
+    with session_factory.begin() as session:
+        ids = session.scalars(select(Task.id).order_by(Task.id)).all()
+        assert len(ids) == len(SPREAD_DUES)
+        for n, (task_id, due) in enumerate(zip(ids, SPREAD_DUES, strict=True)):
+            session.execute(update(Task).where(Task.id == task_id).values(
+                due=due, state=TaskState.ACKNOWLEDGED.value, submitted_at=None))
+            # Every report owed up to the third quarter's, which the first and third miss.
+            missing = n in (0, 2)
+            for when in ("2015-04-03", "2015-06-20") if missing else ("2015-04-03", "2015-10-05"):
+                session.add(TaskEvent(task_id=task_id, at=at(when), action="report",
+                                      actor_role="department", actor="联络员"))
+
+
+def test_day_after_day_a_refresh_writes_only_the_lights_that_changed(
+    history: History, session_factory: sessionmaker[Session], engine: Engine
+) -> None:
+    _spread(session_factory)
+    calendar = history.calendar
+    differences = []
+    changed = 0
+    previous: dict[int, str] = {}
+    for day in CONSECUTIVE:
+        differences += _written(engine, session_factory, day, calendar)
+        differences += _check(session_factory, day, calendar)
+        lights = _expected(session_factory, day, calendar)
+        changed += sum(1 for i, light in lights.items() if previous.get(i, light) != light)
+        previous = lights
+    assert differences == []
+    assert changed >= 8  # the days saw lights change: blue, red, yellow
+
+
+def test_a_reader_of_one_day_keeps_its_lights_through_a_refresh_for_another(
+    history: History, session_factory: sessionmaker[Session], engine: Engine
+) -> None:
+    """A page that read which lights are stored for its day, then meets a
+    refresh for another day committed before its next statement, still reads
+    its own day's lights: the lights written for the other day are of a
+    generation it did not know."""
+    _spread(session_factory)
+    calendar = history.calendar
+    before, after = date(2015, 12, 15), date(2015, 12, 18)
+    _refresh(engine, session_factory, before, calendar)
+    expected = _expected(session_factory, before, calendar)
+    assert expected != _expected(session_factory, after, calendar)
+    with session_factory() as session:
+        rule = _rule(session, before, calendar)
+        assert rule.stored is not None
+        assert _refresh(engine, session_factory, after, calendar)[1] > 0
+        lights = {i: light for i, light in session.execute(select(Task.id, rule.light))}
+        picked = {light: set(session.scalars(select(Task.id).where(rule.matches(light))))
+                  for light in Light}
+    assert lights == expected
+    assert picked == {light: {i for i, x in expected.items() if x == light.value}
+                      for light in Light}
+    assert _check(session_factory, after, calendar) == []
 
 
 def test_a_page_stores_the_days_lights_unless_a_writer_holds_the_database(

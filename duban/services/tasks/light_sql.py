@@ -26,15 +26,21 @@ is the same over every year the tasks span. When SQL cannot say it exactly
 :func:`duban.services.tasks.lights.light_tasks`. ``tests/reports/test_lights.py``
 compares both with the domain's assessment day by day.
 
-Stored lights: ``tasks.light`` holds a task's light for the day and rule that
-``tasks.light_key`` names (the day, and a hash of everything else the rule
-reads: the periods' deadlines and the last "due soon" day worked out from the
-calendar and the policy, the zone, the first assignment). The rule's ``light``
-is ``CASE WHEN light_key = :key THEN light ELSE <the rule> END``: exact
-whether or not anything was stored, cheap where it was. The database marks a
-stored light stale (light_key NULL) when what it reads changes (migration
-0018's triggers); :func:`refresh_lights` stores the day's lights, run by the
-daily round and by a page that finds many stale (the first of a day). Tasks
+Stored lights: ``tasks.light`` holds a task's light for the rule that the
+one row of ``lights_stored`` names (its key: the day, and a hash of
+everything else the rule reads: the periods' deadlines and the last "due
+soon" day worked out from the calendar and the policy, the zone, the first
+assignment), when the task's ``light_key`` is one of that row's generations
+(from ``base`` to ``generation``). The rule's ``light`` is ``CASE WHEN
+light_key BETWEEN :base AND :generation THEN light ELSE <the rule> END``:
+exact whether or not anything was stored, cheap where it was. The database
+marks a stored light stale (light_key NULL) when what it reads changes
+(migration 0018's triggers). :func:`refresh_lights`, run by the daily round
+and by a page that finds many stale (the first of a day), moves the row to
+its rule, writing in the same transaction only the tasks whose light differs
+on the new day (:func:`_may_differ` finds the few that can from the due
+dates and the report periods of the two days), under a new generation: a
+page that read the row before still reads only lights of its own day. Tasks
 with readings are never stored (whether they are behind their indicator is
 assessed in Python and bound by id).
 """
@@ -42,8 +48,10 @@ assessed in Python and bound by id).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -51,6 +59,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Date,
     Engine,
     and_,
@@ -59,6 +68,7 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    insert,
     literal,
     or_,
     select,
@@ -79,12 +89,12 @@ from duban.domain.status import (
 )
 from duban.domain.workdays import Unpublished, WorkCalendar
 from duban.services.tasks.lights import light_tasks
-from models import IndicatorReading, Measure, Task, TaskEvent
+from models import IndicatorReading, LightsStored, Measure, Task, TaskEvent
 
 LOG = logging.getLogger(__name__)
 CANCELLED = "cancelled"  # the light column's value for a withdrawn task
 # Changes with the rule's code, so no light stored by an older rule is read.
-RULE_VERSION = "1"
+RULE_VERSION = "2"
 # A page stores the day's lights when it finds at least this many stale.
 LAZY_REFRESH_MIN = 500
 # Tasks stored per transaction: a writer waits at most one chunk's UPDATE.
@@ -101,11 +111,60 @@ _OPEN = [
 _DONE = [TaskState.SUBMITTED.value, TaskState.APPROVED.value]
 
 
+Period = tuple[date | None, date, date]  # (previous period's end, period end, deadline)
+
+
+@dataclass(frozen=True)
+class RuleDay:
+    """What a rule's ``CASE`` makes of its day: the day, the last due date
+    still "due soon", the owed report periods (:func:`_owed_periods`), and
+    its context (rule version, database, zone: lights of another context are
+    never carried over). Kept as JSON in ``lights_stored.rule``: a refresh
+    for another day finds from two of them the only tasks whose light can
+    differ (:func:`_may_differ`)."""
+
+    as_of: date
+    last_soon: date
+    owed: tuple[Period, ...]
+    context: str
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "as_of": self.as_of.isoformat(), "last_soon": self.last_soon.isoformat(),
+            "owed": [[d and d.isoformat() for d in period] for period in self.owed],
+            "context": self.context,
+        })
+
+    @classmethod
+    def from_json(cls, text: str) -> RuleDay | None:
+        """The rule day ``text`` holds, or None when it is not one."""
+        try:
+            found = json.loads(text)
+            return cls(
+                as_of=date.fromisoformat(found["as_of"]),
+                last_soon=date.fromisoformat(found["last_soon"]),
+                owed=tuple(
+                    (None if previous is None else date.fromisoformat(previous),
+                     date.fromisoformat(end), date.fromisoformat(deadline))
+                    for previous, end, deadline in found["owed"]
+                ),
+                context=str(found["context"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+def generation_key(generation: int) -> str:
+    """``tasks.light_key`` of the lights stored in ``generation``: sorts as
+    the number does, and above every key of the rule before (a day first)."""
+    return f"g{generation:010d}"
+
+
 @dataclass(frozen=True)
 class LightRule:
     """``light``: a SQL expression over Task (a :class:`~duban.domain.status.Light`
-    value, or ``cancelled``) for the day ``as_of``: the stored light where its
-    ``key`` is this rule's, else ``computed`` (worked out from the task's rows)."""
+    value, or ``cancelled``) for the day ``as_of``: the stored light where it
+    is this rule's (``fresh``), else ``computed`` (worked out from the task's rows)."""
 
     as_of: date
     light: ColumnElement[str]
@@ -113,14 +172,19 @@ class LightRule:
     local_day: Any = None
     # The last due date still "due soon" on ``as_of``.
     last_soon: date | None = None
-    # The light from the task's rows, and the key a stored light of this rule
-    # has (None: nothing to store, e.g. no task yet).
+    # The light from the task's rows, and the key naming this rule (None:
+    # nothing to store, e.g. no task yet).
     computed: ColumnElement[str] | None = None
     key: str | None = None
     # Red picked by its definition (open and past due) even where lights are
     # stored: PostgreSQL then walks the due date in order for a page of red
     # tasks instead of sorting every red one found through the light index.
     exact_red: bool = False
+    # The lowest and highest ``light_key`` of this rule's stored lights, as
+    # ``lights_stored`` said when the rule was made (None: none stored).
+    stored: tuple[str, str] | None = None
+    # What a refresh needs of the rule's day.
+    day: RuleDay | None = None
 
     def matches(self, light: Light) -> ColumnElement[bool]:
         """True for the tasks whose light is ``light`` on the rule's day.
@@ -133,11 +197,11 @@ class LightRule:
         exactly open and past due, picked that way when nothing is stored and
         on PostgreSQL (``exact_red``)."""
         still_open = Task.state.in_(_OPEN)
-        if light is Light.RED and (self.exact_red or self.key is None):
+        if light is Light.RED and (self.exact_red or self.stored is None):
             return and_(still_open, Task.due < self.as_of)
-        if self.key is not None and self.computed is not None:
+        if self.stored is not None and self.computed is not None:
             return or_(
-                and_(Task.light_key == self.key, Task.light == light.value),
+                and_(self.fresh(), Task.light == light.value),
                 *(and_(stale, self.computed == light.value) for stale in self._stale_ranges()),
             )
         not_past_due = [still_open, Task.due >= self.as_of]
@@ -150,17 +214,21 @@ class LightRule:
         return and_(*implied[light], self.light == light.value)
 
     def _stale_ranges(self) -> list[ColumnElement[bool]]:
-        assert self.key is not None
-        return [Task.light_key.is_(None), Task.light_key < self.key, Task.light_key > self.key]
+        assert self.stored is not None
+        low, high = self.stored
+        return [Task.light_key.is_(None), Task.light_key < low, Task.light_key > high]
 
     def fresh(self) -> ColumnElement[bool]:
         """True for the tasks whose stored light is this rule's."""
-        return false() if self.key is None else Task.light_key == self.key
+        if self.stored is None:
+            return false()
+        low, high = self.stored
+        return and_(Task.light_key >= low, Task.light_key <= high)
 
     def stale(self) -> ColumnElement[bool]:
         """True for the tasks whose stored light is not this rule's (as
         ranges of the light_key index)."""
-        return true() if self.key is None else or_(*self._stale_ranges())
+        return true() if self.stored is None else or_(*self._stale_ranges())
 
 
 def light_rule(
@@ -207,41 +275,53 @@ def light_rule(
             else_=Light.GREEN.value,
         )
 
-    key = _rule_key(session, as_of=as_of, zone=zone, first=first, last_soon=last_soon,
-                    owed=owed)
+    dialect = session.get_bind().dialect.name
+    day = RuleDay(as_of, last_soon, tuple(owed),
+                  context=f"{RULE_VERSION}:{dialect}:{zone}")
+    key = _rule_key(day, first=first)
     # The stale task's light worked out from its row read again by id: the
     # statement itself reads only id, light_key and light of the task, which
     # an index can cover (ix_tasks_measure_lights).
     unlit = aliased(Task, name="unlit")
     worked_out = select(computed_of(unlit)).where(unlit.id == Task.id).scalar_subquery()
-    light = case((Task.light_key == key, Task.light), else_=worked_out)
-    rule = LightRule(as_of, light, local_day, last_soon, computed_of(Task), key,
-                     exact_red=session.get_bind().dialect.name == "postgresql")
+
+    def rule_of(stored: tuple[str, str] | None) -> LightRule:
+        bare = LightRule(as_of, literal(""), stored=stored)
+        light = case((bare.fresh(), Task.light), else_=worked_out)
+        return LightRule(as_of, light, local_day, last_soon, computed_of(Task), key,
+                         exact_red=dialect == "postgresql", stored=stored, day=day)
+
+    rule = rule_of(_stored_range(session, key))
     if refresh_at is not None and _stale_count(session, rule, refresh_at) >= refresh_at:
         bind = session.get_bind()
         if isinstance(bind, Engine) and bind.url.database not in (None, "", ":memory:"):
             refresh_lights(bind, rule, wait=False)
+            rule = rule_of(_stored_range(session, key))
     return rule
 
 
-def _rule_key(
-    session: Session,
-    *,
-    as_of: date,
-    zone: tzinfo,
-    first: datetime,
-    last_soon: date,
-    owed: Sequence[tuple[date | None, date, date]],
-) -> str:
-    """``as_of`` and a hash of all else the rule's ``CASE`` depends on (what
+def _rule_key(day: RuleDay, *, first: datetime) -> str:
+    """The day and a hash of all else the rule's ``CASE`` depends on (what
     the calendar and the policy make of the day, the zone, where local days
     start): two rules with one key give every task the same light."""
     parts = (
-        RULE_VERSION, session.get_bind().dialect.name, str(zone), first.isoformat(),
-        last_soon.isoformat(), [tuple(str(d) for d in period) for period in owed],
+        day.context, first.isoformat(), day.last_soon.isoformat(),
+        [tuple(str(d) for d in period) for period in day.owed],
     )
     digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
-    return f"{as_of.isoformat()}:{digest}"
+    return f"{day.as_of.isoformat()}:{digest}"
+
+
+def _stored_range(session: Session, key: str) -> tuple[str, str] | None:
+    """The light keys of the lights stored for the rule ``key`` (None: the
+    lights stored are another rule's, or none are)."""
+    row = session.execute(
+        select(LightsStored.rule_key, LightsStored.base, LightsStored.generation)
+        .where(LightsStored.id == 1)
+    ).first()
+    if row is None or row.rule_key != key:
+        return None
+    return generation_key(row.base), generation_key(row.generation)
 
 
 def _stale_to_store(rule: LightRule) -> list[ColumnElement[bool]]:
@@ -257,36 +337,84 @@ def _stale_count(session: Session, rule: LightRule, up_to: int) -> int:
     return session.scalar(select(func.count()).select_from(found)) or 0
 
 
-def refresh_lights(engine: Engine, rule: LightRule, *, wait: bool = True) -> int:
-    """Stores the rule's light, and its key, in every task whose stored light
-    is stale (but a task with readings), :data:`REFRESH_CHUNK` tasks per
-    transaction; returns how many it stored.
+def _may_differ(before: RuleDay, after: RuleDay) -> ColumnElement[bool]:
+    """True for every task (of its rows unchanged) whose light can differ
+    between the two rule days (of one context), from the rule's ``CASE``:
 
-    Safe with writers at the same time: a stored light is only ever the
-    rule's light of the task's rows when it was stored (PostgreSQL: a task
-    changed or locked by another transaction meanwhile is left for later),
-    and the triggers mark it stale when they change. With ``wait`` False it
-    never waits for another writer's lock: it stops and returns (pages call it
-    so; the rule's ``CASE`` is right either way). A database error of
-    contention (locked, serialization) also ends it without raising."""
-    if rule.key is None or rule.computed is None:
+    - cancelled, submitted and approved tasks: their light does not read the
+      day;
+    - red (open and due before the day): differs only for a due date from
+      the earlier day to the later;
+    - blue (due from the day to its last "due soon" day): only for a due
+      date from the earlier day to the later last "due soon" day;
+    - yellow: a report period owed on one day and not the other (a day past
+      its deadline, or a calendar or policy that moved it) reads only tasks
+      due on or after that period's end; the periods owed on both read the
+      same.
+
+    So: open, due on or after the earlier day, and due by the later of the
+    days and last "due soon" days, or on or after the earliest end of a
+    period owed on one day only."""
+    low = min(before.as_of, after.as_of)
+    high = max(before.as_of, after.as_of, before.last_soon, after.last_soon)
+    windows = [Task.due <= high]
+    moved = set(before.owed) ^ set(after.owed)
+    if moved:
+        windows.append(Task.due >= min(end for _previous, end, _deadline in moved))
+    return and_(Task.state.in_(_OPEN), Task.due >= low, or_(*windows))
+
+
+def refresh_lights(engine: Engine, rule: LightRule, *, wait: bool = True) -> int:
+    """Makes the stored lights the rule's; returns how many tasks it wrote.
+
+    First ``lights_stored`` moves to the rule, in one transaction with the
+    tasks whose stored light differs on the rule's day (from the day stored
+    before, :func:`_may_differ`: only those are read and written, under a
+    new generation); a rule of another context makes every stored light
+    stale instead. Then every stale task but those with readings is stored,
+    :data:`REFRESH_CHUNK` tasks per transaction.
+
+    Safe with writers and readers at the same time: a stored light is only
+    ever the rule's light of the task's rows when it was stored (PostgreSQL:
+    a task changed or locked by another transaction meanwhile is left for
+    later, or ends the move), the triggers mark it stale when they change,
+    and a reader of the rule before reads only lights of generations it
+    knew. With ``wait`` False it never waits for another writer's lock: it
+    stops and returns (pages call it so; the rule's ``CASE`` is right either
+    way). A database error of contention (locked, serialization) also ends
+    it without raising."""
+    if rule.key is None or rule.computed is None or rule.day is None:
         return 0
-    stored = 0
+    try:
+        moved = _move(engine, rule, wait=wait)
+    except OperationalError as error:
+        LOG.info("lights not moved to %s (%s)", rule.as_of, str(error.orig)[:120])
+        return 0
+    except _Moved:
+        return 0
+    if moved is None:  # another rule's lights were stored meanwhile
+        return 0
+    stored, base, generation = moved
     postgresql = engine.dialect.name == "postgresql"
+    low, high = generation_key(base), generation_key(generation)
+    stale = or_(Task.light_key.is_(None), Task.light_key < low, Task.light_key > high)
+    still = exists().where(LightsStored.id == 1, LightsStored.rule_key == rule.key,
+                           LightsStored.generation == generation)
     while True:
         ids = (
-            select(Task.id).where(*_stale_to_store(rule)).order_by(Task.id)
-            .limit(REFRESH_CHUNK).correlate(None)
+            select(Task.id).where(stale, ~exists().where(IndicatorReading.task_id == Task.id))
+            .order_by(Task.id).limit(REFRESH_CHUNK).correlate(None)
         )
         if postgresql:
             ids = ids.with_for_update(skip_locked=True)
         statement = (
             update(Task)
-            .where(Task.id.in_(ids.scalar_subquery()))
-            .values(light=rule.computed, light_key=rule.key)
+            .where(Task.id.in_(ids.scalar_subquery()), still)
+            .values(light=rule.computed, light_key=high)
         )
         try:
-            count = _store(engine, statement, wait=wait)
+            with _writing(engine, wait=wait, lock="SHARE") as connection:
+                count = int(connection.execute(statement).rowcount)
         except OperationalError as error:
             LOG.info("lights of %s not stored (%s)", rule.as_of, str(error.orig)[:120])
             break
@@ -296,6 +424,90 @@ def refresh_lights(engine: Engine, rule: LightRule, *, wait: bool = True) -> int
     if postgresql and stored:
         _analyze_after(engine, stored)
     return stored
+
+
+def _move(engine: Engine, rule: LightRule, *, wait: bool) -> tuple[int, int, int] | None:
+    """Makes ``lights_stored`` name ``rule``, with the tasks whose stored
+    light differs on its day written under a new generation, in one
+    transaction; returns (tasks written, base, generation) of the rule's
+    stored lights, or None when another rule's lights were stored while it
+    waited."""
+    assert rule.key is not None and rule.computed is not None and rule.day is not None
+    with _writing(engine, wait=wait, lock="SHARE ROW EXCLUSIVE") as connection:
+        row = connection.execute(
+            select(LightsStored.rule_key, LightsStored.rule, LightsStored.base,
+                   LightsStored.generation).where(LightsStored.id == 1)
+        ).first()
+        if row is not None and row.rule_key == rule.key:
+            return 0, row.base, row.generation
+        if row is None:
+            connection.execute(insert(LightsStored).values(
+                id=1, rule_key=rule.key, rule=rule.day.to_json(), base=1, generation=1))
+            return 0, 1, 1
+        generation = row.generation + 1
+        before = RuleDay.from_json(row.rule)
+        written = 0
+        if before is None or before.context != rule.day.context:
+            base = generation  # every light stored before is stale
+        else:
+            base = row.base
+            written = int(connection.execute(
+                update(Task)
+                .where(Task.light_key >= generation_key(row.base),
+                       Task.light_key <= generation_key(row.generation),
+                       _may_differ(before, rule.day),
+                       Task.light.is_distinct_from(rule.computed))
+                .values(light=rule.computed, light_key=generation_key(generation))
+            ).rowcount)
+        updated = connection.execute(
+            update(LightsStored)
+            .where(LightsStored.id == 1, LightsStored.generation == row.generation)
+            .values(rule_key=rule.key, rule=rule.day.to_json(), base=base,
+                    generation=generation)
+        ).rowcount
+        if updated != 1:
+            raise _Moved
+        return written, base, generation
+
+
+class _Moved(Exception):
+    """``lights_stored`` changed under a move (not on PostgreSQL, whose move
+    holds its lock)."""
+
+
+@contextmanager
+def _writing(engine: Engine, *, wait: bool, lock: str) -> Iterator[Connection]:
+    """A connection in a transaction of its own that commits when the block
+    ends (PostgreSQL: repeatable read, so a task changed since the first
+    statement fails it instead of being stored from rows it did not see,
+    after ``lights_stored`` is locked in ``lock`` mode: a move of the stored
+    lights to another rule waits for the stores of the rule before, and they
+    for it; SQLite: the write lock taken first). Without ``wait``, a lock held
+    by another writer fails it at once (SQLite: no busy timeout; PostgreSQL:
+    locked rows are skipped by the statement, a lock on a table fails after
+    50 ms)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection:
+            with connection.begin():
+                connection.execute(text("SET LOCAL jit = off"))
+                if not wait:
+                    connection.execute(text("SET LOCAL lock_timeout = 50"))
+                # Before any query: the transaction's snapshot is taken after the lock.
+                connection.execute(text(f"LOCK TABLE lights_stored IN {lock} MODE"))
+                yield connection
+        return
+    with engine.connect() as connection:
+        before = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+        if not wait:
+            connection.exec_driver_sql("PRAGMA busy_timeout = 0")
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            yield connection
+            connection.commit()
+        finally:
+            connection.rollback()
+            connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(before or 0)}")
+            connection.commit()
 
 
 def _analyze_after(engine: Engine, stored: int) -> None:
@@ -317,34 +529,6 @@ def _analyze_after(engine: Engine, stored: int) -> None:
             connection.execute(text("ANALYZE tasks"))
     except OperationalError as error:
         LOG.info("tasks not analysed after storing lights (%s)", str(error.orig)[:120])
-
-
-def _store(engine: Engine, statement: Any, *, wait: bool) -> int:
-    """Runs ``statement`` in a transaction of its own (PostgreSQL: repeatable
-    read, so a task changed since the statement began fails it instead of
-    being stored from rows it did not see); without ``wait``, a lock held by
-    another writer fails it at once (SQLite: no busy timeout; PostgreSQL:
-    locked rows are skipped by the statement, a lock on the table fails after
-    50 ms)."""
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection:
-            with connection.begin():
-                connection.execute(text("SET LOCAL jit = off"))
-                if not wait:
-                    connection.execute(text("SET LOCAL lock_timeout = 50"))
-                return int(connection.execute(statement).rowcount)
-    with engine.connect() as connection:
-        before = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
-        if not wait:
-            connection.exec_driver_sql("PRAGMA busy_timeout = 0")
-        try:
-            count = int(connection.execute(statement).rowcount)
-            connection.commit()
-        finally:
-            connection.rollback()
-            connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(before or 0)}")
-            connection.commit()
-        return count
 
 
 def _without_jit(session: Session) -> None:
