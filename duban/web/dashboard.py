@@ -103,6 +103,7 @@ def measures(
         measures_link=f"/dashboard?plan={quote(overview.plan_key)}",
         department=department or None,
         trend=overview.trend,
+        department_rows=overview.department_rows,
     )
     return render(
         request,

@@ -186,13 +186,15 @@ def test_the_charts_and_trend_counted_with_the_pick_are_the_ledgers(
         overview = measure_overview(session_factory, as_of=day, calendar=calendar, charts=True,
                                     limit=5)
         mine = ChartTasks(day, overview.chart_rows, overview.department_order)
-        assert ledger_charts(mine, measures_link="/d", trend=overview.trend) == ledger_charts(
+        assert ledger_charts(mine, measures_link="/d", trend=overview.trend,
+                             department_rows=overview.department_rows) == ledger_charts(
             ledger, measures_link="/d")
         nonzero += sum(1 for _day, n in overview.trend or [] if n)
         for name in sorted({r.department for r in ledger.rows}):
             only = measure_overview(session_factory, as_of=day, calendar=calendar,
                                     department=name, charts=True, limit=5)
-            assert ledger_charts(mine, department=name, trend=only.trend) == ledger_charts(
+            theirs = ChartTasks(day, only.chart_rows, only.department_order)
+            assert ledger_charts(theirs, department=name, trend=only.trend) == ledger_charts(
                 ledger, department=name)
     assert nonzero > 10
 

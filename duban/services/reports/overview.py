@@ -90,6 +90,9 @@ class Overview:
     # The plan's tasks (or groups of them) for the charts, and the overdue
     # trend when counted in SQL (see summary_charts.ledger_charts).
     chart_rows: Sequence[ChartRow] = field(default_factory=list, repr=False)
+    # The department chart's rows when counted apart (then ``chart_rows``
+    # count the sections only); None: ``chart_rows``.
+    department_rows: Sequence[ChartRow] | None = field(default=None, repr=False)
     department_order: dict[str, int] = field(default_factory=dict, repr=False)
     trend: list[tuple[date, int]] | None = field(default=None, repr=False)
 
@@ -185,6 +188,7 @@ def measure_overview(
         limit=limit or max(pick.total, 1),
         light_counts=pick.counts,
         chart_rows=facts.chart_rows,
+        department_rows=facts.department_rows,
         department_order=order,
         trend=facts.trend,
     )

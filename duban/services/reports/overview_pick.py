@@ -4,8 +4,10 @@ number of matches and the matches per light, from each measure's worst light
 and task count grouped over its tasks — so a page reads a few rows, not every
 measure of the plan.
 
-:func:`pick_parts` gives the SELECTs (to run alone, :func:`pick_measures`, or
-as parts of a larger UNION ALL); :func:`read_pick` reads their rows back.
+:func:`measure_lights` groups each measure's tasks as the measures come in
+number order; :func:`pick_parts` gives the SELECTs over it (to run alone,
+:func:`pick_measures`, or as parts of a larger UNION ALL); :class:`PickRows`
+reads their rows back.
 :func:`pick_in_python` is the same choice made from every measure's light in
 Python, for when SQL cannot tell the lights; ``tests/reports/test_overview_pick.py``
 holds both to the domain's lights task by task.
@@ -13,7 +15,7 @@ holds both to the domain's lights task by task.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +23,7 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    and_,
     case,
     cast,
     func,
@@ -33,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from duban.domain.lifecycle import TaskState
 from duban.domain.status import Light
-from duban.services.tasks.light_sql import CANCELLED, LightRule
+from duban.services.tasks.light_sql import LightRule
 from models import Department, Measure, Section, Task
 
 # Ranks of the lights, worst first (Light iterates worst first).
@@ -69,50 +72,47 @@ class MeasurePick:
     counts: dict[str, int]
 
 
-def lights_of_tasks(rule: LightRule, plan_id: int) -> Any:
-    """Each measure of the plan with a task not cancelled: ``measure_id``,
-    ``worst`` (the rank of its worst light, 0 = red) and ``n`` (its tasks)."""
-    return (
-        select(Task.measure_id.label("measure_id"),
-               func.min(case(RANKS, value=rule.light)).label("worst"),
-               func.count().label("n"))
-        .join(Measure, Task.measure_id == Measure.id)
-        .where(Measure.plan_id == plan_id, Task.state != TaskState.CANCELLED.value)
-        .group_by(Task.measure_id)
-        .subquery("per_measure")
-    )
-
-
-def lights_of_lit(lit: Any) -> Any:
-    """:func:`lights_of_tasks` of tasks already lit
-    (:func:`~duban.services.tasks.light_sql.lit_once`)."""
-    return (
-        select(lit.c.measure_id.label("measure_id"),
-               func.min(case(RANKS, value=lit.c.light)).label("worst"),
-               func.count().label("n"))
-        .where(lit.c.light != CANCELLED)
-        .group_by(lit.c.measure_id)
-        .subquery("per_measure")
-    )
-
-
-def _plain(part: Any, key: Any, worst: Any, n: Any) -> list[Any]:
-    return [part, key, worst, n]
-
-
-def pick_parts(
-    session: Session,
-    per_measure: Any,
+def measure_lights(
+    rule: LightRule,
     plan_id: int,
-    filters: PickFilters,
     *,
-    layout: Callable[[Any, Any, Any, Any], list[Any]] = _plain,
-) -> list[Select[Any]]:
-    """Two SELECTs of the columns (part, key, worst, n), as ``layout`` places
-    them among others of a larger UNION: the page's measures and the matches
-    grouped by worst light (see :data:`PAGE` and :data:`COUNTS`).
-    ``per_measure`` is :func:`lights_of_tasks` or :func:`lights_of_lit`."""
-    conditions: list[ColumnElement[bool]] = [Measure.plan_id == plan_id]
+    where: Sequence[ColumnElement[bool]] = (),
+    light_counts: bool = False,
+) -> Select[Any]:
+    """Each measure of the plan that ``where`` keeps (conditions on Measure),
+    in number order: ``id``, ``number``, ``worst`` (the rank of its worst
+    light, 0 = red; NULL without tasks) and ``n`` (its tasks, NULL without);
+    with ``light_counts``, also its ``section_id`` and its tasks of each light
+    (columns named by the light's value). Cancelled tasks are left out.
+
+    The measures are read in (plan, number) order from their unique index
+    and each one's tasks joined from ``ix_tasks_measure_lights``, so SQLite
+    groups them as they come (number is unique in the plan; the id makes it
+    a valid GROUP BY on PostgreSQL): grouped by the tasks' measure id, it
+    sorted every task of the plan first."""
+    light = rule.light
+    columns: list[Any] = [
+        Measure.id.label("id"), Measure.number.label("number"),
+        func.min(case(RANKS, value=light)).label("worst"),
+        func.nullif(func.count(Task.id), 0).label("n"),
+    ]
+    if light_counts:
+        columns.append(Measure.section_id.label("section_id"))
+        columns += [func.count(case((light == each.value, 1))).label(each.value)
+                    for each in Light]
+    return (
+        select(*columns)
+        .select_from(Measure)
+        .outerjoin(Task, and_(Task.measure_id == Measure.id,
+                              Task.state != TaskState.CANCELLED.value))
+        .where(Measure.plan_id == plan_id, *where)
+        .group_by(Measure.number, Measure.id)
+    )
+
+
+def measure_filters(plan_id: int, filters: PickFilters) -> list[ColumnElement[bool]]:
+    """The conditions on Measure of the section and department filters."""
+    conditions: list[ColumnElement[bool]] = []
     if filters.section is not None:
         conditions.append(Measure.section_id.in_(
             select(Section.id).where(Section.plan_id == plan_id,
@@ -126,16 +126,36 @@ def pick_parts(
             .where(Department.name == filters.department,
                    Task.state != TaskState.CANCELLED.value)
         ))
+    return conditions
+
+
+def _plain(part: Any, key: Any, worst: Any, n: Any) -> list[Any]:
+    return [part, key, worst, n]
+
+
+def pick_parts(
+    session: Session,
+    per_measure: Any,
+    filters: PickFilters,
+    *,
+    layout: Callable[[Any, Any, Any, Any], list[Any]] = _plain,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> list[Select[Any]]:
+    """Two SELECTs of the columns (part, key, worst, n), as ``layout`` places
+    them among others of a larger UNION: the page's measures and the matches
+    grouped by worst light (see :data:`PAGE` and :data:`COUNTS`).
+    ``per_measure`` is :func:`measure_lights` (a subquery or a CTE) with the
+    section and department filters already applied, or ``where`` applies
+    them to its columns; the light filter is applied here."""
+    conditions = list(where)
     worst = per_measure.c.worst
     if filters.light is not None:
         conditions.append(
             func.coalesce(worst, RANKS[Light.GREEN.value]) == RANKS[filters.light.value]
         )
-    matching = _materialized(
+    matching = materialized(
         session,
-        select(Measure.id.label("id"), Measure.number.label("number"),
-               worst.label("worst"), per_measure.c.n.label("n"))
-        .outerjoin(per_measure, per_measure.c.measure_id == Measure.id)
+        select(per_measure.c.id, per_measure.c.number, worst, per_measure.c.n)
         .where(*conditions)
         .cte("matching"),
     )
@@ -155,7 +175,7 @@ def pick_parts(
     ]
 
 
-def _materialized(session: Session, cte: Any) -> Any:
+def materialized(session: Session, cte: Any) -> Any:
     """``cte`` worked out once per statement where the database is told so
     (it is read twice: the page and the counts)."""
     dialect = session.get_bind().dialect
@@ -198,7 +218,12 @@ def pick_measures(
     one statement."""
     rows = PickRows()
     for part, key, worst, n in session.execute(
-        union_all(*pick_parts(session, lights_of_tasks(rule, plan_id), plan_id, filters))
+        union_all(*pick_parts(
+            session,
+            measure_lights(rule, plan_id, where=measure_filters(plan_id, filters))
+            .subquery("per_measure"),
+            filters,
+        ))
     ):
         rows.add(part, key, worst, n)
     return rows.pick()

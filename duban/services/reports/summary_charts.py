@@ -298,6 +298,7 @@ def ledger_charts(
     department: str | None = None,
     weeks: int = 12,
     trend: list[tuple[date, int]] | None = None,
+    department_rows: Sequence[ChartRow] | None = None,
 ) -> dict[str, str]:
     """The dashboard's charts of ``ledger`` (only ``department``'s tasks when
     given) as SVG text: ``sections`` (lights by section; bars link to
@@ -305,7 +306,8 @@ def ledger_charts(
     :func:`overdue_trend` of the rows, or ``trend`` when given, already
     counted for ``department``) and,
     without ``department``, ``departments`` (completion and overdue; bars link
-    to ``measures_link`` + ``&department=NAME``)."""
+    to ``measures_link`` + ``&department=NAME``), of ``department_rows``
+    when given (the ledger's rows then count the sections only)."""
     if department is not None:
         ledger = ChartTasks(ledger.as_of, [r for r in ledger.rows if r.department == department],
                             ledger.department_order)
@@ -319,6 +321,8 @@ def ledger_charts(
                              overdue_trend(ledger, weeks=weeks) if trend is None else trend),
     }
     if department is None:
+        if department_rows is not None:
+            ledger = ChartTasks(ledger.as_of, department_rows, ledger.department_order)
         charts["departments"] = departments_svg(
             ledger, link=f"{link}&department=" if link is not None else None
         )
