@@ -225,12 +225,14 @@ def test_the_overview_counted_in_sql_is_the_ledgers(
             measure: (worst_light(found), len(found)) for measure, found in lights.items()
         }
         mine = ChartTasks(day, overview.chart_rows, overview.department_order)
-        assert ledger_charts(mine, measures_link="/d", trend=overview.trend) == ledger_charts(
+        assert ledger_charts(mine, measures_link="/d", trend=overview.trend,
+                             department_rows=overview.department_rows) == ledger_charts(
             ledger, measures_link="/d")
         for name in {r.department for r in ledger.rows}:
             only = measure_overview(session_factory, as_of=day, calendar=calendar,
                                     department=name, charts=True)
-            assert ledger_charts(mine, department=name, trend=only.trend) == ledger_charts(
+            theirs = ChartTasks(day, only.chart_rows, only.department_order)
+            assert ledger_charts(theirs, department=name, trend=only.trend) == ledger_charts(
                 ledger, department=name)
             assert [m.id for m in only.measures] == sorted(
                 {r.measure_id for r in ledger.rows if r.department == name and not r.cancelled},

@@ -23,7 +23,7 @@ from duban.services.reports.overview_pick import PickFilters, PlanMeasure, pick_
 from duban.services.reports.summary_charts import ChartTasks, ledger_charts
 from duban.services.tasks.facts import LOCAL_ZONE
 from duban.services.tasks.lights import light_tasks
-from models import Department, Measure, Section, Task
+from models import Department, Measure, Plan, Section, Task
 from tests.db.conftest import at
 from tests.reports.conftest import History
 from tests.reports.test_scorecard_sql import seed_varied
@@ -213,3 +213,59 @@ def test_the_python_pick_filters_pages_and_counts_as_the_domain() -> None:
     page = pick_in_python(measures, lights, {1, 2, 3, 6}, PickFilters(section=1, offset=1,
                                                                          limit=1))
     assert (page.ids, page.total) == ([1], 2)
+
+
+def _other_plan(session_factory: sessionmaker[Session], seed: int) -> None:
+    """A second plan, imported before the first, whose tasks (in the same
+    departments, open and past due, submitted late, cancelled) must not be
+    counted in the first one's charts."""
+    rng = random.Random(seed)
+    with session_factory.begin() as session:
+        departments = list(session.scalars(select(Department.id).order_by(Department.id)))[:5]
+        plan = Plan(key="另一方案", title="另一方案", doc_number="另一方案", fingerprint="1" * 64,
+                    imported_at=at("2015-01-05"), updated_at=at("2015-01-05"))
+        session.add(plan)
+        session.flush()
+        for number in range(1, 9):
+            measure = Measure(plan_id=plan.id, number=number, label=str(number),
+                              title=f"另{number}", text="", source_line=number,
+                              source_end_line=number)
+            session.add(measure)
+            session.flush()
+            for department in rng.sample(departments, 3):
+                due = date(2015, 6, 30) + timedelta(days=45 * rng.randrange(8))
+                state = rng.choice(["assigned", "in_progress", "submitted", "approved",
+                                    "cancelled"])
+                session.add(Task(
+                    measure_id=measure.id, department_id=department, named_as="单位",
+                    role="lead", deadline=due, due=due, original_due=due, state=state,
+                    assigned_at=at("2015-02-02"),
+                    submitted_at=at("2016-01-20") if state in ("submitted", "approved") else None,
+                    version=1,
+                ))
+
+
+def test_the_charts_of_a_plan_leave_out_another_plans_tasks(
+    history: History, session_factory: sessionmaker[Session]
+) -> None:
+    plan_id = history.world.plan_id
+    _more_measures(session_factory, plan_id, 6)
+    seed_varied(session_factory, 6, tasks=80)
+    _other_plan(session_factory, 6)
+    calendar = history.calendar
+    key = history.world.plan_key
+    for day in DAYS:
+        ledger = build_ledger(session_factory, as_of=day, calendar=calendar, plan=key)
+        overview = measure_overview(session_factory, as_of=day, calendar=calendar, plan=key,
+                                    charts=True, limit=5)
+        assert overview.departments == sorted({r.department for r in ledger.rows})
+        mine = ChartTasks(day, overview.chart_rows, overview.department_order)
+        assert ledger_charts(mine, measures_link="/d", trend=overview.trend,
+                             department_rows=overview.department_rows) == ledger_charts(
+            ledger, measures_link="/d")
+        for name in sorted({r.department for r in ledger.rows}):
+            only = measure_overview(session_factory, as_of=day, calendar=calendar, plan=key,
+                                    department=name, charts=True, limit=5)
+            theirs = ChartTasks(day, only.chart_rows, only.department_order)
+            assert ledger_charts(theirs, department=name, trend=only.trend) == ledger_charts(
+                ledger, department=name)
