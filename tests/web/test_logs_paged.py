@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.services.reports.choices import (
     MAX_SUGGESTIONS,
     MeasureQuery,
+    departments_with_tasks,
     measure_matches,
     measure_suggestions,
     parse_measure_query,
 )
 from duban.services.reports.delivery_log import delivery_page
 from duban.services.reports.escalation_log import escalation_log, escalation_page
-from models import Contact, Delivery, DeliveryItem, Measure, Notice, Task
+from models import Contact, Delivery, DeliveryItem, Department, Measure, Notice, Task
 from tests.db.conftest import XIANGZHOU, at
 from tests.db.outbox_world import add_contacts, liaison_url
 from tests.reports.conftest import History
@@ -194,3 +195,45 @@ def test_a_large_plans_measures_are_not_listed_in_the_filter(
                          for n in range(MAX_SUGGESTIONS)])
     assert measure_suggestions(session_factory) == []
     assert measure_matches(session_factory, MeasureQuery(number=105)).labels == ["措施105 措施105"]
+
+
+@pytest.mark.parametrize("filters", [
+    {},
+    {"level": 0},
+    {"level": 2},
+    {"department": XIANGZHOU},
+    {"department": "珠海市人力资源和社会保障局"},
+    {"measure": MeasureQuery(number=8)},
+    {"measure": MeasureQuery(words="医疗")},
+    {"status": "sent", "since": date(2016, 2, 1), "until": date(2016, 2, 10)},
+    {"status": "failed"},
+    {"department": XIANGZHOU, "measure": MeasureQuery(number=9)},
+], ids=["all", "level-0", "level-2", "department", "other-department", "measure-number",
+        "measure-words", "status-dates", "status", "department-and-measure"])
+def test_the_escalation_pages_count_is_the_number_of_steps_it_lists(
+    history_client: tuple[TestClient, History],
+    session_factory: sessionmaker[Session],
+    filters: dict[str, object],
+) -> None:
+    # The count joins only the tables a filter names; it must still be the
+    # number of steps listed, whichever filters are given.
+    _client, history = history_client
+    _sixty_urges(session_factory, history.world.district)
+    whole = escalation_page(session_factory, zone=ZONE, limit=1000, **filters)  # type: ignore[arg-type]
+    assert whole.total == len(whole.entries)
+    with session_factory() as session:
+        m9 = session.get_one(Task, history.world.single).measure_id
+    by_id = escalation_page(session_factory, zone=ZONE, measure_id=m9, limit=1000)
+    assert by_id.total == len(by_id.entries) == 1
+
+
+def test_the_department_filter_offers_exactly_the_departments_with_tasks(
+    history_client: tuple[TestClient, History], session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory() as session:
+        with_tasks = set(session.scalars(
+            select(Department.name).join(Task, Task.department_id == Department.id)))
+        every = set(session.scalars(select(Department.name)))
+    offered = [name for _id, name in departments_with_tasks(session_factory)]
+    assert set(offered) == with_tasks and len(offered) == len(with_tasks)
+    assert with_tasks < every  # the directory has departments without tasks

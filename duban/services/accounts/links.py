@@ -287,11 +287,12 @@ def revoke_links(
 
 def department_ids_with_tasks(session: Session) -> list[tuple[int, str]]:
     """(id, name) of departments that have tasks, by name."""
+    # EXISTS, one index probe per department: SQLite made ``IN (SELECT
+    # department_id FROM tasks)`` a list of every task's department first.
+    has_tasks = select(Task.id).where(Task.department_id == Department.id).exists()
     return [
         (row[0], row[1])
         for row in session.execute(
-            select(Department.id, Department.name)
-            .where(Department.id.in_(select(Task.department_id)))
-            .order_by(Department.name)
+            select(Department.id, Department.name).where(has_tasks).order_by(Department.name)
         )
     ]

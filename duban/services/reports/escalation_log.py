@@ -12,8 +12,9 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.util import find_tables
 
 from duban.domain.escalation import EscalationPolicy, StepKey, step_label
 from duban.domain.labels import CONTACT_ROLE_LABELS, DELIVERY_STATUS_LABELS, NOTICE_STATUS_LABELS
@@ -138,7 +139,7 @@ def escalation_page(
     if status in NOTICE_STATUS_FILTERS:
         query = query.where(Notice.status.in_(NOTICE_STATUS_FILTERS[status]))
     with session_factory() as session:
-        total, rows = read_page(session, query, offset, limit)
+        total, rows = read_page(session, query, offset, limit, counted=_count_query(query))
         entries = _escalation_entries(session, rows, zone)
     return Page(entries, total, offset, limit)
 
@@ -185,6 +186,28 @@ def _escalation_query(
     if plan is not None:
         query = query.where(Plan.key.in_(key_variants(plan)))
     return query
+
+
+def _count_query(query: Select[Notice, Task, Measure, Department, Plan]) -> Select[int]:
+    """How many rows the log's ``query`` matches, joining only the tables its
+    conditions name: every notice has its task, every task its measure and
+    department, every measure its plan (foreign keys, not null), so the other
+    joins drop no row; counting through them hashed every task on PostgreSQL."""
+    where = query.whereclause
+    named = set(find_tables(where, check_columns=True)) if where is not None else set()
+    tasks, measures, plans, departments = (
+        Task.__table__, Measure.__table__, Plan.__table__, Department.__table__
+    )
+    count = select(func.count()).select_from(Notice)
+    if named & {tasks, measures, plans, departments}:
+        count = count.join(Task, Task.id == Notice.task_id)
+    if named & {measures, plans}:
+        count = count.join(Measure, Measure.id == Task.measure_id)
+    if plans in named:
+        count = count.join(Plan, Plan.id == Measure.plan_id)
+    if departments in named:
+        count = count.join(Department, Department.id == Task.department_id)
+    return count if where is None else count.where(where)
 
 
 def _escalation_entries(session: Session, rows: Any, zone: ZoneInfo) -> list[EscalationEntry]:

@@ -27,8 +27,17 @@ def local_iso(moment: datetime | None, zone: ZoneInfo) -> str | None:
 
 
 def read_page(
-    session: Session, query: Select[*Row], offset: int, limit: int
+    session: Session,
+    query: Select[*Row],
+    offset: int,
+    limit: int,
+    *,
+    counted: Select[int] | None = None,
 ) -> tuple[int, list[Any]]:
-    """How many rows ``query`` matches, and its rows from ``offset`` (at most ``limit``)."""
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    """How many rows ``query`` matches, and its rows from ``offset`` (at most
+    ``limit``). ``counted``: a cheaper statement of that number, if the caller
+    has one (else ``query`` is counted as a subquery)."""
+    if counted is None:
+        counted = select(func.count()).select_from(query.order_by(None).subquery())
+    total = session.scalar(counted)
     return total or 0, list(session.execute(query.offset(offset).limit(limit)).all())
