@@ -180,6 +180,8 @@ def text_lines(text: str, width: float) -> int:
     least one per line of its own). Cached: a ledger repeats its sections,
     departments and labels on every row."""
     usable = max(width, 1)
+    if 2 * len(text) <= usable:  # every line fits even if every character is wide
+        return text.count("\n") + 1
     return sum(max(1, math.ceil(text_width(part) / usable)) for part in text.split("\n"))
 
 
