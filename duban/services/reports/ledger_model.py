@@ -197,6 +197,9 @@ class Ledger:
 
 
 _LIGHT_FIELDS = {light: light.value for light in Light}  # SummaryRow's count of each
+# Read once for the rows' counts (an enum member is a class attribute lookup).
+_CANCELLED, _APPROVED, _SUBMITTED = TaskState.CANCELLED, TaskState.APPROVED, TaskState.SUBMITTED
+_OVERDUE = TaskStatus.OVERDUE
 
 
 def summarise(rows: Iterable[LedgerRow], key: Callable[[LedgerRow], str]) -> list[SummaryRow]:
@@ -220,7 +223,8 @@ class SummaryTally:
     def add(self, row: LedgerRow, rank: Any = None) -> None:
         """Count ``row``; a group's ``rank`` is the least of its rows' (see
         :meth:`summaries`). Cancelled rows (已撤销) are counted nowhere."""
-        if row.cancelled:
+        state = row.state
+        if state is _CANCELLED:
             return
         name = self.key(row)
         summary = self._groups.get(name)
@@ -233,13 +237,13 @@ class SummaryTally:
         summary.tasks += 1
         light = _LIGHT_FIELDS[row.light]
         setattr(summary, light, getattr(summary, light) + 1)
-        if row.state is TaskState.APPROVED:
+        if state is _APPROVED:
             summary.approved += 1
-        elif row.state is TaskState.SUBMITTED:
+        elif state is _SUBMITTED:
             summary.submitted += 1
         else:
             summary.open += 1
-        summary.overdue += row.status is TaskStatus.OVERDUE
+        summary.overdue += row.status is _OVERDUE
         summary.extended += row.original_due is not None
         summary.missing_reports += row.missing_reports > 0
         summary.escalated += bool(row.escalations)
