@@ -62,6 +62,17 @@ def test_a_task_page_is_the_same_slice_of_the_list_and_counts_the_filter(
     only = task_page(session_factory, as_of=AS_OF.date(), calendar=calendar, offset=0, limit=9,
                      department="珠海市卫生和计划生育局")
     assert only.total == 2 and {v.id for v in only.entries} == {world.lead, world.later}
+    # The count joins measures only for a filter on them: each filter's count
+    # is the number of tasks it lists.
+    for filters in ({"measure": 8}, {"measure": 9}, {"plan": every[0].plan},
+                    {"measure": 8, "department": "珠海市卫生和计划生育局"}):
+        listed = list_tasks(session_factory, as_of=AS_OF.date(), calendar=calendar,
+                            **filters)  # type: ignore[arg-type]
+        counted = task_page(session_factory, as_of=AS_OF.date(), calendar=calendar, offset=0,
+                            limit=1, **filters)  # type: ignore[arg-type]
+        assert counted.total == len(listed) > 0, filters
+        assert len(listed) < len(every) or "plan" in filters, filters
+        assert [v.id for v in counted.entries] == [v.id for v in listed[:1]]
 
 
 def test_escalations_and_measures_come_in_pages_with_their_totals(

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
+from sqlalchemy.sql.util import find_tables
 
 from duban.domain.errors import NotFoundError
 from duban.domain.labels import TASK_ROLE_LABELS
@@ -144,6 +145,22 @@ def _task_query(
     if department is not None:
         query = query.where(Task.department_id.in_(_department_ids(department, session=session)))
     return query.order_by(Plan.id, Measure.number, Task.deadline, Task.role, Task.id)
+
+
+def _count_query(query: Select[Any]) -> Select[int]:
+    """How many tasks :func:`_task_query`'s ``query`` (with any conditions
+    added) matches, joining measures only when its conditions name measures or
+    plans: every task has its measure and every measure its plan (not-null
+    foreign keys), so those joins drop no row; counting through them made
+    PostgreSQL hash every task and measure."""
+    where = query.whereclause
+    named = set(find_tables(where, check_columns=True)) if where is not None else set()
+    count = select(func.count()).select_from(Task)
+    if named & {Measure.__table__, Plan.__table__}:
+        count = count.join(Measure, Measure.id == Task.measure_id)
+    if Plan.__table__ in named:
+        count = count.join(Plan, Plan.id == Measure.plan_id)
+    return count if where is None else count.where(where)
 
 
 # What a task view reads with each task.
@@ -284,7 +301,7 @@ def task_page(
                 query = query.where(rule.matches(light))
             if overdue:
                 query = query.where(rule.matches(Light.RED))
-        total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+        total = session.scalar(_count_query(query))
         views = _assess_all(session, query.offset(offset).limit(limit), as_of=as_of,
                             calendar=calendar, policy=StatusPolicy(), zone=zone)
     return Page(views, total or 0, offset, limit)
