@@ -60,6 +60,8 @@ class Task(Base):
               "submitted_at"),
         # The stale lights to refresh, and a page of tasks of one light.
         Index("ix_tasks_light_key_light", "light_key", "light"),
+        # The tasks of one light stored for the rule (its generations a range).
+        Index("ix_tasks_light_light_key", "light", "light_key"),
         # Each measure's worst stored light, from the index alone.
         Index("ix_tasks_measure_lights", "measure_id", "state", "light_key", "light"),
     )
