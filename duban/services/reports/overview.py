@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, tzinfo
 from typing import Any
 
@@ -66,10 +66,18 @@ class MeasureRow:
         return round(100 * self.approved / self.task_count) if self.task_count else 0
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """Every field by name, in order (as ``dataclasses.asdict``, whose
+        recursive copy took ~2.5 ms a page of 100, 25 ms of 1,000), with ISO
+        dates and the light's value."""
+        data = {name: getattr(self, name) for name in _ROW_FIELDS}
+        for name in ("lead", "departments", "reasons"):
+            data[name] = list(data[name])
         data["deadlines"] = [d.isoformat() for d in self.deadlines]
         data["light"] = self.light.value
         return data
+
+
+_ROW_FIELDS = tuple(f.name for f in fields(MeasureRow))
 
 
 @dataclass
