@@ -41,6 +41,7 @@ from models.task import (
     Notice,
     Task,
     TaskEvent,
+    TaskScore,
 )
 from models.web import (
     USER_ROLES,
@@ -91,6 +92,7 @@ __all__ = [
     "Target",
     "Task",
     "TaskEvent",
+    "TaskScore",
     "UTCDateTime",
     "User",
 ]

@@ -171,6 +171,27 @@ class TaskEvent(Base):
     task: Mapped[Task] = relationship(back_populates="events")
 
 
+class TaskScore(Base):
+    """A task's share of the scorecard (考核) for the day and rule ``score_key``
+    names (duban.services.reports.scorecard_kept): a cache the scorecard page
+    reads when its key is the day's, grouped by (department_id, cell) from
+    the index alone. Every task has one row (a trigger inserts it with the
+    task); triggers of migration 0022 set score_key to NULL when what the
+    cell reads changes, on every write path."""
+
+    __tablename__ = "task_scores"
+    __table_args__ = (
+        Index("ix_task_scores_key_cell", "score_key", "department_id", "cell"),
+    )
+
+    task_id: Mapped[int] = mapped_column(
+        ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    score_key: Mapped[str | None] = mapped_column(String(48))
+    department_id: Mapped[int | None] = mapped_column(Integer)
+    cell: Mapped[str | None] = mapped_column(String(160))
+
+
 class ExtensionRequest(Base):
     """A 延期申请: filed by the department, decided by a coordinator.
 

@@ -131,6 +131,12 @@ TRIGGERS = {
     "task_events_update_light_stale", "indicator_readings_insert_light_stale",
     "indicator_readings_delete_light_stale", "indicator_readings_update_light_stale",
 }
+SCORE_TRIGGERS = {
+    "tasks_insert_score_row", "tasks_score_stale",
+    *(f"{table}_{operation}_score_stale"
+      for table in ("task_events", "notices", "extension_requests")
+      for operation in ("insert", "delete", "update")),
+}
 
 
 def _triggers(engine: Engine) -> set[str]:
@@ -150,7 +156,7 @@ def test_0018_adds_the_stored_light_and_its_triggers_and_takes_them_away(
     try:
         with engine.begin() as connection:
             command.upgrade(alembic_config(connection=connection), "head")
-        assert _triggers(engine) == TRIGGERS
+        assert _triggers(engine) == TRIGGERS | SCORE_TRIGGERS
         with engine.begin() as connection:
             command.downgrade(alembic_config(connection=connection), "0017")
         assert _triggers(engine) == set()
@@ -158,6 +164,64 @@ def test_0018_adds_the_stored_light_and_its_triggers_and_takes_them_away(
         assert not {"light", "light_key"} & columns
         with engine.begin() as connection:
             command.upgrade(alembic_config(connection=connection), "head")
+        assert _triggers(engine) == TRIGGERS | SCORE_TRIGGERS
+    finally:
+        engine.dispose()
+
+
+def test_0022_keeps_a_stale_score_row_for_every_task_and_takes_it_away(
+    database_url: str, tmp_path: Path,
+) -> None:
+    """Upgraded with tasks stored, every task gets a stale row (the backfill);
+    a task inserted after gets one from its trigger; the downgrade drops the
+    table and its triggers and keeps the lights'."""
+    from duban.db import make_session_factory
+    from duban.services.accounts.directory import load_directory_file, sync_directory
+    from models import Task
+    from tests.db.conftest import seed_world
+
+    engine = engine_for_url(database_url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection=connection), "0021")
+        factory = make_session_factory(engine)
+        settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
+        sync_directory(load_directory_file(settings.directory_file), session_factory=factory)
+        seed_world(factory)
+        with factory() as session:
+            tasks = set(session.scalars(select(Task.id)))
+        assert tasks
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection=connection), "0022")
+        assert _triggers(engine) == TRIGGERS | SCORE_TRIGGERS
+
+        def rows() -> dict[int, str | None]:
+            with engine.connect() as connection:
+                return dict(connection.exec_driver_sql(
+                    "SELECT task_id, score_key FROM task_scores").all())
+
+        assert rows() == dict.fromkeys(tasks)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("UPDATE task_scores SET score_key = 'k'")
+        with factory.begin() as session:
+            task = session.get(Task, min(tasks))
+            assert task is not None
+            session.add(Task(measure_id=task.measure_id, department_id=task.department_id,
+                             named_as="单位", role="supporting", deadline=task.deadline,
+                             due=task.due, original_due=task.due, state="assigned",
+                             assigned_at=task.assigned_at, version=1))
+            task.due = task.due.replace(year=task.due.year + 1)
+        found = rows()
+        assert len(found) == len(tasks) + 1
+        assert found[min(tasks)] is None  # its due date changed
+        assert list(found.values()).count(None) == 2  # and the new task's row
+        assert list(found.values()).count("k") == len(tasks) - 1
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection=connection), "0021")
         assert _triggers(engine) == TRIGGERS
+        assert "task_scores" not in inspect(engine).get_table_names()
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection=connection), "head")
+        assert len(rows()) == len(tasks) + 1
     finally:
         engine.dispose()

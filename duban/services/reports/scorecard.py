@@ -38,6 +38,7 @@ from duban.domain.status import StatusPolicy, TaskFacts, TaskStatus
 from duban.domain.workdays import Unpublished, WorkCalendar
 from duban.services.plans.catalog import find_plan
 from duban.services.reports.ledger import department_order, end_of_day
+from duban.services.reports.scorecard_kept import kept_tallies
 from duban.services.reports.scorecard_sql import DepartmentTally, department_tallies
 from duban.services.tasks.facts import LOCAL_ZONE
 from duban.services.tasks.lights import LitTask, light_tasks
@@ -319,10 +320,15 @@ def scorecard_tallies(
             Measure.plan_id == find_plan(plan, session=session).id
         ]
         order = department_order(session)
-        tallies = department_tallies(
+        # Every plan and period: the cells kept for the day (scorecard_kept).
+        kept = not where and period.start is None and period.end is None
+        tallies = None if kept else department_tallies(
             session, where=where, period=period, as_of=as_of, calendar=calendar, zone=zone,
             policy=policy, task_roles=weights.task_roles,
         )
+    if kept:
+        tallies = kept_tallies(session_factory, as_of=as_of, calendar=calendar, zone=zone,
+                               policy=policy, task_roles=weights.task_roles)
     if tallies is None:
         ledger = task_ledger(session_factory, as_of=as_of, calendar=calendar, policy=policy,
                              zone=zone, where=where)

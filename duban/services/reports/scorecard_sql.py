@@ -37,7 +37,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, and_, case, func, not_, or_, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    and_,
+    case,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
@@ -157,6 +168,30 @@ class _Rules:
     local_day: Any
     roles: tuple[str, ...]
     windows: list[ReportWindow]
+    # Some tasks only, each counted alone (the kept scorecard's cells,
+    # duban.services.reports.scorecard_kept): a condition on Task and the
+    # same on TaskEvent.task_id; every query then also selects and groups by
+    # the task's id (first column, ``task_id``).
+    task_filter: ColumnElement[bool] | None = None
+    event_filter: ColumnElement[bool] | None = None
+
+    def _by_task(self, query: Any, *group: Any, aggregated: bool = False) -> Any:
+        """``query`` grouped by ``group``; with a task filter, one row per task
+        picked (its columns 0 or 1 each, see :meth:`_n`), grouped by task
+        only where it is ``aggregated`` over other rows (notices)."""
+        if self.task_filter is None:
+            return query.group_by(*group)
+        query = query.add_columns(Task.id.label("task_id")).where(self.task_filter)
+        return query.group_by(Task.id, *group) if aggregated else query
+
+    def _n(self, condition: ColumnElement[bool]) -> Any:
+        """How many rows of the group meet ``condition`` (per task: 0 or 1)."""
+        if self.task_filter is None:
+            return _count(condition)
+        return case((condition, 1), else_=0)
+
+    def _rows(self) -> Any:
+        return func.count() if self.task_filter is None else literal(1)
 
     def start(self, day: date) -> datetime:
         """The moment ``day`` begins in the zone (local days as instants)."""
@@ -190,19 +225,18 @@ class _Rules:
         if self.first_day is not None:
             counted.append(Task.due >= self.first_day)
         columns = [
-            func.count().label("tasks"),
-            _count(Task.due < self.as_of).label("past"),
-            _count(and_(*counted)).label("counted"),
-            _count(and_(Task.due < self.as_of, *counted)).label("counted_past"),
+            self._rows().label("tasks"),
+            self._n(Task.due < self.as_of).label("past"),
+            self._n(and_(*counted)).label("counted"),
+            self._n(and_(Task.due < self.as_of, *counted)).label("counted_past"),
             # The state first: the other tests run for approved tasks only.
-            _count(and_(approved, *counted, late)).label("counted_late"),
-            _count(and_(approved, *counted, not_(late), extended)).label("counted_extended"),
+            self._n(and_(approved, *counted, late)).label("counted_late"),
+            self._n(and_(approved, *counted, not_(late), extended)).label("counted_extended"),
         ]
         for index, window in enumerate(self.windows):
-            columns.append(_count(self._owes(window)).label(f"owed_{index}"))
-        return _joined(select(Task.department_id, Task.state, *columns), where).group_by(
-            Task.department_id, Task.state
-        )
+            columns.append(self._n(self._owes(window)).label(f"owed_{index}"))
+        return self._by_task(_joined(select(Task.department_id, Task.state, *columns), where),
+                             Task.department_id, Task.state)
 
     def report_query(self, where: Sequence[ColumnElement[bool]]) -> Any:
         """One row per department with a task that reported: for each window
@@ -219,15 +253,15 @@ class _Rules:
             on_time = and_(latest.is_not(None), self.local_day(latest) > assigned_day)
             late = getattr(hits.c, f"late_{index}") == 1
             columns += [
-                _count(and_(on_time, owes)).label(f"on_{index}"),
-                _count(and_(or_(late, on_time), owes)).label(f"any_{index}"),
+                self._n(and_(on_time, owes)).label(f"on_{index}"),
+                self._n(and_(or_(late, on_time), owes)).label(f"any_{index}"),
             ]
         query = select(Task.department_id, *columns).select_from(hits).join(
             Task, Task.id == hits.c.task_id
         )
         if where:
             query = query.join(Measure, Task.measure_id == Measure.id).where(*where)
-        return query.group_by(Task.department_id)
+        return self._by_task(query, Task.department_id)
 
     def _owes(self, window: ReportWindow) -> ColumnElement[bool]:
         """Whether a task owes the window's report: assigned before the
@@ -256,12 +290,11 @@ class _Rules:
                 func.max(case((and_(*in_time), TaskEvent.at), else_=None)).label(f"on_{index}"),
                 func.max(case((late, 1), else_=0)).label(f"late_{index}"),
             ]
-        return (
-            select(TaskEvent.task_id, *columns)
-            .where(TaskEvent.action == Action.REPORT.value, TaskEvent.at < self.end(self.as_of))
-            .group_by(TaskEvent.task_id)
-            .subquery("hits")
-        )
+        query = select(TaskEvent.task_id, *columns).where(
+            TaskEvent.action == Action.REPORT.value, TaskEvent.at < self.end(self.as_of))
+        if self.event_filter is not None:
+            query = query.where(self.event_filter)
+        return query.group_by(TaskEvent.task_id).subquery("hits")
 
     def add_reports(self, tally: DepartmentTally, row: Any) -> None:
         """Count a row of :meth:`report_query` (each window's owed reports
@@ -319,18 +352,18 @@ class _Rules:
         # its key. The unary plus keeps SQLite (once ANALYZEd) from going the
         # other way, through every task and a probe of notices' task index
         # per task (4-8x slower at 100k tasks); it changes no value.
-        notice_task = Notice.task_id if where else UnaryExpression(
+        notice_task = Notice.task_id if where or self.task_filter is not None else UnaryExpression(
             Notice.task_id.expression, operator=custom_op("+")
         )
-        return (
+        return self._by_task(
             _joined(select(Task.department_id, Notice.level, _count(and_(*in_period))), where)
             .join(Notice, notice_task == Task.id)
             .where(
                 Notice.level.in_(LEVELS),
                 Notice.status != NoticeStatus.SUPERSEDED,
                 Task.state != TaskState.CANCELLED.value,
-            )
-            .group_by(Task.department_id, Notice.level)
+            ),
+            Task.department_id, Notice.level, aggregated=True,
         )
 
     def late_query(self, where: Sequence[ColumnElement[bool]]) -> Any:
@@ -339,14 +372,14 @@ class _Rules:
         approved = Task.state == TaskState.APPROVED.value
         done_on = case((approved, type_coerce(self.local_day(Task.submitted_at), Date)),
                        else_=None)
-        return (
-            _joined(select(Task.department_id, Task.due, done_on, func.count()), where)
+        return self._by_task(
+            _joined(select(Task.department_id, Task.due, done_on, self._rows()), where)
             .where(
                 or_(
                     and_(Task.state.in_(_OPEN), Task.due < self.as_of),
                     and_(approved, Task.submitted_at.is_not(None),
                          self.local_day(Task.submitted_at) > Task.due),
                 )
-            )
-            .group_by(Task.department_id, Task.due, done_on)
+            ),
+            Task.department_id, Task.due, done_on,
         )

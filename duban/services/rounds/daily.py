@@ -37,6 +37,7 @@ from duban.services.outbox.deliver import DispatchReport, dispatch
 from duban.services.outbox.message import notice_message
 from duban.services.outbox.route import RouteReport, route
 from duban.services.reports.digest import report_message
+from duban.services.reports.scorecard_kept import kept_rule, refresh_scores
 from duban.services.tasks.light_sql import light_rule, refresh_lights
 from models import Delivery, DeliveryItem, Notice, Task
 
@@ -75,6 +76,7 @@ class RoundReport:
     routing: RouteReport = field(default_factory=RouteReport)
     delivery: DispatchReport = field(default_factory=DispatchReport)
     lights: int = 0  # tasks whose light of the day was stored
+    scores: int = 0  # tasks whose scorecard cell of the day was stored
 
     @property
     def quiet(self) -> bool:
@@ -122,6 +124,7 @@ def run_round(
         )
     if store_lights:
         report.lights = store_day_lights(session_factory, now=now, tools=tools)
+        report.scores = store_day_scores(session_factory, now=now, tools=tools)
     if settle is not None:
         wait_settled(session_factory, now=now, phase="tasks", timeout=settle)
     for _pass in range(2):
@@ -168,6 +171,22 @@ def store_day_lights(
     if rule is None or not isinstance(bind, Engine):
         return 0
     return refresh_lights(bind, rule)
+
+
+def store_day_scores(
+    session_factory: sessionmaker[Session], *, now: datetime, tools: RoundTools
+) -> int:
+    """Stores every task's scorecard cell of the local day of ``now`` (as the
+    scorecard page asks it with the default policy and weights' roles) where
+    it is stale; returns how many were stored (0 where SQL cannot tell local
+    days). Waits for other writers; what is left stale the page works out."""
+    with session_factory() as session:
+        rule = kept_rule(session, as_of=now.astimezone(tools.clock.zone).date(),
+                         calendar=tools.calendar, zone=tools.clock.zone)
+        bind = session.get_bind()
+    if rule is None or not isinstance(bind, Engine):
+        return 0
+    return refresh_scores(bind, rule)
 
 
 @dataclass(frozen=True)
