@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from duban.services.reports.ledger import build_ledger
+from duban.services.reports.ledger_model import number_text
 from duban.services.reports.ledger_rows import (
     EventColumns,
     TaskColumns,
@@ -90,3 +92,20 @@ def test_a_rows_reports_are_those_up_to_its_day_in_local_time(
     assert (progress[:1] if progress else None) == expected[0]
     if expected[0] == "c":
         assert progress == "c(比例:75)"
+
+
+def test_the_latest_reports_values_are_decoded_where_shown(
+    history: History, session_factory: sessionmaker[Session]
+) -> None:
+    ledger = build_ledger(session_factory, as_of=date(2016, 1, 29), calendar=history.calendar)
+    lead = next(row for row in ledger.rows if row.task_id == history.world.lead)
+    with session_factory() as session:
+        report = session.scalars(
+            select(TaskEvent)
+            .where(TaskEvent.task_id == lead.task_id, TaskEvent.action == "report")
+            .order_by(TaskEvent.at.desc())
+        ).first()
+        assert report is not None and report.data is not None
+        values = report.data["values"]
+    shown = ";".join(f"{name}:{number_text(value)}" for name, value in values.items())
+    assert len(values) == 2 and lead.latest_progress == f"{report.note}({shown})"

@@ -8,6 +8,7 @@ makes a task's :class:`~duban.services.reports.ledger_model.LedgerRow` of them.
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
@@ -86,6 +87,26 @@ _MOMENT = _Moment()
 def moment(column: Any) -> Any:
     """``column`` (a UTC timestamp) selected as a :class:`_Moment`."""
     return type_coerce(column, _MOMENT)
+
+
+class _JsonAsRead(UserDefinedType[Any]):
+    """A JSON column as the driver gives it: SQLite's text, left for
+    :func:`_json_value` to decode when it is wanted (a ledger shows one
+    report's values per task, and reads every report's), PostgreSQL's
+    decoded value."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_kw: Any) -> str:
+        raise NotImplementedError("_JsonAsRead only reads selected columns")
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        return None
+
+
+def _json_value(data: Any) -> Any:
+    """A :class:`_JsonAsRead` value decoded as SQLAlchemy's JSON type decodes it."""
+    return json.loads(data) if isinstance(data, str) else data
 _NONE: tuple[()] = ()  # a task's rows of a kind when it has none
 _CACHED = 50_000  # distinct facts whose conclusions are kept at most (memory stays flat)
 
@@ -124,7 +145,7 @@ class EventColumns(NamedTuple):
     action: str
     at: datetime
     note: str | None
-    data: dict[str, Any] | None
+    data: dict[str, Any] | str | None  # a report's values (see _JsonAsRead)
 
 
 class Escalated(NamedTuple):
@@ -269,7 +290,7 @@ class LedgerRelated(Related):
         for row in connection.execute(
             select(TaskEvent.task_id, TaskEvent.action, moment(TaskEvent.at), TaskEvent.note,
                    # Only a report's values are shown (its progress text).
-                   case((TaskEvent.action == _REPORT, TaskEvent.data)))
+                   case((TaskEvent.action == _REPORT, type_coerce(TaskEvent.data, _JsonAsRead()))))
             .where(
                 TaskEvent.task_id.in_(task_ids),
                 TaskEvent.action.in_(
@@ -498,7 +519,7 @@ def _target_lines(
 
 def _progress_text(event: EventColumns) -> str:
     note = (event.note or "").strip()
-    values = (event.data or {}).get("values") or {}
+    values = (_json_value(event.data) or {}).get("values") or {}
     if values:
         shown = ";".join(f"{name}:{number_text(value)}" for name, value in values.items())
         note = f"{note}({shown})" if note else shown
