@@ -22,6 +22,7 @@ from duban.services.reports.scorecard_kept import (
     kept_tallies,
     refresh_scores,
     stored_cells,
+    wait_for_background,
 )
 from duban.services.reports.scorecard_sql import department_tallies
 from duban.services.tasks.facts import LOCAL_ZONE
@@ -262,6 +263,34 @@ def test_a_page_counts_right_when_a_writer_holds_the_database(
     assert _kept(session_factory, day, calendar, weights) == expected
     with session_factory() as session:
         assert set(stored_cells(session, rule)) == set(session.scalars(select(Task.id)))
+
+
+def test_many_stale_cells_are_counted_in_sql_and_stored_after_the_page(
+    history: History, session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More stale cells than GROUPED_ABOVE (every task's on the day's first
+    page, when no round stored them): the page does not wait while they are
+    stored, it counts in grouped SQL, and a background thread stores them."""
+    from duban.services.reports import scorecard_kept
+
+    seed_varied(session_factory, 5)
+    calendar = history.calendar
+    day, weights = date(2015, 12, 20), ScoreWeights()
+    expected = _grouped(session_factory, day, calendar, weights)
+    rule = _rule(session_factory, day, calendar)
+    monkeypatch.setattr(scorecard_kept, "GROUPED_ABOVE", 3)
+    started: list[object] = []
+    real = scorecard_kept.refresh_in_background
+    monkeypatch.setattr(scorecard_kept, "refresh_in_background",
+                        lambda engine, rule: started.append(real(engine, rule)))
+    assert _kept(session_factory, day, calendar, weights) == expected
+    assert len(started) == 1 and started[0] is not None
+    wait_for_background(60)
+    with session_factory() as session:
+        assert set(stored_cells(session, rule)) == set(session.scalars(select(Task.id)))
+    assert _differences(session_factory, rule) == []
+    assert _kept(session_factory, day, calendar, weights) == expected
+    assert len(started) == 1  # nothing stale left: no second thread
 
 
 def test_the_days_first_round_stores_its_cells(

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -252,7 +253,9 @@ def kept_tallies(
     the cells kept for the day (stale ones stored first with ``store``,
     never waiting for another writer; those left stale worked out here, or
     everything counted in grouped SQL when more than :data:`GROUPED_ABOVE`
-    are). None when SQL cannot tell local days here; {} without tasks."""
+    are: then, with ``store``, a background thread stores them for the
+    pages after, :func:`refresh_in_background`). None when SQL cannot tell
+    local days here; {} without tasks."""
     for attempt in range(2):
         with session_factory() as session:
             _snapshot(session)
@@ -265,6 +268,12 @@ def kept_tallies(
             stale_ids = _stale_ids(session.connection(), rule.key)
             bind = session.get_bind()
             if not (stale_ids and store and attempt == 0 and isinstance(bind, Engine)):
+                return _tallies(session, rule, stale_ids, calendar=calendar, policy=policy)
+            if len(stale_ids) > GROUPED_ABOVE:
+                # Storing them all takes seconds at 100k tasks (the day's first
+                # page when no round stored them): counted in grouped SQL now,
+                # stored by a thread meanwhile for the pages after this one.
+                refresh_in_background(bind, rule)
                 return _tallies(session, rule, stale_ids, calendar=calendar, policy=policy)
         refresh_scores(bind, rule, wait=False)
     raise AssertionError("unreachable")  # pragma: no cover
@@ -342,6 +351,42 @@ def refresh_scores(engine: Engine, rule: KeptRule, *, wait: bool = True) -> int:
     if engine.dialect.name == "postgresql" and stored:
         _vacuum_after(engine, stored)
     return stored
+
+
+_BACKGROUND_LOCK = threading.Lock()
+_BACKGROUND: dict[tuple[int, str], threading.Thread] = {}
+
+
+def refresh_in_background(engine: Engine, rule: KeptRule) -> threading.Thread | None:
+    """Starts :func:`refresh_scores` (never waiting for a writer) in a daemon
+    thread, unless one for the same engine and rule is running; returns the
+    thread started, or None."""
+    key = (id(engine), rule.key)
+
+    def run() -> None:
+        try:
+            refresh_scores(engine, rule, wait=False)
+        except Exception:  # a page must not fail for it; the next one retries
+            LOG.exception("scorecard cells of %s not stored", rule.rules.as_of)
+        finally:
+            with _BACKGROUND_LOCK:
+                _BACKGROUND.pop(key, None)
+
+    with _BACKGROUND_LOCK:
+        if key in _BACKGROUND:
+            return None
+        thread = threading.Thread(target=run, name="scorecard-cells", daemon=True)
+        _BACKGROUND[key] = thread
+    thread.start()
+    return thread
+
+
+def wait_for_background(timeout: float | None = None) -> None:
+    """Joins the background refreshes running now (tests, shutdown)."""
+    with _BACKGROUND_LOCK:
+        threads = list(_BACKGROUND.values())
+    for thread in threads:
+        thread.join(timeout)
 
 
 def _vacuum_after(engine: Engine, stored: int) -> None:
