@@ -74,7 +74,6 @@ from sqlalchemy import (
     select,
     text,
     true,
-    type_coerce,
     update,
 )
 from sqlalchemy.exc import OperationalError
@@ -89,7 +88,7 @@ from duban.domain.status import (
 )
 from duban.domain.workdays import Unpublished, WorkCalendar
 from duban.services.tasks.lights import light_tasks
-from models import IndicatorReading, LightsStored, Measure, Task, TaskEvent
+from models import IndicatorReading, LightsStored, Task, TaskEvent
 
 LOG = logging.getLogger(__name__)
 CANCELLED = "cancelled"  # the light column's value for a withdrawn task
@@ -653,45 +652,3 @@ def _behind_ids(
         as_of=as_of, calendar=calendar, zone=zone, policy=policy,
     )
     return [t.task_id for t in tasks if behind_trajectory(t.facts, as_of)]
-
-
-def lit_tasks(rule: LightRule, *where: ColumnElement[bool]) -> Any:
-    """A subquery of the tasks ``where`` picks (conditions on Task and
-    Measure) with their ``light`` on the rule's day: columns id, measure_id,
-    department_id, role, state, due, submitted_on (the local day of the 报结
-    while submitted or approved, else NULL), assigned_at, light and the
-    measure's section_id.
-
-    A database may inline the subquery and work the ``CASE`` out again
-    wherever ``light`` is named (a condition on it and a GROUP BY on it: twice
-    per task); :func:`lit_once` does not."""
-    return _lit_select(rule, where).subquery("lit")
-
-
-def lit_once(session: Session, rule: LightRule, *where: ColumnElement[bool]) -> Any:
-    """:func:`lit_tasks` as a common table expression the database works out
-    once per statement (``MATERIALIZED``: each task's light computed once,
-    however many groupings of one statement read it, e.g. a UNION ALL)."""
-    cte = _lit_select(rule, where).cte("lit")
-    dialect = session.get_bind().dialect
-    version = dialect.server_version_info or ()
-    supported = {"postgresql": (12,), "sqlite": (3, 35)}.get(dialect.name)
-    if supported is not None and version >= supported:
-        cte = cte.prefix_with("MATERIALIZED")
-    return cte
-
-
-def _lit_select(rule: LightRule, where: Sequence[ColumnElement[bool]]) -> Any:
-    submitted_on = case(
-        (Task.state.in_(_DONE), type_coerce(rule.local_day(Task.submitted_at), Date)),
-        else_=None,
-    )
-    return (
-        select(
-            Task.id, Task.measure_id, Task.department_id, Task.role, Task.state, Task.due,
-            submitted_on.label("submitted_on"), Task.assigned_at, rule.light.label("light"),
-            Measure.section_id,
-        )
-        .join(Measure, Task.measure_id == Measure.id)
-        .where(*where)
-    )
