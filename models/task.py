@@ -64,6 +64,13 @@ class Task(Base):
         Index("ix_tasks_light_light_key", "light", "light_key"),
         # Each measure's worst stored light, from the index alone.
         Index("ix_tasks_measure_lights", "measure_id", "state", "light_key", "light"),
+        # The desk's missing reports by periods missed and first deadline, in id order.
+        Index("ix_tasks_missed", "missed_count", "missed_since", "id", "light_key"),
+        # Per policy, the desk's overdue tasks by due date, unacknowledged ones
+        # by assignment day and submissions by 报结, from the index alone
+        # (duban.services.desk.queue).
+        Index("ix_tasks_desk", "policy_id", "state", "due", "assigned_at",
+              "submitted_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -109,6 +116,10 @@ class Task(Base):
     # submitted_at, assigned_at, a report event, a reading), on every write path.
     light: Mapped[str | None] = mapped_column(String(16))
     light_key: Mapped[str | None] = mapped_column(String(32))
+    # With the light: how many of the rule's owed report periods the task
+    # missed and the first one's deadline (0 and NULL when none; migration 0023).
+    missed_count: Mapped[int | None] = mapped_column(Integer)
+    missed_since: Mapped[date | None] = mapped_column(Date)
 
     measure: Mapped[Measure] = relationship()
     department: Mapped[Department] = relationship()

@@ -50,7 +50,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -70,10 +70,12 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    null,
     or_,
     select,
     text,
     true,
+    type_coerce,
     update,
 )
 from sqlalchemy.exc import OperationalError
@@ -93,7 +95,7 @@ from models import IndicatorReading, LightsStored, Task, TaskEvent
 LOG = logging.getLogger(__name__)
 CANCELLED = "cancelled"  # the light column's value for a withdrawn task
 # Changes with the rule's code, so no light stored by an older rule is read.
-RULE_VERSION = "2"
+RULE_VERSION = "3"
 # A page stores the day's lights when it finds at least this many stale.
 LAZY_REFRESH_MIN = 500
 # Tasks stored per transaction: a writer waits at most one chunk's UPDATE.
@@ -184,6 +186,20 @@ class LightRule:
     stored: tuple[str, str] | None = None
     # What a refresh needs of the rule's day.
     day: RuleDay | None = None
+    # A function of a task (Task or an alias) giving how many of the owed
+    # report periods it missed and the first one's deadline (see
+    # computed_missed), built only when asked.
+    missed_of: Callable[[Any], tuple[ColumnElement[int], ColumnElement[date | None]]] | None = None
+
+    def computed_missed(self) -> tuple[ColumnElement[int], ColumnElement[date | None]]:
+        """How many of the rule's owed report periods the task missed, and the
+        deadline of the first of them, worked out from its rows: 0 and NULL
+        for a task that owes no report that day (closed, cancelled or past
+        due) or missed none. ``tasks.missed_count`` and ``missed_since``
+        store them with the light."""
+        if self.missed_of is None:
+            return literal(0), type_coerce(null(), Date)
+        return self.missed_of(Task)
 
     def matches(self, light: Light) -> ColumnElement[bool]:
         """True for the tasks whose light is ``light`` on the rule's day.
@@ -288,7 +304,8 @@ def light_rule(
         bare = LightRule(as_of, literal(""), stored=stored)
         light = case((bare.fresh(), Task.light), else_=worked_out)
         return LightRule(as_of, light, local_day, last_soon, computed_of(Task), key,
-                         exact_red=dialect == "postgresql", stored=stored, day=day)
+                         exact_red=dialect == "postgresql", stored=stored, day=day,
+                         missed_of=_missed_of(owed, as_of, zone, local_day))
 
     rule = rule_of(_stored_range(session, key))
     if refresh_at is not None and _stale_count(session, rule, refresh_at) >= refresh_at:
@@ -409,7 +426,7 @@ def refresh_lights(engine: Engine, rule: LightRule, *, wait: bool = True) -> int
         statement = (
             update(Task)
             .where(Task.id.in_(ids.scalar_subquery()), still)
-            .values(light=rule.computed, light_key=high)
+            .values(light=rule.computed, light_key=high, **_missed_values(rule))
         )
         try:
             with _writing(engine, wait=wait, lock="SHARE") as connection:
@@ -455,8 +472,9 @@ def _move(engine: Engine, rule: LightRule, *, wait: bool) -> tuple[int, int, int
                 .where(Task.light_key >= generation_key(row.base),
                        Task.light_key <= generation_key(row.generation),
                        _may_differ(before, rule.day),
-                       Task.light.is_distinct_from(rule.computed))
-                .values(light=rule.computed, light_key=generation_key(generation))
+                       _differs(rule))
+                .values(light=rule.computed, light_key=generation_key(generation),
+                        **_missed_values(rule))
             ).rowcount)
         updated = connection.execute(
             update(LightsStored)
@@ -573,6 +591,17 @@ def _missing_report(
 ) -> ColumnElement[bool]:
     """True for a ``task`` (Task or an alias) that lacks a report owed in one
     of ``periods`` (:func:`_owed_periods`)."""
+    return or_(false(), *_missed_periods(task, periods, zone, local_day))
+
+
+def _missed_periods(
+    task: Any,
+    periods: Sequence[tuple[date | None, date, date]],
+    zone: tzinfo,
+    local_day: Any,
+) -> list[ColumnElement[bool]]:
+    """Per period of ``periods``: true for a ``task`` (Task or an alias) that
+    owes that period's report and lacks it."""
     event = aliased(TaskEvent)
     owed = []
     for previous, period_end, deadline in periods:
@@ -591,7 +620,54 @@ def _missing_report(
                 ~exists().where(*window),
             )
         )
-    return or_(false(), *owed)
+    return owed
+
+
+def _missed_of(
+    periods: Sequence[tuple[date | None, date, date]],
+    as_of: date,
+    zone: tzinfo,
+    local_day: Any,
+) -> Callable[[Any], tuple[ColumnElement[int], ColumnElement[date | None]]]:
+    """A function of a task (Task or an alias) giving how many of ``periods``
+    it missed and the first one's deadline, for a task open and not past due
+    on ``as_of`` (:func:`duban.domain.status.assess` finds no missing report
+    of any other task): 0 and NULL otherwise."""
+
+    def missed_of(task: Any) -> tuple[ColumnElement[int], ColumnElement[date | None]]:
+        missed = _missed_periods(task, periods, zone, local_day)
+        if not missed:
+            return literal(0), type_coerce(null(), Date)
+        owes = and_(task.state.in_(_OPEN), task.due >= as_of)
+        count: ColumnElement[int] = case((missed[0], 1), else_=0)
+        for flag in missed[1:]:
+            count = count + case((flag, 1), else_=0)
+        first = case(
+            *((flag, literal(deadline, Date)) for flag, (_p, _e, deadline) in zip(
+                missed, periods, strict=True)),
+            else_=type_coerce(null(), Date),
+        )
+        return (case((owes, count), else_=0),
+                case((owes, first), else_=type_coerce(null(), Date)))
+
+    return missed_of
+
+
+def _missed_values(rule: LightRule) -> dict[str, Any]:
+    """The missed report periods' columns a store writes with the light."""
+    count, since = rule.computed_missed()
+    return {"missed_count": count, "missed_since": since}
+
+
+def _differs(rule: LightRule) -> ColumnElement[bool]:
+    """True for a task whose stored light, or missed report periods, are not
+    the rule's."""
+    count, since = rule.computed_missed()
+    return or_(
+        Task.light.is_distinct_from(rule.computed),
+        Task.missed_count.is_distinct_from(count),
+        Task.missed_since.is_distinct_from(since),
+    )
 
 
 def _owed_periods(
