@@ -8,7 +8,6 @@ fixes outside a task's lifecycle go to the audit log.
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request
@@ -20,7 +19,7 @@ from duban.domain.lifecycle import OPEN_STATES, TaskState
 from duban.services import desk
 from duban.services.accounts.link_access import issue_department_link
 from duban.services.accounts.links import revoke_links
-from duban.services.desk.queue import SECTION_LABELS, work_queue
+from duban.services.desk.queue import SECTION_LABELS, WorkQueue, work_queue
 from duban.services.plans.assignment import assign_measure
 from duban.services.plans.to_assign import measures_to_run
 from duban.services.reports.choices import departments_with_tasks
@@ -43,17 +42,19 @@ QUEUE_PREVIEW = 10  # rows of each section on the landing page
 QUEUE_PAGE = 50  # rows per page of one section's full list
 
 
-def _queue(request: Request) -> Any:
+def _queue(request: Request, shown: dict[str, tuple[int, int]]) -> WorkQueue:
+    """The queue with only the rows ``shown`` (see work_queue)."""
     web = state_of(request)
     return work_queue(web.context.session_factory, now=web.clock.now(),
                       calendar=web.context.calendar, zone=web.zone,
-                      blocked_after_workdays=web.context.settings.delivery_blocked_workdays)
+                      blocked_after_workdays=web.context.settings.delivery_blocked_workdays,
+                      shown=shown)
 
 
 @router.get("/desk")
 def desk_home(request: Request, user: Coordinator) -> Response:
     """The work queue: each section's count and its most urgent rows."""
-    queue = _queue(request)
+    queue = _queue(request, {name: (1, QUEUE_PREVIEW) for name in SECTION_LABELS})
     return render(request, "desk/home.html", queue=queue, counts=queue.counts(),
                   labels=SECTION_LABELS, preview=QUEUE_PREVIEW, section=None, page=1,
                   pages=1)
@@ -64,14 +65,11 @@ def desk_section(request: Request, user: Coordinator, section: str, page: int = 
     """One section of the queue in full, ``QUEUE_PAGE`` rows a page."""
     if section not in SECTION_LABELS:
         raise HTTPException(404, "没有这一类待办")
-    queue = _queue(request)
-    rows = getattr(queue, section)
-    pages = max(1, -(-len(rows) // QUEUE_PAGE))
-    page = min(max(page, 1), pages)
-    setattr(queue, section, rows[(page - 1) * QUEUE_PAGE : page * QUEUE_PAGE])
-    return render(request, "desk/home.html", queue=queue, counts={
-        **queue.counts(), section: len(rows)}, labels=SECTION_LABELS, preview=QUEUE_PAGE,
-        section=section, page=page, pages=pages)
+    queue = _queue(request, {section: (page, QUEUE_PAGE)})
+    counts = queue.counts()
+    return render(request, "desk/home.html", queue=queue, counts=counts,
+                  labels=SECTION_LABELS, preview=QUEUE_PAGE, section=section,
+                  page=queue.pages[section], pages=max(1, -(-counts[section] // QUEUE_PAGE)))
 
 
 @router.post("/desk/urge")

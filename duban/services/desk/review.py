@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from duban.domain.labels import CONTACT_ROLE_LABELS, TASK_ROLE_LABELS
@@ -22,6 +22,7 @@ from models import (
     Delivery,
     DeliveryItem,
     Department,
+    EscalationPolicyRow,
     ExtensionRequest,
     Measure,
     Notice,
@@ -79,35 +80,13 @@ class ReviewQueue:
     failed: list[FailedDelivery]
 
 
-def review_queue(session_factory: sessionmaker[Session]) -> ReviewQueue:
-    """Everything waiting for a coordinator, oldest first."""
+def review_queue(
+    session_factory: sessionmaker[Session], *, submissions: bool = True, failed: bool = True
+) -> ReviewQueue:
+    """Everything waiting for a coordinator, oldest first (without
+    ``submissions`` or ``failed``: none of them, unread)."""
     with session_factory() as session:
-        submitted = session.scalars(
-            select(Task)
-            .where(Task.state == "submitted")
-            .options(joinedload(Task.measure), joinedload(Task.department))
-            .order_by(Task.submitted_at, Task.id)
-        ).all()
-        notes: dict[int, str | None] = {}
-        for task_id, note in session.execute(
-            select(TaskEvent.task_id, TaskEvent.note)
-            .where(TaskEvent.action == "submit", TaskEvent.task_id.in_([t.id for t in submitted]))
-            .order_by(TaskEvent.id)
-        ):
-            notes[task_id] = note
-        submissions = [
-            SubmissionItem(
-                task_id=t.id,
-                measure=t.measure.number,
-                measure_title=t.measure.title,
-                department=t.department.name,
-                role_label=TASK_ROLE_LABELS.get(t.role, t.role),
-                due=t.due,
-                submitted_at=t.submitted_at,
-                note=notes.get(t.id),
-            )
-            for t in submitted
-        ]
+        submitted = _submissions(session, Task.state == "submitted") if submissions else []
         extensions = [
             ExtensionItem(
                 id=x.id,
@@ -129,8 +108,71 @@ def review_queue(session_factory: sessionmaker[Session]) -> ReviewQueue:
                 .order_by(ExtensionRequest.requested_at, ExtensionRequest.id)
             )
         ]
-        failed = failed_deliveries(session)
-    return ReviewQueue(submissions, extensions, failed)
+        failures = failed_deliveries(session) if failed else []
+    return ReviewQueue(submitted, extensions, failures)
+
+
+def _submitted() -> ColumnElement[bool]:
+    """The submitted tasks, through the index ix_tasks_desk (policy first):
+    a task's policy is NULL or a stored version (its foreign key), so the
+    policy condition leaves none out."""
+    return and_(
+        or_(Task.policy_id.is_(None), Task.policy_id.in_(select(EscalationPolicyRow.id))),
+        Task.state == "submitted",
+    )
+
+
+def submitted_count(session: Session) -> int:
+    """How many tasks wait for review (submitted)."""
+    return session.scalar(select(func.count()).select_from(Task).where(_submitted())) or 0
+
+
+def submission_page(
+    session: Session, *, now: datetime, offset: int, limit: int
+) -> list[SubmissionItem]:
+    """``limit`` submitted tasks from ``offset`` in the desk's order: the 报结
+    oldest first (``now`` for a task without one), then the task id."""
+    submitted = _submitted()
+    waited = case(
+        (Task.submitted_at.is_(None), literal(now, Task.submitted_at.type)),
+        else_=Task.submitted_at,
+    )
+    ids = list(session.scalars(
+        select(Task.id).where(submitted).order_by(waited, Task.id).offset(offset).limit(limit)
+    ))
+    by_id = {item.task_id: item for item in _submissions(session, Task.id.in_(ids))}
+    return [by_id[i] for i in ids]
+
+
+def _submissions(session: Session, where: ColumnElement[bool]) -> list[SubmissionItem]:
+    """The tasks ``where`` picks as submissions, with the note of their
+    latest 报结, by the 报结's time then id."""
+    submitted = session.scalars(
+        select(Task)
+        .where(where)
+        .options(joinedload(Task.measure), joinedload(Task.department))
+        .order_by(Task.submitted_at, Task.id)
+    ).all()
+    notes: dict[int, str | None] = {}
+    for task_id, note in session.execute(
+        select(TaskEvent.task_id, TaskEvent.note)
+        .where(TaskEvent.action == "submit", TaskEvent.task_id.in_([t.id for t in submitted]))
+        .order_by(TaskEvent.id)
+    ):
+        notes[task_id] = note
+    return [
+        SubmissionItem(
+            task_id=t.id,
+            measure=t.measure.number,
+            measure_title=t.measure.title,
+            department=t.department.name,
+            role_label=TASK_ROLE_LABELS.get(t.role, t.role),
+            due=t.due,
+            submitted_at=t.submitted_at,
+            note=notes.get(t.id),
+        )
+        for t in submitted
+    ]
 
 
 def failed_deliveries(session: Session) -> list[FailedDelivery]:
