@@ -363,6 +363,7 @@ def pages(token: str) -> list[tuple[str, str]]:
     return [
         ("dashboard", "/dashboard"),
         ("desk", "/desk"),
+        ("desk: missing reports, page 2", "/desk/queue/missing_reports?page=2"),
         ("a measure's page", "/dashboard/measures/1"),
         ("督办记录", "/dashboard/escalations"),
         ("scorecard", "/dashboard/scorecard"),
