@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, delete, select, text, update
@@ -104,17 +105,20 @@ def _with_readings(session_factory: sessionmaker[Session]) -> set[int]:
         return set(session.scalars(select(IndicatorReading.task_id).distinct()))
 
 
-def _rows(session_factory: sessionmaker[Session]) -> dict[int, tuple[str | None, str | None]]:
+def _rows(session_factory: sessionmaker[Session]) -> dict[int, tuple[Any, ...]]:
+    """Each task's stored light, its key, and the missed report periods
+    stored with it (count, first deadline)."""
     with session_factory() as session:
-        return {i: (light, key) for i, light, key in session.execute(
-            select(Task.id, Task.light, Task.light_key))}
+        return {i: (light, key, count, since) for i, light, key, count, since in session.execute(
+            select(Task.id, Task.light, Task.light_key, Task.missed_count, Task.missed_since))}
 
 
 def _written(engine: Engine, session_factory: sessionmaker[Session], day: date,
              calendar: WorkCalendar, policy: StatusPolicy | None = None) -> list:
     """Refreshes the lights for ``day``; the differences between what it wrote
     and what it should have: every task but those with readings stored, and
-    written only where it was stale or its light changed; a second refresh
+    written only where it was stale or its light (or the missed report
+    periods stored with it) changed; a second refresh
     writes nothing."""
     with session_factory() as session:
         state = session.execute(select(LightsStored.base, LightsStored.generation)).first()
@@ -131,10 +135,12 @@ def _written(engine: Engine, session_factory: sessionmaker[Session], day: date,
         differences.append((day, "count", stored, len(written)))
     low, high = ("", "") if state is None else (
         generation_key(state.base), generation_key(state.generation))
-    stale_before = {i for i, (_light, key) in before.items()
+    stale_before = {i for i, (_light, key, *_missed) in before.items()
                     if key is None or not low <= key <= high}
     for task_id in written:
-        if before[task_id][0] == after[task_id][0] and task_id not in stale_before:
+        unchanged = before[task_id][:1] + before[task_id][2:] == after[task_id][:1] + after[
+            task_id][2:]
+        if unchanged and task_id not in stale_before:
             differences.append((day, task_id, "written, light unchanged", before[task_id]))
     if refresh_lights(engine, rule) != 0:
         differences.append((day, "stored again"))
