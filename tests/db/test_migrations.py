@@ -182,8 +182,10 @@ def test_0022_keeps_a_stale_score_row_for_every_task_and_takes_it_away(
 
     engine = engine_for_url(database_url)
     try:
+        # Seeded through the models, so at head (they map later migrations'
+        # columns too), then back to 0021 and up to 0022.
         with engine.begin() as connection:
-            command.upgrade(alembic_config(connection=connection), "0021")
+            command.upgrade(alembic_config(connection=connection), "head")
         factory = make_session_factory(engine)
         settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
         sync_directory(load_directory_file(settings.directory_file), session_factory=factory)
@@ -192,6 +194,7 @@ def test_0022_keeps_a_stale_score_row_for_every_task_and_takes_it_away(
             tasks = set(session.scalars(select(Task.id)))
         assert tasks
         with engine.begin() as connection:
+            command.downgrade(alembic_config(connection=connection), "0021")
             command.upgrade(alembic_config(connection=connection), "0022")
         assert _triggers(engine) == TRIGGERS | SCORE_TRIGGERS
 
@@ -202,6 +205,7 @@ def test_0022_keeps_a_stale_score_row_for_every_task_and_takes_it_away(
 
         assert rows() == dict.fromkeys(tasks)
         with engine.begin() as connection:
+            command.upgrade(alembic_config(connection=connection), "head")
             connection.exec_driver_sql("UPDATE task_scores SET score_key = 'k'")
         with factory.begin() as session:
             task = session.get(Task, min(tasks))
