@@ -55,9 +55,8 @@ from duban.domain.lifecycle import Action
 from duban.services.accounts.links import LinkSigner, department_token
 from duban.services.ladder.policy import store_policy
 from duban.services.plans.assignment import assign_step_key
-from duban.services.reports.scorecard_kept import kept_rule, refresh_scores
+from duban.services.rounds.daily import store_day_lights, store_day_scores
 from duban.services.task_events import SYSTEM_ACTOR
-from duban.services.tasks.light_sql import light_rule, refresh_lights
 from duban.web import create_app
 from models import (
     Contact,
@@ -333,15 +332,10 @@ def store_day(server: Server) -> None:
     ``run_round(store_lights=True)``): each task's light and scorecard cell."""
     web = server.web
     started = time.perf_counter()
-    with web.context.session_factory() as session:
-        lights = light_rule(session, as_of=AS_OF.date(), calendar=web.context.calendar,
-                            zone=web.zone, refresh_at=None)
-        cells = kept_rule(session, as_of=AS_OF.date(), calendar=web.context.calendar,
-                          zone=web.zone)
-        bind = session.get_bind()
-    assert lights is not None and cells is not None and isinstance(bind, Engine)
-    stored = refresh_lights(bind, lights), refresh_scores(bind, cells)
-    print(f"  the day's first round stored {stored[0]} lights and {stored[1]} scorecard cells"
+    day, calendar, factory = AS_OF.date(), web.context.calendar, web.context.session_factory
+    lights = store_day_lights(factory, day=day, calendar=calendar, zone=web.zone)
+    cells = store_day_scores(factory, day=day, calendar=calendar, zone=web.zone)
+    print(f"  the day's first round stored {lights} lights and {cells} scorecard cells"
           f" in {time.perf_counter() - started:.1f} s (--first-of-day: not stored)")
 
 

@@ -382,7 +382,7 @@ def refresh_in_background(engine: Engine, rule: KeptRule) -> threading.Thread | 
 
 
 def wait_for_background(timeout: float | None = None) -> None:
-    """Joins the background refreshes running now (tests, shutdown)."""
+    """Joins the background refreshes running now (for tests)."""
     with _BACKGROUND_LOCK:
         threads = list(_BACKGROUND.values())
     for thread in threads:

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 
 from sqlalchemy import Engine, exists, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -123,8 +123,11 @@ def run_round(
             measure_ids=measure_ids,
         )
     if store_lights:
-        report.lights = store_day_lights(session_factory, now=now, tools=tools)
-        report.scores = store_day_scores(session_factory, now=now, tools=tools)
+        day = now.astimezone(tools.clock.zone).date()
+        report.lights = store_day_lights(session_factory, day=day, calendar=tools.calendar,
+                                         zone=tools.clock.zone)
+        report.scores = store_day_scores(session_factory, day=day, calendar=tools.calendar,
+                                         zone=tools.clock.zone)
     if settle is not None:
         wait_settled(session_factory, now=now, phase="tasks", timeout=settle)
     for _pass in range(2):
@@ -158,15 +161,14 @@ def run_round(
 
 
 def store_day_lights(
-    session_factory: sessionmaker[Session], *, now: datetime, tools: RoundTools
+    session_factory: sessionmaker[Session], *, day: date, calendar: WorkCalendar, zone: tzinfo
 ) -> int:
-    """Stores every task's light of the local day of ``now`` (as the pages ask
+    """Stores every task's light of ``day`` in ``zone`` (as the pages ask
     it: the default status policy) where it is stale; returns how many were
     stored (0 where SQL cannot tell the lights). Waits for other writers; a
     lock it cannot get is left for the pages (their lights stay exact)."""
     with session_factory() as session:
-        rule = light_rule(session, as_of=now.astimezone(tools.clock.zone).date(),
-                          calendar=tools.calendar, zone=tools.clock.zone, refresh_at=None)
+        rule = light_rule(session, as_of=day, calendar=calendar, zone=zone, refresh_at=None)
         bind = session.get_bind()
     if rule is None or not isinstance(bind, Engine):
         return 0
@@ -174,15 +176,14 @@ def store_day_lights(
 
 
 def store_day_scores(
-    session_factory: sessionmaker[Session], *, now: datetime, tools: RoundTools
+    session_factory: sessionmaker[Session], *, day: date, calendar: WorkCalendar, zone: tzinfo
 ) -> int:
-    """Stores every task's scorecard cell of the local day of ``now`` (as the
+    """Stores every task's scorecard cell of ``day`` in ``zone`` (as the
     scorecard page asks it with the default policy and weights' roles) where
     it is stale; returns how many were stored (0 where SQL cannot tell local
     days). Waits for other writers; what is left stale the page works out."""
     with session_factory() as session:
-        rule = kept_rule(session, as_of=now.astimezone(tools.clock.zone).date(),
-                         calendar=tools.calendar, zone=tools.clock.zone)
+        rule = kept_rule(session, as_of=day, calendar=calendar, zone=zone)
         bind = session.get_bind()
     if rule is None or not isinstance(bind, Engine):
         return 0
