@@ -31,7 +31,13 @@ from duban.services.tasks.light_sql import (
 from duban.services.tasks.queries import list_tasks
 from models import IndicatorReading, LightsStored, Task, TaskEvent
 from tests.db.conftest import HEALTH, XIANGZHOU, at
-from tests.db.outbox_world import CLOCK, RecordingSender, delivery_context, render_items
+from tests.db.outbox_world import (
+    CLOCK,
+    RecordingSender,
+    add_contacts,
+    delivery_context,
+    render_items,
+)
 from tests.reports.conftest import COORDINATOR, History
 from tests.reports.test_lights import DAYS, SCENARIOS
 
@@ -475,6 +481,36 @@ def test_the_days_first_round_stores_its_lights(
     assert run_round(session_factory, now=at("2016-01-11", 11), tools=tools,
                      store_lights=True).lights == 0
     assert run_round(session_factory, now=at("2016-01-12", 9), tools=tools).lights == 0
+
+
+def test_the_days_first_round_sends_before_it_stores_the_lights(
+    history: History, session_factory: sessionmaker[Session]
+) -> None:
+    """The morning's messages do not wait for the pages' stored lights and
+    scorecard cells (seconds at 100k tasks): they are stored after them."""
+    calendar = history.calendar
+    now = at("2016-01-11", 9)
+    fresh_at_send: list[int] = []
+    add_contacts(session_factory)  # someone to send the day's notices to
+
+    class Watching(RecordingSender):
+        def send(self, url: str, message: Any, **kw: Any) -> Any:
+            with session_factory() as session:
+                rule = _rule(session, now.date(), calendar)
+                fresh_at_send.append(len(session.scalars(select(Task.id).where(rule.fresh()))
+                                         .all()))
+            return super().send(url, message, **kw)
+
+    tools = RoundTools(calendar=calendar, hours=OfficeHours(), clock=CLOCK, sender=Watching(),
+                       render=render_items, context=delivery_context(calendar))
+    report = run_round(session_factory, now=now, tools=tools, store_lights=True)
+    assert report.delivery.sent and fresh_at_send and set(fresh_at_send) == {0}
+    assert report.lights and report.lights == len(_stored(session_factory, now.date(), calendar))
+
+
+def _stored(session_factory: sessionmaker[Session], day: date, calendar: WorkCalendar) -> set[int]:
+    with session_factory() as session:
+        return set(session.scalars(select(Task.id).where(_rule(session, day, calendar).fresh())))
 
 
 def test_a_refresh_of_many_lights_on_postgresql_leaves_fresh_statistics(
