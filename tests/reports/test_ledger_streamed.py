@@ -40,11 +40,13 @@ def same_ledger(
     folder: Path,
     *,
     batch: int,
+    listed: int = 5000,
 ) -> int:
     """Assert the streamed ledger is the held one; returns its rows."""
     ledger = build_ledger(session_factory, as_of=as_of, calendar=calendar)
     with session_factory() as session:
-        stream = stream_ledger(session, as_of=as_of, calendar=calendar, batch=batch)
+        stream = stream_ledger(session, as_of=as_of, calendar=calendar, batch=batch,
+                                  listed=listed)
         assert stream.ledger.plans == ledger.plans
         assert list(stream.rows) == ledger.rows
     for number, period in enumerate(PERIODS):
@@ -54,7 +56,8 @@ def same_ledger(
         streamed = folder / f"streamed{number}.xlsx"
         scoring = ScoreTally(as_of, period, calendar, batch=batch)
         with session_factory() as session:
-            stream = stream_ledger(session, as_of=as_of, calendar=calendar, batch=batch)
+            stream = stream_ledger(session, as_of=as_of, calendar=calendar, batch=batch,
+                                  listed=listed)
             tally = write_streamed_ledger_xlsx(stream, streamed, scoring=scoring,
                                                base_url="http://127.0.0.1:8000/")
         assert scoring.scorecard(ledger) == card
@@ -69,4 +72,13 @@ def test_the_small_world_streamed_is_the_ledger_held(
     history: History, session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
     assert same_ledger(session_factory, history.calendar, AS_OF, tmp_path, batch=2) == 5
+
+
+def test_batches_read_by_their_measures_are_the_ledger_held(
+    history: History, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """A batch of more tasks than its ids are listed for reads their history
+    by the batch's measures instead."""
+    assert same_ledger(session_factory, history.calendar, AS_OF, tmp_path, batch=2,
+                       listed=1) == 5
 

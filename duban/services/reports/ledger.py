@@ -112,6 +112,7 @@ def load_ledger(
 
 
 BATCH = 1000  # tasks a streamed ledger reads, assesses and hands on at a time (at least)
+IDS_LISTED = 5000  # a batch's tasks named by id in its history's queries up to this many
 
 
 @dataclass
@@ -137,12 +138,14 @@ def stream_ledger(
     all_plans: bool = False,
     zone: tzinfo = LOCAL_ZONE,
     batch: int = BATCH,
+    listed: int = IDS_LISTED,
 ) -> LedgerStream:
     """The ledger of :func:`load_ledger` (every task of ``plan``, or of every
     plan with ``all_plans``), its rows read in the ledger's order and made a
     batch at a time: the tasks of whole measures, ``batch`` tasks or a few
-    more, so memory holds one batch whatever the number of tasks. Raises as
-    :func:`load_ledger`."""
+    more, so memory holds one batch whatever the number of tasks; a batch's
+    history read by its tasks' ids up to ``listed`` of them, else by its
+    measures. Raises as :func:`load_ledger`."""
     policy = policy or StatusPolicy()
     plans, query = _task_query(session, plan=plan, all_plans=all_plans,
                                department_ids=None, measure_id=None, states=None)
@@ -162,8 +165,13 @@ def stream_ledger(
     )
 
     def made(tasks: list[TaskColumns]) -> Iterator[LedgerRow]:
-        measure_ids = sorted({task.measure_id for task in tasks})
-        related.load_tasks(session, ids.where(Task.measure_id.in_(measure_ids)))
+        if len(tasks) <= listed:
+            # The batch's ids listed: with the ledger's query as a subquery
+            # PostgreSQL scanned the escalations (every notice) once per batch.
+            related.load_tasks(session, [task.id for task in tasks])
+        else:  # a measure of very many tasks: fewer bound values than tasks
+            measure_ids = sorted({task.measure_id for task in tasks})
+            related.load_tasks(session, ids.where(Task.measure_id.in_(measure_ids)))
         for task in tasks:
             yield ledger_row(task, related, as_of, calendar, policy, zone)
 
