@@ -44,6 +44,7 @@ from duban.services.reports.ledger_tally import ScoreTally
 from duban.services.reports.measure_page import SHOW_FILTERS, measure_detail
 from duban.services.reports.overview import measure_overview
 from duban.services.reports.scorecard import (
+    counted_scorecard,
     load_weights,
     weights_description,
 )
@@ -292,6 +293,14 @@ def ledger_download(request: Request, user: Staff, plan: str | None = None) -> R
     """The ledger workbook of ``plan`` (default: every plan) as of the server's
     today, with its 考核 sheet, under a Chinese file name."""
     web = state_of(request)
+    weights = score_weights(web)
+    # The 考核 sheet counted in SQL (the day's kept cells for every plan), as
+    # the scorecard page counts it; row by row as the sheet is written where
+    # SQL cannot tell local days.
+    card = counted_scorecard(
+        web.context.session_factory, as_of=web.today(), calendar=web.context.calendar,
+        plan=plan or None, all_plans=not plan, weights=weights, zone=web.zone,
+    )
     with web.context.session_factory() as session, tempfile.TemporaryDirectory() as folder:
         stream = stream_ledger(
             session,
@@ -306,8 +315,9 @@ def ledger_download(request: Request, user: Staff, plan: str | None = None) -> R
         write_streamed_ledger_xlsx(
             stream,
             path,
-            scoring=ScoreTally(
-                ledger.as_of, Period(), web.context.calendar, weights=score_weights(web)
+            scorecard=card,
+            scoring=None if card is not None else ScoreTally(
+                ledger.as_of, Period(), web.context.calendar, weights=weights
             ),
             base_url=web.context.settings.base_url or str(request.base_url),
         )

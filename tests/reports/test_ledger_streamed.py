@@ -1,7 +1,8 @@
 """The streamed ledger (read, assessed and written a batch of tasks at a time,
 its summaries and scorecard counted as the rows go by) is the ledger that
 :func:`build_ledger` holds: the same rows in the same order, the same
-summaries and scorecard, and the same workbook part for part, on SQLite and
+summaries and scorecard (and the scorecard counted in SQL for the download
+is the rows'), and the same workbook part for part, on SQLite and
 PostgreSQL; batches of a few tasks so that every fixture spans several."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from duban.domain.workdays import WorkCalendar
 from duban.services.reports.ledger import build_ledger, stream_ledger
 from duban.services.reports.ledger_files import write_ledger_xlsx, write_streamed_ledger_xlsx
 from duban.services.reports.ledger_tally import ScoreTally
-from duban.services.reports.scorecard import scorecard_from_ledger
+from duban.services.reports.scorecard import counted_scorecard, scorecard_from_ledger
 from tests.reports.conftest import History
 
 AS_OF = date(2016, 1, 29)
@@ -61,6 +62,14 @@ def same_ledger(
             tally = write_streamed_ledger_xlsx(stream, streamed, scoring=scoring,
                                                base_url="http://127.0.0.1:8000/")
         assert scoring.scorecard(ledger) == card
+        # The download's 考核 sheet counted in SQL (every plan and period:
+        # from the day's kept cells) is the rows' scorecard.
+        counted = counted_scorecard(session_factory, as_of=as_of, calendar=calendar,
+                                    period=period, all_plans=True)
+        assert counted == card
+        one_plan = counted_scorecard(session_factory, as_of=as_of, calendar=calendar,
+                                     period=period, plan=ledger.plans[0][0])
+        assert one_plan == card
         assert tally.by_section() == ledger.by_section()
         assert tally.by_department() == ledger.by_department()
         assert tally.rows == len(ledger.rows)

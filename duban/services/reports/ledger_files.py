@@ -207,15 +207,17 @@ def write_streamed_ledger_xlsx(
     path: Path,
     *,
     scoring: ScoreTally | None = None,
+    scorecard: Scorecard | None = None,
     base_url: str | None = None,
 ) -> LedgerTally:
     """Write the workbook of ``stream`` as :func:`write_ledger_xlsx` writes
     its ledger, each row dropped once written: the summaries are counted as
-    the rows go by, and so is the 考核 sheet's scorecard with ``scoring``.
-    Returns what was counted (rows, lights)."""
+    the rows go by, and so is the 考核 sheet's scorecard with ``scoring``
+    (or it is ``scorecard``, counted before). Returns what was counted
+    (rows, lights)."""
     columns = ledger_columns(stream.ledger, item_sources=stream.item_sources)
     return _write_workbook(stream.ledger, stream.rows, path, columns=columns,
-                           scoring=scoring, base_url=base_url)
+                           scorecard=scorecard, scoring=scoring, base_url=base_url)
 
 
 def _write_workbook(

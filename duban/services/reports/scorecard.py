@@ -315,6 +315,57 @@ def scorecard_tallies(
     where SQL cannot tell local days, task by task from the tasks' lights."""
     period = period or Period()
     weights = weights or ScoreWeights()
+    tallies, order, where = _sql_tallies(
+        session_factory, as_of=as_of, calendar=calendar, period=period, plan=plan,
+        all_plans=all_plans, policy=policy, weights=weights, zone=zone,
+    )
+    if tallies is None:
+        ledger = task_ledger(session_factory, as_of=as_of, calendar=calendar, policy=policy,
+                             zone=zone, where=where)
+        tallies = tallies_of_ledger(ledger, period=period, calendar=calendar, policy=policy,
+                                    weights=weights)
+    return ScoreTallies(_ranked(tallies, order, as_of, period, weights), tallies, order)
+
+
+def counted_scorecard(
+    session_factory: sessionmaker[Session],
+    *,
+    as_of: date,
+    calendar: WorkCalendar,
+    period: Period | None = None,
+    plan: str | int | None = None,
+    all_plans: bool = False,
+    policy: StatusPolicy | None = None,
+    weights: ScoreWeights | None = None,
+    zone: tzinfo = LOCAL_ZONE,
+) -> Scorecard | None:
+    """:func:`build_scorecard` when SQL counts it (every plan and period:
+    from the cells kept for the day; else in grouped SQL), None where SQL
+    cannot tell local days (then count a ledger's rows: :class:`ScoreTally`).
+    Raises as :func:`build_scorecard`."""
+    period = period or Period()
+    weights = weights or ScoreWeights()
+    tallies, order, _where = _sql_tallies(
+        session_factory, as_of=as_of, calendar=calendar, period=period, plan=plan,
+        all_plans=all_plans, policy=policy, weights=weights, zone=zone,
+    )
+    return None if tallies is None else _ranked(tallies, order, as_of, period, weights)
+
+
+def _sql_tallies(
+    session_factory: sessionmaker[Session],
+    *,
+    as_of: date,
+    calendar: WorkCalendar,
+    period: Period,
+    plan: str | int | None,
+    all_plans: bool,
+    policy: StatusPolicy | None,
+    weights: ScoreWeights,
+    zone: tzinfo,
+) -> tuple[dict[str, DepartmentTally] | None, dict[str, int], list[ColumnElement[bool]]]:
+    """The tallies counted in SQL (None where SQL cannot tell local days),
+    the directory's order, and the condition on the plan."""
     with session_factory() as session:
         where = [] if all_plans and plan is None else [
             Measure.plan_id == find_plan(plan, session=session).id
@@ -329,20 +380,20 @@ def scorecard_tallies(
     if kept:
         tallies = kept_tallies(session_factory, as_of=as_of, calendar=calendar, zone=zone,
                                policy=policy, task_roles=weights.task_roles)
-    if tallies is None:
-        ledger = task_ledger(session_factory, as_of=as_of, calendar=calendar, policy=policy,
-                             zone=zone, where=where)
-        tallies = tallies_of_ledger(ledger, period=period, calendar=calendar, policy=policy,
-                                    weights=weights)
+    return tallies, order, where
 
+
+def _ranked(
+    tallies: dict[str, DepartmentTally], order: dict[str, int], as_of: date, period: Period,
+    weights: ScoreWeights,
+) -> Scorecard:
     def department_key(name: str) -> tuple[int, str]:
         return (order.get(name, len(order)), name)
 
-    card = ranked_scorecard(
+    return ranked_scorecard(
         {name: tally.counts for name, tally in tallies.items()}, as_of=as_of, period=period,
         weights=weights, department_key=department_key,
     )
-    return ScoreTallies(card, tallies, order)
 
 
 def tallies_of_ledger(
