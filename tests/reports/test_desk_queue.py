@@ -6,7 +6,7 @@ only the rows shown assessed) are the slices of that queue."""
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import Engine, update
@@ -100,3 +100,36 @@ def test_the_queue_from_its_candidates_is_the_queue_from_every_task(
         "returned-and-cancelled": {"missing_reports"},
         "same-count-older-first": {"overdue", "missing_reports"},
     }.get(scenario, set(URGE_SECTIONS))
+
+
+@pytest.mark.parametrize("untimed", [False, True], ids=["every-submission-timed", "one-untimed"])
+def test_the_submissions_pages_are_slices_of_every_submission_by_its_time_then_id(
+    history: History, session_factory: sessionmaker[Session], untimed: bool
+) -> None:
+    """Pages of submissions (the index's order of 报结 and id; ``now`` for a
+    task without a 报结 time, among the others) are the slices of every
+    submission sorted in Python. One untimed submission goes between the
+    submissions before ``now`` and after it (sorting by the column alone puts
+    it first on SQLite and last on PostgreSQL)."""
+    world = history.world
+    now = datetime.combine(date(2016, 1, 8), time(10), LOCAL_ZONE)
+    times = {
+        world.lead: at("2015-12-21"),
+        world.later: None if untimed else at("2015-12-22"),
+        world.single: at("2015-12-20"),
+        world.support: at("2015-12-20"),  # the same time as ``single``: by id
+        world.district: now + timedelta(days=3),
+    }
+    with session_factory.begin() as session:
+        for task_id, submitted_at in times.items():
+            session.execute(update(Task).where(Task.id == task_id)
+                            .values(state="submitted", submitted_at=submitted_at))
+    whole = _queue(session_factory, history, now)
+    expected = sorted(times, key=lambda i: (times[i] or now, i))
+    assert [item.task_id for item in whole.submissions] == expected
+    for page in (1, 2, 3, 4):
+        paged = _queue(session_factory, history, now, {"submissions": (page, 2)})
+        shown = min(page, 3)
+        assert paged.counts()["submissions"] == len(times)
+        assert paged.pages["submissions"] == shown
+        assert paged.submissions == whole.submissions[(shown - 1) * 2 : shown * 2], page

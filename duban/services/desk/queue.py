@@ -29,7 +29,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, false, func, literal, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.escalation import Anchor, StepKey
@@ -309,7 +309,13 @@ def _ranked(
     if rule is None:
         return None
     open_state = Task.state.in_([s.value for s in OPEN_STATES])
-    assigned = and_(Task.state == TaskState.ASSIGNED.value, Task.due >= today)
+    # The state written out, not bound: the partial index ix_tasks_assigned
+    # (state = 'assigned') answers these tasks' groups and ids by itself, and
+    # SQLite uses a partial index only for a condition it sees in the SQL.
+    assigned = and_(
+        Task.state == literal(TaskState.ASSIGNED.value, literal_execute=True),
+        Task.due >= today,
+    )
     assigned_day = rule.local_day(Task.assigned_at)
     overdue: dict[tuple[int, ...], list[tuple[int, ColumnElement[bool]]]] = defaultdict(list)
     unacked: dict[tuple[int, ...], list[tuple[int, ColumnElement[bool]]]] = defaultdict(list)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, case, func, literal, or_, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from duban.domain.labels import CONTACT_ROLE_LABELS, TASK_ROLE_LABELS
@@ -22,7 +23,6 @@ from models import (
     Delivery,
     DeliveryItem,
     Department,
-    EscalationPolicyRow,
     ExtensionRequest,
     Measure,
     Notice,
@@ -113,13 +113,11 @@ def review_queue(
 
 
 def _submitted() -> ColumnElement[bool]:
-    """The submitted tasks, through the index ix_tasks_desk (policy first):
-    a task's policy is NULL or a stored version (its foreign key), so the
-    policy condition leaves none out."""
-    return and_(
-        or_(Task.policy_id.is_(None), Task.policy_id.in_(select(EscalationPolicyRow.id))),
-        Task.state == "submitted",
-    )
+    """The submitted tasks, the state written out (not bound): the partial
+    index ix_tasks_submitted (state = 'submitted') holds them in order of
+    报结 and id, and SQLite uses a partial index only for a condition it sees
+    in the SQL."""
+    return Task.state == literal("submitted", literal_execute=True)
 
 
 def submitted_count(session: Session) -> int:
@@ -131,14 +129,25 @@ def submission_page(
     session: Session, *, now: datetime, offset: int, limit: int
 ) -> list[SubmissionItem]:
     """``limit`` submitted tasks from ``offset`` in the desk's order: the 报结
-    oldest first (``now`` for a task without one), then the task id."""
+    oldest first (``now`` for a task without one), then the task id.
+
+    When every submitted task has its 报结 time (always, but for rows written
+    outside the lifecycle), that order is the index ix_tasks_submitted's;
+    else the tasks are sorted with ``now`` for the missing times."""
     submitted = _submitted()
-    waited = case(
-        (Task.submitted_at.is_(None), literal(now, Task.submitted_at.type)),
-        else_=Task.submitted_at,
+    untimed = session.scalar(
+        select(Task.id).where(submitted, Task.submitted_at.is_(None)).limit(1)
     )
+    if untimed is None:
+        order: tuple[Any, ...] = (Task.submitted_at, Task.id)
+    else:
+        waited = case(
+            (Task.submitted_at.is_(None), literal(now, Task.submitted_at.type)),
+            else_=Task.submitted_at,
+        )
+        order = (waited, Task.id)
     ids = list(session.scalars(
-        select(Task.id).where(submitted).order_by(waited, Task.id).offset(offset).limit(limit)
+        select(Task.id).where(submitted).order_by(*order).offset(offset).limit(limit)
     ))
     by_id = {item.task_id: item for item in _submissions(session, Task.id.in_(ids))}
     return [by_id[i] for i in ids]
