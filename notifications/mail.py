@@ -13,7 +13,8 @@ text alternative, attachments, headers, PGP), handing it a subject already
 encoded (:func:`encoded_subject`: the stdlib's quoted-printable header
 encoding is quadratic in the subject's length), and replaces only the transport:
 
-* one process-wide TLS context per ``verify`` setting, built once;
+* one process-wide TLS context per ``verify`` setting, built once, and only
+  for a TLS mode (plain SMTP never loads the CA bundle);
 * one SMTP session per mail server (host, port, security mode, login), shared
   by every contact on that server — a round to a thousand addresses on one
   government mail server uses one connection, not a thousand — checked with
@@ -328,19 +329,25 @@ class NotifyDubanEmail(FailureReporting, NotifyEmail):  # type: ignore[misc]
             return False
 
     def _connect(self) -> smtplib.SMTP:
-        """Connect, secure and log in as ``AppriseSMTPController.__enter__`` does."""
-        context = shared_tls_context(self.verify_certificate)
+        """Connect, secure and log in as ``AppriseSMTPController.__enter__`` does.
+
+        The TLS context is built (once per process) only for a TLS mode: plain
+        SMTP (``mode=insecure``) never needs it, and loading the CA bundle costs
+        30-90 ms of CPU."""
         smtp: smtplib.SMTP
         port = int(self.port or 0)
         if self.secure_mode == SecureMailMode.SSL:
             smtp = smtplib.SMTP_SSL(
-                self.smtp_host, port, timeout=self.socket_connect_timeout, context=context
+                self.smtp_host,
+                port,
+                timeout=self.socket_connect_timeout,
+                context=shared_tls_context(self.verify_certificate),
             )
         else:
             smtp = smtplib.SMTP(self.smtp_host, port, timeout=self.socket_connect_timeout)
         try:
             if self.secure_mode == SecureMailMode.STARTTLS:
-                smtp.starttls(context=context)
+                smtp.starttls(context=shared_tls_context(self.verify_certificate))
             if self.user and self.password:
                 smtp.login(self.user, self.password)
         except BaseException:

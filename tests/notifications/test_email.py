@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from notifications import mail as mail_module
 from notifications.mail import NotifyDubanEmail, encoded_subject
 from notifications.render import RenderedMessage
 from notifications.send import Sender
@@ -46,6 +47,20 @@ def test_one_connection_serves_many_messages(
     assert all(outcome.ok for outcome in outcomes)
     assert len(smtp_server.messages) == 5
     assert len(smtp_server.handler.peers) == 1
+
+
+def test_plain_smtp_never_builds_a_tls_context(
+    smtp_server: SMTPServer, message: RenderedMessage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # mode=insecure: loading the CA bundle (30-90 ms of CPU) is for TLS modes only.
+    def no_tls(verify: bool) -> None:
+        raise AssertionError("a TLS context built for plain SMTP")
+
+    monkeypatch.setattr(mail_module, "shared_tls_context", no_tls)
+    with Sender() as sender:
+        outcome = sender.send(smtp_server.url(), message)
+    assert outcome.ok, outcome.error
+    assert len(smtp_server.messages) == 1
 
 
 def test_a_restarted_server_gets_a_new_session(
