@@ -142,15 +142,22 @@ def _run_batch(
     with _engine(batch.session_factory).connect() as connection:
         # The claim is one statement: it commits on its own, without the BEGIN
         # and COMMIT round trips of a transaction (reset when the connection
-        # goes back to the pool).
+        # goes back to the pool). The batch then reads its messages' rows on
+        # the same connection (no second checkout and ping, no BEGIN/COMMIT)
+        # and lets go of it before recording.
         connection.execution_options(isolation_level="AUTOCOMMIT")
         claimed = _claim(connection, take, batch.now, batch.worker)
-    taken = ["claimed_elsewhere"] * (len(take) - len(claimed))
-    if not claimed:
-        return taken
-    return taken + batch.run(
-        claimed, sender=sender, render=render, builders=builders, servers=servers
-    )
+        taken = ["claimed_elsewhere"] * (len(take) - len(claimed))
+        if not claimed:
+            return taken
+        return taken + batch.run(
+            claimed,
+            sender=sender,
+            render=render,
+            builders=builders,
+            servers=servers,
+            reads=connection,
+        )
 
 
 def _engine(session_factory: sessionmaker[Session]) -> Engine:

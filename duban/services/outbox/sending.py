@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
@@ -113,8 +113,14 @@ class Batch:
         render: RenderFn,
         builders: Builders,
         servers: Servers,
+        reads: Connection | None = None,
     ) -> list[str]:
-        """Send the claimed deliveries; returns the DispatchReport field each counts in."""
+        """Send the claimed deliveries; returns the DispatchReport field each counts in.
+
+        ``reads``, an autocommit connection (the claim's), serves the reads that
+        build the messages and is closed (back to the pool) once they are sent,
+        before the attempts are recorded; without it they read through a
+        session of their own."""
         kinds: list[str] = []
         live: list[Claimed] = []
         for claim in claimed:
@@ -125,7 +131,7 @@ class Batch:
             else:
                 live.append(claim)
         jobs: list[_Job] = []
-        built = self._jobs(live, builders, servers)
+        built = self._jobs(live, builders, servers, reads)
         try:
             for job in built:
                 jobs.append(job)
@@ -137,6 +143,8 @@ class Batch:
                     servers.mark(job.url, job.retry_at)
         finally:
             built.close()  # its session, if a send raised
+            if reads is not None:
+                reads.close()
             for job in jobs:
                 if job.built is not None:
                     job.built.discard()
@@ -144,7 +152,11 @@ class Batch:
         return kinds + (_recorded(lambda: self._record(jobs), first) if jobs else [])
 
     def _jobs(
-        self, live: list[Claimed], builders: Builders, servers: Servers
+        self,
+        live: list[Claimed],
+        builders: Builders,
+        servers: Servers,
+        reads: Connection | None,
     ) -> Generator[_Job, None, None]:
         """The batch's jobs one at a time, each message built just before it is
         sent, so only one message's context is held at a time (a large plan's
@@ -156,9 +168,11 @@ class Batch:
         messages are built. A batch of small messages is read at once; a batch
         of large digests holds one digest's rows at a time, not the batch's.
         The session's read transaction ends before each job is handed out, so
-        none is held open while a message is sent. A job whose server was found
-        down in this pass is not built (``held_until`` set)."""
-        with self.session_factory() as session:
+        none is held open while a message is sent (on ``reads``, an autocommit
+        connection, none is opened). A job whose server was found down in this
+        pass is not built (``held_until`` set)."""
+        session = self.session_factory() if reads is None else self.session_factory(bind=reads)
+        with session:
             share_policies(session, self.policies)
             found = {
                 d.id: d
