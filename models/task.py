@@ -214,6 +214,31 @@ class TaskScore(Base):
     cell: Mapped[str | None] = mapped_column(String(160))
 
 
+class MeasureLights(Base):
+    """A measure's tasks by stored light (duban.services.tasks.kept_lights): a
+    cache the dashboard reads instead of grouping the measure's tasks, while
+    ``light_key`` is a generation of the stored lights the page reads
+    (``lights_stored``'s ``base`` to ``generation``) and none of the
+    measure's tasks is stale. A refresh of the stored lights deletes the row
+    of every measure whose tasks it writes and keeps a new one for every
+    measure whose tasks are all stored; triggers of migration 0025 delete it
+    when a task of the measure is inserted, deleted or moved to another."""
+
+    __tablename__ = "measure_lights"
+
+    measure_id: Mapped[int] = mapped_column(
+        ForeignKey("measures.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    light_key: Mapped[str] = mapped_column(String(32))
+    # Tasks not cancelled, and how many of them have each light.
+    tasks: Mapped[int] = mapped_column(Integer)
+    red: Mapped[int] = mapped_column(Integer)
+    yellow: Mapped[int] = mapped_column(Integer)
+    blue: Mapped[int] = mapped_column(Integer)
+    late: Mapped[int] = mapped_column(Integer)
+    green: Mapped[int] = mapped_column(Integer)
+
+
 class ExtensionRequest(Base):
     """A 延期申请: filed by the department, decided by a coordinator.
 

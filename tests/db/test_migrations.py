@@ -8,7 +8,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import Engine, delete, func, inspect, select
 
 from duban.config import Settings
 from duban.db import (
@@ -138,6 +138,10 @@ SCORE_TRIGGERS = {
       for operation in ("insert", "delete", "update")),
 }
 
+KEPT_TRIGGERS = {
+    "tasks_insert_measure_lights", "tasks_delete_measure_lights", "tasks_move_measure_lights",
+}
+
 
 def _triggers(engine: Engine) -> set[str]:
     query = (
@@ -156,7 +160,7 @@ def test_0018_adds_the_stored_light_and_its_triggers_and_takes_them_away(
     try:
         with engine.begin() as connection:
             command.upgrade(alembic_config(connection=connection), "head")
-        assert _triggers(engine) == TRIGGERS | SCORE_TRIGGERS
+        assert _triggers(engine) == TRIGGERS | SCORE_TRIGGERS | KEPT_TRIGGERS
         with engine.begin() as connection:
             command.downgrade(alembic_config(connection=connection), "0017")
         assert _triggers(engine) == set()
@@ -164,7 +168,7 @@ def test_0018_adds_the_stored_light_and_its_triggers_and_takes_them_away(
         assert not {"light", "light_key"} & columns
         with engine.begin() as connection:
             command.upgrade(alembic_config(connection=connection), "head")
-        assert _triggers(engine) == TRIGGERS | SCORE_TRIGGERS
+        assert _triggers(engine) == TRIGGERS | SCORE_TRIGGERS | KEPT_TRIGGERS
     finally:
         engine.dispose()
 
@@ -227,5 +231,85 @@ def test_0022_keeps_a_stale_score_row_for_every_task_and_takes_it_away(
         with engine.begin() as connection:
             command.upgrade(alembic_config(connection=connection), "head")
         assert len(rows()) == len(tasks) + 1
+    finally:
+        engine.dispose()
+
+
+def test_0025_keeps_measure_lights_that_task_inserts_deletes_and_moves_forget(
+    database_url: str, tmp_path: Path,
+) -> None:
+    """A kept row goes when a task of its measure is inserted, deleted or
+    moved to another measure (both measures'); other writes keep it (the
+    page sees stale tasks itself); the downgrade drops the table and its
+    triggers and keeps the others."""
+    from duban.db import make_session_factory
+    from duban.services.accounts.directory import load_directory_file, sync_directory
+    from models import Task, TaskScore
+    from tests.db.conftest import seed_world
+
+    engine = engine_for_url(database_url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection=connection), "head")
+        factory = make_session_factory(engine)
+        settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
+        sync_directory(load_directory_file(settings.directory_file), session_factory=factory)
+        seed_world(factory)
+        with factory() as session:
+            tasks = list(session.execute(select(Task.id, Task.measure_id).order_by(Task.id)))
+        measures = sorted({m for _t, m in tasks})
+        assert len(measures) >= 2
+
+        def keep_all() -> None:
+            with engine.begin() as connection:
+                connection.exec_driver_sql("DELETE FROM measure_lights")
+                for measure_id in measures:
+                    connection.exec_driver_sql(
+                        "INSERT INTO measure_lights (measure_id, light_key, tasks, red, yellow,"
+                        f" blue, late, green) VALUES ({measure_id}, 'k', 1, 0, 0, 0, 0, 1)")
+
+        def kept() -> set[int]:
+            with engine.connect() as connection:
+                return set(connection.exec_driver_sql(
+                    "SELECT measure_id FROM measure_lights").scalars())
+
+        first, other = measures[0], measures[1]
+        task_id = next(t for t, m in tasks if m == first)
+        keep_all()
+        with factory.begin() as session:
+            task = session.get(Task, task_id)
+            assert task is not None
+            task.due = task.due.replace(year=task.due.year + 1)
+            task.named_as = "改名"
+        assert kept() == set(measures)
+        with factory.begin() as session:
+            task = session.get(Task, task_id)
+            assert task is not None
+            task.measure_id = other
+        assert kept() == set(measures) - {first, other}
+        keep_all()
+        with factory.begin() as session:
+            task = session.get(Task, task_id)
+            assert task is not None
+            session.add(Task(measure_id=first, department_id=task.department_id,
+                             named_as="单位", role="supporting", deadline=task.deadline,
+                             due=task.due, original_due=task.due, state="assigned",
+                             assigned_at=task.assigned_at, version=1))
+        assert kept() == set(measures) - {first}
+        keep_all()
+        with factory.begin() as session:
+            added = session.scalars(select(Task.id).where(Task.named_as == "单位",
+                                                          Task.role == "supporting",
+                                                          Task.measure_id == first)).first()
+            session.execute(delete(TaskScore).where(TaskScore.task_id == added))
+            session.execute(delete(Task).where(Task.id == added))
+        assert kept() == set(measures) - {first}
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection=connection), "0024")
+        assert _triggers(engine) == TRIGGERS | SCORE_TRIGGERS
+        assert "measure_lights" not in inspect(engine).get_table_names()
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection=connection), "head")
+        assert _triggers(engine) == TRIGGERS | SCORE_TRIGGERS | KEPT_TRIGGERS
     finally:
         engine.dispose()

@@ -21,14 +21,17 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Integer,
     Select,
     and_,
     case,
     cast,
+    exists,
     func,
     literal,
     null,
+    or_,
     select,
     union_all,
 )
@@ -37,7 +40,7 @@ from sqlalchemy.orm import Session
 from duban.domain.lifecycle import TaskState
 from duban.domain.status import Light
 from duban.services.tasks.light_sql import LightRule
-from models import Department, Measure, Section, Task
+from models import Department, Measure, MeasureLights, Section, Task
 
 # Ranks of the lights, worst first (Light iterates worst first).
 RANKS = {light.value: rank for rank, light in enumerate(Light)}
@@ -78,9 +81,9 @@ def measure_lights(
     *,
     where: Sequence[ColumnElement[bool]] = (),
     light_counts: bool = False,
-) -> Select[Any]:
-    """Each measure of the plan that ``where`` keeps (conditions on Measure),
-    in number order: ``id``, ``number``, ``worst`` (the rank of its worst
+) -> Select[Any] | CompoundSelect:
+    """Each measure of the plan that ``where`` keeps (conditions on Measure):
+    ``id``, ``number``, ``worst`` (the rank of its worst
     light, 0 = red; NULL without tasks) and ``n`` (its tasks, NULL without);
     with ``light_counts``, also its ``section_id`` and its tasks of each light
     (columns named by the light's value). Cancelled tasks are left out.
@@ -89,7 +92,9 @@ def measure_lights(
     and each one's tasks joined from ``ix_tasks_measure_lights``, so SQLite
     groups them as they come (number is unique in the plan; the id makes it
     a valid GROUP BY on PostgreSQL): grouped by the tasks' measure id, it
-    sorted every task of the plan first."""
+    sorted every task of the plan first. Where lights are stored, the
+    measures kept in ``measure_lights`` are read from their row instead
+    (:mod:`duban.services.tasks.kept_lights`), the rest grouped so."""
     light = rule.light
     columns: list[Any] = [
         Measure.id.label("id"), Measure.number.label("number"),
@@ -100,13 +105,41 @@ def measure_lights(
         columns.append(Measure.section_id.label("section_id"))
         columns += [func.count(case((light == each.value, 1))).label(each.value)
                     for each in Light]
-    return (
+    grouped = (
         select(*columns)
         .select_from(Measure)
         .outerjoin(Task, and_(Task.measure_id == Measure.id,
                               Task.state != TaskState.CANCELLED.value))
         .where(Measure.plan_id == plan_id, *where)
         .group_by(Measure.number, Measure.id)
+    )
+    if rule.stored is None:
+        return grouped
+    # Where lights are stored: the measures kept in measure_lights (their row
+    # of the generations read and none of their tasks stale) from that row,
+    # only the others grouped over their tasks (see kept_lights).
+    low, high = rule.stored
+    kept = MeasureLights
+    # The measures with a stale task, a range of the light_key index each
+    # (as one OR, SQLite scanned every task's measure_id).
+    stale = union_all(*(select(Task.measure_id).where(each) for each in rule.stale_ranges()))
+    current = and_(kept.measure_id == Measure.id, kept.light_key >= low, kept.light_key <= high)
+    counts = {each: getattr(kept, each.value) for each in Light}
+    from_kept: list[Any] = [
+        Measure.id.label("id"), Measure.number.label("number"),
+        case(*((counts[each] > 0, RANKS[each.value]) for each in Light),
+             else_=cast(null(), Integer)).label("worst"),
+        func.nullif(kept.tasks, 0).label("n"),
+    ]
+    if light_counts:
+        from_kept.append(Measure.section_id.label("section_id"))
+        from_kept += [counts[each].label(each.value) for each in Light]
+    return union_all(
+        select(*from_kept)
+        .select_from(Measure)
+        .join(kept, current)
+        .where(Measure.plan_id == plan_id, *where, Measure.id.not_in(stale)),
+        grouped.where(or_(~exists().where(current), Measure.id.in_(stale))),
     )
 
 

@@ -89,6 +89,7 @@ from duban.domain.status import (
     report_periods,
 )
 from duban.domain.workdays import Unpublished, WorkCalendar
+from duban.services.tasks import kept_lights
 from duban.services.tasks.lights import light_tasks
 from models import IndicatorReading, LightsStored, Task, TaskEvent
 
@@ -217,7 +218,7 @@ class LightRule:
         if self.stored is not None and self.computed is not None:
             return or_(
                 and_(self.fresh(), Task.light == light.value),
-                *(and_(stale, self.computed == light.value) for stale in self._stale_ranges()),
+                *(and_(stale, self.computed == light.value) for stale in self.stale_ranges()),
             )
         not_past_due = [still_open, Task.due >= self.as_of]
         implied: dict[Light, list[ColumnElement[bool]]] = {
@@ -228,7 +229,7 @@ class LightRule:
         }
         return and_(*implied[light], self.light == light.value)
 
-    def _stale_ranges(self) -> list[ColumnElement[bool]]:
+    def stale_ranges(self) -> list[ColumnElement[bool]]:
         assert self.stored is not None
         low, high = self.stored
         return [Task.light_key.is_(None), Task.light_key < low, Task.light_key > high]
@@ -243,7 +244,7 @@ class LightRule:
     def stale(self) -> ColumnElement[bool]:
         """True for the tasks whose stored light is not this rule's (as
         ranges of the light_key index)."""
-        return true() if self.stored is None else or_(*self._stale_ranges())
+        return true() if self.stored is None else or_(*self.stale_ranges())
 
 
 def light_rule(
@@ -427,19 +428,37 @@ def refresh_lights(engine: Engine, rule: LightRule, *, wait: bool = True) -> int
             update(Task)
             .where(Task.id.in_(ids.scalar_subquery()), still)
             .values(light=rule.computed, light_key=high, **_missed_values(rule))
+            .returning(Task.measure_id)
         )
         try:
             with _writing(engine, wait=wait, lock="SHARE") as connection:
-                count = int(connection.execute(statement).rowcount)
+                measures = list(connection.execute(statement).scalars())
+                kept_lights.forget_measures(connection, measures)
         except OperationalError as error:
             LOG.info("lights of %s not stored (%s)", rule.as_of, str(error.orig)[:120])
             break
+        count = len(measures)
         stored += count
         if count < REFRESH_CHUNK:
             break
+    _keep_measure_lights(engine, wait=wait)
     if postgresql and stored:
         _analyze_after(engine, stored)
     return stored
+
+
+def _keep_measure_lights(engine: Engine, *, wait: bool) -> None:
+    """Keeps each measure's tasks counted by stored light where they are all
+    stored (:func:`~duban.services.tasks.kept_lights.keep`), locked as a move
+    is: no light is stored or moved meanwhile."""
+    try:
+        with _writing(engine, wait=wait, lock="SHARE ROW EXCLUSIVE") as connection:
+            found = kept_lights.stored_range(connection)
+            if found is not None:
+                base, generation = found
+                kept_lights.keep(connection, generation_key(base), generation_key(generation))
+    except OperationalError as error:
+        LOG.info("measures' lights not kept (%s)", str(error.orig)[:120])
 
 
 def _move(engine: Engine, rule: LightRule, *, wait: bool) -> tuple[int, int, int] | None:
@@ -465,6 +484,7 @@ def _move(engine: Engine, rule: LightRule, *, wait: bool) -> tuple[int, int, int
         written = 0
         if before is None or before.context != rule.day.context:
             base = generation  # every light stored before is stale
+            kept_lights.forget_all(connection)
         else:
             base = row.base
             written = int(connection.execute(
@@ -476,6 +496,8 @@ def _move(engine: Engine, rule: LightRule, *, wait: bool) -> tuple[int, int, int
                 .values(light=rule.computed, light_key=generation_key(generation),
                         **_missed_values(rule))
             ).rowcount)
+            if written:
+                kept_lights.forget_written(connection, generation_key(generation))
         updated = connection.execute(
             update(LightsStored)
             .where(LightsStored.id == 1, LightsStored.generation == row.generation)
