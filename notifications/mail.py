@@ -11,10 +11,7 @@ reminder round of a thousand messages spends most of its time there.
 ``send()`` keeps Apprise's message building (``prepare_emails``: MIME, HTML with
 text alternative, attachments, headers, PGP), handing it a subject already
 encoded (:func:`encoded_subject`: the stdlib's quoted-printable header
-encoding is quadratic in the subject's length); the common case (HTML, no
-attachment, no PGP, no Cc/Bcc/Reply-To) is written to the same bytes by
-:mod:`notifications.mail_mime` without the email package's generic generator.
-It replaces only the transport:
+encoding is quadratic in the subject's length), and replaces only the transport:
 
 * one process-wide TLS context per ``verify`` setting, built once, and only
   for a TLS mode (plain SMTP never loads the CA bundle);
@@ -45,7 +42,7 @@ from apprise import NotificationManager, NotifyType
 from apprise.plugins.email import NotifyEmail, SecureMailMode
 from apprise.plugins.email.common import AppriseEmailException, EmailMessage
 
-from notifications import apprise_logging, mail_mime
+from notifications import apprise_logging
 from notifications.outcome import FailureReporting
 
 __all__ = ["NotifyDubanEmail", "encoded_subject", "shared_tls_context"]
@@ -194,7 +191,26 @@ class NotifyDubanEmail(FailureReporting, NotifyEmail):  # type: ignore[misc]
         self.throttle()
         headers = {"X-Application": self.app_id, **self.headers, **self._protocol_headers(body)}
         try:
-            messages = self._messages(body, encoded_subject(title), body_format, attach, headers)
+            messages = list(
+                self.prepare_emails(
+                    subject=encoded_subject(title),
+                    body=body,
+                    notify_format=self.resolve_format(body_format),
+                    from_addr=self.from_addr,
+                    to=self.targets,
+                    cc=self.cc,
+                    bcc=self.bcc,
+                    reply_to=self.reply_to,
+                    smtp_host=self.smtp_host,
+                    attach=attach,
+                    headers=headers,
+                    names=self.names,
+                    pgp=self.pgp,
+                    pgp_mode=self.pgp_mode,
+                    inline=self.inline,
+                    tzinfo=self.tzinfo,
+                )
+            )
         except AppriseEmailException:
             return self._fail("邮件无法生成（附件无法读取或 PGP 处理失败）", permanent=True)
 
@@ -207,50 +223,6 @@ class NotifyDubanEmail(FailureReporting, NotifyEmail):  # type: ignore[misc]
                 unreachable=self._unreachable,
             )
         return True
-
-    def _messages(
-        self, body: str, subject: str, body_format: Any, attach: Any, headers: dict[str, str]
-    ) -> list[EmailMessage]:
-        """The messages Apprise's ``prepare_emails`` builds, one per recipient;
-        the common case written by :mod:`notifications.mail_mime`."""
-        notify_format = self.resolve_format(body_format)
-        if mail_mime.plain_case(
-            notify_format=notify_format,
-            attach=attach,
-            cc=self.cc,
-            bcc=self.bcc,
-            reply_to=self.reply_to,
-            pgp_mode=self.pgp_mode,
-        ):
-            return mail_mime.html_emails(
-                subject=subject,
-                body=body,
-                from_addr=self.from_addr,
-                to=self.targets,
-                smtp_host=self.smtp_host,
-                headers=headers,
-                tzinfo=self.tzinfo,
-            )
-        return list(
-            self.prepare_emails(
-                subject=subject,
-                body=body,
-                notify_format=notify_format,
-                from_addr=self.from_addr,
-                to=self.targets,
-                cc=self.cc,
-                bcc=self.bcc,
-                reply_to=self.reply_to,
-                smtp_host=self.smtp_host,
-                attach=attach,
-                headers=headers,
-                names=self.names,
-                pgp=self.pgp,
-                pgp_mode=self.pgp_mode,
-                inline=self.inline,
-                tzinfo=self.tzinfo,
-            )
-        )
 
     def _deliver_each(self, messages: list[EmailMessage]) -> list[tuple[str, bool]]:
         """Deliver the messages not yet delivered; the failures as (reason,
