@@ -169,9 +169,12 @@ def measure_page(
 
 
 @router.get("/dashboard/units")
-def unit_page(request: Request, user: Staff, name: str = "", show: str | None = None) -> Response:
-    """One unit's tasks of every plan, each scorecard count a filter of exactly
-    that many tasks, with its charts."""
+def unit_page(
+    request: Request, user: Staff, name: str = "", show: str | None = None,
+    page: str | None = None,
+) -> Response:
+    """One unit's tasks of every plan, 50 a page, each scorecard count a
+    filter of exactly that many tasks, with its charts."""
     web = state_of(request)
     weights = score_weights(web)
     try:
@@ -183,10 +186,12 @@ def unit_page(request: Request, user: Staff, name: str = "", show: str | None = 
             weights=weights,
             show=show,
             zone=web.zone,
+            offset=page_offset(page_number(page)),
+            limit=PAGE_SIZE,
         )
     except NotFoundError as err:
         return render(request, "dashboard/empty.html", status_code=404, message=str(err))
-    charts = ledger_charts(detail.ledger, department=detail.name)
+    charts = ledger_charts(detail.chart, department=detail.name, trend=detail.trend)
     return render(
         request,
         "dashboard/unit.html",

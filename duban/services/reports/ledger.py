@@ -77,12 +77,16 @@ def load_ledger(
     measure_id: int | None = None,
     zone: tzinfo = LOCAL_ZONE,
     states: Collection[str] | None = None,
+    task_ids: Collection[int] | None = None,
+    next_steps: bool = True,
 ) -> Ledger:
     """The ledger read in ``session`` (read only).
 
     ``department_ids`` keeps only those departments' tasks, ``measure_id``
     only that measure's (of ``plan``, or of any plan with ``all_plans``),
-    ``states`` only the tasks in those states. Raises
+    ``states`` only the tasks in those states, ``task_ids`` only those tasks
+    (the plans listed still every plan the ledger covers); without
+    ``next_steps`` the rows' ``next_step`` is left empty. Raises
     NotFoundError for an unknown plan, DubanError when no plan is named, not
     ``all_plans``, and several are stored, and CalendarError when a date
     involved lies outside the calendar.
@@ -90,7 +94,7 @@ def load_ledger(
     policy = policy or StatusPolicy()
     plans, query = _task_query(session, plan=plan, all_plans=all_plans,
                                department_ids=department_ids, measure_id=measure_id,
-                               states=states)
+                               states=states, task_ids=task_ids)
     ledger = Ledger(
         as_of=as_of,
         plans=[(p.key, p.title) for p in plans],
@@ -106,7 +110,8 @@ def load_ledger(
     ids = query.with_only_columns(Task.id).order_by(None)
     related = LedgerRelated.load(session, ids, until=end_of_day(as_of, zone))
     for task in tasks:
-        ledger.rows.append(ledger_row(task, related, as_of, calendar, policy, zone))
+        ledger.rows.append(ledger_row(task, related, as_of, calendar, policy, zone,
+                                      next_step=next_steps))
     _sort_rows(ledger)
     return ledger
 
@@ -206,6 +211,7 @@ def _task_query(
     department_ids: Sequence[int] | None,
     measure_id: int | None,
     states: Collection[str] | None,
+    task_ids: Collection[int] | None = None,
 ) -> tuple[list[Plan], Select[Task]]:
     """The plans a ledger covers and the query of its tasks (see :func:`load_ledger`)."""
     query = select(Task).join(Task.measure).join(Measure.plan)
@@ -221,6 +227,8 @@ def _task_query(
         query = query.where(Task.measure_id == measure_id)
     if states is not None:
         query = query.where(Task.state.in_(list(states)))
+    if task_ids is not None:
+        query = query.where(Task.id.in_(list(task_ids)))
     return plans, query.order_by(Plan.id, Measure.number, Task.deadline, Task.role, Task.id)
 
 

@@ -335,8 +335,12 @@ def ledger_row(
     calendar: WorkCalendar,
     policy: StatusPolicy,
     zone: tzinfo,
+    *,
+    next_step: bool = True,
 ) -> LedgerRow:
-    """The row of ``task`` as of ``as_of`` from what ``related`` read."""
+    """The row of ``task`` as of ``as_of`` from what ``related`` read; its
+    ``next_step`` left empty without ``next_step`` (the ladder walked ahead
+    for each task costs ~1 ms of an overdue one)."""
     measure = related.measures[task.measure_id]
     # .get: most tasks have no extension, reading or escalation, and the
     # defaultdicts would add an empty list for each of them.
@@ -390,7 +394,8 @@ def ledger_row(
             else None
         ),
         facts=facts,
-        next_step=_next_step(task, facts, acknowledged_on, related, as_of, calendar),
+        next_step=(_next_step(task, facts, acknowledged_on, related, as_of, calendar)
+                   if next_step else ""),
     )
 
 
