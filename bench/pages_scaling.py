@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -125,14 +126,18 @@ class Skeleton:
     units_of: dict[int, list[int]]  # measure id -> its lead and supporting units
 
 
+def unit_name(index: int) -> str:
+    """The name of the fill's unit ``index`` (0 to 29): 24 bureaus, then 6 districts."""
+    return f"基准市第{index + 1:02d}局" if index < 24 else f"基准市第{index - 23}区"
+
+
 def _skeleton(engine: Engine, measures: int, rng: random.Random) -> Skeleton:
     created = datetime(2015, 7, 1, 9, tzinfo=ZONE)
     session_factory = make_session_factory(engine)
     with session_factory.begin() as session:
         policy, _ = store_policy(DEFAULT_POLICY, session=session, now=created)
         units = [
-            Department(name=f"基准市第{i + 1:02d}局" if i < 24 else f"基准市第{i - 23}区",
-                       kind="department" if i < 24 else "district")
+            Department(name=unit_name(i), kind="department" if i < 24 else "district")
             for i in range(UNITS)
         ]
         contacts = [
@@ -383,6 +388,8 @@ def pages(token: str) -> list[tuple[str, str]]:
         ("a measure's page", "/dashboard/measures/1"),
         ("督办记录", "/dashboard/escalations"),
         ("scorecard", "/dashboard/scorecard"),
+        ("a unit's page", f"/dashboard/units?name={quote(unit_name(0))}"),
+        ("its overdue, page 2", f"/dashboard/units?name={quote(unit_name(0))}&show=overdue&page=2"),
         ("/api/tasks", "/api/tasks"),
         ("/api/tasks?light=red", "/api/tasks?light=red"),
         ("/api/measures", "/api/measures"),
