@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, tzinfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.errors import NotFoundError
@@ -37,7 +37,7 @@ from duban.services.reports.unit_sql import (
 )
 from duban.services.tasks.facts import LOCAL_ZONE
 from duban.services.tasks.light_sql import light_rule
-from models import Department, Task
+from models import Department
 
 # What a scorecard count links to: its key (a ScoreRow field) → the label.
 UNIT_FILTERS: dict[str, str] = {
@@ -115,9 +115,7 @@ def unit_detail(
         if lights is not None and cells is not None:
             counted = unit_cells(session, cells, department_id)
             counts = {key: counted.count(key) for key in UNIT_FILTERS}
-            total = session.scalar(
-                select(func.count()).select_from(Task).where(Task.department_id == department_id)
-            ) or 0
+            total = counted.tasks
             shown = total if chosen is None else counts[chosen]
             ids = page_ids(session, lights, department_id,
                            None if chosen is None else counted.condition(chosen),

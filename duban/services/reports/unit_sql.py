@@ -63,12 +63,14 @@ def _numbers(cell: str) -> list[int]:
 class UnitCells:
     """A department's scorecard cells for the rule of ``key``: the fresh
     ones as (cell, tasks), and the cell of each task whose kept one is stale
-    (then ``fresh`` is empty when every task was worked out)."""
+    (then ``fresh`` is empty when every task was worked out); ``tasks``, how
+    many the department has."""
 
     key: str
     department_id: int
     fresh: list[tuple[str, int]]
     worked_out: dict[int, str]
+    tasks: int
 
     def count(self, show: str) -> int:
         """The tasks the scorecard counts under the filter ``show``."""
@@ -96,28 +98,32 @@ def unit_cells(
     session: Session, rule: KeptRule, department_id: int, *, every_above: int = GROUPED_ABOVE
 ) -> UnitCells:
     """The department's cells on the rule's day (see :class:`UnitCells`):
-    every one worked out when more than ``every_above`` are stale."""
-    kept = select(TaskScore.task_id).where(TaskScore.task_id == Task.id,
-                                           TaskScore.score_key == rule.key)
-    mine = Task.department_id == department_id
-    stale = list(session.scalars(select(Task.id).where(mine, ~kept.exists())))
-    if not stale:
-        worked_out: dict[int, str] = {}
-    elif len(stale) > every_above:
-        of_unit = select(Task.id).where(mine)
-        every = task_cells(session, rule, mine, TaskEvent.task_id.in_(of_unit))
-        return UnitCells(rule.key, department_id, [],
-                         {task_id: cell for task_id, (_d, cell) in every.items()})
-    else:
-        worked_out = {task_id: cell for task_id, (_d, cell) in task_cells(
-            session, rule, Task.id.in_(stale), TaskEvent.task_id.in_(stale)).items()}
+    every one worked out when more than ``every_above`` are stale. A fresh
+    cell is stored under its task's department (a move makes it stale), so
+    the department's tasks are all fresh when its fresh cells are as many;
+    else the stale ones are its tasks less those with a fresh cell (two
+    index reads: PostgreSQL planned ``NOT EXISTS`` as a scan of every cell)."""
     fresh = [
         (str(cell), int(n)) for cell, n in session.execute(
             select(TaskScore.cell, func.count())
             .where(TaskScore.score_key == rule.key, TaskScore.department_id == department_id)
             .group_by(TaskScore.cell))
     ]
-    return UnitCells(rule.key, department_id, fresh, worked_out)
+    mine = Task.department_id == department_id
+    tasks = session.scalar(select(func.count()).select_from(Task).where(mine)) or 0
+    if tasks == sum(n for _cell, n in fresh):
+        return UnitCells(rule.key, department_id, fresh, {}, tasks)
+    kept = set(session.scalars(select(TaskScore.task_id).where(
+        TaskScore.score_key == rule.key, TaskScore.department_id == department_id)))
+    stale = sorted(set(session.scalars(select(Task.id).where(mine))) - kept)
+    if len(stale) > every_above:
+        of_unit = select(Task.id).where(mine)
+        every = task_cells(session, rule, mine, TaskEvent.task_id.in_(of_unit))
+        return UnitCells(rule.key, department_id, [],
+                         {task_id: cell for task_id, (_d, cell) in every.items()}, tasks)
+    worked_out = task_cells(session, rule, Task.id.in_(stale), TaskEvent.task_id.in_(stale))
+    return UnitCells(rule.key, department_id, fresh,
+                     {task_id: cell for task_id, (_d, cell) in worked_out.items()}, tasks)
 
 
 def page_ids(
