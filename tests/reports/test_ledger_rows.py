@@ -5,6 +5,7 @@ local days of the task's report events, around local and UTC midnight."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ from duban.services.reports.ledger_model import number_text
 from duban.services.reports.ledger_rows import (
     EventColumns,
     TaskColumns,
+    _json_value,
     _reports_fields,
     moment,
 )
@@ -109,3 +111,12 @@ def test_the_latest_reports_values_are_decoded_where_shown(
         values = report.data["values"]
     shown = ";".join(f"{name}:{number_text(value)}" for name, value in values.items())
     assert len(values) == 2 and lead.latest_progress == f"{report.note}({shown})"
+
+
+@pytest.mark.parametrize(
+    "stored", ["null", '{"values": {"比例": 75}}', '{"values": null}', '"null"', "[]", " null"]
+)
+def test_a_reports_values_read_as_text_decode_as_json(stored: str) -> None:
+    # SQLite's text of a JSON column, "null" for a report without values.
+    assert _json_value(stored) == json.loads(stored)
+    assert _json_value({"values": {}}) == {"values": {}}  # PostgreSQL's decoded value

@@ -85,6 +85,28 @@ ROWS: list[Row] = [
         15.5,
         {1: "http://x/a", 3: 'http://例子.中国/度量?q="引号"\t&x=1'},
     ),
+    # Integers in columns that held integers (or not) before: each column's
+    # digits in the piece made around its first integer's.
+    *(
+        (
+            [
+                (serial, TOP),
+                ("一、章节 plain", WRAP),
+                ("", WRAP),
+                (None, TOP),
+                (date(2016, 1, 15), DAY),
+                (datetime(2016, 1, 15, 9, 30), DAY),
+                (number, TOP),
+                (10**15 - serial, TOP),
+                (-number, TOP),
+                (-(10**15) + serial, TOP),
+                ("措施名称", LINK),
+            ],
+            None,
+            {10: f"http://127.0.0.1:8000/dashboard/measures/{serial}"},
+        )
+        for serial, number in ((5, 0), (6, 7), (7, 10**15 - 1), (8, 7))
+    ),
 ]
 
 

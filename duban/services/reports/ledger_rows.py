@@ -106,7 +106,11 @@ class _JsonAsRead(UserDefinedType[Any]):
 
 def _json_value(data: Any) -> Any:
     """A :class:`_JsonAsRead` value decoded as SQLAlchemy's JSON type decodes it."""
+    if data == "null":  # SQLite's text of a report without values (most of them)
+        return None
     return json.loads(data) if isinstance(data, str) else data
+
+
 _NONE: tuple[()] = ()  # a task's rows of a kind when it has none
 _CACHED = 50_000  # distinct facts whose conclusions are kept at most (memory stays flat)
 

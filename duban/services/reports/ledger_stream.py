@@ -128,6 +128,8 @@ class SheetRows:
         # (column, columns, style parts, date style parts) and value; each
         # row's caches per its columns' parts.
         self._pieces: dict[tuple[Any, ...], dict[Any, str]] = {}
+        # An integer's piece before and after its digits, per column cache (by id).
+        self._around: dict[int, tuple[str, str]] = {}
         self._shapes: dict[Any, list[dict[Any, str]]] = {}
         self._heights: dict[float, str] = {}  # a row's height attributes
         self._bound: set[type] = {str, int, float, type(None)}
@@ -215,6 +217,16 @@ class SheetRows:
         """Cell ``index``'s XML from after its row number (its reference is
         its column's letter and the row's number) to the next cell's row
         number, or the row's end; kept in ``cache`` (its column's)."""
+        exact = type(value) is int and -_EXACT < value < _EXACT
+        if exact:
+            # An integer column's piece around its digits, made once: ids and
+            # serial numbers never repeat, and a miss made the whole piece.
+            around = self._around.get(id(cache))
+            if around is not None:
+                piece = f"{around[0]}{value}{around[1]}"
+                if len(cache) < _TEXTS_KEPT:
+                    cache[value] = piece
+                return piece
         if type(value) not in self._bound:
             self._bind(value)
         style_parts = dated[index] if isinstance(value, date) else parts[index]
@@ -226,6 +238,8 @@ class SheetRows:
             letters.append(get_column_letter(len(letters) + 1))
         after = f'<c r="{letters[index + 1]}' if index + 1 < len(parts) else "</row>"
         piece = f'"{self._cell(style, value)}{after}'
+        if exact:
+            self._around[id(cache)] = (f'" s="{style}" t="n"><v>', f"</v></c>{after}")
         if not piece.isascii():
             # The part is ASCII with character references, as lxml writes it:
             # made once per cached value here instead of once per row when
