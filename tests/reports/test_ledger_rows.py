@@ -13,14 +13,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.services.reports.ledger import build_ledger
+from duban.services.reports.ledger import build_ledger, end_of_day
 from duban.services.reports.ledger_model import number_text
 from duban.services.reports.ledger_rows import (
     EventColumns,
+    LedgerRelated,
     TaskColumns,
     _json_value,
     _reports_fields,
     moment,
+    own_facts,
 )
 from duban.services.tasks.facts import local_date, task_facts
 from models import Notice, Task, TaskEvent
@@ -120,3 +122,25 @@ def test_a_reports_values_read_as_text_decode_as_json(stored: str) -> None:
     # SQLite's text of a JSON column, "null" for a report without values.
     assert _json_value(stored) == json.loads(stored)
     assert _json_value({"values": {}}) == {"values": {}}  # PostgreSQL's decoded value
+
+
+@pytest.mark.parametrize("until", [date(2015, 12, 1), date(2016, 1, 29), date(2016, 12, 31)])
+def test_a_tasks_own_facts_are_what_task_facts_finds_among_every_tasks_rows(
+    history: History, session_factory: sessionmaker[Session], until: date
+) -> None:
+    with session_factory() as session:
+        ids = select(Task.id)
+        related = LedgerRelated.load(session, ids, until=end_of_day(until, ZONE))
+        tasks = [TaskColumns(*row) for row in session.execute(select(*TaskColumns.selected()))]
+        every_event = [e for rows in related.history.values() for e in rows]
+        every_extension = [x for rows in related.extensions.values() for x in rows]
+        every_reading = [r for rows in related.readings.values() for r in rows]
+        assert every_event and every_reading  # rows of several tasks to tell apart
+        assert every_extension or until < date(2016, 1, 1)
+        for task in tasks:
+            own = own_facts(task, related.history.get(task.id, ()),
+                            related.extensions.get(task.id, ()), related.numeric(task),
+                            related.readings.get(task.id, ()), ZONE)
+            assert own == task_facts(task, events=every_event, extensions=every_extension,
+                                     targets=related.targets[task.measure_id],
+                                     readings=every_reading, zone=ZONE)

@@ -23,9 +23,17 @@ from sqlalchemy.types import UserDefinedType
 from duban.domain.escalation import DEFAULT_POLICY, EscalationPolicy, TaskTimeline
 from duban.domain.items import item_source_text
 from duban.domain.labels import EXTENSION_STATUS_LABELS, LEVEL_LABELS, TASK_ROLE_LABELS
-from duban.domain.lifecycle import Action, TaskState
+from duban.domain.lifecycle import Action, ExtensionStatus, TaskState
 from duban.domain.outbox import NoticeStatus
-from duban.domain.status import Assessment, StatusPolicy, TaskFacts, assess, missing_reports
+from duban.domain.status import (
+    Assessment,
+    Indicator,
+    Reading,
+    StatusPolicy,
+    TaskFacts,
+    assess,
+    missing_reports,
+)
 from duban.domain.workdays import WorkCalendar
 from duban.services.ladder.core import policy_for
 from duban.services.ladder.outlook import upcoming_steps
@@ -41,7 +49,6 @@ from duban.services.tasks.facts import (
     indicator_name,
     local_date,
     numeric_targets,
-    task_facts,
 )
 from duban.services.tasks.views import status_fields
 from models import (
@@ -131,6 +138,7 @@ class TaskColumns(NamedTuple):
     acknowledged_at: datetime | None
     submitted_at: datetime | None
     approved_at: datetime | None
+    policy_id: int | None = None  # its escalation ladder's version (None: the default)
 
     @staticmethod
     def selected() -> tuple[Any, ...]:
@@ -139,6 +147,7 @@ class TaskColumns(NamedTuple):
             Task.id, Task.measure_id, Task.department_id, Task.named_as, Task.role,
             Task.deadline, Task.due, Task.original_due, Task.state, moment(Task.assigned_at),
             moment(Task.acknowledged_at), moment(Task.submitted_at), moment(Task.approved_at),
+            Task.policy_id,
         )
 
 
@@ -172,10 +181,8 @@ class LedgerRelated(Related):
     )
     measures: dict[int, Measure] = field(default_factory=dict)  # with plan and section
     departments: dict[int, str] = field(default_factory=dict)
-    # Every step recorded per task (sent or not: the ladder's "done"), and the
-    # ladder of each task.
+    # Every step recorded per task (sent or not: the ladder's "done").
     steps: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
-    policies: dict[int, EscalationPolicy] = field(default_factory=dict)
     until: datetime | None = None
     # What the domain concluded, once per distinct set of facts: many tasks
     # share them (same dates, same state), and the domain's functions are pure.
@@ -184,6 +191,7 @@ class LedgerRelated(Related):
     _numeric: dict[tuple[int, date], list[Target]] = field(default_factory=dict)
     _mine: dict[tuple[int, date], list[Target]] = field(default_factory=dict)
     _measures: dict[int, _MeasureFields] = field(default_factory=dict)
+    # The ladders (policy versions) of the tasks read, by their id.
     _versions: dict[int | None, EscalationPolicy] = field(default_factory=dict)
     # The target lines of tasks without readings, per measure and deadline.
     lines: dict[tuple[int, date], list[TargetLine]] = field(default_factory=dict)
@@ -273,7 +281,6 @@ class LedgerRelated(Related):
         assert until is not None, "load_shared sets until"
         for rows in (self.history, self.notices, self.steps, self.extensions, self.readings):
             rows.clear()
-        self.policies.clear()
         if len(self.assessed) > _CACHED or len(self.ahead) > _CACHED:
             self.assessed.clear()  # distinct facts of tasks long written
             self.ahead.clear()
@@ -321,15 +328,18 @@ class LedgerRelated(Related):
             )
         ):
             self.steps[task_id].add(step)
-        # A few policy versions for many tasks: each read once (the identity
-        # map keeps no row that nothing holds, so policy_for would query each time).
-        for task_id, policy_id in connection.execute(
-            select(Task.id, Task.policy_id).where(Task.id.in_(task_ids))
+        # A few policy versions for many tasks (each task's is one of its
+        # columns): each read once (the identity map keeps no row that
+        # nothing holds, so policy_for would query each time).
+        for (policy_id,) in connection.execute(
+            select(Task.policy_id).where(Task.id.in_(task_ids)).distinct()
         ):
-            found = self._versions.get(policy_id)
-            if found is None:
-                found = self._versions[policy_id] = policy_for(session, policy_id)
-            self.policies[task_id] = found
+            if policy_id not in self._versions:
+                self._versions[policy_id] = policy_for(session, policy_id)
+
+    def ladder(self, task: TaskColumns) -> EscalationPolicy:
+        """The task's escalation ladder (read by :meth:`load_tasks`)."""
+        return self._versions.get(task.policy_id, DEFAULT_POLICY)
 
 
 def ledger_row(
@@ -350,14 +360,8 @@ def ledger_row(
     # defaultdicts would add an empty list for each of them.
     events = related.history.get(task.id, _NONE)
     extensions = related.extensions.get(task.id, _NONE)
-    facts = task_facts(
-        task,
-        events=events,
-        extensions=extensions,
-        targets=related.numeric(task),
-        readings=related.readings.get(task.id, _NONE),
-        zone=zone,
-    )
+    facts = own_facts(task, events, extensions, related.numeric(task),
+                      related.readings.get(task.id, _NONE), zone)
     judged = related.assessed.get(facts)
     if judged is None:
         judged = related.assessed[facts] = (
@@ -366,7 +370,7 @@ def ledger_row(
             len(missing_reports(facts, as_of, calendar, policy)),
         )
     assessment, missing = judged
-    state = TaskState(task.state)
+    state = facts.state
     acknowledged_on = local_date(task.acknowledged_at, zone) if task.acknowledged_at else None
     return LedgerRow(
         task_id=task.id,
@@ -402,6 +406,52 @@ def ledger_row(
                    if next_step else ""),
     )
 
+
+
+_STATES = {state.value: state for state in TaskState}
+_CLOSED = frozenset((TaskState.SUBMITTED, TaskState.APPROVED))
+_APPROVED_EXTENSION = ExtensionStatus.APPROVED.value
+
+
+def own_facts(
+    task: TaskColumns,
+    events: Sequence[EventColumns],
+    extensions: Sequence[ExtensionRequest],
+    numeric: list[Target],
+    readings: Sequence[IndicatorReading],
+    zone: tzinfo,
+) -> TaskFacts:
+    """:func:`~duban.services.tasks.facts.task_facts` of ``task`` from its
+    own rows (the ledger reads them per task: no other task's to pass over)
+    and its numeric targets (:meth:`LedgerRelated.numeric`, in printed order)."""
+    state = _STATES[task.state]
+    submitted_on = None
+    if state in _CLOSED and task.submitted_at is not None:
+        submitted_on = task.submitted_at.astimezone(zone).date()
+    report_dates = [e.at.astimezone(zone).date() for e in events if e.action == _REPORT]
+    report_dates.sort()
+    indicator = None
+    values: tuple[Reading, ...] = ()
+    if numeric:
+        first = numeric[0]
+        assert first.value is not None  # numeric targets have a value
+        indicator = Indicator(comparator=first.comparator or ">=", target=first.value)
+        if readings:
+            values = tuple(sorted(
+                (Reading(r.reported_on, r.value) for r in readings if r.target_id == first.id),
+                key=lambda r: r.on,
+            ))
+    return TaskFacts(
+        state=state,
+        due=task.due,
+        original_due=task.original_due,
+        assigned_on=task.assigned_at.astimezone(zone).date(),
+        submitted_on=submitted_on,
+        extended=any(x.status == _APPROVED_EXTENSION for x in extensions),
+        report_dates=tuple(report_dates),
+        indicator=indicator,
+        readings=values,
+    )
 
 
 class _MeasureFields(TypedDict):
@@ -468,7 +518,7 @@ def _next_step(
     as_of: date,
     calendar: WorkCalendar,
 ) -> str:
-    ladder = related.policies.get(task.id, DEFAULT_POLICY)
+    ladder = related.ladder(task)
     done = frozenset(related.steps.get(task.id, _NONE))
     # The timeline's fields (a tuple hashes faster than the dataclass); the
     # policies are the few versions LedgerRelated.load read, alive as long as it.
