@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 from duban.domain.labels import (
@@ -51,7 +52,9 @@ class TargetLine:
     latest: float | None = None  # the latest reading up to as_of, if any
     latest_on: date | None = None
 
-    @property
+    # Cached (in the instance's __dict__, past the frozen fields): a ledger
+    # shares a measure's lines among the rows of its tasks without readings.
+    @cached_property
     def goal(self) -> str:
         """``指标 ≥75%``, or "" for a target without a value."""
         if self.value is None:
@@ -59,7 +62,7 @@ class TargetLine:
         sign = COMPARATOR_SIGNS.get(self.comparator or ">=", self.comparator or "")
         return f"{self.indicator or self.text} {sign}{number_text(self.value)}{self.unit or ''}"
 
-    @property
+    @cached_property
     def latest_text(self) -> str:
         if self.latest is None:
             return ""

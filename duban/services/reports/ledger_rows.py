@@ -50,7 +50,7 @@ from duban.services.tasks.facts import (
     local_date,
     numeric_targets,
 )
-from duban.services.tasks.views import status_fields
+from duban.services.tasks.views import StatusFields, status_fields
 from models import (
     Department,
     ExtensionRequest,
@@ -186,7 +186,7 @@ class LedgerRelated(Related):
     until: datetime | None = None
     # What the domain concluded, once per distinct set of facts: many tasks
     # share them (same dates, same state), and the domain's functions are pure.
-    assessed: dict[TaskFacts, tuple[Assessment, int]] = field(default_factory=dict)
+    assessed: dict[TaskFacts, tuple[Assessment, int, StatusFields]] = field(default_factory=dict)
     ahead: dict[tuple[Any, ...], str] = field(default_factory=dict)
     _numeric: dict[tuple[int, date], list[Target]] = field(default_factory=dict)
     _mine: dict[tuple[int, date], list[Target]] = field(default_factory=dict)
@@ -217,16 +217,14 @@ class LedgerRelated(Related):
         return found
 
     def measure_fields(self, measure: Measure) -> _MeasureFields:
-        """:func:`_measure_fields` once per measure (the lists copied per row)."""
+        """:func:`_measure_fields` once per measure, shared: copy its lists
+        for a row."""
         found = self._measures.get(measure.id)
         if found is None:
             found = self._measures[measure.id] = _measure_fields(
                 measure, self.responsibilities[measure.id]
             )
-        fields = found.copy()
-        fields["lead_departments"] = list(found["lead_departments"])
-        fields["supporting_departments"] = list(found["supporting_departments"])
-        return fields
+        return found
 
     @classmethod
     def load(
@@ -364,17 +362,31 @@ def ledger_row(
                       related.readings.get(task.id, _NONE), zone)
     judged = related.assessed.get(facts)
     if judged is None:
+        assessment = assess(facts, as_of, calendar, policy)
         judged = related.assessed[facts] = (
-            assess(facts, as_of, calendar, policy),
+            assessment,
             # Counted for overdue tasks too (assess stops at "overdue").
             len(missing_reports(facts, as_of, calendar, policy)),
+            status_fields(facts.state, assessment),
         )
-    assessment, missing = judged
+    assessment, missing, status = judged
     state = facts.state
     acknowledged_on = local_date(task.acknowledged_at, zone) if task.acknowledged_at else None
+    # Fields by name rather than dicts unpacked: a row is made per task.
+    shared = related.measure_fields(measure)
+    reports = _reports_fields(events, facts, as_of)
     return LedgerRow(
         task_id=task.id,
-        **related.measure_fields(measure),
+        plan=shared["plan"],
+        plan_title=shared["plan_title"],
+        section=shared["section"],
+        section_number=shared["section_number"],
+        measure=shared["measure"],
+        measure_id=shared["measure_id"],
+        measure_title=shared["measure_title"],
+        item_source=shared["item_source"],
+        lead_departments=list(shared["lead_departments"]),
+        supporting_departments=list(shared["supporting_departments"]),
         department=related.departments[task.department_id],
         named_as=task.named_as,
         role=task.role,
@@ -383,10 +395,18 @@ def ledger_row(
         deadline=task.deadline,
         due=task.due,
         original_due=task.original_due if task.original_due != task.due else None,
-        **status_fields(state, assessment),
+        state=state,
+        state_label=status["state_label"],
+        status=status["status"],
+        status_label=status["status_label"],
+        light=status["light"],
+        light_label=status["light_label"],
+        reasons=list(status["reasons"]),  # the row's own list
         assigned_on=facts.assigned_on,
         acknowledged_on=acknowledged_on,
-        **_reports_fields(events, facts, as_of),
+        latest_progress=reports["latest_progress"],
+        latest_progress_on=reports["latest_progress_on"],
+        report_count=reports["report_count"],
         missing_reports=missing,
         extensions=[_extension_text(x) for x in extensions],
         escalations=[
