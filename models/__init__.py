@@ -30,6 +30,7 @@ from models.plan import (
     Responsibility,
     Section,
     Target,
+    section_heading,
 )
 from models.task import (
     EXTENSION_STATUSES,
@@ -97,4 +98,5 @@ __all__ = [
     "TaskScore",
     "UTCDateTime",
     "User",
+    "section_heading",
 ]

@@ -87,7 +87,12 @@ class Section(Base):
 
     @property
     def heading(self) -> str:
-        return f"{self.label}、{self.title}" if self.label else self.title
+        return section_heading(self.label, self.title)
+
+
+def section_heading(label: str, title: str) -> str:
+    """A section's heading (``一、…``) from its label and title."""
+    return f"{label}、{title}" if label else title
 
 
 class Measure(Base):

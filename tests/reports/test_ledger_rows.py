@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from duban.domain.items import item_source_text
 from duban.services.reports.ledger import build_ledger, end_of_day
-from duban.services.reports.ledger_model import number_text
+from duban.services.reports.ledger_model import NO_SECTION, number_text
 from duban.services.reports.ledger_rows import (
     EventColumns,
     LedgerRelated,
@@ -25,7 +26,7 @@ from duban.services.reports.ledger_rows import (
     own_facts,
 )
 from duban.services.tasks.facts import local_date, task_facts
-from models import Notice, Task, TaskEvent
+from models import Measure, Notice, Task, TaskEvent
 from tests.reports.conftest import History
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -144,3 +145,24 @@ def test_a_tasks_own_facts_are_what_task_facts_finds_among_every_tasks_rows(
             assert own == task_facts(task, events=every_event, extensions=every_extension,
                                      targets=related.targets[task.measure_id],
                                      readings=every_reading, zone=ZONE)
+
+
+def test_a_measures_columns_say_what_its_objects_say(
+    history: History, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory() as session:
+        related = LedgerRelated.load_shared(session, select(Task.id), until=end_of_day(
+            date(2016, 1, 29), ZONE))
+        measures = {m.id: m for m in session.scalars(select(Measure))}
+        assert related.measures.keys() <= measures.keys() and len(related.measures) >= 2
+        for measure_id, columns in related.measures.items():
+            measure = measures[measure_id]
+            fields = related.measure_fields(columns)
+            assert (fields["plan"], fields["plan_title"], fields["measure"],
+                    fields["measure_title"], fields["measure_id"]) == (
+                measure.plan.key, measure.plan.title, measure.number, measure.title, measure.id)
+            section = measure.section
+            assert fields["section"] == (section.heading if section else NO_SECTION)
+            assert fields["section_number"] == (section.number if section else None)
+            assert fields["item_source"] == item_source_text(
+                measure.source_kind, measure.doc_ref, measure.instructed_by)

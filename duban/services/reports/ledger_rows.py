@@ -17,7 +17,7 @@ from datetime import date, datetime, tzinfo
 from typing import Any, NamedTuple, TypedDict
 
 from sqlalchemy import Dialect, Select, case, select, type_coerce
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 from sqlalchemy.types import UserDefinedType
 
 from duban.domain.escalation import DEFAULT_POLICY, EscalationPolicy, TaskTimeline
@@ -57,10 +57,13 @@ from models import (
     IndicatorReading,
     Measure,
     Notice,
+    Plan,
     Responsibility,
+    Section,
     Target,
     Task,
     TaskEvent,
+    section_heading,
 )
 
 _REPORT = Action.REPORT.value  # read once: an enum member's value is a descriptor call
@@ -151,6 +154,32 @@ class TaskColumns(NamedTuple):
         )
 
 
+class MeasureColumns(NamedTuple):
+    """What a ledger row says of its task's measure, with its plan and section."""
+
+    id: int
+    number: int
+    title: str
+    source_kind: str | None
+    doc_ref: str | None
+    instructed_by: str | None
+    plan_key: str
+    plan_title: str
+    section_label: str | None  # None: no section
+    section_title: str | None
+    section_number: int | None
+
+    @staticmethod
+    def selected() -> tuple[Any, ...]:
+        """The columns to select (from measures joined to plans, outer-joined
+        to sections), in field order."""
+        return (
+            Measure.id, Measure.number, Measure.title, Measure.source_kind, Measure.doc_ref,
+            Measure.instructed_by, Plan.key, Plan.title, Section.label, Section.title,
+            Section.number,
+        )
+
+
 class EventColumns(NamedTuple):
     """A 报送, 报结 or 审核通过 of a task."""
 
@@ -179,7 +208,7 @@ class LedgerRelated(Related):
     responsibilities: dict[int, list[tuple[str, str]]] = field(
         default_factory=lambda: defaultdict(list)
     )
-    measures: dict[int, Measure] = field(default_factory=dict)  # with plan and section
+    measures: dict[int, MeasureColumns] = field(default_factory=dict)
     departments: dict[int, str] = field(default_factory=dict)
     # Every step recorded per task (sent or not: the ladder's "done").
     steps: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
@@ -216,7 +245,7 @@ class LedgerRelated(Related):
             found = self._mine[key] = [t for t in targets if not dated or t.due == deadline]
         return found
 
-    def measure_fields(self, measure: Measure) -> _MeasureFields:
+    def measure_fields(self, measure: MeasureColumns) -> _MeasureFields:
         """:func:`_measure_fields` once per measure, shared: copy its lists
         for a row."""
         found = self._measures.get(measure.id)
@@ -258,10 +287,11 @@ class LedgerRelated(Related):
         ):
             related.responsibilities[measure_id].append((role, department or named_as))
         related.measures = {
-            m.id: m
-            for m in session.scalars(
-                select(Measure)
-                .options(joinedload(Measure.plan), joinedload(Measure.section))
+            row[0]: MeasureColumns(*row)
+            for row in session.execute(
+                select(*MeasureColumns.selected())
+                .join(Plan, Measure.plan_id == Plan.id)
+                .outerjoin(Section, Measure.section_id == Section.id)
                 .where(Measure.id.in_(measure_ids))
             )
         }
@@ -487,13 +517,17 @@ class _MeasureFields(TypedDict):
     supporting_departments: list[str]
 
 
-def _measure_fields(measure: Measure, responsibilities: list[tuple[str, str]]) -> _MeasureFields:
+def _measure_fields(
+    measure: MeasureColumns, responsibilities: list[tuple[str, str]]
+) -> _MeasureFields:
     """What a row says of the task's measure: its plan, section, source and units."""
+    has_section = measure.section_number is not None
     return _MeasureFields(
-        plan=measure.plan.key,
-        plan_title=measure.plan.title,
-        section=measure.section.heading if measure.section else NO_SECTION,
-        section_number=measure.section.number if measure.section else None,
+        plan=measure.plan_key,
+        plan_title=measure.plan_title,
+        section=(section_heading(measure.section_label or "", measure.section_title or "")
+                 if has_section else NO_SECTION),
+        section_number=measure.section_number,
         measure=measure.number,
         measure_id=measure.id,
         measure_title=measure.title,
