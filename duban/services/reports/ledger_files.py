@@ -32,7 +32,8 @@ import csv
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from operator import attrgetter, itemgetter
+from itertools import repeat
+from operator import attrgetter, call, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -323,7 +324,7 @@ def _ledger_sheet(
     for serial, row in enumerate(ledger_rows, start=1):
         for count in counters:
             count(row)
-        values = [serial, *[value(row) for value in values_of]]
+        values = [serial, *map(call, values_of, repeat(row))]  # a C loop over the columns
         links = {title_index: f"{measure_url}{row.measure_id}"} if measure_url else None
         # LibreOffice does not grow rows for wrapped text on import: size them.
         height = row_height(wrapped(values), widths)

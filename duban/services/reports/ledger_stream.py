@@ -182,7 +182,9 @@ class SheetRows:
                 self._pieces.setdefault((index, len(parts), *pair), {})
                 for index, pair in enumerate(zip(parts, dated, strict=True))
             ]
-        pieces: list[Any] = [cache.get(value) for cache, value in zip(caches, values, strict=True)]
+        if len(values) != len(caches):
+            raise ValueError(f"{len(values)} values for {len(caches)} columns")
+        pieces: list[Any] = list(map(dict.get, caches, values))  # a C loop, not a Python one
         if None in pieces:  # made in column order: styles register as openpyxl's cells would
             for index, piece in enumerate(pieces):
                 if piece is None:
