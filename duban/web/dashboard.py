@@ -300,11 +300,13 @@ def ledger_download(request: Request, user: Staff, plan: str | None = None) -> R
     web = state_of(request)
     weights = score_weights(web)
     # The 考核 sheet counted in SQL (the day's kept cells for every plan), as
-    # the scorecard page counts it; row by row as the sheet is written where
-    # SQL cannot tell local days.
+    # the scorecard page counts it, but storing none (a download only reads:
+    # before the day's round stored them, stale cells are worked out or
+    # counted in grouped SQL, not stored by a thread competing with the
+    # rows); row by row as the sheet is written where SQL cannot tell local days.
     card = counted_scorecard(
         web.context.session_factory, as_of=web.today(), calendar=web.context.calendar,
-        plan=plan or None, all_plans=not plan, weights=weights, zone=web.zone,
+        plan=plan or None, all_plans=not plan, weights=weights, zone=web.zone, store=False,
     )
     with web.context.session_factory() as session, tempfile.TemporaryDirectory() as folder:
         stream = stream_ledger(

@@ -64,9 +64,10 @@ def same_ledger(
         assert scoring.scorecard(ledger) == card
         # The download's 考核 sheet counted in SQL (every plan and period:
         # from the day's kept cells) is the rows' scorecard.
-        counted = counted_scorecard(session_factory, as_of=as_of, calendar=calendar,
-                                    period=period, all_plans=True)
-        assert counted == card
+        for store in (False, True):  # cells worked out, then stored and read
+            counted = counted_scorecard(session_factory, as_of=as_of, calendar=calendar,
+                                        period=period, all_plans=True, store=store)
+            assert counted == card
         one_plan = counted_scorecard(session_factory, as_of=as_of, calendar=calendar,
                                      period=period, plan=ledger.plans[0][0])
         assert one_plan == card

@@ -338,16 +338,18 @@ def counted_scorecard(
     policy: StatusPolicy | None = None,
     weights: ScoreWeights | None = None,
     zone: tzinfo = LOCAL_ZONE,
+    store: bool = True,
 ) -> Scorecard | None:
     """:func:`build_scorecard` when SQL counts it (every plan and period:
-    from the cells kept for the day; else in grouped SQL), None where SQL
-    cannot tell local days (then count a ledger's rows: :class:`ScoreTally`).
-    Raises as :func:`build_scorecard`."""
+    from the cells kept for the day, stale ones stored first with ``store``,
+    see :func:`~duban.services.reports.scorecard_kept.kept_tallies`; else in
+    grouped SQL), None where SQL cannot tell local days (then count a
+    ledger's rows: :class:`ScoreTally`). Raises as :func:`build_scorecard`."""
     period = period or Period()
     weights = weights or ScoreWeights()
     tallies, order, _where = _sql_tallies(
         session_factory, as_of=as_of, calendar=calendar, period=period, plan=plan,
-        all_plans=all_plans, policy=policy, weights=weights, zone=zone,
+        all_plans=all_plans, policy=policy, weights=weights, zone=zone, store=store,
     )
     return None if tallies is None else _ranked(tallies, order, as_of, period, weights)
 
@@ -363,6 +365,7 @@ def _sql_tallies(
     policy: StatusPolicy | None,
     weights: ScoreWeights,
     zone: tzinfo,
+    store: bool = True,
 ) -> tuple[dict[str, DepartmentTally] | None, dict[str, int], list[ColumnElement[bool]]]:
     """The tallies counted in SQL (None where SQL cannot tell local days),
     the directory's order, and the condition on the plan."""
@@ -379,7 +382,7 @@ def _sql_tallies(
         )
     if kept:
         tallies = kept_tallies(session_factory, as_of=as_of, calendar=calendar, zone=zone,
-                               policy=policy, task_roles=weights.task_roles)
+                               policy=policy, task_roles=weights.task_roles, store=store)
     return tallies, order, where
 
 
