@@ -26,7 +26,7 @@ from duban.services.reports.ledger_rows import (
     own_facts,
 )
 from duban.services.tasks.facts import local_date, task_facts
-from models import Measure, Notice, Task, TaskEvent
+from models import Measure, Notice, Target, Task, TaskEvent
 from tests.reports.conftest import History
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -133,6 +133,9 @@ def test_a_tasks_own_facts_are_what_task_facts_finds_among_every_tasks_rows(
         ids = select(Task.id)
         related = LedgerRelated.load(session, ids, until=end_of_day(until, ZONE))
         tasks = [TaskColumns(*row) for row in session.execute(select(*TaskColumns.selected()))]
+        targets: dict[int, list[Target]] = {}
+        for target in session.scalars(select(Target).order_by(Target.position)):
+            targets.setdefault(target.measure_id, []).append(target)
         every_event = [e for rows in related.history.values() for e in rows]
         every_extension = [x for rows in related.extensions.values() for x in rows]
         every_reading = [r for rows in related.readings.values() for r in rows]
@@ -143,7 +146,7 @@ def test_a_tasks_own_facts_are_what_task_facts_finds_among_every_tasks_rows(
                             related.extensions.get(task.id, ()), related.numeric(task),
                             related.readings.get(task.id, ()), ZONE)
             assert own == task_facts(task, events=every_event, extensions=every_extension,
-                                     targets=related.targets[task.measure_id],
+                                     targets=targets.get(task.measure_id, []),
                                      readings=every_reading, zone=ZONE)
 
 

@@ -180,6 +180,26 @@ class MeasureColumns(NamedTuple):
         )
 
 
+class TargetColumns(NamedTuple):
+    """A measure's target as a ledger reads it (no ORM object per target)."""
+
+    id: int
+    measure_id: int
+    position: int
+    due: date | None
+    indicator: str | None
+    comparator: str | None
+    value: float | None
+    unit: str | None
+    text: str
+
+    @staticmethod
+    def selected() -> tuple[Any, ...]:
+        """The columns to select, in field order."""
+        return (Target.id, Target.measure_id, Target.position, Target.due, Target.indicator,
+                Target.comparator, Target.value, Target.unit, Target.text)
+
+
 class EventColumns(NamedTuple):
     """A 报送, 报结 or 审核通过 of a task."""
 
@@ -217,30 +237,34 @@ class LedgerRelated(Related):
     # share them (same dates, same state), and the domain's functions are pure.
     assessed: dict[TaskFacts, tuple[Assessment, int, StatusFields]] = field(default_factory=dict)
     ahead: dict[tuple[Any, ...], str] = field(default_factory=dict)
-    _numeric: dict[tuple[int, date], list[Target]] = field(default_factory=dict)
-    _mine: dict[tuple[int, date], list[Target]] = field(default_factory=dict)
+    # Each measure's targets in printed order (the ledger's; not the
+    # inherited ``targets``, which are objects).
+    target_rows: dict[int, list[TargetColumns]] = field(
+        default_factory=lambda: defaultdict(list))
+    _numeric: dict[tuple[int, date], list[TargetColumns]] = field(default_factory=dict)
+    _mine: dict[tuple[int, date], list[TargetColumns]] = field(default_factory=dict)
     _measures: dict[int, _MeasureFields] = field(default_factory=dict)
     # The ladders (policy versions) of the tasks read, by their id.
     _versions: dict[int | None, EscalationPolicy] = field(default_factory=dict)
     # The target lines of tasks without readings, per measure and deadline.
     lines: dict[tuple[int, date], list[TargetLine]] = field(default_factory=dict)
 
-    def numeric(self, task: TaskColumns) -> list[Target]:
+    def numeric(self, task: TaskColumns) -> list[TargetColumns]:
         """The task's numeric targets (:func:`numeric_targets`), once per measure
         and deadline; :func:`task_facts` picks the same of them as of all the
         measure's targets."""
         key = (task.measure_id, task.deadline)
         found = self._numeric.get(key)
         if found is None:
-            found = self._numeric[key] = numeric_targets(task, self.targets[task.measure_id])
+            found = self._numeric[key] = numeric_targets(task, self.target_rows[task.measure_id])
         return found
 
-    def targets_of(self, measure_id: int, deadline: date) -> list[Target]:
+    def targets_of(self, measure_id: int, deadline: date) -> list[TargetColumns]:
         """The measure's targets of ``deadline``: all of them when none is dated."""
         key = (measure_id, deadline)
         found = self._mine.get(key)
         if found is None:
-            targets = self.targets[measure_id]
+            targets = self.target_rows[measure_id]
             dated = any(t.due is not None for t in targets)
             found = self._mine[key] = [t for t in targets if not dated or t.due == deadline]
         return found
@@ -271,13 +295,15 @@ class LedgerRelated(Related):
     ) -> LedgerRelated:
         """What the tasks ``task_ids`` selects share: their measures (with plan,
         section, targets and responsible units) and every department's name;
-        objects for these few rows, plain columns for the many."""
+        read as columns (thousands of measures and targets at 100k tasks)."""
         related = cls(until=until)
         measure_ids = select(Task.measure_id).where(Task.id.in_(task_ids))
-        for target in session.scalars(
-            select(Target).where(Target.measure_id.in_(measure_ids)).order_by(Target.position)
+        for row in session.execute(
+            select(*TargetColumns.selected())
+            .where(Target.measure_id.in_(measure_ids))
+            .order_by(Target.position)
         ):
-            related.targets[target.measure_id].append(target)
+            related.target_rows[row[1]].append(TargetColumns(*row))
         for measure_id, role, department, named_as in session.execute(
             select(Responsibility.measure_id, Responsibility.role, Department.name,
                    Responsibility.named_as)
@@ -467,7 +493,7 @@ def own_facts(
     task: TaskColumns,
     events: Sequence[EventColumns],
     extensions: Sequence[ExtensionRequest],
-    numeric: list[Target],
+    numeric: list[TargetColumns],
     readings: Sequence[IndicatorReading],
     zone: tzinfo,
 ) -> TaskFacts:
@@ -609,7 +635,7 @@ def _targets(task: TaskColumns, related: LedgerRelated, as_of: date) -> list[Tar
 
 
 def _target_lines(
-    targets: list[Target], readings: list[IndicatorReading], as_of: date
+    targets: list[TargetColumns], readings: list[IndicatorReading], as_of: date
 ) -> list[TargetLine]:
     lines = []
     for target in targets:

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -47,7 +47,30 @@ def local_date(moment: datetime, zone: tzinfo = LOCAL_ZONE) -> date:
     return moment.astimezone(zone).date()
 
 
-def indicator_name(target: Target) -> str:
+class TargetFields(Protocol):
+    """What the status rules and the ledger read of a target: a
+    :class:`~models.Target` or its columns selected as a row."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def position(self) -> int: ...
+    @property
+    def due(self) -> date | None: ...
+    @property
+    def indicator(self) -> str | None: ...
+    @property
+    def comparator(self) -> str | None: ...
+    @property
+    def value(self) -> float | None: ...
+    @property
+    def text(self) -> str: ...
+
+
+AnyTarget = TypeVar("AnyTarget", bound=TargetFields)
+
+
+def indicator_name(target: TargetFields) -> str:
     """What a numeric target is called when values are reported: its indicator,
     else its text."""
     return target.indicator or target.text
@@ -84,7 +107,7 @@ class EventMoment(Protocol):
     def at(self) -> datetime: ...
 
 
-def numeric_targets(task: TaskDates, measure_targets: Iterable[Target]) -> list[Target]:
+def numeric_targets(task: TaskDates, measure_targets: Iterable[AnyTarget]) -> list[AnyTarget]:
     """The task's numeric targets, in printed order.
 
     They are the measure's targets with a value whose due date is the task's
