@@ -6,7 +6,9 @@ each run is a fresh process that signs a coordinator in and downloads
 ``/dashboard/ledger.xlsx`` in-process (the app of ``duban serve``, no server):
 the wall and CPU time of the request, the process's peak resident memory
 (``ru_maxrss``) and its growth over the resident memory just before the
-download (what the download took).
+download (what the download took). The day's lights and scorecard cells are
+stored first, as the day's first round stores them (``--first-of-day``: not;
+the 考核 sheet is then counted in grouped SQL).
 ``--held`` runs the ledger as it was built before it was streamed, in the same
 processes and database (every row held by ``build_ledger``, then the scorecard
 and the workbook of them), for a comparison on the same machine at the same
@@ -93,11 +95,30 @@ def _run(url: str, held: bool) -> dict[str, float]:
     return figures
 
 
+def store_day(url: str) -> str:
+    """What the day's first round stores before the download (as
+    ``pages_scaling.store_day``): each task's light and scorecard cell."""
+    from duban.services.rounds.daily import store_day_lights, store_day_scores
+    from duban.timeutil import DEFAULT_ZONE
+    from duban.wiring import AppContext
+
+    with tempfile.TemporaryDirectory(prefix="duban-ledger-") as folder:
+        context = AppContext(Settings(data_dir=Path(folder), database_url=url,
+                                      secret_key=SECRET))
+        started = time.perf_counter()
+        day, factory = AS_OF.date(), context.session_factory
+        lights = store_day_lights(factory, day=day, calendar=context.calendar, zone=DEFAULT_ZONE)
+        cells = store_day_scores(factory, day=day, calendar=context.calendar, zone=DEFAULT_ZONE)
+        return (f"the day's first round stored {lights} lights and {cells} scorecard cells"
+                f" in {time.perf_counter() - started:.1f} s")
+
+
 def measure_size(url: str, n: int, args: argparse.Namespace) -> None:
     engine = migrated_engine(url)
     _skeleton, seconds = fill(engine, n)
     engine.dispose()
     print(f"\n{label(n)}: filled in {seconds:.1f} s")
+    print(f"  {'the day not stored (--first-of-day)' if args.first_of_day else store_day(url)}")
     print(f"  {'ledger.xlsx':<9} {'wall s':>7} {'CPU s':>7} {'peak MB':>8} "
           f"{'growth MB':>10} {'size MB':>8}  runs")
     for held in ([False, True] if args.held else [False]):
@@ -120,6 +141,8 @@ def main() -> None:
                         help="also the ledger held whole (as before streaming)")
     parser.add_argument("--postgres", nargs="?", const=DEFAULT_POSTGRES, default=None,
                         metavar="URL", help="on PostgreSQL (a throw-away database on that server)")
+    parser.add_argument("--first-of-day", action="store_true",
+                        help="download before the day's first round stored lights and cells")
     parser.add_argument("--child", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
