@@ -173,11 +173,7 @@ def work_queue(
     rest = _whole_queue(session_factory, now=now, calendar=calendar, zone=zone, policy=policy,
                         blocked_after_workdays=blocked_after_workdays, tasks=False)
     for name in ("extensions", "failed"):
-        rows = getattr(rest, name)
-        queue.totals[name] = len(rows)
-        if name in shown:
-            offset, limit = _page(queue, name, len(rows), shown[name])
-            setattr(queue, name, rows[offset : offset + limit])
+        _take_page(queue, name, getattr(rest, name), shown)
     return queue
 
 
@@ -195,12 +191,18 @@ def _pages_of(whole: WorkQueue, shown: Mapping[str, tuple[int, int]]) -> WorkQue
     """The rows of ``whole`` that ``shown`` asks for (see :func:`work_queue`)."""
     queue = WorkQueue(as_of=whole.as_of)
     for name in SECTION_LABELS:
-        rows = getattr(whole, name)
-        queue.totals[name] = len(rows)
-        if name in shown:
-            offset, limit = _page(queue, name, len(rows), shown[name])
-            setattr(queue, name, rows[offset : offset + limit])
+        _take_page(queue, name, getattr(whole, name), shown)
     return queue
+
+
+def _take_page(queue: WorkQueue, name: str, rows: list[Any],
+               shown: Mapping[str, tuple[int, int]]) -> None:
+    """Section ``name`` of ``queue`` counts ``rows`` and holds the page of
+    them ``shown`` asks for (none if it asks for no page of it)."""
+    queue.totals[name] = len(rows)
+    if name in shown:
+        offset, limit = _page(queue, name, len(rows), shown[name])
+        setattr(queue, name, rows[offset : offset + limit])
 
 
 def _whole_queue(
