@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, delete, func, inspect, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from duban.config import Settings
 from duban.db import (
@@ -153,6 +156,41 @@ def _triggers(engine: Engine) -> set[str]:
         return set(connection.exec_driver_sql(query).scalars())
 
 
+@contextmanager
+def _seeded_at_head(
+    database_url: str, tmp_path: Path,
+) -> Iterator[tuple[Engine, sessionmaker[Session]]]:
+    """The database at head with the directory and the test world seeded through
+    the models (which map every migration's columns), its engine disposed after."""
+    from duban.db import make_session_factory
+    from duban.services.accounts.directory import load_directory_file, sync_directory
+    from tests.db.conftest import seed_world
+
+    engine = engine_for_url(database_url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection=connection), "head")
+        factory = make_session_factory(engine)
+        settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
+        sync_directory(load_directory_file(settings.directory_file), session_factory=factory)
+        seed_world(factory)
+        yield engine, factory
+    finally:
+        engine.dispose()
+
+
+def _another_task(session: Session, like: int, measure_id: int | None = None) -> None:
+    """A new supporting task shaped like task ``like`` (of its measure unless given)."""
+    from models import Task
+
+    task = session.get(Task, like)
+    assert task is not None
+    session.add(Task(measure_id=task.measure_id if measure_id is None else measure_id,
+                     department_id=task.department_id, named_as="单位", role="supporting",
+                     deadline=task.deadline, due=task.due, original_due=task.due,
+                     state="assigned", assigned_at=task.assigned_at, version=1))
+
+
 def test_0018_adds_the_stored_light_and_its_triggers_and_takes_them_away(
     database_url: str,
 ) -> None:
@@ -179,21 +217,10 @@ def test_0022_keeps_a_stale_score_row_for_every_task_and_takes_it_away(
     """Upgraded with tasks stored, every task gets a stale row (the backfill);
     a task inserted after gets one from its trigger; the downgrade drops the
     table and its triggers and keeps the lights'."""
-    from duban.db import make_session_factory
-    from duban.services.accounts.directory import load_directory_file, sync_directory
     from models import Task
-    from tests.db.conftest import seed_world
 
-    engine = engine_for_url(database_url)
-    try:
-        # Seeded through the models, so at head (they map later migrations'
-        # columns too), then back to 0021 and up to 0022.
-        with engine.begin() as connection:
-            command.upgrade(alembic_config(connection=connection), "head")
-        factory = make_session_factory(engine)
-        settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
-        sync_directory(load_directory_file(settings.directory_file), session_factory=factory)
-        seed_world(factory)
+    # Seeded at head, then back to 0021 and up to 0022.
+    with _seeded_at_head(database_url, tmp_path) as (engine, factory):
         with factory() as session:
             tasks = set(session.scalars(select(Task.id)))
         assert tasks
@@ -212,12 +239,9 @@ def test_0022_keeps_a_stale_score_row_for_every_task_and_takes_it_away(
             command.upgrade(alembic_config(connection=connection), "head")
             connection.exec_driver_sql("UPDATE task_scores SET score_key = 'k'")
         with factory.begin() as session:
+            _another_task(session, min(tasks))
             task = session.get(Task, min(tasks))
             assert task is not None
-            session.add(Task(measure_id=task.measure_id, department_id=task.department_id,
-                             named_as="单位", role="supporting", deadline=task.deadline,
-                             due=task.due, original_due=task.due, state="assigned",
-                             assigned_at=task.assigned_at, version=1))
             task.due = task.due.replace(year=task.due.year + 1)
         found = rows()
         assert len(found) == len(tasks) + 1
@@ -231,8 +255,6 @@ def test_0022_keeps_a_stale_score_row_for_every_task_and_takes_it_away(
         with engine.begin() as connection:
             command.upgrade(alembic_config(connection=connection), "head")
         assert len(rows()) == len(tasks) + 1
-    finally:
-        engine.dispose()
 
 
 def test_0025_keeps_measure_lights_that_task_inserts_deletes_and_moves_forget(
@@ -242,19 +264,9 @@ def test_0025_keeps_measure_lights_that_task_inserts_deletes_and_moves_forget(
     moved to another measure (both measures'); other writes keep it (the
     page sees stale tasks itself); the downgrade drops the table and its
     triggers and keeps the others."""
-    from duban.db import make_session_factory
-    from duban.services.accounts.directory import load_directory_file, sync_directory
     from models import Task, TaskScore
-    from tests.db.conftest import seed_world
 
-    engine = engine_for_url(database_url)
-    try:
-        with engine.begin() as connection:
-            command.upgrade(alembic_config(connection=connection), "head")
-        factory = make_session_factory(engine)
-        settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
-        sync_directory(load_directory_file(settings.directory_file), session_factory=factory)
-        seed_world(factory)
+    with _seeded_at_head(database_url, tmp_path) as (engine, factory):
         with factory() as session:
             tasks = list(session.execute(select(Task.id, Task.measure_id).order_by(Task.id)))
         measures = sorted({m for _t, m in tasks})
@@ -289,12 +301,7 @@ def test_0025_keeps_measure_lights_that_task_inserts_deletes_and_moves_forget(
         assert kept() == set(measures) - {first, other}
         keep_all()
         with factory.begin() as session:
-            task = session.get(Task, task_id)
-            assert task is not None
-            session.add(Task(measure_id=first, department_id=task.department_id,
-                             named_as="单位", role="supporting", deadline=task.deadline,
-                             due=task.due, original_due=task.due, state="assigned",
-                             assigned_at=task.assigned_at, version=1))
+            _another_task(session, task_id, measure_id=first)
         assert kept() == set(measures) - {first}
         keep_all()
         with factory.begin() as session:
@@ -311,5 +318,3 @@ def test_0025_keeps_measure_lights_that_task_inserts_deletes_and_moves_forget(
         with engine.begin() as connection:
             command.upgrade(alembic_config(connection=connection), "head")
         assert _triggers(engine) == TRIGGERS | SCORE_TRIGGERS | KEPT_TRIGGERS
-    finally:
-        engine.dispose()
