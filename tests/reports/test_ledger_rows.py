@@ -21,6 +21,7 @@ from duban.services.reports.ledger_rows import (
     LedgerRelated,
     TaskColumns,
     _json_value,
+    _local_day,
     _reports_fields,
     moment,
     own_facts,
@@ -141,10 +142,14 @@ def test_a_tasks_own_facts_are_what_task_facts_finds_among_every_tasks_rows(
         every_reading = [r for rows in related.readings.values() for r in rows]
         assert every_event and every_reading  # rows of several tasks to tell apart
         assert every_extension or until < date(2016, 1, 1)
+        days = related.local_days(ZONE)  # shared by every task, as ledger_row shares it
         for task in tasks:
             own = own_facts(task, related.history.get(task.id, ()),
                             related.extensions.get(task.id, ()), related.numeric(task),
                             related.readings.get(task.id, ()), ZONE)
+            assert own_facts(task, related.history.get(task.id, ()),
+                             related.extensions.get(task.id, ()), related.numeric(task),
+                             related.readings.get(task.id, ()), ZONE, days) == own
             assert own == task_facts(task, events=every_event, extensions=every_extension,
                                      targets=targets.get(task.measure_id, []),
                                      readings=every_reading, zone=ZONE)
@@ -169,3 +174,66 @@ def test_a_measures_columns_say_what_its_objects_say(
             assert fields["section_number"] == (section.number if section else None)
             assert fields["item_source"] == item_source_text(
                 measure.source_kind, measure.doc_ref, measure.instructed_by)
+
+
+def test_local_days_and_escalation_marks_are_kept_per_zone() -> None:
+    # 17:00 UTC is the next day in Shanghai: a day kept for one zone is not
+    # another zone's.
+    related = LedgerRelated()
+    evening = datetime(2016, 1, 5, 17, 0, tzinfo=UTC)
+    utc_days = related.local_days(UTC)
+    assert _local_day(utc_days, evening, UTC) == date(2016, 1, 5)
+    assert related.local_days(UTC)[evening] == date(2016, 1, 5)  # kept
+    assert related.mark(2, evening, utc_days, UTC).on == date(2016, 1, 5)
+    days = related.local_days(ZONE)
+    assert evening not in days
+    assert related.mark(2, evening, days, ZONE).on == date(2016, 1, 6)
+    assert days[evening] == date(2016, 1, 6)
+    mark = related.mark(2, evening, days, ZONE)
+    assert (mark.level, mark.label, mark is related.mark(2, evening, days, ZONE)) == (
+        2, "黄色督办", True)
+    # The same instant in another offset is the same local day.
+    assert related.mark(2, evening.astimezone(ZONE), days, ZONE) is mark
+
+
+def test_summaries_count_each_row_once_in_its_group() -> None:
+    # Rows as the summaries read them: every combination of what they count,
+    # two groups, one cancelled row (counted nowhere), a measure twice.
+    from itertools import product
+    from types import SimpleNamespace
+
+    from duban.domain.lifecycle import TaskState
+    from duban.domain.status import Light, TaskStatus
+    from duban.services.reports.ledger_model import SummaryRow, SummaryTally
+
+    rows = [
+        SimpleNamespace(department=name, measure_id=measure, state=state, light=light,
+                        status=status, original_due=moved, missing_reports=missing,
+                        escalations=escalated)
+        for (name, measure), state, light, status, moved, missing, escalated in product(
+            [("乙", 1), ("甲", 2), ("乙", 3), ("乙", 1)],
+            [TaskState.ASSIGNED, TaskState.SUBMITTED, TaskState.APPROVED],
+            [Light.RED, Light.GREEN], [TaskStatus.OVERDUE, TaskStatus.NOT_YET_DUE],
+            [None, date(2016, 1, 1)], [0, 2], [[], ["催办"]])
+    ]
+    rows.insert(5, SimpleNamespace(department="丙", state=TaskState.CANCELLED))
+    tally = SummaryTally(lambda r: r.department)
+    for rank, row in enumerate(rows):
+        tally.add(row, rank)  # type: ignore[arg-type]
+    expected = []
+    for name in ("乙", "甲"):
+        mine = [r for r in rows if r.department == name]
+        expected.append(SummaryRow(
+            name, measures=len({r.measure_id for r in mine}), tasks=len(mine),
+            red=sum(r.light is Light.RED for r in mine),
+            green=sum(r.light is Light.GREEN for r in mine),
+            open=sum(r.state is TaskState.ASSIGNED for r in mine),
+            submitted=sum(r.state is TaskState.SUBMITTED for r in mine),
+            approved=sum(r.state is TaskState.APPROVED for r in mine),
+            overdue=sum(r.status is TaskStatus.OVERDUE for r in mine),
+            extended=sum(r.original_due is not None for r in mine),
+            missing_reports=sum(r.missing_reports > 0 for r in mine),
+            escalated=sum(bool(r.escalations) for r in mine)))
+    assert tally.summaries() == expected
+    assert tally.summaries(ranked=True) == expected  # 乙's first row came first
+    assert expected[0].tasks == 3 * expected[1].tasks and expected[0].measures == 2

@@ -92,3 +92,35 @@ def test_batches_read_by_their_measures_are_the_ledger_held(
     assert same_ledger(session_factory, history.calendar, AS_OF, tmp_path, batch=2,
                        listed=1) == 5
 
+
+
+def test_each_tasks_ladder_version_gives_its_next_step_streamed_as_held(
+    history: History, session_factory: sessionmaker[Session]
+) -> None:
+    """A streamed batch's ladders are its tasks' own versions (their column,
+    not read again): tasks on a stored version with other labels show them."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select, update
+
+    from duban.domain.escalation_policy import DEFAULT_POLICY
+    from duban.services.ladder.policy import store_policy
+    from models import Task
+
+    strict = replace(DEFAULT_POLICY, name="从严", steps=tuple(
+        replace(step, label=f"从严{step.label}") for step in DEFAULT_POLICY.steps))
+    with session_factory() as session:
+        row, _change = store_policy(strict, session=session, now=datetime(2016, 1, 1, tzinfo=UTC))
+        ids = sorted(session.scalars(select(Task.id)))
+        strict_ids = ids[1::2]  # the open task with a step ahead among them
+        session.execute(update(Task).where(Task.id.in_(strict_ids)).values(policy_id=row.id))
+        session.commit()
+    ledger = build_ledger(session_factory, as_of=AS_OF, calendar=history.calendar)
+    with session_factory() as session:
+        rows = list(stream_ledger(session, as_of=AS_OF, calendar=history.calendar,
+                                  batch=2).rows)
+    assert rows == ledger.rows
+    steps = {r.task_id: r.next_step for r in rows}
+    assert any(steps[i].endswith("从严报送提醒") for i in strict_ids)
+    assert not any("从严" in steps[i] for i in set(ids) - set(strict_ids))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any, NamedTuple, TypedDict
@@ -47,7 +47,6 @@ from duban.services.reports.ledger_model import (
 from duban.services.tasks.facts import (
     Related,
     indicator_name,
-    local_date,
     numeric_targets,
 )
 from duban.services.tasks.views import StatusFields, status_fields
@@ -248,6 +247,31 @@ class LedgerRelated(Related):
     _versions: dict[int | None, EscalationPolicy] = field(default_factory=dict)
     # The target lines of tasks without readings, per measure and deadline.
     lines: dict[tuple[int, date], list[TargetLine]] = field(default_factory=dict)
+    # Local days of the moments read (tasks assigned, acknowledged, reported
+    # and escalated together share them), in the zone ``_days_zone``; and
+    # the escalation marks made of them (frozen: shared among rows).
+    _days: dict[datetime, date] = field(default_factory=dict)
+    _days_zone: tzinfo | None = None
+    _marks: dict[tuple[int, datetime], EscalationMark] = field(default_factory=dict)
+
+    def local_days(self, zone: tzinfo) -> dict[datetime, date]:
+        """The local days in ``zone`` found so far (see :func:`_local_day`)."""
+        if self._days_zone is not zone:
+            self._days = {}
+            self._marks = {}
+            self._days_zone = zone
+        return self._days
+
+    def mark(self, level: int, due_at: datetime, days: dict[datetime, date],
+             zone: tzinfo) -> EscalationMark:
+        """The escalation of ``level`` due at ``due_at``, once per distinct pair."""
+        key = (level, due_at)
+        found = self._marks.get(key)
+        if found is None:
+            found = self._marks[key] = EscalationMark(
+                level, LEVEL_LABELS.get(level, f"{level}级"),
+                days.get(due_at) or _local_day(days, due_at, zone))
+        return found
 
     def numeric(self, task: TaskColumns) -> list[TargetColumns]:
         """The task's numeric targets (:func:`numeric_targets`), once per measure
@@ -327,10 +351,18 @@ class LedgerRelated(Related):
         }
         return related
 
-    def load_tasks(self, session: Session, task_ids: Select[Any] | Sequence[int]) -> None:
+    def load_tasks(
+        self,
+        session: Session,
+        task_ids: Select[Any] | Sequence[int],
+        *,
+        policy_ids: Iterable[int | None] | None = None,
+    ) -> None:
         """The rows of each task ``task_ids`` selects (events, extensions,
         readings, escalations, ladder steps and policy), replacing those of the
-        tasks read before: a ledger read in batches holds one batch's."""
+        tasks read before: a ledger read in batches holds one batch's.
+        ``policy_ids``: the tasks' ladders' versions when the caller has them
+        (their own column; not read again)."""
         until = self.until
         assert until is not None, "load_shared sets until"
         for rows in (self.history, self.notices, self.steps, self.extensions, self.readings):
@@ -338,6 +370,9 @@ class LedgerRelated(Related):
         if len(self.assessed) > _CACHED or len(self.ahead) > _CACHED:
             self.assessed.clear()  # distinct facts of tasks long written
             self.ahead.clear()
+        if len(self._days) > _CACHED or len(self._marks) > _CACHED:
+            self._days.clear()
+            self._marks.clear()
         for extension in session.scalars(
             select(ExtensionRequest)
             .where(ExtensionRequest.task_id.in_(task_ids), ExtensionRequest.requested_at < until)
@@ -385,9 +420,11 @@ class LedgerRelated(Related):
         # A few policy versions for many tasks (each task's is one of its
         # columns): each read once (the identity map keeps no row that
         # nothing holds, so policy_for would query each time).
-        for (policy_id,) in connection.execute(
-            select(Task.policy_id).where(Task.id.in_(task_ids)).distinct()
-        ):
+        if policy_ids is None:
+            policy_ids = connection.execute(
+                select(Task.policy_id).where(Task.id.in_(task_ids)).distinct()
+            ).scalars()
+        for policy_id in set(policy_ids):
             if policy_id not in self._versions:
                 self._versions[policy_id] = policy_for(session, policy_id)
 
@@ -414,8 +451,9 @@ def ledger_row(
     # defaultdicts would add an empty list for each of them.
     events = related.history.get(task.id, _NONE)
     extensions = related.extensions.get(task.id, _NONE)
+    days = related.local_days(zone)
     facts = own_facts(task, events, extensions, related.numeric(task),
-                      related.readings.get(task.id, _NONE), zone)
+                      related.readings.get(task.id, _NONE), zone, days)
     judged = related.assessed.get(facts)
     if judged is None:
         assessment = assess(facts, as_of, calendar, policy)
@@ -427,7 +465,10 @@ def ledger_row(
         )
     assessment, missing, status = judged
     state = facts.state
-    acknowledged_on = local_date(task.acknowledged_at, zone) if task.acknowledged_at else None
+    acknowledged = task.acknowledged_at
+    acknowledged_on = (days.get(acknowledged) or _local_day(days, acknowledged, zone)
+                       if acknowledged is not None else None)
+    notices = related.notices.get(task.id)
     # Fields by name rather than dicts unpacked: a row is made per task.
     shared = related.measure_fields(measure)
     reports = _reports_fields(events, facts, as_of)
@@ -464,17 +505,14 @@ def ledger_row(
         latest_progress_on=reports["latest_progress_on"],
         report_count=reports["report_count"],
         missing_reports=missing,
-        extensions=[_extension_text(x) for x in extensions],
-        escalations=[
-            EscalationMark(
-                n.level, LEVEL_LABELS.get(n.level, f"{n.level}级"), local_date(n.due_at, zone)
-            )
-            for n in related.notices.get(task.id, _NONE)
-        ],
+        extensions=[_extension_text(x) for x in extensions] if extensions else [],
+        escalations=(
+            [related.mark(n.level, n.due_at, days, zone) for n in notices] if notices else []
+        ),
         submitted_on=facts.submitted_on,
         completed_on=(
-            local_date(task.approved_at, zone)
-            if state is TaskState.APPROVED and task.approved_at
+            days.get(task.approved_at) or _local_day(days, task.approved_at, zone)
+            if state is _APPROVED and task.approved_at
             else None
         ),
         facts=facts,
@@ -485,7 +523,17 @@ def ledger_row(
 
 
 _STATES = {state.value: state for state in TaskState}
+_APPROVED = TaskState.APPROVED
 _CLOSED = frozenset((TaskState.SUBMITTED, TaskState.APPROVED))
+
+
+def _local_day(days: dict[datetime, date], moment: datetime, zone: tzinfo) -> date:
+    """The local day of ``moment`` in ``zone``, kept in ``days`` (the
+    caller looked it up there first: ``days.get(m) or _local_day(days, m, zone)``;
+    a date is never false). Equal moments are one instant whatever their
+    offsets, so they have one local day."""
+    found = days[moment] = moment.astimezone(zone).date()
+    return found
 _APPROVED_EXTENSION = ExtensionStatus.APPROVED.value
 
 
@@ -496,16 +544,26 @@ def own_facts(
     numeric: list[TargetColumns],
     readings: Sequence[IndicatorReading],
     zone: tzinfo,
+    days: dict[datetime, date] | None = None,
 ) -> TaskFacts:
     """:func:`~duban.services.tasks.facts.task_facts` of ``task`` from its
     own rows (the ledger reads them per task: no other task's to pass over)
-    and its numeric targets (:meth:`LedgerRelated.numeric`, in printed order)."""
+    and its numeric targets (:meth:`LedgerRelated.numeric`, in printed order);
+    local days kept in ``days`` (:meth:`LedgerRelated.local_days`) when given."""
+    if days is None:
+        days = {}
+    get = days.get
     state = _STATES[task.state]
     submitted_on = None
-    if state in _CLOSED and task.submitted_at is not None:
-        submitted_on = task.submitted_at.astimezone(zone).date()
-    report_dates = [e.at.astimezone(zone).date() for e in events if e.action == _REPORT]
-    report_dates.sort()
+    submitted = task.submitted_at
+    if state in _CLOSED and submitted is not None:
+        submitted_on = get(submitted) or _local_day(days, submitted, zone)
+    if events:
+        report_dates = [get(e.at) or _local_day(days, e.at, zone)
+                        for e in events if e.action == _REPORT]
+        report_dates.sort()
+    else:
+        report_dates = []
     indicator = None
     values: tuple[Reading, ...] = ()
     if numeric:
@@ -521,7 +579,7 @@ def own_facts(
         state=state,
         due=task.due,
         original_due=task.original_due,
-        assigned_on=task.assigned_at.astimezone(zone).date(),
+        assigned_on=get(task.assigned_at) or _local_day(days, task.assigned_at, zone),
         submitted_on=submitted_on,
         extended=any(x.status == _APPROVED_EXTENSION for x in extensions),
         report_dates=tuple(report_dates),

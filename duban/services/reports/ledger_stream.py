@@ -139,6 +139,7 @@ class SheetRows:
         self._links: list[str] = []  # <hyperlink> elements not yet in _link_file
         self._rels: list[str] = []  # their <Relationship> elements
         self._link_count = 0
+        self._targets: dict[str, str] = {}  # links' targets escaped as attributes
         self._link_file: IO[bytes] = tempfile.TemporaryFile()
         self._rels_file: IO[bytes] = tempfile.TemporaryFile()
         if sheet._hyperlinks:
@@ -258,8 +259,13 @@ class SheetRows:
         self._link_count += 1
         rid = f"rId{self._link_count}"
         self._links.append(f'<hyperlink xmlns:r="{_REL_NS}" ref="{ref}" r:id="{rid}"/>')
+        escaped = self._targets.get(target)
+        if escaped is None:  # a measure's tasks link to its page
+            if len(self._targets) >= _TEXTS_KEPT:
+                self._targets.clear()
+            escaped = self._targets[target] = _attribute(target)
         self._rels.append(
-            f'<Relationship Type="{_LINK_TYPE}" Target="{_attribute(target)}" '
+            f'<Relationship Type="{_LINK_TYPE}" Target="{escaped}" '
             f'TargetMode="External" Id="{rid}"/>'
         )
 
