@@ -203,11 +203,19 @@ def child_pages(_work: Path, args: argparse.Namespace) -> list[Row]:
     backend = args.backend
     database = postgres_database(args.pg_url) if backend == "postgresql" else sqlite_database()
     options = argparse.Namespace(runs=5, budget=20.0, skip=set(), first_of_day=False)
+    memory: list[pages.Memory] = []
     with database as url:
-        timings = pages.measure_size(url, n, options)
+        timings = pages.measure_size(url, n, options, memory)
     health = timings.pop("/healthz").ms
     where = f"{pages.label(n)} tasks, {_name(backend)}"
-    rows = [Row(f"`/healthz` ({where})", f"{health:.1f} ms", "", "1", "", None)]
+    (used,) = memory
+    rows = [
+        Row(f"`/healthz` ({where})", f"{health:.1f} ms", "", "1", "", None),
+        Row(f"resident memory of the serving process, peak while every page below was"
+            f" requested ({where})", f"{used.peak_mb:.0f} MB",
+            f"before the first page {used.before_mb:.0f} MB",
+            f"+{used.peak_mb - used.before_mb:.0f} MB", "flat", None),
+    ]
     aim = 5 * health + 100
     for name, timing in timings.items():
         if name == "ledger.xlsx":

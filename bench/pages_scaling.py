@@ -27,6 +27,7 @@ of ``/healthz`` on the same server, with the response's size.
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import re
 import socket
@@ -405,7 +406,39 @@ def _size(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} KB"
 
 
-def measure_size(url: str, n: int, args: argparse.Namespace) -> dict[str, Timing]:
+def _status_mb(field: str) -> float:
+    """A ``/proc/self/status`` memory field (``VmRSS``, ``VmHWM``) in MB; 0 elsewhere."""
+    try:
+        lines = Path("/proc/self/status").read_text().splitlines()
+    except OSError:
+        return 0.0
+    for line in lines:
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _reset_peak() -> None:
+    """Start the process's peak resident memory (``VmHWM``) again from now (Linux)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+@dataclass(frozen=True)
+class Memory:
+    """The bench process's resident memory (it serves the pages) in MB: before the
+    first page, and its peak while every page was requested."""
+
+    before_mb: float
+    peak_mb: float
+
+
+def measure_size(
+    url: str, n: int, args: argparse.Namespace, memory: list[Memory] | None = None,
+) -> dict[str, Timing]:
+    """Each page's timing at ``n`` tasks; the server's memory appended to ``memory``."""
     engine = migrated_engine(url)
     skeleton, seconds = fill(engine, n)
     with make_session_factory(engine)() as session:
@@ -425,6 +458,9 @@ def measure_size(url: str, n: int, args: argparse.Namespace) -> dict[str, Timing
             store_day(server)
         try:
             client = signed_in(server.base)
+            gc.collect()
+            before = _status_mb("VmRSS")
+            _reset_peak()
             health = time_page(client, "/healthz", max(args.runs, 21), args.budget)
             results = {"/healthz": health}
             print(f"  {'page':<18} {'ms':>9} {'÷ healthz':>10} {'size':>9}  runs")
@@ -440,6 +476,12 @@ def measure_size(url: str, n: int, args: argparse.Namespace) -> dict[str, Timing
                     continue
                 print(f"  {name:<18} {timing.ms:>9.1f} {timing.ms / health.ms:>10.0f}"
                       f" {_size(timing.size):>9}  {timing.runs}", flush=True)
+            used = Memory(before, max(_status_mb("VmHWM"), before))
+            print(f"  resident memory of the serving process: {used.before_mb:.0f} MB before"
+                  f" the pages, peak {used.peak_mb:.0f} MB while they were served"
+                  f" (+{used.peak_mb - used.before_mb:.0f} MB)")
+            if memory is not None:
+                memory.append(used)
         finally:
             server.stop()
     engine.dispose()
