@@ -19,6 +19,7 @@ from duban.db import open_session_factory
 from duban.domain.assignment import AssignmentPolicy
 from duban.domain.workdays import CalendarError, WorkCalendar
 from duban.ops.faults import FaultHooks, fault_hooks
+from duban.ops.heap import settle_heap
 from duban.services.accounts.links import LinkSigner
 from duban.services.accounts.org import org_settings
 from duban.services.calendar.data import calendar_signature, load_work_calendar
@@ -113,7 +114,14 @@ class AppContext:
 
     def round_tools(self, *, sender: MessageSender, worker: str = "local") -> RoundTools:
         """Calendar, office hours and zone from the org settings, the templates,
-        and ``sender`` (normally ``notifications.send.Sender``)."""
+        and ``sender`` (normally ``notifications.send.Sender``).
+
+        Every process that runs rounds (``duban sweep``, ``replay``, ``demo``,
+        the ``serve`` scheduler, the Prefect flows) asks for its tools here
+        before its first round, once start-up is done: the first call freezes
+        the objects start-up left (:func:`duban.ops.heap.settle_heap`), so the
+        rounds' garbage collections do not walk the imported libraries."""
+        settle_heap()
         with self.session_factory() as session:
             org = org_settings(session)
         clock = self.clock()
