@@ -7,9 +7,10 @@ trend counted with them are the ledger's."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -79,6 +80,29 @@ def _due_soon(session_factory: sessionmaker[Session], plan_id: int) -> None:
             deadline=due, due=due, original_due=due, state="assigned",
             assigned_at=at("2016-01-04"), version=1,
         ))
+
+
+def _submitted_about_midnight(session_factory: sessionmaker[Session], plan_id: int) -> None:
+    """Tasks of the plan due 2015-12-31 and submitted (done) at a local
+    midnight that starts a day after one of the trend's days of 2016-01-29
+    (a week apart from it), or a microsecond before: overdue on that day
+    or not by a microsecond."""
+    with session_factory.begin() as session:
+        departments = list(session.scalars(select(Department.id).order_by(Department.id)))[:4]
+        measure = Measure(plan_id=plan_id, number=98, label="98", title="措施98", text="",
+                          source_line=98, source_end_line=98)
+        session.add(measure)
+        session.flush()
+        due = date(2015, 12, 31)
+        midnight = datetime.combine(date(2016, 1, 23), time.min, LOCAL_ZONE)
+        for n, (department, state) in enumerate(itertools.product(
+                departments, ["submitted", "approved"])):
+            moment = midnight - timedelta(microseconds=1) if n % 3 else midnight
+            session.add(Task(
+                measure_id=measure.id, department_id=department, named_as="单位", role="lead",
+                deadline=due + timedelta(days=n), due=due, original_due=due, state=state,
+                assigned_at=at("2015-10-08"), submitted_at=moment, version=1,
+            ))
 
 
 @dataclass(frozen=True)
@@ -179,6 +203,7 @@ def test_the_charts_and_trend_counted_with_the_pick_are_the_ledgers(
     plan_id = history.world.plan_id
     _more_measures(session_factory, plan_id, seed)
     seed_varied(session_factory, seed, tasks=150)
+    _submitted_about_midnight(session_factory, plan_id)
     calendar = history.calendar
     nonzero = 0
     for day in DAYS:

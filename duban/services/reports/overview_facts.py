@@ -12,21 +12,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Date,
     Integer,
     case,
     cast,
     func,
     literal,
     null,
-    or_,
     select,
-    type_coerce,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -222,13 +219,16 @@ def _charted(
     - the measures ``filters`` pick, and the tasks of each section by light
       (the chosen department's only), from each measure's tasks
       (:func:`_measures_and_sections`);
-    - the tasks of each department by state, overdue or not, with the
-      earliest assignment, cancelled ones as groups of their own for the list
-      of departments (:func:`_departments_by_state`: red is exactly open and
+    - the tasks of each department by state and due date with the earliest
+      assignment (:func:`_departments_by_due`), added up by state, overdue
+      or not, cancelled ones as groups of their own for the list of
+      departments (:func:`_departments_by_state`: red is exactly open and
       past due, so no light is read);
-    - for the overdue trend, the tasks that were ever overdue by the rule's
-      day by department, due date and day of 报结 (:class:`_PastDue`: a few
-      distinct dates, counted day by day in Python).
+    - for the overdue trend, the tasks overdue on a day of the trend by
+      department and due date: the open ones from the same groups, the
+      报结 ones by the first day of the trend they were submitted by
+      (:func:`_past_due`, :class:`_PastDue`: a few distinct dates, counted
+      day by day in Python).
 
     Returns the section groups, the department groups, the trend's rows and
     the pick."""
@@ -251,6 +251,7 @@ def _charted(
             assigned_on=rule.as_of, weight=count,
         ))
     of_plan = _plan_tasks(session, plan_id)
+    by_due = _departments_by_due(session, of_plan)
     department_groups = [
         ChartGroup(
             plan=plan_key, section=NO_SECTION, section_number=None,
@@ -259,9 +260,10 @@ def _charted(
             weight=count, cancelled=state == TaskState.CANCELLED.value,
         )
         for department_id, state, overdue, count, first in _departments_by_state(
-            session, rule, of_plan)
+            by_due, rule.as_of)
     ]
-    return section_groups, department_groups, _past_due(session, rule, of_plan, names), pick
+    past_due = _past_due(session, rule, of_plan, names, zone, by_due)
+    return section_groups, department_groups, past_due, pick
 
 
 def _plan_tasks(session: Session, plan_id: int) -> list[ColumnElement[bool]]:
@@ -347,55 +349,100 @@ def _measures_and_sections(
     return rows.pick(), [(section, light, n) for (section, light), n in counted.items() if n]
 
 
+# (department id, state, due date, tasks, earliest assignment)
+_ByDue = tuple[int, str, date, int, datetime]
+
+
+def _departments_by_due(
+    session: Session, of_plan: list[ColumnElement[bool]]
+) -> list[_ByDue]:
+    """(department id, state, due date, tasks, earliest assignment) of the
+    plan's tasks, in the order of ``ix_tasks_scorecard``, which alone answers
+    (no sort): what the department chart and the trend's open tasks count."""
+    return [
+        (department_id, state, due, count, first)
+        for department_id, state, due, count, first in session.execute(
+            select(Task.department_id, Task.state, Task.due, func.count(),
+                   func.min(Task.assigned_at))
+            .where(*of_plan)
+            .group_by(Task.department_id, Task.state, Task.due)
+        )
+    ]
+
+
 def _departments_by_state(
-    session: Session, rule: LightRule, of_plan: list[ColumnElement[bool]]
+    by_due: list[_ByDue], as_of: date
 ) -> list[tuple[int, str, bool, int, datetime]]:
     """(department id, state, overdue, tasks, earliest assignment) of the
-    plan's tasks: overdue is open and past due on the rule's day (its light
-    is red). By department and state as ``ix_tasks_scorecard`` orders them."""
-    past_due = Task.due < rule.as_of
-    rows = session.execute(
-        select(Task.department_id, Task.state, func.count(),
-               func.sum(case((past_due, 1), else_=0)), func.min(Task.assigned_at))
-        .where(*of_plan)
-        .group_by(Task.department_id, Task.state)
-    )
-    found = []
-    for department_id, state, count, late, first in rows:
+    plan's tasks, by department and state: overdue is open and past due on
+    ``as_of`` (its light is red)."""
+    grouped: dict[tuple[int, str], list[Any]] = {}
+    for department_id, state, due, count, first in by_due:
+        found = grouped.get((department_id, state))
+        if found is None:
+            found = grouped[(department_id, state)] = [0, 0, first]
+        found[0] += count
+        if due < as_of:
+            found[1] += count
+        if first < found[2]:
+            found[2] = first
+    rows = []
+    for (department_id, state), (count, late, first) in sorted(grouped.items()):
         open_ = state not in _DONE and state != TaskState.CANCELLED.value
-        overdue = (late or 0) if open_ else 0
+        overdue = late if open_ else 0
         if overdue:
-            found.append((department_id, state, True, overdue, first))
+            rows.append((department_id, state, True, overdue, first))
         if count - overdue:
-            found.append((department_id, state, False, count - overdue, first))
-    return found
+            rows.append((department_id, state, False, count - overdue, first))
+    return rows
 
 
 def _past_due(
     session: Session, rule: LightRule, of_plan: list[ColumnElement[bool]],
-    names: dict[int, str],
+    names: dict[int, str], zone: tzinfo, by_due: list[_ByDue],
 ) -> list[tuple[str, _PastDue]]:
-    """The plan's tasks that were overdue on some day by the rule's day, by
-    department, due date and day of 报结 (:class:`_PastDue`)."""
-    done = Task.state.in_(_DONE)
-    submitted_on = case((done, type_coerce(rule.local_day(Task.submitted_at), Date)),
-                        else_=None)
-    # Open tasks have no day of 报结 (NULL); those submitted on time never
-    # were overdue (nor the few done without one, as overdue_on in SQL had it).
+    """The plan's tasks that were overdue on a day of the trend, by
+    department and due date (:class:`_PastDue`): the open ones past due
+    from ``by_due``; the 报结 ones by the first day of the trend on which
+    they were submitted (their ``submitted_on`` that day: it tells the days
+    of the trend overdue as their day of 报结 does), read by comparing the
+    instant of 报结 with the days' local midnights, so no local day is
+    worked out per task (the local day of 报结 is after a day exactly when
+    the instant is at or after the next day's local midnight). Done ones
+    without an instant of 报结 never count (as overdue_on in SQL had it)."""
+    days = trend_days(rule.as_of, date.min)
+    open_late: dict[tuple[int, date], int] = defaultdict(int)
+    for department_id, state, due, count, _first in by_due:
+        if due < rule.as_of and state not in _DONE and state != TaskState.CANCELLED.value:
+            open_late[(department_id, due)] += count
+    found = [(names[department_id], _PastDue(due, None, count))
+             for (department_id, due), count in open_late.items()]
+    if not days:
+        return found
+    # The instant from which the local day of 报结 is after each day.
+    after = [datetime.combine(day + timedelta(days=1), time.min, zone) for day in days]
+    # The first day of the trend on which the task was submitted (its index;
+    # len(days): after every day), so it was overdue on the days before it.
+    submitted_by = case(
+        *((Task.submitted_at < moment, index) for index, moment in enumerate(after)),
+        else_=len(days),
+    )
     # Grouped outside the subquery, as in _measures_and_sections.
     late = (
         select(Task.department_id.label("department_id"), Task.due.label("due"),
-               submitted_on.label("submitted_on"))
-        .where(*of_plan, Task.state != TaskState.CANCELLED.value, Task.due < rule.as_of,
-               or_(~done, submitted_on > Task.due))
+               submitted_by.label("submitted_by"))
+        .where(*of_plan, Task.state.in_(_DONE), Task.due < rule.as_of,
+               Task.submitted_at >= after[0])
         .subquery("late")
     )
     rows = session.execute(
-        select(late.c.department_id, late.c.due, late.c.submitted_on, func.count())
-        .group_by(late.c.department_id, late.c.due, late.c.submitted_on)
+        select(late.c.department_id, late.c.due, late.c.submitted_by, func.count())
+        .group_by(late.c.department_id, late.c.due, late.c.submitted_by)
     )
-    return [(names[department_id], _PastDue(due, on, count))
-            for department_id, due, on, count in rows]
+    for department_id, due, index, count in rows:
+        on = days[index] if index < len(days) else date.max
+        found.append((names[department_id], _PastDue(due, on, count)))
+    return found
 
 
 def _day(moment: datetime, zone: tzinfo) -> date:
