@@ -192,6 +192,17 @@ class Sender:
             failure = _classify(lines)
         return _failed(channel, failure, parts_sent=parts)
 
+    def prepare(self, url: str, message: RenderedMessage) -> None:
+        """Make now the parts of ``message`` the channel of ``url`` reads
+        (WeCom: its markdown, rendered when first read), so a template error
+        is raised here, before :meth:`send`, which never raises. Nothing for
+        an unusable URL (:meth:`send` reports it)."""
+        try:
+            channel = self._channel(url)
+        except ContactError:
+            return
+        _payload(channel.plugin, message)
+
     def server_of(self, url: str) -> str | None:
         """The server ``url``'s messages go through (mail server, WeCom API
         host), or None when unknown; never contains a secret. Once one send

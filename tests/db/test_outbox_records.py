@@ -234,7 +234,37 @@ def refusing_render(template: str, context: Any) -> Any:
     raise KeyError("department")
 
 
-@pytest.mark.parametrize("fault", ["context", "template"])
+@dataclass(frozen=True)
+class LateFailing:
+    """A rendered message whose markdown (rendered when read) fails."""
+
+    title: str
+    text: str
+
+    @property
+    def markdown(self) -> str:
+        raise KeyError("markdown")
+
+
+def late_failing_render(template: str, context: Any) -> Any:
+    message = render_items(template, context)
+    return LateFailing(message.title, message.text)
+
+
+@dataclass
+class PreparingSender(RecordingSender):
+    """A sender whose channel reads the markdown (as a WeCom one does), made
+    in ``prepare`` before ``send``."""
+
+    def prepare(self, url: str, message: Any) -> None:
+        getattr(message, "markdown", None)
+
+
+RENDERS = {"template": refusing_render, "markdown": late_failing_render,
+           "markdown, prepared": late_failing_render}
+
+
+@pytest.mark.parametrize("fault", ["context", "template", "markdown", "markdown, prepared"])
 def test_an_error_while_composing_is_a_failed_attempt_retried_like_any_other(
     session_factory: sessionmaker[Session],
     world: World,
@@ -249,12 +279,12 @@ def test_an_error_while_composing_is_a_failed_attempt_retried_like_any_other(
         broken = DeliveryContext(
             base_url=None, sender_name="督办科", calendar=calendar, clock=BrokenClock()
         )
-    sender = RecordingSender()
+    sender = PreparingSender() if fault == "markdown, prepared" else RecordingSender()
     report = dispatch(
         session_factory,
         now=T0,
         sender=sender,
-        render=refusing_render if fault == "template" else render_items,
+        render=RENDERS.get(fault, render_items),
         context=broken if fault == "context" else context,
         send_time=lambda moment: moment + LEASE,
     )

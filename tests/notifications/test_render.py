@@ -335,6 +335,7 @@ def test_a_new_process_loads_compiled_templates_instead_of_compiling(
     private_temp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = render("assigned", sample_context(), templates_dir=DEFAULT_TEMPLATES_DIR)
+    assert first.markdown  # rendered, and its template compiled, when first read
     _environments.cache_clear()  # as a new process would start
 
     def no_compiling(*_args: Any, **_kwargs: Any) -> None:

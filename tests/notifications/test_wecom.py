@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
 from apprise import Apprise
 
 from notifications.render import DEFAULT_TEMPLATES_DIR, RenderedMessage, render
 from notifications.send import Sender
 from notifications.wecom_base import Pace
-from tests.notifications.conftest import WeComServer, sample_context, sample_item
+from tests.notifications.conftest import (
+    SMTPServer,
+    WeComServer,
+    sample_context,
+    sample_item,
+)
 
 KEY = "693a91f6-7x0c-4bc4-97a0-0ec2sifa5aaa"
 
@@ -282,3 +290,28 @@ def test_app_message_splits_at_2048_bytes(wecom_server: WeComServer) -> None:
     assert len(sends) > 2
     assert all(len(call.body["markdown"]["content"].encode()) <= 2048 for call in sends)
     assert sends[0].body["toparty"] == "2" and sends[0].body["totag"] == "3"
+
+
+def test_markdown_is_rendered_when_read_and_only_for_channels_that_read_it(
+    tmp_path: Path, wecom_server: WeComServer, smtp_server: SMTPServer
+) -> None:
+    root = tmp_path / "templates"
+    shutil.copytree(DEFAULT_TEMPLATES_DIR, root)
+    (root / "notifications" / "assigned" / "body.md").write_text(
+        "{{ not_in_the_context }}", encoding="utf-8"
+    )
+    message = render("assigned", sample_context(), templates_dir=root)  # markdown not yet
+    assert message.title and message.text and message.html
+    with pytest.raises(jinja2.UndefinedError):
+        _ = message.markdown
+    with Sender() as sender:
+        sender.prepare(smtp_server.url(), message)  # email reads title and HTML only
+        with pytest.raises(jinja2.UndefinedError):
+            sender.prepare(bot_url(wecom_server), message)
+        outcome = sender.send(smtp_server.url(), message)
+    assert outcome.ok, outcome.error
+    assert wecom_server.requests == []
+    # Once read, the markdown is the template's, kept (the second read renders nothing).
+    good = render("assigned", sample_context(), templates_dir=DEFAULT_TEMPLATES_DIR)
+    first = good.markdown
+    assert first.startswith("## 交办通知") and good.markdown is first

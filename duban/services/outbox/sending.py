@@ -241,6 +241,7 @@ class Batch:
             else:
                 assert job.built is not None
                 job.message = render(job.built.template, job.built.context)
+                _prepare(sender, job.url, job.message)
         except Exception as err:  # a bug or bad data must not stop the other deliveries
             LOG.exception("delivery %s: its message could not be composed", job.claimed.delivery_id)
             job.message = None
@@ -350,6 +351,18 @@ def _groups(live: list[Claimed], items: Mapping[int, int]) -> list[list[Claimed]
     return groups
 
 
+def _prepare(sender: MessageSender, url: str, message: Any) -> None:
+    """Make the parts of ``message`` rendered on first read (its markdown)
+    that ``url``'s channel reads: with the sender's ``prepare`` when it has
+    one (only WeCom reads markdown), else all of them. A template error is
+    raised here, where it fails the attempt like any other composing error."""
+    prepare = getattr(sender, "prepare", None)
+    if callable(prepare):
+        prepare(url, message)
+    else:
+        getattr(message, "markdown", None)
+
+
 def _release(job: _Job) -> None:
     """Once ``job`` was tried, keep only what recording its attempt reads: the
     title and text (stored on the delivery), and the whole message only if a
@@ -360,10 +373,15 @@ def _release(job: _Job) -> None:
     if job.built is not None:
         job.built.context = {}  # its attachments stay until discard()
     if job.message is not None and job.stored is None:
-        kept = StoredMessage.of(job.message)
         parts = int(getattr(job.outcome, "parts_sent", 0) or 0)
         partial = job.outcome is not None and not job.outcome.ok and parts > 0
-        job.message = kept if partial else StoredMessage(title=kept.title, text=kept.text)
+        # Only a partly accepted (WeCom) message keeps its HTML and markdown,
+        # which its channel has read already: an email's is never rendered.
+        job.message = (
+            StoredMessage.of(job.message)
+            if partial
+            else StoredMessage(title=str(job.message.title), text=str(job.message.text))
+        )
 
 
 def _recorded(record: Callable[[], list[str]], delivery_id: int) -> list[str]:
