@@ -50,6 +50,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -275,6 +277,41 @@ def light_rule(
         return None
     owed = _owed_periods(first.astimezone(zone).date(), as_of, calendar, policy)
     last_soon = _last_soon_day(as_of, calendar, policy)
+    dialect = session.get_bind().dialect.name
+    day = RuleDay(as_of, last_soon, tuple(owed),
+                  context=f"{RULE_VERSION}:{dialect}:{zone}")
+    key = _rule_key(day, first=first)
+    built = _built_rule(key, behind, lambda: _build(day, zone, local_day, behind))
+
+    def rule_of(stored: tuple[str, str] | None) -> LightRule:
+        bare = LightRule(as_of, literal(""), stored=stored)
+        light = case((bare.fresh(), Task.light), else_=built.worked_out)
+        return LightRule(as_of, light, local_day, last_soon, built.computed, key,
+                         exact_red=dialect == "postgresql", stored=stored, day=day,
+                         missed_of=built.missed_of)
+
+    rule = rule_of(_stored_range(session, key))
+    if refresh_at is not None and _stale_count(session, rule, refresh_at) >= refresh_at:
+        bind = session.get_bind()
+        if isinstance(bind, Engine) and bind.url.database not in (None, "", ":memory:"):
+            refresh_lights(bind, rule, wait=False)
+            rule = rule_of(_stored_range(session, key))
+    return rule
+
+
+@dataclass(frozen=True)
+class _Built:
+    """A rule's expressions over the tasks, the costly part of making it
+    (~5-10 ms a page: a CASE with a report probe per owed period, twice)."""
+
+    computed: ColumnElement[str]  # the light from the task's rows
+    worked_out: ColumnElement[str]  # the same, of the task's row read again by id
+    missed_of: Callable[[Any], tuple[ColumnElement[int], ColumnElement[date | None]]]
+
+
+def _build(day: RuleDay, zone: tzinfo, local_day: Any, behind: list[int]) -> _Built:
+    """The expressions of the rule of ``day`` (see :func:`light_rule`)."""
+    as_of, last_soon, owed = day.as_of, day.last_soon, list(day.owed)
 
     def computed_of(task: Any) -> ColumnElement[str]:
         late = and_(task.submitted_at.is_not(None), local_day(task.submitted_at) > task.due)
@@ -291,30 +328,42 @@ def light_rule(
             else_=Light.GREEN.value,
         )
 
-    dialect = session.get_bind().dialect.name
-    day = RuleDay(as_of, last_soon, tuple(owed),
-                  context=f"{RULE_VERSION}:{dialect}:{zone}")
-    key = _rule_key(day, first=first)
     # The stale task's light worked out from its row read again by id: the
     # statement itself reads only id, light_key and light of the task, which
     # an index can cover (ix_tasks_measure_lights).
     unlit = aliased(Task, name="unlit")
-    worked_out = select(computed_of(unlit)).where(unlit.id == Task.id).scalar_subquery()
+    return _Built(
+        computed=computed_of(Task),
+        worked_out=select(computed_of(unlit)).where(unlit.id == Task.id).scalar_subquery(),
+        missed_of=_missed_of(owed, as_of, zone, local_day),
+    )
 
-    def rule_of(stored: tuple[str, str] | None) -> LightRule:
-        bare = LightRule(as_of, literal(""), stored=stored)
-        light = case((bare.fresh(), Task.light), else_=worked_out)
-        return LightRule(as_of, light, local_day, last_soon, computed_of(Task), key,
-                         exact_red=dialect == "postgresql", stored=stored, day=day,
-                         missed_of=_missed_of(owed, as_of, zone, local_day))
 
-    rule = rule_of(_stored_range(session, key))
-    if refresh_at is not None and _stale_count(session, rule, refresh_at) >= refresh_at:
-        bind = session.get_bind()
-        if isinstance(bind, Engine) and bind.url.database not in (None, "", ":memory:"):
-            refresh_lights(bind, rule, wait=False)
-            rule = rule_of(_stored_range(session, key))
-    return rule
+# The expressions of the rules made lately, by rule key and the ids of the
+# tasks behind their indicator: the key names everything else they read
+# (the day, the database, the zone and the first assignment, which fix the
+# local day's function, the owed periods and the last "due soon" day), so
+# one key's expressions are the same whoever makes them. Read-only once made.
+_BUILT: OrderedDict[tuple[str, tuple[int, ...]], _Built] = OrderedDict()
+_BUILT_LOCK = threading.Lock()
+_BUILT_KEPT = 8
+
+
+def _built_rule(key: str, behind: list[int], build: Callable[[], _Built]) -> _Built:
+    """The expressions of the rule ``key`` with ``behind``, made by ``build``
+    once (the latest :data:`_BUILT_KEPT` kept)."""
+    cache_key = (key, tuple(behind))
+    with _BUILT_LOCK:
+        found = _BUILT.get(cache_key)
+        if found is not None:
+            _BUILT.move_to_end(cache_key)
+            return found
+    made = build()
+    with _BUILT_LOCK:
+        _BUILT[cache_key] = made
+        while len(_BUILT) > _BUILT_KEPT:
+            _BUILT.popitem(last=False)
+    return made
 
 
 def _rule_key(day: RuleDay, *, first: datetime) -> str:
