@@ -2,7 +2,8 @@
 counted in SQL (duban.services.reports.overview_pick), are the ones the
 domain's lights pick task by task, on varied histories over many measures
 (in sections or none, some without tasks), for every filter and page, with
-and without the charts, on SQLite and PostgreSQL; the charts and the overdue
+and without the charts, on SQLite and PostgreSQL, with the rows the domain's
+assessment of each of their tasks gives; the charts and the overdue
 trend counted with them are the ledger's."""
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.domain.lifecycle import TaskState
 from duban.domain.status import Light, worst_light
 from duban.services.reports.ledger import build_ledger
-from duban.services.reports.overview import measure_overview
+from duban.services.reports.overview import (
+    MeasureRow,
+    _in_full,
+    _measure_row,
+    _tasks_by_measure,
+    measure_overview,
+)
 from duban.services.reports.overview_pick import PickFilters, PlanMeasure, pick_in_python
 from duban.services.reports.summary_charts import ChartTasks, ledger_charts
 from duban.services.tasks.facts import LOCAL_ZONE
@@ -144,6 +151,18 @@ def _expected(
     return Expected(chosen[filters.offset:end], len(chosen), counts)
 
 
+def _rows_in_python(
+    session_factory: sessionmaker[Session], ids: list[int], day: date, history: History
+) -> list[MeasureRow]:
+    """The dashboard's rows of the measures ``ids`` from every task of theirs
+    assessed in Python (the page reads those its lights tell green as columns)."""
+    with session_factory() as session:
+        shown = _in_full(session, ids)
+        tasks = _tasks_by_measure(session, shown, None, as_of=day, calendar=history.calendar,
+                                  zone=LOCAL_ZONE)
+    return [_measure_row(m, tasks.get(m.id, [])) for m in shown]
+
+
 def _filters(rng: random.Random, departments: list[str]) -> PickFilters:
     limit = rng.choice([None, 1, 3, 5, 50])
     return PickFilters(
@@ -187,6 +206,9 @@ def test_the_measures_picked_in_sql_are_the_domains_task_by_task(
                 mine = Expected([m.id for m in got.measures], got.total, got.counts)
                 if mine != expected:
                     differences.append((day, filters, charts, mine, expected))
+                if not charts and got.measures != _rows_in_python(
+                        session_factory, expected.ids, day, history):
+                    differences.append((day, filters, "rows"))
             seen["page"] += bool(expected.ids)
             seen["empty"] += not expected.ids
             seen["light"].update(light for light, n in expected.counts.items() if n)
