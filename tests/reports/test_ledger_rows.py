@@ -237,3 +237,34 @@ def test_summaries_count_each_row_once_in_its_group() -> None:
     assert tally.summaries() == expected
     assert tally.summaries(ranked=True) == expected  # 乙's first row came first
     assert expected[0].tasks == 3 * expected[1].tasks and expected[0].measures == 2
+
+
+def test_a_measures_targets_of_a_deadline_are_picked_as_numeric_targets_picks_them() -> None:
+    # Targets grouped by due date once per measure: dated and undated mixed
+    # (an undated one is no deadline's), undated only, none.
+    from types import SimpleNamespace
+
+    from duban.services.reports.ledger_rows import TargetColumns
+    from duban.services.tasks.facts import numeric_targets
+
+    d1, d2, d3 = date(2016, 3, 31), date(2016, 6, 30), date(2016, 9, 30)
+
+    def target(id_: int, measure: int, position: int, due: date | None,
+               value: float | None) -> TargetColumns:
+        return TargetColumns(id_, measure, position, due, "比例", ">=", value, "%", f"目标{id_}")
+
+    related = LedgerRelated()
+    related.target_rows[1] += [target(1, 1, 1, None, 50.0), target(2, 1, 2, d1, 60.0),
+                               target(3, 1, 3, d2, None), target(4, 1, 4, d1, None),
+                               target(5, 1, 5, d2, 70.0)]
+    related.target_rows[2] += [target(6, 2, 1, None, None), target(7, 2, 2, None, 80.0)]
+    for measure in (1, 2, 3):
+        targets = related.target_rows[measure]
+        dated = any(t.due is not None for t in targets)
+        for deadline in (d1, d2, d3):
+            task = SimpleNamespace(measure_id=measure, deadline=deadline)
+            assert related.numeric(task) == numeric_targets(task, targets)  # type: ignore[arg-type]
+            assert related.targets_of(measure, deadline) == [
+                t for t in targets if not dated or t.due == deadline]
+    assert [t.id for t in related.targets_of(1, d1)] == [2, 4]
+    assert [t.id for t in related.numeric(SimpleNamespace(measure_id=2, deadline=d3))] == [7]  # type: ignore[arg-type]

@@ -71,33 +71,36 @@ class Column:
     wrap: bool = False
 
 
-def _join(values: Sequence[str], sep: str = "、") -> str:
-    return sep.join(filter(None, values))
+_TEXT, _GOAL, _LATEST = attrgetter("text"), attrgetter("goal"), attrgetter("latest_text")
 
 
 LEDGER_COLUMNS: tuple[Column, ...] = (
     Column("章节", 18, attrgetter("section"), wrap=True),
     Column("措施序号", 7, attrgetter("measure")),
     Column("措施名称", 24, attrgetter("measure_title"), wrap=True),
-    Column("牵头单位", 18, lambda r: _join(r.lead_departments), wrap=True),
-    Column("配合单位", 24, lambda r: _join(r.supporting_departments), wrap=True),
+    Column("牵头单位", 18, lambda r: "、".join(filter(None, r.lead_departments)), wrap=True),
+    Column("配合单位", 24, lambda r: "、".join(filter(None, r.supporting_departments)),
+           wrap=True),
     Column("责任单位", 20, attrgetter("department"), wrap=True),
     Column("承担角色", 7, attrgetter("role_label")),
-    Column("目标任务", 36, lambda r: _join([t.text for t in r.targets], "\n"), wrap=True),
-    Column("量化指标", 26, lambda r: _join([t.goal for t in r.targets], "\n"), wrap=True),
-    Column("指标最新值", 18, lambda r: _join([t.latest_text for t in r.targets], "\n"), wrap=True),
+    # map and filter: C loops over a row's few values (the lambdas run per row).
+    Column("目标任务", 36, lambda r: "\n".join(filter(None, map(_TEXT, r.targets))), wrap=True),
+    Column("量化指标", 26, lambda r: "\n".join(filter(None, map(_GOAL, r.targets))), wrap=True),
+    Column("指标最新值", 18, lambda r: "\n".join(filter(None, map(_LATEST, r.targets))),
+           wrap=True),
     Column("完成时限", 11, attrgetter("due")),
     Column("原定时限", 11, attrgetter("original_due")),
     Column("办理状态", 9, attrgetter("state_label")),
     Column("进展状态", 11, attrgetter("status_label")),
     Column("灯色", 6, attrgetter("light_label")),
-    Column("提示", 18, lambda r: _join(r.reasons, ";"), wrap=True),
+    Column("提示", 18, lambda r: ";".join(filter(None, r.reasons)), wrap=True),
     Column("最新进展", 30, lambda r: r.latest_progress or "", wrap=True),
     Column("最近报送日期", 11, attrgetter("latest_progress_on")),
     Column("报送次数", 7, attrgetter("report_count")),
     Column("缺报期数", 7, attrgetter("missing_reports")),
-    Column("延期情况", 22, lambda r: _join(r.extensions, "\n"), wrap=True),
-    Column("督办记录", 22, lambda r: _join([str(e) for e in r.escalations], "\n"), wrap=True),
+    Column("延期情况", 22, lambda r: "\n".join(filter(None, r.extensions)), wrap=True),
+    Column("督办记录", 22, lambda r: "\n".join(filter(None, map(str, r.escalations))),
+           wrap=True),
     Column("后续督办", 18, attrgetter("next_step"), wrap=True),
     Column("报结日期", 11, attrgetter("submitted_on")),
     Column("办结日期", 11, attrgetter("completed_on")),

@@ -186,11 +186,17 @@ class SheetRows:
         if len(values) != len(caches):
             raise ValueError(f"{len(values)} values for {len(caches)} columns")
         pieces: list[Any] = list(map(dict.get, caches, values))  # a C loop, not a Python one
-        if None in pieces:  # made in column order: styles register as openpyxl's cells would
-            for index, piece in enumerate(pieces):
-                if piece is None:
-                    pieces[index] = self._piece(values[index], index, parts, dated,
-                                                caches[index])
+        # The misses (ids and serial numbers in every row) found by C scans,
+        # made in column order: styles register as openpyxl's cells would.
+        while None in pieces:
+            index = pieces.index(None)
+            value = values[index]
+            cache = caches[index]
+            around = self._around.get(id(cache)) if type(value) is int else None
+            if around is not None and -_EXACT < value < _EXACT:
+                pieces[index] = f"{around[0]}{value}{around[1]}"  # see _piece
+            else:
+                pieces[index] = self._piece(value, index, parts, dated, cache)
         if height is None:
             head = f'<row r="{row}">'
         else:
