@@ -93,7 +93,7 @@ def _submitted_about_midnight(session_factory: sessionmaker[Session], plan_id: i
     """Tasks of the plan due 2015-12-31 and submitted (done) at a local
     midnight that starts a day after one of the trend's days of 2016-01-29
     (a week apart from it), or a microsecond before: overdue on that day
-    or not by a microsecond."""
+    or not by a microsecond; and a cancelled one assigned before any other."""
     with session_factory.begin() as session:
         departments = list(session.scalars(select(Department.id).order_by(Department.id)))[:4]
         measure = Measure(plan_id=plan_id, number=98, label="98", title="措施98", text="",
@@ -110,6 +110,12 @@ def _submitted_about_midnight(session_factory: sessionmaker[Session], plan_id: i
                 deadline=due + timedelta(days=n), due=due, original_due=due, state=state,
                 assigned_at=at("2015-10-08"), submitted_at=moment, version=1,
             ))
+        # Assigned before every other task, but cancelled: the trend starts later.
+        session.add(Task(
+            measure_id=measure.id, department_id=departments[0], named_as="单位", role="lead",
+            deadline=date(2015, 3, 31), due=date(2015, 3, 31), original_due=date(2015, 3, 31),
+            state="cancelled", assigned_at=at("2015-01-05"), version=1,
+        ))
 
 
 @dataclass(frozen=True)
