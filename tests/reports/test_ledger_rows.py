@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.items import item_source_text
@@ -268,3 +268,30 @@ def test_a_measures_targets_of_a_deadline_are_picked_as_numeric_targets_picks_th
                 t for t in targets if not dated or t.due == deadline]
     assert [t.id for t in related.targets_of(1, d1)] == [2, 4]
     assert [t.id for t in related.numeric(SimpleNamespace(measure_id=2, deadline=d3))] == [7]  # type: ignore[arg-type]
+
+
+def test_a_tasks_escalations_and_recorded_steps_are_read_in_one_pass_of_its_notices(
+    history: History, session_factory: sessionmaker[Session]
+) -> None:
+    # Escalations: level >= 1, not superseded, due before the end of the day
+    # (whenever recorded); steps: every notice recorded before it.
+    until = end_of_day(date(2016, 1, 29), ZONE)
+    before, after = until.replace(day=20), until.replace(day=30, hour=9)
+    with session_factory() as session:
+        task_id = session.scalars(select(Task.id).order_by(Task.id)).first()
+        assert task_id is not None
+        session.execute(delete(Notice).where(Notice.task_id == task_id))
+        for step, level, status, due_at, created_at in [
+            ("s_reminder", 0, "sent", before, before),  # a step, no escalation
+            ("s_urge", 1, "sent", before, before),  # both
+            ("s_old", 2, "superseded", before, before),  # a step only
+            ("s_late", 2, "pending", before, after),  # an escalation, recorded after
+            ("s_ahead", 3, "pending", after, before),  # a step, due after
+            ("s_future", 3, "pending", after, after),  # neither
+        ]:
+            session.add(Notice(task_id=task_id, step=step, level=level, status=status,
+                               due_at=due_at, created_at=created_at))
+        session.commit()
+        related = LedgerRelated.load(session, [task_id], until=until)
+    assert [(e.level, e.due_at) for e in related.notices[task_id]] == [(1, before), (2, before)]
+    assert related.steps[task_id] == {"s_reminder", "s_urge", "s_old", "s_ahead"}

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any, NamedTuple, TypedDict
 
-from sqlalchemy import Dialect, Select, case, select, type_coerce
+from sqlalchemy import Dialect, Select, Text, and_, case, cast, or_, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.types import UserDefinedType
 
@@ -101,7 +101,7 @@ class _JsonAsRead(UserDefinedType[Any]):
     """A JSON column as the driver gives it: SQLite's text, left for
     :func:`_json_value` to decode when it is wanted (a ledger shows one
     report's values per task, and reads every report's), PostgreSQL's
-    decoded value."""
+    decoded value (or its text, when selected as text: :func:`_json_text`)."""
 
     cache_ok = True
 
@@ -110,6 +110,15 @@ class _JsonAsRead(UserDefinedType[Any]):
 
     def result_processor(self, dialect: Dialect, coltype: object) -> Any:
         return None
+
+
+def _json_text(column: Any, dialect: str) -> Any:
+    """A JSON ``column`` selected as its text where the driver would decode
+    it (PostgreSQL's ``json``: its text as stored, which psycopg decodes
+    with ``json.loads`` as :func:`_json_value` does), as a :class:`_JsonAsRead`."""
+    if dialect == "postgresql":
+        column = cast(column, Text)
+    return type_coerce(column, _JsonAsRead())
 
 
 def _json_value(data: Any) -> Any:
@@ -406,10 +415,11 @@ class LedgerRelated(Related):
             self.readings[reading.task_id].append(reading)
         # Plain rows through the connection: no ORM loading per row.
         connection = session.connection()
+        dialect = connection.dialect.name
         for row in connection.execute(
             select(TaskEvent.task_id, TaskEvent.action, moment(TaskEvent.at), TaskEvent.note,
                    # Only a report's values are shown (its progress text).
-                   case((TaskEvent.action == _REPORT, type_coerce(TaskEvent.data, _JsonAsRead()))))
+                   case((TaskEvent.action == _REPORT, _json_text(TaskEvent.data, dialect))))
             .where(
                 TaskEvent.task_id.in_(task_ids),
                 TaskEvent.action.in_(
@@ -419,23 +429,23 @@ class LedgerRelated(Related):
             .order_by(TaskEvent.at, TaskEvent.id)
         ):
             self.history[row[0]].append(EventColumns(*row))
-        for task_id, level, due_at in connection.execute(
-            select(Notice.task_id, Notice.level, moment(Notice.due_at))
-            .where(
-                Notice.task_id.in_(task_ids),
-                Notice.level >= 1,
-                Notice.status != NoticeStatus.SUPERSEDED,
-                Notice.due_at < until,
-            )
+        # A task's escalations (level >= 1, not superseded, due before
+        # ``until``) and the steps recorded before ``until``, in one read of
+        # its notices (a round trip less per batch), each row flagged in SQL.
+        escalation = and_(Notice.level >= 1, Notice.status != NoticeStatus.SUPERSEDED,
+                          Notice.due_at < until)
+        recorded = Notice.created_at < until
+        notices, steps = self.notices, self.steps
+        for task_id, step, level, due_at, escalated, made in connection.execute(
+            select(Notice.task_id, Notice.step, Notice.level, moment(Notice.due_at),
+                   case((escalation, 1), else_=0), case((recorded, 1), else_=0))
+            .where(Notice.task_id.in_(task_ids), or_(escalation, recorded))
             .order_by(Notice.due_at, Notice.id)
         ):
-            self.notices[task_id].append(Escalated(level, due_at))
-        for task_id, step in connection.execute(
-            select(Notice.task_id, Notice.step).where(
-                Notice.task_id.in_(task_ids), Notice.created_at < until
-            )
-        ):
-            self.steps[task_id].add(step)
+            if escalated:
+                notices[task_id].append(Escalated(level, due_at))
+            if made:
+                steps[task_id].add(step)
         # A few policy versions for many tasks (each task's is one of its
         # columns): each read once (the identity map keeps no row that
         # nothing holds, so policy_for would query each time).
