@@ -274,23 +274,21 @@ def assess(
             )
         return Assessment(TaskStatus.SUBMITTED, Light.GREEN)
     if as_of > facts.due:
-        days = calendar.maybe_count_workdays(facts.due, as_of)
-        reason = (
-            f"已逾期(工作日数{days})" if isinstance(days, Unpublished) else f"已逾期{days}个工作日"
+        return Assessment(
+            TaskStatus.OVERDUE, Light.RED, (overdue_reason(facts.due, as_of, calendar),)
         )
-        return Assessment(TaskStatus.OVERDUE, Light.RED, (reason,))
     reasons: list[str] = []
-    left = calendar.maybe_count_workdays(as_of, facts.due)
-    soon = not isinstance(left, Unpublished) and left <= policy.due_soon_workdays
+    soon_reason = due_soon_reason(facts.due, as_of, calendar, policy)
+    soon = soon_reason is not None
     status = TaskStatus.DUE_SOON if soon else TaskStatus.NOT_YET_DUE
-    if soon:
-        reasons.append(f"距期限{left}个工作日")
+    if soon_reason is not None:
+        reasons.append(soon_reason)
     missing = missing_reports(facts, as_of, calendar, policy)
     if missing:
-        reasons.append(f"缺报进度{len(missing)}次")
+        reasons.append(missing_reports_reason(len(missing)))
     behind = behind_trajectory(facts, as_of)
     if behind:
-        reasons.append("指标进度落后")
+        reasons.append(BEHIND_REASON)
     if missing or behind:
         light = Light.YELLOW
     else:
@@ -298,13 +296,47 @@ def assess(
     return Assessment(status, light, tuple(reasons), tuple(missing))
 
 
-def _late_reason(facts: TaskFacts, calendar: WorkCalendar) -> str:
-    """逾期N个工作日报结 (the working days from the due date to the 报结)."""
-    assert facts.submitted_on is not None
-    days = calendar.maybe_count_workdays(facts.due, facts.submitted_on)
+# The reasons :func:`assess` gives, in words (pages that tell a task's light
+# in SQL word its reasons with these, from its columns).
+BEHIND_REASON = "指标进度落后"
+
+
+def overdue_reason(due: date, as_of: date, calendar: WorkCalendar) -> str:
+    """A task open past its due date: 已逾期N个工作日 (the working days from
+    the due date to ``as_of``)."""
+    days = calendar.maybe_count_workdays(due, as_of)
+    return f"已逾期(工作日数{days})" if isinstance(days, Unpublished) else f"已逾期{days}个工作日"
+
+
+def due_soon_reason(
+    due: date, as_of: date, calendar: WorkCalendar, policy: StatusPolicy
+) -> str | None:
+    """距期限N个工作日 for a task open and not past due that is due soon (at
+    most the policy's working days left on ``as_of``); None when it is not."""
+    left = calendar.maybe_count_workdays(as_of, due)
+    if isinstance(left, Unpublished) or left > policy.due_soon_workdays:
+        return None
+    return f"距期限{left}个工作日"
+
+
+def missing_reports_reason(count: int) -> str:
+    """缺报进度N次: ``count`` periodic reports missing."""
+    return f"缺报进度{count}次"
+
+
+def late_reason(due: date, submitted_on: date, calendar: WorkCalendar) -> str:
+    """逾期N个工作日报结 (the working days from the due date to the 报结 on
+    ``submitted_on``)."""
+    days = calendar.maybe_count_workdays(due, submitted_on)
     if isinstance(days, Unpublished) or days < 1:
         return "逾期报结"
     return f"逾期{days}个工作日报结"
+
+
+def _late_reason(facts: TaskFacts, calendar: WorkCalendar) -> str:
+    """逾期N个工作日报结 (the working days from the due date to the 报结)."""
+    assert facts.submitted_on is not None
+    return late_reason(facts.due, facts.submitted_on, calendar)
 
 
 def worst_light(lights: Iterable[Light]) -> Light:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.lifecycle import TaskState
@@ -30,10 +32,12 @@ from duban.services.reports.overview import (
 from duban.services.reports.overview_pick import PickFilters, PlanMeasure, pick_in_python
 from duban.services.reports.summary_charts import ChartTasks, ledger_charts
 from duban.services.tasks.facts import LOCAL_ZONE
-from duban.services.tasks.lights import light_tasks
+from duban.services.tasks.light_sql import light_rule, refresh_lights
+from duban.services.tasks.lights import LitTask, light_tasks
 from models import Department, Measure, Plan, Section, Task
 from tests.db.conftest import at
 from tests.reports.conftest import History
+from tests.reports.test_lights import _lagging_value
 from tests.reports.test_scorecard_sql import seed_varied
 
 DAYS = [date(2015, 4, 20), date(2015, 10, 14), date(2015, 12, 18), date(2016, 1, 29),
@@ -222,6 +226,68 @@ def test_the_measures_picked_in_sql_are_the_domains_task_by_task(
     # The data reach every case: pages with and without measures, every light.
     assert seen["page"] > 20 and seen["empty"] > 5
     assert seen["light"] == {light.value for light in Light}
+
+
+def _as_shown(task: Any) -> tuple[Any, ...]:
+    """What a measure's row reads of a task shown."""
+    return (task.department, task.role, task.due, task.state, task.light, task.reasons)
+
+
+@pytest.mark.parametrize("seed", [7])
+def test_the_shown_tasks_lights_and_reasons_told_from_their_columns_are_the_domains(
+    history: History, session_factory: sessionmaker[Session], engine: Engine, seed: int
+) -> None:
+    """Every task of every measure as the page reads it (with the rule: the
+    reasons worded from its columns where they tell them) is, in the same
+    order, the one assessed in Python, word for word, with the lights stored
+    for the day or not; red, blue, late and (stored) yellow ones are told
+    from their columns, with 距期限 and 缺报进度 both; a task behind its
+    indicator is assessed in Python."""
+    plan_id = history.world.plan_id
+    _more_measures(session_factory, plan_id, seed)
+    seed_varied(session_factory, seed, tasks=150)
+    _due_soon(session_factory, plan_id)
+    _lagging_value(history, session_factory)
+    calendar = history.calendar
+    with session_factory() as session:
+        ids = list(session.scalars(select(Measure.id).where(Measure.plan_id == plan_id)))
+    differences = []
+    told: Counter[tuple[Light, bool]] = Counter()
+    words: set[tuple[str, ...]] = set()
+    behind_in_python = 0
+    for day in DAYS:
+        for stored in (False, True):
+            with session_factory() as session:
+                rule = light_rule(session, as_of=day, calendar=calendar, zone=LOCAL_ZONE,
+                                  refresh_at=None)
+                assert rule is not None
+            if stored:
+                refresh_lights(engine, rule)
+            with session_factory() as session:
+                rule = light_rule(session, as_of=day, calendar=calendar, zone=LOCAL_ZONE,
+                                  refresh_at=None)
+                assert rule is not None and (rule.stored is not None) == stored
+                shown = _in_full(session, ids)
+                mine = _tasks_by_measure(session, shown, rule, as_of=day, calendar=calendar,
+                                         zone=LOCAL_ZONE)
+                theirs = _tasks_by_measure(session, shown, None, as_of=day, calendar=calendar,
+                                           zone=LOCAL_ZONE)
+            for measure_id in ids:
+                got = [_as_shown(t) for t in mine.get(measure_id, [])]
+                expected = [_as_shown(t) for t in theirs.get(measure_id, [])]
+                if got != expected:
+                    differences.append((day, stored, measure_id, got, expected))
+                for task in mine.get(measure_id, []):
+                    if not isinstance(task, LitTask) and task.light is not Light.GREEN:
+                        told[task.light, stored] += 1
+                        words.add(task.reasons)
+                    behind_in_python += isinstance(task, LitTask) and (
+                        "指标进度落后" in task.reasons)
+    assert differences == []
+    # Every light but green told from the columns, yellow where stored only.
+    assert {light for light, _stored in told} == {Light.RED, Light.YELLOW, Light.BLUE, Light.LATE}
+    assert told[Light.YELLOW, False] == 0 and told[Light.YELLOW, True] > 0
+    assert any(len(w) == 2 for w in words) and behind_in_python > 0
 
 
 @pytest.mark.parametrize("seed", [5])

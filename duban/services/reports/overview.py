@@ -13,15 +13,24 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
-from datetime import date, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, null, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from duban.domain.items import item_source_text
 from duban.domain.lifecycle import TaskState
-from duban.domain.status import LIGHT_LABELS, Light, worst_light
+from duban.domain.status import (
+    LIGHT_LABELS,
+    Light,
+    StatusPolicy,
+    due_soon_reason,
+    late_reason,
+    missing_reports_reason,
+    overdue_reason,
+    worst_light,
+)
 from duban.domain.workdays import WorkCalendar
 from duban.services.paging import Page
 from duban.services.plans.catalog import find_plan
@@ -230,10 +239,11 @@ _MAX_BOUND_IDS = 5_000
 
 
 @dataclass(frozen=True)
-class _Green:
-    """A task shown whose light on the day is green (by the rule's SQL, as
-    the measures' lights are counted): what its measure's row reads of it,
-    without assessing it in Python (a green task gives no reason)."""
+class _Told:
+    """A task shown whose light the rule's SQL tells (as the measures' lights
+    are counted), with its reasons worded from its columns as
+    :func:`~duban.domain.status.assess` words them: what its measure's row
+    reads of it, without assessing it in Python."""
 
     department: str
     role: str
@@ -243,7 +253,7 @@ class _Green:
     reasons: tuple[str, ...] = ()
 
 
-_Shown = LitTask | _Green
+_Shown = LitTask | _Told
 
 
 def _tasks_by_measure(
@@ -257,9 +267,9 @@ def _tasks_by_measure(
 ) -> dict[int, list[_Shown]]:
     """The tasks of the measures ``shown`` but cancelled ones (已撤销, left out
     of the measure's light and counts), in deadline, role and id order: with
-    ``rule``, those whose light it tells green as their columns
-    (:class:`_Green`) and only the others read one by one with their
-    reasons; without, every one so."""
+    ``rule``, those whose light and reasons its columns tell
+    (:class:`_Told`, see :class:`_Reasons`) as such and only the others read
+    one by one with their reasons; without, every one so."""
     if not shown:
         return {}
     measure_ids = [m.id for m in shown]
@@ -267,24 +277,109 @@ def _tasks_by_measure(
         return _lit_by_measure(session, measure_ids, as_of=as_of, calendar=calendar, zone=zone)
     rows = session.execute(
         select(Task.id, Task.measure_id, Department.name, Task.role, Task.due, Task.state,
-               rule.light)
+               rule.light, Task.submitted_at,
+               # The missed report periods stored with the light, where it is fresh.
+               case((rule.fresh(), Task.missed_count), else_=null()))
         .join(Department, Task.department_id == Department.id)
         .where(Task.measure_id.in_(measure_ids), Task.state != TaskState.CANCELLED.value)
         .order_by(Task.measure_id, Task.deadline, Task.role, Task.id)
     ).all()
-    others = [row[0] for row in rows if row[6] != Light.GREEN.value]
+    words = _Reasons(as_of, calendar, zone)
+    told: dict[int, _Told] = {}
+    for task_id, _measure, department, role, due, state, light, submitted_at, missed in rows:
+        reasons = words.of(Light(light), TaskState(state), due, submitted_at, missed)
+        if reasons is not None:
+            told[task_id] = _Told(department, role, due, TaskState(state), Light(light), reasons)
+    others = [row[0] for row in rows if row[0] not in told]
     lit: dict[int, LitTask] = {}
     for start in range(0, len(others), _MAX_BOUND_IDS):
         for task in light_tasks(session, where=[Task.id.in_(others[start:start + _MAX_BOUND_IDS])],
                                 as_of=as_of, calendar=calendar, zone=zone):
             lit[task.task_id] = task
     by_measure: dict[int, list[_Shown]] = defaultdict(list)
-    for task_id, measure_id, department, role, due, state, light in rows:
-        if light == Light.GREEN.value:
-            by_measure[measure_id].append(_Green(department, role, due, TaskState(state)))
-        else:
-            by_measure[measure_id].append(lit[task_id])
+    for row in rows:
+        task_id, measure_id = row[0], row[1]
+        by_measure[measure_id].append(told.get(task_id) or lit[task_id])
     return by_measure
+
+
+_OPEN = frozenset(
+    {TaskState.ASSIGNED, TaskState.ACKNOWLEDGED, TaskState.IN_PROGRESS, TaskState.RETURNED}
+)
+_DONE = frozenset({TaskState.SUBMITTED, TaskState.APPROVED})
+
+
+class _Reasons:
+    """The reasons :func:`~duban.domain.status.assess` gives a task on
+    ``as_of`` (default policy, as :func:`light_tasks`), from its light (the
+    rule's) and columns, each text made by the domain's own functions once
+    per due date (or 报结 day):
+
+    - green: none;
+    - red (open, past due): 已逾期N个工作日 — the due date and the calendar;
+    - blue (open, not past due, due soon, no report missed, not behind its
+      indicator): 距期限N个工作日;
+    - late (submitted or approved, the 报结's local day after the due date):
+      逾期N个工作日报结;
+    - yellow: 距期限N个工作日 when due soon, then 缺报进度N次 with the missed
+      report periods stored with a fresh light (``tasks.missed_count``, the
+      rule's :meth:`~duban.services.tasks.light_sql.LightRule.computed_missed`).
+      A fresh light is never one of a task with readings (they mark it
+      stale and are never stored), so never behind its indicator.
+
+    None where the columns cannot tell them: a yellow light not fresh (the
+    report periods missed are not stored, or it may be behind its
+    indicator), or any light its columns contradict; such tasks are assessed
+    in Python."""
+
+    def __init__(self, as_of: date, calendar: WorkCalendar, zone: tzinfo) -> None:
+        self.as_of = as_of
+        self.calendar = calendar
+        self.zone = zone
+        self.policy = StatusPolicy()
+        self.overdue: dict[date, str] = {}
+        self.soon: dict[date, str | None] = {}
+        self.late: dict[tuple[date, date], str] = {}
+
+    def of(
+        self, light: Light, state: TaskState, due: date, submitted_at: datetime | None,
+        missed: int | None,
+    ) -> tuple[str, ...] | None:
+        if light is Light.GREEN:
+            return ()
+        if light is Light.RED:
+            return (self._overdue(due),) if state in _OPEN and due < self.as_of else None
+        if light is Light.LATE:
+            if state not in _DONE or submitted_at is None:
+                return None
+            submitted_on = submitted_at.astimezone(self.zone).date()
+            return (self._late(due, submitted_on),) if submitted_on > due else None
+        if state not in _OPEN or due < self.as_of:
+            return None
+        soon = self._soon(due)
+        if light is Light.BLUE:
+            return None if soon is None else (soon,)
+        if light is Light.YELLOW and missed:
+            return (missing_reports_reason(missed),) if soon is None else (
+                soon, missing_reports_reason(missed))
+        return None
+
+    def _overdue(self, due: date) -> str:
+        found = self.overdue.get(due)
+        if found is None:
+            found = self.overdue[due] = overdue_reason(due, self.as_of, self.calendar)
+        return found
+
+    def _soon(self, due: date) -> str | None:
+        if due not in self.soon:
+            self.soon[due] = due_soon_reason(due, self.as_of, self.calendar, self.policy)
+        return self.soon[due]
+
+    def _late(self, due: date, submitted_on: date) -> str:
+        found = self.late.get((due, submitted_on))
+        if found is None:
+            found = self.late[due, submitted_on] = late_reason(due, submitted_on, self.calendar)
+        return found
 
 
 def _lit_by_measure(
