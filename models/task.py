@@ -239,22 +239,6 @@ class MeasureLights(Base):
     green: Mapped[int] = mapped_column(Integer)
 
 
-class DepartmentDues(Base):
-    """Every task counted by department, state and due date (what the
-    dashboard's department chart and overdue trend group): kept exact by the
-    database itself, whatever writes, by triggers of migration 0026 on every
-    insert and delete of a task and every change of its department, state
-    or due date (a row whose count falls to 0 is deleted). Day-independent,
-    so nothing else refreshes it."""
-
-    __tablename__ = "department_dues"
-
-    department_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    state: Mapped[str] = mapped_column(String(16), primary_key=True)
-    due: Mapped[date] = mapped_column(Date, primary_key=True)
-    tasks: Mapped[int] = mapped_column(Integer)
-
-
 class ExtensionRequest(Base):
     """A 延期申请: filed by the department, decided by a coordinator.
 

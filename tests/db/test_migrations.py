@@ -125,13 +125,6 @@ def test_sqlite_migrations_that_rebuild_a_table_keep_the_rows_that_reference_it(
             command.downgrade(alembic_config(connection=connection), "0010")
         assert upgrade(settings) == head_revision()
         assert counts() == before
-        # Rebuilt before 0026 made its triggers: they keep department_dues.
-        assert _triggers(engine) >= DUES_TRIGGERS
-        with engine.begin() as connection:
-            connection.exec_driver_sql(
-                f"UPDATE tasks SET state = 'submitted', due = '2016-02-01'"
-                f" WHERE id = {world.district}")
-        assert _dues(engine) == _dues(engine, grouped=True)
     finally:
         engine.dispose()
 
@@ -150,10 +143,6 @@ SCORE_TRIGGERS = {
 
 KEPT_TRIGGERS = {
     "tasks_insert_measure_lights", "tasks_delete_measure_lights", "tasks_move_measure_lights",
-}
-DUES_TRIGGERS = {
-    "tasks_insert_department_dues", "tasks_delete_department_dues",
-    "tasks_regroup_department_dues",
 }
 
 
@@ -209,7 +198,7 @@ def test_0018_adds_the_stored_light_and_its_triggers_and_takes_them_away(
     try:
         with engine.begin() as connection:
             command.upgrade(alembic_config(connection=connection), "head")
-        assert _triggers(engine) == TRIGGERS | SCORE_TRIGGERS | KEPT_TRIGGERS | DUES_TRIGGERS
+        assert _triggers(engine) == TRIGGERS | SCORE_TRIGGERS | KEPT_TRIGGERS
         with engine.begin() as connection:
             command.downgrade(alembic_config(connection=connection), "0017")
         assert _triggers(engine) == set()
@@ -217,7 +206,7 @@ def test_0018_adds_the_stored_light_and_its_triggers_and_takes_them_away(
         assert not {"light", "light_key"} & columns
         with engine.begin() as connection:
             command.upgrade(alembic_config(connection=connection), "head")
-        assert _triggers(engine) == TRIGGERS | SCORE_TRIGGERS | KEPT_TRIGGERS | DUES_TRIGGERS
+        assert _triggers(engine) == TRIGGERS | SCORE_TRIGGERS | KEPT_TRIGGERS
     finally:
         engine.dispose()
 
@@ -328,62 +317,4 @@ def test_0025_keeps_measure_lights_that_task_inserts_deletes_and_moves_forget(
         assert "measure_lights" not in inspect(engine).get_table_names()
         with engine.begin() as connection:
             command.upgrade(alembic_config(connection=connection), "head")
-        assert _triggers(engine) == TRIGGERS | SCORE_TRIGGERS | KEPT_TRIGGERS | DUES_TRIGGERS
-
-
-def _dues(engine: Engine, grouped: bool = False) -> set[tuple]:
-    """department_dues' rows, or the tasks grouped as they count them."""
-    query = (
-        "SELECT department_id, state, due, count(*) FROM tasks"
-        " GROUP BY department_id, state, due"
-        if grouped else "SELECT department_id, state, due, tasks FROM department_dues"
-    )
-    with engine.connect() as connection:
-        return {tuple(row) for row in connection.exec_driver_sql(query)}
-
-
-def test_0026_fills_department_dues_and_its_triggers_keep_it_and_go(
-    database_url: str, tmp_path: Path,
-) -> None:
-    """Upgraded with tasks stored, the table holds their groups (the
-    backfill); an insert, a move to another department, state and due date
-    and a delete keep it exact; the downgrade drops the table and its
-    triggers and keeps the others."""
-    from models import Department, Task, TaskScore
-
-    with _seeded_at_head(database_url, tmp_path) as (engine, factory):
-        assert _dues(engine) and _dues(engine) == _dues(engine, grouped=True)
-        with engine.begin() as connection:
-            command.downgrade(alembic_config(connection=connection), "0025")
         assert _triggers(engine) == TRIGGERS | SCORE_TRIGGERS | KEPT_TRIGGERS
-        assert "department_dues" not in inspect(engine).get_table_names()
-        with factory() as session:
-            tasks = list(session.scalars(select(Task.id).order_by(Task.id)))
-            departments = list(session.scalars(select(Department.id).order_by(Department.id)))
-        with engine.begin() as connection:
-            command.upgrade(alembic_config(connection=connection), "0026")
-        assert _triggers(engine) == TRIGGERS | SCORE_TRIGGERS | KEPT_TRIGGERS | DUES_TRIGGERS
-        assert _dues(engine) == _dues(engine, grouped=True)
-        with factory.begin() as session:
-            _another_task(session, tasks[0])
-        assert _dues(engine) == _dues(engine, grouped=True)
-        with factory.begin() as session:
-            task = session.get(Task, tasks[0])
-            assert task is not None
-            task.department_id = departments[-1]
-            task.state = "submitted"
-            task.due = task.due.replace(year=task.due.year + 1)
-        assert _dues(engine) == _dues(engine, grouped=True)
-        with factory.begin() as session:
-            added = session.scalars(select(Task.id).where(Task.named_as == "单位",
-                                                          Task.role == "supporting")).first()
-            session.execute(delete(TaskScore).where(TaskScore.task_id == added))
-            session.execute(delete(Task).where(Task.id == added))
-        assert _dues(engine) == _dues(engine, grouped=True)
-        with engine.begin() as connection:
-            command.downgrade(alembic_config(connection=connection), "0025")
-        assert _triggers(engine) == TRIGGERS | SCORE_TRIGGERS | KEPT_TRIGGERS
-        assert "department_dues" not in inspect(engine).get_table_names()
-        with engine.begin() as connection:
-            command.upgrade(alembic_config(connection=connection), "head")
-        assert _dues(engine) == _dues(engine, grouped=True)

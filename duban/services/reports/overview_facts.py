@@ -45,7 +45,7 @@ from duban.services.reports.overview_pick import (
 from duban.services.reports.summary_charts import ChartRow, trend_days
 from duban.services.tasks.light_sql import LightRule
 from duban.services.tasks.lights import light_tasks
-from models import Department, DepartmentDues, Measure, Plan, Section, Task
+from models import Department, Measure, Plan, Section, Task
 
 
 @dataclass
@@ -364,21 +364,8 @@ def _departments_by_due(
     session: Session, of_plan: list[ColumnElement[bool]]
 ) -> list[_ByDue]:
     """(department id, state, due date, tasks) of the plan's tasks, in the
-    order of ``ix_tasks_scorecard``: what the department chart and the
-    trend's open tasks count. When the plan's are every task (no condition),
-    the rows kept by the database's triggers (:class:`~models.DepartmentDues`,
-    migration 0026) instead of a pass over every task; otherwise grouped
-    from that index, which alone answers (no sort)."""
-    if not of_plan:
-        return [
-            (department_id, state, due, count)
-            for department_id, state, due, count in session.execute(
-                select(DepartmentDues.department_id, DepartmentDues.state,
-                       DepartmentDues.due, DepartmentDues.tasks)
-                .order_by(DepartmentDues.department_id, DepartmentDues.state,
-                          DepartmentDues.due)
-            )
-        ]
+    order of ``ix_tasks_scorecard``, which alone answers (no sort): what the
+    department chart and the trend's open tasks count."""
     return [
         (department_id, state, due, count)
         for department_id, state, due, count in session.execute(
