@@ -11,12 +11,14 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from markupsafe import Markup
+from starlette.background import BackgroundTask
 
 from duban.domain.errors import NotFoundError
 from duban.domain.labels import NOTICE_STATUS_LABELS, TASK_ROLE_LABELS
@@ -308,34 +310,54 @@ def ledger_download(request: Request, user: Staff, plan: str | None = None) -> R
         web.context.session_factory, as_of=web.today(), calendar=web.context.calendar,
         plan=plan or None, all_plans=not plan, weights=weights, zone=web.zone, store=False,
     )
-    with web.context.session_factory() as session, tempfile.TemporaryDirectory() as folder:
-        stream = stream_ledger(
-            session,
-            as_of=web.today(),
-            calendar=web.context.calendar,
-            plan=plan or None,
-            all_plans=not plan,
-            zone=web.zone,
-        )
-        ledger = stream.ledger
-        path = Path(folder) / "ledger.xlsx"
-        write_streamed_ledger_xlsx(
-            stream,
-            path,
-            scorecard=card,
-            scoring=None if card is not None else ScoreTally(
-                ledger.as_of, Period(), web.context.calendar, weights=weights
-            ),
-            base_url=web.context.settings.base_url or str(request.base_url),
-        )
-        content = path.read_bytes()
+    # The workbook is written to a file and sent from it in chunks, not held in
+    # memory as bytes (15 MB at 100k tasks); its folder goes once it is sent
+    # (or, should the client leave early, when the folder object is collected).
+    folder = tempfile.TemporaryDirectory(prefix="duban-ledger-")
+    path = Path(folder.name) / "ledger.xlsx"
+    try:
+        with web.context.session_factory() as session:
+            stream = stream_ledger(
+                session,
+                as_of=web.today(),
+                calendar=web.context.calendar,
+                plan=plan or None,
+                all_plans=not plan,
+                zone=web.zone,
+            )
+            ledger = stream.ledger
+            write_streamed_ledger_xlsx(
+                stream,
+                path,
+                scorecard=card,
+                scoring=None if card is not None else ScoreTally(
+                    ledger.as_of, Period(), web.context.calendar, weights=weights
+                ),
+                base_url=web.context.settings.base_url or str(request.base_url),
+            )
+        size = path.stat().st_size
+    except BaseException:
+        folder.cleanup()
+        raise
     filename = ledger_file_name(ledger)
     fallback = f"ledger-{web.today().isoformat()}.xlsx"  # for clients without RFC 5987
-    return Response(
-        content,
+    return StreamingResponse(
+        _chunks(path),
         media_type=XLSX,
         headers={
+            "Content-Length": str(size),
             "Content-Disposition": f"attachment; filename=\"{fallback}\"; "
-            f"filename*=UTF-8''{quote(filename)}"
+            f"filename*=UTF-8''{quote(filename)}",
         },
+        background=BackgroundTask(folder.cleanup),
     )
+
+
+CHUNK = 256 * 1024
+
+
+def _chunks(path: Path) -> Iterator[bytes]:
+    """The file's bytes, a chunk at a time."""
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            yield chunk

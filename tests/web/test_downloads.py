@@ -4,10 +4,13 @@ its signed link."""
 from __future__ import annotations
 
 import io
+import tempfile
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from urllib.parse import quote
 
+import pytest
 from fastapi.testclient import TestClient
 from icalendar import Calendar
 from openpyxl import load_workbook
@@ -39,6 +42,24 @@ def test_staff_download_the_ledger_with_every_task(
     )
     assert any("市卫生和计划生育局" in value for value in cells)
 
+
+
+def test_the_ledger_is_sent_from_a_file_that_goes_once_sent(
+    client: TestClient, world: World, login: Callable[[TestClient, str], str],
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    # The workbook is streamed from a temporary file (not held as bytes), with
+    # its length said up front; the file's folder is removed once it is sent.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    login(client, "coordinator")
+    for _ in range(2):
+        response = client.get("/dashboard/ledger.xlsx")
+        assert response.status_code == 200
+        assert int(response.headers["content-length"]) == len(response.content) > 0
+        assert response.headers["content-type"].startswith(
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        assert load_workbook(io.BytesIO(response.content)).sheetnames[0]
+        assert not [p.name for p in tmp_path.iterdir() if p.name.startswith("duban-ledger-")]
 
 def test_the_department_link_serves_its_calendar_feed_only(
     client: TestClient, world: World, link: Callable[..., str]
