@@ -19,10 +19,14 @@ stops carrying), and the tasks cancelled with a due date in the window
 description says so. A submitted or finished task leaves the default feed.
 ``everything`` gives every task and every date.
 
-The feed costs what it holds: a windowed feed lights (with
-:func:`~duban.services.tasks.lights.light_tasks`) only the tasks whose due
-date it shows, reads the others that owe a report deadline in the window as a
-few plain columns, and writes the text line by line
+The feed costs what it holds: a windowed feed reads only the tasks whose due
+date it shows with their lights as SQL
+(:func:`~duban.services.tasks.light_sql.light_rule`: the day's stored lights
+where fresh; their status follows from state and due date), or, where SQL
+cannot tell lights exactly, lit in Python
+(:func:`~duban.services.tasks.lights.light_tasks`, as ``everything`` does);
+it reads the others that owe a report deadline in the window as a few plain
+columns, and writes the text line by line
 (:mod:`~duban.services.reports.ics_text`).
 """
 
@@ -32,6 +36,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import ColumnElement, and_, or_, select
@@ -40,10 +45,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban.domain.errors import NotFoundError
 from duban.domain.labels import TASK_ROLE_LABELS
 from duban.domain.lifecycle import OPEN_STATES, TaskState
-from duban.domain.status import ReportPeriod, StatusPolicy, report_periods
+from duban.domain.status import (
+    Assessment,
+    Light,
+    ReportPeriod,
+    StatusPolicy,
+    TaskStatus,
+    due_soon_reason,
+    report_periods,
+)
 from duban.domain.workdays import WorkCalendar
 from duban.services.reports.ics_text import CRLF, content_line, day, text, utc_moment
 from duban.services.tasks.facts import LOCAL_ZONE
+from duban.services.tasks.light_sql import LightRule, light_rule
 from duban.services.tasks.lights import LitTask, light_tasks
 from duban.services.tasks.queries import find_department
 from duban.services.tasks.views import status_fields
@@ -57,16 +71,28 @@ WINDOW_BEFORE = timedelta(days=31)
 DEFAULT_DAYS = 60
 MAX_DAYS = 366
 _OPEN = [s.value for s in OPEN_STATES]
+_CANCELLED = TaskState.CANCELLED.value
 _CATEGORIES = content_line("CATEGORIES", text("督办"))
 
 Window = tuple[date, date]
 
 
 @dataclass(frozen=True, slots=True)
+class _Status:
+    """What a due date's event says of its task's status as of the day."""
+
+    state: TaskState
+    original_due: date
+    state_label: str
+    status_label: str
+    light_label: str
+
+
+@dataclass(frozen=True, slots=True)
 class _FeedTask:
-    """What a task's events say of it. ``lit`` (its status as of the day, with
-    its plan's title and its targets) only for a task whose due date the feed
-    shows; a task read only for its report deadlines has none."""
+    """What a task's events say of it. ``status`` (with its plan's title and
+    its targets) only for a task whose due date the feed shows; a task read
+    only for its report deadlines has none."""
 
     order: tuple[int, int, date, str, int]  # light_tasks' order: plan, measure, deadline, role, id
     task_id: int
@@ -78,7 +104,7 @@ class _FeedTask:
     assigned_on: date
     submitted_on: date | None
     cancelled: bool
-    lit: LitTask | None = None
+    status: _Status | None = None
     plan_title: str = ""
     targets: tuple[str, ...] = ()
 
@@ -125,8 +151,8 @@ def department_ics(
     for task in tasks:
         link = feed.link(task.task_id)
         url = content_line("URL", link) if link else None
-        if task.lit is not None:
-            _due_event(feed, task, task.lit, link, url)
+        if task.status is not None:
+            _due_event(feed, task, task.status, link, url)
         for period, shown_on in reports.of(task):
             _report_event(feed, task, period, shown_on, link, url)
     feed.lines.append("END:VCALENDAR")
@@ -169,6 +195,16 @@ def _feed_tasks(
     ``window``), in light_tasks' order: those whose due date it shows lit, the
     others (open, due after the window, owing reports) as plain columns."""
     mine = Task.department_id == department.id
+    if window is not None:
+        # The lights of the tasks whose due date it shows as SQL (the day's
+        # stored lights where fresh), where SQL can tell them exactly here.
+        rule = light_rule(session, as_of=as_of, calendar=calendar, zone=zone, policy=policy,
+                          refresh_at=None)
+        if rule is not None:
+            tasks = _ruled_tasks(session, department, rule, window, calendar, policy, zone)
+            tasks += _owing_tasks(session, department, window, zone)
+            tasks.sort(key=lambda task: task.order)
+            return tasks
     # A windowed feed's tasks by their ids: SQLite, without statistics, would
     # otherwise read every task's reports by their action and look each task up.
     dated = [mine] if window is None else [
@@ -181,6 +217,84 @@ def _feed_tasks(
         tasks += _owing_tasks(session, department, window, zone)
         tasks.sort(key=lambda task: task.order)
     return tasks
+
+
+def _ruled_tasks(
+    session: Session,
+    department: Department,
+    rule: LightRule,
+    window: Window,
+    calendar: WorkCalendar,
+    policy: StatusPolicy,
+    zone: tzinfo,
+) -> list[_FeedTask]:
+    """The department's tasks whose due date a windowed feed shows (open or
+    cancelled: their status follows from the state and the due date, their
+    light is ``rule``'s), with their measures' and plans' titles and targets,
+    read as plain columns."""
+    as_of = rule.as_of
+    shown = [Task.department_id == department.id, _due_shown(window, as_of)]
+    rows = session.execute(
+        select(Task.id, Measure.plan_id, Measure.number, Task.measure_id, Task.deadline,
+               Task.role, Task.state, Task.due, Task.original_due, Task.assigned_at, rule.light,
+               Measure.title, Plan.title)
+        .join(Measure, Task.measure_id == Measure.id)
+        .join(Plan, Measure.plan_id == Plan.id)
+        .where(*shown)
+    ).all()
+    if not rows:
+        return []
+    targets = _targets(session, select(Task.measure_id).where(*shown))
+    days: dict[datetime, date] = {}
+    statuses: dict[tuple[str, date, date, str], _Status] = {}
+    tasks = []
+    for (task_id, plan_id, number, measure_id, deadline, role, state_text, due, original_due,
+         assigned_at, light, measure_title, plan_title) in rows:
+        assigned_on = days.get(assigned_at)
+        if assigned_on is None:
+            assigned_on = days[assigned_at] = assigned_at.astimezone(zone).date()
+        key = (state_text, due, original_due, light)
+        status = statuses.get(key)
+        if status is None:
+            status = statuses[key] = _status_of(TaskState(state_text), due, original_due,
+                                                 Light(light) if light != _CANCELLED else None,
+                                                 as_of, calendar, policy)
+        tasks.append(_FeedTask(
+            order=(plan_id, number, deadline, role, task_id),
+            task_id=task_id, measure=number, measure_title=measure_title,
+            department=department.name, role=role, due=due, assigned_on=assigned_on,
+            submitted_on=None, cancelled=state_text == _CANCELLED, status=status,
+            plan_title=plan_title, targets=_targets_of(targets[measure_id], deadline),
+        ))
+    return tasks
+
+
+def _status_of(
+    state: TaskState,
+    due: date,
+    original_due: date,
+    light: Light | None,
+    as_of: date,
+    calendar: WorkCalendar,
+    policy: StatusPolicy,
+) -> _Status:
+    """The status of an open or cancelled task (``light``: None when
+    cancelled) as :func:`~duban.domain.status.assess` tells it."""
+    if state is TaskState.CANCELLED or light is None:
+        assessment = Assessment(TaskStatus.CANCELLED, Light.GREEN)
+    elif as_of > due:
+        assessment = Assessment(TaskStatus.OVERDUE, light)
+    elif due_soon_reason(due, as_of, calendar, policy) is not None:
+        assessment = Assessment(TaskStatus.DUE_SOON, light)
+    else:
+        assessment = Assessment(TaskStatus.NOT_YET_DUE, light)
+    return _labelled(state, assessment, original_due)
+
+
+def _labelled(state: TaskState, assessment: Assessment, original_due: date) -> _Status:
+    labels = status_fields(state, assessment)
+    return _Status(state, original_due, labels["state_label"], labels["status_label"],
+                   labels["light_label"])
 
 
 def _due_shown(window: Window, as_of: date) -> ColumnElement[bool]:
@@ -208,13 +322,7 @@ def _lit_tasks(
             .where(Measure.id.in_(measures))
         )
     }
-    targets: dict[int, list[tuple[date | None, str]]] = defaultdict(list)
-    for measure_id, due, target_text in session.execute(
-        select(Target.measure_id, Target.due, Target.text)
-        .where(Target.measure_id.in_(measures))
-        .order_by(Target.measure_id, Target.position)
-    ):
-        targets[measure_id].append((due, target_text))
+    targets = _targets(session, measures)
     return [
         _FeedTask(
             order=(task.plan_id, task.measure, task.deadline, task.role, task.task_id),
@@ -227,12 +335,24 @@ def _lit_tasks(
             assigned_on=task.assigned_on,
             submitted_on=task.submitted_on,
             cancelled=task.cancelled,
-            lit=task,
+            status=_labelled(task.state, task.assessment, task.facts.original_due),
             plan_title=titles[task.measure_id][1],
             targets=_targets_of(targets[task.measure_id], task.deadline),
         )
         for task in lit
     ]
+
+
+def _targets(session: Session, measures: Any) -> dict[int, list[tuple[date | None, str]]]:
+    """The targets (due date, text) of the ``measures`` (a subquery of ids), in order."""
+    targets: dict[int, list[tuple[date | None, str]]] = defaultdict(list)
+    for measure_id, due, target_text in session.execute(
+        select(Target.measure_id, Target.due, Target.text)
+        .where(Target.measure_id.in_(measures))
+        .order_by(Target.measure_id, Target.position)
+    ):
+        targets[measure_id].append((due, target_text))
+    return targets
 
 
 def _owing_tasks(
@@ -364,27 +484,24 @@ class _ReportDates:
 
 
 def _due_event(
-    feed: _Feed, task: _FeedTask, lit: LitTask, link: str | None, url: str | None
+    feed: _Feed, task: _FeedTask, status: _Status, link: str | None, url: str | None
 ) -> None:
-    labels = status_fields(lit.state, lit.assessment)
-    role = TASK_ROLE_LABELS.get(lit.role, lit.role)
-    mark = "到期" if lit.state in OPEN_STATES else labels["state_label"]
-    summary = f"【{mark}】措施{lit.measure} {task.measure_title}({role})"
+    role = TASK_ROLE_LABELS.get(task.role, task.role)
+    mark = "到期" if status.state in OPEN_STATES else status.state_label
+    summary = f"【{mark}】措施{task.measure} {task.measure_title}({role})"
     description = [
         f"方案:{task.plan_title}",
-        f"措施{lit.measure}:{task.measure_title}",
-        f"责任单位:{lit.department}({role})",
-        f"完成时限:{lit.due.isoformat()}",
+        f"措施{task.measure}:{task.measure_title}",
+        f"责任单位:{task.department}({role})",
+        f"完成时限:{task.due.isoformat()}",
     ]
-    if lit.facts.original_due != lit.due:
-        description.append(f"原定时限:{lit.facts.original_due.isoformat()}")
-    description.append(
-        f"状态:{labels['state_label']},{labels['status_label']},{labels['light_label']}"
-    )
+    if status.original_due != task.due:
+        description.append(f"原定时限:{status.original_due.isoformat()}")
+    description.append(f"状态:{status.state_label},{status.status_label},{status.light_label}")
     description.extend(f"目标:{target}" for target in task.targets)
     if link:
         description.append(f"办理:{link}")
-    feed.event(f"duban-task-{lit.task_id}-due", lit.due, summary, "\n".join(description), url,
+    feed.event(f"duban-task-{task.task_id}-due", task.due, summary, "\n".join(description), url,
                task.cancelled)
 
 
