@@ -18,7 +18,6 @@ from models import Task
 from tests.reports.conftest import History
 from tests.reports.test_lights import DAYS, SCENARIOS
 
-
 # Every other of test_lights' days (every four weeks, and the days around the
 # deadlines and report deadlines).
 FEED_DAYS = DAYS[::2]
