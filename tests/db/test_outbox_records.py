@@ -13,6 +13,8 @@
   'sending' and never a reason for the dispatcher to stop.
 - A batch lets go of each message once it is sent (its title and text are
   what the record needs): a large plan's digests are not all held at once.
+- A message's links are signed with its department's current link
+  generation: after a revocation they open (read with the batch's rows).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from __future__ import annotations
 import copy
 import gc
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -29,6 +32,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.workdays import WorkCalendar
+from duban.services.accounts.links import LinkSigner, revoke_links
 from duban.services.calendar.data import build_work_calendar
 from duban.services.ladder.core import LEASE
 from duban.services.outbox import sending
@@ -43,6 +47,7 @@ from models import (
     DeliveryItem,
     Department,
     Notice,
+    Task,
 )
 from tests.db.conftest import HEALTH, World, at
 from tests.db.outbox_world import (
@@ -538,3 +543,37 @@ def test_a_batch_is_read_in_runs_of_at_most_the_preload_limit(
     groups = sending._groups(live, dict(enumerate(sizes)))
     assert [[sizes[c.delivery_id] for c in group] for group in groups] == runs
     assert [c for group in groups for c in group] == live
+
+
+def test_a_message_after_a_revocation_links_with_the_new_generation(
+    session_factory: sessionmaker[Session], world: World, calendar: WorkCalendar
+) -> None:
+    add_contacts(session_factory)
+    with session_factory() as session:
+        health = session.scalars(select(Task.department_id).where(Task.id == world.lead)).one()
+    for _ in range(2):  # generation 2: neither the first nor the last revoked one
+        revoke_links(health, actor="督办科(测试)", now=T0, session_factory=session_factory)
+    add_notice(session_factory, world.lead)
+    route(session_factory, now=T0, send_time=at_once, clock=CLOCK)
+    signer = LinkSigner("test-signing-key", max_age=timedelta(days=30))
+    links: list[str] = []
+
+    def render(template: str, context: dict[str, Any]) -> Message:
+        links.extend(item["link"] for item in context["items"])
+        return render_items(template, context)
+
+    report = dispatch(
+        session_factory,
+        now=T0,
+        sender=RecordingSender(),
+        render=render,
+        context=replace(
+            delivery_context(calendar), base_url="https://duban.test", link_signer=signer
+        ),
+        send_time=at_once,
+    )
+    assert report.sent >= 1 and links
+    with session_factory() as session:
+        for link in links:
+            token = link.split("?k=", 1)[1]
+            assert signer.read(token, now=T0, session=session).department_id == health

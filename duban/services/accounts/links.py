@@ -24,7 +24,7 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -160,6 +160,16 @@ def preload_epochs(session: Session, department_ids: Iterable[int]) -> None:
     )
     found = {department_id: epoch for department_id, epoch in rows}
     known.update({department_id: found.get(department_id, 0) for department_id in wanted})
+
+
+def remember_epochs(session: Session, epochs: Mapping[int, int | None]) -> None:
+    """Keep for this session's :func:`current_epoch` calls the link generations
+    read along with other rows (department id -> epoch; None: the department
+    has no row, generation 0), as :func:`preload_epochs` would read them; a
+    generation already known to the session is kept."""
+    known: dict[int, int] = session.info.setdefault(_EPOCHS, {})
+    for department_id, epoch in epochs.items():
+        known.setdefault(department_id, epoch or 0)
 
 
 def current_epoch(session: Session, department_id: int) -> int:

@@ -44,12 +44,13 @@ from duban.domain.workdays import Unpublished
 from duban.services.accounts.links import (
     preload_epochs,
     reader_task_link,
+    remember_epochs,
     staff_task_link,
     task_link,
 )
 from duban.services.ladder.core import policy_for
 from duban.services.outbox.contract import FAILED_STEP, DeliveryContext, OutgoingMessage
-from models import Delivery, Department, Measure, Notice, Task
+from models import Delivery, Department, DepartmentLinkEpoch, Measure, Notice, Task
 
 STAFF_STEP = "staff_digest"
 LEAD_STEP = "lead_digest"
@@ -358,16 +359,19 @@ def preload(session: Session, deliveries: Sequence[Delivery]) -> list[object]:
     notice_ids = [item.notice_id for delivery in deliveries for item in delivery.items]
     if not notice_ids:
         return []
-    # One query for each notice with its task, measure and department.
+    # One query for each notice with its task, measure and department, and the
+    # department's link generation (no row: 0), which its links are signed with.
     rows = session.execute(
-        select(Notice, Task, Measure, Department)
+        select(Notice, Task, Measure, Department, DepartmentLinkEpoch.epoch)
         .join(Task, Task.id == Notice.task_id)
         .join(Measure, Measure.id == Task.measure_id)
         .join(Department, Department.id == Task.department_id)
+        .outerjoin(DepartmentLinkEpoch, DepartmentLinkEpoch.department_id == Department.id)
         .where(Notice.id.in_(notice_ids))
     ).all()
-    tasks = {task.id: task for _notice, task, _measure, _department in rows}
-    departments = {department.id: department for *_, department in rows}
+    tasks = {task.id: task for _notice, task, _measure, _department, _epoch in rows}
+    departments = {department.id: department for *_, department, _epoch in rows}
+    remember_epochs(session, {department.id: epoch for *_, department, epoch in rows})
     readers = {
         d.contact.department_id for d in deliveries if d.contact.department_id is not None
     } - departments.keys()
@@ -378,9 +382,10 @@ def preload(session: Session, deliveries: Sequence[Delivery]) -> list[object]:
                 select(Department).where(Department.id.in_(readers))
             )
         )
-    preload_epochs(session, departments.keys() | readers)  # the links' department generations
+    preload_epochs(session, readers)  # the other readers' link generations
     _load_siblings(session, sorted({t.measure_id for t in tasks.values()}))
-    return [entity for row in rows for entity in row] + list(departments.values())
+    held: list[object] = [entity for row in rows for entity in row[:4]]
+    return held + list(departments.values())
 
 
 def forget_preloaded(session: Session) -> None:
