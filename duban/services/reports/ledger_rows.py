@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any, NamedTuple, TypedDict
@@ -45,7 +45,6 @@ from duban.services.reports.ledger_model import (
     number_text,
 )
 from duban.services.tasks.facts import (
-    Related,
     indicator_name,
 )
 from duban.services.tasks.views import StatusFields, status_fields
@@ -67,18 +66,42 @@ from models import (
 _REPORT = Action.REPORT.value  # read once: an enum member's value is a descriptor call
 
 
-def _sqlite_moment(value: str | None) -> datetime | None:
-    # Naive UTC text ("2016-01-05 02:13:14.123456"): read with its offset
-    # (~7x faster than replacing the tzinfo after).
-    return None if value is None else datetime.fromisoformat(value + "+00:00")
+_MOMENTS_KEPT = 20_000  # distinct moments parsed kept at most (memory stays flat)
+
+
+def _moment_reader(suffix: str) -> Callable[[str | None], datetime | None]:
+    """A reader of a timestamp's text as an aware datetime: parsed with
+    ``suffix`` (its offset, when the text has none) once per distinct text,
+    the same object returned for it again (the ledger keeps local days per
+    moment: tasks assigned, reported and escalated together share them)."""
+    kept: dict[str, datetime] = {}
+
+    def read(value: str | None) -> datetime | None:
+        if value is None:
+            return None
+        found = kept.get(value)
+        if found is None:
+            if len(kept) >= _MOMENTS_KEPT:
+                kept.clear()
+            found = kept[value] = datetime.fromisoformat(value + suffix)
+        return found
+
+    return read
+
+
+# SQLite's naive UTC text ("2016-01-05 02:13:14.123456"), read with its offset;
+# PostgreSQL's text of a timestamptz in the session's zone ("2016-01-05
+# 02:13:14.123456+00", ISO as psycopg requires), which carries its offset.
+_MOMENT_READERS = {"sqlite": _moment_reader("+00:00"), "postgresql": _moment_reader("")}
 
 
 class _Moment(UserDefinedType[datetime]):
-    """A stored UTC timestamp read as an aware datetime with one call per value
-    (the models' UTCDateTime decorates SQLite's parser and takes three): on
-    SQLite the naive UTC text parsed as UTC, on PostgreSQL the aware datetime
-    the driver gives (in the session's zone: the same instant). Only for
-    selected columns whose local day is taken (:func:`local_date`)."""
+    """A stored UTC timestamp, selected as its text, read as an aware
+    datetime (the same instant the models read) with one call per value (the
+    models' UTCDateTime decorates SQLite's parser and takes three; psycopg
+    made a zone-aware datetime of every value, which took twice as long as
+    reading its text). Only for selected columns whose local day is taken
+    (:func:`local_date`)."""
 
     cache_ok = True
 
@@ -86,15 +109,15 @@ class _Moment(UserDefinedType[datetime]):
         raise NotImplementedError("_Moment only reads selected columns")
 
     def result_processor(self, dialect: Dialect, coltype: object) -> Any:
-        return _sqlite_moment if dialect.name == "sqlite" else None
+        return _MOMENT_READERS[dialect.name]
 
 
 _MOMENT = _Moment()
 
 
 def moment(column: Any) -> Any:
-    """``column`` (a UTC timestamp) selected as a :class:`_Moment`."""
-    return type_coerce(column, _MOMENT)
+    """``column`` (a UTC timestamp) selected as a :class:`_Moment`: its text."""
+    return type_coerce(cast(column, Text), _MOMENT)
 
 
 class _JsonAsRead(UserDefinedType[Any]):
@@ -217,6 +240,36 @@ class EventColumns(NamedTuple):
     data: dict[str, Any] | str | None  # a report's values (see _JsonAsRead)
 
 
+class ExtensionColumns(NamedTuple):
+    """An extension request of a task, as a ledger row tells it."""
+
+    task_id: int
+    status: str
+    current_due: date
+    new_due: date
+
+    @staticmethod
+    def selected() -> tuple[Any, ...]:
+        """The columns to select, in field order."""
+        return (ExtensionRequest.task_id, ExtensionRequest.status, ExtensionRequest.current_due,
+                ExtensionRequest.new_due)
+
+
+class ReadingColumns(NamedTuple):
+    """An indicator reading of a task."""
+
+    task_id: int
+    target_id: int
+    reported_on: date
+    value: float
+
+    @staticmethod
+    def selected() -> tuple[Any, ...]:
+        """The columns to select, in field order."""
+        return (IndicatorReading.task_id, IndicatorReading.target_id,
+                IndicatorReading.reported_on, IndicatorReading.value)
+
+
 class Escalated(NamedTuple):
     """A ladder step of level ≥ 1 of a task, not superseded."""
 
@@ -225,11 +278,15 @@ class Escalated(NamedTuple):
 
 
 @dataclass
-class LedgerRelated(Related):
-    """The rows a ledger needs besides the tasks, grouped by task or measure:
-    the task list's (:class:`~duban.services.tasks.facts.Related`) and more."""
+class LedgerRelated:
+    """The rows a ledger needs besides the tasks, grouped by task or measure,
+    read as columns (no ORM object per row)."""
 
+    # A task's reports (the only events a row tells), in the order they happened.
     history: dict[int, list[EventColumns]] = field(default_factory=lambda: defaultdict(list))
+    extensions: dict[int, list[ExtensionColumns]] = field(
+        default_factory=lambda: defaultdict(list))
+    readings: dict[int, list[ReadingColumns]] = field(default_factory=lambda: defaultdict(list))
     notices: dict[int, list[Escalated]] = field(default_factory=lambda: defaultdict(list))
     # (role, the directory's full name or, for a collective such as 各区, the plan's)
     responsibilities: dict[int, list[tuple[str, str]]] = field(
@@ -247,8 +304,7 @@ class LedgerRelated(Related):
     assessed: dict[tuple[Any, ...], tuple[TaskFacts, Assessment, int, StatusFields]] = field(
         default_factory=dict)
     ahead: dict[tuple[Any, ...], str] = field(default_factory=dict)
-    # Each measure's targets in printed order (the ledger's; not the
-    # inherited ``targets``, which are objects).
+    # Each measure's targets in printed order.
     target_rows: dict[int, list[TargetColumns]] = field(
         default_factory=lambda: defaultdict(list))
     _numeric: dict[tuple[int, date], list[TargetColumns]] = field(default_factory=dict)
@@ -401,34 +457,31 @@ class LedgerRelated(Related):
         if len(self._days) > _CACHED or len(self._marks) > _CACHED:
             self._days.clear()
             self._marks.clear()
-        for extension in session.scalars(
-            select(ExtensionRequest)
-            .where(ExtensionRequest.task_id.in_(task_ids), ExtensionRequest.requested_at < until)
-            .order_by(ExtensionRequest.id)
-        ):
-            self.extensions[extension.task_id].append(extension)
-        for reading in session.scalars(
-            select(IndicatorReading)
-            .where(IndicatorReading.task_id.in_(task_ids))
-            .order_by(IndicatorReading.reported_on, IndicatorReading.id)
-        ):
-            self.readings[reading.task_id].append(reading)
         # Plain rows through the connection: no ORM loading per row.
         connection = session.connection()
         dialect = connection.dialect.name
+        extensions, readings, history = self.extensions, self.readings, self.history
+        for row in connection.execute(
+            select(*ExtensionColumns.selected())
+            .where(ExtensionRequest.task_id.in_(task_ids), ExtensionRequest.requested_at < until)
+            .order_by(ExtensionRequest.id)
+        ):
+            extensions[row[0]].append(ExtensionColumns(*row))
+        for row in connection.execute(
+            select(*ReadingColumns.selected())
+            .where(IndicatorReading.task_id.in_(task_ids))
+            .order_by(IndicatorReading.reported_on, IndicatorReading.id)
+        ):
+            readings[row[0]].append(ReadingColumns(*row))
+        # Reports only: a row's dates of 报结 and 办结 are the task's own
+        # columns, so its other events are not read (most of its events).
         for row in connection.execute(
             select(TaskEvent.task_id, TaskEvent.action, moment(TaskEvent.at), TaskEvent.note,
-                   # Only a report's values are shown (its progress text).
-                   case((TaskEvent.action == _REPORT, _json_text(TaskEvent.data, dialect))))
-            .where(
-                TaskEvent.task_id.in_(task_ids),
-                TaskEvent.action.in_(
-                    [Action.REPORT.value, Action.SUBMIT.value, Action.APPROVE.value]
-                ),
-            )
+                   _json_text(TaskEvent.data, dialect))
+            .where(TaskEvent.task_id.in_(task_ids), TaskEvent.action == _REPORT)
             .order_by(TaskEvent.at, TaskEvent.id)
         ):
-            self.history[row[0]].append(EventColumns(*row))
+            history[row[0]].append(EventColumns(*row))
         # A task's escalations (level >= 1, not superseded, due before
         # ``until``) and the steps recorded before ``until``, in one read of
         # its notices (a round trip less per batch), each row flagged in SQL.
@@ -571,9 +624,9 @@ _APPROVED_EXTENSION = ExtensionStatus.APPROVED.value
 def own_facts(
     task: TaskColumns,
     events: Sequence[EventColumns],
-    extensions: Sequence[ExtensionRequest],
+    extensions: Sequence[ExtensionColumns],
     numeric: list[TargetColumns],
-    readings: Sequence[IndicatorReading],
+    readings: Sequence[ReadingColumns],
     zone: tzinfo,
     days: dict[datetime, date] | None = None,
 ) -> TaskFacts:
@@ -587,9 +640,9 @@ def own_facts(
 def _facts_fields(
     task: TaskColumns,
     events: Sequence[EventColumns],
-    extensions: Sequence[ExtensionRequest],
+    extensions: Sequence[ExtensionColumns],
     numeric: list[TargetColumns],
-    readings: Sequence[IndicatorReading],
+    readings: Sequence[ReadingColumns],
     zone: tzinfo,
     days: dict[datetime, date] | None = None,
 ) -> tuple[Any, ...]:
@@ -737,7 +790,7 @@ def _targets(task: TaskColumns, related: LedgerRelated, as_of: date) -> list[Tar
 
 
 def _target_lines(
-    targets: list[TargetColumns], readings: list[IndicatorReading], as_of: date
+    targets: list[TargetColumns], readings: Sequence[ReadingColumns], as_of: date
 ) -> list[TargetLine]:
     lines = []
     for target in targets:
@@ -767,6 +820,6 @@ def _progress_text(event: EventColumns) -> str:
     return note
 
 
-def _extension_text(row: ExtensionRequest) -> str:
+def _extension_text(row: ExtensionColumns) -> str:
     label = EXTENSION_STATUS_LABELS.get(row.status, row.status)
     return f"{row.current_due.isoformat()}→{row.new_due.isoformat()}({label})"
