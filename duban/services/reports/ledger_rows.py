@@ -605,7 +605,6 @@ def ledger_row(
     )
 
 
-
 _STATES = {state.value: state for state in TaskState}
 _APPROVED = TaskState.APPROVED
 _CLOSED = frozenset((TaskState.SUBMITTED, TaskState.APPROVED))
@@ -618,6 +617,8 @@ def _local_day(days: dict[datetime, date], moment: datetime, zone: tzinfo) -> da
     offsets, so they have one local day."""
     found = days[moment] = moment.astimezone(zone).date()
     return found
+
+
 _APPROVED_EXTENSION = ExtensionStatus.APPROVED.value
 
 
