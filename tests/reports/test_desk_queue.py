@@ -19,7 +19,7 @@ from duban.services.tasks.light_sql import light_rule, refresh_lights
 from models import Task
 from tests.db.conftest import at
 from tests.reports.conftest import History
-from tests.reports.test_lights import DAYS, SCENARIOS, _report
+from tests.reports.test_lights import SCENARIOS, SPARSER_DAYS, _report
 
 
 def _same_count_older_first(history: History, session_factory: sessionmaker[Session]) -> None:
@@ -80,7 +80,7 @@ def test_the_queue_from_its_candidates_is_the_queue_from_every_task(
     DESK_SCENARIOS[scenario](history, session_factory)
     calendar = history.calendar
     sections: set[str] = set()
-    for day in DAYS:
+    for day in SPARSER_DAYS:
         now = datetime.combine(day, time(10), LOCAL_ZONE)
         with monkeypatch.context() as every_task:
             every_task.setattr(desk_queue, "_candidates", lambda session, **kw: [])

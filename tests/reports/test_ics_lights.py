@@ -1,7 +1,7 @@
 """A windowed calendar feed tells its tasks' status and light from SQL (the
 day's stored lights where fresh, see duban.services.tasks.light_sql), and says
 word for word what the feed made from every task's assessment in Python says,
-on every day, stored lights or not, on SQLite and PostgreSQL."""
+day after day, stored lights or not, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -16,11 +16,10 @@ from duban.services.rounds.daily import store_day_lights
 from duban.services.tasks.facts import LOCAL_ZONE
 from models import Task
 from tests.reports.conftest import History
-from tests.reports.test_lights import DAYS, SCENARIOS
+from tests.reports.test_lights import SCENARIOS, SPARSER_DAYS
 
-# Every other of test_lights' days (every four weeks, and the days around the
-# deadlines and report deadlines).
-FEED_DAYS = DAYS[::2]
+# Every four weeks, and the days around the deadlines and report deadlines.
+FEED_DAYS = SPARSER_DAYS
 
 
 def _open_again(history: History, session_factory: sessionmaker[Session]) -> None:

@@ -30,14 +30,16 @@ from models import Department, IndicatorReading, Task, TaskEvent
 from tests.db.conftest import HEALTH, at
 from tests.reports.conftest import COORDINATOR, History
 
+# The days around the deadlines, report deadlines and the extension.
+EDGE_DAYS = {date(2015, 12, 16), date(2015, 12, 17), date(2015, 12, 18), date(2015, 12, 31),
+             date(2016, 1, 1), date(2016, 1, 8), date(2016, 1, 11), date(2016, 1, 15),
+             date(2016, 1, 16), date(2015, 4, 8), date(2015, 4, 9), date(2015, 7, 8)}
 # Every fortnight from before the assignment to past the last deadline but one,
-# and the days around the deadlines, report deadlines and the extension.
-DAYS = sorted(
-    {date(2015, 3, 1) + timedelta(days=14 * n) for n in range(40)}
-    | {date(2015, 12, 16), date(2015, 12, 17), date(2015, 12, 18), date(2015, 12, 31),
-       date(2016, 1, 1), date(2016, 1, 8), date(2016, 1, 11), date(2016, 1, 15),
-       date(2016, 1, 16), date(2015, 4, 8), date(2015, 4, 9), date(2015, 7, 8)}
-)
+# and those days.
+DAYS = sorted({date(2015, 3, 1) + timedelta(days=14 * n) for n in range(40)} | EDGE_DAYS)
+# Every four weeks over the same span, and the same days: for the tests that
+# do much more per day (store lights, page through queues, write feeds).
+SPARSER_DAYS = sorted({date(2015, 3, 1) + timedelta(days=28 * n) for n in range(20)} | EDGE_DAYS)
 
 
 def _return_and_withdraw(history: History, session_factory: sessionmaker[Session]) -> None:

@@ -39,7 +39,7 @@ from tests.db.outbox_world import (
     render_items,
 )
 from tests.reports.conftest import COORDINATOR, History
-from tests.reports.test_lights import DAYS, SCENARIOS
+from tests.reports.test_lights import SCENARIOS, SPARSER_DAYS
 
 
 def _rule(session: Session, day: date, calendar: WorkCalendar, **kw: object) -> LightRule:
@@ -166,7 +166,7 @@ def test_stored_lights_are_the_computed_and_the_domains_on_every_day(
     SCENARIOS[scenario](history, session_factory)
     calendar = history.calendar
     differences = []
-    for day in DAYS:
+    for day in SPARSER_DAYS:
         differences += _written(engine, session_factory, day, calendar)
         differences += _check(session_factory, day, calendar)
     assert differences == []
@@ -539,7 +539,7 @@ def test_a_refresh_of_many_lights_on_postgresql_leaves_fresh_statistics_and_visi
 
     monkeypatch.setattr(light_sql, "ANALYZE_BASE", 0)  # the scenario's few tasks are many
     before = analysed()
-    _rule_of_day, stored = _refresh(engine, session_factory, DAYS[0], history.calendar)
+    _rule_of_day, stored = _refresh(engine, session_factory, SPARSER_DAYS[0], history.calendar)
     assert stored > 0
     stats_seen()
     assert analysed() == (before[0] + 1, before[1] + 1)
@@ -547,7 +547,7 @@ def test_a_refresh_of_many_lights_on_postgresql_leaves_fresh_statistics_and_visi
     with engine.begin() as connection:  # one task's light stale again: too few to analyse
         connection.execute(text("UPDATE tasks SET light_key = NULL WHERE id = "
                                 "(SELECT min(id) FROM tasks WHERE light_key IS NOT NULL)"))
-    _rule_of_day, stored = _refresh(engine, session_factory, DAYS[0], history.calendar)
+    _rule_of_day, stored = _refresh(engine, session_factory, SPARSER_DAYS[0], history.calendar)
     assert stored == 1
     stats_seen()
     assert analysed() == (before[0] + 1, before[1] + 1)
