@@ -28,6 +28,7 @@ from duban.config import Settings
 from duban.db import SchemaNotReadyError
 from duban.domain.errors import DubanError, NotFoundError
 from duban.services.accounts.links import LinkSigner, signing_key
+from duban.services.accounts.staff import dummy_hash
 from duban.timeutil import running_from
 from duban.web import (
     api,
@@ -79,6 +80,7 @@ def create_app(
     for the app's lifetime (see :mod:`duban.web.scheduler`).
     """
     context = context or AppContext(settings)
+    dummy_hash()  # before the first login, whose time it must not add to
     if as_of is not None:
         context.read_clock = running_from(as_of)
     web = WebState(
