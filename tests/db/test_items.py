@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,16 +15,24 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban.domain.errors import DirectoryError, DubanError
 from duban.domain.items import Item, ItemSource
+from duban.domain.periods import Period
 from duban.services.calendar.data import build_work_calendar
 from duban.services.plans.assignment import assign_measure
 from duban.services.plans.catalog import find_plan
 from duban.services.plans.importer import import_plan
 from duban.services.plans.items import add_item, list_items
-from duban.services.reports.ledger import build_ledger
-from duban.services.reports.ledger_files import ledger_columns
+from duban.services.reports.ledger import build_ledger, stream_ledger
+from duban.services.reports.ledger_files import (
+    ledger_columns,
+    write_ledger_xlsx,
+    write_streamed_ledger_xlsx,
+)
+from duban.services.reports.ledger_tally import ScoreTally
+from duban.services.reports.scorecard import scorecard_from_ledger
 from models import AuditEntry, Department, Measure, Plan, Section, Task
 from tests.conftest import WriteLog
 from tests.drafts import sample_draft
+from tests.reports.test_ledger_streamed import _parts
 
 pytestmark = pytest.mark.usefixtures("synced_directory")
 
@@ -120,3 +129,30 @@ def test_a_unit_gone_from_the_directory_or_an_import_over_the_standing_plan_writ
     with pytest.raises(DubanError, match="督办件汇总"):
         import_plan(draft, session_factory=session_factory, now=NOW)
     assert writes.statements == []
+
+
+def test_a_ledger_of_items_and_a_plan_streamed_is_the_workbook_held(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Streamed, a ledger of several plans with 督办件 (方案 first, 来源及文号
+    after the measure's name) is the held workbook part for part."""
+    import_plan(sample_draft(), session_factory=session_factory, now=NOW)
+    add(session_factory, INSTRUCTION)
+    add(session_factory, MEETING)
+    calendar = build_work_calendar([])
+    for plan, measure in (("2025年督办件", 1), ("2025年督办件", 2), ("珠委办〔2014〕99号", 1)):
+        assign_measure(session_factory, plan=plan, measure=measure, now=NOW, calendar=calendar)
+    as_of = date(2025, 3, 3)
+    ledger = build_ledger(session_factory, as_of=as_of, calendar=calendar, all_plans=True)
+    assert len(ledger.plans) > 1 and any(r.item_source for r in ledger.rows)
+    assert any(not r.item_source for r in ledger.rows)
+    card = scorecard_from_ledger(ledger, period=Period(), calendar=calendar)
+    held = write_ledger_xlsx(ledger, tmp_path / "held.xlsx", scorecard=card,
+                             base_url="http://127.0.0.1:8000/")
+    scoring = ScoreTally(as_of, Period(), calendar, batch=2)
+    with session_factory() as session:
+        stream = stream_ledger(session, as_of=as_of, calendar=calendar, all_plans=True, batch=2)
+        write_streamed_ledger_xlsx(stream, tmp_path / "streamed.xlsx", scoring=scoring,
+                                   base_url="http://127.0.0.1:8000/")
+    assert scoring.scorecard(ledger) == card
+    assert _parts(tmp_path / "streamed.xlsx") == _parts(held)

@@ -131,11 +131,23 @@ class LedgerStream:
     ``ledger`` is its head (day, plans, directory's order, issuer; no rows),
     ``rows`` yields the rows in the ledger's order (as :func:`load_ledger`
     sorts them) while the session it was opened in stays open, and
-    ``item_sources`` tells whether any row has a single 督办件's source."""
+    ``item_sources`` tells whether any row has a single 督办件's source.
+
+    ``batches`` yields the same tasks a batch at a time, each batch's
+    history read into ``related`` when it comes (replacing the last's), for
+    a writer that makes its cells without a row per task
+    (:mod:`duban.services.reports.ledger_cells`) with ``calendar``,
+    ``policy`` and ``zone``. ``rows`` takes its tasks from ``batches``:
+    take one of them, once."""
 
     ledger: Ledger
     rows: Iterator[LedgerRow]
     item_sources: bool
+    batches: Iterator[list[TaskColumns]]
+    related: LedgerRelated
+    calendar: WorkCalendar
+    policy: StatusPolicy
+    zone: tzinfo
 
 
 def stream_ledger(
@@ -174,7 +186,7 @@ def stream_ledger(
         Task.department_id, Task.id,
     )
 
-    def made(tasks: list[TaskColumns]) -> Iterator[LedgerRow]:
+    def loaded(tasks: list[TaskColumns]) -> list[TaskColumns]:
         # The batch's ladders' versions are its tasks' own column (a DISTINCT
         # over the batch's ids cost PostgreSQL ~3 ms a batch).
         policy_ids = {task.policy_id for task in tasks}
@@ -187,10 +199,9 @@ def stream_ledger(
             measure_ids = sorted({task.measure_id for task in tasks})
             related.load_tasks(session, ids.where(Task.measure_id.in_(measure_ids)),
                                policy_ids=policy_ids)
-        for task in tasks:
-            yield ledger_row(task, related, as_of, calendar, policy, zone)
+        return tasks
 
-    def rows() -> Iterator[LedgerRow]:
+    def batches() -> Iterator[list[TaskColumns]]:
         # Batches of whole measures (the tasks come measure by measure): a
         # batch's history is read by its few measures, not its many tasks.
         tasks: list[TaskColumns] = []
@@ -200,17 +211,25 @@ def stream_ledger(
         ):
             task = TaskColumns(*row)
             if len(tasks) >= batch and task.measure_id != tasks[-1].measure_id:
-                yield from made(tasks)
+                yield loaded(tasks)
                 tasks = []
             tasks.append(task)
         if tasks:
-            yield from made(tasks)
+            yield loaded(tasks)
+
+    tasks_read = batches()
+
+    def rows() -> Iterator[LedgerRow]:
+        for tasks in tasks_read:
+            for task in tasks:
+                yield ledger_row(task, related, as_of, calendar, policy, zone)
 
     item_sources = any(
         item_source_text(m.source_kind, m.doc_ref, m.instructed_by)
         for m in related.measures.values()
     )
-    return LedgerStream(ledger, rows(), item_sources)
+    return LedgerStream(ledger, rows(), item_sources, tasks_read, related, calendar, policy,
+                        zone)
 
 
 def listed_ids(session: Session, ids: list[int]) -> Select[Any] | list[int]:

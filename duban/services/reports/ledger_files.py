@@ -29,7 +29,7 @@ sheet of the workbook, so it stays text when opened, edited or re-saved.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import repeat
@@ -44,7 +44,9 @@ from openpyxl.utils import get_column_letter
 from duban.domain.labels import LEVEL_LABELS
 from duban.domain.status import LIGHT_LABELS, LIGHT_MEANINGS, Light
 from duban.services.reports.ledger import LedgerStream
+from duban.services.reports.ledger_cells import LedgerCells, TallyRow
 from duban.services.reports.ledger_model import Ledger, LedgerRow, SummaryRow
+from duban.services.reports.ledger_rows import TaskColumns
 from duban.services.reports.ledger_stream import SheetRows, save_workbook
 from duban.services.reports.ledger_styles import (
     CellStyles,
@@ -74,6 +76,8 @@ class Column:
 _TEXT, _GOAL, _LATEST = attrgetter("text"), attrgetter("goal"), attrgetter("latest_text")
 
 
+# A streamed ledger's cells are made in this order without a row
+# (ledger_cells.LedgerCells.cells): change both together.
 LEDGER_COLUMNS: tuple[Column, ...] = (
     Column("章节", 18, attrgetter("section"), wrap=True),
     Column("措施序号", 7, attrgetter("measure")),
@@ -201,7 +205,8 @@ def write_ledger_xlsx(
     Written as a stream (openpyxl's write-only workbook): each row goes to the
     file as it is made, its cells styled by name from a few named styles, so
     time and the workbook's memory grow with the rows, not faster."""
-    _write_workbook(ledger, ledger.rows, path, columns=ledger_columns(ledger),
+    columns = ledger_columns(ledger)
+    _write_workbook(ledger, _held_entries(ledger.rows, columns), path, columns=columns,
                     scorecard=scorecard, base_url=base_url)
     return path
 
@@ -219,14 +224,44 @@ def write_streamed_ledger_xlsx(
     the rows go by, and so is the 考核 sheet's scorecard with ``scoring``
     (or it is ``scorecard``, counted before). Returns what was counted
     (rows, lights)."""
-    columns = ledger_columns(stream.ledger, item_sources=stream.item_sources)
-    return _write_workbook(stream.ledger, stream.rows, path, columns=columns,
-                           scorecard=scorecard, scoring=scoring, base_url=base_url)
+    ledger = stream.ledger
+    columns = ledger_columns(ledger, item_sources=stream.item_sources)
+    cells = LedgerCells(stream.related, as_of=ledger.as_of, calendar=stream.calendar,
+                        policy=stream.policy, zone=stream.zone, many_plans=len(ledger.plans) > 1,
+                        item_sources=stream.item_sources)
+    return _write_workbook(ledger, _streamed_entries(stream.batches, cells, scoring), path,
+                           columns=columns, scorecard=scorecard, scoring=scoring,
+                           base_url=base_url)
+
+
+# A task's cells (without 序号), light, measure and what the summaries count of it.
+Entry = tuple[list[Any], Light, int, "LedgerRow | TallyRow"]
+
+
+def _held_entries(rows: Iterable[LedgerRow], columns: tuple[Column, ...]) -> Iterator[Entry]:
+    values_of = [c.value for c in columns]
+    for row in rows:
+        yield list(map(call, values_of, repeat(row))), row.light, row.measure_id, row
+
+
+def _streamed_entries(
+    batches: Iterable[list[TaskColumns]], cells: LedgerCells, scoring: ScoreTally | None
+) -> Iterator[Entry]:
+    """A streamed ledger's entries, made from its tasks' columns (no row
+    per task); the scorecard's records handed to ``scoring`` as they go."""
+    make = cells.cells
+    record = scoring is not None
+    for tasks in batches:
+        for task in tasks:
+            values, light, tally, scored = make(task, record=record)
+            if scored is not None and scoring is not None:
+                scoring.add_record(scored)
+            yield values, light, tally.measure_id, tally
 
 
 def _write_workbook(
     ledger: Ledger,
-    rows: Iterable[LedgerRow],
+    entries: Iterable[Entry],
     path: Path,
     *,
     columns: tuple[Column, ...],
@@ -237,9 +272,8 @@ def _write_workbook(
     workbook = Workbook(write_only=True)
     styles = CellStyles(workbook)
     tally = LedgerTally(ledger)
-    counters = [tally.add] if scoring is None else [tally.add, scoring.add]
-    _ledger_sheet(new_sheet(workbook, SHEET_LEDGER, ledger), ledger, rows, columns, styles,
-                  counters=counters, base_url=base_url)
+    _ledger_sheet(new_sheet(workbook, SHEET_LEDGER, ledger), ledger, entries, columns, styles,
+                  counters=[tally.add], base_url=base_url)
     measures = len(tally.measure_ids)
     _summary_sheet(new_sheet(workbook, "按章节汇总", ledger), styles, "章节", tally.by_section(),
                    measures=measures)
@@ -289,16 +323,17 @@ def _header_cells(
 def _ledger_sheet(
     sheet: Any,
     ledger: Ledger,
-    ledger_rows: Iterable[LedgerRow],
+    entries: Iterable[Entry],
     table: tuple[Column, ...],
     styles: CellStyles,
     *,
-    counters: Sequence[Callable[[LedgerRow], None]] = (),
+    counters: Sequence[Callable[[Any], None]] = (),
     base_url: str | None = None,
 ) -> None:
     """The 台账 sheet: title rows and header through openpyxl, then the task
     rows streamed as text (:class:`~duban.services.reports.ledger_stream.SheetRows`),
-    each row handed to ``counters`` as it is written; closes the sheet."""
+    each entry's counted part handed to ``counters`` as it is written; closes
+    the sheet."""
     columns = (SERIAL_COLUMN, *table)
     headers = [c.header for c in columns]
     header_row = TITLE_ROWS + 1
@@ -323,15 +358,14 @@ def _ledger_sheet(
     # The wrapped columns' values (text) and widths: at least two of them.
     wrapped = itemgetter(*(index for index, c in enumerate(columns) if c.wrap))
     widths = [c.width for c in columns if c.wrap]
-    values_of = [c.value for c in columns[1:]]
-    for serial, row in enumerate(ledger_rows, start=1):
+    for serial, (cells, light, measure_id, counted) in enumerate(entries, start=1):
         for count in counters:
-            count(row)
-        values = [serial, *map(call, values_of, repeat(row))]  # a C loop over the columns
-        links = {title_index: f"{measure_url}{row.measure_id}"} if measure_url else None
+            count(counted)
+        values = [serial, *cells]
+        links = {title_index: f"{measure_url}{measure_id}"} if measure_url else None
         # LibreOffice does not grow rows for wrapped text on import: size them.
         height = row_height(wrapped(values), widths)
-        rows.append_values(values, *shapes[row.light], height=height, links=links)
+        rows.append_values(values, *shapes[light], height=height, links=links)
     add_filter(sheet, header_row=header_row, last_row=rows.next_row - 1, columns=len(columns))
     rows.close()
 

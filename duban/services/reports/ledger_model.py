@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from duban.domain.labels import (
     COMPARATOR_SIGNS,
@@ -22,6 +22,9 @@ from duban.domain.status import (
     TaskFacts,
     TaskStatus,
 )
+
+if TYPE_CHECKING:
+    from duban.services.reports.ledger_cells import TallyRow
 
 NO_SECTION = "(未分章节)"
 DEFAULT_ISSUER = "督办科"
@@ -222,13 +225,13 @@ class SummaryTally:
     :meth:`summaries` adds those counts up: a few hundred distinct
     combinations instead of a dozen attributes set per row."""
 
-    def __init__(self, key: Callable[[LedgerRow], str]) -> None:
+    def __init__(self, key: Callable[[Any], str]) -> None:
         self.key = key
         self._ranks: dict[str, Any] = {}  # the groups in first-seen order
         self._measures: dict[str, set[int]] = defaultdict(set)
         self._counts: dict[tuple[Any, ...], int] = defaultdict(int)
 
-    def add(self, row: LedgerRow, rank: Any = None) -> None:
+    def add(self, row: LedgerRow | TallyRow, rank: Any = None) -> None:
         """Count ``row``; a group's ``rank`` is the least of its rows' (see
         :meth:`summaries`). Cancelled rows (已撤销) are counted nowhere."""
         state = row.state

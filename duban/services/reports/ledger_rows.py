@@ -534,20 +534,8 @@ def ledger_row(
     events = related.history.get(task.id, _NONE)
     extensions = related.extensions.get(task.id, _NONE)
     days = related.local_days(zone)
-    fields = _facts_fields(task, events, extensions, related.numeric(task),
-                           related.readings.get(task.id, _NONE), zone, days)
-    judged = related.assessed.get(fields)
-    if judged is None:
-        facts = TaskFacts(*fields)
-        assessment = assess(facts, as_of, calendar, policy)
-        judged = related.assessed[fields] = (
-            facts,
-            assessment,
-            # Counted for overdue tasks too (assess stops at "overdue").
-            len(missing_reports(facts, as_of, calendar, policy)),
-            status_fields(facts.state, assessment),
-        )
-    facts, assessment, missing, status = judged
+    facts, _assessment, missing, status = judged(task, related, events, extensions, days,
+                                                 as_of, calendar, policy, zone)
     state = facts.state
     acknowledged = task.acknowledged_at
     acknowledged_on = (days.get(acknowledged) or _local_day(days, acknowledged, zone)
@@ -603,6 +591,39 @@ def ledger_row(
         next_step=(_next_step(task, facts, acknowledged_on, related, as_of, calendar)
                    if next_step else ""),
     )
+
+
+Judged = tuple[TaskFacts, Assessment, int, StatusFields]
+
+
+def judged(
+    task: TaskColumns,
+    related: LedgerRelated,
+    events: Sequence[EventColumns],
+    extensions: Sequence[ExtensionColumns],
+    days: dict[datetime, date],
+    as_of: date,
+    calendar: WorkCalendar,
+    policy: StatusPolicy,
+    zone: tzinfo,
+) -> Judged:
+    """The task's facts, their assessment as of ``as_of``, its missing
+    reports and status fields, once per distinct set of facts (kept in
+    ``related.assessed``; shared: frozen or not to be changed)."""
+    fields = _facts_fields(task, events, extensions, related.numeric(task),
+                           related.readings.get(task.id, _NONE), zone, days)
+    found = related.assessed.get(fields)
+    if found is None:
+        facts = TaskFacts(*fields)
+        assessment = assess(facts, as_of, calendar, policy)
+        found = related.assessed[fields] = (
+            facts,
+            assessment,
+            # Counted for overdue tasks too (assess stops at "overdue").
+            len(missing_reports(facts, as_of, calendar, policy)),
+            status_fields(facts.state, assessment),
+        )
+    return found
 
 
 _STATES = {state.value: state for state in TaskState}

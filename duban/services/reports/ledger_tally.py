@@ -25,6 +25,7 @@ from duban.domain.scorecard import (
 )
 from duban.domain.status import Light, StatusPolicy
 from duban.domain.workdays import WorkCalendar
+from duban.services.reports.ledger_cells import TallyRow
 from duban.services.reports.ledger_model import Ledger, LedgerRow, SummaryRow, SummaryTally
 from duban.services.reports.scorecard import Scorecard, ranked_scorecard, record_of
 
@@ -46,7 +47,7 @@ class LedgerTally:
         self.rows = 0
         self.lights: Counter[Light] = Counter()
 
-    def add(self, row: LedgerRow) -> None:
+    def add(self, row: LedgerRow | TallyRow) -> None:
         # Sections in plan and section order, each where its first row of
         # them comes (Ledger.by_section's stable sort).
         self._sections.add(row, (row.plan, row.section_number or 0, self.rows))
@@ -82,7 +83,11 @@ class ScoreTally:
     _records: list[TaskRecord] = field(default_factory=list)
 
     def add(self, row: LedgerRow) -> None:
-        self._records.append(record_of(row))
+        self.add_record(record_of(row))
+
+    def add_record(self, record: TaskRecord) -> None:
+        """Count ``record`` (:func:`~duban.services.reports.scorecard.record_of` of a row)."""
+        self._records.append(record)
         if len(self._records) >= self.batch:
             self._count()
 
