@@ -17,6 +17,7 @@ the cells, counts and records the row would give
 from __future__ import annotations
 
 from datetime import date, tzinfo
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from duban.domain.labels import TASK_ROLE_LABELS
@@ -38,6 +39,8 @@ from duban.services.reports.ledger_rows import (
 )
 
 _CANCELLED = TaskState.CANCELLED
+_KEPT = 20_000  # measures, and measures' deadlines, whose cells are kept at most
+_TEXT, _GOAL, _LATEST = attrgetter("text"), attrgetter("goal"), attrgetter("latest_text")
 
 
 class TallyRow(NamedTuple):
@@ -92,6 +95,8 @@ class LedgerCells:
     def _measure(self, measure_id: int) -> tuple[list[Any], tuple[str, str, int | None]]:
         found = self._measures.get(measure_id)
         if found is None:
+            if len(self._measures) >= _KEPT:  # memory flat: the measures come in order
+                self._measures.clear()
             shared = self.related.measure_fields(self.related.measures[measure_id])
             cells: list[Any] = [shared["plan"]] if self.many_plans else []
             cells += [shared["section"], shared["measure"], shared["measure_title"]]
@@ -104,23 +109,26 @@ class LedgerCells:
         return found
 
     def _target_cells(self, task: TaskColumns) -> tuple[str, str, str]:
-        """目标任务, 量化指标 and 指标最新值 (see ``_targets`` in ledger_rows)."""
+        """目标任务, 量化指标 and 指标最新值 (see ``_targets`` in ledger_rows):
+        once per measure and deadline, and for a task with readings its
+        latest values (the targets' text and goals are not the readings')."""
         related = self.related
-        readings = related.readings.get(task.id)
-        if readings:
-            return self._cells_of(_target_lines(
-                related.targets_of(task.measure_id, task.deadline), readings, self.as_of))
         key = (task.measure_id, task.deadline)
         found = self._targets.get(key)
         if found is None:
-            found = self._targets[key] = self._cells_of(_target_lines(
-                related.targets_of(task.measure_id, task.deadline), [], self.as_of))
+            if len(self._targets) >= _KEPT:  # memory flat: the measures come in order
+                self._targets.clear()
+            lines = _target_lines(related.targets_of(task.measure_id, task.deadline), [],
+                                  self.as_of)
+            found = self._targets[key] = (_joined("\n", map(_TEXT, lines)),
+                                          _joined("\n", map(_GOAL, lines)),
+                                          _joined("\n", map(_LATEST, lines)))
+        readings = related.readings.get(task.id)
+        if readings:
+            lines = _target_lines(related.targets_of(task.measure_id, task.deadline), readings,
+                                  self.as_of)
+            return found[0], found[1], _joined("\n", map(_LATEST, lines))
         return found
-
-    @staticmethod
-    def _cells_of(lines: list[Any]) -> tuple[str, str, str]:
-        return (_joined("\n", (t.text for t in lines)), _joined("\n", (t.goal for t in lines)),
-                _joined("\n", (t.latest_text for t in lines)))
 
     def cells(
         self, task: TaskColumns, *, record: bool = False
